@@ -1,0 +1,21 @@
+"""ASGI entry point: Django for HTTP, Channels for /ws/ (origin check, token or session auth)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
+
+from fans.routing import websocket_urlpatterns  # noqa: E402
+from fans.ws_auth import OriginAndAuthMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": CookieMiddleware(SessionMiddleware(OriginAndAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+    }
+)

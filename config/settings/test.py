@@ -1,0 +1,6 @@
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+CELERY_TASK_ALWAYS_EAGER = True

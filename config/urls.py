@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("shops.api_urls")),
+    path("api/", include("fans.api_urls")),
+    path("", include("fans.urls")),
+]
+if settings.DEBUG:
+    # Only public product pictures; chat images go through the access-checked API.
+    urlpatterns += [re_path(r"^media/(?P<path>products/.+)$", serve, {"document_root": settings.MEDIA_ROOT})]

@@ -1,0 +1,149 @@
+"""The chat websocket (docs/chat-protocol.md). Thin: it parses frames and calls services."""
+
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import DatabaseSyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from fans import services
+from fans.access import access_conversation
+from fans.events import encode_frame, publish_async, shop_group, user_group
+from fans.selectors import message_list, message_to_dict
+from shops.access import staff_shop_ids
+from shops.errors import DomainError, Invalid
+
+logger = logging.getLogger(__name__)
+TYPING_MIN_INTERVAL_S = 2.0
+
+
+def db(func: Any) -> Any:
+    """Run ORM work in the thread pool so one slow query does not serialise every socket."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.conversation_groups: dict[int, list[str]] = {}
+        self.typing_sent: dict[int, float] = {}
+        shop_ids = await db(staff_shop_ids)(user)
+        self.joined = [user_group(user.pk)] + [shop_group(s) for s in shop_ids]
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_frame({"type": "hello", "user": user.pk, "shops": shop_ids})
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=encode_frame(frame))
+
+    async def send_error(self, code: str, message: str, client_id: Any = None) -> None:
+        await self.send_frame({"type": "error", "code": code, "message": message, "client_id": client_id})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self.send_error("invalid", "Frames must be JSON text.")
+            return
+        try:
+            data = json.loads(text_data)
+        except ValueError:
+            await self.send_error("invalid", "Malformed JSON.")
+            return
+        if not isinstance(data, dict):
+            await self.send_error("invalid", "A frame must be a JSON object.")
+            return
+        client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
+        handler = self.handlers.get(data.get("type"))
+        if handler is None:
+            await self.send_error("invalid", "Unknown frame type.", client_id)
+            return
+        try:
+            await handler(self, data)
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message, client_id)
+        except Exception:
+            logger.exception("chat frame %s failed", data.get("type"))
+            await self.send_error("internal", "Something went wrong; please retry.", client_id)
+
+    # --- client frames ---------------------------------------------------------------------
+    async def on_message_send(self, data: dict[str, Any]) -> None:
+        message_dict, _created = await db(self._message_send)(data)
+        await self.send_frame({"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict})
+
+    def _message_send(self, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        message, created = services.message_send(
+            user=self.user,
+            conversation_id=data.get("conversation"),
+            client_id=data.get("client_id"),
+            kind=data.get("kind", "text"),
+            text=data.get("text", ""),
+            payload=data.get("card"),
+        )
+        return message_to_dict(message), created
+
+    async def on_sync(self, data: dict[str, Any]) -> None:
+        after_seq = data.get("after_seq", 0)
+        if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
+            raise Invalid("after_seq must be a whole number ≥ 0.")
+        frame = await db(self._sync)(data.get("conversation"), after_seq)
+        await self.send_frame(frame)
+
+    def _sync(self, conversation_id: Any, after_seq: int) -> dict[str, Any]:
+        conversation, _side = access_conversation(self.user, conversation_id)
+        page = settings.FANSI_CHAT["SYNC_PAGE_SIZE"]
+        messages = message_list(conversation=conversation, after_seq=after_seq, limit=page + 1)
+        return {
+            "type": "sync.result",
+            "conversation": conversation.pk,
+            "messages": [message_to_dict(m) for m in messages[:page]],
+            "has_more": len(messages) > page,
+            "last_seq": conversation.last_seq,
+        }
+
+    async def on_read(self, data: dict[str, Any]) -> None:
+        await db(services.conversation_read)(user=self.user, conversation_id=data.get("conversation"), seq=data.get("seq"))
+
+    async def on_typing(self, data: dict[str, Any]) -> None:
+        conversation_id = data.get("conversation")
+        if not isinstance(conversation_id, int):
+            raise Invalid("conversation must be an id.")
+        now = time.monotonic()
+        if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_MIN_INTERVAL_S:
+            return
+        groups = self.conversation_groups.get(conversation_id)
+        if groups is None:
+            groups = await db(self._conversation_groups)(conversation_id)
+            self.conversation_groups[conversation_id] = groups
+        self.typing_sent[conversation_id] = now
+        await publish_async(groups, {"type": "typing", "conversation": conversation_id, "user": self.user.pk})
+
+    def _conversation_groups(self, conversation_id: int) -> list[str]:
+        conversation, _side = access_conversation(self.user, conversation_id)
+        return services.conversation_groups(conversation)
+
+    async def on_ping(self, data: dict[str, Any]) -> None:
+        await self.send_frame({"type": "pong"})
+
+    handlers = {
+        "message.send": on_message_send,
+        "sync": on_sync,
+        "read": on_read,
+        "typing": on_typing,
+        "ping": on_ping,
+    }
+
+    # --- channel layer events --------------------------------------------------------------
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        await self.send(text_data=event["frame"])

@@ -1,0 +1,263 @@
+"""Every write for fans and conversations. Services own their transactions and announce after commit."""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fans.access import access_conversation
+from fans.cards import card_build
+from fans.events import announce, shop_group, user_group
+from fans.images import image_process
+from fans.models import Conversation, Fan, Message, MessageKind, Side
+from fans.ratelimit import message_rate_check
+from fans.selectors import message_to_dict
+from shops.errors import Forbidden, Invalid, NotFound, TooLong
+from shops.models import Shop, ShopMember, ShopRole
+
+FAN_KINDS = {MessageKind.TEXT, MessageKind.IMAGE}
+STAFF_KINDS = {MessageKind.TEXT, MessageKind.IMAGE, MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
+CARD_KINDS = {MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
+
+
+def conversation_groups(conversation: Conversation) -> list[str]:
+    return [user_group(conversation.fan.user_id), shop_group(conversation.shop_id)]
+
+
+def fan_follow(*, user: AbstractBaseUser, shop: Shop, display_name: str = "", via: str = "invite") -> Fan:
+    """The user follows the shop (idempotent) and gets their private conversation with it."""
+    name = (display_name or user.get_full_name() or user.get_username()).strip()[:100]
+    with transaction.atomic():
+        fan, created = Fan.objects.get_or_create(
+            shop=shop, user=user, defaults={"display_name": name, "joined_via": via}
+        )
+        Conversation.objects.get_or_create(shop=shop, fan=fan)
+    return fan
+
+
+def _parse_client_id(client_id: Any) -> uuid.UUID:
+    if client_id in (None, ""):
+        raise Invalid(_("client_id is required."))
+    try:
+        return uuid.UUID(str(client_id))
+    except (ValueError, TypeError, AttributeError):
+        raise Invalid(_("client_id must be a UUID.")) from None
+
+
+def _preview(kind: str, text: str, payload: dict[str, Any]) -> str:
+    if kind == MessageKind.IMAGE:
+        return _("[Image]")
+    if kind in CARD_KINDS:
+        return f"[{payload.get('name') or payload.get('title') or _('Card')}]"[:200]
+    return text[:200]
+
+
+def message_send(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: int,
+    client_id: Any,
+    kind: str = MessageKind.TEXT,
+    text: str = "",
+    image: UploadedFile | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Message, bool]:
+    """Store a message from a person and announce it. Returns (message, created).
+
+    Resending a client_id returns the first message and stores nothing new.
+    """
+    if kind not in MessageKind.values or kind == MessageKind.SYSTEM:
+        raise Invalid(_("Unknown message kind."))
+    cid = _parse_client_id(client_id)
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise Invalid(_("text must be a string."))
+
+    existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
+    if existing is not None:
+        # The resend must still be the sender's to see (it is, being theirs), and the same conversation.
+        if existing.conversation_id != _as_int(conversation_id):
+            raise Invalid(_("client_id was already used in another conversation."))
+        return existing, False
+
+    text = text.strip()
+    processed = None
+    if kind == MessageKind.TEXT:
+        if not text:
+            raise Invalid(_("The message is empty."))
+        if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
+            raise TooLong(_("A message can have at most %(n)d characters.") % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]})
+    elif kind == MessageKind.IMAGE:
+        if image is None:
+            raise Invalid(_("An image message needs an image file."))
+        if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
+            raise TooLong()
+        processed = image_process(image)
+
+    message_rate_check(user.pk)
+    try:
+        with transaction.atomic(durable=True):
+            conversation, side = access_conversation(user, conversation_id, lock=True)
+            allowed = FAN_KINDS if side == Side.FAN else STAFF_KINDS
+            if kind not in allowed:
+                raise Forbidden(_("You cannot send this kind of message here."))
+            card: dict[str, Any] = {}
+            if kind in CARD_KINDS:
+                card = card_build(kind, conversation.shop, payload)
+            message = _message_append(
+                conversation=conversation,
+                sender=user,
+                side=side,
+                kind=kind,
+                text=text,
+                payload=card,
+                client_id=cid,
+                processed=processed,
+            )
+    except IntegrityError:
+        # A concurrent resend of the same client_id won the race: answer with its message.
+        existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
+        if existing is None:
+            raise
+        return existing, False
+    return message, True
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message_append(
+    *,
+    conversation: Conversation,
+    sender: AbstractBaseUser | None,
+    side: str,
+    kind: str,
+    text: str,
+    payload: dict[str, Any],
+    client_id: uuid.UUID | None,
+    processed: Any = None,
+) -> Message:
+    """Append to a conversation locked by the caller; announce message.new after commit."""
+    seq = conversation.last_seq + 1
+    now = timezone.now()
+    message = Message(
+        conversation=conversation,
+        seq=seq,
+        sender=sender,
+        side=side,
+        kind=kind,
+        text=text,
+        payload=payload,
+        client_id=client_id,
+    )
+    if processed is not None:
+        message.image.save(processed.image.name, processed.image, save=False)
+        message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
+        message.image_width, message.image_height = processed.width, processed.height
+    message.save(force_insert=True)
+    message.created_at = message.created_at or now
+
+    updates: dict[str, Any] = {
+        "last_seq": seq,
+        "last_message_at": message.created_at,
+        "last_message_preview": _preview(kind, text, payload),
+    }
+    if side == Side.FAN:
+        # Sending implies having read everything before it.
+        updates.update(fan_read_seq=seq, fan_unread=0, shop_unread=F("shop_unread") + 1)
+    elif side == Side.SHOP:
+        updates.update(shop_read_seq=seq, shop_unread=0, fan_unread=F("fan_unread") + 1)
+    else:
+        updates.update(fan_unread=F("fan_unread") + 1)
+    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+    conversation.last_seq = seq
+
+    message.conversation = conversation
+    message_dict = message_to_dict(message)
+    announce(conversation_groups(conversation), {"type": "message.new", "message": message_dict})
+    return message
+
+
+def system_message_post(
+    *, conversation: Conversation, text: str, kind: str = MessageKind.SYSTEM, payload: dict[str, Any] | None = None,
+    side: str = Side.SYSTEM,
+) -> Message:
+    """A notice or card from the platform or the bot; joins the caller's transaction."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update(of=("self",)).select_related("fan", "shop").get(pk=conversation.pk)
+        return _message_append(
+            conversation=locked, sender=None, side=side, kind=kind, text=text[:4000], payload=payload or {}, client_id=None
+        )
+
+
+def conversation_read(*, user: AbstractBaseUser, conversation_id: int, seq: Any) -> Conversation:
+    """Move the user's side's read pointer up to `seq` and send a read receipt."""
+    try:
+        seq = int(seq)
+    except (TypeError, ValueError):
+        raise Invalid(_("seq must be a whole number.")) from None
+    if seq < 0:
+        raise Invalid(_("seq must be a whole number."))
+    with transaction.atomic():
+        conversation, side = access_conversation(user, conversation_id, lock=True)
+        seq = min(seq, conversation.last_seq)
+        read_field, unread_field = ("fan_read_seq", "fan_unread") if side == Side.FAN else ("shop_read_seq", "shop_unread")
+        if seq <= getattr(conversation, read_field):
+            return conversation
+        from_others = conversation.messages.filter(seq__gt=seq)
+        from_others = from_others.exclude(side=Side.FAN) if side == Side.FAN else from_others.filter(side=Side.FAN)
+        unread = from_others.count()
+        Conversation.objects.filter(pk=conversation.pk).update(**{read_field: seq, unread_field: unread})
+        setattr(conversation, read_field, seq)
+        setattr(conversation, unread_field, unread)
+        announce(
+            conversation_groups(conversation),
+            {"type": "read", "conversation": conversation.pk, "side": side, "seq": seq, "user": user.pk},
+        )
+    return conversation
+
+
+
+
+def conversation_assign(*, actor: AbstractBaseUser, conversation_id: int, assignee_id: int | None) -> Conversation:
+    """Assign a conversation (and its fan) to a staff member; assistants may only take it themselves."""
+    with transaction.atomic():
+        conversation, side = access_conversation(actor, conversation_id, lock=True)
+        if side != Side.SHOP:
+            raise NotFound()
+        member = ShopMember.objects.get(shop_id=conversation.shop_id, user=actor, is_active=True)
+        assignee = None
+        if assignee_id is not None:
+            assignee_member = (
+                ShopMember.objects.select_related("user")
+                .filter(shop_id=conversation.shop_id, user_id=_as_int(assignee_id), is_active=True)
+                .first()
+            )
+            if assignee_member is None:
+                raise Invalid(_("The assignee is not on this shop's team."))
+            assignee = assignee_member.user
+        if member.role == ShopRole.ASSISTANT and assignee_id is not None and assignee.pk != actor.pk:
+            raise Forbidden(_("Assistants can only take conversations themselves."))
+        Conversation.objects.filter(pk=conversation.pk).update(assigned_to=assignee)
+        Fan.objects.filter(pk=conversation.fan_id).update(assigned_to=assignee)
+        conversation.assigned_to = assignee
+        announce(
+            [shop_group(conversation.shop_id)],
+            {
+                "type": "conversation.assigned",
+                "conversation": conversation.pk,
+                "assigned_to": assignee.pk if assignee else None,
+            },
+        )
+    return conversation

@@ -1,0 +1,60 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shops import selectors
+from shops.access import access_shop_membership
+from shops.models import Product, Shop, Variant
+from shops.errors import Invalid
+
+
+class ShopOut(serializers.ModelSerializer):
+    role = serializers.CharField()
+
+    class Meta:
+        model = Shop
+        fields = ["id", "name", "slug", "description", "timezone", "role"]
+
+
+class ShopListApi(APIView):
+    """Shops the caller works for (role owner/manager/assistant) or follows (role fan)."""
+
+    @extend_schema(responses=ShopOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ShopOut(selectors.shop_list_for_user(user=request.user), many=True).data)
+
+
+class VariantOut(serializers.ModelSerializer):
+    class Meta:
+        model = Variant
+        fields = ["id", "name", "sku", "price", "is_available"]
+
+
+class ProductOut(serializers.ModelSerializer):
+    variants = VariantOut(many=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = ["id", "shop", "name", "category", "brand", "description", "price", "currency", "image",
+                  "is_available", "variants"]
+
+    def get_image(self, obj: Product) -> str:
+        return obj.image.url if obj.image else ""
+
+
+class ProductListApi(APIView):
+    """The catalogue of a shop the caller works for."""
+
+    @extend_schema(parameters=[OpenApiParameter("shop", int), OpenApiParameter("category", str)],
+                   responses=ProductOut(many=True))
+    def get(self, request: Request) -> Response:
+        try:
+            shop_id = int(request.query_params["shop"]) if request.query_params.get("shop") else None
+        except ValueError:
+            raise Invalid("shop must be an id.") from None
+        membership = access_shop_membership(request.user, shop_id)
+        products = selectors.product_list(shop=membership.shop, category=request.query_params.get("category") or None)
+        return Response(ProductOut(products, many=True).data)

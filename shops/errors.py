@@ -1,0 +1,111 @@
+"""Domain errors with stable codes, and the one DRF handler that renders every API error.
+
+Every error body is {"code", "message", "detail"}; websockets send the same code in an error frame.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class DomainError(Exception):
+    code = "invalid"
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_message = _("The request could not be processed.")
+
+    def __init__(self, message: Any = None, *, code: str | None = None, detail: Any = None) -> None:
+        self.message = str(message if message is not None else self.default_message)
+        if code:
+            self.code = code
+        self.detail = detail
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+class Invalid(DomainError):
+    code = "invalid"
+    status = status.HTTP_400_BAD_REQUEST
+    default_message = _("The input is not valid.")
+
+
+class TooLong(Invalid):
+    code = "too_long"
+    default_message = _("The text is too long.")
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = status.HTTP_404_NOT_FOUND
+    default_message = _("Not found.")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = status.HTTP_403_FORBIDDEN
+    default_message = _("You are not allowed to do that.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = status.HTTP_409_CONFLICT
+    default_message = _("The request conflicts with the current state.")
+
+
+class Unprocessable(DomainError):
+    code = "unprocessable"
+    status = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = status.HTTP_429_TOO_MANY_REQUESTS
+    default_message = _("Too many messages; please slow down.")
+
+
+_DRF_CODES = {
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.ParseError: "invalid",
+    exceptions.ValidationError: "invalid",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        inner = _first_message(value)
+        return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    detail = response.data
+    if isinstance(detail, dict) and set(detail) == {"detail"}:
+        detail = None
+    message = _first_message(exc.detail) if hasattr(exc, "detail") else str(exc)
+    response.data = {"code": code, "message": message, "detail": detail}
+    return response

@@ -1,0 +1,99 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def new_invite_code() -> str:
+    return secrets.token_urlsafe(9)
+
+
+class Shop(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_shops")
+    invite_code = models.CharField(max_length=32, unique=True, default=new_invite_code)
+    description = models.TextField(_("description"), blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShopRole(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Manager")
+    ASSISTANT = "assistant", _("Assistant")
+
+
+class ShopMember(models.Model):
+    """A person who works for a shop: the owner, a manager or an assistant."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships")
+    role = models.CharField(max_length=16, choices=ShopRole.choices, default=ShopRole.ASSISTANT)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shop staff member")
+        verbose_name_plural = _("shop staff")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "user"], name="shopmember_unique_user"),
+            models.CheckConstraint(condition=Q(role__in=ShopRole.values), name="shopmember_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.shop} ({self.role})"
+
+
+class Category(models.TextChoices):
+    BEAUTY = "beauty", _("Beauty")
+    HOME = "home", _("Home")
+    FRUIT = "fruit", _("Fruit")
+    CLOTHING = "clothing", _("Clothing")
+
+
+class Product(models.Model):
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
+    name = models.CharField(_("name"), max_length=200)
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices)
+    brand = models.CharField(_("brand"), max_length=100, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="CNY")
+    image = models.ImageField(upload_to="products/", blank=True)
+    is_available = models.BooleanField(_("available"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative")]
+        indexes = [models.Index(fields=["shop", "category"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(_("name"), max_length=100)
+    sku = models.CharField(max_length=64, unique=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    is_available = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="variant_price_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} / {self.name}"

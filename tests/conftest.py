@@ -1,0 +1,90 @@
+import os
+
+import pytest
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from shops.models import ShopRole
+from tests.factories import FanFactory, ShopFactory, ShopMemberFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("FANSI_REQUIRE_SERVICES") == "1"
+
+
+def services_available() -> tuple[bool, str]:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        return False, "DATABASE_URL does not point at PostgreSQL"
+    if not settings.REDIS_URL:
+        return False, "REDIS_URL is not set"
+    return True, ""
+
+
+@pytest.fixture
+def require_services() -> None:
+    """Tests that need real PostgreSQL and Redis: they skip locally, and fail in CI."""
+    ok, why = services_available()
+    if not ok:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"FANSI_REQUIRE_SERVICES=1 but {why}")
+        pytest.skip(why)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def shop(db):
+    return ShopFactory(name="美妆小铺", slug="beauty-shop")
+
+
+@pytest.fixture
+def owner(shop):
+    return shop.owner
+
+
+@pytest.fixture
+def staff(shop):
+    return ShopMemberFactory(shop=shop, role=ShopRole.ASSISTANT).user
+
+
+@pytest.fixture
+def other_shop(db):
+    return ShopFactory(name="别家店", slug="other-shop")
+
+
+@pytest.fixture
+def fan(shop):
+    return FanFactory(shop=shop, display_name="小红")
+
+
+@pytest.fixture
+def fan_user(fan):
+    return fan.user
+
+
+@pytest.fixture
+def conversation(fan):
+    return fan.conversation
+
+
+@pytest.fixture
+def stranger(db):
+    return UserFactory(username="stranger")
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api_for():
+    return api_client_for
