@@ -97,6 +97,9 @@ else:
             "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
         }
     }
+    if os.environ.get("FANSI_SQLITE_PATH"):
+        # A child server started by a test uses the test run's database file.
+        DATABASES["default"]["NAME"] = os.environ["FANSI_SQLITE_PATH"]
 # Services own their transactions (STYLE.md).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
