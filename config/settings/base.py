@@ -94,7 +94,7 @@ else:
             # Daphne runs ORM calls in worker threads; wait for the writer lock instead of failing.
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
             # A file, not :memory:, so server processes started by tests see the test database.
-            "TEST": {"NAME": str(BASE_DIR / "test-db.sqlite3")},
+            "TEST": {"NAME": os.environ.get("FANSI_SQLITE_TEST_NAME", str(BASE_DIR / "test-db.sqlite3"))},
         }
     }
     if os.environ.get("FANSI_SQLITE_PATH"):
