@@ -206,3 +206,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FANSI_LOG_LEVEL", "WARNING")},
 }
+
+# A bare echo websocket at /ws/echo/ for bench/chat.py's throughput ceiling; off unless benchmarking.
+FANSI_BENCH_ECHO = env_bool("FANSI_BENCH_ECHO", False)
