@@ -30,6 +30,7 @@ serve: install
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 test: install
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install

@@ -97,10 +97,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         after_seq = data.get("after_seq", 0)
         if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
             raise Invalid("after_seq must be a whole number ≥ 0.")
-        frame = await db(self._sync)(data.get("conversation"), after_seq)
+        frame = await db(self._sync_result)(data.get("conversation"), after_seq)
         await self.send_frame(frame)
 
-    def _sync(self, conversation_id: Any, after_seq: int) -> dict[str, Any]:
+    def _sync_result(self, conversation_id: Any, after_seq: int) -> dict[str, Any]:
         conversation, _side = access_conversation(self.user, conversation_id)
         page = settings.FANSI_CHAT["SYNC_PAGE_SIZE"]
         messages = message_list(conversation=conversation, after_seq=after_seq, limit=page + 1)

@@ -30,6 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class ShopFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Shop
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"小店{n}")
     slug = factory.Sequence(lambda n: f"shop-{n}")
@@ -74,6 +75,7 @@ class VariantFactory(factory.django.DjangoModelFactory):
 class FanFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Fan
+        skip_postgeneration_save = True
 
     shop = factory.SubFactory(ShopFactory)
     user = factory.SubFactory(UserFactory)

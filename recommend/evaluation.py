@@ -1,0 +1,394 @@
+"""Honest offline evaluation of the rankers in three regimes (see docs/recommend-eval.md).
+
+For each regime: split the catalogue into train/test; split train again (same regime structure) into
+fit/validation; tune LightFM and choose the served ranker on validation only; refit everything on the full
+train split; report test metrics. The test split is touched once, at the very end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+
+from recommend.data import REGIMES, Catalog, Interactions, Split, TrainSet, build_train_set, split_interactions
+from recommend.rankers import (
+    BlendRanker,
+    ContentRanker,
+    LightFMConfig,
+    LightFMRanker,
+    PopularityRanker,
+    Ranker,
+    TagPopularityRanker,
+)
+
+METRICS: tuple[str, ...] = ("precision_at_k", "recall_at_k", "auc")
+# Which simple rankers apply to which regime (LightFM rankers apply everywhere).
+BASELINES: dict[str, tuple[str, ...]] = {
+    "warm_users": ("popularity", "tag_popularity"),
+    "cold_users": ("popularity", "tag_popularity"),
+    "cold_items": ("popularity", "content"),
+}
+# The validation metric that chooses what is served: fans-for-a-new-item ranking is what matters for cold
+# items; top-k item lists are what matters for fans.
+SELECTION_METRIC: dict[str, str] = {
+    "warm_users": "precision_at_k",
+    "cold_users": "precision_at_k",
+    "cold_items": "auc",
+}
+BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0)
+BATCH = 512
+
+
+# --- metrics --------------------------------------------------------------------------------------------
+
+
+def _row_auc(scores: np.ndarray, positives: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row; ties count one half; non-candidates are ignored. NaN for rows without both classes."""
+    masked = np.where(candidates, np.nan_to_num(scores, nan=0.0, posinf=3e38, neginf=-3e38), -np.inf)
+    ranks = rankdata(masked, axis=1, method="average")
+    n_excluded = (~candidates).sum(axis=1)
+    n_pos = (positives & candidates).sum(axis=1)
+    n_neg = candidates.sum(axis=1) - n_pos
+    # Every non-candidate sits below every candidate, so a candidate's rank among candidates is a shift.
+    pos_rank_sum = np.where(positives & candidates, ranks - n_excluded[:, None], 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (pos_rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def _row_top_k_hits(scores: np.ndarray, positives: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    masked = np.where(candidates, np.nan_to_num(scores, nan=0.0), -np.inf)
+    # Stable sort: ties are broken by catalogue order, so results are deterministic.
+    top = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    taken = np.take_along_axis(candidates, top, axis=1)
+    return (np.take_along_axis(positives, top, axis=1) & taken).sum(axis=1)
+
+
+def rank_items_for_users(
+    ranker: Ranker,
+    users: np.ndarray,
+    items: np.ndarray,
+    test: sp.csr_matrix,
+    k: int,
+    exclude: sp.csr_matrix | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-user precision@k, recall@k and AUC of ranking `items`; `exclude` pairs are not candidates."""
+    precision, recall, auc = [], [], []
+    for start in range(0, len(users), BATCH):
+        batch = users[start : start + BATCH]
+        scores = ranker.score(batch, items)
+        positives = test[batch][:, items].toarray() > 0
+        candidates = np.ones_like(positives)
+        if exclude is not None:
+            candidates &= ~(exclude[batch][:, items].toarray() > 0)
+        n_pos = positives.sum(axis=1)
+        hits = _row_top_k_hits(scores, positives, candidates, k)
+        precision.append(hits / k)
+        recall.append(np.divide(hits, n_pos, out=np.zeros(len(batch)), where=n_pos > 0))
+        auc.append(_row_auc(scores, positives, candidates))
+    return np.concatenate(precision), np.concatenate(recall), np.concatenate(auc)
+
+
+def rank_users_for_items(
+    ranker: Ranker, users: np.ndarray, items: np.ndarray, test: sp.csr_matrix
+) -> np.ndarray:
+    """Per-item AUC of ranking `users` for each item: positives are the item's test fans."""
+    test_csc = test.tocsc()
+    aucs = []
+    chunk = max(1, min(256, 2_000_000 // max(len(users), 1)))
+    for start in range(0, len(items), chunk):
+        batch = items[start : start + chunk]
+        scores = ranker.score(users, batch).T
+        positives = test_csc[:, batch][users].T.toarray() > 0
+        aucs.append(_row_auc(scores, positives, np.ones_like(positives)))
+    return np.concatenate(aucs) if aucs else np.array([])
+
+
+def _mean(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return round(float(values.mean()), 6) if values.size else None
+
+
+def evaluate_ranker(ranker: Ranker, split: Split, k: int) -> dict[str, float | None]:
+    """Test metrics of a ranker fitted on `split.train`, exactly as documented in docs/recommend-eval.md."""
+    test = split.test.to_csr(binary=True)
+    test_users = split.test.user_set()
+    if len(test_users) == 0:
+        return dict.fromkeys(METRICS)
+    if split.regime == "warm_users":
+        p, r, a = rank_items_for_users(
+            ranker, test_users, split.universe_items, test, k, exclude=split.train.to_csr(binary=True)
+        )
+        return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
+    if split.regime == "cold_users":
+        p, r, a = rank_items_for_users(ranker, test_users, split.universe_items, test, k)
+        return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
+    p, r, _ = rank_items_for_users(ranker, test_users, split.held_out, test, k)
+    item_auc = rank_users_for_items(ranker, split.universe_users, split.held_out, test)
+    return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(item_auc)}
+
+
+# --- what can be served ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankerSpec:
+    """A recipe for a ranker: fit it on any TrainSet and get the same kind of model."""
+
+    kind: str  # popularity | tag_popularity | content | lightfm | blend
+    config: LightFMConfig | None = None
+    blend_with: str = ""
+    weight: float = 0.0
+
+    @property
+    def name(self) -> str:
+        if self.kind == "lightfm":
+            assert self.config is not None
+            return "lightfm_hybrid" if self.config.features else "lightfm_pure"
+        if self.kind == "blend":
+            assert self.config is not None
+            base = "lightfm_hybrid" if self.config.features else "lightfm_pure"
+            return f"{base}+{self.weight:g}*{self.blend_with}"
+        return self.kind
+
+    def describe(self) -> str:
+        return f"{self.name} [{self.config.label()}]" if self.config else self.name
+
+
+def _simple(kind: str) -> Ranker:
+    return {"popularity": PopularityRanker, "tag_popularity": TagPopularityRanker, "content": ContentRanker}[
+        kind
+    ]()
+
+
+def build_ranker(spec: RankerSpec, train: TrainSet, *, seed: int = 0, num_threads: int = 1) -> Ranker:
+    """Fit the ranker a spec describes. This is also what serving calls."""
+    if spec.kind == "lightfm":
+        assert spec.config is not None
+        return LightFMRanker(spec.config, seed=seed, num_threads=num_threads).fit(train)
+    if spec.kind == "blend":
+        base = build_ranker(replace(spec, kind="lightfm"), train, seed=seed, num_threads=num_threads)
+        other = _simple(spec.blend_with).fit(train)
+        return BlendRanker(base, other, spec.weight, seed=seed).fit(train)
+    return _simple(spec.kind).fit(train)
+
+
+def lightfm_grid(regime: str, *, features: bool, size: str) -> tuple[list[LightFMConfig], tuple[int, ...]]:
+    """A small bounded grid; epochs are checkpoints of one training run, not separate fits."""
+    if size == "tiny":
+        return [LightFMConfig(features=features, no_components=16)], (10, 20)
+    components = (32, 64)
+    epochs = (10, 25, 50)
+    if not features:
+        return [LightFMConfig(features=False, no_components=d) for d in components], epochs
+    # Identity features help fans with history; held-out entities are represented by tags alone, and
+    # tag embeddings learn more when identities do not soak up the signal: validation decides.
+    if regime == "warm_users":
+        identity = [dict(identity_share=0.5), dict(identity_share=0.8)]
+    elif regime == "cold_users":
+        identity = [dict(user_identity=False), dict(user_identity=True, identity_share=0.5)]
+    else:
+        identity = [dict(item_identity=False), dict(item_identity=True, identity_share=0.5)]
+    configs = [LightFMConfig(features=True, no_components=d, **extra) for d in components for extra in identity]
+    return configs, epochs
+
+
+@dataclass
+class RegimeResult:
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validation: dict[str, float | None] = field(default_factory=dict)
+    served: RankerSpec | None = None
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _selection_value(metrics: dict[str, float | None], regime: str) -> float:
+    value = metrics[SELECTION_METRIC[regime]]
+    return -1.0 if value is None else value
+
+
+def tune_and_select(
+    catalog: Catalog,
+    train: Interactions,
+    regime: str,
+    *,
+    k: int,
+    seed: int,
+    num_threads: int,
+    grid: str,
+    log: Callable[[str], None],
+) -> tuple[RankerSpec, dict[str, RankerSpec], dict[str, float | None]]:
+    """Choose LightFM configs and the served ranker on a validation split of `train` (never the test split).
+
+    Returns (served spec, best spec per reported ranker name, validation score per candidate description).
+    """
+    val_split = split_interactions(train, regime, seed=seed, stream=1)
+    val_train = build_train_set(catalog, val_split.train)
+    scores: dict[str, float | None] = {}
+    best: dict[str, tuple[float, RankerSpec, Ranker | None]] = {}
+
+    def consider(spec: RankerSpec, ranker: Ranker) -> None:
+        value = _selection_value(evaluate_ranker(ranker, val_split, k), regime)
+        scores[spec.describe()] = value
+        # Strictly better only: on a tie the earlier (simpler) candidate stays.
+        if spec.name not in best or value > best[spec.name][0]:
+            best[spec.name] = (value, spec, ranker)
+
+    baselines = BASELINES[regime]
+    for kind in baselines:
+        consider(RankerSpec(kind), _simple(kind).fit(val_train))
+    if len(val_split.test) == 0 or val_train.nnz == 0:
+        log(f"  {regime}: validation split too small to tune; serving popularity")
+        fallback = RankerSpec("popularity")
+        specs = {"popularity": fallback, **{kind: RankerSpec(kind) for kind in baselines}}
+        specs["lightfm_hybrid"] = RankerSpec("lightfm", LightFMConfig(features=True))
+        specs["lightfm_pure"] = RankerSpec("lightfm", LightFMConfig(features=False))
+        return fallback, specs, scores
+
+    for features in (True, False):
+        configs, checkpoints = lightfm_grid(regime, features=features, size=grid)
+        for config in configs:
+            ranker = LightFMRanker(config, seed=seed, num_threads=num_threads)
+            for fitted in ranker.fit_checkpoints(val_train, checkpoints):
+                consider(RankerSpec("lightfm", fitted.config), fitted)
+        name = "lightfm_hybrid" if features else "lightfm_pure"
+        if val_train.has_weights and grid != "tiny":
+            config = replace(best[name][1].config, use_weights=True)  # type: ignore[arg-type]
+            consider(RankerSpec("lightfm", config), build_ranker(RankerSpec("lightfm", config), val_train, seed=seed, num_threads=num_threads))
+        log(f"  {regime}: best {name} on validation: {best[name][1].describe()} = {best[name][0]:.4f}")
+
+    # A learned model blended with the best simple baseline, if validation says it helps.
+    partner = max(baselines, key=lambda kind: best[kind][0])
+    for name in ("lightfm_hybrid", "lightfm_pure"):
+        _, spec, model = best[name]
+        assert model is not None
+        partner_ranker = _simple(partner).fit(val_train)
+        for weight in BLEND_WEIGHTS:
+            blend = BlendRanker(model, partner_ranker, weight, seed=seed).fit(val_train)
+            consider(RankerSpec("blend", spec.config, blend_with=partner, weight=weight), blend)
+
+    served_value, served, _ = max(best.values(), key=lambda entry: entry[0])
+    # max() keeps the first maximum; baselines were considered first, so ties go to the simpler ranker.
+    log(f"  {regime}: serving {served.describe()} (validation {SELECTION_METRIC[regime]} {served_value:.4f})")
+    specs = {name: spec for name, (_, spec, _) in best.items() if "+" not in name}
+    return served, specs, scores
+
+
+def evaluate_regime(
+    catalog: Catalog,
+    regime: str,
+    *,
+    k: int,
+    seed: int,
+    num_threads: int = 1,
+    grid: str = "standard",
+    log: Callable[[str], None] = lambda _: None,
+) -> RegimeResult:
+    result = RegimeResult()
+    split = split_interactions(catalog.interactions, regime, seed=seed)
+    train = build_train_set(catalog, split.train)
+    if train.nnz == 0:
+        note = f"{regime}: no training interactions, so only popularity can be reported (it ranks nothing)"
+        result.notes.append(note)
+        ranker = PopularityRanker().fit(train)
+        metrics = evaluate_ranker(ranker, split, k)
+        result.metrics = {"popularity": metrics, "served": {**metrics, "served_name": "popularity"}}
+        result.served = RankerSpec("popularity")
+        return result
+    if len(split.test) == 0:
+        result.notes.append(f"{regime}: no test interactions (too few users/items to hold any out)")
+
+    served, specs, result.validation = tune_and_select(
+        catalog, split.train, regime, k=k, seed=seed, num_threads=num_threads, grid=grid, log=log
+    )
+    result.served = served
+    order = [*BASELINES[regime], "lightfm_hybrid", "lightfm_pure"]
+    fitted: dict[RankerSpec, Ranker] = {}
+    for name in order:
+        spec = specs[name]
+        ranker = build_ranker(spec, train, seed=seed, num_threads=num_threads)
+        fitted[spec] = ranker
+        result.fit_seconds[name] = round(ranker.fit_seconds, 3)
+        result.metrics[name] = evaluate_ranker(ranker, split, k)
+        if ranker.note:
+            result.notes.append(f"{regime}/{name}: {ranker.note}")
+    if served in fitted:
+        served_ranker = fitted[served]
+        served_metrics = result.metrics[served.name]
+    else:
+        served_ranker = build_ranker(served, train, seed=seed, num_threads=num_threads)
+        served_metrics = evaluate_ranker(served_ranker, split, k)
+    result.fit_seconds["served"] = round(served_ranker.fit_seconds, 3)
+    result.metrics["served"] = {**served_metrics, "served_name": served.name}
+    return result
+
+
+@dataclass
+class EvaluationReport:
+    k: int
+    regimes: dict[str, RegimeResult]
+    seconds: float
+
+    @property
+    def fit_seconds(self) -> float:
+        """Seconds to fit the served ranker of each regime on its full training split, summed."""
+        return round(sum(r.fit_seconds.get("served", 0.0) for r in self.regimes.values()), 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "fit_seconds": self.fit_seconds,
+            "regimes": {name: result.metrics for name, result in self.regimes.items()},
+        }
+
+    @property
+    def notes(self) -> list[str]:
+        return [note for result in self.regimes.values() for note in result.notes]
+
+    def table(self) -> str:
+        lines = []
+        header = f"{'regime':<11} {'ranker':<34} {'P@' + str(self.k):>8} {'R@' + str(self.k):>8} {'AUC':>7} {'fit s':>7}"
+        lines.append(header)
+        lines.append("-" * len(header))
+
+        def fmt(value: float | None) -> str:
+            return "    n/a" if value is None else f"{value:.4f}"
+
+        for regime, result in self.regimes.items():
+            for name, metrics in result.metrics.items():
+                label = name
+                if name == "served":
+                    label = f"served = {metrics['served_name']}"
+                lines.append(
+                    f"{regime:<11} {label:<34} {fmt(metrics['precision_at_k']):>8} "
+                    f"{fmt(metrics['recall_at_k']):>8} {fmt(metrics['auc']):>7} "
+                    f"{result.fit_seconds.get(name, 0.0):>7.2f}"
+                )
+            if result.served is not None:
+                lines.append(f"{'':<11} served recipe: {result.served.describe()}")
+        lines.append(f"fit_seconds (served models) = {self.fit_seconds:.2f}; total run {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def run_evaluation(
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    seed: int = 0,
+    num_threads: int = 1,
+    grid: str = "standard",
+    regimes: tuple[str, ...] = REGIMES,
+    log: Callable[[str], None] = lambda _: None,
+) -> EvaluationReport:
+    started = time.perf_counter()
+    results = {
+        regime: evaluate_regime(catalog, regime, k=k, seed=seed, num_threads=num_threads, grid=grid, log=log)
+        for regime in regimes
+    }
+    return EvaluationReport(k=k, regimes=results, seconds=time.perf_counter() - started)

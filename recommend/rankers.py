@@ -1,0 +1,286 @@
+"""Rankers: fit on a TrainSet, then score any users against any items.
+
+Every ranker has the same two-call API, used both by offline evaluation and by serving:
+
+    ranker = PopularityRanker().fit(train_set)
+    scores = ranker.score(users, items)   # float32 array of shape (len(users), len(items)); higher is better
+
+`users`/`items` are catalogue indices. Scores are comparable along both axes (ranking items for one user, or
+users for one item), and do not depend on which other users/items are in the same call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from lightfm import LightFM
+
+from recommend.data import TrainSet
+
+
+def _normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    sums = np.asarray(matrix.sum(axis=1)).ravel()
+    sums[sums == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / sums).astype(np.float32)) @ matrix, dtype=np.float32)
+
+
+def _l2_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ matrix, dtype=np.float32)
+
+
+class Ranker:
+    name: str = "ranker"
+    fit_seconds: float = 0.0
+    # Set when a ranker had to fall back (e.g. no training interactions); shown to the user.
+    note: str = ""
+
+    def fit(self, train: TrainSet) -> Self:
+        raise NotImplementedError
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class PopularityRanker(Ranker):
+    """Items by number of training fans; for one item, fans by number of training items (activity).
+
+    score(u, i) = log1p(fans of i) + log1p(items of u): the item term ranks items for a user, the user term
+    ranks fans for an item, which is the simple baseline for "which fans to invite" to a new product.
+    """
+
+    name = "popularity"
+
+    def fit(self, train: TrainSet) -> Self:
+        started = time.perf_counter()
+        binary = train.interactions.astype(bool)
+        self.item_term = np.log1p(np.asarray(binary.sum(axis=0)).ravel()).astype(np.float32)
+        self.user_term = np.log1p(np.asarray(binary.sum(axis=1)).ravel()).astype(np.float32)
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.user_term[users][:, None] + self.item_term[items][None, :]
+
+
+class TagPopularityRanker(Ranker):
+    """Popularity among training fans who share the fan's tags (a smoothed naive-Bayes estimate).
+
+    log P(i | tags) ~ log P(i) + sum over the fan's tags t of log(P(i | t) / P(i)), where P(i | t) is the
+    share of training fans with tag t who took item i, shrunk towards P(i) for rare tags. A fan with no
+    known tags gets plain popularity.
+    """
+
+    name = "tag_popularity"
+
+    def __init__(self, smoothing: float = 20.0) -> None:
+        self.smoothing = smoothing
+
+    def fit(self, train: TrainSet) -> Self:
+        started = time.perf_counter()
+        binary = train.interactions.astype(bool).astype(np.float32)
+        n_known = max(int(train.known_users.sum()), 1)
+        item_rate = (np.asarray(binary.sum(axis=0)).ravel() + 0.5) / (n_known + 1.0)
+        tags_known = train.user_tags[train.known_users]
+        tag_users = np.asarray(tags_known.sum(axis=0)).ravel()  # fans per tag
+        tag_item = np.asarray((tags_known.T @ binary[train.known_users]).todense())  # tags x items
+        smoothed = (tag_item + self.smoothing * item_rate[None, :]) / (tag_users[:, None] + self.smoothing)
+        self.log_item = np.log(item_rate).astype(np.float32)
+        self.lift = np.log(smoothed / item_rate[None, :]).astype(np.float32)  # tags x items
+        self.user_tags = train.user_tags
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        lift = self.user_tags[users] @ self.lift[:, items]
+        return (np.asarray(lift) + self.log_item[items][None, :]).astype(np.float32)
+
+
+class ContentRanker(Ranker):
+    """A fan's profile is the IDF-weighted features of the items they took; scored by cosine to an item."""
+
+    name = "content"
+
+    def fit(self, train: TrainSet) -> Self:
+        started = time.perf_counter()
+        features = train.item_tags[train.known_items]
+        doc_freq = np.asarray((features > 0).sum(axis=0)).ravel()
+        idf = np.log((1.0 + features.shape[0]) / (1.0 + doc_freq)) + 1.0
+        self.item_vectors = _l2_rows(sp.csr_matrix(train.item_tags @ sp.diags(idf.astype(np.float32))))
+        self.user_profiles = _l2_rows(sp.csr_matrix(train.interactions @ self.item_vectors))
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        product = self.user_profiles[users] @ self.item_vectors[items].T
+        return np.asarray(product.todense(), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LightFMConfig:
+    """One point of the LightFM grid. `features=False` is pure collaborative filtering (identity only)."""
+
+    features: bool = True
+    no_components: int = 32
+    epochs: int = 30
+    learning_rate: float = 0.05
+    alpha: float = 0.0  # item_alpha = user_alpha
+    max_sampled: int = 10
+    loss: str = "warp"
+    # Identity features for entities with training history, and their share of the (row-normalised)
+    # feature weight; tags share the rest. Held-out entities never get an (untrainable) identity feature.
+    user_identity: bool = True
+    item_identity: bool = True
+    identity_share: float = 0.5
+    use_weights: bool = False
+
+    def label(self) -> str:
+        parts = [
+            f"d={self.no_components}",
+            f"ep={self.epochs}",
+            f"lr={self.learning_rate}",
+            f"a={self.alpha:g}",
+        ]
+        if self.features:
+            parts.append(
+                f"id={'u' if self.user_identity else ''}{'i' if self.item_identity else ''}"
+                f"@{self.identity_share:g}"
+            )
+        if self.use_weights:
+            parts.append("weighted")
+        return " ".join(parts)
+
+
+class LightFMRanker(Ranker):
+    def __init__(self, config: LightFMConfig, *, seed: int = 0, num_threads: int = 1) -> None:
+        self.config = config
+        self.seed = seed
+        self.num_threads = num_threads
+        self.name = "lightfm_hybrid" if config.features else "lightfm_pure"
+        self.fallback: PopularityRanker | None = None
+
+    def _feature_matrix(self, tags: sp.csr_matrix, known: np.ndarray, identity: bool) -> sp.csr_matrix:
+        n = tags.shape[0]
+        tag_part = _normalize_rows(tags)
+        if not identity:
+            return tag_part
+        share = self.config.identity_share
+        has_tags = np.asarray(tags.sum(axis=1)).ravel() > 0
+        id_weight = np.where(known, np.where(has_tags, share, 1.0), 0.0).astype(np.float32)
+        tag_weight = np.where(known, 1.0 - share, 1.0).astype(np.float32)
+        ident = sp.diags(id_weight).tocsr()
+        return sp.hstack([ident, sp.diags(tag_weight) @ tag_part], format="csr", dtype=np.float32)
+
+    def _prepare(self, train: TrainSet) -> tuple[sp.coo_matrix, sp.coo_matrix | None]:
+        if self.config.features:
+            self.user_features = self._feature_matrix(train.user_tags, train.known_users, self.config.user_identity)
+            self.item_features = self._feature_matrix(train.item_tags, train.known_items, self.config.item_identity)
+        else:
+            self.user_features = sp.identity(train.n_users, dtype=np.float32, format="csr")
+            self.item_features = sp.identity(train.n_items, dtype=np.float32, format="csr")
+        coo = train.interactions.tocoo()
+        interactions = sp.coo_matrix(
+            (np.ones_like(coo.data, dtype=np.float32), (coo.row, coo.col)), shape=coo.shape
+        )
+        weights = None
+        if self.config.use_weights:
+            weights = sp.coo_matrix((coo.data.astype(np.float32), (coo.row, coo.col)), shape=coo.shape)
+        return interactions, weights
+
+    def fit(self, train: TrainSet) -> Self:
+        for _ in self.fit_checkpoints(train, (self.config.epochs,)):
+            pass
+        return self
+
+    def fit_checkpoints(self, train: TrainSet, epochs: tuple[int, ...]) -> Iterator[Self]:
+        """Train once, yielding the ranker after each epoch count in `epochs` (for cheap epoch tuning)."""
+        started = time.perf_counter()
+        self.fallback: PopularityRanker | None = None
+        if train.nnz == 0:
+            self.fallback = PopularityRanker().fit(train)
+            self.note = "no training interactions: LightFM cannot learn, scored by popularity"
+            self.fit_seconds = time.perf_counter() - started
+            for count in sorted(epochs):
+                self.config = replace(self.config, epochs=count)
+                yield self
+            return
+        interactions, weights = self._prepare(train)
+        cfg = self.config
+        self.model = LightFM(
+            no_components=cfg.no_components,
+            learning_rate=cfg.learning_rate,
+            loss=cfg.loss,
+            item_alpha=cfg.alpha,
+            user_alpha=cfg.alpha,
+            max_sampled=cfg.max_sampled,
+            random_state=self.seed,
+        )
+        done = 0
+        for count in sorted(epochs):
+            self.model.fit_partial(
+                interactions,
+                user_features=self.user_features,
+                item_features=self.item_features,
+                sample_weight=weights,
+                epochs=count - done,
+                num_threads=self.num_threads,
+            )
+            done = count
+            self.config = replace(self.config, epochs=count)
+            self._cache_representations()
+            self.fit_seconds = time.perf_counter() - started
+            yield self
+            started = time.perf_counter() - self.fit_seconds  # don't bill evaluation time to fitting
+
+    def _cache_representations(self) -> None:
+        self.user_bias, self.user_vectors = self.model.get_user_representations(self.user_features)
+        self.item_bias, self.item_vectors = self.model.get_item_representations(self.item_features)
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        if self.fallback is not None:
+            return self.fallback.score(users, items)
+        scores = self.user_vectors[users] @ self.item_vectors[items].T
+        scores += self.user_bias[users][:, None]
+        scores += self.item_bias[items][None, :]
+        return scores.astype(np.float32, copy=False)
+
+
+class BlendRanker(Ranker):
+    """base + weight * popularity, each standardised with statistics fixed at fit time.
+
+    Validation decides whether (and how much) popularity helps the learned model; weight 0 is the model.
+    """
+
+    def __init__(self, base: Ranker, other: Ranker, weight: float, *, seed: int = 0) -> None:
+        self.base = base
+        self.other = other
+        self.weight = weight
+        self.seed = seed
+        self.name = f"{base.name}+{weight:g}*{other.name}"
+
+    def fit(self, train: TrainSet) -> Self:
+        """Expects `base` and `other` already fitted on `train`; only measures their score scales."""
+        started = time.perf_counter()
+        rng = np.random.default_rng(self.seed)
+        users = rng.integers(0, train.n_users, size=min(200, train.n_users))
+        items = rng.integers(0, train.n_items, size=min(200, train.n_items))
+        self.stats = []
+        for ranker in (self.base, self.other):
+            sample = ranker.score(users, items)
+            self.stats.append((float(sample.mean()), float(sample.std()) or 1.0))
+        self.fit_seconds = self.base.fit_seconds + self.other.fit_seconds + time.perf_counter() - started
+        self.note = self.base.note
+        return self
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        (mean_a, std_a), (mean_b, std_b) = self.stats
+        base = (self.base.score(users, items) - mean_a) / std_a
+        if self.weight == 0:
+            return base
+        return base + self.weight * (self.other.score(users, items) - mean_b) / std_b

@@ -1,0 +1,125 @@
+"""Two real browsers against a real Daphne: a shop owner's inbox and a fan's phone chat, live."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.factories import PASSWORD, FanFactory, ShopFactory, UserFactory
+from tests.servers import daphne_server
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync work.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+XSS = "<script>window.__xss=1</script>"
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_load_state("networkidle")
+
+
+def wait_online(page) -> None:
+    page.wait_for_function("document.getElementById('conn-status').classList.contains('online')")
+
+
+def send(page, text: str) -> None:
+    page.fill("#composer-text", text)
+    page.click("#send-button")
+
+
+def test_owner_and_fan_chat_live_in_two_browsers(transactional_db):
+    from playwright.sync_api import expect, sync_playwright
+
+    owner = UserFactory(username="owner", first_name="王店主")
+    shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
+    fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
+    conversation_id = fan.conversation.pk
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with daphne_server() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        # Chinese-language browsers, like the owners' and fans' phones and PCs.
+        owner_ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        fan_ctx = browser.new_context(
+            viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True, locale="zh-CN"
+        )
+        errors: list[str] = []
+        owner_page, fan_page = owner_ctx.new_page(), fan_ctx.new_page()
+        for p in (owner_page, fan_page):
+            p.set_default_timeout(15000)
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            # Both log in through the real login page; home routes each one to their chat.
+            log_in(owner_page, base, "owner")
+            assert owner_page.url.endswith("/inbox/")
+            expect(owner_page.locator("html")).to_have_attribute("lang", "zh-hans")
+            wait_online(owner_page)
+            log_in(fan_page, base, "fan")
+            assert fan_page.url.endswith(f"/s/{shop.slug}/")
+            wait_online(fan_page)
+
+            # The fan writes; the owner's list (no conversation open) updates live with an unread badge.
+            send(fan_page, "你好，老板！面霜还有货吗？")
+            expect(fan_page.locator(".msg.own .bubble", has_text="面霜还有货吗")).to_be_visible()
+            expect(fan_page.locator(".msg.own .msg-status").last).to_have_text("已送达")
+            item = owner_page.locator(f'li[data-conversation="{conversation_id}"]')
+            expect(item.locator(".conv-preview")).to_have_text("你好，老板！面霜还有货吗？")
+            expect(item.locator(".badge")).to_have_text("1")
+
+            # Opening the conversation shows the history and marks it read: the fan sees "已读".
+            item.locator("a").click()
+            owner_page.wait_for_url(f"**/inbox/c/{conversation_id}/**")
+            wait_online(owner_page)
+            expect(owner_page.locator("#message-list .bubble", has_text="面霜还有货吗")).to_be_visible()
+            expect(fan_page.locator(".msg.own .msg-status").last).to_have_text("已读")
+
+            # Typing shows on the other side.
+            owner_page.fill("#composer-text", "有")
+            owner_page.dispatch_event("#composer-text", "input")
+            expect(fan_page.locator("#typing")).to_be_visible()
+
+            # The owner replies; the fan sees it live.
+            send(owner_page, "有的，今天下单明天发货～")
+            expect(fan_page.locator("#message-list .bubble", has_text="今天下单明天发货")).to_be_visible()
+            expect(owner_page.locator(f'li[data-conversation="{conversation_id}"] .badge')).to_be_hidden()
+
+            # Markup in a message is text, on both sides, and never runs.
+            send(fan_page, XSS)
+            expect(owner_page.locator("#message-list .bubble", has_text=XSS)).to_be_visible()
+            expect(fan_page.locator("#message-list .bubble", has_text=XSS)).to_be_visible()
+            for p in (owner_page, fan_page):
+                assert p.evaluate("typeof window.__xss") == "undefined"
+
+            # Reload: the history is still there, in order, and nothing is left pending.
+            fan_page.reload()
+            owner_page.reload()
+            wait_online(fan_page)
+            wait_online(owner_page)
+            for p in (owner_page, fan_page):
+                expect(p.locator("#message-list .bubble")).to_have_count(3)
+                texts = p.locator("#message-list .bubble").all_text_contents()
+                assert texts == ["你好，老板！面霜还有货吗？", "有的，今天下单明天发货～", XSS]
+                assert p.locator(".msg.pending").count() == 0
+                assert p.evaluate("typeof window.__xss") == "undefined"
+            assert fan_page.evaluate("document.documentElement.scrollWidth") <= 375
+
+            owner_page.screenshot(path=str(ARTIFACTS / "chat-owner.png"))
+            fan_page.screenshot(path=str(ARTIFACTS / "chat-fan.png"))
+            assert errors == []
+        finally:
+            browser.close()

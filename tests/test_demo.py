@@ -1,0 +1,135 @@
+"""`manage.py demo`: the exact demo logins, shops, catalogues, fans and chat history, and idempotency."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from PIL import Image
+
+from fans.models import Conversation, Fan, Message, MessageKind, Side
+from shops.models import Category, Product, Shop, ShopMember, ShopRole, Variant
+
+PASSWORD = "fansi-demo"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def run_demo() -> str:
+    out = StringIO()
+    call_command("demo", stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    models = [get_user_model(), Shop, ShopMember, Fan, Conversation, Message, Product, Variant]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def demo_output(db, media_root) -> str:
+    return run_demo()
+
+
+def test_demo_creates_the_documented_accounts_and_memberships(demo_output):
+    users = get_user_model().objects
+    admin = users.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    shop1, shop2 = Shop.objects.get(slug="shop1"), Shop.objects.get(slug="shop2")
+    assert shop1.owner.username == "owner"
+    assert shop2.owner.username == "owner2"
+    assert shop1.invite_code == "shop1-invite"
+    assert shop2.invite_code == "shop2-invite"
+    roles = {(m.shop.slug, m.user.username): m.role for m in ShopMember.objects.select_related("shop", "user")}
+    assert roles == {
+        ("shop1", "owner"): ShopRole.OWNER,
+        ("shop1", "staff1"): ShopRole.ASSISTANT,
+        ("shop1", "manager1"): ShopRole.MANAGER,
+        ("shop2", "owner2"): ShopRole.OWNER,
+    }
+    assert not users.filter(username__in=["owner", "staff1", "manager1", "owner2", "fan1"], is_staff=True).exists()
+
+
+@pytest.mark.parametrize("username", ["admin", "owner", "staff1", "manager1", "owner2", "fan1", "fan200"])
+def test_demo_password_logs_every_account_in(demo_output, username):
+    assert authenticate(username=username, password=PASSWORD) is not None
+
+
+def test_demo_fans_follow_shop1_and_first_twenty_also_follow_shop2(demo_output):
+    shop1_fans = set(Fan.objects.filter(shop__slug="shop1").values_list("user__username", flat=True))
+    shop2_fans = set(Fan.objects.filter(shop__slug="shop2").values_list("user__username", flat=True))
+    assert shop1_fans == {f"fan{n}" for n in range(1, 201)}
+    assert shop2_fans == {f"fan{n}" for n in range(1, 21)}
+    assert Conversation.objects.filter(shop__slug="shop1").count() == 200
+    assert Conversation.objects.filter(shop__slug="shop2").count() == 20
+    assert all(CJK.search(name) for name in Fan.objects.values_list("display_name", flat=True))
+
+
+def test_demo_catalogues_have_variants_and_readable_pictures(demo_output, media_root):
+    for slug in ("shop1", "shop2"):
+        products = Product.objects.filter(shop__slug=slug).prefetch_related("variants")
+        assert 25 <= products.count() <= 35
+        assert set(products.values_list("category", flat=True)) == set(Category.values)
+        for product in products:
+            assert CJK.search(product.name) and product.brand
+            assert product.currency == "CNY" and product.price > 0
+            assert 1 <= len(product.variants.all()) <= 4
+            assert product.image.name.startswith("products/")
+            with Image.open(product.image.path) as picture:
+                picture.verify()
+            assert str(media_root) in product.image.path
+    assert Product.objects.filter(description__contains="适合油皮").exists()
+    assert Product.objects.filter(description__contains="适合干皮").exists()
+    skus = list(Variant.objects.values_list("sku", flat=True))
+    assert len(skus) == len(set(skus))
+
+
+def test_demo_chat_history_has_chinese_dialogue_cards_unread_and_assignments(demo_output):
+    shop1 = Conversation.objects.filter(shop__slug="shop1")
+    with_history = shop1.filter(last_seq__gt=0)
+    assert 35 <= with_history.count() <= 45
+    assert Conversation.objects.filter(shop__slug="shop2", last_seq__gt=0).exists()
+    texts = Message.objects.filter(kind=MessageKind.TEXT)
+    assert texts.filter(side=Side.FAN, text__contains="油皮").exists()
+    assert texts.filter(side=Side.SHOP).exists()
+    assert all(CJK.search(text) for text in texts.values_list("text", flat=True))
+    for conversation in with_history:
+        sides = list(conversation.messages.order_by("seq").values_list("side", flat=True))
+        assert 2 <= len(sides) <= 9
+        assert sides[0] == Side.FAN
+    cards = Message.objects.filter(kind=MessageKind.PRODUCT_CARD).select_related("conversation", "sender")
+    assert cards.exists()
+    for card in cards:
+        product = Product.objects.get(pk=card.payload["product"])
+        assert product.shop_id == card.conversation.shop_id
+        assert card.sender == card.conversation.shop.owner
+    assert shop1.filter(shop_unread__gt=0).exists()
+    assert set(shop1.exclude(assigned_to=None).values_list("assigned_to__username", flat=True)) == {"staff1"}
+    assert Message.objects.exclude(client_id=None).count() == Message.objects.count()
+
+
+def test_demo_second_run_creates_nothing_new(demo_output):
+    before = row_counts()
+    second = run_demo()
+    assert row_counts() == before
+    assert "created: 0 users, 0 fans, 0 products, 0 variants, 0 images, 0 messages" in second
+
+
+def test_demo_leaves_the_chat_rate_limit_in_force(demo_output):
+    assert settings.FANSI_CHAT["RATE_LIMIT_MESSAGES"] > 0
+
+
+def test_demo_prints_logins_invite_links_and_urls(demo_output):
+    for expected in [
+        "admin", "owner", "staff1", "manager1", "owner2", "fan1", "fan200", PASSWORD,
+        "/join/shop1-invite/", "/join/shop2-invite/",
+        "http://127.0.0.1:8000/inbox/", "http://127.0.0.1:8000/s/shop1/", "/admin/", "/api/docs/",
+    ]:
+        assert expected in demo_output
