@@ -46,6 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+
 from bench.common import CpuMeter, free_port, machine_info, percentile, print_machine, write_results  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_bench"
@@ -395,7 +397,12 @@ async def phase_open_loop(
         load.records[cid] = record
         record.sent = time.monotonic()
         lags.append(record.sent - scheduled)
-        await fan_sockets[fan].send(send_frame(cast.conversations[fan], cid, j))
+        try:
+            await fan_sockets[fan].send(send_frame(cast.conversations[fan], cid, j))
+        except ConnectionClosed:
+            # The server dropped the socket (counted in checks.errors); keep the schedule for the rest.
+            record.error = "closed"
+            load.errors["socket_closed_by_server"] += 1
     return {"sent": total, "client_send_lag_p99_ms": round(1000 * (percentile(lags, 99) or 0), 2)}
 
 
@@ -423,7 +430,12 @@ async def phase_full_speed(
             cid = str(uuid.uuid4())
             now = time.monotonic()
             load.records[cid] = Record("full", fan, now, sent=now)
-            await ws.send(send_frame(conversation, cid, next(counter)))
+            try:
+                await ws.send(send_frame(conversation, cid, next(counter)))
+            except ConnectionClosed:
+                load.records[cid].error = "closed"
+                load.errors["socket_closed_by_server"] += 1
+                return
 
     await asyncio.gather(*(pump(f) for f in range(len(fan_sockets))))
     return {"start": start, "end": end}
@@ -493,6 +505,7 @@ async def phase_echo(
     finally:
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     return {
+        "count": echoed,
         "msgs_per_s": round(echoed / duration, 1),
         "p50_ms": ms(percentile(latencies, 50)),
         "p99_ms": ms(percentile(latencies, 99)),
@@ -651,6 +664,13 @@ def summarise(args: argparse.Namespace, result: dict[str, Any], checks: dict[str
         "checks": checks,
         "setup": result.get("setup", ""),
     }
+    # CPU per message does not depend on how busy the box was, unlike msgs/s.
+    full_count = sum(1 for r in full_records if r.acked and start <= r.acked <= end)
+    figures["cpu_ms_per_msg"] = {
+        "full_speed": cpu_per_msg(result["cpu"]["full_speed"], full_count),
+        "echo": cpu_per_msg(result["cpu"]["echo"], result["echo"]["count"]),
+        "echo_layer": cpu_per_msg(result["cpu"]["echo_layer"], result["echo_layer"]["count"]),
+    }
     figures["targets"] = {
         "persisted_msgs_per_s": {
             "target": ">= 500",
@@ -668,6 +688,16 @@ def summarise(args: argparse.Namespace, result: dict[str, Any], checks: dict[str
         },
     }
     return figures
+
+
+def cpu_per_msg(usage: dict[str, Any], count: int) -> dict[str, float | None]:
+    """CPU milliseconds per message: Daphne processes together, and PostgreSQL + Redis together."""
+    if not count:
+        return {"servers": None, "postgres_redis": None}
+    servers = sum(v for k, v in usage.items() if k.startswith("server"))
+    backing = usage.get("postgres_all", 0) + usage.get("redis_all", 0)
+    scale = usage["wall_s"] * 10 / count  # percent of a core * wall seconds -> ms per message
+    return {"servers": round(servers * scale, 3), "postgres_redis": round(backing * scale, 3)}
 
 
 def print_profiles(workdir: Path, servers: int) -> None:
@@ -800,11 +830,12 @@ def main(argv: list[str]) -> int:
     path = write_results(args.name, machine, figures)
     print("\nresults:")
     for key, value in figures.items():
-        if key not in ("targets", "cpu_pct_of_one_core", "checks"):
+        if key not in ("targets", "cpu_pct_of_one_core", "checks", "cpu_ms_per_msg"):
             print(f"  {key:36} {value}")
     print("  cpu % of one core per phase:")
     for phase, usage in figures["cpu_pct_of_one_core"].items():
         print(f"    {phase:12} {usage}")
+    print(f"  cpu ms per message: {figures['cpu_ms_per_msg']}")
     print(f"  checks: {figures['checks']}")
     print("targets:")
     for key, target in figures["targets"].items():

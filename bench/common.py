@@ -201,4 +201,5 @@ class CpuMeter:
             **{k: round(100 * (end["pids"][k] - start["pids"][k]) / wall, 1) for k in end["pids"]},
             **{k: round(100 * (end["named"][k] - start["named"][k]) / wall, 1) for k in end["named"]},
             "machine_busy_pct": round(100 * busy / total, 1) if total else None,
+            "wall_s": round(wall, 2),
         }

@@ -60,7 +60,9 @@ def join(request: HttpRequest, invite_code: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
-            services.fan_follow(user=user, shop=shop, display_name=form.cleaned_data["display_name"], via="invite")
+            services.fan_follow(
+                user=user, shop=shop, display_name=form.cleaned_data["display_name"], via="invite"
+            )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(chat_url)
     return render(request, "fans/join.html", {"shop": shop, "form": form, "chat_url": chat_url})
@@ -99,7 +101,11 @@ def fan_chat(request: HttpRequest, shop_slug: str) -> HttpResponse:
         return render(request, "fans/not_following.html", {"shop": shop})
     conversation, side = access_conversation(request.user, fan.conversation.pk)
     config = _chat_config(request, conversation, side, mode="fan", shop=shop.pk)
-    return render(request, "fans/chat_fan.html", {"shop": shop, "fan": fan, "conversation": conversation, "config": config})
+    return render(
+        request,
+        "fans/chat_fan.html",
+        {"shop": shop, "fan": fan, "conversation": conversation, "config": config},
+    )
 
 
 ASSIGNEE_SPECIAL = {"mine", "unassigned", ""}
@@ -147,17 +153,31 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
     conversations = list(
         selectors.conversation_list(user=request.user, shop_id=shop.pk, q=q, assigned_to=assigned_to)[:200]
     )
-    my_shops = ShopMember.objects.filter(user=request.user, is_active=True).select_related("shop").order_by("shop_id")
+    my_shops = (
+        ShopMember.objects.filter(user=request.user, is_active=True)
+        .select_related("shop")
+        .order_by("shop_id")
+    )
 
     config = None
     if open_conversation is not None:
         config = _chat_config(
-            request, open_conversation, Side.SHOP, mode="inbox", shop=shop.pk,
+            request,
+            open_conversation,
+            Side.SHOP,
+            mode="inbox",
+            shop=shop.pk,
             assigned_to=open_conversation.assigned_to_id,
         )
     else:
-        config = {"me": request.user.pk, "side": Side.SHOP, "mode": "inbox", "shop": shop.pk, "conversation": None,
-                  "max_length": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
+        config = {
+            "me": request.user.pk,
+            "side": Side.SHOP,
+            "mode": "inbox",
+            "shop": shop.pk,
+            "conversation": None,
+            "max_length": settings.FANSI_CHAT["MAX_TEXT_LENGTH"],
+        }
     config["filtered"] = bool(q or assignee)
     config["team"] = {str(m.user_id): m.user.get_full_name() or m.user.get_username() for m in team}
     context = {

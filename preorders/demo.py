@@ -46,6 +46,7 @@ STAFF_ACCOUNTS: list[tuple[str, str]] = [
     ("owner2", "阿强"),
 ]
 
+# fmt: off
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁沈"
 GIVEN_SINGLE = "静敏丽强磊军洋勇艳杰娟涛明超秀霞平刚英华玲芳燕萍红娜婷雪琳晶颖倩琪欣悦"
 GIVEN_DOUBLE = [
@@ -53,6 +54,7 @@ GIVEN_DOUBLE = [
     "婉清", "一诺", "可馨", "嘉怡", "浩然", "子轩", "宇航", "俊杰", "志强", "建华", "文博", "明轩",
     "晓东", "海燕", "春梅", "秋月", "丽娟", "慧敏",
 ]
+# fmt: on
 
 
 def fan_display_names(count: int = FAN_COUNT, *, seed: int = SEED) -> list[str]:
@@ -85,6 +87,7 @@ class ProductSpec:
 
 B, H, F, C = Category.BEAUTY, Category.HOME, Category.FRUIT, Category.CLOTHING
 
+# fmt: off
 CATALOGUE: list[ProductSpec] = [
     # Beauty
     ProductSpec("B01", B, "玻尿酸保湿精华", "水润研", "129.00",
@@ -223,6 +226,7 @@ CATALOGUE: list[ProductSpec] = [
                 "A类纯棉，适合宝宝和全家。",
                 (("儿童 110", "99.00"), ("儿童 130", "109.00"), ("成人 M", "129.00"))),
 ]
+# fmt: on
 SPECS = {spec.code: spec for spec in CATALOGUE}
 
 
@@ -237,6 +241,7 @@ class ShopSpec:
     products: tuple[str, ...]  # catalogue codes
 
 
+# fmt: off
 SHOPS: list[ShopSpec] = [
     ShopSpec(
         slug="shop1",
@@ -267,6 +272,7 @@ SHOPS: list[ShopSpec] = [
         ),
     ),
 ]
+# fmt: on
 
 # --- Chat scripts: alternate fan, shop; a conversation uses the first n lines ------------------
 
@@ -277,6 +283,7 @@ class ChatScript:
     lines: tuple[str, ...]
 
 
+# fmt: off
 SCRIPTS: dict[str, ChatScript] = {
     "oily": ChatScript("B02", (
         "我是油皮，夏天T区特别容易出油，有推荐吗？",
@@ -389,6 +396,7 @@ SCRIPTS: dict[str, ChatScript] = {
         "好的，这周有活动还送一个备用滤网。",
     )),
 }
+# fmt: on
 
 # Which fans of each shop get history, and which scripts that shop's fans talk about.
 HISTORY: dict[str, tuple[range, tuple[str, ...]]] = {
@@ -492,7 +500,9 @@ def product_image_render(*, code: str, category: str, price: Decimal, size: int 
     white, ink = (255, 255, 255), (255, 255, 255)
     cx, cy, s = size // 2, int(size * 0.42), size // 6
     if category == Category.BEAUTY:  # a bottle with a cap
-        draw.rounded_rectangle((cx - s * 0.7, cy - s * 0.9, cx + s * 0.7, cy + s * 1.4), radius=s // 4, fill=white)
+        draw.rounded_rectangle(
+            (cx - s * 0.7, cy - s * 0.9, cx + s * 0.7, cy + s * 1.4), radius=s // 4, fill=white
+        )
         draw.rectangle((cx - s * 0.3, cy - s * 1.5, cx + s * 0.3, cy - s * 0.9), fill=white)
     elif category == Category.HOME:  # a house
         draw.polygon([(cx - s * 1.4, cy), (cx, cy - s * 1.3), (cx + s * 1.4, cy)], fill=white)
@@ -504,14 +514,23 @@ def product_image_render(*, code: str, category: str, price: Decimal, size: int 
     else:  # a T-shirt
         draw.polygon(
             [
-                (cx - s * 0.5, cy - s * 1.2), (cx - s * 1.5, cy - s * 0.6), (cx - s * 1.1, cy),
-                (cx - s * 0.8, cy - s * 0.2), (cx - s * 0.8, cy + s * 1.4), (cx + s * 0.8, cy + s * 1.4),
-                (cx + s * 0.8, cy - s * 0.2), (cx + s * 1.1, cy), (cx + s * 1.5, cy - s * 0.6),
+                (cx - s * 0.5, cy - s * 1.2),
+                (cx - s * 1.5, cy - s * 0.6),
+                (cx - s * 1.1, cy),
+                (cx - s * 0.8, cy - s * 0.2),
+                (cx - s * 0.8, cy + s * 1.4),
+                (cx + s * 0.8, cy + s * 1.4),
+                (cx + s * 0.8, cy - s * 0.2),
+                (cx + s * 1.1, cy),
+                (cx + s * 1.5, cy - s * 0.6),
                 (cx + s * 0.5, cy - s * 1.2),
             ],
             fill=white,
         )
-    for text, y, font_size in ((code, int(size * 0.74), size // 10), (f"CNY {price}", int(size * 0.86), size // 16)):
+    for text, y, font_size in (
+        (code, int(size * 0.74), size // 10),
+        (f"CNY {price}", int(size * 0.86), size // 16),
+    ):
         font = _font(font_size)
         left, _, right, _ = draw.textbbox((0, 0), text, font=font)
         draw.text(((size - (right - left)) / 2, y), text, fill=ink, font=font)
@@ -570,19 +589,19 @@ def demo_catalogue_ensure(shop: Shop, codes: tuple[str, ...], result: DemoResult
     return products
 
 
-def demo_fans_ensure(
-    users: dict[str, AbstractBaseUser], shops: dict[str, Shop], result: DemoResult
-) -> None:
+def demo_fans_ensure(users: dict[str, AbstractBaseUser], shops: dict[str, Shop], result: DemoResult) -> None:
     """fan1..fan200 follow shop 1 and fan1..fan20 also shop 2, each getting their conversation."""
     names = fan_display_names()
     before = Fan.objects.filter(shop__in=shops.values()).count()
+    # Already following with a conversation: nothing for fan_follow to do, so skip the round trips.
+    done = set(Conversation.objects.filter(shop__in=shops.values()).values_list("shop_id", "fan__user_id"))
     # fan_follow joins this transaction: one commit instead of 220 (matters on SQLite).
     with transaction.atomic():
         for n in range(1, FAN_COUNT + 1):
             user = users[fan_username(n)]
-            fan_follow(user=user, shop=shops["shop1"], display_name=names[n - 1], via="demo")
-            if n <= SHOP2_FAN_COUNT:
-                fan_follow(user=user, shop=shops["shop2"], display_name=names[n - 1], via="demo")
+            for shop in [shops["shop1"], shops["shop2"]] if n <= SHOP2_FAN_COUNT else [shops["shop1"]]:
+                if (shop.pk, user.pk) not in done:
+                    fan_follow(user=user, shop=shop, display_name=names[n - 1], via="demo")
     result.fans_created = Fan.objects.filter(shop__in=shops.values()).count() - before
 
 
@@ -618,9 +637,9 @@ def demo_history_ensure(
             owner = users[next(s.owner for s in SHOPS if s.slug == slug)]
             conversations = {
                 c.fan.user.username: c
-                for c in Conversation.objects.filter(shop=shop, fan__user__username__in=[
-                    fan_username(n) for n in fan_numbers
-                ]).select_related("fan__user")
+                for c in Conversation.objects.filter(
+                    shop=shop, fan__user__username__in=[fan_username(n) for n in fan_numbers]
+                ).select_related("fan__user")
             }
             for i, n in enumerate(fan_numbers):
                 username = fan_username(n)
@@ -658,7 +677,9 @@ def demo_history_ensure(
                     if created:
                         created_ids.append(message.pk)
                 result.messages_created += len(created_ids)
-                _history_backdate(conversation.pk, created_ids, len(steps), end=now - timedelta(minutes=37 * ordinal))
+                _history_backdate(
+                    conversation.pk, created_ids, len(steps), end=now - timedelta(minutes=37 * ordinal)
+                )
                 ordinal += 1
 
 

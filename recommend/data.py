@@ -136,7 +136,9 @@ def load_catalog(
             try:
                 weight = float(raw_weight)
             except ValueError:
-                raise DataError(f"interactions file line {line}: weight {raw_weight!r} is not a number") from None
+                raise DataError(
+                    f"interactions file line {line}: weight {raw_weight!r} is not a number"
+                ) from None
             if not np.isfinite(weight):
                 raise DataError(f"interactions file line {line}: weight {raw_weight!r} is not finite")
         report.interaction_rows += 1
@@ -151,7 +153,9 @@ def load_catalog(
         else:
             pair_weight[(u, i)] = weight
     if not pair_weight:
-        raise DataError(f"interactions file ({interactions_path}) has no usable rows (need user_id,item_id rows)")
+        raise DataError(
+            f"interactions file ({interactions_path}) has no usable rows (need user_id,item_id rows)"
+        )
 
     keys = np.array(list(pair_weight.keys()), dtype=np.int32)
     interactions = Interactions(

@@ -166,7 +166,6 @@ class LightFMRanker(Ranker):
         self.fallback: PopularityRanker | None = None
 
     def _feature_matrix(self, tags: sp.csr_matrix, known: np.ndarray, identity: bool) -> sp.csr_matrix:
-        n = tags.shape[0]
         tag_part = _normalize_rows(tags)
         if not identity:
             return tag_part
@@ -179,8 +178,12 @@ class LightFMRanker(Ranker):
 
     def _prepare(self, train: TrainSet) -> tuple[sp.coo_matrix, sp.coo_matrix | None]:
         if self.config.features:
-            self.user_features = self._feature_matrix(train.user_tags, train.known_users, self.config.user_identity)
-            self.item_features = self._feature_matrix(train.item_tags, train.known_items, self.config.item_identity)
+            self.user_features = self._feature_matrix(
+                train.user_tags, train.known_users, self.config.user_identity
+            )
+            self.item_features = self._feature_matrix(
+                train.item_tags, train.known_items, self.config.item_identity
+            )
         else:
             self.user_features = sp.identity(train.n_users, dtype=np.float32, format="csr")
             self.item_features = sp.identity(train.n_items, dtype=np.float32, format="csr")

@@ -697,6 +697,12 @@
     var active = convItem(convId);
     if (active) { setBadge(convId, 0); active.classList.add("active"); }
   }
+  if (convList) {
+    // Show list times in the viewer's own time zone, like the message times.
+    Array.prototype.forEach.call(convList.querySelectorAll("time.conv-time[datetime]"), function (t) {
+      if (t.getAttribute("datetime")) t.textContent = timeLabel(t.getAttribute("datetime"));
+    });
+  }
   toBottom();
   setStatus(false);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) maybeRead(); });

@@ -123,3 +123,83 @@ def test_owner_and_fan_chat_live_in_two_browsers(transactional_db):
             assert errors == []
         finally:
             browser.close()
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (242, 103, 74)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_cards_pictures_and_assignment_in_the_browser(transactional_db):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.factories import ProductFactory
+
+    owner = UserFactory(username="owner", first_name="王店主")
+    shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
+    ProductFactory(shop=shop, name="保湿面霜 50ml", price="129.00")
+    fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
+    conversation_id = fan.conversation.pk
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with daphne_server() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        owner_page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US").new_page()
+        fan_page = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN").new_page()
+        errors: list[str] = []
+        for p in (owner_page, fan_page):
+            p.set_default_timeout(15000)
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            log_in(owner_page, base, "owner")
+            owner_page.goto(f"{base}/inbox/c/{conversation_id}/")
+            wait_online(owner_page)
+            expect(owner_page.locator("#send-button")).to_have_text("Send")
+            log_in(fan_page, base, "fan")
+            wait_online(fan_page)
+
+            # A product card from the picker reaches the fan as a card.
+            owner_page.click("#card-button")
+            owner_page.locator("#card-picker-list button", has_text="保湿面霜 50ml").click()
+            card = fan_page.locator("#message-list .chat-card")
+            expect(card.locator(".chat-card-name")).to_have_text("保湿面霜 50ml")
+            expect(card.locator(".chat-card-price")).to_have_text("¥129.00")
+
+            # A picture goes up through the REST upload and shows on both sides.
+            fan_page.set_input_files(
+                "#image-input", files=[{"name": "face.png", "mimeType": "image/png", "buffer": png_bytes()}]
+            )
+            expect(owner_page.locator("#message-list .bubble.image img")).to_be_visible()
+            expect(fan_page.locator("#message-list .msg.own .bubble.image img")).to_be_visible()
+            assert (
+                owner_page.locator("#message-list .bubble.image img").evaluate("img => img.naturalWidth")
+                == 64
+            )
+
+            # A file that only claims to be a picture is refused, with the reason next to it.
+            fan_page.set_input_files(
+                "#image-input",
+                files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not an image"}],
+            )
+            failed = fan_page.locator(".msg.failed .msg-error")
+            expect(failed).to_contain_text("图片发送失败")
+            failed.locator("button", has_text="删除").click()
+            expect(fan_page.locator(".msg.failed")).to_have_count(0)
+
+            # Assignment: the select posts to the API and the list shows the assignee.
+            owner_page.select_option("#assign-select", str(owner.pk))
+            expect(
+                owner_page.locator(f'li[data-conversation="{conversation_id}"] .conv-assignee')
+            ).to_have_text("Assigned to 王店主")
+            fan.conversation.refresh_from_db()
+            assert fan.conversation.assigned_to_id == owner.pk
+            owner_page.screenshot(path=str(ARTIFACTS / "chat-owner-cards.png"))
+            fan_page.screenshot(path=str(ARTIFACTS / "chat-fan-cards.png"))
+            assert errors == []
+        finally:
+            browser.close()

@@ -267,7 +267,9 @@ def test_inbox_assignee_filter(owner, staff, shop):
     assert listed_ids(client.get(reverse("inbox"), {"assigned": str(staff.pk)})) == [theirs.conversation.pk]
     assert listed_ids(client.get(reverse("inbox"), {"assigned": "unassigned"})) == [free.conversation.pk]
     assert set(listed_ids(client.get(reverse("inbox")))) == {
-        mine.conversation.pk, theirs.conversation.pk, free.conversation.pk
+        mine.conversation.pk,
+        theirs.conversation.pk,
+        free.conversation.pk,
     }
 
 
@@ -287,7 +289,7 @@ def test_inbox_opens_conversation_beside_the_list(owner, fan):
     response = client_for(owner).get(reverse("inbox-conversation", args=[fan.conversation.pk]))
     assert response.status_code == 200
     assert response.context["open"].pk == fan.conversation.pk
-    config = json.loads(response.context["config"] and json.dumps(response.context["config"]))
+    config = json.loads(json.dumps(response.context["config"]))  # what json_script hands to the page
     assert config["side"] == "shop"
     assert [m["text"] for m in config["messages"]] == ["你好"]
     body = response.content.decode()

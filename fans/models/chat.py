@@ -18,12 +18,19 @@ class Fan(models.Model):
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_fans"
     )
+    # Maintained by purchases and pledges, so lists can filter and sort without aggregating.
+    total_spend = models.DecimalField(_("total spend"), max_digits=12, decimal_places=2, default=0)
+    pledge_count = models.PositiveIntegerField(_("pledges"), default=0)
+    promotions_opt_out = models.BooleanField(_("no promotions"), default=False)
 
     class Meta:
         verbose_name = _("fan")
         verbose_name_plural = _("fans")
         constraints = [models.UniqueConstraint(fields=["shop", "user"], name="fan_unique_per_shop")]
-        indexes = [models.Index(fields=["shop", "joined_at"])]
+        indexes = [
+            models.Index(fields=["shop", "joined_at"]),
+            models.Index(fields=["shop", "assigned_to"], name="fan_shop_assignee"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.shop})"

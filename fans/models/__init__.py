@@ -1,0 +1,19 @@
+from fans.models.chat import Conversation, Fan, Message, MessageKind, Side
+from fans.models.crm import (
+    AuditLog,
+    BulkJob,
+    JobStatus,
+    FanTag,
+    FanTagEvent,
+    ImportJob,
+    Segment,
+    Tag,
+    TagChoice,
+    TagGroup,
+    TagSource,
+)
+
+__all__ = [
+    "AuditLog", "BulkJob", "Conversation", "Fan", "FanTag", "FanTagEvent", "ImportJob", "JobStatus", "Message", "MessageKind",
+    "Segment", "Side", "Tag", "TagChoice", "TagGroup", "TagSource",
+]

@@ -1,0 +1,354 @@
+"""Offline evaluation of the recommenders: splits, leakage, metrics, determinism and the command contract."""
+
+from __future__ import annotations
+
+import csv
+import json
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+
+from recommend.data import (
+    REGIMES,
+    Catalog,
+    Interactions,
+    build_train_set,
+    load_catalog,
+    split_interactions,
+)
+from recommend.evaluation import (
+    METRICS,
+    _row_auc,
+    _row_top_k_hits,
+    evaluate_ranker,
+    run_evaluation,
+)
+from recommend.rankers import (
+    ContentRanker,
+    LightFMConfig,
+    LightFMRanker,
+    PopularityRanker,
+    TagPopularityRanker,
+)
+from recommend.synthetic import generate, write_csvs
+
+TINY_HYBRID = LightFMConfig(features=True, no_components=16, epochs=15, user_identity=False)
+
+
+def _write(path: Path, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic")
+    write_csvs(generate(users=300, items=50, tag_strength=0.8, seed=3), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def catalog(synthetic_dir: Path) -> Catalog:
+    loaded, _ = load_catalog(
+        synthetic_dir / "interactions.csv",
+        synthetic_dir / "user_features.csv",
+        synthetic_dir / "item_features.csv",
+    )
+    return loaded
+
+
+def _catalog_for(tmp_path: Path, *, tag_strength: float, seed: int) -> Catalog:
+    paths = write_csvs(generate(users=500, items=60, tag_strength=tag_strength, seed=seed), tmp_path)
+    loaded, _ = load_catalog(paths["interactions"], paths["user_features"], paths["item_features"])
+    return loaded
+
+
+def _cold_user_precision(catalog: Catalog, config: LightFMConfig) -> tuple[float, float]:
+    split = split_interactions(catalog.interactions, "cold_users", seed=0)
+    train = build_train_set(catalog, split.train)
+    model = evaluate_ranker(LightFMRanker(config).fit(train), split, 10)["precision_at_k"]
+    popularity = evaluate_ranker(PopularityRanker().fit(train), split, 10)["precision_at_k"]
+    assert model is not None and popularity is not None
+    return model, popularity
+
+
+# --- the hybrid learns from tags, and only when tags matter --------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hybrid_beats_popularity_for_tags_only_fans_when_tags_decide(tmp_path: Path, seed: int) -> None:
+    hybrid, popularity = _cold_user_precision(
+        _catalog_for(tmp_path, tag_strength=1.0, seed=seed), TINY_HYBRID
+    )
+    assert hybrid >= 1.25 * popularity
+
+
+def test_hybrid_does_not_beat_popularity_for_cold_fans_when_tags_are_irrelevant(tmp_path: Path) -> None:
+    hybrid, popularity = _cold_user_precision(_catalog_for(tmp_path, tag_strength=0.0, seed=0), TINY_HYBRID)
+    assert hybrid < 1.15 * popularity
+
+
+def test_lightfm_without_features_cannot_rank_tags_only_fans(tmp_path: Path) -> None:
+    # What a broken feature pipeline looks like: the same margin must then be missed.
+    pure = LightFMConfig(features=False, no_components=16, epochs=15)
+    model, popularity = _cold_user_precision(_catalog_for(tmp_path, tag_strength=1.0, seed=0), pure)
+    assert model < 1.25 * popularity
+
+
+# --- no leakage -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_split_train_and_test_are_disjoint_and_cover_all_pairs(catalog: Catalog, regime: str) -> None:
+    split = split_interactions(catalog.interactions, regime, seed=0)
+    train_pairs, test_pairs = split.train.pairs(), split.test.pairs()
+    assert len(test_pairs) > 0
+    assert not train_pairs & test_pairs
+    assert train_pairs | test_pairs == catalog.interactions.pairs()
+    train_matrix = build_train_set(catalog, split.train).interactions
+    users, items = split.test.users, split.test.items
+    assert np.all(np.asarray(train_matrix[users, items]).ravel() == 0)
+
+
+def test_cold_users_have_no_training_interactions(catalog: Catalog) -> None:
+    split = split_interactions(catalog.interactions, "cold_users", seed=0)
+    assert len(split.held_out) == round(0.2 * catalog.n_users)
+    assert not np.isin(split.train.users, split.held_out).any()
+    assert set(split.test.users.tolist()) == set(split.held_out.tolist())
+    train = build_train_set(catalog, split.train)
+    assert not train.known_users[split.held_out].any()
+
+
+def test_cold_items_have_no_training_interactions(catalog: Catalog) -> None:
+    split = split_interactions(catalog.interactions, "cold_items", seed=0)
+    assert not np.isin(split.train.items, split.held_out).any()
+    train = build_train_set(catalog, split.train)
+    assert not train.known_items[split.held_out].any()
+    # A ranker trained on the split cannot know how popular a held-out item is.
+    popularity = PopularityRanker().fit(train)
+    assert np.all(popularity.item_term[split.held_out] == 0)
+
+
+def test_warm_users_keep_fans_with_little_history_train_only(catalog: Catalog) -> None:
+    split = split_interactions(catalog.interactions, "warm_users", seed=0)
+    counts = np.bincount(catalog.interactions.users, minlength=catalog.n_users)
+    assert not np.isin(split.test.users, np.flatnonzero(counts < 5)).any()
+    held = np.bincount(split.test.users, minlength=catalog.n_users)
+    tested = counts >= 5
+    assert np.all(held[tested] == np.maximum(1, np.round(0.2 * counts[tested])))
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_validation_split_is_drawn_from_training_pairs_only(catalog: Catalog, regime: str) -> None:
+    split = split_interactions(catalog.interactions, regime, seed=0)
+    validation = split_interactions(split.train, regime, seed=0, stream=1)
+    assert validation.train.pairs() | validation.test.pairs() == split.train.pairs()
+    assert not validation.test.pairs() & split.test.pairs()
+
+
+def test_feature_seen_only_on_held_out_entities_never_reaches_training() -> None:
+    # Canary: a tag only a held-out fan and a held-out product carry.
+    interactions = Interactions(
+        users=np.repeat(np.arange(10, dtype=np.int32), 4),
+        items=np.tile(np.arange(4, dtype=np.int32), 10),
+        weights=np.ones(40, dtype=np.float32),
+        n_users=10,
+        n_items=4,
+    )
+    base = Catalog(
+        user_ids=[f"u{u}" for u in range(10)],
+        item_ids=[f"i{i}" for i in range(4)],
+        interactions=interactions,
+        user_tags=[("skin_type:oily",)] * 10,
+        item_tags=[("category:beauty",)] * 4,
+    )
+    cold_users = split_interactions(interactions, "cold_users", seed=0)
+    user_tags = list(base.user_tags)
+    for user in cold_users.held_out:
+        user_tags[user] = ("skin_type:oily", "canary:test_only")
+    train = build_train_set(Catalog(**{**base.__dict__, "user_tags": user_tags}), cold_users.train)
+    assert "canary:test_only" not in train.user_vocab
+    ranker = LightFMRanker(LightFMConfig(no_components=4, epochs=2)).fit(train)
+    assert ranker.user_features.shape[1] == train.n_users + len(train.user_vocab)
+    # The held-out fan has no identity feature, only the shared tag.
+    assert ranker.user_features[cold_users.held_out].nnz == len(cold_users.held_out)
+
+    cold_items = split_interactions(interactions, "cold_items", seed=0)
+    item_tags = list(base.item_tags)
+    for item in cold_items.held_out:
+        item_tags[item] = ("category:beauty", "canary:test_only")
+    train = build_train_set(Catalog(**{**base.__dict__, "item_tags": item_tags}), cold_items.train)
+    assert "canary:test_only" not in train.item_vocab
+
+
+# --- metrics --------------------------------------------------------------------------------------------
+
+
+def test_auc_counts_ties_as_half_and_ignores_excluded_items() -> None:
+    scores = np.array([[0.9, 0.5, 0.5, 0.1, 5.0]])
+    positives = np.array([[True, False, True, False, False]])
+    candidates = np.array([[True, True, True, True, False]])  # item 4 is a training item: not ranked
+    # Pairs (pos, neg): (0,1)=1, (0,3)=1, (2,1)=0.5, (2,3)=1 -> 3.5 / 4.
+    assert _row_auc(scores, positives, candidates)[0] == pytest.approx(0.875)
+
+
+def test_top_k_hits_skip_excluded_items_and_break_ties_by_catalogue_order() -> None:
+    scores = np.array([[5.0, 1.0, 1.0, 0.0]])
+    positives = np.array([[True, True, False, False]])
+    candidates = np.array([[False, True, True, True]])
+    assert _row_top_k_hits(scores, positives, candidates, 1)[0] == 1
+    assert _row_top_k_hits(scores, positives, candidates, 3)[0] == 1
+
+
+def test_content_ranker_prefers_products_like_those_a_fan_took(catalog: Catalog) -> None:
+    split = split_interactions(catalog.interactions, "cold_items", seed=0)
+    train = build_train_set(catalog, split.train)
+    metrics = evaluate_ranker(ContentRanker().fit(train), split, 10)
+    assert metrics["auc"] is not None and metrics["auc"] > 0.5
+
+
+# --- fallbacks and bad input ----------------------------------------------------------------------------
+
+
+def test_lightfm_with_no_training_interactions_falls_back_to_popularity(catalog: Catalog) -> None:
+    empty = catalog.interactions.subset(np.zeros(len(catalog.interactions), dtype=bool))
+    train = build_train_set(catalog, empty)
+    ranker = LightFMRanker(TINY_HYBRID).fit(train)
+    assert "popularity" in ranker.note
+    scores = ranker.score(np.arange(3), np.arange(5))
+    assert scores.shape == (3, 5) and np.all(scores == 0)
+    assert TagPopularityRanker().fit(train).score(np.arange(3), np.arange(5)).shape == (3, 5)
+
+
+@pytest.fixture
+def valid_files(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "interactions": _write(
+            tmp_path / "i.csv", ("user_id", "item_id"), [("u1", "a"), ("u1", "b"), ("u2", "a")]
+        ),
+        "user_features": _write(tmp_path / "u.csv", ("user_id", "feature"), [("u1", "skin_type:oily")]),
+        "item_features": _write(tmp_path / "f.csv", ("item_id", "feature"), [("a", "category:beauty")]),
+    }
+
+
+def _eval(files: dict[str, Path], *extra: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(
+        "recommend_eval",
+        "--interactions",
+        str(files["interactions"]),
+        "--user-features",
+        str(files["user_features"]),
+        "--item-features",
+        str(files["item_features"]),
+        *extra,
+        stdout=out,
+        stderr=err,
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def test_eval_rejects_interactions_without_item_id_column(
+    tmp_path: Path, valid_files: dict[str, Path]
+) -> None:
+    valid_files["interactions"] = _write(tmp_path / "bad.csv", ("user_id", "product"), [("u1", "a")])
+    with pytest.raises(CommandError, match="missing column.*item_id"):
+        _eval(valid_files)
+
+
+def test_eval_rejects_feature_file_without_feature_column(
+    tmp_path: Path, valid_files: dict[str, Path]
+) -> None:
+    valid_files["user_features"] = _write(tmp_path / "bad.csv", ("user_id", "tag"), [("u1", "x")])
+    with pytest.raises(CommandError, match="user features file.*missing column.*feature"):
+        _eval(valid_files)
+
+
+def test_eval_rejects_interactions_with_no_rows(tmp_path: Path, valid_files: dict[str, Path]) -> None:
+    valid_files["interactions"] = _write(tmp_path / "empty.csv", ("user_id", "item_id"), [])
+    with pytest.raises(CommandError, match="no usable rows"):
+        _eval(valid_files)
+
+
+def test_eval_rejects_missing_file(tmp_path: Path, valid_files: dict[str, Path]) -> None:
+    valid_files["item_features"] = tmp_path / "nope.csv"
+    with pytest.raises(CommandError, match="cannot open"):
+        _eval(valid_files)
+
+
+def test_eval_rejects_non_numeric_weight(tmp_path: Path, valid_files: dict[str, Path]) -> None:
+    valid_files["interactions"] = _write(
+        tmp_path / "w.csv", ("user_id", "item_id", "weight"), [("u1", "a", "lots")]
+    )
+    with pytest.raises(CommandError, match="not a number"):
+        _eval(valid_files)
+
+
+def test_feature_rows_for_unknown_ids_are_counted_and_ignored(tmp_path: Path, synthetic_dir: Path) -> None:
+    user_rows = list(csv.reader(open(synthetic_dir / "user_features.csv", encoding="utf-8")))[1:]
+    files = {
+        "interactions": synthetic_dir / "interactions.csv",
+        "user_features": _write(
+            tmp_path / "u.csv", ("user_id", "feature"), [*user_rows, ("ghost1", "a:b"), ("ghost2", "a:b")]
+        ),
+        "item_features": synthetic_dir / "item_features.csv",
+    }
+    out, err = _eval(files, "--grid", "tiny", "--json", str(tmp_path / "out.json"))
+    assert "ignored 2 user feature row(s)" in err
+    assert json.loads((tmp_path / "out.json").read_text())["regimes"]["cold_users"]["served"]["served_name"]
+
+
+# --- determinism and the JSON contract ------------------------------------------------------------------
+
+
+def test_same_seed_gives_same_split_and_metrics(catalog: Catalog) -> None:
+    first = run_evaluation(catalog, k=5, seed=7, grid="tiny", regimes=("cold_items",)).to_json()
+    second = run_evaluation(catalog, k=5, seed=7, grid="tiny", regimes=("cold_items",)).to_json()
+    first.pop("fit_seconds"), second.pop("fit_seconds")
+    assert first == second
+    a = split_interactions(catalog.interactions, "cold_users", seed=7)
+    b = split_interactions(catalog.interactions, "cold_users", seed=8)
+    assert not np.array_equal(a.held_out, b.held_out)
+
+
+def test_eval_json_has_exactly_the_contract_shape(tmp_path: Path, synthetic_dir: Path) -> None:
+    files = {
+        "interactions": synthetic_dir / "interactions.csv",
+        "user_features": synthetic_dir / "user_features.csv",
+        "item_features": synthetic_dir / "item_features.csv",
+    }
+    out_path = tmp_path / "out.json"
+    out, _ = _eval(files, "--k", "5", "--seed", "0", "--grid", "tiny", "--json", str(out_path))
+    report = json.loads(out_path.read_text())
+    assert set(report) == {"k", "fit_seconds", "regimes"}
+    assert report["k"] == 5 and isinstance(report["fit_seconds"], float)
+    expected = {
+        "warm_users": {"popularity", "tag_popularity", "lightfm_hybrid", "lightfm_pure", "served"},
+        "cold_users": {"popularity", "tag_popularity", "lightfm_hybrid", "lightfm_pure", "served"},
+        "cold_items": {"popularity", "content", "lightfm_hybrid", "lightfm_pure", "served"},
+    }
+    assert {regime: set(rankers) for regime, rankers in report["regimes"].items()} == expected
+    for rankers in report["regimes"].values():
+        for name, metrics in rankers.items():
+            keys = {*METRICS, "served_name"} if name == "served" else set(METRICS)
+            assert set(metrics) == keys
+            assert all(0.0 <= metrics[m] <= 1.0 for m in METRICS)
+        assert rankers["served"]["served_name"] in rankers or "+" in rankers["served"]["served_name"]
+    assert "served = " in out and "cold_items" in out
+
+
+def test_synth_command_writes_three_csvs_that_eval_can_read(tmp_path: Path) -> None:
+    call_command(
+        "recommend_synth", "--users", "30", "--items", "10", "--out", str(tmp_path), stdout=StringIO()
+    )
+    catalog, report = load_catalog(
+        tmp_path / "interactions.csv", tmp_path / "user_features.csv", tmp_path / "item_features.csv"
+    )
+    assert catalog.n_users == 30 and report.unknown_item_feature_rows == 0
+    assert any(tag.startswith("skin_type:") for tags in catalog.item_tags for tag in tags)
