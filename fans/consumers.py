@@ -5,13 +5,21 @@ import logging
 import time
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from fans import services
 from fans.access import access_conversation
-from fans.events import encode_frame, publish_async, shop_group, user_group
+from fans.events import (
+    announcements_collected,
+    encode_frame,
+    publish_async,
+    publish_collected,
+    shop_group,
+    user_group,
+)
 from fans.selectors import message_list, message_to_dict
 from shops.access import staff_shop_ids
 from shops.errors import DomainError, Invalid
@@ -23,6 +31,13 @@ TYPING_MIN_INTERVAL_S = 2.0
 def db(func: Any) -> Any:
     """Run ORM work in the thread pool so one slow query does not serialise every socket."""
     return DatabaseSyncToAsync(func, thread_sensitive=False)
+
+
+async def db_then_publish(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a service in the pool, then publish what it announced (after its commit) on the event loop."""
+    with announcements_collected() as announced:
+        result = await db(func)(*args, **kwargs)
+    return result, announced
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -41,6 +56,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_frame({"type": "hello", "user": user.pk, "shops": shop_ids})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale DB connections before every frame through the one shared sync thread;
+        # every ORM call here goes through DatabaseSyncToAsync, which already does that in its own thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "joined", []):
@@ -79,8 +102,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- client frames ---------------------------------------------------------------------
     async def on_message_send(self, data: dict[str, Any]) -> None:
-        message_dict, _created = await db(self._message_send)(data)
+        (message_dict, _created), announced = await db_then_publish(self._message_send, data)
         await self.send_frame({"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict})
+        await publish_collected(announced)
 
     def _message_send(self, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         message, created = services.message_send(
@@ -113,7 +137,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         }
 
     async def on_read(self, data: dict[str, Any]) -> None:
-        await db(services.conversation_read)(user=self.user, conversation_id=data.get("conversation"), seq=data.get("seq"))
+        _conversation, announced = await db_then_publish(
+            services.conversation_read, user=self.user, conversation_id=data.get("conversation"), seq=data.get("seq")
+        )
+        await publish_collected(announced)
 
     async def on_typing(self, data: dict[str, Any]) -> None:
         conversation_id = data.get("conversation")

@@ -4,9 +4,12 @@ The channel layer is at-most-once; clients catch up from the database by `seq` a
 """
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -48,6 +51,38 @@ def publish(groups: list[str], frame: dict[str, Any]) -> None:
         logger.exception("publishing %s failed", frame.get("type"))
 
 
+# When an async caller (the websocket consumer) runs a service in a worker thread, it collects the
+# committed announcements here and publishes them on the event loop itself, instead of blocking the
+# worker thread on a hop back to the loop.
+_collector: contextvars.ContextVar[list[tuple[list[str], dict[str, Any]]] | None] = contextvars.ContextVar(
+    "fansi_event_collector", default=None
+)
+
+
+def _collect(bucket: list[tuple[list[str], dict[str, Any]]], groups: list[str], frame: dict[str, Any]) -> None:
+    bucket.append((groups, frame))
+
+
 def announce(groups: list[str], frame: dict[str, Any]) -> None:
     """Publish `frame` to `groups` once the current transaction commits."""
-    transaction.on_commit(functools.partial(publish, groups, frame))
+    bucket = _collector.get()
+    if bucket is not None:
+        transaction.on_commit(functools.partial(_collect, bucket, groups, frame))
+    else:
+        transaction.on_commit(functools.partial(publish, groups, frame))
+
+
+@contextlib.contextmanager
+def announcements_collected() -> Iterator[list[tuple[list[str], dict[str, Any]]]]:
+    """Collect (not publish) what services announce in this context; pair with publish_collected()."""
+    bucket: list[tuple[list[str], dict[str, Any]]] = []
+    token = _collector.set(bucket)
+    try:
+        yield bucket
+    finally:
+        _collector.reset(token)
+
+
+async def publish_collected(bucket: list[tuple[list[str], dict[str, Any]]]) -> None:
+    for groups, frame in bucket:
+        await publish_async(groups, frame)

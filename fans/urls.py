@@ -1,5 +1,4 @@
 from django.contrib.auth import views as auth_views
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import path
 
 from fans import views
@@ -13,7 +12,3 @@ urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/c/<int:conversation_id>/", views.inbox, name="inbox-conversation"),
 ]
-
-# Daphne (unlike runserver) serves no static files; in DEBUG the app does it itself so the chat works
-# out of the box. Production serves /static/ from STATIC_ROOT in front of the app.
-urlpatterns += staticfiles_urlpatterns()

@@ -49,7 +49,7 @@ SELECTION_METRIC: dict[str, str] = {
     "cold_users": "precision_at_k",
     "cold_items": "auc",
 }
-BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BATCH = 512
 
 
@@ -181,6 +181,7 @@ def build_ranker(
     *,
     seed: int = 0,
     num_threads: int = 1,
+    max_fit_seconds: float | None = None,
     fitted: dict[RankerSpec, Ranker] | None = None,
 ) -> Ranker:
     """Fit the ranker a spec describes (reusing `fitted` ones on the same train set). Serving calls this too."""
@@ -188,10 +189,19 @@ def build_ranker(
         return fitted[spec]
     if spec.kind == "lightfm":
         assert spec.config is not None
-        return LightFMRanker(spec.config, seed=seed, num_threads=num_threads).fit(train)
+        return LightFMRanker(
+            spec.config, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+        ).fit(train)
     if spec.kind == "blend":
         base_spec = RankerSpec("lightfm", spec.config)
-        base = build_ranker(base_spec, train, seed=seed, num_threads=num_threads, fitted=fitted)
+        base = build_ranker(
+            base_spec,
+            train,
+            seed=seed,
+            num_threads=num_threads,
+            max_fit_seconds=max_fit_seconds,
+            fitted=fitted,
+        )
         other = build_ranker(RankerSpec(spec.blend_with), train, fitted=fitted)
         return BlendRanker(base, other, spec.weight, seed=seed).fit(train)
     return _simple(spec.kind).fit(train)
@@ -242,6 +252,7 @@ def tune_and_select(
     k: int,
     seed: int,
     num_threads: int,
+    max_fit_seconds: float | None,
     grid: str,
     log: Callable[[str], None],
 ) -> tuple[RankerSpec, dict[str, RankerSpec], dict[str, float | None]]:
@@ -275,13 +286,17 @@ def tune_and_select(
     for features in (True, False):
         configs, checkpoints = lightfm_grid(regime, features=features, size=grid)
         for config in configs:
-            ranker = LightFMRanker(config, seed=seed, num_threads=num_threads)
+            ranker = LightFMRanker(
+                config, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+            )
             for fitted in ranker.fit_checkpoints(val_train, checkpoints):
                 consider(RankerSpec("lightfm", fitted.config), fitted)
         name = "lightfm_hybrid" if features else "lightfm_pure"
         if features and val_train.has_weights and grid != "tiny":
             config = replace(best[name][1].config, use_weights=True)  # type: ignore[arg-type]
-            weighted = LightFMRanker(config, seed=seed, num_threads=num_threads).fit(val_train)
+            weighted = LightFMRanker(
+                config, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+            ).fit(val_train)
             consider(RankerSpec("lightfm", config), weighted)
         log(f"  {regime}: best {name} on validation: {best[name][1].describe()} = {best[name][0]:.4f}")
 
@@ -309,6 +324,7 @@ def evaluate_regime(
     k: int,
     seed: int,
     num_threads: int = 1,
+    max_fit_seconds: float | None = None,
     grid: str = "standard",
     log: Callable[[str], None] = lambda _: None,
 ) -> RegimeResult:
@@ -327,14 +343,24 @@ def evaluate_regime(
         result.notes.append(f"{regime}: no test interactions (too few users/items to hold any out)")
 
     served, specs, result.validation = tune_and_select(
-        catalog, split.train, regime, k=k, seed=seed, num_threads=num_threads, grid=grid, log=log
+        catalog,
+        split.train,
+        regime,
+        k=k,
+        seed=seed,
+        num_threads=num_threads,
+        max_fit_seconds=max_fit_seconds,
+        grid=grid,
+        log=log,
     )
     result.served = served
     order = [*BASELINES[regime], "lightfm_hybrid", "lightfm_pure"]
     fitted: dict[RankerSpec, Ranker] = {}
     for name in order:
         spec = specs[name]
-        ranker = build_ranker(spec, train, seed=seed, num_threads=num_threads)
+        ranker = build_ranker(
+            spec, train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+        )
         fitted[spec] = ranker
         result.fit_seconds[name] = round(ranker.fit_seconds, 3)
         result.metrics[name] = evaluate_ranker(ranker, split, k)
@@ -344,7 +370,9 @@ def evaluate_regime(
         served_ranker = fitted[served]
         served_metrics = result.metrics[served.name]
     else:
-        served_ranker = build_ranker(served, train, seed=seed, num_threads=num_threads, fitted=fitted)
+        served_ranker = build_ranker(
+            served, train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds, fitted=fitted
+        )
         served_metrics = evaluate_ranker(served_ranker, split, k)
     result.fit_seconds["served"] = round(served_ranker.fit_seconds, 3)
     result.metrics["served"] = {**served_metrics, "served_name": served.name}
@@ -404,13 +432,23 @@ def run_evaluation(
     k: int = 10,
     seed: int = 0,
     num_threads: int = 1,
+    max_fit_seconds: float | None = None,
     grid: str = "standard",
     regimes: tuple[str, ...] = REGIMES,
     log: Callable[[str], None] = lambda _: None,
 ) -> EvaluationReport:
     started = time.perf_counter()
     results = {
-        regime: evaluate_regime(catalog, regime, k=k, seed=seed, num_threads=num_threads, grid=grid, log=log)
+        regime: evaluate_regime(
+            catalog,
+            regime,
+            k=k,
+            seed=seed,
+            num_threads=num_threads,
+            max_fit_seconds=max_fit_seconds,
+            grid=grid,
+            log=log,
+        )
         for regime in regimes
     }
     return EvaluationReport(k=k, regimes=results, seconds=time.perf_counter() - started)

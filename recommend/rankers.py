@@ -158,10 +158,19 @@ class LightFMConfig:
 
 
 class LightFMRanker(Ranker):
-    def __init__(self, config: LightFMConfig, *, seed: int = 0, num_threads: int = 1) -> None:
+    def __init__(
+        self,
+        config: LightFMConfig,
+        *,
+        seed: int = 0,
+        num_threads: int = 1,
+        max_fit_seconds: float | None = None,
+    ) -> None:
         self.config = config
         self.seed = seed
         self.num_threads = num_threads
+        # Stop adding epochs once the next one would overrun this budget (then fewer epochs than asked).
+        self.max_fit_seconds = max_fit_seconds
         self.name = "lightfm_hybrid" if config.features else "lightfm_pure"
         self.fallback: PopularityRanker | None = None
 
@@ -226,20 +235,32 @@ class LightFMRanker(Ranker):
         )
         done = 0
         for count in sorted(epochs):
-            self.model.fit_partial(
-                interactions,
-                user_features=self.user_features,
-                item_features=self.item_features,
-                sample_weight=weights,
-                epochs=count - done,
-                num_threads=self.num_threads,
-            )
-            done = count
-            self.config = replace(self.config, epochs=count)
+            while done < count:
+                self.model.fit_partial(
+                    interactions,
+                    user_features=self.user_features,
+                    item_features=self.item_features,
+                    sample_weight=weights,
+                    epochs=1,
+                    num_threads=self.num_threads,
+                )
+                done += 1
+                self.fit_seconds = time.perf_counter() - started
+                if self._over_budget(done):
+                    break
+            self.config = replace(self.config, epochs=done)
             self._cache_representations()
             self.fit_seconds = time.perf_counter() - started
             yield self
             started = time.perf_counter() - self.fit_seconds  # don't bill evaluation time to fitting
+            if done < count:
+                self.note = f"stopped after {done} epochs to stay within {self.max_fit_seconds:g} s"
+                return
+
+    def _over_budget(self, done: int) -> bool:
+        if self.max_fit_seconds is None:
+            return False
+        return self.fit_seconds + self.fit_seconds / done > self.max_fit_seconds
 
     def _cache_representations(self) -> None:
         self.user_bias, self.user_vectors = self.model.get_user_representations(self.user_features)

@@ -31,6 +31,12 @@ class Command(BaseCommand):
             help="LightFM threads; 1 (default) is bit-for-bit reproducible, more is faster but not exactly",
         )
         parser.add_argument(
+            "--max-fit-seconds",
+            type=float,
+            default=60.0,
+            help="cap on one LightFM fit; epochs stop early (and the table says so) when the next would overrun",
+        )
+        parser.add_argument(
             "--grid",
             choices=("standard", "tiny"),
             default="standard",
@@ -59,6 +65,7 @@ class Command(BaseCommand):
             k=options["k"],
             seed=options["seed"],
             num_threads=options["threads"],
+            max_fit_seconds=options["max_fit_seconds"],
             grid=options["grid"],
             log=self.stdout.write if verbose else (lambda _: None),
         )
