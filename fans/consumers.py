@@ -1,8 +1,10 @@
 """The chat websocket (docs/chat-protocol.md). Thin: it parses frames and calls services."""
 
+import functools
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -28,9 +30,15 @@ logger = logging.getLogger(__name__)
 TYPING_MIN_INTERVAL_S = 2.0
 
 
+@functools.cache
+def _db_executor() -> ThreadPoolExecutor:
+    # Each thread holds one database connection; size it with the database's max_connections in mind.
+    return ThreadPoolExecutor(max_workers=settings.FANSI_CHAT["DB_THREADS"], thread_name_prefix="chat-db")
+
+
 def db(func: Any) -> Any:
-    """Run ORM work in the thread pool so one slow query does not serialise every socket."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    """Run database work in the chat pool, so sockets wait on the database in parallel, not in turn."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_executor())
 
 
 async def db_then_publish(func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -1,9 +1,5 @@
 """CSV in and out: encodings (UTF-8 or GBK), and neutralising spreadsheet formula injection."""
 
-import csv
-import io
-from collections.abc import Iterable
-
 from django.utils.translation import gettext as _
 
 from shops.errors import Invalid
@@ -30,13 +26,3 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     raise Invalid(_("The file is neither UTF-8 nor GBK text."), code="bad_encoding")
-
-
-def write_rows(stream: io.TextIOBase, header: list[str], rows: Iterable[Iterable[object]]) -> int:
-    writer = csv.writer(stream)
-    writer.writerow(header)
-    n = 0
-    for row in rows:
-        writer.writerow([cell_safe(v) for v in row])
-        n += 1
-    return n

@@ -72,8 +72,10 @@ def _row_auc(scores: np.ndarray, positives: np.ndarray, candidates: np.ndarray) 
 
 def _row_top_k_hits(scores: np.ndarray, positives: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
     masked = np.where(candidates, np.nan_to_num(scores, nan=0.0), -np.inf)
-    # Stable sort: ties are broken by catalogue order, so results are deterministic.
-    top = np.argsort(-masked, axis=1, kind="stable")[:, :k]
+    # Ties are broken by a fixed random order of the columns, not catalogue order: catalogue order is
+    # first appearance in the interactions file, which would leak (test) popularity into tied scores.
+    tie_break = np.broadcast_to(np.random.default_rng(0).permutation(masked.shape[1]), masked.shape)
+    top = np.lexsort((tie_break, -masked), axis=1)[:, :k]
     taken = np.take_along_axis(candidates, top, axis=1)
     return (np.take_along_axis(positives, top, axis=1) & taken).sum(axis=1)
 

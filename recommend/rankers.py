@@ -157,6 +157,9 @@ class LightFMConfig:
         return " ".join(parts)
 
 
+RANKING_LOSSES = frozenset({"warp", "bpr", "warp-kos"})
+
+
 class LightFMRanker(Ranker):
     def __init__(
         self,
@@ -270,7 +273,10 @@ class LightFMRanker(Ranker):
         if self.fallback is not None:
             return self.fallback.score(users, items)
         scores = self.user_vectors[users] @ self.item_vectors[items].T
-        scores += self.user_bias[users][:, None]
+        # Ranking losses (WARP, BPR) compare items of one fan, so a fan's bias cancels in every update and is
+        # not learned: it only drifts (against activity, measured). Leaving it out keeps fans comparable.
+        if self.config.loss not in RANKING_LOSSES:
+            scores += self.user_bias[users][:, None]
         scores += self.item_bias[items][None, :]
         return scores.astype(np.float32, copy=False)
 

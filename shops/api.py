@@ -6,8 +6,8 @@ from rest_framework.views import APIView
 
 from shops import selectors
 from shops.access import access_shop_membership
-from shops.models import Product, Shop, Variant
 from shops.errors import Invalid
+from shops.models import Product, Shop, Variant
 
 
 class ShopOut(serializers.ModelSerializer):

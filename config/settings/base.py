@@ -108,12 +108,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: one PUBLISH per group send. Measured 3.9x the throughput of the sorted-set
+            # layer (channels_redis.core) through a channel-layer echo on this 2-core machine. Both are
+            # at-most-once; clients catch up from the database by seq.
+            "BACKEND": os.environ.get("FANSI_CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("FANSI_CHANNEL_PREFIX", "fansi"),
-                "capacity": 1500,
-                "expiry": 30,
             },
         }
     }
@@ -194,6 +195,8 @@ FANSI_CHAT = {
     "RATE_LIMIT_MESSAGES": int(os.environ.get("FANSI_CHAT_RATE_LIMIT", "60")),
     "RATE_LIMIT_WINDOW_S": int(os.environ.get("FANSI_CHAT_RATE_WINDOW", "10")),
     "SYNC_PAGE_SIZE": 500,
+    # Threads (and so database connections) per ASGI process for chat database work.
+    "DB_THREADS": int(os.environ.get("FANSI_CHAT_DB_THREADS", "16")),
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_MAX_PIXELS": 40_000_000,
     "THUMBNAIL_SIZE": 320,

@@ -2,10 +2,10 @@ from fans.models.chat import Conversation, Fan, Message, MessageKind, Side
 from fans.models.crm import (
     AuditLog,
     BulkJob,
-    JobStatus,
     FanTag,
     FanTagEvent,
     ImportJob,
+    JobStatus,
     Segment,
     Tag,
     TagChoice,

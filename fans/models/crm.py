@@ -95,6 +95,10 @@ class FanTag(models.Model):
         ]
         indexes = [models.Index(fields=["tag", "fan"], name="fantag_tag_fan")]
 
+    def __str__(self) -> str:
+        return f"{self.fan_id}:{self.tag_id}"
+
+
 
 class FanTagEvent(models.Model):
     """Tag history: every add and remove, so freshness can be shown and changes audited."""
@@ -109,6 +113,10 @@ class FanTagEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["fan", "-created_at"], name="fantagevent_fan_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.tag_id} on {self.fan_id}"
+
 
 
 class Segment(models.Model):
@@ -164,6 +172,9 @@ class BulkJob(models.Model):
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="bulkjob_status_valid"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.action} #{self.pk} ({self.status})"
+
     @property
     def progress(self) -> float:
         if self.status == JobStatus.SUCCEEDED:
@@ -187,6 +198,9 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"import #{self.pk} ({self.status})"
+
     @property
     def progress(self) -> float:
         if self.status == "succeeded":
@@ -207,3 +221,7 @@ class AuditLog(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["shop", "-created_at"], name="audit_shop_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} x{self.count}"
+

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,13 +79,6 @@ def message_send(
     if not isinstance(text, str):
         raise Invalid(_("text must be a string."))
 
-    existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
-    if existing is not None:
-        # The resend must still be the sender's to see (it is, being theirs), and the same conversation.
-        if existing.conversation_id != _as_int(conversation_id):
-            raise Invalid(_("client_id was already used in another conversation."))
-        return existing, False
-
     text = text.strip()
     processed = None
     if kind == MessageKind.TEXT:
@@ -101,10 +93,13 @@ def message_send(
             raise TooLong()
         processed = image_process(image)
 
+    conversation_pk = _as_int(conversation_id)
+    if conversation_pk is None:
+        raise NotFound()
     message_rate_check(user.pk)
     try:
         with transaction.atomic(durable=True):
-            conversation, side = access_conversation(user, conversation_id, lock=True)
+            conversation, side = _conversation_lock(conversation_pk, user_id=user.pk)
             allowed = FAN_KINDS if side == Side.FAN else STAFF_KINDS
             if kind not in allowed:
                 raise Forbidden(_("You cannot send this kind of message here."))
@@ -122,10 +117,12 @@ def message_send(
                 processed=processed,
             )
     except IntegrityError:
-        # A concurrent resend of the same client_id won the race: answer with its message.
+        # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
         existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
         if existing is None:
             raise
+        if existing.conversation_id != conversation_pk:
+            raise Invalid(_("client_id was already used in another conversation.")) from None
         return existing, False
     return message, True
 
@@ -135,6 +132,43 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+# The send path is the hottest code in Fansi, so it speaks plain SQL: the ORM's query compilation
+# cost more CPU than the database work (bench/chat.py). Three statements: lock, insert, update.
+
+
+def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Conversation, str]:
+    """Lock the conversation row and decide the sender's side in one statement.
+
+    With a user_id this is the same rule as fans.access.access_conversation: the fan of the
+    conversation, or an active staff member of its shop; anyone else gets NotFound.
+    """
+    conv, fan, member = Conversation._meta.db_table, Fan._meta.db_table, ShopMember._meta.db_table
+    connection = transaction.get_connection()
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, "
+        f"EXISTS (SELECT 1 FROM {member} m WHERE m.shop_id = c.shop_id AND m.user_id = %s AND m.is_active) "
+        f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id WHERE c.id = %s{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id if user_id is not None else -1, conversation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound()
+    last_seq, shop_id, fan_id, fan_user_id, display_name, is_staff = row
+    if user_id is None:
+        side = Side.SYSTEM
+    elif fan_user_id == user_id:
+        side = Side.FAN
+    elif is_staff:
+        side = Side.SHOP
+    else:
+        raise NotFound()
+    fan_obj = Fan(pk=fan_id, shop_id=shop_id, user_id=fan_user_id, display_name=display_name)
+    conversation = Conversation(pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq)
+    return conversation, side
 
 
 def _message_append(
@@ -149,8 +183,8 @@ def _message_append(
     processed: Any = None,
 ) -> Message:
     """Append to a conversation locked by the caller; announce message.new after commit."""
+    connection = transaction.get_connection()
     seq = conversation.last_seq + 1
-    now = timezone.now()
     message = Message(
         conversation=conversation,
         seq=seq,
@@ -160,32 +194,40 @@ def _message_append(
         text=text,
         payload=payload,
         client_id=client_id,
+        created_at=timezone.now(),
     )
     if processed is not None:
         message.image.save(processed.image.name, processed.image, save=False)
         message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
         message.image_width, message.image_height = processed.width, processed.height
-    message.save(force_insert=True)
-    message.created_at = message.created_at or now
+    fields = ["conversation", "seq", "sender", "side", "kind", "text", "payload", "image", "thumbnail",
+              "image_width", "image_height", "client_id", "created_at"]
+    opts = Message._meta
+    columns = [opts.get_field(f).column for f in fields]
+    values = [opts.get_field(f).get_db_prep_save(getattr(message, opts.get_field(f).attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {opts.db_table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            values,
+        )
+        message.pk = cursor.fetchone()[0]
 
-    updates: dict[str, Any] = {
-        "last_seq": seq,
-        "last_message_at": message.created_at,
-        "last_message_preview": _preview(kind, text, payload),
-    }
-    if side == Side.FAN:
-        # Sending implies having read everything before it.
-        updates.update(fan_read_seq=seq, fan_unread=0, shop_unread=F("shop_unread") + 1)
-    elif side == Side.SHOP:
-        updates.update(shop_read_seq=seq, shop_unread=0, fan_unread=F("fan_unread") + 1)
-    else:
-        updates.update(fan_unread=F("fan_unread") + 1)
-    Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        preview = _preview(kind, text, payload)
+        if side == Side.FAN:
+            # Sending implies having read everything before it.
+            counters, params = "fan_read_seq = %s, fan_unread = 0, shop_unread = shop_unread + 1", [seq]
+        elif side == Side.SHOP:
+            counters, params = "shop_read_seq = %s, shop_unread = 0, fan_unread = fan_unread + 1", [seq]
+        else:
+            counters, params = "fan_unread = fan_unread + 1", []
+        last_at = opts.get_field("created_at").get_db_prep_save(message.created_at, connection)
+        cursor.execute(
+            f"UPDATE {Conversation._meta.db_table} SET last_seq = %s, last_message_at = %s, "
+            f"last_message_preview = %s, {counters} WHERE id = %s",
+            [seq, last_at, preview, *params, conversation.pk],
+        )
     conversation.last_seq = seq
-
-    message.conversation = conversation
-    message_dict = message_to_dict(message)
-    announce(conversation_groups(conversation), {"type": "message.new", "message": message_dict})
+    announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
     return message
 
 
@@ -195,7 +237,7 @@ def system_message_post(
 ) -> Message:
     """A notice or card from the platform or the bot; joins the caller's transaction."""
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update(of=("self",)).select_related("fan", "shop").get(pk=conversation.pk)
+        locked, _side = _conversation_lock(conversation.pk, user_id=None)
         return _message_append(
             conversation=locked, sender=None, side=side, kind=kind, text=text[:4000], payload=payload or {}, client_id=None
         )

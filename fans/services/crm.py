@@ -14,13 +14,23 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fans.csvio import cell_unsafe, decode_csv, write_rows
+from fans.csvio import cell_unsafe, decode_csv
 from fans.filters import fan_filter_clean, fan_queryset
-from fans.models import AuditLog, BulkJob, Conversation, Fan, FanTag, ImportJob, JobStatus, Segment, Tag, TagSource
+from fans.models import (
+    AuditLog,
+    BulkJob,
+    Conversation,
+    Fan,
+    FanTag,
+    ImportJob,
+    JobStatus,
+    Segment,
+    Tag,
+    TagSource,
+)
 from fans.services.tagging import BATCH, fan_tags_bulk_add, fan_tags_bulk_remove, fan_tags_change, source_for
 from fans.vocabulary import check_single_choice, split_tag_list, tags_resolve
 from shops.errors import Conflict, Forbidden, Invalid, NotFound

@@ -2,9 +2,8 @@ import csv
 import io
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
-from fans.models import AuditLog, BulkJob, FanTag, Segment
+from fans.models import AuditLog, BulkJob, FanTag
 from shops.models import ShopMember, ShopRole
 from tests.factories import FanFactory, ShopMemberFactory, UserFactory
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from io import StringIO
 from pathlib import Path
 
@@ -15,16 +16,20 @@ from recommend.data import (
     REGIMES,
     Catalog,
     Interactions,
+    Split,
     build_train_set,
     load_catalog,
     split_interactions,
 )
 from recommend.evaluation import (
+    BASELINES,
     METRICS,
     _row_auc,
     _row_top_k_hits,
     evaluate_ranker,
+    evaluate_regime,
     run_evaluation,
+    tune_and_select,
 )
 from recommend.rankers import (
     ContentRanker,
@@ -198,12 +203,22 @@ def test_auc_counts_ties_as_half_and_ignores_excluded_items() -> None:
     assert _row_auc(scores, positives, candidates)[0] == pytest.approx(0.875)
 
 
-def test_top_k_hits_skip_excluded_items_and_break_ties_by_catalogue_order() -> None:
-    scores = np.array([[5.0, 1.0, 1.0, 0.0]])
+def test_top_k_hits_skip_excluded_items() -> None:
+    scores = np.array([[5.0, 1.0, 0.5, 0.0]])
     positives = np.array([[True, True, False, False]])
     candidates = np.array([[False, True, True, True]])
     assert _row_top_k_hits(scores, positives, candidates, 1)[0] == 1
     assert _row_top_k_hits(scores, positives, candidates, 3)[0] == 1
+
+
+def test_top_k_ties_are_not_broken_by_catalogue_order() -> None:
+    # Catalogue order is first appearance in the file; all-tied scores must not favour early items.
+    n = 200
+    positives = np.zeros((1, n), dtype=bool)
+    positives[0, :10] = True
+    hits = _row_top_k_hits(np.zeros((1, n)), positives, np.ones((1, n), dtype=bool), 10)[0]
+    assert hits < 10
+    assert hits == _row_top_k_hits(np.zeros((1, n)), positives, np.ones((1, n), dtype=bool), 10)[0]
 
 
 def test_content_ranker_prefers_products_like_those_a_fan_took(catalog: Catalog) -> None:
@@ -352,3 +367,48 @@ def test_synth_command_writes_three_csvs_that_eval_can_read(tmp_path: Path) -> N
     )
     assert catalog.n_users == 30 and report.unknown_item_feature_rows == 0
     assert any(tag.startswith("skin_type:") for tags in catalog.item_tags for tag in tags)
+
+
+def test_regime_with_no_training_interactions_reports_popularity_only(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def everything_held_out(interactions: Interactions, regime: str, **_: object) -> Split:
+        nothing = np.zeros(len(interactions), dtype=bool)
+        return Split(
+            regime=regime,
+            train=interactions.subset(nothing),
+            test=interactions.subset(~nothing),
+            held_out=interactions.user_set(),
+            universe_users=interactions.user_set(),
+            universe_items=interactions.item_set(),
+        )
+
+    monkeypatch.setattr("recommend.evaluation.split_interactions", everything_held_out)
+    result = evaluate_regime(catalog, "cold_users", k=10, seed=0)
+    assert set(result.metrics) == {"popularity", "served"}
+    assert result.metrics["served"]["served_name"] == "popularity"
+    assert any("no training interactions" in note for note in result.notes)
+
+
+def test_served_is_never_worse_on_validation_than_the_best_baseline(catalog: Catalog) -> None:
+    for regime in REGIMES:
+        split = split_interactions(catalog.interactions, regime, seed=0)
+        served, _, scores = tune_and_select(
+            catalog,
+            split.train,
+            regime,
+            k=10,
+            seed=0,
+            num_threads=1,
+            max_fit_seconds=None,
+            grid="tiny",
+            log=lambda _: None,
+        )
+        assert scores[served.describe()] >= max(scores[name] for name in BASELINES[regime])
+
+
+def test_lightfm_stops_adding_epochs_at_the_time_budget(catalog: Catalog) -> None:
+    train = build_train_set(catalog, catalog.interactions)
+    ranker = LightFMRanker(replace(TINY_HYBRID, epochs=50), max_fit_seconds=1e-6).fit(train)
+    assert ranker.config.epochs == 1
+    assert "stopped after 1 epochs" in ranker.note
