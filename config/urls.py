@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("shops.api_urls")),
     path("api/", include("fans.api_urls")),
     path("", include("fans.urls")),
+    path("", include("fans.crm_urls")),
 ]
 if settings.DEBUG:
     # Only public product pictures; chat images go through the access-checked API.

@@ -27,7 +27,7 @@ class ConversationOut(serializers.ModelSerializer):
         model = Conversation
         fields = [
             "id", "shop", "shop_name", "fan", "fan_name", "assigned_to", "assigned_to_name", "last_seq",
-            "last_message_at", "last_message_preview", "unread", "shop_read_seq", "fan_read_seq",
+            "last_message_at", "last_message_preview", "unread", "shop_read_seq", "fan_read_seq", "bot_paused",
         ]
 
     def get_assigned_to_name(self, obj: Conversation) -> str | None:

@@ -36,3 +36,22 @@ urlpatterns += [
     path("me/tags/", crm_api.MyTagsApi.as_view(), name="api-my-tags"),
     path("me/shops/<int:shop_id>/tags/erase/", crm_api.MyTagsEraseApi.as_view(), name="api-my-tags-erase"),
 ]
+
+from fans import bot_api  # noqa: E402
+
+urlpatterns += [
+    path("fans/<int:fan_id>/tag-suggestions/", bot_api.TagSuggestionListApi.as_view(), name="api-tag-suggestions"),
+    path("fans/<int:fan_id>/tag-suggestions/<int:suggestion_id>/confirm/", bot_api.TagSuggestionDecideApi.as_view(),
+         name="api-tag-suggestion-confirm"),
+    path("fans/<int:fan_id>/tag-suggestions/<int:suggestion_id>/reject/", bot_api.TagSuggestionRejectApi.as_view(),
+         name="api-tag-suggestion-reject"),
+    path("fans/<int:fan_id>/drafts/", bot_api.FanDraftApi.as_view(), name="api-fan-drafts"),
+    path("fans/<int:fan_id>/canned/<int:reply_id>/render/", bot_api.CannedRenderApi.as_view(), name="api-canned-render"),
+    path("bot/canned-replies/", bot_api.CannedReplyListApi.as_view(), name="api-canned-replies"),
+    path("bot/faq/", bot_api.FaqListApi.as_view(), name="api-bot-faq"),
+    path("bot/settings/", bot_api.BotSettingsApi.as_view(), name="api-bot-settings"),
+    path("conversations/<int:conversation_id>/bot/resume/", bot_api.BotResumeApi.as_view(), name="api-bot-resume"),
+    path("broadcasts/", bot_api.BroadcastCreateApi.as_view(), name="api-broadcasts"),
+    path("broadcasts/<int:broadcast_id>/", bot_api.BroadcastDetailApi.as_view(), name="api-broadcast"),
+    path("me/shops/<int:shop_id>/promotions/", bot_api.PromotionsOptOutApi.as_view(), name="api-my-promotions"),
+]

@@ -22,6 +22,7 @@ from fans.events import (
     shop_group,
     user_group,
 )
+from fans.presence import presence_connect, presence_disconnect
 from fans.selectors import message_list, message_to_dict
 from shops.access import staff_shop_ids
 from shops.errors import DomainError, Invalid
@@ -63,6 +64,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        await db(presence_connect)(user.pk)
+        self.present = True
         await self.send_frame({"type": "hello", "user": user.pk, "shops": shop_ids})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -74,6 +77,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "present", False):
+            await db(presence_disconnect)(self.user.pk)
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

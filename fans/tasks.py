@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from fans.services import crm
+from fans.services import bot, crm
 
 
 @shared_task(acks_late=True)
@@ -11,3 +11,13 @@ def bulk_job_run_task(job_id: int) -> None:
 @shared_task(acks_late=True)
 def import_apply_task(job_id: int) -> None:
     crm.import_apply(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def bot_on_fan_message_task(message_id: int) -> None:
+    bot.bot_on_fan_message(message_id=message_id)
+
+
+@shared_task(acks_late=True)
+def broadcast_run_task(broadcast_id: int) -> None:
+    bot.broadcast_run(broadcast_id=broadcast_id)

@@ -1,0 +1,361 @@
+"""Campaigns, tiers, pledges, the payments ledger, subscriptions and factory orders (C2M)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from fans.models import Fan
+from shops.models import FactoryProduct, FactoryVariant, Product, Shop, Variant
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class CampaignKind(models.TextChoices):
+    GROUP = "group", _("Group pre-order")
+    SUBSCRIPTION = "subscription", _("Subscription")
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    LIVE = "live", _("Live")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    ENDED = "ended", _("Ended")  # a subscription after its last cycle
+
+
+class Cadence(models.TextChoices):
+    WEEKLY = "weekly", _("Every week")
+    BIWEEKLY = "biweekly", _("Every two weeks")
+    MONTHLY = "monthly", _("Every month")
+
+
+class Campaign(models.Model):
+    """A group pre-order (all-or-nothing by deadline) or a subscription (a box per cycle)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="campaigns")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="campaigns")
+    # Copied at creation so roll-ups stay put if the shop relinks its product later.
+    factory_product = models.ForeignKey(
+        FactoryProduct, null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns"
+    )
+    kind = models.CharField(max_length=16, choices=CampaignKind.choices, default=CampaignKind.GROUP)
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    target_quantity = models.PositiveIntegerField(_("target quantity"))
+    cap = models.PositiveIntegerField(_("cap"), null=True, blank=True)
+    deadline = models.DateTimeField(_("deadline"))
+    deposit_percent = models.DecimalField(_("deposit %"), max_digits=5, decimal_places=2)
+    per_fan_limit = models.PositiveIntegerField(_("per-fan limit"), null=True, blank=True)
+    base_unit_price = models.DecimalField(_("unit price before tiers"), **MONEY)
+    currency = models.CharField(max_length=3, default="CNY")
+    committed_quantity = models.PositiveIntegerField(_("committed quantity"), default=0)
+    final_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    # Subscriptions: the first delivery is `deadline`; later ones follow the cadence.
+    cadence = models.CharField(max_length=16, choices=Cadence.choices, blank=True)
+    cycles = models.PositiveIntegerField(null=True, blank=True)
+    cutoff_hours = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)  # outcome fixed (status succeeded/failed)
+    closed_at = models.DateTimeField(null=True, blank=True)  # every pledge settled and everyone told
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=CampaignKind.values), name="campaign_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"),
+            models.CheckConstraint(condition=Q(target_quantity__gte=1), name="campaign_target_positive"),
+            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(cap__gte=F("target_quantity")),
+                                   name="campaign_cap_ge_target"),
+            # The last line of defence against overselling.
+            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(committed_quantity__lte=F("cap")),
+                                   name="campaign_committed_le_cap"),
+            models.CheckConstraint(condition=Q(deposit_percent__gte=0, deposit_percent__lte=100),
+                                   name="campaign_deposit_percent_range"),
+            models.CheckConstraint(condition=Q(per_fan_limit__isnull=True) | Q(per_fan_limit__gte=1),
+                                   name="campaign_per_fan_limit_positive"),
+            models.CheckConstraint(condition=Q(base_unit_price__gte=0), name="campaign_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(kind=CampaignKind.GROUP, cadence="")
+                | Q(kind=CampaignKind.SUBSCRIPTION, cadence__in=Cadence.values),
+                name="campaign_cadence_matches_kind",
+            ),
+            models.CheckConstraint(condition=Q(cycles__isnull=True) | Q(cycles__gte=1), name="campaign_cycles_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "deadline"], name="campaign_due"),
+            models.Index(fields=["shop", "-created_at"], name="campaign_shop_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Tier(models.Model):
+    """From `min_quantity` committed units up, every unit costs `unit_price`."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tiers")
+    min_quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["min_quantity"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "min_quantity"], name="tier_unique_min_quantity"),
+            models.CheckConstraint(condition=Q(min_quantity__gte=1), name="tier_min_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="tier_price_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"≥{self.min_quantity}: {self.unit_price}"
+
+
+class PledgeStatus(models.TextChoices):
+    PENDING = "pending", _("Paying deposit")  # quantity reserved, deposit charge in flight
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")  # subscriptions only
+    CANCELLED = "cancelled", _("Cancelled")
+    CONFIRMED = "confirmed", _("Confirmed")  # the campaign succeeded; balance due
+    REFUNDED = "refunded", _("Refunded")  # the campaign failed or its factory order was cancelled
+
+
+# Statuses whose quantity counts toward the campaign's committed quantity.
+HOLDING_STATUSES = (PledgeStatus.PENDING, PledgeStatus.ACTIVE, PledgeStatus.PAUSED)
+
+
+class Pledge(models.Model):
+    """A fan's commitment (or subscription) with a deposit. Copies name, SKU and price at placement."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="pledges")
+    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="pledges")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pledges")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="pledges")
+    variant_name = models.CharField(max_length=100)
+    sku = models.CharField(max_length=64)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+    deposit_amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default="CNY")
+    status = models.CharField(max_length=16, choices=PledgeStatus.choices, default=PledgeStatus.PENDING)
+    final_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    balance_due = models.DecimalField(**MONEY, null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("pledge")
+        verbose_name_plural = _("pledges")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="pledge_quantity_positive"),
+            models.CheckConstraint(condition=Q(deposit_amount__gte=0), name="pledge_deposit_non_negative"),
+            models.CheckConstraint(condition=Q(status__in=PledgeStatus.values), name="pledge_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=PledgeStatus.CONFIRMED) | Q(final_unit_price__isnull=False, balance_due__isnull=False),
+                name="pledge_confirmed_priced",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="pledge_campaign_status"),
+            models.Index(fields=["campaign", "fan"], name="pledge_campaign_fan"),
+            models.Index(fields=["user", "-created_at"], name="pledge_user_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.sku} x{self.quantity}"
+
+
+class LedgerKind(models.TextChoices):
+    CHARGE = "charge", _("Charge")
+    REFUND = "refund", _("Refund")
+
+
+class LedgerEntry(models.Model):
+    """One money movement through the payment provider; `reference` is the provider's idempotency key."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=8, choices=LedgerKind.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default="CNY")
+    reference = models.CharField(max_length=100, unique=True)
+    provider_id = models.CharField(max_length=100, blank=True)
+    note = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key for creating a pledge; a retry returns `response`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    request_hash = models.CharField(max_length=64)
+    pledge = models.ForeignKey(Pledge, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    response = models.JSONField(null=True, blank=True)  # null while the first request is still running
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
+
+class CycleStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CUT = "cut", _("Cut off")
+
+
+class SubscriptionCycle(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="cycle_set")
+    number = models.PositiveIntegerField()
+    delivery_at = models.DateTimeField()
+    cutoff_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=CycleStatus.choices, default=CycleStatus.OPEN)
+    quantity = models.PositiveIntegerField(default=0)  # demand fixed at the cut-off
+
+    class Meta:
+        ordering = ["campaign", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="cycle_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="cycle_number_positive"),
+            models.CheckConstraint(condition=Q(cutoff_at__lte=F("delivery_at")), name="cycle_cutoff_before_delivery"),
+            models.CheckConstraint(condition=Q(status__in=CycleStatus.values), name="cycle_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "cutoff_at"], name="cycle_due")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} #{self.number}"
+
+
+class SubscriptionSkip(models.Model):
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="skips")
+    cycle = models.ForeignKey(SubscriptionCycle, on_delete=models.CASCADE, related_name="skips")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pledge", "cycle"], name="skip_unique_pledge_cycle")]
+
+    def __str__(self) -> str:
+        return f"skip {self.pledge_id} @ {self.cycle_id}"
+
+
+class CycleDelivery(models.Model):
+    """A subscription's box in one cycle: demand made certain at the cut-off."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="deliveries")
+    cycle = models.ForeignKey(SubscriptionCycle, on_delete=models.CASCADE, related_name="deliveries")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY)
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pledge", "cycle"], name="delivery_unique_pledge_cycle"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="delivery_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pledge_id} @ {self.cycle_id} x{self.quantity}"
+
+
+class FactoryOrderStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent")
+    CONFIRMED = "confirmed", _("Confirmed")
+    IN_PRODUCTION = "in_production", _("In production")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class FactoryOrder(models.Model):
+    """Certain demand for one factory product: successful campaigns of one delivery window, or one cycle."""
+
+    factory_product = models.ForeignKey(FactoryProduct, on_delete=models.PROTECT, related_name="orders")
+    window_start = models.DateField(_("delivery window (week of)"))
+    cycle = models.OneToOneField(
+        SubscriptionCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="factory_order"
+    )
+    status = models.CharField(max_length=16, choices=FactoryOrderStatus.choices, default=FactoryOrderStatus.DRAFT)
+    currency = models.CharField(max_length=3, default="CNY")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("factory order")
+        verbose_name_plural = _("factory orders")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=FactoryOrderStatus.values), name="factoryorder_status_valid"),
+            # One open (draft) group roll-up per factory product and window; later campaigns join it.
+            models.UniqueConstraint(
+                fields=["factory_product", "window_start"],
+                condition=Q(status="draft", cycle__isnull=True),
+                name="factoryorder_one_draft_per_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"FO-{self.pk} {self.factory_product.name} {self.window_start}"
+
+
+class FactoryOrderLine(models.Model):
+    order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="lines")
+    factory_variant = models.ForeignKey(FactoryVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=100)
+    quantity = models.PositiveIntegerField(default=0)
+    deposits = models.DecimalField(**MONEY, default=0)
+    value = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [models.UniqueConstraint(fields=["order", "sku"], name="factoryorderline_unique_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} x{self.quantity}"
+
+
+class FactoryOrderSource(models.Model):
+    """A campaign or cycle whose demand went into an order: rolled up once, ever."""
+
+    order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="sources")
+    campaign = models.OneToOneField(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    cycle = models.OneToOneField(SubscriptionCycle, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(campaign__isnull=True) ^ Q(cycle__isnull=True),
+                                   name="factoryordersource_one_origin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"FO-{self.order_id} <- {self.campaign_id or self.cycle_id}"
+
+
+class CampaignNotice(models.Model):
+    """A fan told about a campaign outcome; makes the notify step safe to rerun."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "fan", "kind"], name="notice_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.fan_id} {self.kind}"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from shops.models import Product, Shop, ShopMember, Variant
+from shops.models import Factory, FactoryProduct, FactoryVariant, Product, Shop, ShopMember, Variant
 
 
 class ShopMemberInline(admin.TabularInline):
@@ -28,3 +28,28 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["category", "is_available", "shop"]
     search_fields = ["name", "brand"]
     inlines = [VariantInline]
+
+
+class FactoryProductInline(admin.TabularInline):
+    model = FactoryProduct
+    extra = 0
+
+
+@admin.register(Factory)
+class FactoryAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "contact", "created_at"]
+    search_fields = ["name"]
+    inlines = [FactoryProductInline]
+
+
+class FactoryVariantInline(admin.TabularInline):
+    model = FactoryVariant
+    extra = 0
+
+
+@admin.register(FactoryProduct)
+class FactoryProductAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "factory", "moq", "lead_time_days", "unit_cost", "currency"]
+    list_filter = ["factory"]
+    search_fields = ["name", "factory__name"]
+    inlines = [FactoryVariantInline]

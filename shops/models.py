@@ -61,6 +61,60 @@ class Category(models.TextChoices):
     CLOTHING = "clothing", _("Clothing")
 
 
+class Factory(models.Model):
+    """A manufacturer whose products many shops can sell (C2M)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("factory")
+        verbose_name_plural = _("factories")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FactoryProduct(models.Model):
+    factory = models.ForeignKey(Factory, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(_("name"), max_length=200)
+    moq = models.PositiveIntegerField(_("minimum order quantity"), default=1)
+    lead_time_days = models.PositiveIntegerField(_("lead time (days)"), default=0)
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="CNY")
+
+    class Meta:
+        verbose_name = _("factory product")
+        verbose_name_plural = _("factory products")
+        constraints = [
+            models.CheckConstraint(condition=Q(moq__gte=1), name="factoryproduct_moq_positive"),
+            models.CheckConstraint(condition=Q(unit_cost__gte=0), name="factoryproduct_cost_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.factory} / {self.name}"
+
+
+class FactoryVariant(models.Model):
+    """A size, colour or spec of a factory product, with its own minimum order quantity."""
+
+    factory_product = models.ForeignKey(FactoryProduct, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(_("name"), max_length=100)
+    sku = models.CharField(max_length=64, unique=True)
+    moq = models.PositiveIntegerField(_("minimum order quantity"), default=0)
+
+    class Meta:
+        verbose_name = _("factory variant")
+        verbose_name_plural = _("factory variants")
+        constraints = [
+            models.UniqueConstraint(fields=["factory_product", "name"], name="factoryvariant_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.factory_product.name} / {self.name}"
+
+
 class Product(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
     name = models.CharField(_("name"), max_length=200)
@@ -71,6 +125,9 @@ class Product(models.Model):
     currency = models.CharField(max_length=3, default="CNY")
     image = models.ImageField(upload_to="products/", blank=True)
     is_available = models.BooleanField(_("available"), default=True)
+    factory_product = models.ForeignKey(
+        FactoryProduct, null=True, blank=True, on_delete=models.SET_NULL, related_name="shop_products"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -89,6 +146,9 @@ class Variant(models.Model):
     sku = models.CharField(max_length=64, unique=True)
     price = models.DecimalField(max_digits=12, decimal_places=2)
     is_available = models.BooleanField(default=True)
+    factory_variant = models.ForeignKey(
+        FactoryVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="shop_variants"
+    )
 
     class Meta:
         verbose_name = _("variant")

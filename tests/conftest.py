@@ -103,3 +103,29 @@ def _close_worker_connections(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def _starter_data(request):
+    """Transactional tests flush the tables, data migrations included; put the shipped vocabulary back."""
+    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
+        marker = request.node.get_closest_marker("django_db")
+        if not (marker and marker.kwargs.get("transaction")):
+            yield
+            return
+    request.getfixturevalue("transactional_db")
+    starter_data_ensure()
+    yield
+
+
+def starter_data_ensure() -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from fans.models import PhraseRule, TagGroup
+
+    if not TagGroup.objects.filter(shop__isnull=True).exists():
+        importlib.import_module("fans.migrations.0003_starter_vocabulary").load(apps, None)
+    if not PhraseRule.objects.filter(shop__isnull=True).exists():
+        importlib.import_module("fans.migrations.0006_starter_phrases").load(apps, None)

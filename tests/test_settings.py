@@ -30,7 +30,7 @@ def test_database_and_redis_urls_switch_to_real_services():
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
-        "channels_redis.core.RedisChannelLayer",
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
         "False",
     ]
 

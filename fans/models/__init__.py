@@ -1,3 +1,14 @@
+from fans.models.bot import (
+    BotSettings,
+    Broadcast,
+    CannedReply,
+    DeliveryStatus,
+    FaqRule,
+    PhraseRule,
+    PromoDelivery,
+    SuggestionStatus,
+    TagSuggestion,
+)
 from fans.models.chat import Conversation, Fan, Message, MessageKind, Side
 from fans.models.crm import (
     AuditLog,
@@ -14,6 +25,8 @@ from fans.models.crm import (
 )
 
 __all__ = [
+    "BotSettings", "Broadcast", "CannedReply", "DeliveryStatus", "FaqRule", "PhraseRule", "PromoDelivery",
+    "SuggestionStatus", "TagSuggestion",
     "AuditLog", "BulkJob", "Conversation", "Fan", "FanTag", "FanTagEvent", "ImportJob", "JobStatus", "Message", "MessageKind",
     "Segment", "Side", "Tag", "TagChoice", "TagGroup", "TagSource",
 ]

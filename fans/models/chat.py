@@ -70,6 +70,8 @@ class Conversation(models.Model):
     fan_read_seq = models.PositiveBigIntegerField(default=0)
     shop_unread = models.PositiveIntegerField(default=0)
     fan_unread = models.PositiveIntegerField(default=0)
+    # Handoff: the bot stays quiet once a person has replied, until someone turns it back on.
+    bot_paused = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

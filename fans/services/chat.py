@@ -14,10 +14,11 @@ from fans.access import access_conversation
 from fans.cards import card_build
 from fans.events import announce, shop_group, user_group
 from fans.images import image_process
-from fans.models import Conversation, Fan, Message, MessageKind, Side
+from fans.models import Conversation, DeliveryStatus, Fan, Message, MessageKind, Side
 from fans.ratelimit import message_rate_check
 from fans.selectors import message_to_dict
-from shops.errors import Forbidden, Invalid, NotFound, TooLong
+from fans.services.bot import promo_gate, promo_skip_record
+from shops.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 from shops.models import Shop, ShopMember, ShopRole
 
 FAN_KINDS = {MessageKind.TEXT, MessageKind.IMAGE}
@@ -96,6 +97,13 @@ def message_send(
     conversation_pk = _as_int(conversation_id)
     if conversation_pk is None:
         raise NotFound()
+    if kind in CARD_KINDS:
+        # A resent card is answered before the attention budget is asked again.
+        existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
+        if existing is not None:
+            if existing.conversation_id != conversation_pk:
+                raise Invalid(_("client_id was already used in another conversation."))
+            return existing, False
     message_rate_check(user.pk)
     try:
         with transaction.atomic(durable=True):
@@ -106,6 +114,9 @@ def message_send(
             card: dict[str, Any] = {}
             if kind in CARD_KINDS:
                 card = card_build(kind, conversation.shop, payload)
+                gate = promo_gate(conversation=conversation, source=kind, message_kind=kind)
+                if gate != DeliveryStatus.SENT:
+                    raise OverBudget(gate, conversation.fan.pk)
             message = _message_append(
                 conversation=conversation,
                 sender=user,
@@ -116,6 +127,10 @@ def message_send(
                 client_id=cid,
                 processed=processed,
             )
+    except OverBudget as refused:
+        # Recorded outside the rolled-back transaction: over budget means not sent, and logged as skipped.
+        promo_skip_record(fan_id=refused.fan_id or _fan_id_of(conversation_pk), source=kind, status=refused.status)
+        raise
     except IntegrityError:
         # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
         existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
@@ -125,6 +140,22 @@ def message_send(
             raise Invalid(_("client_id was already used in another conversation.")) from None
         return existing, False
     return message, True
+
+
+class OverBudget(Conflict):
+    code = "over_budget"
+
+    def __init__(self, status: str, fan_id: int | None = None) -> None:
+        self.status, self.fan_id = status, fan_id
+        messages = {
+            DeliveryStatus.SKIPPED_OPT_OUT: _("This fan has turned off promotions."),
+            DeliveryStatus.SKIPPED_QUIET: _("It is quiet hours for this fan; promotions wait until morning."),
+        }
+        super().__init__(messages.get(status, _("This fan has had enough promotions for now (attention budget).")))
+
+
+def _fan_id_of(conversation_id: int) -> int:
+    return Conversation.objects.values_list("fan_id", flat=True).get(pk=conversation_id)
 
 
 def _as_int(value: Any) -> int | None:
@@ -217,7 +248,9 @@ def _message_append(
             # Sending implies having read everything before it.
             counters, params = "fan_read_seq = %s, fan_unread = 0, shop_unread = shop_unread + 1", [seq]
         elif side == Side.SHOP:
-            counters, params = "shop_read_seq = %s, shop_unread = 0, fan_unread = fan_unread + 1", [seq]
+            # A person replied: the bot steps back in this conversation until told to resume (handoff).
+            counters = "shop_read_seq = %s, shop_unread = 0, fan_unread = fan_unread + 1, bot_paused = %s"
+            params = [seq, True]
         else:
             counters, params = "fan_unread = fan_unread + 1", []
         last_at = opts.get_field("created_at").get_db_prep_save(message.created_at, connection)
@@ -228,6 +261,10 @@ def _message_append(
         )
     conversation.last_seq = seq
     announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
+    if side == Side.FAN and kind == MessageKind.TEXT:
+        from fans.tasks import bot_on_fan_message_task
+
+        bot_on_fan_message_task.delay_on_commit(message.pk)
     return message
 
 

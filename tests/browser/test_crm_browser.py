@@ -1,9 +1,11 @@
 """The fan CRM in a real browser against a real Daphne: filter, select all matching, bulk-tag, watch the job."""
 
+import importlib
 import os
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 
 from fans.models import Fan, FanTag, Tag
 from fans.services.tagging import fan_tags_bulk_add
@@ -31,6 +33,11 @@ PREFERENCE = ["value", "looks"]
 def tag(string: str) -> Tag:
     group, code = string.split(":")
     return Tag.objects.select_related("group").get(group__code=group, group__shop__isnull=True, code=code)
+
+
+def ensure_starter_vocabulary() -> None:
+    """transactional_db flushes tables between tests, data migrations included: load the vocabulary again."""
+    importlib.import_module("fans.migrations.0003_starter_vocabulary").load(apps, None)
 
 
 def tagged_shop(owner) -> tuple[object, list[Fan]]:
@@ -62,6 +69,7 @@ def matching_ids(shop) -> set[int]:
 def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db):
     from playwright.sync_api import expect, sync_playwright
 
+    ensure_starter_vocabulary()
     owner = UserFactory(username="owner", first_name="王店主")
     shop, fans = tagged_shop(owner)
     expected = matching_ids(shop)

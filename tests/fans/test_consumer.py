@@ -10,11 +10,17 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from fans.models import Message
+from fans.models import BotSettings, Message
 from tests.factories import FanFactory, ShopFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://testserver")
+
+
+@pytest.fixture(autouse=True)
+def _bot_off(shop):
+    """These tests are about the protocol; the bot's answers (away message, FAQ) are tested on their own."""
+    BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})
 
 
 def token_for(user) -> str:

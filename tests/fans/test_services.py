@@ -5,11 +5,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fans import services
-from fans.models import Conversation, Message, MessageKind
+from fans.models import BotSettings, Conversation, Message, MessageKind
 from shops.errors import Forbidden, Invalid, NotFound, RateLimited, TooLong
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _bot_off(shop):
+    """Chat services on their own; the bot's replies are tested in test_bot.py."""
+    BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})
 
 
 def send(user, conversation, text="你好", **kw):
@@ -18,8 +24,13 @@ def send(user, conversation, text="你好", **kw):
     )
 
 
-def test_message_send_numbers_messages_per_conversation(fan_user, owner, conversation, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+def test_message_send_numbers_messages_per_conversation(
+    fan_user, owner, conversation, django_capture_on_commit_callbacks, monkeypatch
+):
+    published, bot_tasks = [], []
+    monkeypatch.setattr("fans.events.publish", lambda groups, frame: published.append(frame["type"]))
+    monkeypatch.setattr("fans.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id))
+    with django_capture_on_commit_callbacks(execute=True):
         m1, created1 = send(fan_user, conversation, "我是油皮")
         m2, created2 = send(owner, conversation, "推荐控油洁面")
     assert (m1.seq, m2.seq) == (1, 2)
@@ -28,8 +39,9 @@ def test_message_send_numbers_messages_per_conversation(fan_user, owner, convers
     conversation.refresh_from_db()
     assert conversation.last_seq == 2
     assert conversation.last_message_preview == "推荐控油洁面"
-    # one message.new announcement per message, only after commit
-    assert len(callbacks) == 2
+    # after commit: one message.new per message, and the bot looks only at the fan's text
+    assert published == ["message.new", "message.new"]
+    assert bot_tasks == [m1.pk]
 
 
 def test_message_new_is_announced_to_fan_and_shop_groups(fan_user, conversation, shop, django_capture_on_commit_callbacks, monkeypatch):

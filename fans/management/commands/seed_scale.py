@@ -235,6 +235,17 @@ class Command(BaseCommand):
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
             rebuild = _drop_secondary_indexes(cur, BULK_TABLES)
             ft_next = base["fans_fantag"] + 1
+            User = get_user_model()
+            user_cols, user_rest = _columns(User, ["id", "password", "is_superuser", "username", "first_name", "last_name",
+                                                   "email", "is_staff", "is_active", "date_joined"])
+            fan_cols, fan_rest = _columns(Fan, ["id", "shop_id", "user_id", "display_name", "notes", "joined_at",
+                                                "joined_via", "assigned_to_id", "total_spend", "pledge_count",
+                                                "promotions_opt_out"])
+            conv_cols, conv_rest = _columns(Conversation, ["id", "shop_id", "fan_id", "assigned_to_id", "last_seq",
+                                                           "last_message_at", "last_message_preview", "shop_read_seq",
+                                                           "fan_read_seq", "shop_unread", "fan_unread", "created_at"])
+            tag_cols, tag_rest = _columns(FanTag, ["id", "fan_id", "tag_id", "group_id", "single", "source",
+                                                   "added_by_id", "created_at"])
             for c in self._chunks(n, staff_ids, plans, rng):
                 t0 = time.monotonic()
                 uid = c["idx"] + base["auth_user"] + 1
@@ -244,32 +255,27 @@ class Command(BaseCommand):
                 last = [f"{d}+00" for d in np.datetime_as_string(c["last_msg"], unit="s")]
                 assigned = ["\\N" if a < 0 else str(staff[a]) for a in c["assigned"]]
                 spend = [f"{v // 100}.{v % 100:02d}" for v in c["spend_cents"].tolist()]
-                with cur.copy("COPY auth_user (id, password, is_superuser, username, first_name, last_name, email, "
-                              "is_staff, is_active, date_joined) FROM STDIN") as copy:
+                with cur.copy(f"COPY auth_user ({user_cols}) FROM STDIN") as copy:
                     copy.write("".join(
-                        f"{u}\t!\tf\t{slug}-fan-{i}\t\t\t\tf\tt\t{j}\n"
+                        f"{u}\t!\tf\t{slug}-fan-{i}\t\t\t\tf\tt\t{j}{user_rest}\n"
                         for u, i, j in zip(uid.tolist(), c["idx"].tolist(), joined, strict=True)))
-                with cur.copy("COPY fans_fan (id, shop_id, user_id, display_name, notes, joined_at, joined_via, "
-                              "assigned_to_id, total_spend, pledge_count, promotions_opt_out) FROM STDIN") as copy:
+                with cur.copy(f"COPY fans_fan ({fan_cols}) FROM STDIN") as copy:
                     copy.write("".join(
-                        f"{f}\t{shop.pk}\t{u}\t{name}\t{NOTES[note] if note >= 0 else ''}\t{j}\tinvite\t{a}\t{s}\t{p}\tf\n"
+                        f"{f}\t{shop.pk}\t{u}\t{name}\t{NOTES[note] if note >= 0 else ''}\t{j}\tinvite\t{a}\t{s}\t{p}\tf{fan_rest}\n"
                         for f, u, name, note, j, a, s, p in zip(
                             fid.tolist(), uid.tolist(), c["names"], c["notes"].tolist(), joined, assigned, spend,
                             c["pledges"].tolist(), strict=True)))
-                with cur.copy("COPY fans_conversation (id, shop_id, fan_id, assigned_to_id, last_seq, last_message_at, "
-                              "last_message_preview, shop_read_seq, fan_read_seq, shop_unread, fan_unread, created_at) "
-                              "FROM STDIN") as copy:
+                with cur.copy(f"COPY fans_conversation ({conv_cols}) FROM STDIN") as copy:
                     copy.write("".join(
-                        f"{cv}\t{shop.pk}\t{f}\t{a}\t0\t{lm if h else chr(92) + 'N'}\t\t0\t0\t0\t0\t{j}\n"
+                        f"{cv}\t{shop.pk}\t{f}\t{a}\t0\t{lm if h else chr(92) + 'N'}\t\t0\t0\t0\t0\t{j}{conv_rest}\n"
                         for cv, f, a, lm, h, j in zip(cid.tolist(), fid.tolist(), assigned, last, c["has_msg"].tolist(),
                                                       joined, strict=True)))
                 k = len(c["tag_fan"])
                 tag_at = [f"{d}+00" for d in np.datetime_as_string(c["tag_at"], unit="s")]
                 tfid = (c["tag_fan"] + c["start"] + base["fans_fan"] + 1).tolist()
-                with cur.copy("COPY fans_fantag (id, fan_id, tag_id, group_id, single, source, added_by_id, created_at) "
-                              "FROM STDIN") as copy:
+                with cur.copy(f"COPY fans_fantag ({tag_cols}) FROM STDIN") as copy:
                     copy.write("".join(
-                        f"{ft_next + i}\t{f}\t{t}\t{g}\t{'t' if s else 'f'}\t{SOURCES[src]}\t\\N\t{at}\n"
+                        f"{ft_next + i}\t{f}\t{t}\t{g}\t{'t' if s else 'f'}\t{SOURCES[src]}\t\\N\t{at}{tag_rest}\n"
                         for i, (f, t, g, s, src, at) in enumerate(zip(
                             tfid, c["tag_id"].tolist(), c["tag_group"].tolist(), c["tag_single"].tolist(),
                             c["tag_source"].tolist(), tag_at, strict=True))))
@@ -343,6 +349,21 @@ class Command(BaseCommand):
                     cur.execute("DELETE FROM auth_user WHERE username LIKE %s", [f"{shop.slug}-fan-%"])
             shop.delete()
             User.objects.filter(username__startswith=f"{shop.slug}-fan-").delete()
+
+
+def _columns(model, known: list[str]) -> tuple[str, str]:
+    """The COPY column list: `known` plus any column added to the model since (filled with its default)."""
+    extra = [f for f in model._meta.concrete_fields if f.column not in known]
+    rest = "".join("\t" + _copy_text(f.get_db_prep_save(f.get_default(), connection)) for f in extra)
+    return ", ".join(f'"{c}"' for c in [*known, *(f.column for f in extra)]), rest
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
 def _drop_secondary_indexes(cur, tables: tuple[str, ...]) -> list[str]:

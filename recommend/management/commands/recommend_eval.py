@@ -18,9 +18,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--interactions", required=True, help="CSV: user_id,item_id[,weight]")
-        parser.add_argument("--user-features", required=True, help="CSV: user_id,feature (one row per tag)")
-        parser.add_argument("--item-features", required=True, help="CSV: item_id,feature")
+        parser.add_argument("--interactions", help="CSV: user_id,item_id[,weight]")
+        parser.add_argument("--user-features", help="CSV: user_id,feature (one row per tag)")
+        parser.add_argument("--item-features", help="CSV: item_id,feature")
+        parser.add_argument(
+            "--from-db",
+            action="store_true",
+            help="evaluate the shops' data in the database (all shops, as training does) instead of CSV files",
+        )
         parser.add_argument("--k", type=int, default=10)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", dest="json_path", help="write the metrics JSON here")
@@ -48,14 +53,24 @@ class Command(BaseCommand):
             raise CommandError("--k must be at least 1")
         if options["threads"] < 1:
             raise CommandError("--threads must be at least 1")
-        try:
-            catalog, report = load_catalog(
-                options["interactions"], options["user_features"], options["item_features"]
-            )
-        except DataError as exc:
-            raise CommandError(str(exc)) from None
-        for warning in report.warnings:
-            self.stderr.write(f"warning: {warning}")
+        csv_paths = (options["interactions"], options["user_features"], options["item_features"])
+        if options["from_db"]:
+            if any(csv_paths):
+                raise CommandError("use either --from-db or the three CSV files, not both")
+            from recommend.selectors import catalog_from_db
+
+            catalog = catalog_from_db().catalog
+            if len(catalog.interactions) == 0:
+                raise CommandError("the database has no interactions to evaluate yet")
+        else:
+            if not all(csv_paths):
+                raise CommandError("give --interactions, --user-features and --item-features (or --from-db)")
+            try:
+                catalog, report = load_catalog(*csv_paths)
+            except DataError as exc:
+                raise CommandError(str(exc)) from None
+            for warning in report.warnings:
+                self.stderr.write(f"warning: {warning}")
         self.stdout.write(
             f"{catalog.n_users} users, {catalog.n_items} items, {len(catalog.interactions)} interactions"
         )

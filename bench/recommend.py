@@ -1,0 +1,267 @@
+"""Recommendation bench: train from a seeded database and measure serving latency.
+
+    python bench/recommend.py [--fans 100000] [--products 5000] [--interactions 1000000]
+
+Seeds DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_recommend_bench; dropped and
+recreated) with one shop, `--fans` fans with 4 tags each from a 60-tag vocabulary (34 platform tags and a
+26-tag private shop group), `--products` products with tags, and about `--interactions` pledges/clicks where
+tags matter (half of each fan's items share their skin type). Then runs the real training path
+(recommend.services.model_train: bounded evaluation, fit on all data, artifacts, switch) and measures:
+
+  fit_s             seconds to fit the served rankers on all data (target <= 60)
+  p99_ms            recommend_for_fan(fan, 10) latency over --calls random fans, real DB (target <= 20)
+  batch_all_fans_s  every fan's top-10 from the factor tables (owned products excluded)
+
+Writes bench/results/recommend.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fansi_recommend_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/8")
+os.environ.setdefault("FANSI_CHANNEL_PREFIX", "fansi_recommend_bench")
+os.environ.setdefault("FANSI_CACHE_PREFIX", "fansi_recommend_bench")
+os.environ.setdefault("FANSI_MEDIA_ROOT", "/tmp/fansi_recommend_bench_media")
+os.environ.setdefault("FANSI_RECOMMEND_DIR", "/tmp/fansi_recommend_bench_models")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ["DJANGO_DEBUG"] = "0"
+
+from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
+
+TARGETS = {"fit_s": 60.0, "p99_ms": 20.0}
+
+
+def log(msg: str) -> None:
+    print(f"[recommend {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def reset_database(database_url: str) -> None:
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to reset database {name!r}: its name must contain 'bench'")
+    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
+    import numpy as np
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from fans.models import Fan, Tag, TagGroup
+    from shops.models import Product, Shop, ShopMember
+
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    User = get_user_model()
+    owner = User.objects.create_user("bench-owner", password="x")
+    shop = Shop.objects.create(name="Bench", slug="bench", owner=owner)
+    ShopMember.objects.create(shop=shop, user=owner, role="owner")
+    style = TagGroup.objects.create(shop=shop, code="style", name_zh="风格", name_en="Style")
+    Tag.objects.bulk_create(Tag(group=style, code=f"s{n}", name_zh=f"风格{n}", name_en=f"Style {n}") for n in range(26))
+    tags = list(Tag.objects.select_related("group").filter(group__shop__isnull=True) | Tag.objects.filter(group=style))
+    by_group: dict[str, list] = {}
+    for tag in tags:
+        by_group.setdefault(tag.group.code, []).append(tag)
+    log(f"vocabulary: {len(tags)} tags")
+
+    User.objects.bulk_create(
+        (User(username=f"bf{n}", password="!") for n in range(n_fans)), batch_size=10_000
+    )
+    user_ids = list(User.objects.filter(username__startswith="bf").order_by("pk").values_list("pk", flat=True))
+    Fan.objects.bulk_create((Fan(shop=shop, user_id=u, display_name=f"粉丝{n}") for n, u in enumerate(user_ids)),
+                            batch_size=10_000)
+    fan_ids = np.array(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    log(f"{len(fan_ids)} fans in {time.perf_counter() - started:.1f} s")
+
+    categories = ["beauty", "home", "fruit", "clothing"]
+    skin = by_group["skin_type"]
+    products = []
+    product_skin = rng.integers(0, len(skin), size=n_products)
+    for n in range(n_products):
+        category = categories[n % 4]
+        desc = f"适合{skin[product_skin[n]].name_zh}" if category == "beauty" else ""
+        products.append(Product(shop=shop, name=f"商品{n}", category=category, brand=f"b{n % 50}",
+                                description=desc, price=10 + (n * 37) % 600))
+    Product.objects.bulk_create(products, batch_size=5000)
+    product_ids = np.array(Product.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    from recommend.services import product_tags_derive
+
+    product_tags_derive()
+
+    # Fan tags: a skin type, a preference, and two tags from the multi-choice groups.
+    fan_skin = rng.integers(0, len(skin), size=n_fans)
+    pref = by_group["preference"]
+    multi = by_group["skin_concern"] + by_group["household"] + by_group["fruit_taste"] + by_group["style"]
+    rows = []
+    for n, fan in enumerate(fan_ids.tolist()):
+        rows.append((fan, skin[fan_skin[n]], True))
+        rows.append((fan, pref[n % 2], True))
+        for t in rng.choice(len(multi), size=2, replace=False):
+            rows.append((fan, multi[t], False))
+    with transaction.atomic(), connection.cursor() as cur:
+        with cur.cursor.copy("COPY fans_fantag (fan_id, tag_id, group_id, single, source, created_at) FROM STDIN") as copy:
+            copy.write("".join(f"{f}\t{t.pk}\t{t.group_id}\t{'t' if s else 'f'}\timport\t2025-01-01 00:00:00+00\n"
+                               for f, t, s in rows))
+    log(f"{len(rows)} fan tags")
+
+    # Interactions: half by popularity (Zipf), half among beauty products of the fan's skin type.
+    per_fan = np.clip(rng.lognormal(np.log(n_interactions / n_fans) - 0.18, 0.6, size=n_fans).round(), 1, 200).astype(int)
+    pop = 1.0 / np.arange(1, n_products + 1) ** 0.9
+    pop = rng.permutation(pop / pop.sum())
+    beauty = np.arange(n_products) % 4 == 0
+    pools = [np.flatnonzero(beauty & (product_skin == s)) for s in range(len(skin))]
+    fans_rep = np.repeat(np.arange(n_fans), per_fan)
+    by_pop = rng.choice(n_products, size=len(fans_rep), p=pop)
+    skin_rep = fan_skin[fans_rep]
+    by_tag = np.array([pools[s][rng.integers(0, len(pools[s]))] for s in skin_rep]) if len(fans_rep) else by_pop
+    items = np.where(rng.random(len(fans_rep)) < 0.5, by_tag, by_pop)
+    pairs = np.unique(fans_rep.astype(np.int64) * n_products + items)
+    fan_idx, item_idx = pairs // n_products, pairs % n_products
+    kinds = np.where(rng.random(len(pairs)) < 0.7, "pledge", "card_click")
+    weights = np.where(kinds == "pledge", "3", "0.5")
+    with transaction.atomic(), connection.cursor() as cur:
+        with cur.cursor.copy(
+            "COPY recommend_interaction (shop_id, fan_id, product_id, kind, weight, key, created_at) FROM STDIN"
+        ) as copy:
+            chunk = 200_000
+            for start in range(0, len(pairs), chunk):
+                sl = slice(start, start + chunk)
+                copy.write("".join(
+                    f"{shop.pk}\t{f}\t{p}\t{k}\t{w}\t\t2025-01-01 00:00:00+00\n"
+                    for f, p, k, w in zip(fan_ids[fan_idx[sl]].tolist(), product_ids[item_idx[sl]].tolist(),
+                                          kinds[sl].tolist(), weights[sl].tolist(), strict=True)))
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    log(f"{len(pairs)} interactions; seeded in {time.perf_counter() - started:.1f} s")
+    return {"seed_s": round(time.perf_counter() - started, 1), "fan_tags": len(rows), "interactions": int(len(pairs))}
+
+
+def batch_all_fans(k: int = 10) -> float:
+    """Every fan's top-k from the serving model's factor tables, owned products excluded."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from recommend.models import STRONG_KINDS, Interaction
+    from recommend.serving import serving_model
+
+    model = serving_model()
+    started = time.perf_counter()
+    arts = model.artifacts
+    item_pos = {int(pk): n for n, pk in enumerate(arts.item_pks)}
+    user_pos = {int(pk): n for n, pk in enumerate(arts.user_pks)}
+    rows = np.array(list(Interaction.objects.filter(kind__in=STRONG_KINDS).values_list("fan_id", "product_id")))
+    owned = sp.csr_matrix((np.ones(len(rows), dtype=bool), ([user_pos[f] for f in rows[:, 0]],
+                           [item_pos[p] for p in rows[:, 1]])), shape=(len(arts.user_pks), len(arts.item_pks)))
+    warm_parts, _ = model.regime("warm_users")
+    cold_parts, _ = model.regime("cold_users")
+    for start in range(0, len(arts.user_pks), 4096):
+        users = np.arange(start, min(start + 4096, len(arts.user_pks)))
+        known = arts.known_users[users]
+        scores = np.zeros((len(users), len(arts.item_pks)), dtype=np.float32)
+        for parts, mask in ((warm_parts, known), (cold_parts, ~known)):
+            if mask.any():
+                for p in parts:
+                    u = users[mask]
+                    scores[mask] += p.scale * (p.U[u] @ p.V.T + p.ub[u][:, None] + p.ib[None, :])
+        block = owned[users]
+        scores[block.nonzero()] = -np.inf
+        np.argpartition(-scores, k, axis=1)[:, :k]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fans", type=int, default=100_000)
+    parser.add_argument("--products", type=int, default=5_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=1000)
+    args = parser.parse_args()
+    database_url = os.environ["DATABASE_URL"]
+    machine = machine_info(database_url=database_url, redis_url=os.environ["REDIS_URL"])
+    print_machine(machine)
+    reset_database(database_url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    seeded = seed(args.fans, args.products, args.interactions)
+
+    import numpy as np
+
+    from fans.models import Fan
+    from recommend.models import ModelVersion
+    from recommend.services import TrainOptions, _new_version_name, model_train
+    from recommend.serving import recommend_for_fan, serving_model, serving_reset
+
+    log("training (bounded evaluation, then the served rankers on all data)")
+    version = ModelVersion.objects.create(version=_new_version_name())
+    version = model_train(version_id=version.pk, options=TrainOptions(num_threads=2))
+    if version.status != "ready":
+        raise SystemExit(version.error)
+    log(f"trained {version.version}: fit {version.fit_seconds} s, total {version.duration_seconds} s")
+    for regime, served in version.served.items():
+        log(f"  {regime}: {served['recipe']}")
+
+    serving_reset()
+    load_started = time.perf_counter()
+    serving_model()
+    load_s = time.perf_counter() - load_started
+    rng = np.random.default_rng(1)
+    fan_ids = list(Fan.objects.values_list("pk", flat=True))
+    fans = list(Fan.objects.filter(pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()))
+    recommend_for_fan(fans[0], 10)  # warm-up
+    latencies, regimes = [], {}
+    for fan in fans:
+        t0 = time.perf_counter()
+        picks = recommend_for_fan(fan, 10)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if picks:
+            regimes[picks[0].regime] = regimes.get(picks[0].regime, 0) + 1
+    batch_s = batch_all_fans()
+    figures = {
+        "fans": args.fans,
+        "products": args.products,
+        "interactions": seeded["interactions"],
+        "tags": 60,
+        "fan_tags": seeded["fan_tags"],
+        "seed_s": seeded["seed_s"],
+        "fit_s": version.fit_seconds,
+        "train_total_s": version.duration_seconds,
+        "served": {r: s["recipe"] for r, s in version.served.items()},
+        "metrics": version.metrics,
+        "notes": version.notes,
+        "model_load_s": round(load_s, 3),
+        "calls": len(latencies),
+        "call_regimes": regimes,
+        "p50_ms": round(percentile(latencies, 50), 3),
+        "p99_ms": round(percentile(latencies, 99), 3),
+        "max_ms": round(max(latencies), 3),
+        "batch_all_fans_s": round(batch_s, 2),
+        "targets": TARGETS,
+        "load_avg_1m_at_end": os.getloadavg()[0],
+    }
+    path = write_results("recommend", machine, figures)
+    log(f"fit_s={figures['fit_s']} p99_ms={figures['p99_ms']} batch_all_fans_s={figures['batch_all_fans_s']} -> {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from preorders import services
+from preorders.models import (
+    Campaign,
+    FactoryOrder,
+    FactoryOrderLine,
+    FactoryOrderSource,
+    FactoryOrderStatus,
+    LedgerEntry,
+    Pledge,
+    SubscriptionCycle,
+    Tier,
+)
+from shops.errors import DomainError
+
+
+class TierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "shop", "kind", "status", "committed_quantity", "target_quantity", "cap", "deadline",
+                    "closed_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["title", "shop__name"]
+    raw_id_fields = ["shop", "product", "factory_product", "created_by"]
+    readonly_fields = ["committed_quantity", "final_unit_price", "launched_at", "decided_at", "closed_at"]
+    inlines = [TierInline]
+    actions = ["close_now"]
+
+    @admin.action(description="Close due campaigns now (idempotent)")
+    def close_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            status = services.campaign_close(campaign_id=campaign.pk)
+            self.message_user(request, f"{campaign}: {status}")
+
+
+class LedgerInline(admin.TabularInline):
+    model = LedgerEntry
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "amount", "currency", "reference", "provider_id", "note", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Pledge)
+class PledgeAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "fan", "sku", "quantity", "unit_price", "deposit_amount", "status",
+                    "final_unit_price", "balance_due"]
+    list_filter = ["status"]
+    search_fields = ["sku", "fan__display_name"]
+    raw_id_fields = ["campaign", "fan", "user", "variant"]
+    readonly_fields = [f.name for f in Pledge._meta.fields]
+    inlines = [LedgerInline]
+
+
+@admin.register(SubscriptionCycle)
+class SubscriptionCycleAdmin(admin.ModelAdmin):
+    list_display = ["id", "campaign", "number", "delivery_at", "cutoff_at", "status", "quantity"]
+    list_filter = ["status"]
+    raw_id_fields = ["campaign"]
+
+
+class FactoryOrderLineInline(admin.TabularInline):
+    model = FactoryOrderLine
+    extra = 0
+    readonly_fields = ["sku", "name", "factory_variant", "quantity", "deposits", "value"]
+    can_delete = False
+
+
+class FactoryOrderSourceInline(admin.TabularInline):
+    model = FactoryOrderSource
+    extra = 0
+    readonly_fields = ["campaign", "cycle"]
+    can_delete = False
+
+
+def _transition_action(target: str, label: str):
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[FactoryOrder]) -> None:
+        for order in queryset.order_by("pk"):
+            try:
+                services.factory_order_transition(order_id=order.pk, status=target, actor=request.user)
+            except DomainError as exc:
+                modeladmin.message_user(request, f"FO-{order.pk}: {exc.message}", level=messages.ERROR)
+    action.__name__ = f"mark_{target}"
+    return admin.action(description=label)(action)
+
+
+@admin.register(FactoryOrder)
+class FactoryOrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "factory_product", "window_start", "cycle", "status", "created_at", "links"]
+    list_filter = ["status", "factory_product__factory"]
+    readonly_fields = ["factory_product", "window_start", "cycle", "status", "currency", "links"]
+    inlines = [FactoryOrderLineInline, FactoryOrderSourceInline]
+    actions = [
+        _transition_action(FactoryOrderStatus.SENT, "Mark sent to the factory"),
+        _transition_action(FactoryOrderStatus.CONFIRMED, "Mark confirmed by the factory"),
+        _transition_action(FactoryOrderStatus.IN_PRODUCTION, "Mark in production"),
+        _transition_action(FactoryOrderStatus.SHIPPED, "Mark shipped"),
+        _transition_action(FactoryOrderStatus.DELIVERED, "Mark delivered"),
+        _transition_action(FactoryOrderStatus.CANCELLED, "Cancel and refund deposits"),
+    ]
+
+    @admin.display(description="export")
+    def links(self, obj: FactoryOrder) -> str:
+        try:
+            return format_html('<a href="{}">CSV</a> · <a href="{}" target="_blank">Print</a>',
+                               reverse("factory-order-csv", args=[obj.pk]), reverse("factory-order-print", args=[obj.pk]))
+        except NoReverseMatch:  # preorders.urls not wired yet
+            return "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # orders come from roll-ups only

@@ -1,0 +1,280 @@
+"""Campaign, pledge, subscription and factory-order API. One view per operation, small serializers."""
+
+from typing import Any
+
+from django.core import signing
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from preorders import selectors, services
+from preorders.access import access_campaign
+from preorders.models import Campaign, FactoryOrder
+from shops.errors import Forbidden, Invalid, NotFound
+from shops.models import Factory
+
+BOARD_SALT = "preorders.demand-board"
+
+
+def board_token(factory: Factory) -> str:
+    return signing.dumps({"factory": factory.pk}, salt=BOARD_SALT)
+
+
+class CampaignOut(serializers.ModelSerializer):
+    shop = serializers.IntegerField(source="shop_id")
+    product = serializers.IntegerField(source="product_id")
+    current_unit_price = serializers.SerializerMethodField()
+    tiers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id", "shop", "product", "kind", "title", "status", "target_quantity", "cap", "committed_quantity",
+            "deadline", "deposit_percent", "per_fan_limit", "base_unit_price", "current_unit_price",
+            "final_unit_price", "currency", "tiers", "cadence", "cycles", "cutoff_hours", "launched_at", "closed_at",
+        ]
+
+    def get_current_unit_price(self, obj: Campaign) -> str:
+        return str(selectors.campaign_current_unit_price(obj))
+
+    def get_tiers(self, obj: Campaign) -> list[dict[str, Any]]:
+        return [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in selectors.campaign_tiers(obj)]
+
+
+class CampaignIn(serializers.Serializer):
+    """Shape only; the rules (deadline, tiers, MOQ, deposit range) live in the service with stable codes."""
+
+    kind = serializers.CharField(default="group")
+    product = serializers.JSONField()
+    title = serializers.CharField(max_length=200)
+    target_quantity = serializers.JSONField()
+    cap = serializers.JSONField(required=False, allow_null=True)
+    deadline = serializers.CharField()
+    deposit_percent = serializers.JSONField()
+    per_fan_limit = serializers.JSONField(required=False, allow_null=True)
+    tiers = serializers.JSONField(required=False, allow_null=True)
+    cadence = serializers.CharField(required=False, allow_blank=True, default="")
+    cycles = serializers.JSONField(required=False, allow_null=True)
+    cutoff_hours = serializers.JSONField(required=False, default=0)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise Invalid(f"{name} must be an id.") from None
+
+
+class CampaignListApi(APIView):
+    """GET: campaigns of shops the caller works for or follows. POST: an owner creates a draft."""
+
+    @extend_schema(parameters=[OpenApiParameter("shop", int), OpenApiParameter("status", str)],
+                   responses=CampaignOut(many=True))
+    def get(self, request: Request) -> Response:
+        qs = selectors.campaign_list(user=request.user, shop_id=_int_param(request, "shop"),
+                                     status=request.query_params.get("status") or None)
+        return Response(CampaignOut(qs[:200], many=True).data)
+
+    @extend_schema(request=CampaignIn, responses={201: CampaignOut})
+    def post(self, request: Request) -> Response:
+        data = CampaignIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        campaign = services.campaign_create(
+            user=request.user, kind=v["kind"], product_id=v["product"], title=v["title"],
+            target_quantity=v["target_quantity"], cap=v.get("cap"), deadline=v["deadline"],
+            deposit_percent=v["deposit_percent"], per_fan_limit=v.get("per_fan_limit"), tiers=v.get("tiers"),
+            cadence=v.get("cadence", ""), cycles=v.get("cycles"), cutoff_hours=v.get("cutoff_hours", 0),
+        )
+        return Response(CampaignOut(campaign).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(responses=CampaignOut)
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign, _staff = access_campaign(request.user, campaign_id)
+        return Response(CampaignOut(campaign).data)
+
+
+class CampaignLaunchApi(APIView):
+    @extend_schema(request=None, responses=CampaignOut)
+    def post(self, request: Request, campaign_id: int) -> Response:
+        services.campaign_launch(user=request.user, campaign_id=campaign_id)
+        campaign, _staff = access_campaign(request.user, campaign_id)
+        return Response(CampaignOut(campaign).data)
+
+
+class PledgeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign = serializers.IntegerField()
+    variant = serializers.IntegerField()
+    variant_name = serializers.CharField()
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.CharField()
+    deposit_amount = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.CharField()
+    final_unit_price = serializers.CharField(allow_null=True)
+    balance_due = serializers.CharField(allow_null=True)
+    cancel_reason = serializers.CharField()
+    created_at = serializers.CharField(allow_null=True)
+
+
+class PledgeIn(serializers.Serializer):
+    variant = serializers.JSONField()
+    quantity = serializers.JSONField()
+
+
+class CampaignPledgesApi(APIView):
+    """POST: a fan pledges (Idempotency-Key header). GET: the campaign's pledges, for its staff."""
+
+    @extend_schema(request=PledgeIn, responses={201: PledgeOut},
+                   parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)])
+    def post(self, request: Request, campaign_id: int) -> Response:
+        data = PledgeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        body, _created = services.pledge_place(
+            user=request.user, campaign_id=campaign_id, variant_id=data.validated_data["variant"],
+            quantity=data.validated_data["quantity"], idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=PledgeOut(many=True))
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign, is_staff = access_campaign(request.user, campaign_id)
+        if not is_staff:
+            raise Forbidden()
+        pledges = selectors.pledge_list_for_campaign(campaign=campaign)[:1000]
+        return Response([services.pledge_to_dict(p) for p in pledges])
+
+
+class MyPledgesApi(APIView):
+    @extend_schema(responses=PledgeOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response([services.pledge_to_dict(p) for p in selectors.pledge_list_for_user(user=request.user)[:200]])
+
+
+class PledgeChangeIn(serializers.Serializer):
+    variant = serializers.JSONField(required=False)
+    quantity = serializers.JSONField(required=False)
+
+
+class PledgeDetailApi(APIView):
+    """PATCH: change quantity or variant before the deadline."""
+
+    @extend_schema(request=PledgeChangeIn, responses=PledgeOut)
+    def patch(self, request: Request, pledge_id: int) -> Response:
+        data = PledgeChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = services.pledge_change(user=request.user, pledge_id=pledge_id,
+                                      quantity=data.validated_data.get("quantity"),
+                                      variant_id=data.validated_data.get("variant"))
+        return Response(body)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class PledgeCancelApi(APIView):
+    """Cancel a pledge or a subscription (with an optional reason); the deposit is refunded."""
+
+    @extend_schema(request=ReasonIn, responses=PledgeOut)
+    def post(self, request: Request, pledge_id: int) -> Response:
+        data = ReasonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(services.pledge_cancel(user=request.user, pledge_id=pledge_id,
+                                               reason=data.validated_data["reason"]))
+
+
+class SubscriptionSkipApi(APIView):
+    @extend_schema(request=None, responses=PledgeOut)
+    def post(self, request: Request, pledge_id: int) -> Response:
+        return Response(services.subscription_skip(user=request.user, pledge_id=pledge_id))
+
+
+class SubscriptionPauseApi(APIView):
+    @extend_schema(request=None, responses=PledgeOut)
+    def post(self, request: Request, pledge_id: int) -> Response:
+        return Response(services.subscription_pause(user=request.user, pledge_id=pledge_id))
+
+
+class SubscriptionResumeApi(APIView):
+    @extend_schema(request=None, responses=PledgeOut)
+    def post(self, request: Request, pledge_id: int) -> Response:
+        return Response(services.subscription_resume(user=request.user, pledge_id=pledge_id))
+
+
+class FactoryOrderLineOut(serializers.Serializer):
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    deposits = serializers.DecimalField(max_digits=12, decimal_places=2)
+    value = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class FactoryOrderOut(serializers.ModelSerializer):
+    factory = serializers.IntegerField(source="factory_product.factory_id")
+    factory_product = serializers.IntegerField(source="factory_product_id")
+    product_name = serializers.CharField(source="factory_product.name")
+    moq = serializers.IntegerField(source="factory_product.moq")
+    cycle = serializers.IntegerField(source="cycle_id", allow_null=True)
+    lines = FactoryOrderLineOut(many=True)
+    totals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FactoryOrder
+        fields = ["id", "factory", "factory_product", "product_name", "moq", "window_start", "cycle", "status",
+                  "currency", "lines", "totals", "created_at", "updated_at"]
+
+    def get_totals(self, obj: FactoryOrder) -> dict[str, Any]:
+        return {k: str(v) for k, v in selectors.factory_order_totals(obj).items()}
+
+
+class FactoryOrderListApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses=FactoryOrderOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(FactoryOrderOut(selectors.factory_order_list()[:200], many=True).data)
+
+
+class StatusIn(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class FactoryOrderTransitionApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=StatusIn, responses=FactoryOrderOut)
+    def post(self, request: Request, order_id: int) -> Response:
+        data = StatusIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not FactoryOrder.objects.filter(pk=order_id).exists():
+            raise NotFound()
+        services.factory_order_transition(order_id=order_id, status=data.validated_data["status"], actor=request.user)
+        return Response(FactoryOrderOut(selectors.factory_order_list().get(pk=order_id)).data)
+
+
+class DemandBoardApi(APIView):
+    """Read-only live demand for one factory, behind a signed link (no login)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def get(self, request: Request, token: str) -> Response:
+        try:
+            factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
+        except (signing.BadSignature, KeyError, TypeError):
+            raise NotFound() from None
+        factory = Factory.objects.filter(pk=factory_id).first()
+        if factory is None:
+            raise NotFound()
+        return Response(selectors.factory_demand(factory=factory))

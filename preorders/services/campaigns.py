@@ -1,0 +1,250 @@
+"""Creating and launching campaigns, and the campaign.progress event."""
+
+import datetime as dt
+import functools
+import threading
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from fans.events import announce, publish, shop_group
+from preorders.access import access_campaign_to_manage, access_product_to_campaign
+from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, Tier
+from preorders.selectors import campaign_current_unit_price
+from shops.errors import Conflict, Invalid
+from shops.models import Shop
+
+
+def _int(value: Any, name: str, *, minimum: int, optional: bool = False) -> int | None:
+    if optional and value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise Invalid(_("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid")
+    try:
+        number = int(value)
+        if str(number) != str(value).strip() and not isinstance(value, int):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise Invalid(_("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid") from None
+    if number < minimum:
+        raise Invalid(_("%(name)s must be at least %(m)d.") % {"name": name, "m": minimum}, code=f"{name}_invalid")
+    return number
+
+
+def _money(value: Any, name: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        raise Invalid(_("%(name)s must be an amount.") % {"name": name}, code=f"{name}_invalid") from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise Invalid(_("%(name)s must be an amount with at most two decimals.") % {"name": name}, code=f"{name}_invalid")
+    return amount
+
+
+def _deadline(value: Any) -> dt.datetime:
+    parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value or ""))
+    if parsed is None:
+        raise Invalid(_("deadline must be a date and time (ISO 8601)."), code="deadline_invalid")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    if parsed <= timezone.now():
+        raise Invalid(_("The deadline is in the past."), code="deadline_past")
+    return parsed
+
+
+def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
+    """Tiers must rise in quantity and never raise the price."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        raise Invalid(_("tiers must be a list."), code="tiers_invalid")
+    tiers = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise Invalid(_("Each tier needs min_quantity and unit_price."), code="tiers_invalid")
+        tiers.append({
+            "min_quantity": _int(item.get("min_quantity"), "min_quantity", minimum=1),
+            "unit_price": _money(item.get("unit_price"), "unit_price"),
+        })
+    previous_q, previous_price = 0, base_price
+    for tier in tiers:
+        if tier["min_quantity"] <= previous_q or tier["unit_price"] > previous_price:
+            raise Invalid(
+                _("Tiers must have increasing quantities and non-increasing prices."), code="tiers_not_increasing"
+            )
+        previous_q, previous_price = tier["min_quantity"], tier["unit_price"]
+    return tiers
+
+
+def campaign_create(
+    *,
+    user: AbstractBaseUser,
+    kind: str,
+    product_id: Any,
+    title: str,
+    target_quantity: Any,
+    deadline: Any,
+    deposit_percent: Any,
+    tiers: Any = None,
+    cap: Any = None,
+    per_fan_limit: Any = None,
+    cadence: str = "",
+    cycles: Any = None,
+    cutoff_hours: Any = 0,
+) -> Campaign:
+    """A draft campaign from one of the shop's products. Nothing is stored if any rule fails."""
+    if kind not in CampaignKind.values:
+        raise Invalid(_("kind must be group or subscription."), code="kind_invalid")
+    product = access_product_to_campaign(user, _int(product_id, "product", minimum=1))
+    title = (title or "").strip()[:200]
+    if not title:
+        raise Invalid(_("A campaign needs a title."), code="title_invalid")
+    target = _int(target_quantity, "target_quantity", minimum=1)
+    cap_n = _int(cap, "cap", minimum=1, optional=True)
+    limit = _int(per_fan_limit, "per_fan_limit", minimum=1, optional=True)
+    try:
+        percent = Decimal(str(deposit_percent))
+    except (InvalidOperation, TypeError):
+        percent = Decimal("NaN")
+    if not percent.is_finite() or not (0 <= percent <= 100) or percent != percent.quantize(Decimal("0.01")):
+        raise Invalid(_("deposit_percent must be between 0 and 100."), code="deposit_percent_invalid")
+    when = _deadline(deadline)
+    moq = product.factory_product.moq if product.factory_product else 1
+    if target < moq:
+        raise Invalid(_("The target must be at least the factory's MOQ (%(moq)d).") % {"moq": moq}, code="below_moq",
+                      detail={"moq": moq})
+    if cap_n is not None and cap_n < target:
+        raise Invalid(_("The cap cannot be below the target."), code="cap_below_target")
+    clean_tiers = tiers_clean(tiers, base_price=product.price)
+    cadence = cadence or ""
+    cycle_count = None
+    hours = 0
+    if kind == CampaignKind.SUBSCRIPTION:
+        if cadence not in Cadence.values:
+            raise Invalid(_("cadence must be weekly, biweekly or monthly."), code="cadence_invalid")
+        cycle_count = _int(cycles, "cycles", minimum=1, optional=True)
+        hours = _int(cutoff_hours if cutoff_hours is not None else 0, "cutoff_hours", minimum=0)
+        if when - dt.timedelta(hours=hours) <= timezone.now():
+            raise Invalid(_("The first cut-off is in the past."), code="deadline_past")
+    elif cadence:
+        raise Invalid(_("Only subscriptions have a cadence."), code="cadence_invalid")
+
+    with transaction.atomic():
+        campaign = Campaign.objects.create(
+            shop=product.shop, product=product, factory_product=product.factory_product, kind=kind, title=title,
+            target_quantity=target, cap=cap_n, deadline=when, deposit_percent=percent, per_fan_limit=limit,
+            base_unit_price=product.price, currency=product.currency, cadence=cadence, cycles=cycle_count,
+            cutoff_hours=hours, created_by=user,
+        )
+        Tier.objects.bulk_create(Tier(campaign=campaign, **t) for t in clean_tiers)
+    return campaign
+
+
+def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
+    """Draft to live. From here on goal, tiers and deadline are locked (no service changes them)."""
+    from preorders.services.subscriptions import cycle_ensure_next
+
+    with transaction.atomic(durable=True):
+        campaign = access_campaign_to_manage(user, campaign_id, lock=True)
+        if campaign.status != CampaignStatus.DRAFT:
+            raise Conflict(_("Only a draft campaign can be launched."), code="not_draft")
+        first_deadline = campaign.deadline - dt.timedelta(hours=campaign.cutoff_hours)
+        if first_deadline <= timezone.now():
+            raise Conflict(_("The deadline has passed; create a new campaign."), code="deadline_past")
+        campaign.status = CampaignStatus.LIVE
+        campaign.launched_at = timezone.now()
+        Campaign.objects.filter(pk=campaign.pk).update(status=campaign.status, launched_at=campaign.launched_at)
+        if campaign.kind == CampaignKind.SUBSCRIPTION:
+            cycle_ensure_next(campaign)
+        progress_announce(campaign)
+    return campaign
+
+
+def progress_announce(campaign: Campaign) -> None:
+    """campaign.progress to the shop group after commit, coalesced per campaign.
+
+    A busy campaign commits hundreds of pledges a second; watchers need the latest figure a few times
+    a second, not every step, so frames wait up to FANSI_PROGRESS_COALESCE_S (default 0.25 s; 0 sends
+    each one) and only the newest per campaign goes out. Delivery stays at-most-once, as for all events;
+    GET /api/campaigns/{id}/ is the source of truth.
+    """
+    groups = [shop_group(campaign.shop_id)]
+    frame = {
+        "type": "campaign.progress",
+        "campaign": campaign.pk,
+        "status": campaign.status,
+        "committed_quantity": campaign.committed_quantity,
+        "current_unit_price": str(campaign_current_unit_price(campaign)),
+    }
+    window = float(getattr(settings, "FANSI_PROGRESS_COALESCE_S", 0.25))
+    if window <= 0:
+        announce(groups, frame)
+    else:
+        transaction.on_commit(functools.partial(_progress_queue, groups, frame, window))
+
+
+_progress_lock = threading.Lock()
+_progress_pending: dict[int, tuple[list[str], dict[str, Any]]] = {}
+_progress_timer: list[threading.Timer] = []
+
+
+def _progress_queue(groups: list[str], frame: dict[str, Any], window: float) -> None:
+    with _progress_lock:
+        _progress_pending[frame["campaign"]] = (groups, frame)
+        if not _progress_timer:
+            timer = threading.Timer(window, progress_flush)
+            timer.daemon = True
+            _progress_timer.append(timer)
+            timer.start()
+
+
+def progress_flush() -> None:
+    """Publish the newest queued frame of each campaign (the timer calls this; tests may too)."""
+    with _progress_lock:
+        pending = list(_progress_pending.values())
+        _progress_pending.clear()
+        _progress_timer.clear()
+    for groups, frame in pending:
+        publish(groups, frame)
+
+
+def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
+    """Snapshot of a launched campaign for a chat card (registered with fans.cards in ready())."""
+    try:
+        campaign_id = int(payload.get("campaign"))
+    except (TypeError, ValueError):
+        raise Invalid(_("A campaign card needs a campaign id.")) from None
+    campaign = (
+        Campaign.objects.select_related("product").prefetch_related("tiers")
+        .filter(pk=campaign_id, shop=shop).exclude(status=CampaignStatus.DRAFT).first()
+    )
+    if campaign is None:
+        raise Invalid(_("That campaign is not running in this shop."), code="not_found")
+    product = campaign.product
+    card = {
+        "campaign": campaign.pk,
+        "kind": campaign.kind,
+        "title": campaign.title,
+        "name": campaign.title,
+        "product": product.pk,
+        "product_name": product.name,
+        "image": product.image.url if product.image else "",
+        "status": campaign.status,
+        "committed_quantity": campaign.committed_quantity,
+        "target_quantity": campaign.target_quantity,
+        "cap": campaign.cap,
+        "deadline": campaign.deadline.isoformat(),
+        "deposit_percent": str(campaign.deposit_percent),
+        "current_unit_price": str(campaign_current_unit_price(campaign)),
+        "currency": campaign.currency,
+        "tiers": [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign.tiers.all()],
+    }
+    if isinstance(payload.get("text"), str):
+        card["text"] = payload["text"][:200]
+    return card

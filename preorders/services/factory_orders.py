@@ -1,0 +1,172 @@
+"""Rolling certain demand up into factory orders, and moving orders through their life."""
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from preorders.models import (
+    Campaign,
+    CampaignStatus,
+    CycleDelivery,
+    FactoryOrder,
+    FactoryOrderLine,
+    FactoryOrderSource,
+    FactoryOrderStatus,
+    Pledge,
+    PledgeStatus,
+    SubscriptionCycle,
+)
+from preorders.money import line_value
+from shops.errors import Conflict
+
+TRANSITIONS: dict[str, set[str]] = {
+    FactoryOrderStatus.DRAFT: {FactoryOrderStatus.SENT, FactoryOrderStatus.CANCELLED},
+    FactoryOrderStatus.SENT: {FactoryOrderStatus.CONFIRMED, FactoryOrderStatus.CANCELLED},
+    FactoryOrderStatus.CONFIRMED: {FactoryOrderStatus.IN_PRODUCTION, FactoryOrderStatus.CANCELLED},
+    FactoryOrderStatus.IN_PRODUCTION: {FactoryOrderStatus.SHIPPED},
+    FactoryOrderStatus.SHIPPED: {FactoryOrderStatus.DELIVERED},
+    FactoryOrderStatus.DELIVERED: set(),
+    FactoryOrderStatus.CANCELLED: set(),
+}
+
+
+def delivery_window(campaign: Campaign) -> dt.date:
+    """The week (its Monday) in which the factory can deliver: deadline plus lead time."""
+    lead = campaign.factory_product.lead_time_days if campaign.factory_product else 0
+    day = timezone.localdate(campaign.deadline) + dt.timedelta(days=lead)
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _draft_order_lock(factory_product_id: int, window: dt.date) -> FactoryOrder:
+    """The open roll-up order for a product and window, created on first use (race-safe by constraint)."""
+    qs = FactoryOrder.objects.select_for_update().filter(
+        factory_product_id=factory_product_id, window_start=window, cycle__isnull=True, status=FactoryOrderStatus.DRAFT
+    )
+    order = qs.first()
+    if order is not None:
+        return order
+    try:
+        with transaction.atomic():
+            FactoryOrder.objects.create(factory_product_id=factory_product_id, window_start=window)
+    except IntegrityError:
+        pass  # created concurrently; lock that one
+    return qs.get()
+
+
+def _lines_add(order: FactoryOrder, rows: dict[str, dict]) -> None:
+    """Add quantities to the order's lines, locking them in SKU order."""
+    existing = {
+        line.sku: line
+        for line in FactoryOrderLine.objects.select_for_update().filter(order=order, sku__in=list(rows)).order_by("sku")
+    }
+    for sku in sorted(rows):
+        row = rows[sku]
+        if sku in existing:
+            FactoryOrderLine.objects.filter(pk=existing[sku].pk).update(
+                quantity=F("quantity") + row["quantity"], deposits=F("deposits") + row["deposits"],
+                value=F("value") + row["value"],
+            )
+        else:
+            FactoryOrderLine.objects.create(order=order, sku=sku, name=row["name"], factory_variant_id=row["fv"],
+                                            quantity=row["quantity"], deposits=row["deposits"], value=row["value"])
+
+
+def campaign_rollup(campaign: Campaign) -> FactoryOrder | None:
+    """Add a succeeded campaign's confirmed pledges to its window's draft order; once per campaign.
+
+    Joins the caller's transaction.
+    """
+    if campaign.factory_product_id is None or campaign.status != CampaignStatus.SUCCEEDED:
+        return None
+    with transaction.atomic():
+        source = FactoryOrderSource.objects.select_related("order").filter(campaign=campaign).first()
+        if source is not None:
+            return source.order
+        order = _draft_order_lock(campaign.factory_product_id, delivery_window(campaign))
+        rows: dict[str, dict] = defaultdict(lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)})
+        # Aggregated in the database: every confirmed pledge of a campaign has the same final price.
+        grouped = (
+            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CONFIRMED)
+            .values("variant__factory_variant_id", "variant__factory_variant__sku", "variant__factory_variant__name",
+                    "sku", "variant_name")
+            .annotate(quantity=Sum("quantity"), deposits=Sum("deposit_amount"))
+            .order_by()
+        )
+        for p in grouped:
+            sku = p["variant__factory_variant__sku"] or p["sku"]
+            row = rows[sku]
+            row["fv"] = p["variant__factory_variant_id"]
+            row["name"] = p["variant__factory_variant__name"] or p["variant_name"]
+            row["quantity"] += p["quantity"]
+            row["deposits"] += p["deposits"]
+            row["value"] += line_value(quantity=p["quantity"], unit_price=campaign.final_unit_price)
+        _lines_add(order, rows)
+        FactoryOrderSource.objects.create(order=order, campaign=campaign)
+    return order
+
+
+def cycle_rollup(cycle: SubscriptionCycle) -> FactoryOrder | None:
+    """One factory order per subscription cycle, from the deliveries fixed at its cut-off."""
+    campaign = cycle.campaign
+    if campaign.factory_product_id is None:
+        return None
+    with transaction.atomic():
+        existing = FactoryOrder.objects.filter(cycle=cycle).first()
+        if existing is not None:
+            return existing
+        day = timezone.localdate(cycle.delivery_at)
+        order = FactoryOrder.objects.create(factory_product_id=campaign.factory_product_id, cycle=cycle,
+                                            window_start=day - dt.timedelta(days=day.weekday()), currency=campaign.currency)
+        rows: dict[str, dict] = defaultdict(lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)})
+        for d in CycleDelivery.objects.filter(cycle=cycle).values(
+            "pledge__variant__factory_variant_id", "pledge__variant__factory_variant__sku",
+            "pledge__variant__factory_variant__name", "pledge__sku", "pledge__variant_name", "quantity", "amount",
+        ):
+            sku = d["pledge__variant__factory_variant__sku"] or d["pledge__sku"]
+            row = rows[sku]
+            row["fv"] = d["pledge__variant__factory_variant_id"]
+            row["name"] = d["pledge__variant__factory_variant__name"] or d["pledge__variant_name"]
+            row["quantity"] += d["quantity"]
+            row["value"] += d["amount"]
+        _lines_add(order, rows)
+        FactoryOrderSource.objects.create(order=order, cycle=cycle)
+    return order
+
+
+def factory_order_transition(*, order_id: int, status: str, actor: AbstractBaseUser | None = None) -> FactoryOrder:
+    """draft → sent → confirmed → in production → shipped → delivered, or cancelled (with refunds)."""
+    with transaction.atomic(durable=True):
+        order = FactoryOrder.objects.select_for_update().get(pk=order_id)
+        if status == order.status:
+            return order
+        if status not in TRANSITIONS.get(order.status, set()):
+            raise Conflict(
+                _("A factory order cannot go from %(a)s to %(b)s.") % {"a": order.status, "b": status},
+                code="transition_invalid",
+            )
+        order.status = status
+        order.save(update_fields=["status", "updated_at"])
+    if status == FactoryOrderStatus.CANCELLED:
+        factory_order_refunds_run(order_id=order_id)
+    return order
+
+
+def factory_order_refunds_run(*, order_id: int) -> int:
+    """Refund every confirmed pledge of a cancelled order's campaigns; rerunnable after a crash."""
+    from preorders.services.closing import pledges_refund_chunked
+
+    order = FactoryOrder.objects.get(pk=order_id)
+    if order.status != FactoryOrderStatus.CANCELLED:
+        return 0
+    campaign_ids = list(FactoryOrderSource.objects.filter(order=order, campaign__isnull=False)
+                        .values_list("campaign_id", flat=True))
+    return sum(
+        pledges_refund_chunked(campaign_id=cid, from_status=PledgeStatus.CONFIRMED, reason="factory-cancel")
+        for cid in campaign_ids
+    )

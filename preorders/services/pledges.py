@@ -1,0 +1,419 @@
+"""Placing, changing and cancelling pledges.
+
+Shape of every money path: a short transaction reserves quantity (guarded F() update on the campaign,
+backed by the committed<=cap constraint), the provider is called with no row locks held, and a second
+short transaction records the outcome in the ledger. A failed or timed-out charge undoes the reservation
+and deletes the pending pledge, so nothing half-written stays behind.
+"""
+
+import hashlib
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fans.models import Fan
+from fans.services import fan_follow
+from preorders.access import access_pledge
+from preorders.models import (
+    HOLDING_STATUSES,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    IdempotencyKey,
+    LedgerEntry,
+    LedgerKind,
+    Pledge,
+    PledgeStatus,
+)
+from preorders.money import deposit_for
+from preorders.payments import PaymentError, PaymentTimeout, payment_provider
+from preorders.selectors import campaign_tiers, unit_price_at
+from preorders.services.campaigns import progress_announce
+from shops.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
+from shops.models import Variant
+
+
+class PaymentFailed(DomainError):
+    code = "payment_failed"
+    status = 402
+
+
+def pledge_to_dict(pledge: Pledge) -> dict[str, Any]:
+    return {
+        "id": pledge.pk,
+        "campaign": pledge.campaign_id,
+        "variant": pledge.variant_id,
+        "variant_name": pledge.variant_name,
+        "sku": pledge.sku,
+        "quantity": pledge.quantity,
+        "unit_price": str(pledge.unit_price),
+        "deposit_amount": str(pledge.deposit_amount),
+        "currency": pledge.currency,
+        "status": pledge.status,
+        "final_unit_price": None if pledge.final_unit_price is None else str(pledge.final_unit_price),
+        "balance_due": None if pledge.balance_due is None else str(pledge.balance_due),
+        "cancel_reason": pledge.cancel_reason,
+        "created_at": pledge.created_at.isoformat() if pledge.created_at else None,
+    }
+
+
+def quantity_clean(value: Any) -> int:
+    if isinstance(value, bool):
+        value = None
+    try:
+        quantity = int(value)
+        if isinstance(value, float) and value != quantity:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise Invalid(_("quantity must be a whole number."), code="quantity_invalid") from None
+    if quantity <= 0:
+        raise Invalid(_("quantity must be at least 1."), code="quantity_invalid")
+    return quantity
+
+
+def _open_check(campaign: Campaign) -> None:
+    if campaign.status != CampaignStatus.LIVE:
+        raise Conflict(_("This campaign is not taking pledges."), code="campaign_closed")
+    if campaign.kind == CampaignKind.GROUP and campaign.deadline <= timezone.now():
+        raise Conflict(_("The deadline has passed."), code="campaign_closed")
+
+
+def _variant_get(campaign: Campaign, variant_id: Any) -> Variant:
+    try:
+        pk = int(variant_id)
+    except (TypeError, ValueError):
+        raise Invalid(_("variant must be an id."), code="variant_invalid") from None
+    variant = Variant.objects.filter(pk=pk, product_id=campaign.product_id).first()
+    if variant is None:
+        raise Invalid(_("That variant is not part of this campaign's product."), code="variant_invalid")
+    if not variant.is_available:
+        raise Conflict(_("That variant is not available."), code="variant_unavailable")
+    return variant
+
+
+def _fan_limit_check(campaign: Campaign, fan_id: int, extra: int) -> None:
+    """Under the fan's row lock: the fan's held quantity plus `extra` stays within the limit."""
+    if campaign.per_fan_limit is None:
+        return
+    held = (
+        Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status__in=HOLDING_STATUSES)
+        .aggregate(n=Sum("quantity"))["n"] or 0
+    )
+    if held + extra > campaign.per_fan_limit:
+        raise Conflict(
+            _("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
+            code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": held},
+        )
+
+
+def _reserve(campaign: Campaign, quantity: int) -> int:
+    """Guarded increment of committed_quantity; returns the new total or raises sold_out/campaign_closed.
+
+    One statement on the hot path: the guard (live, before the deadline, within the cap) sits in the
+    WHERE clause, so concurrent pledges queue on the row lock and the last ones find no room.
+    """
+    now = timezone.now()
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Campaign._meta.db_table} SET committed_quantity = committed_quantity + %s "
+            f"WHERE id = %s AND status = %s AND (kind = %s OR deadline > %s) "
+            f"AND (cap IS NULL OR committed_quantity + %s <= cap) RETURNING committed_quantity",
+            [quantity, campaign.pk, CampaignStatus.LIVE, CampaignKind.SUBSCRIPTION, now, quantity],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    current = Campaign.objects.filter(pk=campaign.pk).values("committed_quantity", "status", "deadline").get()
+    if current["status"] != CampaignStatus.LIVE or (campaign.kind == CampaignKind.GROUP and current["deadline"] <= now):
+        raise Conflict(_("This campaign is not taking pledges."), code="campaign_closed")
+    raise Conflict(
+        _("Sold out: not enough left under the cap."), code="sold_out",
+        detail={"cap": campaign.cap, "committed_quantity": current["committed_quantity"]},
+    )
+
+
+def _release(campaign_id: int, quantity: int) -> None:
+    Campaign.objects.filter(pk=campaign_id, committed_quantity__gte=quantity).update(
+        committed_quantity=F("committed_quantity") - quantity
+    )
+
+
+def _fan_count_add(fan_id: int, delta: int) -> None:
+    if delta > 0:
+        Fan.objects.filter(pk=fan_id).update(pledge_count=F("pledge_count") + delta)
+    elif delta < 0:
+        Fan.objects.filter(pk=fan_id, pledge_count__gte=-delta).update(pledge_count=F("pledge_count") + delta)
+
+
+def _request_hash(campaign_id: int, variant: Any, quantity: Any) -> str:
+    body = json.dumps({"campaign": int(campaign_id), "variant": str(variant), "quantity": str(quantity)}, sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyKey, request_hash: str) -> dict[str, Any]:
+    if record.request_hash != request_hash:
+        raise Unprocessable(
+            _("This Idempotency-Key was used with a different request."), code="idempotency_key_reused"
+        )
+    if record.response is None:
+        raise Conflict(_("A request with this Idempotency-Key is still in progress."), code="idempotency_in_progress")
+    return record.response
+
+
+class _NotFollowing(Exception):
+    pass
+
+
+def _campaign_for_pledge(campaign_id: Any) -> Campaign:
+    """A launched campaign with its shop and tiers; drafts are invisible to fans."""
+    try:
+        pk = int(campaign_id)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    campaign = (
+        Campaign.objects.select_related("shop").prefetch_related("tiers")
+        .exclude(status=CampaignStatus.DRAFT).filter(pk=pk).first()
+    )
+    if campaign is None:
+        raise NotFound()
+    return campaign
+
+
+def _campaign_snapshot(campaign_id: int) -> Campaign:
+    return Campaign.objects.prefetch_related("tiers").get(pk=campaign_id)
+
+
+def pledge_place(
+    *, user: AbstractBaseUser, campaign_id: int, variant_id: Any, quantity: Any, idempotency_key: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """A fan commits to `quantity` of a variant and pays the deposit. Returns (pledge dict, created).
+
+    With an Idempotency-Key: the same key and body return the first result; a different body is
+    refused (422); a duplicate that arrives while the first is still paying gets 409.
+    """
+    key = (idempotency_key or "").strip()[:100] or None
+    request_hash = _request_hash(campaign_id, variant_id, quantity)
+    if key:
+        record = IdempotencyKey.objects.filter(user=user, key=key).first()
+        if record is not None:
+            return _replay(record, request_hash), False
+    campaign = _campaign_for_pledge(campaign_id)
+    quantity = quantity_clean(quantity)
+    variant = _variant_get(campaign, variant_id)
+    _open_check(campaign)
+    if campaign.per_fan_limit is not None and quantity > campaign.per_fan_limit:
+        raise Conflict(_("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
+                       code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": 0})
+    tiers = campaign_tiers(campaign)
+
+    for attempt in range(2):
+        try:
+            with transaction.atomic(durable=True):
+                # Lock order everywhere: fan row, then campaign row.
+                fan_id = (
+                    Fan.objects.select_for_update().filter(shop_id=campaign.shop_id, user=user)
+                    .values_list("pk", flat=True).first()
+                )
+                if fan_id is None:
+                    raise _NotFollowing
+                _fan_limit_check(campaign, fan_id, quantity)
+                committed = _reserve(campaign, quantity)
+                unit_price = unit_price_at(base=campaign.base_unit_price, tiers=tiers, quantity=committed)
+                deposit = deposit_for(quantity=quantity, unit_price=unit_price, percent=campaign.deposit_percent)
+                pledge = Pledge.objects.create(
+                    campaign=campaign, fan_id=fan_id, user=user, variant=variant, variant_name=variant.name,
+                    sku=variant.sku, quantity=quantity, unit_price=unit_price, deposit_amount=deposit,
+                    currency=campaign.currency, status=PledgeStatus.PENDING,
+                )
+                if key:
+                    # A concurrent twin blocks here on our uncommitted key, then fails: answered below (409).
+                    record = IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash, pledge=pledge)
+            break
+        except _NotFollowing:
+            if attempt:
+                raise
+            # Joining from a campaign page follows the shop (and opens the chat with it).
+            fan_follow(user=user, shop=campaign.shop, via="campaign")
+        except IntegrityError:
+            if not key:
+                raise
+            record = IdempotencyKey.objects.filter(user=user, key=key).first()
+            if record is None:  # the twin failed and was rolled back: the client may simply retry
+                raise Conflict(_("A request with this Idempotency-Key is still in progress."),
+                               code="idempotency_in_progress") from None
+            return _replay(record, request_hash), False
+
+    reference = f"pledge-{pledge.pk}-charge"
+    result = None
+    if deposit > 0:
+        try:
+            result = payment_provider().charge(reference=reference, amount=deposit, currency=pledge.currency,
+                                               user_id=user.pk)
+        except PaymentError as exc:
+            if isinstance(exc, PaymentTimeout):
+                payment_provider().void(reference=reference)
+            _pledge_abandon(pledge)
+            raise PaymentFailed(_("The deposit could not be charged; nothing was stored."),
+                                code="payment_timeout" if isinstance(exc, PaymentTimeout) else "payment_failed") from None
+
+    with transaction.atomic(durable=True):
+        activated = Pledge.objects.filter(pk=pledge.pk, status=PledgeStatus.PENDING).update(
+            status=PledgeStatus.ACTIVE, updated_at=timezone.now()
+        )
+        if not activated:  # swept as abandoned meanwhile; the sweeper voided the charge
+            raise PaymentFailed(_("The deposit could not be confirmed in time."), code="payment_timeout")
+        pledge.status = PledgeStatus.ACTIVE
+        if result is not None:
+            LedgerEntry.objects.create(pledge=pledge, kind=LedgerKind.CHARGE, amount=deposit, currency=pledge.currency,
+                                       reference=reference, provider_id=result.provider_id, note="deposit")
+        _fan_count_add(fan_id, 1)
+        body = pledge_to_dict(pledge)
+        if key:
+            IdempotencyKey.objects.filter(pk=record.pk).update(response=body)
+        campaign.committed_quantity = Campaign.objects.filter(pk=campaign.pk).values_list(
+            "committed_quantity", flat=True).get()
+        progress_announce(campaign)
+    return body, True
+
+
+def _pledge_abandon(pledge: Pledge) -> None:
+    """Undo a pending pledge whose deposit never went through: release quantity, delete it and its key."""
+    with transaction.atomic(durable=True):
+        deleted = Pledge.objects.filter(pk=pledge.pk, status=PledgeStatus.PENDING).exclude(
+            pk__in=LedgerEntry.objects.values("pledge_id")
+        )
+        IdempotencyKey.objects.filter(pledge_id=pledge.pk).delete()
+        if deleted.delete()[0]:
+            _release(pledge.campaign_id, pledge.quantity)
+
+
+def pledges_pending_sweep(*, campaign_id: int | None = None, older_than_s: int = 120) -> int:
+    """Pending pledges left by a crash between reserve and record: void their charge and undo them."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_s)
+    qs = Pledge.objects.filter(status=PledgeStatus.PENDING, created_at__lt=cutoff)
+    if campaign_id is not None:
+        qs = qs.filter(campaign_id=campaign_id)
+    swept = 0
+    for pledge in qs.order_by("pk")[:1000]:
+        payment_provider().void(reference=f"pledge-{pledge.pk}-charge")
+        _pledge_abandon(pledge)
+        swept += 1
+    return swept
+
+
+def _net_paid(pledge_id: int) -> Decimal:
+    rows = LedgerEntry.objects.filter(pledge_id=pledge_id).values("kind").annotate(total=Sum("amount"))
+    totals = {r["kind"]: r["total"] for r in rows}
+    return totals.get(LedgerKind.CHARGE, Decimal(0)) - totals.get(LedgerKind.REFUND, Decimal(0))
+
+
+def ledger_refund(*, pledge: Pledge, amount: Decimal, reference: str, note: str) -> LedgerEntry | None:
+    """Refund through the provider (no locks held) and record it once; safe to rerun with one reference."""
+    if amount <= 0:
+        return None
+    existing = LedgerEntry.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing
+    result = payment_provider().refund(
+        reference=reference, charge_reference=f"pledge-{pledge.pk}-charge", amount=amount, currency=pledge.currency
+    )
+    entry = LedgerEntry(pledge_id=pledge.pk, kind=LedgerKind.REFUND, amount=amount, currency=pledge.currency,
+                        reference=reference, provider_id=result.provider_id, note=note)
+    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
+    return entry
+
+
+def pledge_change(*, user: AbstractBaseUser, pledge_id: int, quantity: Any = None, variant_id: Any = None) -> dict[str, Any]:
+    """Change quantity and/or variant before the deadline; the deposit difference is charged or refunded."""
+    if quantity is None and variant_id is None:
+        raise Invalid(_("Nothing to change."), code="invalid")
+    pledge = access_pledge(user, pledge_id)
+    campaign = pledge.campaign
+    new_quantity = quantity_clean(quantity) if quantity is not None else pledge.quantity
+    variant = _variant_get(campaign, variant_id) if variant_id is not None else None
+    _open_check(campaign)
+    with transaction.atomic(durable=True):
+        Fan.objects.select_for_update().filter(pk=pledge.fan_id).values_list("pk").get()
+        pledge = access_pledge(user, pledge_id, lock=True)
+        if pledge.status != PledgeStatus.ACTIVE:
+            raise Conflict(_("Only an active pledge can be changed."), code="pledge_not_active")
+        old_quantity, old_deposit = pledge.quantity, pledge.deposit_amount
+        old_variant = (pledge.variant_id, pledge.variant_name, pledge.sku)
+        delta = new_quantity - old_quantity
+        if delta > 0:
+            _fan_limit_check(campaign, pledge.fan_id, delta)
+            _reserve(campaign, delta)
+        elif delta < 0:
+            _release(campaign.pk, -delta)
+        if variant is not None:
+            pledge.variant, pledge.variant_name, pledge.sku = variant, variant.name, variant.sku
+        pledge.quantity = new_quantity
+        pledge.deposit_amount = deposit_for(quantity=new_quantity, unit_price=pledge.unit_price,
+                                            percent=campaign.deposit_percent)
+        pledge.save(update_fields=["variant", "variant_name", "sku", "quantity", "deposit_amount", "updated_at"])
+    difference = pledge.deposit_amount - old_deposit
+    change_ref = f"pledge-{pledge.pk}-change-{uuid.uuid4().hex[:12]}"
+    if difference > 0:
+        try:
+            result = payment_provider().charge(reference=change_ref, amount=difference, currency=pledge.currency,
+                                               user_id=user.pk)
+        except PaymentError as exc:
+            if isinstance(exc, PaymentTimeout):
+                payment_provider().void(reference=change_ref)
+            with transaction.atomic(durable=True):
+                # Put the pledge back as it was; the reservation for the increase is released.
+                Pledge.objects.filter(pk=pledge.pk).update(
+                    quantity=old_quantity, deposit_amount=old_deposit, variant_id=old_variant[0],
+                    variant_name=old_variant[1], sku=old_variant[2],
+                )
+                if delta > 0:
+                    _release(campaign.pk, delta)
+            raise PaymentFailed(_("The extra deposit could not be charged; the pledge is unchanged.")) from None
+        LedgerEntry.objects.create(pledge=pledge, kind=LedgerKind.CHARGE, amount=difference, currency=pledge.currency,
+                                   reference=change_ref, provider_id=result.provider_id, note="change")
+    elif difference < 0:
+        ledger_refund(pledge=pledge, amount=-difference, reference=change_ref, note="change")
+    with transaction.atomic():
+        progress_announce(_campaign_snapshot(campaign.pk))
+    return pledge_to_dict(pledge)
+
+
+def pledge_cancel(*, user: AbstractBaseUser, pledge_id: int, reason: str = "") -> dict[str, Any]:
+    """Cancel before the deadline (or a subscription while it runs); the whole deposit is refunded."""
+    pledge = access_pledge(user, pledge_id)
+    _open_check(pledge.campaign)
+    with transaction.atomic(durable=True):
+        Fan.objects.select_for_update().filter(pk=pledge.fan_id).values_list("pk").get()
+        pledge = access_pledge(user, pledge_id, lock=True)
+        if pledge.status not in (PledgeStatus.ACTIVE, PledgeStatus.PAUSED):
+            raise Conflict(_("This pledge cannot be cancelled now."), code="pledge_not_active")
+        pledge.status = PledgeStatus.CANCELLED
+        pledge.cancel_reason = (reason or "").strip()[:200]
+        pledge.save(update_fields=["status", "cancel_reason", "updated_at"])
+        _release(pledge.campaign_id, pledge.quantity)
+        _fan_count_add(pledge.fan_id, -1)
+    ledger_refund(pledge=pledge, amount=_net_paid(pledge.pk), reference=f"pledge-{pledge.pk}-cancel-refund",
+                  note="cancel")
+    with transaction.atomic():
+        progress_announce(_campaign_snapshot(pledge.campaign_id))
+    return pledge_to_dict(pledge)
+
+
+def pledges_cancelled_refund(*, campaign_id: int) -> int:
+    """Finish refunds of cancelled pledges interrupted by a crash (reruns find nothing to do)."""
+    done = 0
+    for pledge in Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CANCELLED).exclude(
+        ledger__reference__endswith="-cancel-refund"
+    ).order_by("pk"):
+        if ledger_refund(pledge=pledge, amount=_net_paid(pledge.pk), reference=f"pledge-{pledge.pk}-cancel-refund",
+                         note="cancel"):
+            done += 1
+    return done
+

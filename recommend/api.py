@@ -1,0 +1,144 @@
+"""Recommendation endpoints. One view per operation, small serializers."""
+
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fans.access import access_fan_as_staff
+from fans.services.chat import message_send
+from fans.services.crm import segment_create
+from recommend import services
+from recommend.serving import fans_for_product, picks_as_json, recommend_for_fan, serving_model
+from shops.access import access_shop_membership
+from shops.errors import Conflict, Invalid, NotFound
+from shops.models import Product, ShopMember
+
+
+def _k(request: Request, default: int, maximum: int) -> int:
+    raw = request.query_params.get("k", default)
+    try:
+        k = int(raw)
+    except (TypeError, ValueError):
+        raise Invalid("k must be a whole number.") from None
+    if not 1 <= k <= maximum:
+        raise Invalid(f"k must be between 1 and {maximum}.")
+    return k
+
+
+def _product_as_staff(request: Request, product_id: int) -> tuple[Product, ShopMember]:
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise NotFound()
+    return product, access_shop_membership(request.user, product.shop_id)
+
+
+def _version() -> str | None:
+    model = serving_model()
+    return model.version if model else None
+
+
+class CardClickIn(serializers.Serializer):
+    message = serializers.IntegerField()
+
+
+class CardClickApi(APIView):
+    @extend_schema(
+        request=CardClickIn,
+        responses=inline_serializer("CardClickOut", {"interaction": serializers.IntegerField(), "created": serializers.BooleanField()}),
+    )
+    def post(self, request: Request) -> Response:
+        data = CardClickIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        interaction, created = services.card_click_record(user=request.user, message_id=data.validated_data["message"])
+        return Response(
+            {"interaction": interaction.pk, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class FanRecommendationsApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("k", int)])
+    def get(self, request: Request, fan_id: int) -> Response:
+        fan, _member = access_fan_as_staff(request.user, fan_id)
+        picks = recommend_for_fan(fan, _k(request, 5, 50))
+        return Response({"fan": fan.pk, "version": _version(), "picks": picks_as_json(picks)})
+
+
+class SendPickIn(serializers.Serializer):
+    product = serializers.IntegerField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    client_id = serializers.UUIDField(required=False)
+
+
+class FanRecommendationSendApi(APIView):
+    @extend_schema(request=SendPickIn)
+    def post(self, request: Request, fan_id: int) -> Response:
+        fan, _member = access_fan_as_staff(request.user, fan_id)
+        data = SendPickIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = getattr(fan, "conversation", None)
+        if conversation is None:
+            raise Conflict("This fan has no conversation yet.", code="no_conversation")
+        message, created = message_send(
+            user=request.user,
+            conversation_id=conversation.pk,
+            client_id=data.validated_data.get("client_id") or uuid.uuid4(),
+            kind="product_card",
+            payload={"product": data.validated_data["product"], "reason": data.validated_data["reason"]},
+        )
+        return Response(
+            {"message": message.pk, "conversation": conversation.pk, "seq": message.seq, "payload": message.payload},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class LikelyFansApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("k", int)])
+    def get(self, request: Request, product_id: int) -> Response:
+        product, _member = _product_as_staff(request, product_id)
+        picks = fans_for_product(product, _k(request, 50, 1000))
+        return Response(
+            {
+                "product": product.pk,
+                "version": _version(),
+                "fans": [
+                    {
+                        "id": p.fan.pk,
+                        "display_name": p.fan.display_name,
+                        "score": round(p.score, 4),
+                        "reason": p.reason.as_dict(),
+                        "ranker": p.ranker,
+                    }
+                    for p in picks
+                ],
+            }
+        )
+
+
+class SaveSegmentIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    k = serializers.IntegerField(min_value=1, max_value=1000, default=50)
+
+
+class LikelyFansSaveSegmentApi(APIView):
+    @extend_schema(request=SaveSegmentIn)
+    def post(self, request: Request, product_id: int) -> Response:
+        product, member = _product_as_staff(request, product_id)
+        data = SaveSegmentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        fan_ids = [p.fan.pk for p in fans_for_product(product, data.validated_data["k"])]
+        segment = segment_create(member=member, name=data.validated_data["name"], filter={"fan_ids": fan_ids})
+        if segment.filter.get("fan_ids") != sorted(fan_ids):
+            # Without the fan_ids filter key a segment would silently mean "every fan": refuse instead.
+            segment.delete()
+            raise Conflict("Segments of explicit fans are not supported here.", code="fan_ids_unsupported")
+        return Response(
+            {"id": segment.pk, "name": segment.name, "filter": segment.filter, "count": len(fan_ids)},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,86 @@
+"""Feature strings shared by training and serving: fans and products meet in one vocabulary.
+
+Fan features are their tags, written "group:tag" for the platform vocabulary and "shop<id>.group:tag" for a
+shop's private groups. Product features are "category:<c>", "brand:<b>", "price_band:<low|mid|high>" and
+the product's tags in the fan vocabulary ("suits oily skin" is skin_type:oily).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from fans.models import FanTag, Tag
+from recommend.models import ProductTag
+
+# Fixed price bands (CNY), so a product created after training gets the same feature it would have had.
+PRICE_BANDS: tuple[tuple[Decimal, str], ...] = ((Decimal("100"), "low"), (Decimal("300"), "mid"))
+
+
+def price_band(price: Decimal | float | None) -> str:
+    value = Decimal(str(price or 0))
+    for limit, name in PRICE_BANDS:
+        if value < limit:
+            return name
+    return "high"
+
+
+def tag_feature(group_code: str, tag_code: str, group_shop_id: int | None) -> str:
+    prefix = f"shop{group_shop_id}." if group_shop_id else ""
+    return f"{prefix}{group_code}:{tag_code}"
+
+
+def fan_features(fan_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Current tags of each fan, as feature strings."""
+    ids = list(fan_ids)
+    out: dict[int, list[str]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = FanTag.objects.filter(fan_id__in=ids).values_list(
+        "fan_id", "tag__group__code", "tag__code", "tag__group__shop_id"
+    )
+    for fan_id, group, code, shop_id in rows:
+        out[fan_id].append(tag_feature(group, code, shop_id))
+    return out
+
+
+def product_features(rows: Iterable[tuple[int, str, str, Decimal]]) -> dict[int, list[str]]:
+    """Features of products given (id, category, brand, price) rows, plus their ProductTags."""
+    out: dict[int, list[str]] = {}
+    for product_id, category, brand, price in rows:
+        features = [f"category:{category}", f"price_band:{price_band(price)}"]
+        brand_key = re.sub(r"\s+", "_", (brand or "").strip().lower())
+        if brand_key:
+            features.append(f"brand:{brand_key}")
+        out[product_id] = features
+    if out:
+        tags = ProductTag.objects.filter(product_id__in=list(out)).values_list(
+            "product_id", "tag__group__code", "tag__code", "tag__group__shop_id"
+        )
+        for product_id, group, code, shop_id in tags:
+            out[product_id].append(tag_feature(group, code, shop_id))
+    return out
+
+
+def tag_names(features: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(zh, en) display names of tag features; features that are not tags are left out."""
+    wanted: dict[tuple[int | None, str, str], str] = {}
+    for feature in features:
+        shop_part, _, rest = feature.rpartition(".") if feature.startswith("shop") else ("", "", feature)
+        group, sep, code = rest.partition(":")
+        if not sep or group in ("category", "brand", "price_band"):
+            continue
+        shop_id = int(shop_part[4:]) if shop_part[4:].isdigit() else None
+        wanted[(shop_id, group, code)] = feature
+    if not wanted:
+        return {}
+    rows = Tag.objects.filter(
+        group__code__in={g for _, g, _ in wanted}, code__in={c for _, _, c in wanted}
+    ).values_list("group__shop_id", "group__code", "code", "name_zh", "name_en")
+    return {
+        wanted[(shop_id, group, code)]: (zh, en)
+        for shop_id, group, code, zh, en in rows
+        if (shop_id, group, code) in wanted
+    }

@@ -1,0 +1,275 @@
+"""Training for serving: the catalogue from the database, the served rankers as factor tables, artifacts.
+
+Every ranker the evaluation can serve scores as a sum of "parts"; a part is a factorised model
+
+    score(u, i) = scale * (U[u] . V[i] + ub[u] + ib[i])
+
+and also says how to build U/ub for a fan, or V/ib for a product, that training never saw, from features
+(UF/VF rows combined by sum, mean or L2-normalised sum). Serving then needs only numpy arrays: no
+LightFM object, no pickles. `factorize` is checked against `Ranker.score` in tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from recommend.data import Catalog, Interactions, TrainSet
+from recommend.rankers import (
+    RANKING_LOSSES,
+    BlendRanker,
+    ContentRanker,
+    LightFMRanker,
+    PopularityRanker,
+    Ranker,
+    TagPopularityRanker,
+)
+
+ARTIFACT_FORMAT = 1
+META_FILE = "meta.json"
+ARRAYS_FILE = "arrays.npz"
+
+
+def artifacts_dir() -> Path:
+    """FANSI_RECOMMEND_DIR (environment or setting), default BASE_DIR/var/models."""
+    configured = os.environ.get("FANSI_RECOMMEND_DIR") or getattr(settings, "FANSI_RECOMMEND_DIR", None)
+    return Path(configured) if configured else Path(settings.BASE_DIR) / "var" / "models"
+
+
+@dataclass
+class Part:
+    scale: float
+    U: np.ndarray
+    ub: np.ndarray
+    V: np.ndarray
+    ib: np.ndarray
+    UF: np.ndarray
+    ubf: np.ndarray
+    VF: np.ndarray
+    ibf: np.ndarray
+    user_combine: str = "mean"  # sum | mean
+    item_combine: str = "mean"  # sum | mean | l2
+    user_cold_bias: float = 0.0
+    item_cold_bias: float = 0.0
+    kind: str = ""
+
+    ARRAYS = ("U", "ub", "V", "ib", "UF", "ubf", "VF", "ibf")
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "user_combine": self.user_combine,
+            "item_combine": self.item_combine,
+            "user_cold_bias": self.user_cold_bias,
+            "item_cold_bias": self.item_cold_bias,
+            "kind": self.kind,
+        }
+
+
+def _f32(array: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+
+
+def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
+    """The ranker as factor parts (exactly the same scores up to a constant per call)."""
+    nu, ni = train.n_users, train.n_items
+    vu, vi = len(train.user_vocab), len(train.item_vocab)
+    zeros = np.zeros
+    if isinstance(ranker, BlendRanker):
+        (_, std_a), (_, std_b) = ranker.stats
+        parts = [_scaled(p, 1.0 / std_a) for p in factorize(ranker.base, train)]
+        if ranker.weight:
+            parts += [_scaled(p, ranker.weight / std_b) for p in factorize(ranker.other, train)]
+        return parts
+    if isinstance(ranker, LightFMRanker) and ranker.fallback is not None:
+        ranker = ranker.fallback
+    if isinstance(ranker, PopularityRanker):
+        return [
+            Part(1.0, zeros((nu, 0)), _f32(ranker.user_term), zeros((ni, 0)), _f32(ranker.item_term),
+                 zeros((vu, 0)), zeros(vu), zeros((vi, 0)), zeros(vi), "sum", "sum", kind="popularity")
+        ]
+    if isinstance(ranker, TagPopularityRanker):
+        n_known = max(int(train.known_users.sum()), 1)
+        return [
+            Part(1.0, _f32(train.user_tags.toarray()), zeros(nu), _f32(ranker.lift.T), _f32(ranker.log_item),
+                 np.eye(vu, dtype=np.float32), zeros(vu), zeros((vi, vu)), zeros(vi), "sum", "sum",
+                 item_cold_bias=float(np.log(0.5 / (n_known + 1.0))), kind="tag_popularity")
+        ]
+    if isinstance(ranker, ContentRanker):
+        features = train.item_tags[train.known_items]
+        doc_freq = np.asarray((features > 0).sum(axis=0)).ravel()
+        idf = np.log((1.0 + features.shape[0]) / (1.0 + doc_freq)) + 1.0
+        return [
+            Part(1.0, _f32(ranker.user_profiles.toarray()), zeros(nu), _f32(ranker.item_vectors.toarray()),
+                 zeros(ni), zeros((vu, vi)), zeros(vu), _f32(np.diag(idf)), zeros(vi), "sum", "l2",
+                 kind="content")
+        ]
+    if isinstance(ranker, LightFMRanker):
+        cfg, model = ranker.config, ranker.model
+        d = cfg.no_components
+        ranking = cfg.loss in RANKING_LOSSES
+        if cfg.features:
+            u_off = nu if cfg.user_identity else 0
+            i_off = ni if cfg.item_identity else 0
+            UF, ubf = model.user_embeddings[u_off:], model.user_biases[u_off:]
+            VF, ibf = model.item_embeddings[i_off:], model.item_biases[i_off:]
+        else:
+            UF, ubf, VF, ibf = zeros((vu, d)), zeros(vu), zeros((vi, d)), zeros(vi)
+        return [
+            Part(1.0, _f32(ranker.user_vectors), zeros(nu) if ranking else _f32(ranker.user_bias),
+                 _f32(ranker.item_vectors), _f32(ranker.item_bias), _f32(UF),
+                 zeros(vu) if ranking else _f32(ubf), _f32(VF), _f32(ibf), "mean", "mean", kind=ranker.name)
+        ]
+    raise TypeError(f"cannot factorise {type(ranker).__name__}")
+
+
+def _scaled(part: Part, factor: float) -> Part:
+    part.scale *= factor
+    return part
+
+
+def factor_scores(parts: list[Part], users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    total = np.zeros((len(users), len(items)), dtype=np.float32)
+    for p in parts:
+        total += p.scale * (p.U[users] @ p.V[items].T + p.ub[users][:, None] + p.ib[items][None, :])
+    return total
+
+
+# --- catalogue subsampling for bounded evaluation ------------------------------------------------------
+
+
+def catalog_sample(catalog: Catalog, max_users: int, *, seed: int = 0) -> Catalog:
+    """Keep at most `max_users` fans with interactions (and all products), re-indexed."""
+    users = catalog.interactions.user_set()
+    if len(users) <= max_users:
+        return catalog
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(users, size=max_users, replace=False))
+    new_index = np.full(catalog.n_users, -1, dtype=np.int64)
+    new_index[keep] = np.arange(len(keep))
+    mask = new_index[catalog.interactions.users] >= 0
+    inter = catalog.interactions
+    return Catalog(
+        user_ids=[catalog.user_ids[u] for u in keep],
+        item_ids=catalog.item_ids,
+        interactions=Interactions(
+            users=new_index[inter.users[mask]].astype(np.int32),
+            items=inter.items[mask].copy(),
+            weights=inter.weights[mask].copy(),
+            n_users=len(keep),
+            n_items=inter.n_items,
+        ),
+        user_tags=[catalog.user_tags[u] for u in keep],
+        item_tags=catalog.item_tags,
+        has_weights=catalog.has_weights,
+    )
+
+
+# --- artifacts -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Artifacts:
+    """What serving loads: per model key the parts, per regime the model key and ranker name."""
+
+    version: str
+    user_pks: np.ndarray  # fan pk per catalogue row
+    user_shops: np.ndarray
+    known_users: np.ndarray  # bool: had training interactions
+    item_pks: np.ndarray
+    item_shops: np.ndarray
+    user_vocab: list[str]
+    item_vocab: list[str]
+    models: dict[str, list[Part]]
+    regimes: dict[str, dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def artifacts_write(artifacts: Artifacts, root: Path) -> Path:
+    """Write into a temporary folder and rename it into place, so a version folder is complete or absent."""
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / artifacts.version
+    tmp = root / f".{artifacts.version}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    arrays: dict[str, np.ndarray] = {
+        "user_pks": artifacts.user_pks,
+        "user_shops": artifacts.user_shops,
+        "known_users": artifacts.known_users,
+        "item_pks": artifacts.item_pks,
+        "item_shops": artifacts.item_shops,
+    }
+    models_meta: dict[str, list[dict[str, Any]]] = {}
+    for key, parts in artifacts.models.items():
+        models_meta[key] = []
+        for n, part in enumerate(parts):
+            models_meta[key].append(part.meta())
+            for name in Part.ARRAYS:
+                arrays[f"{key}__{n}__{name}"] = _f32(getattr(part, name))
+    np.savez(tmp / ARRAYS_FILE, **arrays)
+    meta = {
+        "format": ARTIFACT_FORMAT,
+        "version": artifacts.version,
+        "user_vocab": artifacts.user_vocab,
+        "item_vocab": artifacts.item_vocab,
+        "models": models_meta,
+        "regimes": artifacts.regimes,
+        "extra": artifacts.extra,
+        "complete": True,
+    }
+    # meta.json last: its presence with complete=true marks the folder usable.
+    (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def artifacts_complete(path: Path) -> bool:
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(meta.get("complete")) and (path / ARRAYS_FILE).exists()
+
+
+def artifacts_read(path: Path) -> Artifacts:
+    meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    with np.load(path / ARRAYS_FILE) as data:
+        arrays = {name: data[name] for name in data.files}
+    models: dict[str, list[Part]] = {}
+    for key, parts_meta in meta["models"].items():
+        models[key] = [
+            Part(
+                scale=pm["scale"],
+                user_combine=pm["user_combine"],
+                item_combine=pm["item_combine"],
+                user_cold_bias=pm["user_cold_bias"],
+                item_cold_bias=pm["item_cold_bias"],
+                kind=pm["kind"],
+                **{name: arrays[f"{key}__{n}__{name}"] for name in Part.ARRAYS},
+            )
+            for n, pm in enumerate(parts_meta)
+        ]
+    return Artifacts(
+        version=meta["version"],
+        user_pks=arrays["user_pks"].astype(np.int64),
+        user_shops=arrays["user_shops"].astype(np.int64),
+        known_users=arrays["known_users"].astype(bool),
+        item_pks=arrays["item_pks"].astype(np.int64),
+        item_shops=arrays["item_shops"].astype(np.int64),
+        user_vocab=meta["user_vocab"],
+        item_vocab=meta["item_vocab"],
+        models=models,
+        regimes=meta["regimes"],
+        extra=meta.get("extra", {}),
+    )
+
