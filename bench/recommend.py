@@ -191,19 +191,28 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=5_000)
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
     machine = machine_info(database_url=database_url, redis_url=os.environ["REDIS_URL"])
     print_machine(machine)
-    reset_database(database_url)
+    if not args.reuse:
+        reset_database(database_url)
 
     import django
 
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    seeded = seed(args.fans, args.products, args.interactions)
+    if args.reuse:
+        from fans.models import FanTag
+        from recommend.models import Interaction, ModelVersion
+
+        ModelVersion.objects.all().delete()
+        seeded = {"seed_s": None, "fan_tags": FanTag.objects.count(), "interactions": Interaction.objects.count()}
+    else:
+        call_command("migrate", verbosity=0)
+        seeded = seed(args.fans, args.products, args.interactions)
 
     import numpy as np
 

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 EVAL_MAX_FANS = int(os.environ.get("FANSI_RECOMMEND_EVAL_MAX_FANS", "20000"))
 # Above this many evaluated interactions the LightFM grid shrinks to one config ("tiny").
 EVAL_STANDARD_GRID_MAX_NNZ = 60_000
+# Evaluation scores every evaluated fan against every product, many times: cap fans x products.
+EVAL_MAX_SCORED_PAIRS = 20_000_000
 EVAL_MAX_FIT_SECONDS = 20.0
 # Seconds for fitting every served LightFM model on all data, shared between distinct models.
 FIT_BUDGET_SECONDS = float(os.environ.get("FANSI_RECOMMEND_FIT_BUDGET", "50"))
@@ -268,7 +270,8 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         notes.append("no interactions yet: this is a popularity-only model (every regime serves popularity)")
         specs = {regime: RankerSpec("popularity") for regime in REGIMES}
     else:
-        sample = catalog_sample(catalog, options.eval_max_fans, seed=options.seed)
+        max_fans = min(options.eval_max_fans, max(2000, EVAL_MAX_SCORED_PAIRS // max(catalog.n_items, 1)))
+        sample = catalog_sample(catalog, max_fans, seed=options.seed)
         grid = options.grid or ("standard" if len(sample.interactions) <= EVAL_STANDARD_GRID_MAX_NNZ else "tiny")
         params.update(
             eval_fans=int(len(sample.interactions.user_set())),
@@ -276,7 +279,7 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
             grid=grid,
         )
         if sample is not catalog:
-            notes.append(f"evaluated on a sample of {options.eval_max_fans} fans with history")
+            notes.append(f"evaluated on a sample of {max_fans} fans with history")
         for n, regime in enumerate(REGIMES):
             _progress(version.pk, 0.05 + 0.6 * n / len(REGIMES), f"evaluating {regime}")
             result = evaluate_regime(

@@ -13,7 +13,8 @@ from django.core.cache import cache
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +25,6 @@ from fans.models import (
     BulkJob,
     Conversation,
     Fan,
-    FanTag,
     ImportJob,
     JobStatus,
     Segment,
@@ -236,23 +236,27 @@ def _assign_batch(shop: Shop, fan_ids: list[int], staff_user_id: int | None) -> 
     return changed
 
 
-def fan_export_rows(shop: Shop, fan_ids: list[int]) -> Iterator[list[object]]:
-    """Export rows for a batch of fans, in id order, with two queries."""
-    tags: dict[int, list[str]] = defaultdict(list)
-    for fan_id, group_code, tag_code in (
-        FanTag.objects.filter(fan_id__in=fan_ids).order_by("fan_id", "group_id", "tag_id")
-        .values_list("fan_id", "tag__group__code", "tag__code")
-    ):
-        tags[fan_id].append(f"{group_code}:{tag_code}")
+def tag_strings_by_id(shop: Shop) -> dict[int, str]:
+    return {
+        pk: f"{group}:{code}"
+        for pk, group, code in Tag.objects.filter(Q(group__shop__isnull=True) | Q(group__shop=shop)).values_list(
+            "pk", "group__code", "code"
+        )
+    }
+
+
+def fan_export_rows(shop: Shop, fan_ids: list[int], tag_names: dict[int, str] | None = None) -> Iterator[list[object]]:
+    """Export rows for a batch of fans, in id order, in one query (tags come from Fan.tag_ids)."""
+    names = tag_names if tag_names is not None else tag_strings_by_id(shop)
     fans = (
         Fan.objects.filter(shop=shop, pk__in=fan_ids)
         .order_by("pk")
         .values_list("pk", "user__username", "display_name", "joined_at", "assigned_to__username", "total_spend",
-                     "pledge_count", "conversation__last_message_at", "notes")
+                     "pledge_count", "conversation__last_message_at", "notes", "tag_ids")
     )
-    for pk, username, name, joined, assigned, spend, pledges, last_msg, notes in fans:
+    for pk, username, name, joined, assigned, spend, pledges, last_msg, notes, tag_ids in fans:
         yield [pk, username, name, joined.isoformat(), assigned or "", spend, pledges,
-               last_msg.isoformat() if last_msg else "", notes, ";".join(tags.get(pk, []))]
+               last_msg.isoformat() if last_msg else "", notes, ";".join(names[t] for t in tag_ids if t in names)]
 
 
 class _ExportWriter:
@@ -260,6 +264,7 @@ class _ExportWriter:
 
     def __init__(self, job: BulkJob) -> None:
         self.job = job
+        self.tag_names = tag_strings_by_id(job.shop)
         fd, self.path = tempfile.mkstemp(suffix=".csv")
         self.stream = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
         self.writer = csv.writer(self.stream)
@@ -269,7 +274,7 @@ class _ExportWriter:
         from fans.csvio import cell_safe
 
         n = 0
-        for row in fan_export_rows(self.job.shop, fan_ids):
+        for row in fan_export_rows(self.job.shop, fan_ids, self.tag_names):
             self.writer.writerow([cell_safe(v) for v in row])
             n += 1
         return n
@@ -418,6 +423,20 @@ def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
     return job
 
 
+def _notes_update(notes: list[tuple[int, str]]) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for start in range(0, len(notes), BATCH):
+                chunk = notes[start : start + BATCH]
+                cursor.execute(
+                    "UPDATE fans_fan SET notes = v.notes FROM unnest(%s::bigint[], %s::text[]) AS v(id, notes) "
+                    "WHERE fans_fan.id = v.id",
+                    [[n[0] for n in chunk], [n[1] for n in chunk]],
+                )
+    else:
+        Fan.objects.bulk_update([Fan(pk=pk, notes=text) for pk, text in notes], ["notes"], batch_size=BATCH)
+
+
 def import_progress_key(job_id: int) -> str:
     return f"import-progress:{job_id}"
 
@@ -445,8 +464,8 @@ def import_apply(*, job_id: int) -> None:
                 changed += fan_tags_bulk_add(fan_ids=fan_ids, tags=[tags[tag_id]], source=TagSource.IMPORT, actor=job.created_by)
                 done += 1
                 cache.set(import_progress_key(job.pk), done / steps, 3600)
-            notes = [Fan(pk=r["fan"], notes=r["notes"]) for r in rows if r["notes"] is not None]
-            Fan.objects.bulk_update(notes, ["notes"], batch_size=BATCH)
+            notes = [(r["fan"], r["notes"]) for r in rows if r["notes"] is not None]
+            _notes_update(notes)
             by_staff: dict[int, list[int]] = defaultdict(list)
             for r in rows:
                 if r["assigned_to"]:

@@ -1,9 +1,14 @@
-"""Tagging one fan or many: single-choice groups replace, every change is recorded in history."""
+"""Tagging one fan or many: single-choice groups replace, every change is recorded in history.
+
+FanTag is the source of truth; Fan.tag_ids is refreshed from it in the same transaction. On PostgreSQL the
+bulk paths are set-based SQL (two statements a batch, whatever its size); elsewhere they use the ORM.
+"""
 
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from fans.models import Fan, FanTag, FanTagEvent, Tag, TagChoice, TagSource
 from fans.vocabulary import check_single_choice
@@ -13,6 +18,28 @@ BATCH = 5000
 
 def source_for(role: str) -> str:
     return TagSource.OWNER if role == "owner" else TagSource.STAFF
+
+
+def fan_tag_ids_refresh(fan_ids: Sequence[int]) -> None:
+    """Recompute Fan.tag_ids from FanTag for these fans."""
+    if not fan_ids:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE fans_fan f SET tag_ids = COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) "
+                "FROM fans_fantag ft WHERE ft.fan_id = f.id), '[]'::jsonb) WHERE f.id = ANY(%s)",
+                [list(fan_ids)],
+            )
+        else:
+            for start in range(0, len(fan_ids), 500):
+                ids = list(fan_ids[start : start + 500])
+                cursor.execute(
+                    "UPDATE fans_fan SET tag_ids = COALESCE((SELECT json_group_array(tag_id) FROM "
+                    "(SELECT tag_id FROM fans_fantag WHERE fan_id = fans_fan.id ORDER BY tag_id)), '[]') "
+                    f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                    ids,
+                )
 
 
 def fan_tags_change(
@@ -35,20 +62,45 @@ def fan_tags_bulk_add(
     """Give every fan in fan_ids each tag; returns how many assignments were new. Joins the caller's transaction."""
     tags = list(tags)
     check_single_choice(tags)
+    add = _add_one_tag_sql if connection.vendor == "postgresql" else _add_one_tag_orm
     created = 0
     with transaction.atomic():
         for start in range(0, len(fan_ids), BATCH):
             ids = list(fan_ids[start : start + BATCH])
             for tag in tags:
-                created += _add_one_tag(ids, tag, source, actor)
+                created += add(ids, tag, source, actor)
+            fan_tag_ids_refresh(ids)
     return created
 
 
-def _add_one_tag(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> int:
+def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> int:
+    single = tag.group.choice == TagChoice.SINGLE
+    actor_id = actor.pk if actor is not None else None
+    now = timezone.now()
+    with connection.cursor() as cur:
+        if single:
+            # A new value in a single-choice group replaces the old one.
+            cur.execute(
+                "WITH gone AS (DELETE FROM fans_fantag WHERE fan_id = ANY(%s) AND group_id = %s AND tag_id <> %s "
+                "RETURNING fan_id, tag_id) "
+                "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
+                "SELECT fan_id, tag_id, %s, %s, %s, %s FROM gone",
+                [ids, tag.group_id, tag.pk, FanTagEvent.REMOVE, source, actor_id, now],
+            )
+        cur.execute(
+            "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, created_at) "
+            "SELECT f, %s, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) AS f ON CONFLICT DO NOTHING RETURNING fan_id) "
+            "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
+            "SELECT fan_id, %s, %s, %s, %s, %s FROM new",
+            [tag.pk, tag.group_id, single, source, actor_id, now, ids, tag.pk, FanTagEvent.ADD, source, actor_id, now],
+        )
+        return cur.rowcount
+
+
+def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> int:
     single = tag.group.choice == TagChoice.SINGLE
     events: list[FanTagEvent] = []
     if single:
-        # A new value in a single-choice group replaces the old one.
         replaced = list(
             FanTag.objects.filter(fan_id__in=ids, group_id=tag.group_id).exclude(tag_id=tag.pk).values_list("pk", "fan_id", "tag_id")
         )
@@ -72,17 +124,30 @@ def fan_tags_bulk_remove(
     *, fan_ids: Sequence[int], tags: Iterable[Tag], source: str, actor: AbstractBaseUser | None
 ) -> int:
     tag_ids = [t.pk for t in tags]
+    actor_id = actor.pk if actor is not None else None
     removed = 0
     with transaction.atomic():
         for start in range(0, len(fan_ids), BATCH):
             ids = list(fan_ids[start : start + BATCH])
-            rows = list(FanTag.objects.filter(fan_id__in=ids, tag_id__in=tag_ids).values_list("pk", "fan_id", "tag_id"))
-            if not rows:
-                continue
-            FanTag.objects.filter(pk__in=[r[0] for r in rows]).delete()
-            FanTagEvent.objects.bulk_create(
-                [FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor) for _, f, t in rows],
-                batch_size=BATCH,
-            )
-            removed += len(rows)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cur:
+                    cur.execute(
+                        "WITH gone AS (DELETE FROM fans_fantag WHERE fan_id = ANY(%s) AND tag_id = ANY(%s) "
+                        "RETURNING fan_id, tag_id) "
+                        "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
+                        "SELECT fan_id, tag_id, %s, %s, %s, %s FROM gone",
+                        [ids, tag_ids, FanTagEvent.REMOVE, source, actor_id, timezone.now()],
+                    )
+                    count = cur.rowcount
+            else:
+                rows = list(FanTag.objects.filter(fan_id__in=ids, tag_id__in=tag_ids).values_list("pk", "fan_id", "tag_id"))
+                FanTag.objects.filter(pk__in=[r[0] for r in rows]).delete()
+                FanTagEvent.objects.bulk_create(
+                    [FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor) for _, f, t in rows],
+                    batch_size=BATCH,
+                )
+                count = len(rows)
+            if count:
+                fan_tag_ids_refresh(ids)
+            removed += count
     return removed

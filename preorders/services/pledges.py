@@ -211,7 +211,10 @@ def pledge_place(
     if campaign.per_fan_limit is not None and quantity > campaign.per_fan_limit:
         raise Conflict(_("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
                        code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": 0})
-    tiers = campaign_tiers(campaign)
+    # The price the fan was shown (tiers reached so far); the final tier price is settled at the close.
+    unit_price = unit_price_at(base=campaign.base_unit_price, tiers=campaign_tiers(campaign),
+                               quantity=campaign.committed_quantity)
+    deposit = deposit_for(quantity=quantity, unit_price=unit_price, percent=campaign.deposit_percent)
 
     for attempt in range(2):
         try:
@@ -224,9 +227,6 @@ def pledge_place(
                 if fan_id is None:
                     raise _NotFollowing
                 _fan_limit_check(campaign, fan_id, quantity)
-                committed = _reserve(campaign, quantity)
-                unit_price = unit_price_at(base=campaign.base_unit_price, tiers=tiers, quantity=committed)
-                deposit = deposit_for(quantity=quantity, unit_price=unit_price, percent=campaign.deposit_percent)
                 pledge = Pledge.objects.create(
                     campaign=campaign, fan_id=fan_id, user=user, variant=variant, variant_name=variant.name,
                     sku=variant.sku, quantity=quantity, unit_price=unit_price, deposit_amount=deposit,
@@ -235,6 +235,8 @@ def pledge_place(
                 if key:
                     # A concurrent twin blocks here on our uncommitted key, then fails: answered below (409).
                     record = IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash, pledge=pledge)
+                # Last statement before COMMIT: every pledge queues on this one campaign row, so hold it briefly.
+                campaign.committed_quantity = _reserve(campaign, quantity)
             break
         except _NotFollowing:
             if attempt:

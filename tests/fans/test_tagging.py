@@ -75,3 +75,15 @@ def test_tag_strings_must_be_known(shop, other_shop):
         tags_resolve(shop, ["skin_type:purple", "nonsense"])
     assert exc.value.code == "unknown_tag"
     assert tags_resolve(shop, ["skin_type:oily"])[0].code == "oily"
+
+
+def test_fan_tag_ids_mirror_fan_tags_through_every_change(fan, owner, shop):
+    others = [FanFactory(shop=shop) for _ in range(3)]
+    ids = [fan.pk] + [f.pk for f in others]
+    fan_tags_bulk_add(fan_ids=ids, tags=[tag("skin_type:dry"), tag("preference:value")], source="owner", actor=owner)
+    fan_tags_change(fan=fan, add=[tag("skin_type:oily")], source="owner", actor=owner)  # replaces dry
+    fan_tags_bulk_remove(fan_ids=ids[2:], tags=[tag("preference:value")], source="owner", actor=owner)
+    for f in [fan, *others]:
+        f.refresh_from_db()
+        assert sorted(f.tag_ids) == sorted(FanTag.objects.filter(fan=f).values_list("tag_id", flat=True))
+    assert tag("skin_type:oily").pk in fan.tag_ids and tag("skin_type:dry").pk not in fan.tag_ids

@@ -4,8 +4,7 @@ import pytest
 
 from fans.models import Fan, Message
 from preorders.models import CampaignNotice, FactoryOrder, FactoryOrderLine, LedgerEntry, Pledge
-from preorders.services import campaign_close, campaign_notify, campaigns_close_due, pledge_place
-from preorders.services import closing
+from preorders.services import campaign_close, campaign_notify, campaigns_close_due, closing, pledge_place
 from tests.factories import FanFactory
 from tests.preorders.conftest import expire, make_campaign, shop_product
 

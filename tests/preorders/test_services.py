@@ -6,9 +6,14 @@ from django.test import override_settings
 from django.utils import timezone
 
 from fans.models import Fan
-from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, PledgeStatus, Tier
+from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, Tier
 from preorders.services import (
-    PaymentFailed, campaign_card_build, campaign_close, campaign_create, campaign_launch, pledge_cancel, pledge_change,
+    PaymentFailed,
+    campaign_card_build,
+    campaign_close,
+    campaign_launch,
+    pledge_cancel,
+    pledge_change,
     pledge_place,
 )
 from shops.errors import Conflict, Forbidden, Invalid

@@ -6,7 +6,12 @@ from django.utils import timezone
 
 from preorders.models import Campaign, CycleDelivery, FactoryOrder, SubscriptionCycle
 from preorders.services import (
-    cycle_cut, pledge_place, subscription_cancel, subscription_cutoffs_run, subscription_pause, subscription_resume,
+    cycle_cut,
+    pledge_place,
+    subscription_cancel,
+    subscription_cutoffs_run,
+    subscription_pause,
+    subscription_resume,
     subscription_skip,
 )
 from shops.errors import Conflict

@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 from fans.models import FanTag, Message, Segment, Tag, TagGroup
 from recommend import services
 from recommend.models import Interaction, InteractionKind, ModelStatus, ModelVersion, ProductTag
-from recommend.serving import SIMILAR_FANS, fans_for_product, recommend_for_fan, serving_model, serving_reset
 from recommend.services import TrainOptions, interaction_record, model_train, product_tags_derive
+from recommend.serving import SIMILAR_FANS, fans_for_product, recommend_for_fan, serving_model, serving_reset
 from shops.errors import Conflict
 from shops.models import ShopRole
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory, VariantFactory

@@ -10,6 +10,7 @@ fit for small N.
 """
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import JSONField
 
 from fans.models import Conversation, Fan, FanTag, Tag, TagChoice, TagGroup, TagSource
+from fans.services.tagging import fan_tag_ids_refresh
 from shops.models import Shop, ShopMember, ShopRole
 
 PASSWORD = "fansi-demo"
@@ -284,6 +287,14 @@ class Command(BaseCommand):
                 totals["fan_tags"] += k
                 self.stdout.write(f"  fans {c['start'] + c['m']:>9}/{n}: +{k} tags, {time.monotonic() - t0:.1f}s")
             t0 = time.monotonic()
+            # Fan.tag_ids mirrors FanTag (fans.services.tagging); one grouped pass, before the GIN index exists.
+            cur.execute(
+                "UPDATE fans_fan f SET tag_ids = t.ids FROM (SELECT fan_id, jsonb_agg(tag_id ORDER BY tag_id) AS ids "
+                "FROM fans_fantag WHERE fan_id > %s AND fan_id <= %s GROUP BY fan_id) t WHERE f.id = t.fan_id",
+                [base["fans_fan"], base["fans_fan"] + n],
+            )
+            self.stdout.write(f"  filled tag_ids in {time.monotonic() - t0:.1f}s")
+            t0 = time.monotonic()
             for sql in rebuild:
                 cur.execute(sql)
             self.stdout.write(f"  rebuilt {len(rebuild)} indexes in {time.monotonic() - t0:.1f}s")
@@ -327,6 +338,7 @@ class Command(BaseCommand):
                     for f, t, g, s, src in zip(c["tag_fan"].tolist(), c["tag_id"].tolist(), c["tag_group"].tolist(),
                                                c["tag_single"].tolist(), c["tag_source"].tolist(), strict=True)
                 ], batch_size=2000)
+                fan_tag_ids_refresh([f.pk for f in fans])
                 totals["conversations"] += c["m"]
                 totals["fan_tags"] += len(c["tag_fan"])
         return totals
@@ -354,8 +366,15 @@ class Command(BaseCommand):
 def _columns(model, known: list[str]) -> tuple[str, str]:
     """The COPY column list: `known` plus any column added to the model since (filled with its default)."""
     extra = [f for f in model._meta.concrete_fields if f.column not in known]
-    rest = "".join("\t" + _copy_text(f.get_db_prep_save(f.get_default(), connection)) for f in extra)
+    rest = "".join("\t" + _copy_text(_default_for_copy(f)) for f in extra)
     return ", ".join(f'"{c}"' for c in [*known, *(f.column for f in extra)]), rest
+
+
+def _default_for_copy(field) -> object:
+    default = field.get_default()
+    if isinstance(field, JSONField):
+        return json.dumps(default)
+    return field.get_db_prep_save(default, connection)
 
 
 def _copy_text(value: object) -> str:
