@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 CLAUSE_BREAK = re.compile(r"[，。！？；,.!?;\n]|\bbut\b|但是|不过|可是")
 ZH_NEGATORS = ("不是", "并不", "并非", "没有", "不算", "不太", "不怎么", "没", "不")
-# Words that contain a negator character but do not negate ("特别" very, "不错" good, "非常" very).
-ZH_NOT_NEGATING = ("不错", "不少", "不同", "不过", "非常", "特别", "差不多")
+# Words that contain a negator but do not negate ("有没有" is there, "不错" good, "特别" very).
+ZH_NOT_NEGATING = ("有没有", "不错", "不少", "不同", "不过", "非常", "特别", "差不多")
 EN_NEGATORS = re.compile(r"\b(not|no|never|don't|dont|doesn't|doesnt|isn't|isnt|aren't|wasn't|without)\b", re.I)
 
 
