@@ -39,6 +39,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/crm.py
+	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/preorders.py
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests

@@ -236,7 +236,7 @@ def main() -> None:
     load_s = time.perf_counter() - load_started
     rng = np.random.default_rng(1)
     fan_ids = list(Fan.objects.values_list("pk", flat=True))
-    fans = list(Fan.objects.filter(pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()))
+    fans = list(Fan.objects.only("pk", "shop_id").filter(pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()))
     recommend_for_fan(fans[0], 10)  # warm-up
     latencies, regimes = [], {}
     for fan in fans:

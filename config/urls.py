@@ -13,8 +13,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("shops.api_urls")),
     path("api/", include("fans.api_urls")),
+    path("api/", include("preorders.api_urls")),
     path("", include("fans.urls")),
     path("", include("fans.crm_urls")),
+    path("", include("preorders.urls")),
 ]
 if settings.DEBUG:
     # Only public product pictures; chat images go through the access-checked API.

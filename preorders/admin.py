@@ -24,6 +24,16 @@ class TierInline(admin.TabularInline):
     extra = 0
 
 
+class ReadOnlyTierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+    can_delete = False
+    readonly_fields = ["min_quantity", "unit_price"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["id", "title", "shop", "kind", "status", "committed_quantity", "target_quantity", "cap", "deadline",
@@ -34,6 +44,15 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ["committed_quantity", "final_unit_price", "launched_at", "decided_at", "closed_at"]
     inlines = [TierInline]
     actions = ["close_now"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        # Goal, tiers and deadline lock at launch, in the admin too.
+        if obj is not None and obj.status != "draft":
+            return [f.name for f in Campaign._meta.fields]
+        return self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list:
+        return [TierInline] if obj is None or obj.status == "draft" else [ReadOnlyTierInline]
 
     @admin.action(description="Close due campaigns now (idempotent)")
     def close_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:

@@ -709,6 +709,9 @@ def demo_seed() -> DemoResult:
         products[spec.slug] = {code: p for code, p in zip(spec.products, catalogue, strict=True)}
     demo_fans_ensure(users, shops, result)
     demo_history_ensure(users, shops, products, result)
+    from preorders.demo_campaigns import demo_campaigns_ensure
+
+    demo_campaigns_ensure()
     return result
 
 

@@ -56,7 +56,7 @@ EVAL_MAX_FANS = int(os.environ.get("FANSI_RECOMMEND_EVAL_MAX_FANS", "20000"))
 # Above this many evaluated interactions the LightFM grid shrinks to one config ("tiny").
 EVAL_STANDARD_GRID_MAX_NNZ = 60_000
 # Evaluation scores every evaluated fan against every product, many times: cap fans x products.
-EVAL_MAX_SCORED_PAIRS = 20_000_000
+EVAL_MAX_SCORED_PAIRS = 5_000_000
 EVAL_MAX_FIT_SECONDS = 20.0
 # Seconds for fitting every served LightFM model on all data, shared between distinct models.
 FIT_BUDGET_SECONDS = float(os.environ.get("FANSI_RECOMMEND_FIT_BUDGET", "50"))
@@ -270,7 +270,7 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         notes.append("no interactions yet: this is a popularity-only model (every regime serves popularity)")
         specs = {regime: RankerSpec("popularity") for regime in REGIMES}
     else:
-        max_fans = min(options.eval_max_fans, max(2000, EVAL_MAX_SCORED_PAIRS // max(catalog.n_items, 1)))
+        max_fans = min(options.eval_max_fans, max(1000, EVAL_MAX_SCORED_PAIRS // max(catalog.n_items, 1)))
         sample = catalog_sample(catalog, max_fans, seed=options.seed)
         grid = options.grid or ("standard" if len(sample.interactions) <= EVAL_STANDARD_GRID_MAX_NNZ else "tiny")
         params.update(

@@ -136,7 +136,13 @@ else:
 # Embedded (eager) mode: a failing background task is logged, never breaks the request that queued it.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = "Asia/Shanghai"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
+    "preorders-subscription-cutoffs": {"task": "preorders.tasks.subscription_cutoffs_run_task", "schedule": 60.0},
+    "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
+}
+FANSI_PROGRESS_COALESCE_S = 0.25
+FANSI_PAYMENT_PROVIDER = "preorders.payments.SimulatedProvider"
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

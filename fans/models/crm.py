@@ -101,14 +101,20 @@ class FanTag(models.Model):
 
 
 class FanTagEvent(models.Model):
-    """Tag history: every add and remove, so freshness can be shown and changes audited."""
+    """Tag history: every add and remove, so freshness can be shown and changes audited.
+
+    An append-only log written 100k rows at a time by bulk jobs: its references carry no database foreign key
+    (the per-row checks at commit cost more than the writes, bench/crm.py); Django still cascades deletes.
+    """
 
     ADD, REMOVE = "add", "remove"
-    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="tag_events")
-    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="tag_events", db_constraint=False)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     action = models.CharField(max_length=8, choices=[(ADD, ADD), (REMOVE, REMOVE)])
     source = models.CharField(max_length=8, choices=TagSource.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -31,7 +31,14 @@ from fans.models import (
     Tag,
     TagSource,
 )
-from fans.services.tagging import BATCH, fan_tags_bulk_add, fan_tags_bulk_remove, fan_tags_change, source_for
+from fans.services.tagging import (
+    BATCH,
+    fan_tag_ids_refresh,
+    fan_tags_bulk_add,
+    fan_tags_bulk_remove,
+    fan_tags_change,
+    source_for,
+)
 from fans.vocabulary import check_single_choice, split_tag_list, tags_resolve
 from shops.errors import Conflict, Forbidden, Invalid, NotFound
 from shops.models import Shop, ShopMember, ShopRole
@@ -460,10 +467,15 @@ def import_apply(*, job_id: int) -> None:
         done = 0
         changed = 0
         with transaction.atomic():
+            touched: set[int] = set()
             for tag_id, fan_ids in by_tag.items():
-                changed += fan_tags_bulk_add(fan_ids=fan_ids, tags=[tags[tag_id]], source=TagSource.IMPORT, actor=job.created_by)
+                changed += fan_tags_bulk_add(fan_ids=fan_ids, tags=[tags[tag_id]], source=TagSource.IMPORT,
+                                             actor=job.created_by, changed=touched)
                 done += 1
                 cache.set(import_progress_key(job.pk), done / steps, 3600)
+            ordered = sorted(touched)
+            for start in range(0, len(ordered), BATCH):
+                fan_tag_ids_refresh(ordered[start : start + BATCH])
             notes = [(r["fan"], r["notes"]) for r in rows if r["notes"] is not None]
             _notes_update(notes)
             by_staff: dict[int, list[int]] = defaultdict(list)

@@ -57,9 +57,18 @@ def fan_tags_change(
 
 
 def fan_tags_bulk_add(
-    *, fan_ids: Sequence[int], tags: Iterable[Tag], source: str, actor: AbstractBaseUser | None
+    *,
+    fan_ids: Sequence[int],
+    tags: Iterable[Tag],
+    source: str,
+    actor: AbstractBaseUser | None,
+    changed: set[int] | None = None,
 ) -> int:
-    """Give every fan in fan_ids each tag; returns how many assignments were new. Joins the caller's transaction."""
+    """Give every fan in fan_ids each tag; returns how many assignments were new. Joins the caller's transaction.
+
+    With `changed`, the ids of fans whose tags changed are collected there and their Fan.tag_ids is left for
+    the caller to refresh once (an import applies many tags to the same fans).
+    """
     tags = list(tags)
     check_single_choice(tags)
     add = _add_one_tag_sql if connection.vendor == "postgresql" else _add_one_tag_orm
@@ -67,13 +76,20 @@ def fan_tags_bulk_add(
     with transaction.atomic():
         for start in range(0, len(fan_ids), BATCH):
             ids = list(fan_ids[start : start + BATCH])
+            touched: set[int] = set()
             for tag in tags:
-                created += add(ids, tag, source, actor)
-            fan_tag_ids_refresh(ids)
+                new_ids = add(ids, tag, source, actor)
+                created += len(new_ids)
+                touched.update(new_ids)
+            if changed is None:
+                fan_tag_ids_refresh(sorted(touched))
+            else:
+                changed |= touched
     return created
 
 
-def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> int:
+def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> set[int]:
+    """Returns the fans that got the tag now (a replaced single-choice value implies a new one)."""
     single = tag.group.choice == TagChoice.SINGLE
     actor_id = actor.pk if actor is not None else None
     now = timezone.now()
@@ -91,13 +107,13 @@ def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
             "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, created_at) "
             "SELECT f, %s, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) AS f ON CONFLICT DO NOTHING RETURNING fan_id) "
             "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
-            "SELECT fan_id, %s, %s, %s, %s, %s FROM new",
+            "SELECT fan_id, %s, %s, %s, %s, %s FROM new RETURNING fan_id",
             [tag.pk, tag.group_id, single, source, actor_id, now, ids, tag.pk, FanTagEvent.ADD, source, actor_id, now],
         )
-        return cur.rowcount
+        return {row[0] for row in cur.fetchall()}
 
 
-def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> int:
+def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseUser | None) -> set[int]:
     single = tag.group.choice == TagChoice.SINGLE
     events: list[FanTagEvent] = []
     if single:
@@ -117,7 +133,7 @@ def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
     )
     events += [FanTagEvent(fan_id=f, tag=tag, action=FanTagEvent.ADD, source=source, actor=actor) for f in new_ids]
     FanTagEvent.objects.bulk_create(events, batch_size=BATCH)
-    return len(new_ids)
+    return set(new_ids)
 
 
 def fan_tags_bulk_remove(

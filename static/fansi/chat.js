@@ -173,9 +173,16 @@
       return sys;
     }
     var own = isOwn(msg);
-    var node = el("div", "msg" + (own ? " own" : "") + (state ? " " + state : ""));
+    var isBot = msg.side === "bot";
+    var right = own || (isBot && mySide === "shop"); // the bot speaks for the shop
+    var node = el("div", "msg" + (right ? " own" : "") + (isBot ? " bot" : "") + (state ? " " + state : ""));
+    if (isBot) {
+      var who = el("div", "msg-sender");
+      who.appendChild(el("span", "bot-badge", T.bot));
+      node.appendChild(who);
+    }
     // Name the shop's staff to the fan, and a colleague's reply in the inbox.
-    var showName = own ? mySide === "shop" && msg.sender && msg.sender !== me : msg.side !== "fan";
+    var showName = own ? mySide === "shop" && msg.sender && msg.sender !== me : msg.side !== "fan" && !isBot;
     if (showName && msg.sender_name) node.appendChild(el("div", "msg-sender", msg.sender_name));
     node.appendChild(renderBody(msg));
     var meta = el("div", "msg-meta");
@@ -228,7 +235,12 @@
       var err = el("div", "msg-error");
       err.setAttribute("role", "alert");
       err.appendChild(el("span", "", errorText));
-      if (state === "failed") {
+      if (state === "failed skipped") {
+        var dismiss = el("button", "", T.discard);
+        dismiss.type = "button";
+        dismiss.addEventListener("click", function () { discardSend(entry.client_id); });
+        err.appendChild(dismiss);
+      } else if (state === "failed") {
         var retry = el("button", "", T.retry);
         retry.type = "button";
         retry.addEventListener("click", function () { retrySend(entry.client_id); });
@@ -294,6 +306,7 @@
       var frame;
       try { frame = JSON.parse(ev.data); } catch (e) { return; }
       handleFrame(frame);
+      try { document.dispatchEvent(new CustomEvent("fansi:frame", { detail: frame })); } catch (e) { /* old browser */ }
     };
     ws.onclose = function (ev) {
       ready = false;
@@ -422,6 +435,13 @@
   function onError(frame) {
     var entry = frame.client_id ? outboxFind(frame.client_id) : null;
     if (!entry) { composerError(frame.message || T.error); return; }
+    if (frame.code === "over_budget") {
+      outboxRemove(entry.client_id);
+      var why = frame.message || T.over_budget;
+      showPending(entry, "failed skipped", why);
+      composerError(T.over_budget + (frame.message && frame.message !== T.over_budget ? " · " + frame.message : ""));
+      return;
+    }
     if (RETRYABLE[frame.code]) {
       showPending(entry, "pending", frame.code === "rate_limited" ? T.rate_limited : frame.message);
       setTimeout(function () { if (outboxFind(entry.client_id)) sendFrame(frameFor(entry)); }, 4000);
@@ -494,6 +514,11 @@
       ev.preventDefault();
       var text = textarea.value.trim();
       if (!text) return;
+      if (mySide === "shop" && /^\/\w+/.test(text) && window.FansiBot && window.FansiBot.command(text)) {
+        textarea.value = "";
+        autosize();
+        return;
+      }
       if (text.length > (cfg.max_length || 4000)) { composerError(T.too_long); return; }
       queue("text", { text: text });
       textarea.value = "";
@@ -689,6 +714,22 @@
       })
       .catch(function (err) { composerError(err.message); });
   }
+
+  // --- what bot.js uses: send a card through the outbox, fill the composer, show an error ----------
+  window.FansiChat = {
+    conversation: convId,
+    side: mySide,
+    renderCard: renderCard,
+    sendCard: function (kind, card, cardPreview) { queue(kind, { card: card, cardPreview: cardPreview }); },
+    fill: function (text) {
+      if (!textarea) return;
+      textarea.value = text;
+      autosize();
+      textarea.focus();
+    },
+    error: composerError,
+    api: api,
+  };
 
   // --- start --------------------------------------------------------------------------------------
   (cfg.messages || []).forEach(function (m) { insertConfirmed(m); });

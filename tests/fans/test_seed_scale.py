@@ -73,3 +73,10 @@ def test_seed_is_reproducible_for_a_seed(seeded):
     call_command("seed_scale", fans=N, shop_slug="seedtest", tags=60, seed=1, reset=True)
     again = sorted(FanTag.objects.filter(fan__shop__slug="seedtest").values_list(*fields))
     assert first == again
+
+
+def test_seeded_tag_ids_mirror_fan_tags(seeded):
+    from fans.models import Fan
+
+    for fan in Fan.objects.filter(shop=seeded).order_by("pk")[:200]:
+        assert sorted(fan.tag_ids) == sorted(FanTag.objects.filter(fan=fan).values_list("tag_id", flat=True))

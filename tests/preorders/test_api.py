@@ -2,18 +2,11 @@ import datetime as dt
 
 import pytest
 from django.test import override_settings
-from django.urls import include, path
 from django.utils import timezone
 
 from preorders.models import Campaign, Pledge
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.preorders.test_api")]
-
-urlpatterns = [
-    path("api/", include("shops.api_urls")),
-    path("api/", include("fans.api_urls")),
-    path("api/", include("preorders.api_urls")),
-]
+pytestmark = pytest.mark.django_db
 
 
 def body(product, **kw):

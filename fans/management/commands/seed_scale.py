@@ -243,7 +243,7 @@ class Command(BaseCommand):
                                                    "email", "is_staff", "is_active", "date_joined"])
             fan_cols, fan_rest = _columns(Fan, ["id", "shop_id", "user_id", "display_name", "notes", "joined_at",
                                                 "joined_via", "assigned_to_id", "total_spend", "pledge_count",
-                                                "promotions_opt_out"])
+                                                "promotions_opt_out", "tag_ids"])
             conv_cols, conv_rest = _columns(Conversation, ["id", "shop_id", "fan_id", "assigned_to_id", "last_seq",
                                                            "last_message_at", "last_message_preview", "shop_read_seq",
                                                            "fan_read_seq", "shop_unread", "fan_unread", "created_at"])
@@ -262,12 +262,17 @@ class Command(BaseCommand):
                     copy.write("".join(
                         f"{u}\t!\tf\t{slug}-fan-{i}\t\t\t\tf\tt\t{j}{user_rest}\n"
                         for u, i, j in zip(uid.tolist(), c["idx"].tolist(), joined, strict=True)))
+                # Fan.tag_ids mirrors FanTag (fans.services.tagging): written here so no later UPDATE bloats the table.
+                per_fan: list[list[int]] = [[] for _ in range(c["m"])]
+                for fi, t in zip(c["tag_fan"].tolist(), c["tag_id"].tolist(), strict=True):
+                    per_fan[fi].append(t)
+                tag_json = ["[" + ", ".join(map(str, sorted(ts))) + "]" for ts in per_fan]
                 with cur.copy(f"COPY fans_fan ({fan_cols}) FROM STDIN") as copy:
                     copy.write("".join(
-                        f"{f}\t{shop.pk}\t{u}\t{name}\t{NOTES[note] if note >= 0 else ''}\t{j}\tinvite\t{a}\t{s}\t{p}\tf{fan_rest}\n"
-                        for f, u, name, note, j, a, s, p in zip(
+                        f"{f}\t{shop.pk}\t{u}\t{name}\t{NOTES[note] if note >= 0 else ''}\t{j}\tinvite\t{a}\t{s}\t{p}\tf\t{tj}{fan_rest}\n"
+                        for f, u, name, note, j, a, s, p, tj in zip(
                             fid.tolist(), uid.tolist(), c["names"], c["notes"].tolist(), joined, assigned, spend,
-                            c["pledges"].tolist(), strict=True)))
+                            c["pledges"].tolist(), tag_json, strict=True)))
                 with cur.copy(f"COPY fans_conversation ({conv_cols}) FROM STDIN") as copy:
                     copy.write("".join(
                         f"{cv}\t{shop.pk}\t{f}\t{a}\t0\t{lm if h else chr(92) + 'N'}\t\t0\t0\t0\t0\t{j}{conv_rest}\n"
@@ -286,14 +291,6 @@ class Command(BaseCommand):
                 totals["conversations"] += c["m"]
                 totals["fan_tags"] += k
                 self.stdout.write(f"  fans {c['start'] + c['m']:>9}/{n}: +{k} tags, {time.monotonic() - t0:.1f}s")
-            t0 = time.monotonic()
-            # Fan.tag_ids mirrors FanTag (fans.services.tagging); one grouped pass, before the GIN index exists.
-            cur.execute(
-                "UPDATE fans_fan f SET tag_ids = t.ids FROM (SELECT fan_id, jsonb_agg(tag_id ORDER BY tag_id) AS ids "
-                "FROM fans_fantag WHERE fan_id > %s AND fan_id <= %s GROUP BY fan_id) t WHERE f.id = t.fan_id",
-                [base["fans_fan"], base["fans_fan"] + n],
-            )
-            self.stdout.write(f"  filled tag_ids in {time.monotonic() - t0:.1f}s")
             t0 = time.monotonic()
             for sql in rebuild:
                 cur.execute(sql)

@@ -1,0 +1,530 @@
+/* Fansi bot UI: the inbox bot panel (tag suggestions, fan tags, handoff), the composer assistant (drafts,
+ * canned replies), the bot settings and broadcast pages, and the fan's "no promotions" switch.
+ *
+ * Vanilla JS on top of the bot REST API. Every piece of user text reaches the DOM through textContent.
+ * Websocket frames come from chat.js as "fansi:frame" events (one socket per page).
+ */
+(function () {
+  "use strict";
+
+  function readJSON(id, fallback) {
+    var node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent) : fallback;
+  }
+  var T = readJSON("bot-i18n", {});
+  var CFG = readJSON("bot-config", {});
+  var FINAL = { succeeded: true, failed: true, cancelled: true };
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function button(text, className, onClick) {
+    var b = el("button", className, text);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+  function api(method, url, body) {
+    var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (method !== "GET") init.headers["X-CSRFToken"] = csrf();
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) {
+          var err = new Error((data && data.message) || T.error);
+          err.code = data && data.code;
+          err.status = resp.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+  function withShop(url, shop) {
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "shop=" + encodeURIComponent(shop);
+  }
+
+  var toastTimer = null;
+  function toast(text, isError) {
+    var box = $("bot-flash");
+    if (!box) {
+      box = el("div", "bot-flash floating");
+      box.id = "bot-flash";
+      box.setAttribute("role", "status");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.classList.toggle("error", !!isError);
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { box.hidden = true; }, 5000);
+  }
+
+  function onFrame(handler) {
+    document.addEventListener("fansi:frame", function (ev) { handler(ev.detail || {}); });
+  }
+
+  // --- tag suggestions (inbox panel and fan profile) ------------------------------------------------
+
+  /* The message text with the matched phrase marked, built from text nodes only. */
+  function highlighted(text, phrase) {
+    var quote = el("q", "sugg-quote");
+    var at = phrase ? text.toLowerCase().indexOf(String(phrase).toLowerCase()) : -1;
+    if (at < 0) { quote.textContent = text; return quote; }
+    quote.appendChild(document.createTextNode(text.slice(0, at)));
+    quote.appendChild(el("mark", "", text.slice(at, at + phrase.length)));
+    quote.appendChild(document.createTextNode(text.slice(at + phrase.length)));
+    return quote;
+  }
+
+  function normalize(s) {
+    var msg = s.message;
+    var text = msg && typeof msg === "object" ? msg.text : msg;
+    return { id: s.id, tag: s.tag, tag_name: s.tag_name, confidence: s.confidence, phrase: s.phrase, status: s.status, text: text || "" };
+  }
+
+  function Suggestions(list, fanId, onChange, afterConfirm) {
+    this.list = list;
+    this.fanId = fanId;
+    this.onChange = onChange || function () {};
+    this.afterConfirm = afterConfirm || function () {};
+  }
+  Suggestions.prototype.load = function () {
+    var self = this;
+    return api("GET", "/api/fans/" + self.fanId + "/tag-suggestions/").then(function (rows) {
+      self.list.textContent = "";
+      rows.forEach(function (s) { self.add(s); });
+      self.onChange(self.count());
+    }).catch(function (err) { toast(err.message, true); });
+  };
+  Suggestions.prototype.count = function () { return this.list.children.length; };
+  Suggestions.prototype.add = function (raw) {
+    var s = normalize(raw);
+    if (s.status && s.status !== "pending") return;
+    if (this.list.querySelector('li[data-suggestion="' + s.id + '"]')) return;
+    var self = this;
+    var li = el("li", "suggestion");
+    li.dataset.suggestion = s.id;
+    li.dataset.tag = s.tag;
+    var top = el("div", "sugg-top");
+    top.appendChild(el("strong", "sugg-tag", s.tag_name));
+    var pct = Math.round((Number(s.confidence) || 0) * 100);
+    var conf = el("span", "sugg-confidence", pct + "%");
+    conf.title = T.confidence;
+    top.appendChild(conf);
+    li.appendChild(top);
+    if (s.text) {
+      var from = el("div", "sugg-source");
+      from.appendChild(el("span", "visually-hidden", T.from_message + ": "));
+      from.appendChild(highlighted(s.text, s.phrase));
+      li.appendChild(from);
+    }
+    var actions = el("div", "sugg-actions");
+    actions.appendChild(button(T.confirm, "btn btn-primary btn-small sugg-confirm", function () { self.decide(li, s, true); }));
+    actions.appendChild(button(T.reject, "btn btn-ghost btn-small sugg-reject", function () { self.decide(li, s, false); }));
+    li.appendChild(actions);
+    this.list.insertBefore(li, this.list.firstChild);
+    this.onChange(this.count());
+  };
+  Suggestions.prototype.decide = function (li, s, confirm) {
+    var self = this;
+    Array.prototype.forEach.call(li.querySelectorAll("button"), function (b) { b.disabled = true; });
+    var url = "/api/fans/" + self.fanId + "/tag-suggestions/" + s.id + (confirm ? "/confirm/" : "/reject/");
+    api("POST", url).then(function () {
+      li.remove();
+      self.onChange(self.count());
+      if (confirm) { toast(T.confirmed); self.afterConfirm(s); }
+    }).catch(function (err) {
+      if (err.code === "already_decided") { li.remove(); self.onChange(self.count()); self.afterConfirm(s); return; }
+      Array.prototype.forEach.call(li.querySelectorAll("button"), function (b) { b.disabled = false; });
+      toast(err.message, true);
+    });
+  };
+
+  // --- the inbox bot panel ------------------------------------------------------------------------------
+
+  function initInboxPanel(panel) {
+    var convId = Number(panel.dataset.conversation);
+    var fanId = Number(panel.dataset.fan);
+    var toggle = $("bot-toggle");
+    var toggleCount = $("bot-toggle-count");
+
+    function renderTags(details) {
+      var ul = $("fan-tags");
+      ul.textContent = "";
+      (details || []).forEach(function (t) {
+        var li = el("li", "fan-tag");
+        li.dataset.tag = t.tag;
+        li.appendChild(el("span", "chip chip-on", (t.group_name ? t.group_name + " · " : "") + t.name));
+        if (t.source === "bot") li.appendChild(el("span", "tag-source", T.source_bot));
+        ul.appendChild(li);
+      });
+      $("fan-tags-empty").hidden = ul.children.length > 0;
+    }
+    function loadTags() {
+      return api("GET", "/api/fans/" + fanId + "/").then(function (fan) { renderTags(fan.tag_details); })
+        .catch(function (err) { toast(err.message, true); });
+    }
+
+    var suggestions = new Suggestions($("suggestions"), fanId, function (n) {
+      $("suggestions-empty").hidden = n > 0;
+      if (toggleCount) { toggleCount.textContent = String(n); toggleCount.hidden = n === 0; }
+    }, loadTags);
+    suggestions.load();
+    loadTags();
+
+    var status = $("bot-status");
+    var resume = $("bot-resume");
+    function setPaused(paused) {
+      status.textContent = paused ? T.paused : T.active;
+      status.classList.toggle("paused", paused);
+      resume.hidden = !paused;
+    }
+    setPaused(!resume.hidden);
+    resume.addEventListener("click", function () {
+      resume.disabled = true;
+      api("POST", "/api/conversations/" + convId + "/bot/resume/")
+        .then(function (state) { setPaused(!!state.bot_paused); })
+        .catch(function (err) { toast(err.message, true); })
+        .then(function () { resume.disabled = false; });
+    });
+
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        var open = !panel.classList.contains("open");
+        panel.classList.toggle("open", open);
+        toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+      $("bot-panel-close").addEventListener("click", function () {
+        panel.classList.remove("open");
+        toggle.setAttribute("aria-expanded", "false");
+      });
+    }
+
+    onFrame(function (frame) {
+      if (frame.type === "tag_suggestion.new") {
+        if (frame.fan === fanId) suggestions.add(frame.suggestion);
+      } else if (frame.type === "conversation.bot" && frame.conversation === convId) {
+        setPaused(!!frame.paused);
+      } else if (frame.type === "message.new" || frame.type === "message.ack") {
+        var m = frame.message;
+        // A person on the team replied: the server pauses the bot here (handoff).
+        if (m && m.conversation === convId && m.side === "shop" && m.sender) setPaused(true);
+      }
+    });
+  }
+
+  /* Mark conversations whose fan just got a suggestion, so the owner notices it from the list. */
+  function initConversationHints(list) {
+    onFrame(function (frame) {
+      if (frame.type !== "tag_suggestion.new") return;
+      var li = list.querySelector('li[data-fan="' + frame.fan + '"]');
+      var hint = li && li.querySelector(".conv-hint");
+      if (hint && !li.classList.contains("active")) hint.hidden = false;
+    });
+  }
+
+  // --- the composer assistant: drafts and canned replies ----------------------------------------------
+
+  function initAssistant(panel) {
+    var fanId = Number(panel.dataset.fan);
+    var shop = Number(panel.dataset.shop);
+    var box = $("drafts");
+    var list = $("drafts-list");
+    var title = $("drafts-title");
+    if (!box) return;
+
+    function close() { box.hidden = true; list.textContent = ""; }
+    $("drafts-close").addEventListener("click", close);
+
+    function cardFor(kind, card, reason) {
+      if (kind === "campaign_card") return { campaign: card.campaign || card.id };
+      var out = { product: card.product || card.id };
+      if (reason) out.reason = reason;
+      return out;
+    }
+
+    function renderDraft(d) {
+      var item = el("div", "draft");
+      var card = d.card || {};
+      var preview = Object.assign({}, card);
+      if (d.reason && !preview.reason) preview.reason = d.reason;
+      if (window.FansiChat) item.appendChild(window.FansiChat.renderCard(preview, d.kind));
+      var actions = el("div", "draft-actions");
+      actions.appendChild(button(T.send, "btn btn-primary btn-small draft-send", function () {
+        if (!window.FansiChat) return;
+        window.FansiChat.sendCard(d.kind, cardFor(d.kind, card, d.reason), preview);
+        item.remove();
+        if (!list.children.length) close();
+      }));
+      actions.appendChild(button(T.discard, "btn btn-ghost btn-small draft-discard", function () {
+        item.remove();
+        if (!list.children.length) close();
+      }));
+      item.appendChild(actions);
+      return item;
+    }
+
+    function draft(command) {
+      box.hidden = false;
+      list.textContent = "";
+      title.textContent = command === "/campaign" ? T.campaign_title : command === "/recommend" ? T.recommend_title : command;
+      list.appendChild(el("p", "muted small drafts-note", T.drafting));
+      api("POST", "/api/fans/" + fanId + "/drafts/", { command: command, k: 3 })
+        .then(function (data) {
+          list.textContent = "";
+          var drafts = data.drafts || [];
+          if (!drafts.length) { list.appendChild(el("p", "muted small drafts-note", T.no_drafts)); return; }
+          drafts.forEach(function (d) { list.appendChild(renderDraft(d)); });
+        })
+        .catch(function (err) {
+          list.textContent = "";
+          var text = err.code === "unknown_command" ? T.unknown_command : err.message;
+          list.appendChild(el("p", "drafts-note drafts-error", text));
+        });
+    }
+
+    window.FansiBot = {
+      command: function (text) {
+        draft(text.split(/\s+/)[0].toLowerCase());
+        return true;
+      },
+    };
+    Array.prototype.forEach.call(document.querySelectorAll("[data-command]"), function (b) {
+      b.addEventListener("click", function () { draft(b.dataset.command); });
+    });
+
+    var cannedButton = $("canned-button");
+    var picker = $("canned-picker");
+    var pickerList = $("canned-picker-list");
+    var loaded = false;
+    if (!cannedButton || !picker) return;
+    cannedButton.addEventListener("click", function () {
+      picker.hidden = !picker.hidden;
+      var cards = $("card-picker");
+      if (cards && !picker.hidden) cards.hidden = true;
+      if (!picker.hidden && !loaded) loadCanned();
+    });
+    $("canned-picker-close").addEventListener("click", function () { picker.hidden = true; });
+    function loadCanned() {
+      pickerList.textContent = "";
+      pickerList.appendChild(el("li", "empty", T.loading));
+      api("GET", withShop("/api/bot/canned-replies/", shop)).then(function (replies) {
+        loaded = true;
+        pickerList.textContent = "";
+        if (!replies.length) { pickerList.appendChild(el("li", "empty", T.no_canned)); return; }
+        replies.forEach(function (r) {
+          var li = el("li");
+          var b = el("button", "canned-item");
+          b.type = "button";
+          b.dataset.reply = r.id;
+          var body = el("span", "canned-body");
+          body.appendChild(el("strong", "", r.title));
+          body.appendChild(el("span", "muted small canned-text", r.text));
+          b.appendChild(body);
+          b.addEventListener("click", function () {
+            api("POST", "/api/fans/" + fanId + "/canned/" + r.id + "/render/").then(function (out) {
+              picker.hidden = true;
+              if (window.FansiChat) window.FansiChat.fill(out.text);
+            }).catch(function (err) { toast(err.message, true); });
+          });
+          li.appendChild(b);
+          pickerList.appendChild(li);
+        });
+      }).catch(function (err) { pickerList.textContent = ""; toast(err.message, true); });
+    }
+  }
+
+  // --- the fan's profile page -----------------------------------------------------------------------------
+
+  function initFanProfile(section) {
+    var fanId = Number(section.dataset.fan);
+    var suggestions = new Suggestions($("suggestions"), fanId, function (n) { section.hidden = n === 0; }, function () {
+      // The tag list and history are rendered on the server: show the new tag there.
+      setTimeout(function () { location.reload(); }, 400);
+    });
+    suggestions.load();
+  }
+
+  // --- the fan's "no promotions" switch ---------------------------------------------------------------------
+
+  function initOptOut(box) {
+    box.addEventListener("change", function () {
+      var want = box.checked;
+      box.disabled = true;
+      api("POST", "/api/me/shops/" + box.dataset.shop + "/promotions/", { opt_out: want })
+        .then(function (state) {
+          box.checked = !!state.opt_out;
+          toast(state.opt_out ? T.opted_out : T.opted_in);
+        })
+        .catch(function (err) { box.checked = !want; toast(err.message, true); })
+        .then(function () { box.disabled = false; });
+    });
+  }
+
+  // --- /bot/: settings, FAQ rules, canned replies -------------------------------------------------------------
+
+  function ruleItem(head, text, pill) {
+    var li = el("li");
+    var top = el("div", "rule-keys", head);
+    if (pill) top.appendChild(pill);
+    li.appendChild(top);
+    li.appendChild(el("div", "rule-text", text));
+    return li;
+  }
+
+  function initBotSettings() {
+    var form = $("bot-settings-form");
+    if (form && form.querySelector("button[type=submit]")) {
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var f = form.elements;
+        var body = {
+          enabled: f.enabled.checked,
+          business_start: f.business_start.value, business_end: f.business_end.value,
+          quiet_start: f.quiet_start.value, quiet_end: f.quiet_end.value,
+          promo_per_day: Number(f.promo_per_day.value), promo_per_week: Number(f.promo_per_week.value),
+          away_message: f.away_message.value,
+        };
+        var status = $("settings-status");
+        api("PATCH", withShop("/api/bot/settings/", CFG.shop), body)
+          .then(function () { status.textContent = T.saved; toast(T.saved); })
+          .catch(function (err) { status.textContent = ""; toast(err.message, true); });
+      });
+    }
+    var faqForm = $("faq-form");
+    if (faqForm) {
+      faqForm.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var list = $("faq-list");
+        var body = {
+          keywords: faqForm.elements.keywords.value.trim(), answer: faqForm.elements.answer.value.trim(),
+          is_active: true, position: list.children.length,
+        };
+        api("POST", withShop("/api/bot/faq/", CFG.shop), body).then(function (rule) {
+          list.appendChild(ruleItem(rule.keywords, rule.answer, el("span", "pill", T.active_rule)));
+          $("faq-empty").hidden = true;
+          faqForm.reset();
+          toast(T.added);
+        }).catch(function (err) { toast(err.message, true); });
+      });
+    }
+    var cannedForm = $("canned-form");
+    if (cannedForm) {
+      cannedForm.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var body = { title: cannedForm.elements.title.value.trim(), text: cannedForm.elements.text.value.trim() };
+        api("POST", withShop("/api/bot/canned-replies/", CFG.shop), body).then(function (reply) {
+          $("canned-list").appendChild(ruleItem(reply.title, reply.text));
+          $("canned-empty").hidden = true;
+          cannedForm.reset();
+          toast(T.added);
+        }).catch(function (err) { toast(err.message, true); });
+      });
+    }
+  }
+
+  // --- /broadcasts/: compose and live stats ------------------------------------------------------------------------
+
+  function initBroadcasts() {
+    var list = $("broadcast-list");
+    var template = $("broadcast-row-template");
+
+    function setRow(li, stats) {
+      li.dataset.status = stats.status;
+      ["queued", "sent", "skipped_budget", "skipped_opt_out", "skipped_quiet", "read"].forEach(function (k) {
+        var dd = li.querySelector('[data-field="' + k + '"]');
+        if (dd && stats[k] !== undefined) dd.textContent = String(stats[k]);
+      });
+      var pill = li.querySelector('[data-field="status"]');
+      pill.textContent = T[stats.status] || stats.status;
+      pill.className = "pill bc-status status-" + stats.status;
+      var pct = Math.round((Number(stats.progress) || 0) * 100);
+      var bar = li.querySelector(".progress");
+      bar.setAttribute("aria-valuenow", String(pct));
+      bar.querySelector("span").style.width = pct + "%";
+    }
+
+    function poll(li) {
+      var id = li.dataset.broadcast;
+      api("GET", "/api/broadcasts/" + id + "/").then(function (stats) {
+        setRow(li, stats);
+        // Running: follow closely. Done: reads keep coming in, more slowly.
+        setTimeout(function () { poll(li); }, FINAL[stats.status] ? 10000 : 1000);
+      }).catch(function () { setTimeout(function () { poll(li); }, 15000); });
+    }
+
+    Array.prototype.forEach.call(list.querySelectorAll("li[data-broadcast]"), function (li) {
+      setRow(li, { status: li.dataset.status, progress: Number(li.querySelector(".progress").getAttribute("aria-valuenow")) / 100 });
+      poll(li);
+    });
+
+    var form = $("broadcast-form");
+    if (!form) return;
+    function kind() { return form.querySelector("input[name=kind]:checked").value; }
+    function syncKind() {
+      $("bc-text-field").hidden = kind() !== "text";
+      $("bc-product-field").hidden = kind() !== "product_card";
+    }
+    Array.prototype.forEach.call(form.querySelectorAll("input[name=kind]"), function (r) { r.addEventListener("change", syncKind); });
+    syncKind();
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var audience = form.elements.audience;
+      var body = { shop: CFG.shop, kind: kind(), promotional: $("bc-promotional").checked };
+      if (body.kind === "text") {
+        body.text = $("bc-text").value.trim();
+        if (!body.text) { toast(T.write_text, true); return; }
+      } else {
+        body.product = Number($("bc-product").value);
+        if (!body.product) { toast(T.choose_product, true); return; }
+      }
+      var label = audience.options[audience.selectedIndex].textContent;
+      if (audience.value === "all") body.fan_ids = CFG.all_fans || [];
+      else body.segment = Number(audience.value);
+      if (!window.confirm(T.confirm_broadcast.replace("__N__", label))) return;
+      var submit = form.querySelector("button[type=submit]");
+      submit.disabled = true;
+      api("POST", "/api/broadcasts/", body).then(function (stats) {
+        var li = template.content.firstElementChild.cloneNode(true);
+        li.dataset.broadcast = stats.id;
+        li.querySelector(".bc-title").textContent = body.kind === "text" ? body.text.slice(0, 60) : $("bc-product").selectedOptions[0].textContent;
+        var when = li.querySelector("time");
+        when.textContent = new Date().toLocaleString(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+        setRow(li, stats);
+        list.insertBefore(li, list.firstChild);
+        $("broadcast-empty").hidden = true;
+        form.reset();
+        syncKind();
+        toast(T.broadcast_started);
+        poll(li);
+      }).catch(function (err) { toast(err.message, true); })
+        .then(function () { submit.disabled = false; });
+    });
+  }
+
+  // --- start ---------------------------------------------------------------------------------------------------
+
+  var panel = $("bot-panel");
+  if (panel) { initInboxPanel(panel); initAssistant(panel); }
+  var convList = $("conv-list");
+  if (convList) initConversationHints(convList);
+  var profile = $("fan-suggestions");
+  if (profile) initFanProfile(profile);
+  var optOut = $("promo-opt-out");
+  if (optOut) initOptOut(optOut);
+  if (CFG.page === "bot") initBotSettings();
+  if (CFG.page === "broadcasts") initBroadcasts();
+})();
