@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/", include("shops.api_urls")),
     path("api/", include("fans.api_urls")),
     path("api/", include("preorders.api_urls")),
+    path("api/", include("recommend.api_urls")),
+    path("", include("recommend.urls")),
     path("", include("fans.urls")),
     path("", include("fans.crm_urls")),
     path("", include("preorders.urls")),

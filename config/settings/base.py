@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -140,6 +141,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
     "preorders-subscription-cutoffs": {"task": "preorders.tasks.subscription_cutoffs_run_task", "schedule": 60.0},
     "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
+    "recommend-nightly-train": {"task": "recommend.tasks.model_train_task", "schedule": crontab(hour=3, minute=30)},
 }
 FANSI_PROGRESS_COALESCE_S = 0.25
 FANSI_PAYMENT_PROVIDER = "preorders.payments.SimulatedProvider"
@@ -168,6 +170,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("FANSI_MEDIA_ROOT", BASE_DIR / "media"))
+# Versioned recommendation model artifacts (one folder per version).
+FANSI_RECOMMEND_DIR = Path(os.environ.get("FANSI_RECOMMEND_DIR", BASE_DIR / "var" / "models"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

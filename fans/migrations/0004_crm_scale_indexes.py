@@ -14,8 +14,9 @@ INDEXES = [
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
+    # Superseded by 0009: the fan search ORs name, notes and username, so these indexes were never used,
+    # while every fan update paid for them. Kept as a no-op so the migration history stays intact.
+    return
     with schema_editor.connection.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
         if cur.fetchone() is None:

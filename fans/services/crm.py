@@ -430,18 +430,27 @@ def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
     return job
 
 
-def _notes_update(notes: list[tuple[int, str]]) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            for start in range(0, len(notes), BATCH):
-                chunk = notes[start : start + BATCH]
-                cursor.execute(
-                    "UPDATE fans_fan SET notes = v.notes FROM unnest(%s::bigint[], %s::text[]) AS v(id, notes) "
-                    "WHERE fans_fan.id = v.id",
-                    [[n[0] for n in chunk], [n[1] for n in chunk]],
-                )
-    else:
+def _fans_refresh(tag_changed: list[int], notes: list[tuple[int, str]]) -> None:
+    """Write each imported fan's row once: its new notes and its tag_ids, so every fan costs one new version."""
+    if connection.vendor != "postgresql":
         Fan.objects.bulk_update([Fan(pk=pk, notes=text) for pk, text in notes], ["notes"], batch_size=BATCH)
+        for start in range(0, len(tag_changed), BATCH):
+            fan_tag_ids_refresh(tag_changed[start : start + BATCH])
+        return
+    by_fan: dict[int, str | None] = dict.fromkeys(tag_changed)
+    by_fan.update(notes)
+    changed_tags = set(tag_changed)
+    items = sorted(by_fan.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), BATCH):
+            chunk = items[start : start + BATCH]
+            cursor.execute(
+                "UPDATE fans_fan f SET notes = COALESCE(v.notes, f.notes), tag_ids = CASE WHEN v.tags THEN "
+                "COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) FROM fans_fantag ft WHERE ft.fan_id = f.id), "
+                "'[]'::jsonb) ELSE f.tag_ids END "
+                "FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) AS v(id, notes, tags) WHERE f.id = v.id",
+                [[i for i, _ in chunk], [n for _, n in chunk], [i in changed_tags for i, _ in chunk]],
+            )
 
 
 def import_progress_key(job_id: int) -> str:
@@ -473,11 +482,8 @@ def import_apply(*, job_id: int) -> None:
                                              actor=job.created_by, changed=touched)
                 done += 1
                 cache.set(import_progress_key(job.pk), done / steps, 3600)
-            ordered = sorted(touched)
-            for start in range(0, len(ordered), BATCH):
-                fan_tag_ids_refresh(ordered[start : start + BATCH])
             notes = [(r["fan"], r["notes"]) for r in rows if r["notes"] is not None]
-            _notes_update(notes)
+            _fans_refresh(sorted(touched), notes)
             by_staff: dict[int, list[int]] = defaultdict(list)
             for r in rows:
                 if r["assigned_to"]:

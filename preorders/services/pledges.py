@@ -36,6 +36,7 @@ from preorders.money import deposit_for
 from preorders.payments import PaymentError, PaymentTimeout, payment_provider
 from preorders.selectors import campaign_tiers, unit_price_at
 from preorders.services.campaigns import progress_announce
+from recommend.services import interaction_record
 from shops.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
 from shops.models import Variant
 
@@ -276,6 +277,9 @@ def pledge_place(
             LedgerEntry.objects.create(pledge=pledge, kind=LedgerKind.CHARGE, amount=deposit, currency=pledge.currency,
                                        reference=reference, provider_id=result.provider_id, note="deposit")
         _fan_count_add(fan_id, 1)
+        # A pledge is the strongest signal the recommender gets (recommend.services).
+        interaction_record(fan=Fan(pk=fan_id, shop_id=campaign.shop_id), product=campaign.product, kind="pledge",
+                           key=f"pledge:{pledge.pk}")
         body = pledge_to_dict(pledge)
         if key:
             IdempotencyKey.objects.filter(pk=record.pk).update(response=body)

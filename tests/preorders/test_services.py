@@ -287,3 +287,14 @@ def test_progress_events_are_coalesced_to_the_newest(owner, product, shop, monke
         assert sent == []
         progress_flush()
     assert [f["committed_quantity"] for f in sent] == [6]
+
+
+def test_pledge_feeds_the_recommender_once(owner, product, fan):
+    from recommend.models import Interaction
+
+    campaign = make_campaign(owner, product[0])
+    body, _ = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1,
+                           idempotency_key="k-1")
+    pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="k-1")
+    rows = list(Interaction.objects.filter(fan=fan).values_list("product_id", "kind"))
+    assert rows == [(product[0].pk, "pledge")]
