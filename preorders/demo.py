@@ -708,10 +708,19 @@ def demo_seed() -> DemoResult:
         catalogue = demo_catalogue_ensure(shops[spec.slug], spec.products, result)
         products[spec.slug] = {code: p for code, p in zip(spec.products, catalogue, strict=True)}
     demo_fans_ensure(users, shops, result)
+    # The history is the past: the bot still reads it for tag suggestions, but posts no away messages into it.
+    from fans.models import BotSettings
+
+    for shop in shops.values():
+        BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})
     demo_history_ensure(users, shops, products, result)
+    BotSettings.objects.filter(shop__in=list(shops.values())).update(enabled=True)
     from preorders.demo_campaigns import demo_campaigns_ensure
 
     demo_campaigns_ensure()
+    from preorders.demo_extras import demo_extras_ensure
+
+    demo_extras_ensure()
     return result
 
 

@@ -1,0 +1,66 @@
+"""Demo data beyond chat and campaigns: fan tags, product tags, purchases, FAQ and canned replies, a trained
+recommendation model. Deterministic and idempotent, like the rest of `manage.py demo`."""
+
+import random
+
+from fans.models import CannedReply, Fan, FaqRule, Tag, TagSource
+from fans.services.tagging import fan_tags_bulk_add
+from recommend.models import Interaction, ModelStatus, ModelVersion
+from recommend.services import interaction_record, model_train, model_train_request, product_tags_derive
+from shops.models import Product, Shop
+
+FAQ = {
+    "shop1": [
+        ("发货,快递,几天到", "现货下单后 48 小时内发货，默认顺丰/中通，江浙沪一般 1–2 天到～"),
+        ("退货,退换,过敏", "未拆封 7 天无理由退货；用后过敏请拍照联系我们，我们负责到底。"),
+        ("正品,真假", "所有商品均为品牌方或工厂直供，支持专柜验货。"),
+    ],
+    "shop2": [("发货,快递", "家居大件 3–5 天内发货，送货上门。")],
+}
+CANNED = [
+    ("欢迎", "{fan_name}您好～欢迎来到{shop_name}，我是{staff_name}，有什么可以帮您？"),
+    ("肤质询问", "{fan_name}，方便说下您的肤质吗？干皮/油皮/混合皮，我帮您挑更合适的～"),
+]
+# Tag profiles given to demo fans (seeded), so the fan list, segments and recommendations have data.
+PROFILES = [
+    ["skin_type:oily", "preference:value", "skin_concern:acne"],
+    ["skin_type:dry", "preference:looks", "skin_concern:fine_lines"],
+    ["skin_type:combination", "preference:value", "fruit_taste:sweet"],
+    ["skin_type:sensitive", "skin_concern:redness", "household:baby_0_1"],
+    ["skin_type:oily", "preference:looks", "clothing_size:m"],
+    ["household:pets", "preference:value", "fruit_taste:sour"],
+]
+
+
+def demo_extras_ensure() -> dict[str, int]:
+    counts = {"fan_tags": 0, "product_tags": 0, "purchases": 0, "faq": 0, "canned": 0, "model": 0}
+    tags = {f"{t.group.code}:{t.code}": t for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)}
+    rng = random.Random(7)
+    for shop in Shop.objects.filter(slug__in=["shop1", "shop2"]).order_by("pk"):
+        fans = list(Fan.objects.filter(shop=shop).order_by("pk"))
+        by_profile: dict[int, list[int]] = {}
+        for i, fan in enumerate(fans):
+            if i % 5 != 4:  # a fifth of the fans stay untagged: the "nothing known" regime
+                by_profile.setdefault(i % len(PROFILES), []).append(fan.pk)
+        for index, fan_ids in by_profile.items():
+            counts["fan_tags"] += fan_tags_bulk_add(
+                fan_ids=fan_ids, tags=[tags[t] for t in PROFILES[index]], source=TagSource.OWNER, actor=shop.owner
+            )
+        for keywords, answer in FAQ.get(shop.slug, []):
+            _, created = FaqRule.objects.get_or_create(shop=shop, keywords=keywords, defaults={"answer": answer})
+            counts["faq"] += created
+        for title, text in CANNED:
+            _, created = CannedReply.objects.get_or_create(shop=shop, title=title, defaults={"text": text})
+            counts["canned"] += created
+        # Purchases shaped by tags: oily fans buy oil-control products, and so on; deterministic.
+        products = list(Product.objects.filter(shop=shop).order_by("pk"))
+        for fan in fans:
+            picks = rng.sample(products, k=min(3, len(products)))
+            for product in picks:
+                _, created = interaction_record(fan=fan, product=product, kind="purchase", key=f"demo:{product.pk}")
+                counts["purchases"] += created
+    counts["product_tags"] = product_tags_derive()
+    if not ModelVersion.objects.filter(status=ModelStatus.READY).exists() and Interaction.objects.exists():
+        version = model_train_request()
+        counts["model"] = int(model_train(version_id=version.pk).status == ModelStatus.READY)
+    return counts
