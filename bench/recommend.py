@@ -10,6 +10,7 @@ tags matter (half of each fan's items share their skin type). Then runs the real
 
   fit_s             seconds to fit the served rankers on all data (target <= 60)
   p99_ms            recommend_for_fan(fan, 10) latency over --calls random fans, real DB (target <= 20)
+  queries_per_call  database statements of one warm recommend_for_fan call
   batch_all_fans_s  every fan's top-10 from the factor tables (owned products excluded)
 
 Writes bench/results/recommend.json.
@@ -118,6 +119,9 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
         with cur.cursor.copy("COPY fans_fantag (fan_id, tag_id, group_id, single, source, created_at) FROM STDIN") as copy:
             copy.write("".join(f"{f}\t{t.pk}\t{t.group_id}\t{'t' if s else 'f'}\timport\t2025-01-01 00:00:00+00\n"
                                for f, t, s in rows))
+        # Fan.tag_ids mirrors FanTag (fans.services.tagging); serving reads it, so the COPY must fill it too.
+        cur.execute("UPDATE fans_fan f SET tag_ids = COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) "
+                    "FROM fans_fantag ft WHERE ft.fan_id = f.id), '[]'::jsonb) WHERE f.shop_id = %s", [shop.pk])
     log(f"{len(rows)} fan tags")
 
     # Interactions: half by popularity (Zipf), half among beauty products of the fan's skin type.
@@ -238,6 +242,12 @@ def main() -> None:
     fan_ids = list(Fan.objects.values_list("pk", flat=True))
     fans = list(Fan.objects.only("pk", "shop_id").filter(pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()))
     recommend_for_fan(fans[0], 10)  # warm-up
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        recommend_for_fan(fans[1], 10)
+    queries_per_call = len(queries.captured_queries)
     latencies, regimes = [], {}
     for fan in fans:
         t0 = time.perf_counter()
@@ -264,6 +274,7 @@ def main() -> None:
         "p50_ms": round(percentile(latencies, 50), 3),
         "p99_ms": round(percentile(latencies, 99), 3),
         "max_ms": round(max(latencies), 3),
+        "queries_per_call": queries_per_call,
         "batch_all_fans_s": round(batch_s, 2),
         "targets": TARGETS,
         "load_avg_1m_at_end": os.getloadavg()[0],

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("recommend.urls")),
     path("", include("fans.urls")),
     path("", include("fans.crm_urls")),
+    path("", include("fans.bot_urls")),
     path("", include("preorders.urls")),
 ]
 if settings.DEBUG:

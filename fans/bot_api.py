@@ -190,6 +190,7 @@ class BroadcastIn(serializers.Serializer):
     promotional = serializers.BooleanField(default=True)
     fan_ids = serializers.JSONField(required=False)
     segment = serializers.IntegerField(required=False)
+    filter = serializers.JSONField(required=False, help_text="a fan filter; {} means every fan of the shop")
     shop = serializers.IntegerField(required=False)
 
 
@@ -210,7 +211,7 @@ class BroadcastCreateApi(APIView):
         v = data.validated_data
         broadcast = bot.broadcast_create(
             member=member, kind=v["kind"], text=v.get("text", ""), product=v.get("product"), campaign=v.get("campaign"),
-            promotional=v["promotional"], fan_ids=v.get("fan_ids"), segment=v.get("segment"),
+            promotional=v["promotional"], fan_ids=v.get("fan_ids"), segment=v.get("segment"), filter=v.get("filter"),
         )
         broadcast.refresh_from_db()
         return Response(bot.broadcast_stats(broadcast), status=status.HTTP_201_CREATED)

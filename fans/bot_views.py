@@ -50,7 +50,8 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
     member = _membership(request)
     shop = member.shop
     recent = [
-        bot.broadcast_stats(b) for b in Broadcast.objects.filter(shop=shop).order_by("-created_at", "-pk")[:RECENT_BROADCASTS]
+        bot.broadcast_stats(b)
+        for b in Broadcast.objects.filter(shop=shop).order_by("-created_at", "-pk")[:RECENT_BROADCASTS]
     ]
     texts = dict(Broadcast.objects.filter(pk__in=[r["id"] for r in recent]).values_list("pk", "text"))
     for row in recent:

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import path
 
 from fans import views
 
@@ -11,5 +11,4 @@ urlpatterns = [
     path("s/<slug:shop_slug>/", views.fan_chat, name="fan-chat"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/c/<int:conversation_id>/", views.inbox, name="inbox-conversation"),
-    path("", include("fans.bot_urls")),  # until config/urls.py includes fans.bot_urls
 ]

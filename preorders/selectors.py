@@ -1,5 +1,7 @@
 """Reads for campaigns, pledges and factory orders."""
 
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +34,31 @@ def campaign_tiers(campaign: Campaign) -> list[Tier]:
     if "tiers" in cache:
         return sorted(cache["tiers"], key=lambda t: t.min_quantity)
     return list(Tier.objects.filter(campaign=campaign).order_by("min_quantity"))
+
+
+# Tiers of launched campaigns, per process: nothing changes them after launch (admin shows them read-only),
+# and a busy campaign would otherwise read them once per pledge. Keyed by launch time as well, so a reused
+# id (SQLite test databases) never sees another campaign's tiers; entries expire to bound memory.
+TIER_CACHE_S = 60.0
+_tier_cache: dict[tuple[int, Any], tuple[float, list[Tier]]] = {}
+_tier_cache_lock = threading.Lock()
+
+
+def campaign_tiers_cached(campaign: Campaign) -> list[Tier]:
+    """campaign_tiers for a launched campaign, from a short per-process cache; drafts are always read."""
+    if campaign.launched_at is None:
+        return campaign_tiers(campaign)
+    cache_key = (campaign.pk, campaign.launched_at)
+    now = time.monotonic()
+    hit = _tier_cache.get(cache_key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    tiers = list(Tier.objects.filter(campaign_id=campaign.pk).order_by("min_quantity"))
+    with _tier_cache_lock:
+        for stale in [k for k, (until, _t) in _tier_cache.items() if until <= now]:
+            del _tier_cache[stale]
+        _tier_cache[cache_key] = (now + TIER_CACHE_S, tiers)
+    return tiers
 
 
 def campaign_current_unit_price(campaign: Campaign) -> Decimal:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import QuerySet, Sum
 
-from fans.models import Fan, FanTag, Tag
+from fans.models import Fan, FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
 from recommend.features import product_features, tag_feature
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
-from shops.models import Product
+from shops.models import Product, Variant
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,118 @@ def owned_product_ids(fan_id: int) -> set[int]:
     return set(
         Interaction.objects.filter(fan_id=fan_id, kind__in=STRONG_KINDS).values_list("product_id", flat=True)
     )
+
+
+# --- serving reads ---------------------------------------------------------------------------------------
+# Plain SQL: these run on every recommend_for_fan call, where compiling an ORM query costs more than running it.
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class FanServingState:
+    """What one call needs to know about a fan, read in one statement."""
+
+    tag_ids: list[int]
+    owned: set[int]
+    # (count, max pk) of the shop's products above `after_pk`: changes whenever one is added or deleted.
+    new_products_stamp: tuple[int, int]
+
+
+def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int) -> FanServingState:
+    """The fan's tag ids (Fan.tag_ids), the products they pledged or bought, and the new-products stamp."""
+    fan, interaction, product = Fan._meta.db_table, Interaction._meta.db_table, Product._meta.db_table
+    kinds = sorted(STRONG_KINDS)
+    sql = (
+        f"SELECT f.tag_ids, (SELECT COUNT(*) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), "
+        f"(SELECT MAX(p.id) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), NULL "
+        f"FROM {fan} f WHERE f.id = %s "
+        f"UNION ALL SELECT NULL, NULL, NULL, i.product_id FROM {interaction} i "
+        f"WHERE i.fan_id = %s AND i.kind IN ({', '.join(['%s'] * len(kinds))})"
+    )
+    tag_ids: list[int] = []
+    owned: set[int] = set()
+    stamp = (0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [shop_id, after_pk, shop_id, after_pk, fan_id, fan_id, *kinds])
+        for raw_tags, n_new, max_new, product_id in cursor.fetchall():
+            if product_id is not None:
+                owned.add(int(product_id))
+                continue
+            # Django reads jsonb as text on psycopg 3, SQLite stores JSON as text.
+            tags = json.loads(raw_tags) if isinstance(raw_tags, str | bytes) else raw_tags
+            tag_ids = [int(t) for t in tags or ()]
+            stamp = (int(n_new or 0), int(max_new or 0))
+    return FanServingState(tag_ids=tag_ids, owned=owned, new_products_stamp=stamp)
+
+
+def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+    """{tag id: (feature string, name_zh, name_en)} for these tags."""
+    if not tag_ids:
+        return {}
+    tag, group = Tag._meta.db_table, TagGroup._meta.db_table
+    ids = sorted(set(tag_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, g.code, t.code, g.shop_id, t.name_zh, t.name_en FROM {tag} t "
+            f"INNER JOIN {group} g ON g.id = t.group_id WHERE t.id IN ({', '.join(['%s'] * len(ids))})",
+            ids,
+        )
+        return {pk: (tag_feature(g, c, shop_id), zh, en) for pk, g, c, shop_id, zh, en in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class PickProduct:
+    """The product fields a pick carries, read without building a model instance."""
+
+    pk: int
+    shop_id: int
+    name: str
+    category: str
+    brand: str
+    price: Decimal
+    currency: str
+    image: str  # the stored file name, "" without an image
+    is_available: bool = True
+
+    @property
+    def id(self) -> int:
+        return self.pk
+
+    @property
+    def image_url(self) -> str:
+        return Product._meta.get_field("image").storage.url(self.image) if self.image else ""
+
+
+def products_available(pks: Sequence[int]) -> dict[int, PickProduct]:
+    """The sellable products among pks: Product.is_available, and some variant available if it has any."""
+    if not pks:
+        return {}
+    product, variant = Product._meta.db_table, Variant._meta.db_table
+    ids = list(dict.fromkeys(int(pk) for pk in pks))
+    sql = (
+        f"SELECT p.id, p.shop_id, p.name, p.category, p.brand, p.price, p.currency, p.image FROM {product} p "
+        f"WHERE p.id IN ({', '.join(['%s'] * len(ids))}) AND p.is_available "
+        f"AND (NOT EXISTS (SELECT 1 FROM {variant} v WHERE v.product_id = p.id) "
+        f"OR EXISTS (SELECT 1 FROM {variant} v WHERE v.product_id = p.id AND v.is_available))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return {
+        int(pk): PickProduct(
+            pk=int(pk),
+            shop_id=int(shop_id),
+            name=name,
+            category=category,
+            brand=brand,
+            # SQLite hands back a float or int; match what the DecimalField would give.
+            price=Decimal(str(price)).quantize(CENT),
+            currency=currency,
+            image=image or "",
+        )
+        for pk, shop_id, name, category, brand, price, currency, image in rows
+    }
 
 
 def model_version_list() -> QuerySet[ModelVersion]:

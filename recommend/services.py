@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -84,16 +84,24 @@ def interaction_record(
         raise Invalid(_("An interaction weight must be positive."))
     key = (key or "")[:64]
     if key:
-        existing = Interaction.objects.filter(fan=fan, kind=kind, key=key).first()
-        if existing is not None:
-            return existing, False
-        try:
-            with transaction.atomic():
-                return Interaction.objects.create(
-                    shop_id=fan.shop_id, fan=fan, product=product, kind=kind, weight=weight, key=key
-                ), True
-        except IntegrityError:
+        # One plain INSERT ... ON CONFLICT DO NOTHING: pledge placement calls this on its hot path.
+        interaction = Interaction(shop_id=fan.shop_id, fan=fan, product=product, kind=kind, weight=weight, key=key,
+                                  created_at=timezone.now())
+        connection = transaction.get_connection()
+        fields = [Interaction._meta.get_field(n) for n in ("shop", "fan", "product", "kind", "weight", "key", "created_at")]
+        values = [f.get_db_prep_save(getattr(interaction, f.attname), connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {Interaction._meta.db_table} ({', '.join(f.column for f in fields)}) "
+                f"VALUES ({', '.join(['%s'] * len(fields))}) "
+                f"ON CONFLICT (fan_id, kind, key) WHERE key <> '' DO NOTHING RETURNING id",
+                values,
+            )
+            row = cursor.fetchone()
+        if row is None:
             return Interaction.objects.get(fan=fan, kind=kind, key=key), False
+        interaction.pk = row[0]
+        return interaction, True
     return Interaction.objects.create(
         shop_id=fan.shop_id, fan=fan, product=product, kind=kind, weight=weight
     ), True

@@ -15,21 +15,22 @@ false, or the product has variants and none is available).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils.translation import get_language
 
 from fans.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
-from recommend.selectors import owned_product_ids
+from recommend.selectors import PickProduct, fan_serving_state, products_available, tag_vocabulary
 from recommend.training import Artifacts, Part, artifacts_dir, artifacts_read
-from shops.models import Product, Variant
+from shops.models import Product
 
 SERVING_STAMP_KEY = "recommend:serving_version"
 NO_MODEL = "-"
@@ -63,7 +64,7 @@ def match_reason(zh: str, en: str) -> Reason:
 
 @dataclass(frozen=True)
 class Pick:
-    product: Product
+    product: PickProduct
     score: float
     reason: Reason
     ranker: str
@@ -106,12 +107,17 @@ class ServingModel:
         self.max_user_pk = int(artifacts.user_pks.max()) if len(artifacts.user_pks) else 0
         self._shop_items: dict[int, np.ndarray] = {}
         self._shop_users: dict[int, np.ndarray] = {}
+        self._shop_catalogues: dict[int, ShopCatalogue] = {}
         self._new_item_features: dict[int, list[int]] = {}
         self._lock = threading.Lock()
 
     def regime(self, name: str) -> tuple[list[Part], str]:
         info = self.artifacts.regimes[name]
         return self.artifacts.models[info["model"]], info["name"]
+
+    def regime_model(self, name: str) -> str:
+        """The key of the factor tables a regime is served from (regimes may share one)."""
+        return self.artifacts.regimes[name]["model"]
 
     def user_row(self, fan_pk: int) -> int | None:
         pos = int(np.searchsorted(self._user_pks_sorted, fan_pk))
@@ -151,6 +157,40 @@ class ServingModel:
         pks = np.array([r[0] for r in rows], dtype=np.int64)
         return pks, [np.array(self._new_item_features[int(pk)], dtype=np.int64) for pk in pks]
 
+    def shop_catalogue(self, shop_id: int, new_products_stamp: tuple[int, int]) -> ShopCatalogue:
+        """The shop's candidate products, rebuilt only when its new-products stamp changes.
+
+        The stamp is (count, max pk) of the shop's products created after training, read with the fan in
+        `fan_serving_state`, so a product added or deleted since the last call is seen on the next one.
+        """
+        catalogue = self._shop_catalogues.get(shop_id)
+        if catalogue is not None and catalogue.stamp == new_products_stamp:
+            return catalogue
+        item_rows = self.shop_items(shop_id)
+        if new_products_stamp[0]:
+            new_pks, new_features = self.new_products(shop_id)
+        else:
+            new_pks, new_features = np.array([], dtype=np.int64), []
+        catalogue = ShopCatalogue(
+            stamp=new_products_stamp,
+            item_rows=item_rows,
+            pks=np.concatenate([self.artifacts.item_pks[item_rows], new_pks]),
+            new_features=new_features,
+        )
+        with self._lock:
+            self._shop_catalogues[shop_id] = catalogue
+        return catalogue
+
+    def catalogue_blocks(self, catalogue: ShopCatalogue, model_key: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(V, ib) of every part of a model over the shop's candidates, built once per catalogue."""
+        blocks = catalogue.blocks.get(model_key)
+        if blocks is None:
+            parts = self.artifacts.models[model_key]
+            blocks = [self.item_block(p, catalogue.item_rows, catalogue.new_features) for p in parts]
+            with self._lock:
+                catalogue.blocks[model_key] = blocks
+        return blocks
+
     # Scores ---------------------------------------------------------------------------------------------
 
     def user_vectors(self, parts: list[Part], row: int | None, feature_rows: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -175,6 +215,17 @@ class ServingModel:
             )
             V, ib = np.vstack([V, cold_v]), np.concatenate([ib, cold_b])
         return V, ib
+
+
+@dataclass
+class ShopCatalogue:
+    """One shop's candidates for picks: trained products (item_rows) first, then products new since training."""
+
+    stamp: tuple[int, int]
+    item_rows: np.ndarray
+    pks: np.ndarray
+    new_features: list[np.ndarray]
+    blocks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
 
 _loaded: ServingModel | None = None
@@ -210,48 +261,59 @@ def serving_reset() -> None:
     with _load_lock:
         _loaded, _loaded_stamp = None, None
     cache.delete(SERVING_STAMP_KEY)
+    tags_reset()
 
 
-# Product fields a pick carries (loading every column costs more than the scoring).
-PICK_FIELDS = ("pk", "shop_id", "name", "category", "brand", "price", "currency", "image", "is_available")
-_names: dict[str, tuple[str, str] | None] = {}
+# Tag vocabulary (id -> feature string and display names), cached per process: Fan.tag_ids holds ids, and
+# tags are renamed rarely, so a rename reaches picks within TAG_CACHE_SECONDS.
+TAG_CACHE_SECONDS = 300.0
+_tags: dict[int, tuple[str, str, str] | None] = {}
+_tags_loaded_at = 0.0
+_tags_lock = threading.Lock()
 
 
-def cached_tag_names(features: list[str]) -> dict[str, tuple[str, str]]:
-    """Tag display names, cached per process (tag names change rarely; a restart picks up renames)."""
-    missing = [f for f in features if f not in _names]
+def tags_by_id(tag_ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """{tag id: (feature, name_zh, name_en)}; asks the database only for ids not seen in TAG_CACHE_SECONDS."""
+    global _tags_loaded_at
+    now = time.monotonic()
+    if now - _tags_loaded_at > TAG_CACHE_SECONDS:
+        with _tags_lock:
+            _tags.clear()
+            _tags_loaded_at = now
+    missing = [t for t in tag_ids if t not in _tags]
     if missing:
-        found = tag_names(missing)
-        for feature in missing:
-            _names[feature] = found.get(feature)
-    return {f: _names[f] for f in features if _names.get(f)}  # type: ignore[misc]
+        found = tag_vocabulary(missing)
+        with _tags_lock:
+            for tag_id in missing:
+                _tags[tag_id] = found.get(tag_id)
+    return {t: _tags[t] for t in tag_ids if _tags.get(t)}  # type: ignore[misc]
 
 
-# --- availability --------------------------------------------------------------------------------------
-
-
-def available_products(pks: list[int]) -> dict[int, Product]:
-    has_variant = Variant.objects.filter(product=OuterRef("pk"))
-    has_available_variant = Variant.objects.filter(product=OuterRef("pk"), is_available=True)
-    qs = (
-        Product.objects.filter(pk__in=pks, is_available=True)
-        .filter(~Exists(has_variant) | Exists(has_available_variant))
-        .only(*PICK_FIELDS)
-    )
-    return {p.pk: p for p in qs}
+def tags_reset() -> None:
+    global _tags_loaded_at
+    with _tags_lock:
+        _tags.clear()
+        _tags_loaded_at = 0.0
 
 
 # --- picks for a fan -----------------------------------------------------------------------------------
 
 
 def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
-    """Top-k products of the fan's shop for this fan, each with a reason (see module docstring)."""
+    """Top-k products of the fan's shop for this fan, each with a reason (see module docstring).
+
+    Two plain-SQL statements per call (the fan's tags, owned products and new-products stamp; availability
+    and display fields of the top candidates), a third only if most top candidates are owned or sold out.
+    """
     k = max(1, min(int(k), 100))
     model = serving_model()
-    owned = owned_product_ids(fan.pk)
+    state = fan_serving_state(fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None)
+    owned = state.owned
     if model is None:
         return _popular_fallback(fan, k, owned)
-    tags = fan_features([fan.pk]).get(fan.pk, [])
+    vocab = tags_by_id(state.tag_ids)
+    tags = [vocab[t][0] for t in state.tag_ids if t in vocab]
+    names = {feature: (zh, en) for feature, zh, en in vocab.values()}
     feature_rows = model.user_feature_rows(tags)
     row = model.user_row(fan.pk)
     if row is not None and model.artifacts.known_users[row]:
@@ -261,33 +323,52 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     else:
         regime = "unknown"
     parts, ranker_name = model.regime(regime)
-    item_rows = model.shop_items(fan.shop_id)
-    new_pks, new_features = model.new_products(fan.shop_id)
-    pks = np.concatenate([model.artifacts.item_pks[item_rows], new_pks])
+    catalogue = model.shop_catalogue(fan.shop_id, state.new_products_stamp)
+    pks = catalogue.pks
     if len(pks) == 0:
         return []
     scores = np.zeros(len(pks), dtype=np.float32)
-    for p, (vector, bias) in zip(parts, model.user_vectors(parts, row, feature_rows), strict=True):
-        V, ib = model.item_block(p, item_rows, new_features)
+    blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
+    for p, (vector, bias), (V, ib) in zip(parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True):
         scores += p.scale * (V @ vector + ib + bias)
 
     chosen: list[tuple[int, int]] = []  # (position, pk)
-    products: dict[int, Product] = {}
-    order = np.argsort(-scores, kind="stable")
-    start, chunk = 0, max(3 * k, 20)
-    while len(chosen) < k and start < len(order):
-        batch = [(int(pos), int(pks[pos])) for pos in order[start : start + chunk] if int(pks[pos]) not in owned]
-        start += chunk
+    products: dict[int, PickProduct] = {}
+    # Only the head of the ranking is looked at: sort just enough for the first chunk of unowned products.
+    chunk = max(3 * k, 20)
+    order = _top(scores, min(len(pks), chunk + len(owned)))
+    start = 0
+    while len(chosen) < k:
+        batch: list[tuple[int, int]] = []
+        while len(batch) < chunk and start < len(pks):
+            if start >= len(order):
+                order = np.argsort(-scores, kind="stable")
+            pos = int(order[start])
+            start += 1
+            if int(pks[pos]) not in owned:
+                batch.append((pos, int(pks[pos])))
+        if not batch:
+            break
         chunk *= 2
-        found = available_products([pk for _, pk in batch])
+        found = products_available([pk for _, pk in batch])
         products.update(found)
         chosen.extend((pos, pk) for pos, pk in batch if pk in found)
     chosen = chosen[:k]
-    reasons = _fan_reasons(model, regime, ranker_name, tags, [pos for pos, _ in chosen], item_rows, new_features)
+    reasons = _fan_reasons(model, regime, ranker_name, tags, names, [pos for pos, _ in chosen], catalogue)
     return [
         Pick(product=products[pk], score=float(scores[pos]), reason=reason, ranker=ranker_name, regime=regime)
         for (pos, pk), reason in zip(chosen, reasons, strict=True)
     ]
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n best scores, best first, ties in position order (as a stable full sort)."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    threshold = np.partition(-scores, n - 1)[n - 1]
+    # Everything tied with the n-th score comes along, so the stable order of the head matches a full sort.
+    candidates = np.flatnonzero(-scores <= threshold)
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 def _fan_reasons(
@@ -295,19 +376,19 @@ def _fan_reasons(
     regime: str,
     ranker_name: str,
     tags: list[str],
+    names: dict[str, tuple[str, str]],
     positions: list[int],
-    item_rows: np.ndarray,
-    new_features: list[np.ndarray],
+    catalogue: ShopCatalogue,
 ) -> list[Reason]:
     if regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only:
         return [POPULAR] * len(positions)
     known_tags = [t for t in tags if t in model.user_vocab]
     if not known_tags:
         return [SIMILAR_FANS] * len(positions)
-    names = cached_tag_names(known_tags)
     explain, _ = model.regime("explain")
     lift_part = explain[0]
     tag_cols = np.array([model.user_vocab[t] for t in known_tags], dtype=np.int64)
+    item_rows = catalogue.item_rows
     n_trained = len(item_rows)
     reasons = []
     for pos in positions:
@@ -318,7 +399,7 @@ def _fan_reasons(
                 reasons.append(tag_reason(*names[known_tags[best]]))
                 continue
         else:
-            features = {model.artifacts.item_vocab[f] for f in new_features[pos - n_trained]}
+            features = {model.artifacts.item_vocab[f] for f in catalogue.new_features[pos - n_trained]}
             shared = [t for t in known_tags if t in features and t in names]
             if shared:
                 reasons.append(match_reason(*names[shared[0]]))
@@ -339,7 +420,7 @@ def _popular_fallback(fan: Fan, k: int, owned: set[int]) -> list[Pick]:
         .values_list("pk", "n")[: max(5 * k, 50)]
     )
     ranked = list(qs)
-    found = available_products([pk for pk, _ in ranked])
+    found = products_available([pk for pk, _ in ranked])
     return [
         Pick(product=found[pk], score=float(n), reason=POPULAR, ranker="popularity", regime="no_model")
         for pk, n in ranked
@@ -449,7 +530,7 @@ def picks_as_json(picks: list[Pick]) -> list[dict[str, Any]]:
                 "name": p.product.name,
                 "price": str(p.product.price),
                 "currency": p.product.currency,
-                "image": p.product.image.url if p.product.image else "",
+                "image": p.product.image_url,
                 "category": p.product.category,
             },
             "score": round(p.score, 4),

@@ -289,6 +289,7 @@ def broadcast_create(
     promotional: bool = True,
     fan_ids: Any = None,
     segment: Any = None,
+    filter: Any = None,
 ) -> Broadcast:
     from fans.tasks import broadcast_run_task
 
@@ -306,9 +307,9 @@ def broadcast_create(
         card = card_build(kind, member.shop, {"campaign": campaign})
     else:
         raise Invalid(_("A broadcast is a text, a product card or a campaign card."))
-    if fan_ids is None and segment is None:
-        raise Invalid(_("Choose fan_ids or a segment."))
-    selection = selection_clean(member, fan_ids=fan_ids, segment=segment)
+    if fan_ids is None and segment is None and filter is None:
+        raise Invalid(_("Choose fan_ids, a segment or a filter ({} for every fan)."))
+    selection = selection_clean(member, fan_ids=fan_ids, segment=segment, filter=filter)
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
             shop=member.shop, created_by=member.user, kind=kind, text=text, card=card, promotional=promotional,

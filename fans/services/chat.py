@@ -179,7 +179,7 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
     connection = transaction.get_connection()
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
     sql = (
-        f"SELECT c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, "
+        f"SELECT c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, c.bot_paused, "
         f"EXISTS (SELECT 1 FROM {member} m WHERE m.shop_id = c.shop_id AND m.user_id = %s AND m.is_active) "
         f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id WHERE c.id = %s{lock}"
     )
@@ -188,7 +188,7 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    last_seq, shop_id, fan_id, fan_user_id, display_name, is_staff = row
+    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused, is_staff = row
     if user_id is None:
         side = Side.SYSTEM
     elif fan_user_id == user_id:
@@ -198,7 +198,7 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
     else:
         raise NotFound()
     fan_obj = Fan(pk=fan_id, shop_id=shop_id, user_id=fan_user_id, display_name=display_name)
-    conversation = Conversation(pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq)
+    conversation = Conversation(pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq, bot_paused=bot_paused)
     return conversation, side
 
 
@@ -261,6 +261,9 @@ def _message_append(
         )
     conversation.last_seq = seq
     announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
+    if side == Side.SHOP and not conversation.bot_paused:
+        conversation.bot_paused = True
+        announce([shop_group(conversation.shop_id)], {"type": "conversation.bot", "conversation": conversation.pk, "paused": True})
     if side == Side.FAN and kind == MessageKind.TEXT:
         from fans.tasks import bot_on_fan_message_task
 

@@ -34,11 +34,11 @@ from preorders.models import (
 )
 from preorders.money import deposit_for
 from preorders.payments import PaymentError, PaymentTimeout, payment_provider
-from preorders.selectors import campaign_tiers, unit_price_at
+from preorders.selectors import campaign_tiers, campaign_tiers_cached, unit_price_at
 from preorders.services.campaigns import progress_announce
 from recommend.services import interaction_record
 from shops.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
-from shops.models import Variant
+from shops.models import Product, Variant
 
 
 class PaymentFailed(DomainError):
@@ -99,14 +99,26 @@ def _variant_get(campaign: Campaign, variant_id: Any) -> Variant:
     return variant
 
 
+def _fan_lock(fan_id: int) -> None:
+    """Lock the fan row (the first lock of every pledge write); SQLite's write transactions are exclusive."""
+    connection = transaction.get_connection()
+    if not connection.features.has_select_for_update:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {Fan._meta.db_table} WHERE id = %s FOR UPDATE", [fan_id])
+
+
 def _fan_limit_check(campaign: Campaign, fan_id: int, extra: int) -> None:
     """Under the fan's row lock: the fan's held quantity plus `extra` stays within the limit."""
     if campaign.per_fan_limit is None:
         return
-    held = (
-        Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status__in=HOLDING_STATUSES)
-        .aggregate(n=Sum("quantity"))["n"] or 0
-    )
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(SUM(quantity), 0) FROM {Pledge._meta.db_table} "
+            f"WHERE campaign_id = %s AND fan_id = %s AND status IN ({', '.join(['%s'] * len(HOLDING_STATUSES))})",
+            [campaign.pk, fan_id, *HOLDING_STATUSES],
+        )
+        held = int(cursor.fetchone()[0])
     if held + extra > campaign.per_fan_limit:
         raise Conflict(
             _("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
@@ -147,10 +159,13 @@ def _release(campaign_id: int, quantity: int) -> None:
 
 
 def _fan_count_add(fan_id: int, delta: int) -> None:
-    if delta > 0:
-        Fan.objects.filter(pk=fan_id).update(pledge_count=F("pledge_count") + delta)
-    elif delta < 0:
-        Fan.objects.filter(pk=fan_id, pledge_count__gte=-delta).update(pledge_count=F("pledge_count") + delta)
+    if not delta:
+        return
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + %s WHERE id = %s AND pledge_count + %s >= 0",
+            [delta, fan_id, delta],
+        )
 
 
 def _request_hash(campaign_id: int, variant: Any, quantity: Any) -> str:
@@ -168,27 +183,173 @@ def _replay(record: IdempotencyKey, request_hash: str) -> dict[str, Any]:
     return record.response
 
 
-class _NotFollowing(Exception):
-    pass
+def _campaign_snapshot(campaign_id: int) -> Campaign:
+    return Campaign.objects.prefetch_related("tiers").get(pk=campaign_id)
 
 
-def _campaign_for_pledge(campaign_id: Any) -> Campaign:
-    """A launched campaign with its shop and tiers; drafts are invisible to fans."""
-    try:
-        pk = int(campaign_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    campaign = (
-        Campaign.objects.select_related("shop").prefetch_related("tiers")
-        .exclude(status=CampaignStatus.DRAFT).filter(pk=pk).first()
+# --- placement hot path -----------------------------------------------------------------------------------
+# Every live campaign's pledges pass through here hundreds of times a second, and compiling an ORM query
+# costs more than running it, so the path is a handful of plain statements (as fans.services.chat's send
+# path): one read, one insert and the guarded reservation, then the provider, then one short transaction.
+
+_PLACEMENT_COLUMNS: list[tuple[str, type, str]] = [
+    ("k", IdempotencyKey, "id"), ("k", IdempotencyKey, "request_hash"), ("k", IdempotencyKey, "response"),
+    ("c", Campaign, "id"), ("c", Campaign, "status"), ("c", Campaign, "kind"), ("c", Campaign, "deadline"),
+    ("c", Campaign, "shop"), ("c", Campaign, "product"), ("c", Campaign, "cap"), ("c", Campaign, "per_fan_limit"),
+    ("c", Campaign, "base_unit_price"), ("c", Campaign, "deposit_percent"), ("c", Campaign, "currency"),
+    ("c", Campaign, "committed_quantity"), ("c", Campaign, "final_unit_price"), ("c", Campaign, "launched_at"),
+    ("v", Variant, "id"), ("v", Variant, "name"), ("v", Variant, "sku"), ("v", Variant, "is_available"),
+    ("f", Fan, "id"),
+]
+_converters_by_vendor: dict[str, list[tuple[Any, list[Any]]]] = {}
+
+
+def _placement_converters(connection: Any) -> list[tuple[Any, list[Any]]]:
+    """Django's own from-database converters per column (decimals and datetimes differ by backend)."""
+    converters = _converters_by_vendor.get(connection.vendor)
+    if converters is None:
+        converters = []
+        for _alias, model, name in _PLACEMENT_COLUMNS:
+            col = model._meta.get_field(name).get_col(model._meta.db_table)
+            converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+        _converters_by_vendor[connection.vendor] = converters
+    return converters
+
+
+def _placement_read(*, user_id: int, campaign_id: int, variant_id: int | None, key: str | None) -> dict[str, Any]:
+    """Idempotency record, launched campaign, the campaign's variant and the user's fan row: one statement."""
+    connection = transaction.get_connection()
+    select = ", ".join(f"{alias}.{model._meta.get_field(name).column}" for alias, model, name in _PLACEMENT_COLUMNS)
+    sql = (
+        f"SELECT {select} FROM (SELECT 1 AS one) o "
+        f"LEFT JOIN {IdempotencyKey._meta.db_table} k ON k.user_id = %s AND k.key = %s "
+        f"LEFT JOIN {Campaign._meta.db_table} c ON c.id = %s AND c.status <> %s "
+        f"LEFT JOIN {Variant._meta.db_table} v ON v.id = %s AND v.product_id = c.product_id "
+        f"LEFT JOIN {Fan._meta.db_table} f ON f.shop_id = c.shop_id AND f.user_id = %s"
     )
-    if campaign is None:
-        raise NotFound()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, key, campaign_id, CampaignStatus.DRAFT, variant_id, user_id])
+        row = cursor.fetchone()
+    out: dict[str, Any] = {}
+    for (alias, _model, name), value, (col, converters) in zip(
+        _PLACEMENT_COLUMNS, row, _placement_converters(connection), strict=True
+    ):
+        for converter in converters:
+            value = converter(value, col, connection)
+        out[f"{alias}_{name}"] = value
+    return out
+
+
+def _campaign_from_read(row: dict[str, Any]) -> Campaign:
+    campaign = Campaign(
+        pk=row["c_id"], status=row["c_status"], kind=row["c_kind"], deadline=row["c_deadline"],
+        shop_id=row["c_shop"], product_id=row["c_product"], cap=row["c_cap"], per_fan_limit=row["c_per_fan_limit"],
+        base_unit_price=row["c_base_unit_price"], deposit_percent=row["c_deposit_percent"],
+        currency=row["c_currency"], committed_quantity=row["c_committed_quantity"],
+        final_unit_price=row["c_final_unit_price"], launched_at=row["c_launched_at"],
+    )
+    # Tiers are fixed at launch, so a short per-process cache saves a query per pledge (progress uses them too).
+    campaign._prefetched_objects_cache = {"tiers": campaign_tiers_cached(campaign)}
     return campaign
 
 
-def _campaign_snapshot(campaign_id: int) -> Campaign:
-    return Campaign.objects.prefetch_related("tiers").get(pk=campaign_id)
+def _variant_pk(variant_id: Any) -> int | None:
+    if isinstance(variant_id, bool):
+        return None
+    try:
+        return int(variant_id)
+    except (TypeError, ValueError):
+        return None
+
+
+def _variant_from_read(row: dict[str, Any], variant_pk: int | None) -> Variant:
+    """The same answers as _variant_get, from the joined read."""
+    if variant_pk is None:
+        raise Invalid(_("variant must be an id."), code="variant_invalid")
+    if row["v_id"] is None:
+        raise Invalid(_("That variant is not part of this campaign's product."), code="variant_invalid")
+    if not row["v_is_available"]:
+        raise Conflict(_("That variant is not available."), code="variant_unavailable")
+    return Variant(pk=row["v_id"], name=row["v_name"], sku=row["v_sku"], is_available=True)
+
+
+def _prep(model: type, values: dict[str, Any], connection: Any) -> tuple[list[str], list[Any]]:
+    """Column names and backend-ready values for a plain INSERT (as the ORM would adapt them)."""
+    fields = [model._meta.get_field(name) for name in values]
+    return [f.column for f in fields], [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
+
+
+def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | None:
+    """INSERT the pending pledge, and its idempotency key if any (one statement on PostgreSQL).
+
+    Returns the key record's id. A duplicate key raises IntegrityError and nothing is stored.
+    """
+    connection = transaction.get_connection()
+    names = ["campaign", "fan", "user", "variant", "variant_name", "sku", "quantity", "unit_price", "deposit_amount",
+             "currency", "status", "final_unit_price", "balance_due", "cancel_reason", "created_at", "updated_at"]
+    columns, values = _prep(Pledge, {n: getattr(pledge, Pledge._meta.get_field(n).attname) for n in names},
+                            connection)
+    insert_pledge = (f"INSERT INTO {Pledge._meta.db_table} ({', '.join(columns)}) "
+                     f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id")
+    with connection.cursor() as cursor:
+        if key_values is None:
+            cursor.execute(insert_pledge, values)
+            pledge.pk = cursor.fetchone()[0]
+            return None
+        key_columns, key_params = _prep(IdempotencyKey, key_values, connection)
+        key_table = IdempotencyKey._meta.db_table
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH p AS ({insert_pledge}) INSERT INTO {key_table} (pledge_id, {', '.join(key_columns)}) "
+                f"SELECT p.id, {', '.join(['%s'] * len(key_columns))} FROM p RETURNING pledge_id, id",
+                [*values, *key_params],
+            )
+            pledge.pk, record_pk = cursor.fetchone()
+            return record_pk
+        cursor.execute(insert_pledge, values)
+        pledge.pk = cursor.fetchone()[0]
+        cursor.execute(
+            f"INSERT INTO {key_table} (pledge_id, {', '.join(key_columns)}) "
+            f"VALUES (%s, {', '.join(['%s'] * len(key_columns))}) RETURNING id",
+            [pledge.pk, *key_params],
+        )
+        return cursor.fetchone()[0]
+
+
+def _pledge_record_paid(*, pledge: Pledge, fan_id: int, reference: str, provider_id: str | None) -> int | None:
+    """Pending to active, plus the charge row and the fan's count. None if the pledge was swept meanwhile;
+    otherwise the campaign's committed quantity now (for the progress frame)."""
+    connection = transaction.get_connection()
+    pledge.updated_at = timezone.now()
+    table = Pledge._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, updated_at = %s WHERE id = %s AND status = %s "
+            f"RETURNING (SELECT committed_quantity FROM {Campaign._meta.db_table} WHERE id = {table}.campaign_id)",
+            [PledgeStatus.ACTIVE, Pledge._meta.get_field("updated_at").get_db_prep_save(pledge.updated_at, connection),
+             pledge.pk, PledgeStatus.PENDING],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        pledge.status = PledgeStatus.ACTIVE
+        if provider_id is not None:
+            columns, values = _prep(LedgerEntry, {
+                "pledge": pledge.pk, "kind": LedgerKind.CHARGE, "amount": pledge.deposit_amount,
+                "currency": pledge.currency, "reference": reference, "provider_id": provider_id, "note": "deposit",
+                "created_at": pledge.updated_at,
+            }, connection)
+            cursor.execute(f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(columns)}) "
+                           f"VALUES ({', '.join(['%s'] * len(columns))})", values)
+    _fan_count_add(fan_id, 1)
+    return row[0]
+
+
+def _idempotency_answer(record_pk: int, body: dict[str, Any]) -> None:
+    connection = transaction.get_connection()
+    response = IdempotencyKey._meta.get_field("response").get_db_prep_save(body, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", [response, record_pk])
 
 
 def pledge_place(
@@ -201,57 +362,56 @@ def pledge_place(
     """
     key = (idempotency_key or "").strip()[:100] or None
     request_hash = _request_hash(campaign_id, variant_id, quantity)
-    if key:
-        record = IdempotencyKey.objects.filter(user=user, key=key).first()
-        if record is not None:
-            return _replay(record, request_hash), False
-    campaign = _campaign_for_pledge(campaign_id)
+    variant_pk = _variant_pk(variant_id)
+    row = _placement_read(user_id=user.pk, campaign_id=int(campaign_id), variant_id=variant_pk, key=key)
+    if key and row["k_id"] is not None:
+        return _replay(IdempotencyKey(request_hash=row["k_request_hash"], response=row["k_response"]),
+                       request_hash), False
+    if row["c_id"] is None:
+        raise NotFound()  # drafts are invisible to fans
+    campaign = _campaign_from_read(row)
     quantity = quantity_clean(quantity)
-    variant = _variant_get(campaign, variant_id)
+    variant = _variant_from_read(row, variant_pk)
     _open_check(campaign)
     if campaign.per_fan_limit is not None and quantity > campaign.per_fan_limit:
         raise Conflict(_("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
                        code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": 0})
+    fan_id = row["f_id"]
+    if fan_id is None:
+        # Joining from a campaign page follows the shop (and opens the chat with it).
+        fan_id = fan_follow(user=user, shop=campaign.shop, via="campaign").pk
     # The price the fan was shown (tiers reached so far); the final tier price is settled at the close.
     unit_price = unit_price_at(base=campaign.base_unit_price, tiers=campaign_tiers(campaign),
                                quantity=campaign.committed_quantity)
     deposit = deposit_for(quantity=quantity, unit_price=unit_price, percent=campaign.deposit_percent)
+    now = timezone.now()
+    pledge = Pledge(
+        campaign_id=campaign.pk, fan_id=fan_id, user_id=user.pk, variant_id=variant.pk, variant_name=variant.name,
+        sku=variant.sku, quantity=quantity, unit_price=unit_price, deposit_amount=deposit, currency=campaign.currency,
+        status=PledgeStatus.PENDING, created_at=now, updated_at=now,
+    )
+    key_values = None
+    if key:
+        key_values = {"user": user.pk, "key": key, "request_hash": request_hash, "response": None, "created_at": now}
 
-    for attempt in range(2):
-        try:
-            with transaction.atomic(durable=True):
-                # Lock order everywhere: fan row, then campaign row.
-                fan_id = (
-                    Fan.objects.select_for_update().filter(shop_id=campaign.shop_id, user=user)
-                    .values_list("pk", flat=True).first()
-                )
-                if fan_id is None:
-                    raise _NotFollowing
+    try:
+        with transaction.atomic(durable=True):
+            if campaign.per_fan_limit is not None:
+                # Lock order everywhere: fan row, then campaign row. The fan lock serialises this fan's pledges.
+                _fan_lock(fan_id)
                 _fan_limit_check(campaign, fan_id, quantity)
-                pledge = Pledge.objects.create(
-                    campaign=campaign, fan_id=fan_id, user=user, variant=variant, variant_name=variant.name,
-                    sku=variant.sku, quantity=quantity, unit_price=unit_price, deposit_amount=deposit,
-                    currency=campaign.currency, status=PledgeStatus.PENDING,
-                )
-                if key:
-                    # A concurrent twin blocks here on our uncommitted key, then fails: answered below (409).
-                    record = IdempotencyKey.objects.create(user=user, key=key, request_hash=request_hash, pledge=pledge)
-                # Last statement before COMMIT: every pledge queues on this one campaign row, so hold it briefly.
-                campaign.committed_quantity = _reserve(campaign, quantity)
-            break
-        except _NotFollowing:
-            if attempt:
-                raise
-            # Joining from a campaign page follows the shop (and opens the chat with it).
-            fan_follow(user=user, shop=campaign.shop, via="campaign")
-        except IntegrityError:
-            if not key:
-                raise
-            record = IdempotencyKey.objects.filter(user=user, key=key).first()
-            if record is None:  # the twin failed and was rolled back: the client may simply retry
-                raise Conflict(_("A request with this Idempotency-Key is still in progress."),
-                               code="idempotency_in_progress") from None
-            return _replay(record, request_hash), False
+            # A concurrent twin blocks here on our uncommitted key, then fails: answered below (409).
+            record_pk = _pledge_insert(pledge, key_values)
+            # Last statement before COMMIT: every pledge queues on this one campaign row, so hold it briefly.
+            campaign.committed_quantity = _reserve(campaign, quantity)
+    except IntegrityError:
+        if not key:
+            raise
+        record = IdempotencyKey.objects.filter(user=user, key=key).first()
+        if record is None:  # the twin failed and was rolled back: the client may simply retry
+            raise Conflict(_("A request with this Idempotency-Key is still in progress."),
+                           code="idempotency_in_progress") from None
+        return _replay(record, request_hash), False
 
     reference = f"pledge-{pledge.pk}-charge"
     result = None
@@ -267,24 +427,18 @@ def pledge_place(
                                 code="payment_timeout" if isinstance(exc, PaymentTimeout) else "payment_failed") from None
 
     with transaction.atomic(durable=True):
-        activated = Pledge.objects.filter(pk=pledge.pk, status=PledgeStatus.PENDING).update(
-            status=PledgeStatus.ACTIVE, updated_at=timezone.now()
-        )
-        if not activated:  # swept as abandoned meanwhile; the sweeper voided the charge
+        committed = _pledge_record_paid(pledge=pledge, fan_id=fan_id, reference=reference,
+                                        provider_id=None if result is None else result.provider_id)
+        if committed is None:  # swept as abandoned meanwhile; the sweeper voided the charge
             raise PaymentFailed(_("The deposit could not be confirmed in time."), code="payment_timeout")
-        pledge.status = PledgeStatus.ACTIVE
-        if result is not None:
-            LedgerEntry.objects.create(pledge=pledge, kind=LedgerKind.CHARGE, amount=deposit, currency=pledge.currency,
-                                       reference=reference, provider_id=result.provider_id, note="deposit")
-        _fan_count_add(fan_id, 1)
         # A pledge is the strongest signal the recommender gets (recommend.services).
-        interaction_record(fan=Fan(pk=fan_id, shop_id=campaign.shop_id), product=campaign.product, kind="pledge",
+        interaction_record(fan=Fan(pk=fan_id, shop_id=campaign.shop_id),
+                           product=Product(pk=campaign.product_id, shop_id=campaign.shop_id), kind="pledge",
                            key=f"pledge:{pledge.pk}")
         body = pledge_to_dict(pledge)
-        if key:
-            IdempotencyKey.objects.filter(pk=record.pk).update(response=body)
-        campaign.committed_quantity = Campaign.objects.filter(pk=campaign.pk).values_list(
-            "committed_quantity", flat=True).get()
+        if record_pk is not None:
+            _idempotency_answer(record_pk, body)
+        campaign.committed_quantity = committed
         progress_announce(campaign)
     return body, True
 
@@ -346,7 +500,7 @@ def pledge_change(*, user: AbstractBaseUser, pledge_id: int, quantity: Any = Non
     variant = _variant_get(campaign, variant_id) if variant_id is not None else None
     _open_check(campaign)
     with transaction.atomic(durable=True):
-        Fan.objects.select_for_update().filter(pk=pledge.fan_id).values_list("pk").get()
+        _fan_lock(pledge.fan_id)
         pledge = access_pledge(user, pledge_id, lock=True)
         if pledge.status != PledgeStatus.ACTIVE:
             raise Conflict(_("Only an active pledge can be changed."), code="pledge_not_active")
@@ -396,7 +550,7 @@ def pledge_cancel(*, user: AbstractBaseUser, pledge_id: int, reason: str = "") -
     pledge = access_pledge(user, pledge_id)
     _open_check(pledge.campaign)
     with transaction.atomic(durable=True):
-        Fan.objects.select_for_update().filter(pk=pledge.fan_id).values_list("pk").get()
+        _fan_lock(pledge.fan_id)
         pledge = access_pledge(user, pledge_id, lock=True)
         if pledge.status not in (PledgeStatus.ACTIVE, PledgeStatus.PAUSED):
             raise Conflict(_("This pledge cannot be cancelled now."), code="pledge_not_active")

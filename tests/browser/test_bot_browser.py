@@ -126,7 +126,9 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
             held = owner_page.locator('#fan-tags li[data-tag="skin_type:oily"]')
             expect(held).to_contain_text("油皮")
             expect(held.locator(".tag-source")).to_have_text("机器人")
-            assert FanTag.objects.filter(fan=fan, tag__group__code="skin_type", tag__code="oily", source="bot").exists()
+            assert FanTag.objects.filter(
+                fan=fan, tag__group__code="skin_type", tag__code="oily", source="bot"
+            ).exists()
             owner_page.screenshot(path=str(ARTIFACTS / "bot-inbox.png"))
 
             # The canned-replies picker fills the composer with the rendered text.
@@ -146,8 +148,11 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
             # /recommend drafts cards, or explains that the command is not available yet.
             send(owner_page, "/recommend")
             expect(owner_page.locator("#drafts")).to_be_visible()
-            expect(owner_page.locator("#drafts-list .draft, #drafts-list .drafts-error, #drafts-list .drafts-note")
-                   .first).to_be_visible()
+            expect(
+                owner_page.locator(
+                    "#drafts-list .draft, #drafts-list .drafts-error, #drafts-list .drafts-note"
+                ).first
+            ).to_be_visible()
             expect(owner_page.locator("#drafts-list")).not_to_contain_text("正在起草")
             assert owner_page.locator("#message-list .bubble", has_text="/recommend").count() == 0
             owner_page.click("#drafts-close")
@@ -168,7 +173,9 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
 
             # A promotional broadcast to all fans: the opted-out fan is skipped, stats and progress are live.
             owner_page.goto(f"{base}/broadcasts/")
-            expect(owner_page.locator("#bc-audience option").first).to_have_text(f"全部粉丝 ({len(others) + 1})")
+            expect(owner_page.locator("#bc-audience option").first).to_have_text(
+                f"全部粉丝 ({len(others) + 1})"
+            )
             owner_page.fill("#bc-text", "新品控油洁面乳到货啦，老粉丝专享 8 折～")
             owner_page.once("dialog", lambda dialog: dialog.accept())
             owner_page.click("#broadcast-form button[type=submit]")

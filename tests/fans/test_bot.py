@@ -341,3 +341,21 @@ def test_unknown_draft_command_is_a_clear_error(api_for, owner, fan):
 def test_phrase_matcher_prefers_longer_phrases():
     matches = phrases_find("我穿XL码", {"L码": "l", "XL码": "xl"})
     assert [m.key for m in matches] == ["xl"]
+
+
+def test_broadcast_to_every_fan_by_empty_filter(api_for, shop, owner, fan, monkeypatch, django_capture_on_commit_callbacks):
+    monkeypatch.setattr("fans.services.bot.timezone.now", lambda: at_local(shop, 2026, 11, 18, 12))
+    FanFactory(shop=shop)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(owner).post("/api/broadcasts/", {"kind": "text", "text": "全体", "filter": {}, "promotional": False}, format="json")
+    assert response.status_code == 201 and response.json()["queued"] == 2
+    assert Message.objects.filter(text="全体").count() == 2
+
+
+def test_a_human_reply_announces_the_bot_pause(owner, fan, monkeypatch, django_capture_on_commit_callbacks):
+    frames = []
+    monkeypatch.setattr("fans.events.publish", lambda groups, frame: frames.append(frame["type"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="我来")
+        message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="再说一句")
+    assert frames == ["message.new", "conversation.bot", "message.new"]

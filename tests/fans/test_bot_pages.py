@@ -40,10 +40,21 @@ def test_bot_settings_page_lists_settings_faq_and_canned_replies(owner, shop):
 
 def test_broadcasts_page_lists_segments_products_and_recent_broadcasts(owner, shop):
     FanFactory.create_batch(3, shop=shop)
-    Segment.objects.create(shop=shop, name="油皮粉丝", filter={"tags_all": ["skin_type:oily"]}, created_by=owner)
+    Segment.objects.create(
+        shop=shop, name="油皮粉丝", filter={"tags_all": ["skin_type:oily"]}, created_by=owner
+    )
     ProductFactory(shop=shop, name="控油洁面乳")
-    Broadcast.objects.create(shop=shop, created_by=owner, kind="text", text="新品到货啦", queued=3, processed=3, sent=2,
-                             skipped_budget=1, status="succeeded")
+    Broadcast.objects.create(
+        shop=shop,
+        created_by=owner,
+        kind="text",
+        text="新品到货啦",
+        queued=3,
+        processed=3,
+        sent=2,
+        skipped_budget=1,
+        status="succeeded",
+    )
     html = client_for(owner).get("/broadcasts/").content.decode()
     assert "油皮粉丝" in html and "控油洁面乳" in html
     assert "全部粉丝 (3)" in html
@@ -109,7 +120,7 @@ def test_fan_chat_has_the_no_promotions_switch(fan, fan_user, shop):
     fan.promotions_opt_out = True
     fan.save(update_fields=["promotions_opt_out"])
     html = client_for(fan_user).get(f"/s/{shop.slug}/").content.decode()
-    assert 'data-shop="%d" checked' % shop.pk in html
+    assert f'data-shop="{shop.pk}" checked' in html
 
 
 def test_fan_profile_has_the_suggestions_section(owner, fan):

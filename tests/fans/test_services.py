@@ -39,8 +39,9 @@ def test_message_send_numbers_messages_per_conversation(
     conversation.refresh_from_db()
     assert conversation.last_seq == 2
     assert conversation.last_message_preview == "推荐控油洁面"
-    # after commit: one message.new per message, and the bot looks only at the fan's text
-    assert published == ["message.new", "message.new"]
+    # after commit: one message.new per message, the owner's reply pauses the bot (hand-off),
+    # and the bot looks only at the fan's text
+    assert published == ["message.new", "message.new", "conversation.bot"]
     assert bot_tasks == [m1.pk]
 
 

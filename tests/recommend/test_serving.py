@@ -12,13 +12,21 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from fans.models import FanTag, Message, Segment, Tag, TagGroup
+from fans.models import Message, Segment, Tag, TagGroup
+from fans.services.tagging import fan_tags_bulk_add
 from recommend import services
 from recommend.models import Interaction, InteractionKind, ModelStatus, ModelVersion, ProductTag
 from recommend.services import TrainOptions, interaction_record, model_train, product_tags_derive
-from recommend.serving import SIMILAR_FANS, fans_for_product, recommend_for_fan, serving_model, serving_reset
+from recommend.serving import (
+    SIMILAR_FANS,
+    fans_for_product,
+    picks_as_json,
+    recommend_for_fan,
+    serving_model,
+    serving_reset,
+)
 from shops.errors import Conflict
-from shops.models import ShopRole
+from shops.models import Product, ShopRole
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory, VariantFactory
 
 URLS = "tests.recommend.urls"
@@ -38,7 +46,8 @@ def _tag(code: str) -> Tag:
 
 
 def _tag_fan(fan, tag: Tag) -> None:  # noqa: ANN001
-    FanTag.objects.create(fan=fan, tag=tag, group=tag.group, single=True, source="owner")
+    # Through the tagging service, which keeps Fan.tag_ids (what serving reads) in step with FanTag.
+    fan_tags_bulk_add(fan_ids=[fan.pk], tags=[tag], source="owner", actor=None)
 
 
 def _seed(shop, *, fans: int = 60, interactions: bool = True):  # noqa: ANN001
@@ -120,10 +129,38 @@ def test_serving_uses_tags_for_new_fans_and_excludes_owned_and_unavailable(shop)
     # A tag the model never saw (a shop's private group made after training) is ignored safely.
     group = TagGroup.objects.create(shop=shop, code="vip", name_zh="会员", name_en="VIP")
     stranger = FanFactory(shop=shop)
-    FanTag.objects.create(fan=stranger, tag=Tag.objects.create(group=group, code="gold", name_zh="金", name_en="Gold"),
-                          group=group, source="owner")
+    _tag_fan(stranger, Tag.objects.create(group=group, code="gold", name_zh="金", name_en="Gold"))
     picks = recommend_for_fan(stranger, 3)
     assert [p.regime for p in picks] == ["unknown"] * 3 and picks[0].reason.zh == "本店热销"
+
+
+def test_picks_take_two_queries_and_see_catalogue_changes_on_the_next_call(
+    shop, django_assert_num_queries
+) -> None:  # noqa: ANN001
+    people, products = _seed(shop)
+    _train()
+    fan, skin = people[1]
+    first = recommend_for_fan(fan, 5)  # loads the model and the tag vocabulary
+    with django_assert_num_queries(2):
+        again = recommend_for_fan(fan, 5)
+    assert [p.product.pk for p in again] == [p.product.pk for p in first]
+
+    # No availability cache: a product taken off sale or sold out is gone from the very next call.
+    top = first[0].product
+    Product.objects.filter(pk=top.pk).update(is_available=False)
+    VariantFactory(product=Product.objects.get(pk=first[1].product.pk), is_available=False)
+    picked = {p.product.pk for p in recommend_for_fan(fan, 5)}
+    assert top.pk not in picked and first[1].product.pk not in picked
+
+    # A product created after training is a candidate on the next call (the new-products stamp changed).
+    new = ProductFactory(shop=shop, name=f"{skin}-new", description="清爽控油，适合油皮" if skin == "oily" else "滋润保湿，适合干皮")
+    product_tags_derive(product_ids=[new.pk])
+    picks = recommend_for_fan(fan, 16)
+    assert new.pk in {p.product.pk for p in picks}
+    body = picks_as_json(picks)[0]["product"]
+    assert body["price"] == str(Product.objects.get(pk=body["id"]).price) and body["image"] == ""
+    new.delete()
+    assert new.pk not in {p.product.pk for p in recommend_for_fan(fan, 16)}
 
 
 def test_fans_for_a_new_product_prefer_matching_tags(shop) -> None:  # noqa: ANN001
