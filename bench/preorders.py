@@ -3,13 +3,16 @@
 Setup: resets the bench database (its name must contain "bench"; default fansi_preorders_bench), runs
 `manage.py migrate`, seeds an owner, a shop, a factory product and --clients fans with API tokens.
 
-Servers: --servers processes of Django's own WSGIServer with a fixed pool of --workers threads each (one
-persistent PostgreSQL connection per worker), started as `python bench/preorders.py --serve PORT`. The
-API views are synchronous, so a threaded WSGI server is the plain way to serve them; clients send
-`Connection: close`, so a pooled worker never sits on an idle keep-alive socket. The servers use this
-module as ROOT_URLCONF (shops + preorders API) until config/urls.py includes preorders.api_urls.
+Servers: --servers processes of Django's own WSGI server code with a fixed pool of --workers threads each
+(one persistent PostgreSQL connection per worker), started as `python bench/preorders.py --serve PORT`.
+The API views are synchronous, so a threaded WSGI server is the plain way to serve them. Connections are
+kept alive: an idle connection waits in the server's selector, not in a worker thread, so the 200 client
+connections share the few workers (--connection-close opens one connection per request instead, for
+comparison). The servers use this module as ROOT_URLCONF (shops + preorders API) until config/urls.py
+includes preorders.api_urls.
 
-Phase 1 (pledges): --clients asyncio clients (one client process) each place --per-client pledges of 1 unit
+Phase 1 (pledges): --clients asyncio clients (one client process, a keep-alive connection to its server and
+one to the next, where its retries go) each place --per-client pledges of 1 unit
 on one capped campaign, with an Idempotency-Key each; every 4th request is sent twice (a client retry
 after a lost answer). Checks: oversold (committed above the cap, or active quantities differing from the
 counter), double_charged (a retried key answered with another pledge, or a pledge with more than one
@@ -70,6 +73,10 @@ def log(msg: str) -> None:
 
 def serve(port: int, workers: int) -> None:
     os.chdir(ROOT)
+    import selectors
+    import socket
+    import socketserver
+
     import django
     from django.conf import settings
 
@@ -78,29 +85,62 @@ def serve(port: int, workers: int) -> None:
     from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
     from django.core.wsgi import get_wsgi_application
 
-    class QuietHandler(WSGIRequestHandler):
+    class OneRequestHandler(WSGIRequestHandler):
+        """Answers one request; the server decides whether the socket goes back to wait for the next."""
+
+        def handle(self) -> None:
+            self.close_connection = True
+            self.handle_one_request()
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    class PooledWSGIServer(WSGIServer):
+    # ThreadingMixIn only so Django's ServerHandler allows keep-alive; requests run on the fixed pool below.
+    class KeepAliveWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+        """A fixed pool of --workers threads (one DB connection each) and a selector for idle connections.
+
+        A keep-alive socket waits in the selector, not in a worker: a worker takes a socket only when a
+        request has arrived on it and hands it back after answering, so 200 client connections share a few
+        workers. Clients must not pipeline (the bench client sends one request, then reads the answer).
+        """
+
         request_queue_size = 4096
+        daemon_threads = True
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.pool = ThreadPoolExecutor(max_workers=workers)
+            self.selector = selectors.DefaultSelector()
 
-        def process_request(self, request: Any, client_address: Any) -> None:
-            self.pool.submit(self._work, request, client_address)
+        def serve_forever(self, poll_interval: float = 0.5) -> None:
+            self.socket.setblocking(False)
+            self.selector.register(self.socket, selectors.EVENT_READ, None)
+            while True:
+                for key, _events in self.selector.select():
+                    if key.data is None:
+                        try:
+                            conn, address = self.socket.accept()
+                        except BlockingIOError:
+                            continue
+                        conn.setblocking(True)
+                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        self.selector.register(conn, selectors.EVENT_READ, address)
+                    else:
+                        self.selector.unregister(key.fileobj)
+                        self.pool.submit(self._work, key.fileobj, key.data)
 
-        def _work(self, request: Any, client_address: Any) -> None:
+        def _work(self, conn: socket.socket, address: Any) -> None:
+            handler = None
             try:
-                self.finish_request(request, client_address)
+                handler = OneRequestHandler(conn, address, self)
             except Exception:  # noqa: BLE001
-                self.handle_error(request, client_address)
-            finally:
-                self.shutdown_request(request)
+                self.handle_error(conn, address)
+            if handler is not None and not handler.close_connection:
+                self.selector.register(conn, selectors.EVENT_READ, address)
+            else:
+                self.shutdown_request(conn)
 
-    server = PooledWSGIServer(("127.0.0.1", port), QuietHandler, ipv6=False)
+    server = KeepAliveWSGIServer(("127.0.0.1", port), OneRequestHandler, ipv6=False)
     server.set_app(get_wsgi_application())
     server.serve_forever()
 
@@ -164,22 +204,58 @@ def in_seconds(seconds: float) -> Any:
 # --- load ----------------------------------------------------------------------------------------------
 
 
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection (one request at a time); reconnects when the server closes it."""
+
+    def __init__(self, port: int, *, keep_alive: bool = True) -> None:
+        self.port = port
+        self.keep_alive = keep_alive
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path_: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        for attempt in range(2):
+            fresh = self.writer is None
+            if fresh:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            connection = "keep-alive" if self.keep_alive else "close"
+            try:
+                self.writer.write(
+                    (f"POST {path_} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: {connection}\r\n{head}\r\n").encode() + body
+                )
+                await self.writer.drain()
+                raw_head = await self.reader.readuntil(b"\r\n\r\n")
+            except (OSError, asyncio.IncompleteReadError):
+                self.close()
+                if fresh or attempt:
+                    raise
+                continue  # the server closed an idle connection before our request: send it again
+            lines = raw_head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            if "content-length" in fields:
+                payload = await self.reader.readexactly(int(fields["content-length"]))
+            else:
+                payload = await self.reader.read()
+            if not self.keep_alive or fields.get("connection", "").lower() == "close" or "content-length" not in fields:
+                self.close()
+            return status, payload
+        raise ConnectionError("unreachable")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def http_post(port: int, path_: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    writer.write(
-        (f"POST {path_} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-         f"Content-Length: {len(body)}\r\nConnection: close\r\n{head}\r\n").encode() + body
-    )
-    await writer.drain()
-    data = await reader.read()
-    writer.close()
-    status_line, _, rest = data.partition(b"\r\n")
-    status = int(status_line.split()[1])
-    return status, rest.partition(b"\r\n\r\n")[2]
+    """One request on a fresh connection, closed after the answer."""
+    return await HttpConnection(port, keep_alive=False).post(path_, body, headers)
 
 
-async def run_load(ports: list[int], cast: dict[str, Any], per_client: int) -> dict[str, Any]:
+async def run_load(ports: list[int], cast: dict[str, Any], per_client: int, *, keep_alive: bool) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter = Counter()
     created: list[dict[str, Any]] = []
@@ -188,11 +264,11 @@ async def run_load(ports: list[int], cast: dict[str, Any], per_client: int) -> d
     url = f"/api/campaigns/{cast['campaign']}/pledges/"
     body = json.dumps({"variant": cast["variant"], "quantity": 1}).encode()
 
-    async def one(port: int, token: str, key: str) -> tuple[int, dict]:
+    async def one(conn: HttpConnection, token: str, key: str) -> tuple[int, dict]:
         start = time.monotonic()
         try:
-            status, raw = await http_post(port, url, body, {"Authorization": f"Token {token}", "Idempotency-Key": key})
-        except OSError as exc:
+            status, raw = await conn.post(url, body, {"Authorization": f"Token {token}", "Idempotency-Key": key})
+        except (OSError, asyncio.IncompleteReadError) as exc:
             errors[type(exc).__name__] += 1
             return 0, {}
         latencies.append((time.monotonic() - start) * 1000)
@@ -203,15 +279,21 @@ async def run_load(ports: list[int], cast: dict[str, Any], per_client: int) -> d
             return status, {}
 
     async def client(i: int, token: str) -> None:
-        port = ports[i % len(ports)]
-        for j in range(per_client):
-            key = f"c{i}-r{j}"
-            status, out = await one(port, token, key)
-            if status == 201:
-                created.append(out)
-            if j % 4 == 0:  # the answer "got lost": retry with the same key
-                status2, out2 = await one(ports[(i + 1) % len(ports)], token, key)
-                retry_pairs.append((status, status2, out, out2))
+        # Each client keeps a connection to its server and one to the next, where its retries land.
+        home = HttpConnection(ports[i % len(ports)], keep_alive=keep_alive)
+        other = HttpConnection(ports[(i + 1) % len(ports)], keep_alive=keep_alive)
+        try:
+            for j in range(per_client):
+                key = f"c{i}-r{j}"
+                status, out = await one(home, token, key)
+                if status == 201:
+                    created.append(out)
+                if j % 4 == 0:  # the answer "got lost": retry with the same key
+                    status2, out2 = await one(other, token, key)
+                    retry_pairs.append((status, status2, out, out2))
+        finally:
+            home.close()
+            other.close()
 
     start = time.monotonic()
     await asyncio.gather(*(client(i, t) for i, t in enumerate(cast["tokens"])))
@@ -329,6 +411,8 @@ def main() -> None:
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--servers", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8, help="worker threads (and DB connections) per server")
+    parser.add_argument("--connection-close", action="store_true",
+                        help="a new connection per request (Connection: close) instead of keep-alive")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--per-client", type=int, default=6)
     parser.add_argument("--close-pledges", type=int, default=100_000)
@@ -397,7 +481,7 @@ def main() -> None:
         before = meter.snapshot()
         load_avg_before = [round(x, 2) for x in os.getloadavg()]
         log(f"phase 1: {args.clients} clients x {args.per_client} pledges over {args.servers} servers")
-        load = asyncio.run(run_load(ports, cast, args.per_client))
+        load = asyncio.run(run_load(ports, cast, args.per_client, keep_alive=not args.connection_close))
         cpu = CpuMeter.percent(before, meter.snapshot())
     finally:
         for proc in procs:
@@ -476,7 +560,8 @@ def main() -> None:
     machine["load_average"] = [round(x, 2) for x in os.getloadavg()]
     target = write_results("preorders", machine, {
         "setup": {"servers": args.servers, "workers": args.workers, "clients": args.clients,
-                  "per_client": args.per_client, "server": "Django WSGIServer, fixed thread pool per process"},
+                  "per_client": args.per_client, "server": "Django WSGI server code, fixed thread pool per process, idle keep-alive sockets in a selector",
+                  "keep_alive": not args.connection_close},
         "targets": TARGETS, "passed": passed, **figures,
     })
     log(f"wrote {target}; passed: {passed}")

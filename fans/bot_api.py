@@ -144,8 +144,9 @@ class FaqListApi(APIView):
         require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
         data = FaqOut(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(FaqOut(FaqRule.objects.create(shop=member.shop, **data.validated_data)).data,
-                        status=status.HTTP_201_CREATED)
+        rule = FaqRule.objects.create(shop=member.shop, **data.validated_data)
+        bot.bot_facts_forget(member.shop_id)
+        return Response(FaqOut(rule).data, status=status.HTTP_201_CREATED)
 
 
 class BotSettingsOut(serializers.ModelSerializer):
@@ -168,6 +169,7 @@ class BotSettingsApi(APIView):
         data = BotSettingsOut(settings_obj, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         data.save()
+        bot.bot_facts_forget(member.shop_id)
         return Response(data.data)
 
 

@@ -60,7 +60,6 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
         "shop": shop.pk,
         "page": "broadcasts",
         # The API takes fan ids or a segment; "all fans" is this shop's ids.
-        "all_fans": list(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True)),
     }
     context = _context(
         request,
@@ -68,7 +67,7 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
         segments=list(Segment.objects.filter(shop=shop).order_by("name")),
         products=list(Product.objects.filter(shop=shop, is_available=True).order_by("name")[:200]),
         recent=recent,
-        fan_count=len(config["all_fans"]),
+        fan_count=Fan.objects.filter(shop=shop).count(),
         config=config,
     )
     return render(request, "fans/bot/broadcasts.html", context)

@@ -104,25 +104,34 @@ class FanServingState:
     owned: set[int]
     # (count, max pk) of the shop's products above `after_pk`: changes whenever one is added or deleted.
     new_products_stamp: tuple[int, int]
+    # The serving ModelVersion.version ("-" for none), None if the fan does not exist.
+    serving_version: str | None = None
 
 
-def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int) -> FanServingState:
-    """The fan's tag ids (Fan.tag_ids), the products they pledged or bought, and the new-products stamp."""
+def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> FanServingState:
+    """The fan's tag ids (Fan.tag_ids), the products they pledged or bought, the new-products stamp and the
+    serving model version (so the hot path needs no cache round trip to notice a switch).
+
+    after_pk is the highest product pk the serving model was trained on (None: no model, stamp (0, 0)).
+    """
     fan, interaction, product = Fan._meta.db_table, Interaction._meta.db_table, Product._meta.db_table
+    version = ModelVersion._meta.db_table
     kinds = sorted(STRONG_KINDS)
     sql = (
         f"SELECT f.tag_ids, (SELECT COUNT(*) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), "
-        f"(SELECT MAX(p.id) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), NULL "
+        f"(SELECT MAX(p.id) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), NULL, "
+        f"COALESCE((SELECT v.version FROM {version} v WHERE v.is_serving), '-') "
         f"FROM {fan} f WHERE f.id = %s "
-        f"UNION ALL SELECT NULL, NULL, NULL, i.product_id FROM {interaction} i "
+        f"UNION ALL SELECT NULL, NULL, NULL, i.product_id, NULL FROM {interaction} i "
         f"WHERE i.fan_id = %s AND i.kind IN ({', '.join(['%s'] * len(kinds))})"
     )
     tag_ids: list[int] = []
     owned: set[int] = set()
     stamp = (0, 0)
+    serving_version = None
     with connection.cursor() as cursor:
         cursor.execute(sql, [shop_id, after_pk, shop_id, after_pk, fan_id, fan_id, *kinds])
-        for raw_tags, n_new, max_new, product_id in cursor.fetchall():
+        for raw_tags, n_new, max_new, product_id, serving in cursor.fetchall():
             if product_id is not None:
                 owned.add(int(product_id))
                 continue
@@ -130,7 +139,8 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int) -> FanServing
             tags = json.loads(raw_tags) if isinstance(raw_tags, str | bytes) else raw_tags
             tag_ids = [int(t) for t in tags or ()]
             stamp = (int(n_new or 0), int(max_new or 0))
-    return FanServingState(tag_ids=tag_ids, owned=owned, new_products_stamp=stamp)
+            serving_version = serving
+    return FanServingState(tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version)
 
 
 def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:

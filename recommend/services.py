@@ -94,7 +94,7 @@ def interaction_record(
             cursor.execute(
                 f"INSERT INTO {Interaction._meta.db_table} ({', '.join(f.column for f in fields)}) "
                 f"VALUES ({', '.join(['%s'] * len(fields))}) "
-                f"ON CONFLICT (fan_id, kind, key) WHERE key <> '' DO NOTHING RETURNING id",
+                f"ON CONFLICT (fan_id, kind, key) WHERE NOT (key = '') DO NOTHING RETURNING id",
                 values,
             )
             row = cursor.fetchone()

@@ -1,7 +1,8 @@
 """Serving: picks for a fan and fans for a product, from the serving model's precomputed factor tables.
 
 The artifacts of the serving version are loaded once per process and kept until the serving version
-changes (checked through a cache stamp that the switch sets after commit, falling back to the database).
+changes (`serving_model` checks a cache stamp that the switch sets after commit, falling back to the
+database; `recommend_for_fan` reads the serving version in its own first statement).
 Per regime the fan gets the ranker that won that regime in the serving version's evaluation:
 
 - warm_users: the fan has history in the model (their learned row);
@@ -10,6 +11,12 @@ Per regime the fan gets the ranker that won that regime in the serving version's
 
 Products the fan pledged or bought are excluded, and so is anything unavailable (Product.is_available is
 false, or the product has variants and none is available).
+
+Hot path: `recommend_for_fan` runs two plain-SQL statements (recommend.selectors), because compiling an ORM
+query costs more than running it. Nothing the database says about a fan or a product is cached between
+calls except what cannot go stale unnoticed: each shop's candidate list is rebuilt when its new-products
+stamp (count and max pk of products created after training, read with the fan) changes, and tag names live
+for TAG_CACHE_SECONDS. Availability is always read fresh for the top candidates.
 """
 
 from __future__ import annotations
@@ -228,8 +235,8 @@ class ShopCatalogue:
     blocks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
 
-_loaded: ServingModel | None = None
-_loaded_stamp: str | None = None
+# (serving version, its model), swapped as one tuple so readers never pair a stamp with another model.
+_loaded: tuple[str, ServingModel | None] | None = None
 _load_lock = threading.Lock()
 
 
@@ -241,25 +248,29 @@ def _serving_stamp() -> str:
     return stamp
 
 
+def _serving_load(stamp: str) -> tuple[str, ServingModel | None]:
+    """(stamp, model) for this serving version, loading its artifacts unless already loaded."""
+    global _loaded
+    current = _loaded
+    if current is not None and current[0] == stamp:
+        return current
+    with _load_lock:
+        if _loaded is None or _loaded[0] != stamp:
+            path = Path(artifacts_dir()) / stamp
+            _loaded = (stamp, ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None)
+        return _loaded
+
+
 def serving_model() -> ServingModel | None:
     """The serving model, loaded once per process and reloaded when the serving version changes."""
-    global _loaded, _loaded_stamp
-    stamp = _serving_stamp()
-    if stamp == _loaded_stamp:
-        return _loaded
-    with _load_lock:
-        if stamp != _loaded_stamp:
-            path = Path(artifacts_dir()) / stamp
-            _loaded = ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None
-            _loaded_stamp = stamp
-    return _loaded
+    return _serving_load(_serving_stamp())[1]
 
 
 def serving_reset() -> None:
     """Forget the loaded model (tests; after deleting artifacts)."""
-    global _loaded, _loaded_stamp
+    global _loaded
     with _load_lock:
-        _loaded, _loaded_stamp = None, None
+        _loaded = None
     cache.delete(SERVING_STAMP_KEY)
     tags_reset()
 
@@ -306,8 +317,12 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     and display fields of the top candidates), a third only if most top candidates are owned or sold out.
     """
     k = max(1, min(int(k), 100))
-    model = serving_model()
+    stamp, model = _loaded or _serving_load(_serving_stamp())
     state = fan_serving_state(fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None)
+    if state.serving_version is not None and state.serving_version != stamp:
+        # The database names another serving version (a switch since the last call): load it, read again.
+        stamp, model = _serving_load(state.serving_version)
+        state = fan_serving_state(fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None)
     owned = state.owned
     if model is None:
         return _popular_fallback(fan, k, owned)

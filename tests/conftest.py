@@ -34,7 +34,10 @@ def require_services() -> None:
 def _isolated_cache():
     from django.core.cache import cache
 
+    from fans.services import bot
+
     cache.clear()
+    bot._local.clear()
     yield
 
 

@@ -2,6 +2,7 @@
 drafts, and broadcasts to segments."""
 
 import datetime as dt
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,66 @@ PROGRESS_QUESTIONS = ("还差多少", "差多少", "多少人了", "成团了吗
 def bot_settings_get(shop: Shop) -> BotSettings:
     settings_obj, _created = BotSettings.objects.get_or_create(shop=shop)
     return settings_obj
+
+
+# --- the cheap first look, on the send path ---------------------------------------------------------
+
+LOCAL_TTL_S = 30.0
+_local: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def _local_cached(kind: str, shop_id: int, load: Any) -> Any:
+    """Per-process cache for what the send path reads on every fan message (changes show within 30 s)."""
+    key = (kind, shop_id)
+    hit = _local.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    _local[key] = (now + LOCAL_TTL_S, value)
+    return value
+
+
+def bot_facts_forget(shop_id: int) -> None:
+    """Called after the shop's bot settings, FAQ rules or team change (in this process at once, others ≤30 s)."""
+    _local.pop(("bot", shop_id), None)
+
+
+def _shop_bot_facts(shop_id: int) -> dict[str, Any]:
+    def load() -> dict[str, Any]:
+        shop = Shop.objects.get(pk=shop_id)
+        cfg = bot_settings_get(shop)
+        keywords = [
+            k.strip().lower()
+            for rule in FaqRule.objects.filter(shop_id=shop_id, is_active=True)
+            for k in rule.keywords.replace("，", ",").split(",") if k.strip()
+        ]
+        staff = list(ShopMember.objects.filter(shop_id=shop_id, is_active=True).values_list("user_id", flat=True))
+        phrases = list(_rules_for(shop_id))
+        return {"shop": shop, "settings": cfg, "faq": keywords, "staff": staff, "phrases": phrases}
+
+    return _local_cached("bot", shop_id, load)
+
+
+def bot_should_look(*, shop_id: int, conversation_id: int, bot_paused: bool, text: str) -> bool:
+    """Would the bot do anything with this fan message? Answered without the database in the common case,
+    so a task is queued only when there is work (a phrase, a question it can answer, or an away message)."""
+    facts = _shop_bot_facts(shop_id)
+    lowered = text.lower()
+    if any(p.lower() in lowered for p in facts["phrases"]):
+        return True
+    cfg = facts["settings"]
+    if not cfg.enabled or bot_paused:
+        return False
+    if any(k in lowered for k in facts["faq"]) or any(q in lowered for q in PROGRESS_QUESTIONS):
+        return True
+    keys = [f"bot:away:{conversation_id}"] + [f"presence:user:{u}" for u in facts["staff"]]
+    values = cache.get_many(keys)
+    if values.get(keys[0]):
+        return False  # the away message was sent recently
+    closed = not _between(_local_now(facts["shop"]).time(), cfg.business_start, cfg.business_end)
+    nobody_online = not any((values.get(k) or 0) > 0 for k in keys[1:])
+    return closed or nobody_online
 
 
 # --- tag suggestions -----------------------------------------------------------------------------

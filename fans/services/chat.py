@@ -17,7 +17,7 @@ from fans.images import image_process
 from fans.models import Conversation, DeliveryStatus, Fan, Message, MessageKind, Side
 from fans.ratelimit import message_rate_check
 from fans.selectors import message_to_dict
-from fans.services.bot import promo_gate, promo_skip_record
+from fans.services.bot import bot_should_look, promo_gate, promo_skip_record
 from shops.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 from shops.models import Shop, ShopMember, ShopRole
 
@@ -264,7 +264,9 @@ def _message_append(
     if side == Side.SHOP and not conversation.bot_paused:
         conversation.bot_paused = True
         announce([shop_group(conversation.shop_id)], {"type": "conversation.bot", "conversation": conversation.pk, "paused": True})
-    if side == Side.FAN and kind == MessageKind.TEXT:
+    if side == Side.FAN and kind == MessageKind.TEXT and bot_should_look(
+        shop_id=conversation.shop_id, conversation_id=conversation.pk, bot_paused=conversation.bot_paused, text=text
+    ):
         from fans.tasks import bot_on_fan_message_task
 
         bot_on_fan_message_task.delay_on_commit(message.pk)

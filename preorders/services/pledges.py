@@ -316,40 +316,64 @@ def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | N
         return cursor.fetchone()[0]
 
 
-def _pledge_record_paid(*, pledge: Pledge, fan_id: int, reference: str, provider_id: str | None) -> int | None:
-    """Pending to active, plus the charge row and the fan's count. None if the pledge was swept meanwhile;
-    otherwise the campaign's committed quantity now (for the progress frame)."""
+def _pledge_record_paid(
+    *, pledge: Pledge, fan_id: int, reference: str, provider_id: str | None, key_record: int | None,
+    body: dict[str, Any],
+) -> int | None:
+    """Pending to active, with the charge row, the fan's count and the key's answer (`body`).
+
+    None if the pledge was swept meanwhile (nothing is written); otherwise the campaign's committed
+    quantity now, for the progress frame. One statement on PostgreSQL, where every write depends on
+    the activation having happened.
+    """
     connection = transaction.get_connection()
-    pledge.updated_at = timezone.now()
-    table = Pledge._meta.db_table
+    campaign_table = Campaign._meta.db_table
+    updated_at = Pledge._meta.get_field("updated_at").get_db_prep_save(pledge.updated_at, connection)
+    activate = (f"UPDATE {Pledge._meta.db_table} SET status = %s, updated_at = %s WHERE id = %s AND status = %s "
+                f"RETURNING campaign_id")
+    params: list[Any] = [PledgeStatus.ACTIVE, updated_at, pledge.pk, PledgeStatus.PENDING]
+    ledger_sql, ledger_params = "", []
+    if provider_id is not None:
+        ledger_columns, ledger_params = _prep(LedgerEntry, {
+            "pledge": pledge.pk, "kind": LedgerKind.CHARGE, "amount": pledge.deposit_amount,
+            "currency": pledge.currency, "reference": reference, "provider_id": provider_id, "note": "deposit",
+            "created_at": pledge.updated_at,
+        }, connection)
+        ledger_sql = (f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ledger_columns)}) "
+                      f"SELECT {', '.join(['%s'] * len(ledger_columns))}")
+    fan_sql = f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + 1 WHERE id = %s"
+    key_sql, key_params = f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", []
+    if key_record is not None:
+        key_params = [IdempotencyKey._meta.get_field("response").get_db_prep_save(body, connection), key_record]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, updated_at = %s WHERE id = %s AND status = %s "
-            f"RETURNING (SELECT committed_quantity FROM {Campaign._meta.db_table} WHERE id = {table}.campaign_id)",
-            [PledgeStatus.ACTIVE, Pledge._meta.get_field("updated_at").get_db_prep_save(pledge.updated_at, connection),
-             pledge.pk, PledgeStatus.PENDING],
-        )
-        row = cursor.fetchone()
-        if row is None:
+        if connection.vendor == "postgresql":
+            parts = [f"a AS ({activate})"]
+            if ledger_sql:
+                parts.append(f"l AS ({ledger_sql} FROM a)")
+                params += ledger_params
+            parts.append(f"f AS ({fan_sql} AND EXISTS (SELECT 1 FROM a) RETURNING id)")
+            params.append(fan_id)
+            if key_params:
+                # The fan row before the key row, as in the plain sequence below: a twin request holding
+                # the fan lock waits on our key row in its insert, so taking the key first would deadlock.
+                parts.append(f"k AS ({key_sql} AND EXISTS (SELECT 1 FROM f))")
+                params += key_params
+            cursor.execute(
+                f"WITH {', '.join(parts)} SELECT c.committed_quantity FROM a JOIN {campaign_table} c ON c.id = a.campaign_id",
+                params,
+            )
+            row = cursor.fetchone()
+            return None if row is None else row[0]
+        cursor.execute(activate, params)
+        if cursor.fetchone() is None:
             return None
-        pledge.status = PledgeStatus.ACTIVE
-        if provider_id is not None:
-            columns, values = _prep(LedgerEntry, {
-                "pledge": pledge.pk, "kind": LedgerKind.CHARGE, "amount": pledge.deposit_amount,
-                "currency": pledge.currency, "reference": reference, "provider_id": provider_id, "note": "deposit",
-                "created_at": pledge.updated_at,
-            }, connection)
-            cursor.execute(f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(columns)}) "
-                           f"VALUES ({', '.join(['%s'] * len(columns))})", values)
-    _fan_count_add(fan_id, 1)
-    return row[0]
-
-
-def _idempotency_answer(record_pk: int, body: dict[str, Any]) -> None:
-    connection = transaction.get_connection()
-    response = IdempotencyKey._meta.get_field("response").get_db_prep_save(body, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", [response, record_pk])
+        if ledger_sql:
+            cursor.execute(ledger_sql, ledger_params)
+        cursor.execute(fan_sql, [fan_id])
+        if key_params:
+            cursor.execute(key_sql, key_params)
+        cursor.execute(f"SELECT committed_quantity FROM {campaign_table} WHERE id = %s", [pledge.campaign_id])
+        return cursor.fetchone()[0]
 
 
 def pledge_place(
@@ -426,18 +450,18 @@ def pledge_place(
             raise PaymentFailed(_("The deposit could not be charged; nothing was stored."),
                                 code="payment_timeout" if isinstance(exc, PaymentTimeout) else "payment_failed") from None
 
+    # The answer a retry with the same key gets, written with the activation in one transaction.
+    pledge.status, pledge.updated_at = PledgeStatus.ACTIVE, timezone.now()
+    body = pledge_to_dict(pledge)
     with transaction.atomic(durable=True):
-        committed = _pledge_record_paid(pledge=pledge, fan_id=fan_id, reference=reference,
-                                        provider_id=None if result is None else result.provider_id)
+        committed = _pledge_record_paid(pledge=pledge, fan_id=fan_id, reference=reference, key_record=record_pk,
+                                        provider_id=None if result is None else result.provider_id, body=body)
         if committed is None:  # swept as abandoned meanwhile; the sweeper voided the charge
             raise PaymentFailed(_("The deposit could not be confirmed in time."), code="payment_timeout")
         # A pledge is the strongest signal the recommender gets (recommend.services).
         interaction_record(fan=Fan(pk=fan_id, shop_id=campaign.shop_id),
                            product=Product(pk=campaign.product_id, shop_id=campaign.shop_id), kind="pledge",
                            key=f"pledge:{pledge.pk}")
-        body = pledge_to_dict(pledge)
-        if record_pk is not None:
-            _idempotency_answer(record_pk, body)
         campaign.committed_quantity = committed
         progress_announce(campaign)
     return body, True

@@ -492,7 +492,7 @@
         if (!body.product) { toast(T.choose_product, true); return; }
       }
       var label = audience.options[audience.selectedIndex].textContent;
-      if (audience.value === "all") body.fan_ids = CFG.all_fans || [];
+      if (audience.value === "all") body.filter = {};  // every fan of the shop, resolved by the server
       else body.segment = Number(audience.value);
       if (!window.confirm(T.confirm_broadcast.replace("__N__", label))) return;
       var submit = form.querySelector("button[type=submit]");
