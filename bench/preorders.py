@@ -409,8 +409,8 @@ def state_counts(campaign_id: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--servers", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=8, help="worker threads (and DB connections) per server")
+    parser.add_argument("--servers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="worker threads (and DB connections) per server")
     parser.add_argument("--connection-close", action="store_true",
                         help="a new connection per request (Connection: close) instead of keep-alive")
     parser.add_argument("--clients", type=int, default=200)

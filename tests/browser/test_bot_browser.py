@@ -1,55 +1,21 @@
 """The chat bot in real browsers against a real Daphne: live tag suggestions in the inbox, handoff, the
 composer assistant, the fan's "no promotions" switch, and a broadcast with live stats."""
 
-import importlib
-import os
 import time
-from pathlib import Path
 
 import pytest
-from django.apps import apps
 
 from fans.models import CannedReply, Fan, FanTag, FaqRule, TagSuggestion
-from tests.factories import PASSWORD, FanFactory, ShopFactory, UserFactory
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
+from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync work.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
-def ensure_vocabulary_and_phrases() -> None:
-    """transactional_db flushes tables between tests, data migrations included: load them again."""
-    importlib.import_module("fans.migrations.0003_starter_vocabulary").load(apps, None)
-    importlib.import_module("fans.migrations.0006_starter_phrases").load(apps, None)
 
 
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_load_state("networkidle")
-
-
-def wait_online(page) -> None:
-    page.wait_for_function("document.getElementById('conn-status').classList.contains('online')")
-
-
-def send(page, text: str) -> None:
-    page.fill("#composer-text", text)
-    page.click("#send-button")
 
 
 def suggested(fan) -> set[str]:
@@ -60,7 +26,6 @@ def suggested(fan) -> set[str]:
 def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactional_db):
     from playwright.sync_api import expect, sync_playwright
 
-    ensure_vocabulary_and_phrases()
     owner = UserFactory(username="owner", first_name="王店主")
     shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
     fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
@@ -71,7 +36,7 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
     ARTIFACTS.mkdir(exist_ok=True)
 
     with daphne_server() as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         owner_ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         fan_ctx = browser.new_context(
             viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True, locale="zh-CN"

@@ -1,45 +1,18 @@
 """Two real browsers against a real Daphne: a shop owner's inbox and a fan's phone chat, live."""
 
-import os
-from pathlib import Path
 
 import pytest
 
-from tests.factories import PASSWORD, FanFactory, ShopFactory, UserFactory
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
+from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync work.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS = "<script>window.__xss=1</script>"
 
 
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_load_state("networkidle")
 
-
-def wait_online(page) -> None:
-    page.wait_for_function("document.getElementById('conn-status').classList.contains('online')")
-
-
-def send(page, text: str) -> None:
-    page.fill("#composer-text", text)
-    page.click("#send-button")
 
 
 def test_owner_and_fan_chat_live_in_two_browsers(transactional_db):
@@ -52,7 +25,7 @@ def test_owner_and_fan_chat_live_in_two_browsers(transactional_db):
     ARTIFACTS.mkdir(exist_ok=True)
 
     with daphne_server() as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # Chinese-language browsers, like the owners' and fans' phones and PCs.
         owner_ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         fan_ctx = browser.new_context(
@@ -148,7 +121,7 @@ def test_cards_pictures_and_assignment_in_the_browser(transactional_db):
     ARTIFACTS.mkdir(exist_ok=True)
 
     with daphne_server() as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         owner_page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US").new_page()
         fan_page = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN").new_page()
         errors: list[str] = []

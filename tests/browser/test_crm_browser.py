@@ -1,31 +1,16 @@
 """The fan CRM in a real browser against a real Daphne: filter, select all matching, bulk-tag, watch the job."""
 
-import importlib
-import os
-from pathlib import Path
 
 import pytest
-from django.apps import apps
 
 from fans.models import Fan, FanTag, Tag
 from fans.services.tagging import fan_tags_bulk_add
-from tests.factories import PASSWORD, FanFactory, ShopFactory, UserFactory
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
+from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync work.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SKIN = ["oily", "dry", "combination"]
 PREFERENCE = ["value", "looks"]
 
@@ -34,10 +19,6 @@ def tag(string: str) -> Tag:
     group, code = string.split(":")
     return Tag.objects.select_related("group").get(group__code=group, group__shop__isnull=True, code=code)
 
-
-def ensure_starter_vocabulary() -> None:
-    """transactional_db flushes tables between tests, data migrations included: load the vocabulary again."""
-    importlib.import_module("fans.migrations.0003_starter_vocabulary").load(apps, None)
 
 
 def tagged_shop(owner) -> tuple[object, list[Fan]]:
@@ -52,13 +33,6 @@ def tagged_shop(owner) -> tuple[object, list[Fan]]:
     return shop, fans
 
 
-def log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_load_state("networkidle")
-
 
 def matching_ids(shop) -> set[int]:
     oily = FanTag.objects.filter(tag=tag("skin_type:oily")).values("fan_id")
@@ -69,7 +43,6 @@ def matching_ids(shop) -> set[int]:
 def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db):
     from playwright.sync_api import expect, sync_playwright
 
-    ensure_starter_vocabulary()
     owner = UserFactory(username="owner", first_name="王店主")
     shop, fans = tagged_shop(owner)
     expected = matching_ids(shop)
@@ -78,7 +51,7 @@ def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db)
     ARTIFACTS.mkdir(exist_ok=True)
 
     with daphne_server() as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
         page = ctx.new_page()
         page.set_default_timeout(15000)
