@@ -5,4 +5,13 @@ from preorders import views
 urlpatterns = [
     path("factory-orders/<int:order_id>/export.csv", views.factory_order_csv, name="factory-order-csv"),
     path("factory-orders/<int:order_id>/print/", views.factory_order_print, name="factory-order-print"),
+    # Owner pages (shop staff).
+    path("campaigns/", views.campaign_list_page, name="campaigns"),
+    path("campaigns/new/", views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", views.campaign_detail_page, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/poster.png", views.campaign_poster, name="campaign-poster"),
+    # Fan pages.
+    path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
+    path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
+    path("me/pledges/", views.my_pledges, name="my-pledges"),
 ]

@@ -1,14 +1,27 @@
-"""Factory order export (CSV) and printable page, for platform admins."""
+"""Factory order export (CSV) and printable page, for platform admins; campaign pages for owners and fans."""
 
 import csv
+import datetime as dt
+from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
 
-from preorders.models import FactoryOrder
-from preorders.selectors import factory_order_list, factory_order_totals
+from preorders import selectors
+from preorders.access import access_campaign
+from preorders.models import HOLDING_STATUSES, Cadence, Campaign, CampaignKind, CampaignStatus, FactoryOrder
+from preorders.poster import render_poster
+from preorders.selectors import campaign_current_unit_price, campaign_tiers, factory_order_list, factory_order_totals
+from shops.access import access_shop_membership
+from shops.errors import NotFound
+from shops.models import Product, ShopMember, ShopRole
 
 
 def _order(order_id: int) -> FactoryOrder:
@@ -52,3 +65,214 @@ def factory_order_print(request: HttpRequest, order_id: int) -> HttpResponse:
         totals["value"], order.currency,
     )
     return HttpResponse(html)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Campaign pages: server-rendered shells with vanilla JS (static/fansi/campaign.js) on the campaign REST API.
+# Owner pages are for the shop's staff (404 for everyone else); the fan pages need a login.
+# ------------------------------------------------------------------------------------------------------------
+
+MANAGERS = (ShopRole.OWNER, ShopRole.MANAGER)
+
+
+def _membership(request: HttpRequest, shop_id: int | None = None) -> ShopMember:
+    """The user's membership in `shop_id` (or ?shop=, or their first shop); Http404 for fans and strangers."""
+    raw = shop_id if shop_id is not None else (request.GET.get("shop") or None)
+    try:
+        return access_shop_membership(request.user, int(raw) if raw else None)
+    except (NotFound, ValueError):
+        raise Http404 from None
+
+
+def _my_shops(request: HttpRequest) -> QuerySet[ShopMember]:
+    return ShopMember.objects.filter(user=request.user, is_active=True).select_related("shop").order_by("shop_id")
+
+
+def _staff_campaign(request: HttpRequest, campaign_id: int) -> tuple[Campaign, ShopMember]:
+    try:
+        campaign, is_staff = access_campaign(request.user, campaign_id)
+    except NotFound:
+        raise Http404 from None
+    if not is_staff:
+        raise Http404
+    return campaign, _membership(request, campaign.shop_id)
+
+
+def _tier_rows(campaign: Campaign) -> list[dict[str, Any]]:
+    return [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign_tiers(campaign)]
+
+
+def _campaign_config(campaign: Campaign) -> dict[str, Any]:
+    """What campaign.js needs to draw the ladder and progress before (and between) API reads."""
+    return {
+        "id": campaign.pk,
+        "shop": campaign.shop_id,
+        "kind": campaign.kind,
+        "status": campaign.status,
+        "committed_quantity": campaign.committed_quantity,
+        "target_quantity": campaign.target_quantity,
+        "cap": campaign.cap,
+        "base_unit_price": str(campaign.base_unit_price),
+        "current_unit_price": str(campaign_current_unit_price(campaign)),
+        "deposit_percent": str(campaign.deposit_percent),
+        "per_fan_limit": campaign.per_fan_limit,
+        "deadline": campaign.deadline.isoformat(),
+        "tiers": _tier_rows(campaign),
+        "api": reverse("api-campaign", args=[campaign.pk]),
+    }
+
+
+def campaign_i18n() -> dict[str, str]:
+    """Strings campaign.js shows, translated on the server (Django's JS catalog is not wired here)."""
+    return {
+        "error": _("Something went wrong. Please try again."),
+        "saved": _("Saved"),
+        "launched": _("Campaign launched"),
+        "launch_confirm": _("Launch this campaign? The goal and deadline cannot be changed afterwards."),
+        "committed": _("%(n)s of %(target)s committed"),
+        "to_next": _("%(n)s more to ¥%(price)s"),
+        "top_tier": _("Lowest price reached"),
+        "target_reached": _("Target reached"),
+        "active_tier": _("current"),
+        "base_price": _("Base price"),
+        "from_n": _("From %(n)s"),
+        "ends_in": _("Ends in %(time)s"),
+        "ended": _("Ended"),
+        "days": _("%(n)sd"),
+        "hours": _("%(n)sh"),
+        "minutes": _("%(n)smin"),
+        "deposit": _("Deposit now: ¥%(amount)s"),
+        "pledged": _("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
+        "cancel_confirm": _("Cancel this pledge? The deposit will be refunded."),
+        "cancelled": _("Cancelled"),
+        "skipped": _("The next box is skipped"),
+        "paused": _("Paused"),
+        "resumed": _("Resumed"),
+        "reason_prompt": _("Why are you cancelling? (optional)"),
+        "remove": _("Remove"),
+        "live": _("Live"),
+        "status_draft": _("Draft"),
+        "status_live": _("Live"),
+        "status_succeeded": _("Succeeded"),
+        "status_failed": _("Failed"),
+        "status_ended": _("Ended"),
+    }
+
+
+@login_required
+def campaign_list_page(request: HttpRequest) -> HttpResponse:
+    member = _membership(request)
+    campaigns = list(selectors.campaign_list(user=request.user, shop_id=member.shop_id)[:200])
+    rows = [
+        {"campaign": c, "price": campaign_current_unit_price(c),
+         "percent": min(100, round(100 * c.committed_quantity / c.target_quantity)) if c.target_quantity else 0}
+        for c in campaigns
+    ]
+    products = Product.objects.filter(shop=member.shop).order_by("-created_at")[:200]
+    return render(request, "preorders/campaign_list.html", {
+        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "rows": rows,
+        "products": products, "can_manage": member.role in MANAGERS, "i18n": campaign_i18n(),
+        "config": {"shop": member.shop_id, "page": "list", "campaigns": [
+            {"id": c.pk, "api": reverse("api-campaign", args=[c.pk]), "status": c.status,
+             "committed_quantity": c.committed_quantity, "target_quantity": c.target_quantity,
+             "current_unit_price": str(row["price"])} for c, row in zip(campaigns, rows, strict=True)]},
+    })
+
+
+@login_required
+def campaign_new(request: HttpRequest) -> HttpResponse:
+    member = _membership(request)
+    products = Product.objects.filter(shop=member.shop).select_related("factory_product").order_by("-created_at")
+    product = None
+    raw = request.GET.get("product")
+    if raw:
+        try:
+            product = products.filter(pk=int(raw)).first()
+        except ValueError:
+            product = None
+        if product is None:
+            raise Http404
+    context = {
+        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "products": products[:200],
+        "product": product, "can_manage": member.role in MANAGERS, "i18n": campaign_i18n(),
+        "moq": product.factory_product.moq if product and product.factory_product else 1,
+        "default_deadline": (timezone.localtime() + dt.timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+        "cadences": Cadence.choices,
+        "config": {"shop": member.shop_id, "page": "new", "product": product.pk if product else None,
+                   "price": str(product.price) if product else None,
+                   "list_url": reverse("campaigns") + f"?shop={member.shop_id}"},
+    }
+    return render(request, "preorders/campaign_new.html", context)
+
+
+@login_required
+def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign, member = _staff_campaign(request, campaign_id)
+    pledges = list(selectors.pledge_list_for_campaign(campaign=campaign)[:500])
+    share_url = request.build_absolute_uri(reverse("campaign-join", args=[campaign.pk]))
+    return render(request, "preorders/campaign_detail.html", {
+        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "campaign": campaign,
+        "pledges": pledges, "can_manage": member.role in MANAGERS, "share_url": share_url,
+        "price": campaign_current_unit_price(campaign), "i18n": campaign_i18n(),
+        "config": {**_campaign_config(campaign), "page": "detail",
+                   "launch_api": reverse("api-campaign-launch", args=[campaign.pk])},
+    })
+
+
+@login_required
+def campaign_poster(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign, _member = _staff_campaign(request, campaign_id)
+    png = render_poster(
+        campaign,
+        shop_url=request.build_absolute_uri(reverse("fan-chat", kwargs={"shop_slug": campaign.shop.slug})),
+        join_url=request.build_absolute_uri(reverse("campaign-join", args=[campaign.pk])),
+    )
+    response = HttpResponse(png, content_type="image/png")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}.png"'
+    response["Cache-Control"] = "private, max-age=30"
+    return response
+
+
+def campaign_join(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The short link printed on posters."""
+    return redirect("campaign-fan", campaign_id=campaign_id)
+
+
+@login_required
+def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    try:
+        campaign, is_staff = access_campaign(request.user, campaign_id)
+    except NotFound:
+        raise Http404 from None
+    variants = list(campaign.product.variants.filter(is_available=True).order_by("pk"))
+    mine = [p for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)
+            if p.status in HOLDING_STATUSES]
+    return render(request, "preorders/campaign_fan.html", {
+        "shop": campaign.shop, "campaign": campaign, "product": campaign.product, "variants": variants,
+        "price": campaign_current_unit_price(campaign), "mine": mine, "is_staff": is_staff,
+        "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
+        "i18n": campaign_i18n(),
+        "config": {**_campaign_config(campaign), "page": "fan",
+                   "pledge_api": reverse("api-campaign-pledges", args=[campaign.pk]),
+                   "mine_url": reverse("my-pledges")},
+    })
+
+
+@login_required
+def my_pledges(request: HttpRequest) -> HttpResponse:
+    pledges = list(selectors.pledge_list_for_user(user=request.user).select_related("campaign__shop",
+                                                                                     "campaign__product")[:200])
+    now = timezone.now()
+    rows = []
+    for p in pledges:
+        c = p.campaign
+        rows.append({
+            "pledge": p, "campaign": c, "subscription": c.kind == CampaignKind.SUBSCRIPTION,
+            "holding": p.status in HOLDING_STATUSES,
+            "can_cancel": p.status in HOLDING_STATUSES and (
+                c.kind == CampaignKind.SUBSCRIPTION or (c.status == CampaignStatus.LIVE and c.deadline > now)),
+        })
+    return render(request, "preorders/my_pledges.html", {
+        "rows": rows, "i18n": campaign_i18n(), "config": {"page": "mine"},
+    })

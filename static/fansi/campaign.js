@@ -1,0 +1,423 @@
+/* Fansi campaign pages (owner list / new / detail, fan campaign page, my pledges): vanilla JS on the campaign
+ * REST API. User data is rendered with textContent only. */
+(function () {
+  "use strict";
+
+  function readJSON(id, fallback) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : fallback;
+  }
+  var CFG = readJSON("campaign-config", {});
+  var T = readJSON("campaign-i18n", {});
+  var POLL_MS = 5000;
+
+  function $(id) { return document.getElementById(id); }
+  function fmt(template, values) {
+    return String(template || "").replace(/%\((\w+)\)s/g, function (_m, key) {
+      return values && values[key] !== undefined && values[key] !== null ? values[key] : "";
+    });
+  }
+  function csrf() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
+  }
+  function api(method, url, body, headers) {
+    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") opts.headers["X-CSRFToken"] = csrf();
+    Object.keys(headers || {}).forEach(function (k) { opts.headers[k] = headers[k]; });
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) {
+          var err = new Error((data && data.message) || T.error);
+          err.code = data && data.code;
+          err.detail = data && data.detail;
+          err.status = resp.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  }
+  function money(value) {
+    var n = Number(value || 0);
+    return (Math.round(n * 100) / 100).toFixed(2).replace(/\.00$/, "");
+  }
+  var flashTimer = null;
+  function flash(message, isError) {
+    var box = $("crm-flash");
+    if (!box) return;
+    box.textContent = message;
+    box.classList.toggle("error", !!isError);
+    box.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () { box.hidden = true; }, isError ? 8000 : 4000);
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Progress: the bar, the numbers, the ladder (active tier, how many to the next), the price.
+   * --------------------------------------------------------------------------------------------------- */
+  function renderProgress(root, c) {
+    var box = root.querySelector("[data-progress]") || root;
+    var committed = Number(c.committed_quantity || 0);
+    var target = Number(c.target_quantity || 1);
+    var pct = Math.max(0, Math.min(100, Math.round(100 * committed / target)));
+    var bar = box.querySelector("[data-bar]");
+    if (bar) {
+      bar.style.width = pct + "%";
+      bar.parentNode.setAttribute("aria-valuenow", String(pct));
+      bar.parentNode.classList.toggle("reached", committed >= target);
+    }
+    var text = box.querySelector("[data-committed-text]");
+    if (text) text.textContent = fmt(T.committed, { n: committed, target: target });
+    var pctEl = box.querySelector("[data-percent]");
+    if (pctEl) pctEl.textContent = committed >= target ? T.target_reached + " · " + pct + "%" : pct + "%";
+    root.setAttribute("data-committed", String(committed));
+    root.querySelectorAll("[data-price]").forEach(function (el) {
+      if (c.current_unit_price !== undefined) el.textContent = "¥" + money(c.current_unit_price);
+    });
+    var ladder = root.querySelector("[data-ladder]");
+    if (ladder) {
+      var tiers = Array.prototype.slice.call(ladder.querySelectorAll(".tier"));
+      var active = null;
+      var next = null;
+      tiers.forEach(function (li) {
+        var min = Number(li.getAttribute("data-min"));
+        li.classList.remove("active");
+        li.classList.toggle("reached", committed >= min && min > 0);
+        if (committed >= min) active = li;
+        else if (!next) next = li;
+      });
+      if (active) active.classList.add("active");
+      var nextEl = root.querySelector("[data-next-tier]");
+      if (nextEl) {
+        nextEl.textContent = next
+          ? fmt(T.to_next, { n: Number(next.getAttribute("data-min")) - committed, price: money(next.getAttribute("data-price")) })
+          : (tiers.length > 1 ? T.top_tier : "");
+      }
+    }
+    if (c.status) {
+      root.querySelectorAll("[data-status-badge]").forEach(function (el) {
+        el.className = "status-badge status-" + c.status;
+        if (T["status_" + c.status]) el.textContent = T["status_" + c.status];
+      });
+    }
+  }
+
+  function countdown() {
+    var els = document.querySelectorAll("[data-countdown]");
+    if (!els.length || !CFG.deadline) return;
+    function tick() {
+      var left = new Date(CFG.deadline).getTime() - Date.now();
+      var text;
+      if (left <= 0) text = T.ended;
+      else {
+        var mins = Math.floor(left / 60000);
+        var d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
+        var parts = [];
+        if (d) parts.push(fmt(T.days, { n: d }));
+        if (d || h) parts.push(fmt(T.hours, { n: h }));
+        if (!d) parts.push(fmt(T.minutes, { n: m }));
+        text = fmt(T.ends_in, { time: parts.join(" ") });
+      }
+      els.forEach(function (el) { el.textContent = text; });
+    }
+    tick();
+    setInterval(tick, 30000);
+  }
+
+  /* Live updates: campaign.progress frames on the staff socket, and a 5 s poll of the API as the source of truth
+   * (the channel layer is at-most-once). */
+  function watch(campaigns, onUpdate) {
+    var byId = {};
+    campaigns.forEach(function (c) { byId[c.id] = c; });
+    function poll() {
+      if (document.hidden) return;
+      campaigns.forEach(function (c) {
+        if (c.status === "draft" && CFG.page === "list") return;
+        api("GET", c.api).then(function (data) { c.status = data.status; onUpdate(data); }).catch(function () {});
+      });
+    }
+    setInterval(poll, POLL_MS);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
+    if (CFG.page === "fan" || !("WebSocket" in window)) return;
+    var delay = 1000;
+    function connect() {
+      var ws;
+      try { ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/chat/"); }
+      catch (e) { return; }
+      ws.onopen = function () { delay = 1000; var dot = $("live-dot"); if (dot) dot.hidden = false; };
+      ws.onmessage = function (ev) {
+        var frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return; }
+        if (frame && frame.type === "campaign.progress" && byId[frame.campaign]) {
+          onUpdate({ id: frame.campaign, committed_quantity: frame.committed_quantity,
+                     current_unit_price: frame.current_unit_price, status: frame.status });
+        }
+      };
+      ws.onclose = function () {
+        var dot = $("live-dot"); if (dot) dot.hidden = true;
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
+    }
+    connect();
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Owner: campaign list.
+   * --------------------------------------------------------------------------------------------------- */
+  function initList() {
+    var cards = {};
+    document.querySelectorAll("[data-campaign]").forEach(function (el) { cards[el.getAttribute("data-campaign")] = el; });
+    (CFG.campaigns || []).forEach(function (c) { if (cards[c.id]) renderProgress(cards[c.id], c); });
+    watch(CFG.campaigns || [], function (data) { if (cards[data.id]) renderProgress(cards[data.id], data); });
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Owner: create form.
+   * --------------------------------------------------------------------------------------------------- */
+  var FIELD_FOR_CODE = {
+    deadline_past: "deadline", deadline_invalid: "deadline", tiers_invalid: "tiers", tiers_not_increasing: "tiers",
+    deposit_percent_invalid: "deposit_percent", target_quantity_invalid: "target_quantity", below_moq: "target_quantity",
+    cap_below_target: "cap", cap_invalid: "cap", per_fan_limit_invalid: "per_fan_limit", cadence_invalid: "cadence",
+    cycles_invalid: "cycles", cutoff_hours_invalid: "cutoff_hours", title_invalid: "title", kind_invalid: "kind"
+  };
+
+  function initNew() {
+    var form = $("campaign-form");
+    if (!form) return;
+    var rows = $("tier-rows");
+    var tpl = $("tier-row");
+    function addTier(q, price) {
+      var row = tpl.content.firstElementChild.cloneNode(true);
+      row.querySelector('[name="min_quantity"]').value = q || "";
+      row.querySelector('[name="unit_price"]').value = price || "";
+      row.querySelector("[data-remove-tier]").addEventListener("click", function () { row.remove(); });
+      rows.appendChild(row);
+    }
+    $("add-tier").addEventListener("click", function () {
+      var last = rows.querySelector("tr:last-child [name=min_quantity]");
+      addTier(last && last.value ? String(Number(last.value) * 2) : form.target_quantity.value, "");
+      rows.querySelector("tr:last-child [name=unit_price]").focus();
+    });
+    function syncKind() {
+      var sub = form.querySelector('[name="kind"]:checked').value === "subscription";
+      form.querySelectorAll(".sub-only").forEach(function (el) { el.hidden = !sub; });
+      form.querySelector("[data-label-group]").hidden = sub;
+      form.querySelector("[data-label-sub]").hidden = !sub;
+    }
+    form.querySelectorAll('[name="kind"]').forEach(function (r) { r.addEventListener("change", syncKind); });
+    syncKind();
+
+    function clearErrors() {
+      $("form-error").hidden = true;
+      form.querySelectorAll(".field-invalid").forEach(function (el) { el.classList.remove("field-invalid"); });
+      form.querySelectorAll(".field-errors").forEach(function (el) { el.remove(); });
+    }
+    function fieldError(name, message) {
+      var box = form.querySelector('[data-field="' + name + '"]');
+      if (!box) return false;
+      box.classList.add("field-invalid");
+      var ul = document.createElement("ul");
+      ul.className = "field-errors";
+      var li = document.createElement("li");
+      li.textContent = message;
+      ul.appendChild(li);
+      box.appendChild(ul);
+      return true;
+    }
+    function num(name) {
+      var v = form[name].value.trim();
+      if (v === "") return null;
+      var n = Number(v);
+      return isNaN(n) ? v : n;
+    }
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      clearErrors();
+      var kind = form.querySelector('[name="kind"]:checked').value;
+      var tiers = [];
+      rows.querySelectorAll("tr").forEach(function (tr) {
+        var q = tr.querySelector("[name=min_quantity]").value.trim();
+        var p = tr.querySelector("[name=unit_price]").value.trim();
+        if (q || p) tiers.push({ min_quantity: q === "" ? null : Number(q), unit_price: p });
+      });
+      var deadline = form.deadline.value ? new Date(form.deadline.value) : null;
+      var body = {
+        kind: kind, product: CFG.product, title: form.title.value.trim(),
+        target_quantity: num("target_quantity"), cap: num("cap"),
+        deadline: deadline && !isNaN(deadline) ? deadline.toISOString() : form.deadline.value,
+        deposit_percent: num("deposit_percent"), per_fan_limit: num("per_fan_limit"), tiers: tiers
+      };
+      if (kind === "subscription") {
+        body.cadence = form.cadence.value;
+        body.cycles = num("cycles");
+        body.cutoff_hours = num("cutoff_hours") || 0;
+      }
+      var button = $("create-campaign");
+      button.disabled = true;
+      api("POST", "/api/campaigns/", body).then(function (c) {
+        window.location.href = "/campaigns/" + c.id + "/";
+      }).catch(function (err) {
+        button.disabled = false;
+        var shown = false;
+        if (err.detail && typeof err.detail === "object" && !Array.isArray(err.detail)) {
+          Object.keys(err.detail).forEach(function (key) {
+            var msg = err.detail[key];
+            if (Array.isArray(msg)) msg = msg.join(" ");
+            if (typeof msg === "string" && fieldError(key, msg)) shown = true;
+          });
+        }
+        var field = FIELD_FOR_CODE[err.code];
+        if (!shown && field) shown = fieldError(field, err.message);
+        if (!shown) { $("form-error").textContent = err.message || T.error; $("form-error").hidden = false; }
+        var first = form.querySelector(".field-invalid input, .field-invalid select");
+        if (first) first.focus();
+      });
+    });
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Owner: detail page (launch, live progress).
+   * --------------------------------------------------------------------------------------------------- */
+  function initDetail() {
+    var root = document.querySelector("[data-page=campaign-detail]");
+    renderProgress(root, CFG);
+    countdown();
+    var launch = $("launch-campaign");
+    if (launch) {
+      launch.addEventListener("click", function () {
+        if (!window.confirm(T.launch_confirm)) return;
+        launch.disabled = true;
+        api("POST", CFG.launch_api).then(function () {
+          try { sessionStorage.setItem("campaign-flash", T.launched); } catch (e) { /* private mode */ }
+          window.location.reload();
+        }).catch(function (err) { launch.disabled = false; flash(err.message, true); });
+      });
+    }
+    try {
+      var pending = sessionStorage.getItem("campaign-flash");
+      if (pending) { sessionStorage.removeItem("campaign-flash"); flash(pending); }
+    } catch (e) { /* private mode */ }
+    var last = CFG.committed_quantity;
+    watch([{ id: CFG.id, api: CFG.api, status: CFG.status }], function (data) {
+      renderProgress(root, data);
+      // Refresh the poster when the numbers move, so a download is current.
+      if (data.committed_quantity !== last) {
+        last = data.committed_quantity;
+        var img = $("poster-preview");
+        if (img) img.src = img.src.split("?")[0] + "?t=" + Date.now();
+      }
+    });
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Fan: campaign page with the join form.
+   * --------------------------------------------------------------------------------------------------- */
+  function initFan() {
+    var root = document.querySelector("[data-page=campaign-fan]");
+    renderProgress(root, CFG);
+    countdown();
+    watch([{ id: CFG.id, api: CFG.api, status: CFG.status }], function (data) {
+      CFG.current_unit_price = data.current_unit_price;
+      renderProgress(root, data);
+      updateDeposit();
+    });
+    var form = $("pledge-form");
+    if (!form) return;
+    var qty = $("pledge-qty");
+    var limit = CFG.per_fan_limit ? Number(CFG.per_fan_limit) : null;
+    function quantity() { return Math.max(1, Math.floor(Number(qty.value) || 1)); }
+    function updateDeposit() {
+      var amount = quantity() * Number(CFG.current_unit_price) * Number(CFG.deposit_percent) / 100;
+      $("deposit-line").textContent = fmt(T.deposit, { amount: money(amount) });
+    }
+    form.querySelectorAll("[data-step]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var n = quantity() + Number(b.getAttribute("data-step"));
+        if (limit) n = Math.min(n, limit);
+        qty.value = String(Math.max(1, n));
+        updateDeposit();
+      });
+    });
+    qty.addEventListener("input", updateDeposit);
+    updateDeposit();
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var variant = form.querySelector('[name="variant"]:checked');
+      if (!variant) return;
+      var button = $("pledge-submit");
+      button.disabled = true;
+      $("pledge-error").hidden = true;
+      var body = { variant: Number(variant.value), quantity: quantity() };
+      // A fresh key per attempt; a network retry of this same request would reuse it.
+      var key = uuid();
+      api("POST", CFG.pledge_api, body, { "Idempotency-Key": key }).then(function (p) {
+        form.hidden = true;
+        var label = variant.parentNode.querySelector("span").textContent;
+        $("pledge-success-text").textContent = fmt(T.pledged, { n: p.quantity, variant: label, amount: money(p.deposit_amount) });
+        $("pledge-success").hidden = false;
+        api("GET", CFG.api).then(function (data) { renderProgress(root, data); }).catch(function () {});
+      }).catch(function (err) {
+        button.disabled = false;
+        $("pledge-error").textContent = err.message || T.error;
+        $("pledge-error").hidden = false;
+      });
+    });
+  }
+
+  /* ---------------------------------------------------------------------------------------------------
+   * Fan: my pledges and subscriptions.
+   * --------------------------------------------------------------------------------------------------- */
+  function initMine() {
+    function done(card, data, note) {
+      var badge = card.querySelector("[data-pledge-status]");
+      if (data && data.status) {
+        badge.className = "status-badge status-" + data.status;
+        badge.textContent = T[data.status] || T["status_" + data.status] || data.status;
+      }
+      var n = card.querySelector("[data-note]");
+      n.textContent = note;
+      n.hidden = false;
+      setTimeout(function () { window.location.reload(); }, 1200);
+    }
+    function fail(err) {
+      $("mine-error").textContent = err.message || T.error;
+      $("mine-error").hidden = false;
+    }
+    document.querySelectorAll("[data-pledge]").forEach(function (card) {
+      var id = card.getAttribute("data-pledge");
+      card.querySelectorAll("[data-action]").forEach(function (b) {
+        b.addEventListener("click", function () {
+          var action = b.getAttribute("data-action");
+          b.disabled = true;
+          api("POST", "/api/pledges/" + id + "/" + action + "/").then(function (data) {
+            done(card, data, T[{ skip: "skipped", pause: "paused", resume: "resumed" }[action]]);
+          }).catch(function (err) { b.disabled = false; fail(err); });
+        });
+      });
+      var cancel = card.querySelector("[data-cancel-form]");
+      if (cancel) {
+        cancel.addEventListener("submit", function (ev) {
+          ev.preventDefault();
+          var button = cancel.querySelector("button");
+          button.disabled = true;
+          api("POST", "/api/pledges/" + id + "/cancel/", { reason: cancel.reason.value.trim() }).then(function (data) {
+            done(card, data, T.cancelled);
+          }).catch(function (err) { button.disabled = false; fail(err); });
+        });
+      }
+    });
+  }
+
+  var pages = { list: initList, "new": initNew, detail: initDetail, fan: initFan, mine: initMine };
+  if (pages[CFG.page]) pages[CFG.page]();
+})();
