@@ -156,6 +156,7 @@ def campaign_i18n() -> dict[str, str]:
         "status_succeeded": _("Succeeded"),
         "status_failed": _("Failed"),
         "status_ended": _("Ended"),
+        "status_active": _("Active"),
     }
 
 

@@ -280,11 +280,41 @@ class _ExportWriter:
     def write(self, fan_ids: list[int]) -> int:
         from fans.csvio import cell_safe
 
+        if connection.vendor == "postgresql":
+            return self._copy(fan_ids)
         n = 0
         for row in fan_export_rows(self.job.shop, fan_ids, self.tag_names):
             self.writer.writerow([cell_safe(v) for v in row])
             n += 1
         return n
+
+    def _copy(self, fan_ids: list[int]) -> int:
+        """PostgreSQL writes the CSV itself (COPY), several times faster than row objects; same columns and
+        the same formula neutralising as fans.csvio.cell_safe."""
+
+        def safe(expr: str) -> str:
+            return f"CASE WHEN ({expr}) ~ '^[=+@\t\r-]' THEN '''' || ({expr}) ELSE ({expr}) END"
+
+        tags = (
+            "COALESCE((SELECT string_agg(g.code || ':' || t.code, ';' ORDER BY t.id) "
+            "FROM jsonb_array_elements_text(f.tag_ids) AS x(id) JOIN fans_tag t ON t.id = x.id::bigint "
+            "JOIN fans_taggroup g ON g.id = t.group_id), '')"
+        )
+        sql = (
+            f"COPY (SELECT f.id, {safe('u.username')}, {safe('f.display_name')}, to_json(f.joined_at) #>> '{{}}', "
+            f"COALESCE({safe('a.username')}, ''), f.total_spend, f.pledge_count, "
+            f"COALESCE(to_json(c.last_message_at) #>> '{{}}', ''), {safe('f.notes')}, {safe(tags)} "
+            "FROM fans_fan f JOIN auth_user u ON u.id = f.user_id LEFT JOIN auth_user a ON a.id = f.assigned_to_id "
+            "LEFT JOIN fans_conversation c ON c.fan_id = f.id "
+            f"WHERE f.shop_id = {int(self.job.shop_id)} AND f.id = ANY(%s) ORDER BY f.id) TO STDOUT WITH (FORMAT csv)"
+        )
+        self.stream.flush()
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(sql, [fan_ids]) as copy:
+                data = b"".join(bytes(chunk) for chunk in copy).decode("utf-8")
+            rows = cursor.cursor.rowcount
+        self.stream.write(data)
+        return rows
 
     def save(self) -> None:
         self.stream.close()
