@@ -118,7 +118,9 @@ def _product_picture(campaign: Campaign, size: tuple[int, int]) -> Image.Image:
                 picture.load()
             picture = picture.convert("RGB")
             scale = max(size[0] / picture.width, size[1] / picture.height)
-            picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))))
+            picture = picture.resize(
+                (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+            )
             left = (picture.width - size[0]) // 2
             top = (picture.height - size[1]) // 2
             return picture.crop((left, top, left + size[0], top + size[1]))
@@ -160,8 +162,12 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
         initial = clean(campaign.product.name)[:1] or "F"
         font = fonts.get(220)
         box = draw.textbbox((0, 0), initial, font=font)
-        draw.text(((WIDTH - (box[2] - box[0])) / 2 - box[0], (pic_h - (box[3] - box[1])) / 2 - box[1]), initial,
-                  font=font, fill=(255, 255, 255))
+        draw.text(
+            ((WIDTH - (box[2] - box[0])) / 2 - box[0], (pic_h - (box[3] - box[1])) / 2 - box[1]),
+            initial,
+            font=font,
+            fill=(255, 255, 255),
+        )
     shop_name = clean(campaign.shop.name) or campaign.shop.slug
     badge_font = fonts.get(28)
     badge_w = draw.textlength(shop_name, font=badge_font) + 36
@@ -169,8 +175,10 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     draw.text((PAD + 6, 54), shop_name, font=badge_font, fill=TEXT, anchor="lm")
 
     y = pic_h + 36
-    kind = say("订阅" if campaign.kind == "subscription" else "团购预售",
-               "Subscription" if campaign.kind == "subscription" else "Group pre-order")
+    kind = say(
+        "订阅" if campaign.kind == "subscription" else "团购预售",
+        "Subscription" if campaign.kind == "subscription" else "Group pre-order",
+    )
     kind_font = fonts.get(26)
     kind_w = draw.textlength(kind, font=kind_font) + 28
     draw.rounded_rectangle((PAD, y, PAD + kind_w, y + 42), radius=21, fill=ACCENT_SOFT)
@@ -197,8 +205,10 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     y += 92
     if upcoming is not None:
         more = upcoming.min_quantity - committed
-        next_text = say(f"再有 {more} 件，单价降到 ¥{_price(upcoming.unit_price)}",
-                        f"{more} more and the price drops to {_price(upcoming.unit_price)}")
+        next_text = say(
+            f"再有 {more} 件，单价降到 ¥{_price(upcoming.unit_price)}",
+            f"{more} more and the price drops to {_price(upcoming.unit_price)}",
+        )
         draw.text((PAD, y), next_text, font=fonts.get(28), fill=TEXT)
         y += 48
 
@@ -208,7 +218,9 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     fraction = min(1.0, committed / target) if target else 0.0
     draw.rounded_rectangle((PAD, y, PAD + bar_w, y + 28), radius=14, fill=TRACK)
     if fraction > 0:
-        draw.rounded_rectangle((PAD, y, PAD + max(28, round(bar_w * fraction)), y + 28), radius=14, fill=ACCENT)
+        draw.rounded_rectangle(
+            (PAD, y, PAD + max(28, round(bar_w * fraction)), y + 28), radius=14, fill=ACCENT
+        )
     y += 42
     numbers = say(f"已认购 {committed} / 目标 {target} 件", f"{committed} / {target} committed")
     draw.text((PAD, y), numbers, font=fonts.get(30), fill=TEXT)
@@ -222,11 +234,15 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     foot = HEIGHT - 170
     draw.rectangle((0, foot, WIDTH, HEIGHT), fill=(255, 255, 255))
     draw.line((0, foot, WIDTH, foot), fill=TRACK, width=2)
-    draw.text((PAD, foot + 30), say("参团 Join:", "Join:"), font=fonts.get(26), fill=MUTED)
+    draw.text((PAD, foot + 30), say("扫码或打开链接参团", "Join:"), font=fonts.get(26), fill=MUTED)
     link_font = fonts.get(30)
     draw.text((PAD, foot + 64), _fit(draw, join_url, link_font, WIDTH - 2 * PAD), font=link_font, fill=ACCENT)
-    draw.text((PAD, foot + 112), _fit(draw, say(f"店铺 {shop_url}", f"Shop {shop_url}"), fonts.get(24),
-                                      WIDTH - 2 * PAD), font=fonts.get(24), fill=MUTED)
+    draw.text(
+        (PAD, foot + 112),
+        _fit(draw, say(f"店铺 {shop_url}", f"Shop {shop_url}"), fonts.get(24), WIDTH - 2 * PAD),
+        font=fonts.get(24),
+        fill=MUTED,
+    )
 
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=True)

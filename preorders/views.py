@@ -18,7 +18,12 @@ from preorders import selectors
 from preorders.access import access_campaign
 from preorders.models import HOLDING_STATUSES, Cadence, Campaign, CampaignKind, CampaignStatus, FactoryOrder
 from preorders.poster import render_poster
-from preorders.selectors import campaign_current_unit_price, campaign_tiers, factory_order_list, factory_order_totals
+from preorders.selectors import (
+    campaign_current_unit_price,
+    campaign_tiers,
+    factory_order_list,
+    factory_order_totals,
+)
 from shops.access import access_shop_membership
 from shops.errors import NotFound
 from shops.models import Product, ShopMember, ShopRole
@@ -231,7 +236,7 @@ def campaign_poster(request: HttpRequest, campaign_id: int) -> HttpResponse:
     response = HttpResponse(png, content_type="image/png")
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}.png"'
-    response["Cache-Control"] = "private, max-age=30"
+    response["Cache-Control"] = "no-cache"  # the numbers move with every pledge
     return response
 
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,6 +67,14 @@ def _fan_counters_apply(spend: dict[int, Decimal], pledges: dict[int, int]) -> N
     fan_ids = sorted(set(spend) | set(pledges))
     if not fan_ids:
         return
+    if connection.vendor != "postgresql":
+        # Embedded mode (SQLite, demo-sized shops): one guarded update per fan.
+        for fid in fan_ids:
+            n = pledges.get(fid, 0)
+            Fan.objects.filter(pk=fid, pledge_count__gte=-n).update(
+                total_spend=F("total_spend") + spend.get(fid, Decimal(0)), pledge_count=F("pledge_count") + n
+            )
+        return
     values = ", ".join(["(%s::bigint, %s::numeric, %s::integer)"] * len(fan_ids))
     params: list = []
     for fid in fan_ids:
@@ -91,7 +99,8 @@ def pledges_confirm_chunked(*, campaign: Campaign) -> int:
                     f"UPDATE {table} SET status = %s, final_unit_price = %s, "
                     f"balance_due = quantity * %s - deposit_amount, updated_at = %s "
                     f"WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND status = %s "
-                    f"ORDER BY id LIMIT %s FOR UPDATE) RETURNING fan_id, quantity",
+                    f"ORDER BY id LIMIT %s{' FOR UPDATE' if connection.features.has_select_for_update else ''}) "
+                    f"RETURNING fan_id, quantity",
                     [PledgeStatus.CONFIRMED, campaign.final_unit_price, campaign.final_unit_price, timezone.now(),
                      campaign.pk, PledgeStatus.ACTIVE, CHUNK],
                 )
@@ -139,8 +148,8 @@ def pledges_refund_chunked(*, campaign_id: int, from_status: str = PledgeStatus.
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {Pledge._meta.db_table} SET status = %s, updated_at = %s "
-                    f"WHERE id = ANY(%s) AND status = %s RETURNING fan_id",
-                    [PledgeStatus.REFUNDED, timezone.now(), ids, from_status],
+                    f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND status = %s RETURNING fan_id",
+                    [PledgeStatus.REFUNDED, timezone.now(), *ids, from_status],
                 )
                 counts: dict[int, int] = defaultdict(int)
                 for (fan_id,) in cursor.fetchall():

@@ -80,7 +80,7 @@
     var pctEl = box.querySelector("[data-percent]");
     if (pctEl) pctEl.textContent = committed >= target ? T.target_reached + " · " + pct + "%" : pct + "%";
     root.setAttribute("data-committed", String(committed));
-    root.querySelectorAll("[data-price]").forEach(function (el) {
+    root.querySelectorAll("[data-price-now]").forEach(function (el) {
       if (c.current_unit_price !== undefined) el.textContent = "¥" + money(c.current_unit_price);
     });
     var ladder = root.querySelector("[data-ladder]");
@@ -234,6 +234,13 @@
       box.appendChild(ul);
       return true;
     }
+    // An edited field loses its stale error.
+    form.addEventListener("input", function (ev) {
+      var box = ev.target.closest(".field-invalid");
+      if (!box) return;
+      box.classList.remove("field-invalid");
+      box.querySelectorAll(".field-errors").forEach(function (el) { el.remove(); });
+    });
     function num(name) {
       var v = form[name].value.trim();
       if (v === "") return null;

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.browser
 
 def down_jacket(shop):
     factory = Factory.objects.create(name="羽绒工厂")
-    fp = FactoryProduct.objects.create(factory=factory, name="冬季羽绒服", moq=10, lead_time_days=30,
-                                       unit_cost=Decimal("200.00"))
+    fp = FactoryProduct.objects.create(
+        factory=factory, name="冬季羽绒服", moq=10, lead_time_days=30, unit_cost=Decimal("200.00")
+    )
     fv_m = FactoryVariant.objects.create(factory_product=fp, name="M 黑", sku="F-DOWN-M", moq=5)
     fv_l = FactoryVariant.objects.create(factory_product=fp, name="L 黑", sku="F-DOWN-L", moq=5)
     product = ProductFactory(shop=shop, name="轻暖羽绒服", price=Decimal("500.00"), factory_product=fp)
@@ -39,8 +40,13 @@ def test_owner_creates_and_launches_fan_pledges_owner_sees_progress(transactiona
     with daphne_server() as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         owner_ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        fan_ctx = browser.new_context(viewport={"width": 375, "height": 740}, locale="zh-CN", is_mobile=True,
-                                      has_touch=True, device_scale_factor=2)
+        fan_ctx = browser.new_context(
+            viewport={"width": 375, "height": 740},
+            locale="zh-CN",
+            is_mobile=True,
+            has_touch=True,
+            device_scale_factor=2,
+        )
         page = owner_ctx.new_page()
         fan = fan_ctx.new_page()
         errors: list[str] = []
@@ -71,6 +77,7 @@ def test_owner_creates_and_launches_fan_pledges_owner_sees_progress(transactiona
             page.click("#add-tier")
             page.locator("#tier-rows tr").nth(1).locator("[name=min_quantity]").fill("20")
             page.locator("#tier-rows tr").nth(1).locator("[name=unit_price]").fill("400")
+            page.screenshot(path=str(ARTIFACTS / "campaign-new.png"), full_page=True)
             page.click("#create-campaign")
             page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
             campaign = Campaign.objects.get(title="冬季羽绒服团购")
@@ -98,8 +105,9 @@ def test_owner_creates_and_launches_fan_pledges_owner_sees_progress(transactiona
             assert pledge.quantity == 2 and pledge.variant_name == "L 黑" and pledge.status == "active"
 
             # The owner's open page catches up (websocket frame or the 5 s poll) without a reload.
-            expect(page.locator("[data-page=campaign-detail]")).to_have_attribute("data-committed", "2",
-                                                                                 timeout=12000)
+            expect(page.locator("[data-page=campaign-detail]")).to_have_attribute(
+                "data-committed", "2", timeout=12000
+            )
             expect(page.locator("[data-committed-text]").first).to_contain_text("2")
             expect(page.locator("[data-next-tier]")).to_contain_text("8")
             page.reload()
@@ -107,10 +115,21 @@ def test_owner_creates_and_launches_fan_pledges_owner_sees_progress(transactiona
             expect(page.locator("#poster-preview")).to_have_js_property("complete", True)
             page.screenshot(path=str(ARTIFACTS / "campaign-owner.png"), full_page=True)
 
+            page.goto(f"{base}/campaigns/")
+            expect(page.locator(f'[data-campaign="{campaign.pk}"]')).to_have_attribute("data-committed", "2")
+            page.screenshot(path=str(ARTIFACTS / "campaign-list.png"), full_page=True)
+
             # The fan's list of pledges offers a cancel before the deadline.
             fan.goto(f"{base}/me/pledges/")
             expect(fan.locator(f'[data-pledge="{pledge.pk}"]')).to_contain_text("冬季羽绒服团购")
             fan.screenshot(path=str(ARTIFACTS / "campaign-fan-mine.png"), full_page=True)
+            card = fan.locator(f'[data-pledge="{pledge.pk}"]')
+            card.locator("summary").click()
+            card.locator("input[name=reason]").fill("买重了")
+            card.locator("[data-cancel-form] button").click()
+            expect(card.locator("[data-pledge-status]")).to_have_text("已取消")
+            pledge.refresh_from_db()
+            assert pledge.status == "cancelled" and pledge.cancel_reason == "买重了"
             assert errors == []
         finally:
             browser.close()

@@ -30,7 +30,12 @@ def draft(owner, product):
     return make_campaign(owner, product[0], launch=False, title="草稿活动")
 
 
-OWNER_PAGES = ["/campaigns/?shop={shop}", "/campaigns/new/?product={product}&shop={shop}", "/campaigns/{id}/", "/campaigns/{id}/poster.png"]
+OWNER_PAGES = [
+    "/campaigns/?shop={shop}",
+    "/campaigns/new/?product={product}&shop={shop}",
+    "/campaigns/{id}/",
+    "/campaigns/{id}/poster.png",
+]
 
 
 @pytest.mark.parametrize("url", OWNER_PAGES)
@@ -106,8 +111,17 @@ def test_my_pledges_lists_own_pledges_with_actions(fan_user, campaign, product, 
 
 
 def test_my_pledges_offers_subscription_actions(fan_user, owner, product):
-    sub = make_campaign(owner, product[0], kind="subscription", cadence="monthly", cycles=None, cutoff_hours=24,
-                        tiers=[], cap=None, title="月度订阅")
+    sub = make_campaign(
+        owner,
+        product[0],
+        kind="subscription",
+        cadence="monthly",
+        cycles=None,
+        cutoff_hours=24,
+        tiers=[],
+        cap=None,
+        title="月度订阅",
+    )
     pledge_place(user=fan_user, campaign_id=sub.pk, variant_id=product[1].pk, quantity=1)
     html = client_for(fan_user).get("/me/pledges/").content.decode()
     for action in ("skip", "pause"):
@@ -128,8 +142,12 @@ def test_poster_renders_without_any_cjk_font(campaign):
     """CI images may have no CJK font: fall back to Pillow's font and a latin caption, never fail."""
     fonts = find_fonts.__wrapped__(candidates=("/nonexistent/font.ttc",), latin=())
     assert fonts == Fonts(None, False)
-    png = render_poster(campaign, shop_url="http://x/s/beauty-shop/", join_url=f"http://x/campaigns/{campaign.pk}/join/",
-                        fonts=fonts)
+    png = render_poster(
+        campaign,
+        shop_url="http://x/s/beauty-shop/",
+        join_url=f"http://x/campaigns/{campaign.pk}/join/",
+        fonts=fonts,
+    )
     assert Image.open(io.BytesIO(png)).format == "PNG"
 
 
