@@ -62,7 +62,9 @@ def main() -> None:
         reset_database(env["DATABASE_URL"])
         manage(["migrate", "--noinput"], env, timeout=600)
         log(f"seeding {args.fans} fans")
-        manage(["seed_scale", "--fans", str(args.fans), "--shop-slug", SLUG, "--tags", "60"], env, timeout=900)
+        manage(
+            ["seed_scale", "--fans", str(args.fans), "--shop-slug", SLUG, "--tags", "60"], env, timeout=900
+        )
 
     import django
 
@@ -80,19 +82,39 @@ def main() -> None:
     shop = Shop.objects.get(slug=SLUG)
     member = ShopMember.objects.get(shop=shop, user=shop.owner)
     BotSettings.objects.update_or_create(
-        shop=shop, defaults={"quiet_start": dt.time(0, 0), "quiet_end": dt.time(0, 0), "promo_per_day": 1, "promo_per_week": 3}
+        shop=shop,
+        defaults={
+            "quiet_start": dt.time(0, 0),
+            "quiet_end": dt.time(0, 0),
+            "promo_per_day": 1,
+            "promo_per_week": 3,
+        },
     )
     with connection.cursor() as cur:
-        cur.execute("DELETE FROM fans_promodelivery WHERE fan_id IN (SELECT id FROM fans_fan WHERE shop_id = %s)", [shop.pk])
+        cur.execute(
+            "DELETE FROM fans_promodelivery WHERE fan_id IN (SELECT id FROM fans_fan WHERE shop_id = %s)",
+            [shop.pk],
+        )
         cur.execute("UPDATE fans_fan SET promotions_opt_out = (id %% 20 = 0) WHERE shop_id = %s", [shop.pk])
-        cur.execute("DELETE FROM fans_message WHERE conversation_id IN (SELECT id FROM fans_conversation WHERE shop_id = %s)", [shop.pk])
-        cur.execute("UPDATE fans_conversation SET last_seq = 0, fan_read_seq = 0, shop_read_seq = 0, fan_unread = 0 WHERE shop_id = %s", [shop.pk])
+        cur.execute(
+            "DELETE FROM fans_message WHERE conversation_id IN (SELECT id FROM fans_conversation WHERE shop_id = %s)",
+            [shop.pk],
+        )
+        cur.execute(
+            "UPDATE fans_conversation SET last_seq = 0, fan_read_seq = 0, shop_read_seq = 0, fan_unread = 0 WHERE shop_id = %s",
+            [shop.pk],
+        )
     Broadcast.objects.filter(shop=shop).delete()
     now = timezone.now()
     fan_ids = list(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
     promoted = [f for f in fan_ids if f % 10 == 3]  # 10% already had today's promotion
     PromoDelivery.objects.bulk_create(
-        [PromoDelivery(fan_id=f, source="campaign_card", status="sent", created_at=now - dt.timedelta(minutes=30)) for f in promoted],
+        [
+            PromoDelivery(
+                fan_id=f, source="campaign_card", status="sent", created_at=now - dt.timedelta(minutes=30)
+            )
+            for f in promoted
+        ],
         batch_size=5000,
     )
     eligible = [f for f in fan_ids if f % 10 != 3 and f % 20 != 0]
@@ -124,7 +146,8 @@ def main() -> None:
         over_budget_sent = cur.fetchone()[0]
         cur.execute(
             "SELECT COUNT(*) FROM fans_message m JOIN fans_conversation c ON c.id = m.conversation_id "
-            "WHERE c.shop_id = %s AND m.text = %s", [shop.pk, result["text"]],
+            "WHERE c.shop_id = %s AND m.text = %s",
+            [shop.pk, result["text"]],
         )
         messages_stored = cur.fetchone()[0]
     latencies = result["latencies_ms"]
@@ -136,7 +159,10 @@ def main() -> None:
         "live_delivery_p99_ms": percentile(latencies, 99),
         "online_fans": len(tokens),
         "online_received": len(latencies),
-        "stats": {k: stats[k] for k in ("queued", "sent", "skipped_budget", "skipped_opt_out", "skipped_quiet", "read")},
+        "stats": {
+            k: stats[k]
+            for k in ("queued", "sent", "skipped_budget", "skipped_opt_out", "skipped_quiet", "read")
+        },
         "messages_stored": messages_stored,
         "expected_skipped_budget": len(promoted),
         "expected_skipped_opt_out": sum(1 for f in fan_ids if f % 20 == 0),
@@ -189,7 +215,9 @@ async def run(ws_base: str, tokens: list[str], shop, member, bot) -> dict:
 
         started = time.monotonic()
         fan_ids = list(shop.fans.order_by("pk").values_list("pk", flat=True))
-        broadcast = bot.broadcast_create(member=member, kind="text", text=text, promotional=True, fan_ids=fan_ids)
+        broadcast = bot.broadcast_create(
+            member=member, kind="text", text=text, promotional=True, fan_ids=fan_ids
+        )
         elapsed = time.monotonic() - started
         connection.close()
         return broadcast.pk, elapsed

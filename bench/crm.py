@@ -45,8 +45,12 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
 
-TARGETS = {"segment_query_p95_ms": 50.0, "bulk_tag_100k_s": 10.0, "import_100k_csv_s": 30.0,
-           "export_100k_csv_s": 10.0}
+TARGETS = {
+    "segment_query_p95_ms": 50.0,
+    "bulk_tag_100k_s": 10.0,
+    "import_100k_csv_s": 30.0,
+    "export_100k_csv_s": 10.0,
+}
 SLUG = "scale"
 N_SELECTED = 100_000
 
@@ -79,8 +83,12 @@ def ms(seconds: float) -> float:
 
 
 def summary(values_ms: list[float]) -> dict[str, Any]:
-    return {"runs": len(values_ms), "p50_ms": percentile(values_ms, 50), "p95_ms": percentile(values_ms, 95),
-            "max_ms": max(values_ms) if values_ms else None}
+    return {
+        "runs": len(values_ms),
+        "p50_ms": percentile(values_ms, 50),
+        "p95_ms": percentile(values_ms, 95),
+        "max_ms": max(values_ms) if values_ms else None,
+    }
 
 
 # --- measurements ---------------------------------------------------------------------------------
@@ -90,8 +98,10 @@ def tag_triples(shop, runs: int, rng: random.Random) -> list[tuple[str, str, str
     """(A, B, C): A and B from different groups (so both can hold), C from a third; popular and rare mixed."""
     from fans.models import Tag
 
-    tags = list(Tag.objects.select_related("group").filter(group__shop__isnull=True) |
-                Tag.objects.select_related("group").filter(group__shop=shop))
+    tags = list(
+        Tag.objects.select_related("group").filter(group__shop__isnull=True)
+        | Tag.objects.select_related("group").filter(group__shop=shop)
+    )
     triples = []
     while len(triples) < runs:
         a, b, c = rng.sample(tags, 3)
@@ -105,7 +115,9 @@ def segment_queries(client, shop, triples) -> dict[str, Any]:
     from django.test.utils import CaptureQueriesContext
 
     def get(a: str, b: str, c: str):
-        response = client.get("/api/fans/", {"shop": shop.pk, "tags_all": f"{a},{b}", "tags_none": c, "limit": 50})
+        response = client.get(
+            "/api/fans/", {"shop": shop.pk, "tags_all": f"{a},{b}", "tags_none": c, "limit": 50}
+        )
         assert response.status_code == 200, response.content[:300]
         return response
 
@@ -121,8 +133,14 @@ def segment_queries(client, shop, triples) -> dict[str, Any]:
     with CaptureQueriesContext(connection) as ctx:
         get(*triples[0])
     queries = [{"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"][:400]} for q in ctx.captured_queries]
-    return {**summary(times), "matched_min": min(counts), "matched_max": max(counts),
-            "matched_median": sorted(counts)[len(counts) // 2], "runs_ms": times, "one_request_queries": queries}
+    return {
+        **summary(times),
+        "matched_min": min(counts),
+        "matched_max": max(counts),
+        "matched_median": sorted(counts)[len(counts) // 2],
+        "runs_ms": times,
+        "one_request_queries": queries,
+    }
 
 
 def fan_list_page(client, shop) -> dict[str, Any]:
@@ -139,12 +157,18 @@ def fan_list_page(client, shop) -> dict[str, Any]:
             assert response.status_code == 200, (path, response.status_code)
         return summary(times)
 
-    out: dict[str, Any] = {"api": {"what": "GET /api/fans/?limit=50 (count of every fan + first page by -joined_at)",
-                                   **timed("/api/fans/", {"shop": shop.pk, "limit": 50})}}
+    out: dict[str, Any] = {
+        "api": {
+            "what": "GET /api/fans/?limit=50 (count of every fan + first page by -joined_at)",
+            **timed("/api/fans/", {"shop": shop.pk, "limit": 50}),
+        }
+    }
     try:
         resolve("/fans/")
-        out["page"] = {"what": "GET /fans/ (HTML shell; its rows load from the API above)",
-                       **timed("/fans/", {"shop": shop.pk})}
+        out["page"] = {
+            "what": "GET /fans/ (HTML shell; its rows load from the API above)",
+            **timed("/fans/", {"shop": shop.pk}),
+        }
     except Resolver404:
         out["page"] = None
     return out
@@ -163,8 +187,13 @@ def bulk_tag(member, fan_ids: list[int], tag: str) -> dict[str, Any]:
     assert job.status == "succeeded", job.result
     after = FanTag.objects.filter(tag=tag_obj, fan_id__in=fan_ids).count()
     assert after == len(fan_ids), (after, len(fan_ids))
-    return {"s": round(elapsed, 2), "tag": tag, "fans": len(fan_ids), "already_tagged": before,
-            "changed": job.changed}
+    return {
+        "s": round(elapsed, 2),
+        "tag": tag,
+        "fans": len(fan_ids),
+        "already_tagged": before,
+        "changed": job.changed,
+    }
 
 
 def build_import_csv(shop, fan_ids: list[int], new_tag: str, rng: random.Random) -> bytes:
@@ -176,7 +205,7 @@ def build_import_csv(shop, fan_ids: list[int], new_tag: str, rng: random.Random)
 
     writer = csv.writer(out)
     for start in range(0, len(fan_ids), 5000):
-        for row in fan_export_rows(shop, fan_ids[start:start + 5000]):
+        for row in fan_export_rows(shop, fan_ids[start : start + 5000]):
             tags = [t for t in row[-1].split(";") if t]
             if new_tag not in tags:
                 tags.append(new_tag)
@@ -192,15 +221,24 @@ def import_csv(member, data: bytes) -> dict[str, Any]:
     from fans.services import crm
 
     t0 = time.perf_counter()
-    job = crm.import_preview(member=member, upload=SimpleUploadedFile("fans.csv", data, content_type="text/csv"))
+    job = crm.import_preview(
+        member=member, upload=SimpleUploadedFile("fans.csv", data, content_type="text/csv")
+    )
     preview = time.perf_counter() - t0
     t1 = time.perf_counter()
     crm.import_confirm(member=member, job=job)  # eager Celery: import_apply runs here, on commit
     apply = time.perf_counter() - t1
     job = ImportJob.objects.get(pk=job.pk)
     assert job.status == "succeeded", job.result
-    return {"s": round(preview + apply, 2), "preview_s": round(preview, 2), "apply_s": round(apply, 2),
-            "rows": job.total, "valid": job.valid, "bytes": len(data), "result": job.result}
+    return {
+        "s": round(preview + apply, 2),
+        "preview_s": round(preview, 2),
+        "apply_s": round(apply, 2),
+        "rows": job.total,
+        "valid": job.valid,
+        "bytes": len(data),
+        "result": job.result,
+    }
 
 
 def export_csv(member, fan_ids: list[int]) -> dict[str, Any]:
@@ -271,8 +309,12 @@ def schema_comparison(database_url: str, shop, triples) -> dict[str, Any]:
             a, b, c = ids[0]
             params = {"shop": shop.pk, "a": a, "b": b, "c": c}
             explain = {
-                "count": [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + count_sql, params).fetchall()],
-                "page": [r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + page_sql, params).fetchall()],
+                "count": [
+                    r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + count_sql, params).fetchall()
+                ],
+                "page": [
+                    r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + page_sql, params).fetchall()
+                ],
             }
             return {**summary(times), "runs_ms": times, "explain_analyze": explain}
 
@@ -280,11 +322,19 @@ def schema_comparison(database_url: str, shop, triples) -> dict[str, Any]:
         array = run(ARRAY_COUNT, ARRAY_PAGE)
     return {
         "what": "count + first page of tags_all=A,B & tags_none=C as plain SQL over the same triples",
-        "join_table": {"design": "fans_fantag(fan, tag) + btree (tag_id, fan_id); one EXISTS per tag", **join,
-                       "table_size": sizes[0], "tag_fan_index_size": sizes[1]},
-        "tag_array_gin": {"design": "tag_ids bigint[] on the fan row + GIN (tag_ids); @> for all-of, && for none-of",
-                          **array, "gin_index_size": sizes[2], "table_size": sizes[3],
-                          "build_s": round(build_s, 1)},
+        "join_table": {
+            "design": "fans_fantag(fan, tag) + btree (tag_id, fan_id); one EXISTS per tag",
+            **join,
+            "table_size": sizes[0],
+            "tag_fan_index_size": sizes[1],
+        },
+        "tag_array_gin": {
+            "design": "tag_ids bigint[] on the fan row + GIN (tag_ids); @> for all-of, && for none-of",
+            **array,
+            "gin_index_size": sizes[2],
+            "table_size": sizes[3],
+            "build_s": round(build_s, 1),
+        },
     }
 
 
@@ -299,7 +349,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bulk-tag", default="campaign:new_year", help="the tag the bulk job adds")
     parser.add_argument("--import-tag", default="campaign:live_0618", help="the tag each import row adds")
-    parser.add_argument("--skip-comparison", action="store_true", help="skip the join table vs tag array runs")
+    parser.add_argument(
+        "--skip-comparison", action="store_true", help="skip the join table vs tag array runs"
+    )
     parser.add_argument("--results-name", default="crm", help="bench/results/<name>.json")
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
@@ -339,7 +391,9 @@ def main() -> None:
     member = ShopMember.objects.select_related("shop", "user").get(shop=shop, user=shop.owner)
     fans = Fan.objects.filter(shop=shop).count()
     figures["fans"] = fans
-    figures["tags"] = Tag.objects.filter(group__shop__isnull=True).count() + Tag.objects.filter(group__shop=shop).count()
+    figures["tags"] = (
+        Tag.objects.filter(group__shop__isnull=True).count() + Tag.objects.filter(group__shop=shop).count()
+    )
     figures["fan_tags"] = FanTag.objects.filter(fan__shop=shop).count()
     figures["setup"] = setup
     log(f"shop {shop.pk}: {fans} fans, {figures['tags']} tags, {figures['fan_tags']} fan tags")
@@ -354,20 +408,24 @@ def main() -> None:
     log("segment query through GET /api/fans/ ...")
     seg = segment_queries(client, shop, triples)
     figures["segment_query_p95_ms"] = seg["p95_ms"]
-    log(f"segment query p50 {seg['p50_ms']} ms, p95 {seg['p95_ms']} ms, matched {seg['matched_min']}..{seg['matched_max']}")
+    log(
+        f"segment query p50 {seg['p50_ms']} ms, p95 {seg['p95_ms']} ms, matched {seg['matched_min']}..{seg['matched_max']}"
+    )
 
     log("fan list render ...")
     page_client = APIClient()
     page_client.force_login(get_user_model().objects.get(pk=shop.owner_id))
     fan_list = fan_list_page(page_client, shop)
-    figures["fan_list_render_ms"] = {"page_p95": fan_list["page"]["p95_ms"] if fan_list["page"] else None,
-                                     "api_p95": fan_list["api"]["p95_ms"]}
+    figures["fan_list_render_ms"] = {
+        "page_p95": fan_list["page"]["p95_ms"] if fan_list["page"] else None,
+        "api_p95": fan_list["api"]["p95_ms"],
+    }
     log(f"fan list {fan_list}")
 
     all_ids = list(Fan.objects.filter(shop=shop).values_list("pk", flat=True))
     rng.shuffle(all_ids)
     n_sel = min(N_SELECTED, len(all_ids) // 3)  # three disjoint selections (smaller on a small seed)
-    bulk_ids, import_ids, export_ids = (sorted(all_ids[i * n_sel:(i + 1) * n_sel]) for i in range(3))
+    bulk_ids, import_ids, export_ids = (sorted(all_ids[i * n_sel : (i + 1) * n_sel]) for i in range(3))
 
     log("bulk tag 100k ...")
     bulk = bulk_tag(member, bulk_ids, args.bulk_tag)
@@ -389,12 +447,22 @@ def main() -> None:
     if not args.skip_comparison:
         log("schema comparison ...")
         comparison = schema_comparison(database_url, shop, triples)
-        log(f"join table p95 {comparison['join_table']['p95_ms']} ms; "
-            f"tag array + GIN p95 {comparison['tag_array_gin']['p95_ms']} ms")
+        log(
+            f"join table p95 {comparison['join_table']['p95_ms']} ms; "
+            f"tag array + GIN p95 {comparison['tag_array_gin']['p95_ms']} ms"
+        )
 
     figures["pass"] = {k: (figures[k] is not None and figures[k] <= t) for k, t in TARGETS.items()}
-    figures["ratio_to_target"] = {k: round(figures[k] / t, 3) for k, t in TARGETS.items() if figures[k] is not None}
-    figures["details"] = {"segment_query": seg, "fan_list": fan_list, "bulk_tag": bulk, "import": imp, "export": exp}
+    figures["ratio_to_target"] = {
+        k: round(figures[k] / t, 3) for k, t in TARGETS.items() if figures[k] is not None
+    }
+    figures["details"] = {
+        "segment_query": seg,
+        "fan_list": fan_list,
+        "bulk_tag": bulk,
+        "import": imp,
+        "export": exp,
+    }
     figures["schema_comparison"] = comparison
     figures["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     figures["wall_s"] = round(time.monotonic() - started, 1)

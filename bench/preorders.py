@@ -59,6 +59,7 @@ def __getattr__(name: str) -> Any:
 
     return [path("api/", include("shops.api_urls")), path("api/", include("preorders.api_urls"))]
 
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_preorders_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/4"
 TARGETS = {"oversold": 0, "double_charged": 0, "pledges_per_s": 200, "p99_ms": 250.0, "close_100k_s": 30.0}
@@ -172,12 +173,16 @@ def seed(clients: int, cap: int) -> dict[str, Any]:
     shop = Shop.objects.create(name="Bench shop", slug="bench-shop", owner=owner)
     ShopMember.objects.create(shop=shop, user=owner, role=ShopRole.OWNER)
     factory = Factory.objects.create(name="Bench factory")
-    fp = FactoryProduct.objects.create(factory=factory, name="Down jacket", moq=50, lead_time_days=30,
-                                       unit_cost=Decimal("150.00"))
+    fp = FactoryProduct.objects.create(
+        factory=factory, name="Down jacket", moq=50, lead_time_days=30, unit_cost=Decimal("150.00")
+    )
     fv = FactoryVariant.objects.create(factory_product=fp, name="M", sku="F-M", moq=50)
-    product = Product.objects.create(shop=shop, name="羽绒服", category="clothing", price=Decimal("499.00"),
-                                     factory_product=fp)
-    variant = Variant.objects.create(product=product, name="M", sku="S-M", price=Decimal("499.00"), factory_variant=fv)
+    product = Product.objects.create(
+        shop=shop, name="羽绒服", category="clothing", price=Decimal("499.00"), factory_product=fp
+    )
+    variant = Variant.objects.create(
+        product=product, name="M", sku="S-M", price=Decimal("499.00"), factory_variant=fv
+    )
     users = user_model.objects.bulk_create(
         [user_model(username=f"fan{n}", password=password) for n in range(1, clients + 1)]
     )
@@ -186,13 +191,25 @@ def seed(clients: int, cap: int) -> dict[str, Any]:
     tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
     deadline = in_seconds(3600).isoformat()
     campaign = campaign_create(
-        user=owner, kind="group", product_id=product.pk, title="Bench pledge campaign", target_quantity=min(100, cap), cap=cap,
-        deadline=deadline, deposit_percent="10", tiers=[{"min_quantity": 100, "unit_price": "449.00"},
-                                                       {"min_quantity": 1000, "unit_price": "349.00"}],
+        user=owner,
+        kind="group",
+        product_id=product.pk,
+        title="Bench pledge campaign",
+        target_quantity=min(100, cap),
+        cap=cap,
+        deadline=deadline,
+        deposit_percent="10",
+        tiers=[{"min_quantity": 100, "unit_price": "449.00"}, {"min_quantity": 1000, "unit_price": "349.00"}],
     )
     campaign_launch(user=owner, campaign_id=campaign.pk)
-    return {"campaign": campaign.pk, "variant": variant.pk, "tokens": [t.key for t in tokens], "shop": shop.pk,
-            "owner": owner.pk, "product": product.pk}
+    return {
+        "campaign": campaign.pk,
+        "variant": variant.pk,
+        "tokens": [t.key for t in tokens],
+        "shop": shop.pk,
+        "owner": owner.pk,
+        "product": product.pk,
+    }
 
 
 def in_seconds(seconds: float) -> Any:
@@ -222,8 +239,11 @@ class HttpConnection:
             connection = "keep-alive" if self.keep_alive else "close"
             try:
                 self.writer.write(
-                    (f"POST {path_} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(body)}\r\nConnection: {connection}\r\n{head}\r\n").encode() + body
+                    (
+                        f"POST {path_} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\nConnection: {connection}\r\n{head}\r\n"
+                    ).encode()
+                    + body
                 )
                 await self.writer.drain()
                 raw_head = await self.reader.readuntil(b"\r\n\r\n")
@@ -234,12 +254,19 @@ class HttpConnection:
                 continue  # the server closed an idle connection before our request: send it again
             lines = raw_head.decode("latin-1").split("\r\n")
             status = int(lines[0].split()[1])
-            fields = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            fields = {
+                k.strip().lower(): v.strip()
+                for k, _, v in (line.partition(":") for line in lines[1:] if line)
+            }
             if "content-length" in fields:
                 payload = await self.reader.readexactly(int(fields["content-length"]))
             else:
                 payload = await self.reader.read()
-            if not self.keep_alive or fields.get("connection", "").lower() == "close" or "content-length" not in fields:
+            if (
+                not self.keep_alive
+                or fields.get("connection", "").lower() == "close"
+                or "content-length" not in fields
+            ):
                 self.close()
             return status, payload
         raise ConnectionError("unreachable")
@@ -255,7 +282,9 @@ async def http_post(port: int, path_: str, body: bytes, headers: dict[str, str])
     return await HttpConnection(port, keep_alive=False).post(path_, body, headers)
 
 
-async def run_load(ports: list[int], cast: dict[str, Any], per_client: int, *, keep_alive: bool) -> dict[str, Any]:
+async def run_load(
+    ports: list[int], cast: dict[str, Any], per_client: int, *, keep_alive: bool
+) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: Counter = Counter()
     created: list[dict[str, Any]] = []
@@ -267,7 +296,9 @@ async def run_load(ports: list[int], cast: dict[str, Any], per_client: int, *, k
     async def one(conn: HttpConnection, token: str, key: str) -> tuple[int, dict]:
         start = time.monotonic()
         try:
-            status, raw = await conn.post(url, body, {"Authorization": f"Token {token}", "Idempotency-Key": key})
+            status, raw = await conn.post(
+                url, body, {"Authorization": f"Token {token}", "Idempotency-Key": key}
+            )
         except (OSError, asyncio.IncompleteReadError) as exc:
             errors[type(exc).__name__] += 1
             return 0, {}
@@ -298,8 +329,14 @@ async def run_load(ports: list[int], cast: dict[str, Any], per_client: int, *, k
     start = time.monotonic()
     await asyncio.gather(*(client(i, t) for i, t in enumerate(cast["tokens"])))
     wall = time.monotonic() - start
-    return {"latencies": latencies, "statuses": statuses, "created": created, "retry_pairs": retry_pairs,
-            "errors": errors, "wall": wall}
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "created": created,
+        "retry_pairs": retry_pairs,
+        "errors": errors,
+        "wall": wall,
+    }
 
 
 def check_pledges(cast: dict[str, Any], load: dict[str, Any], cap: int) -> dict[str, Any]:
@@ -308,12 +345,21 @@ def check_pledges(cast: dict[str, Any], load: dict[str, Any], cap: int) -> dict[
     from preorders.models import Campaign, LedgerEntry, Pledge
 
     campaign = Campaign.objects.get(pk=cast["campaign"])
-    active = Pledge.objects.filter(campaign=campaign, status="active").aggregate(n=Count("pk"), q=Sum("quantity"))
+    active = Pledge.objects.filter(campaign=campaign, status="active").aggregate(
+        n=Count("pk"), q=Sum("quantity")
+    )
     held = active["q"] or 0
-    oversold = max(0, held - cap) + max(0, campaign.committed_quantity - cap) + abs(campaign.committed_quantity - held)
+    oversold = (
+        max(0, held - cap)
+        + max(0, campaign.committed_quantity - cap)
+        + abs(campaign.committed_quantity - held)
+    )
     multi_charged = (
-        LedgerEntry.objects.filter(pledge__campaign=campaign, kind="charge").values("pledge_id")
-        .annotate(n=Count("pk")).filter(n__gt=1).count()
+        LedgerEntry.objects.filter(pledge__campaign=campaign, kind="charge")
+        .values("pledge_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .count()
     )
     retry_mismatch = 0
     for s1, s2, o1, o2 in load["retry_pairs"]:
@@ -330,8 +376,11 @@ def check_pledges(cast: dict[str, Any], load: dict[str, Any], cap: int) -> dict[
         "charges": charges,
         "charges_match_pledges": charges == active["n"],
         "retried_keys": len(load["retry_pairs"]),
-        "retries_replayed_same_pledge": sum(1 for s1, s2, o1, o2 in load["retry_pairs"]
-                                            if s1 == 201 and s2 == 201 and o1.get("id") == o2.get("id")),
+        "retries_replayed_same_pledge": sum(
+            1
+            for s1, s2, o1, o2 in load["retry_pairs"]
+            if s1 == 201 and s2 == 201 and o1.get("id") == o2.get("id")
+        ),
     }
 
 
@@ -351,25 +400,42 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
     variant = Variant.objects.get(pk=cast["variant"])
     now = timezone.now()
     campaign = Campaign.objects.create(
-        shop_id=cast["shop"], product_id=cast["product"], factory_product=variant.product.factory_product, kind="group",
-        title="Bench 100k", status=CampaignStatus.LIVE, target_quantity=1000, cap=None,
-        deadline=now + timezone.timedelta(hours=1), deposit_percent=Decimal("10"), base_unit_price=Decimal("499.00"),
+        shop_id=cast["shop"],
+        product_id=cast["product"],
+        factory_product=variant.product.factory_product,
+        kind="group",
+        title="Bench 100k",
+        status=CampaignStatus.LIVE,
+        target_quantity=1000,
+        cap=None,
+        deadline=now + timezone.timedelta(hours=1),
+        deposit_percent=Decimal("10"),
+        base_unit_price=Decimal("499.00"),
         launched_at=now,
     )
-    Tier.objects.bulk_create([Tier(campaign=campaign, min_quantity=1000, unit_price=Decimal("449.00")),
-                              Tier(campaign=campaign, min_quantity=50000, unit_price=Decimal("349.00"))])
+    Tier.objects.bulk_create(
+        [
+            Tier(campaign=campaign, min_quantity=1000, unit_price=Decimal("449.00")),
+            Tier(campaign=campaign, min_quantity=50000, unit_price=Decimal("349.00")),
+        ]
+    )
     users = user_model.objects.bulk_create(
         [user_model(username=f"big{n}", password="!") for n in range(fans)], batch_size=5000
     )
-    fan_rows = Fan.objects.bulk_create([Fan(shop_id=cast["shop"], user=u, display_name=u.username) for u in users],
-                                       batch_size=5000)
+    fan_rows = Fan.objects.bulk_create(
+        [Fan(shop_id=cast["shop"], user=u, display_name=u.username) for u in users], batch_size=5000
+    )
     buf = io.StringIO()
     for n in range(pledges):
         fan = fan_rows[n % fans]
-        buf.write(f"{campaign.pk}\t{fan.pk}\t{fan.user_id}\t{variant.pk}\tM\tS-M\t1\t499.00\t49.90\tCNY\tactive\t\t"
-                  f"{now.isoformat()}\t{now.isoformat()}\n")
-    cols = ("campaign_id, fan_id, user_id, variant_id, variant_name, sku, quantity, unit_price, deposit_amount, "
-            "currency, status, cancel_reason, created_at, updated_at")
+        buf.write(
+            f"{campaign.pk}\t{fan.pk}\t{fan.user_id}\t{variant.pk}\tM\tS-M\t1\t499.00\t49.90\tCNY\tactive\t\t"
+            f"{now.isoformat()}\t{now.isoformat()}\n"
+        )
+    cols = (
+        "campaign_id, fan_id, user_id, variant_id, variant_name, sku, quantity, unit_price, deposit_amount, "
+        "currency, status, cancel_reason, created_at, updated_at"
+    )
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {Pledge._meta.db_table} ({cols}) FROM STDIN") as copy:
             copy.write(buf.getvalue())
@@ -379,11 +445,14 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
             f"created_at FROM {Pledge._meta.db_table} WHERE campaign_id = %s",
             [campaign.pk],
         )
-        cursor.execute(f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + %s WHERE shop_id = %s AND id >= %s",
-                       [pledges // fans, cast["shop"], fan_rows[0].pk])
+        cursor.execute(
+            f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + %s WHERE shop_id = %s AND id >= %s",
+            [pledges // fans, cast["shop"], fan_rows[0].pk],
+        )
         cursor.execute("ANALYZE")
-    Campaign.objects.filter(pk=campaign.pk).update(committed_quantity=pledges,
-                                                   deadline=now - timezone.timedelta(seconds=1))
+    Campaign.objects.filter(pk=campaign.pk).update(
+        committed_quantity=pledges, deadline=now - timezone.timedelta(seconds=1)
+    )
     return campaign.pk
 
 
@@ -397,7 +466,9 @@ def state_counts(campaign_id: int) -> dict[str, Any]:
         "ledger": LedgerEntry.objects.count(),
         "orders": FactoryOrder.objects.count(),
         "lines": list(FactoryOrderLine.objects.order_by("pk").values_list("sku", "quantity", "value")),
-        "pledges": dict(Pledge.objects.filter(campaign_id=campaign_id).values_list("status").annotate(n=Count("pk"))),
+        "pledges": dict(
+            Pledge.objects.filter(campaign_id=campaign_id).values_list("status").annotate(n=Count("pk"))
+        ),
         "spend": str(Fan.objects.aggregate(s=Sum("total_spend"))["s"]),
         "notices": CampaignNotice.objects.count(),
     }
@@ -407,12 +478,19 @@ def state_counts(campaign_id: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--servers", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=4, help="worker threads (and DB connections) per server")
-    parser.add_argument("--connection-close", action="store_true",
-                        help="a new connection per request (Connection: close) instead of keep-alive")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="worker threads (and DB connections) per server"
+    )
+    parser.add_argument(
+        "--connection-close",
+        action="store_true",
+        help="a new connection per request (Connection: close) instead of keep-alive",
+    )
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--per-client", type=int, default=6)
     parser.add_argument("--close-pledges", type=int, default=100_000)
@@ -422,8 +500,14 @@ def main() -> None:
     database_url = os.environ.get("FANSI_BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     env = dict(os.environ)
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="config.settings.local",
-               DJANGO_DEBUG="0", PYTHONUNBUFFERED="1", CELERY_TASK_ALWAYS_EAGER="1")
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DJANGO_DEBUG="0",
+        PYTHONUNBUFFERED="1",
+        CELERY_TASK_ALWAYS_EAGER="1",
+    )
     env.setdefault("FANSI_CHANNEL_PREFIX", "fansi_preorders_bench")
     env.setdefault("FANSI_CACHE_PREFIX", "fansi_preorders_bench")
     os.environ.update(env)
@@ -452,9 +536,22 @@ def main() -> None:
         for i in range(args.servers):
             port = free_port()
             out = open(workdir / f"server-{i}.log", "w")  # noqa: SIM115
-            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", str(port),
-                                           "--workers", str(args.workers)], cwd=ROOT, env=env, stdout=out,
-                                          stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "--serve",
+                        str(port),
+                        "--workers",
+                        str(args.workers),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             ports.append(port)
         import socket
 
@@ -469,12 +566,21 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise TimeoutError("server did not start")
                 time.sleep(0.1)
+
         # Warm each server (imports, URL resolver, DB connections) outside the timings.
         async def warm() -> None:
-            await asyncio.gather(*(
-                http_post(p, f"/api/campaigns/{cast['campaign']}/pledges/", b"{}",
-                          {"Authorization": f"Token {cast['tokens'][0]}"}) for p in ports for _ in range(args.workers)
-            ))
+            await asyncio.gather(
+                *(
+                    http_post(
+                        p,
+                        f"/api/campaigns/{cast['campaign']}/pledges/",
+                        b"{}",
+                        {"Authorization": f"Token {cast['tokens'][0]}"},
+                    )
+                    for p in ports
+                    for _ in range(args.workers)
+                )
+            )
 
         asyncio.run(asyncio.wait_for(warm(), 60))
         meter = CpuMeter({f"server{i}": p.pid for i, p in enumerate(procs)}, {"postgres": ("postgres",)})
@@ -558,12 +664,23 @@ def main() -> None:
         "close_again_created_nothing": figures["close_again_created_nothing"],
     }
     machine["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    target = write_results("preorders", machine, {
-        "setup": {"servers": args.servers, "workers": args.workers, "clients": args.clients,
-                  "per_client": args.per_client, "server": "Django WSGI server code, fixed thread pool per process, idle keep-alive sockets in a selector",
-                  "keep_alive": not args.connection_close},
-        "targets": TARGETS, "passed": passed, **figures,
-    })
+    target = write_results(
+        "preorders",
+        machine,
+        {
+            "setup": {
+                "servers": args.servers,
+                "workers": args.workers,
+                "clients": args.clients,
+                "per_client": args.per_client,
+                "server": "Django WSGI server code, fixed thread pool per process, idle keep-alive sockets in a selector",
+                "keep_alive": not args.connection_close,
+            },
+            "targets": TARGETS,
+            "passed": passed,
+            **figures,
+        },
+    )
     log(f"wrote {target}; passed: {passed}")
 
 

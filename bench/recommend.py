@@ -74,8 +74,12 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
     shop = Shop.objects.create(name="Bench", slug="bench", owner=owner)
     ShopMember.objects.create(shop=shop, user=owner, role="owner")
     style = TagGroup.objects.create(shop=shop, code="style", name_zh="风格", name_en="Style")
-    Tag.objects.bulk_create(Tag(group=style, code=f"s{n}", name_zh=f"风格{n}", name_en=f"Style {n}") for n in range(26))
-    tags = list(Tag.objects.select_related("group").filter(group__shop__isnull=True) | Tag.objects.filter(group=style))
+    Tag.objects.bulk_create(
+        Tag(group=style, code=f"s{n}", name_zh=f"风格{n}", name_en=f"Style {n}") for n in range(26)
+    )
+    tags = list(
+        Tag.objects.select_related("group").filter(group__shop__isnull=True) | Tag.objects.filter(group=style)
+    )
     by_group: dict[str, list] = {}
     for tag in tags:
         by_group.setdefault(tag.group.code, []).append(tag)
@@ -84,9 +88,13 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
     User.objects.bulk_create(
         (User(username=f"bf{n}", password="!") for n in range(n_fans)), batch_size=10_000
     )
-    user_ids = list(User.objects.filter(username__startswith="bf").order_by("pk").values_list("pk", flat=True))
-    Fan.objects.bulk_create((Fan(shop=shop, user_id=u, display_name=f"粉丝{n}") for n, u in enumerate(user_ids)),
-                            batch_size=10_000)
+    user_ids = list(
+        User.objects.filter(username__startswith="bf").order_by("pk").values_list("pk", flat=True)
+    )
+    Fan.objects.bulk_create(
+        (Fan(shop=shop, user_id=u, display_name=f"粉丝{n}") for n, u in enumerate(user_ids)),
+        batch_size=10_000,
+    )
     fan_ids = np.array(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
     log(f"{len(fan_ids)} fans in {time.perf_counter() - started:.1f} s")
 
@@ -97,8 +105,16 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
     for n in range(n_products):
         category = categories[n % 4]
         desc = f"适合{skin[product_skin[n]].name_zh}" if category == "beauty" else ""
-        products.append(Product(shop=shop, name=f"商品{n}", category=category, brand=f"b{n % 50}",
-                                description=desc, price=10 + (n * 37) % 600))
+        products.append(
+            Product(
+                shop=shop,
+                name=f"商品{n}",
+                category=category,
+                brand=f"b{n % 50}",
+                description=desc,
+                price=10 + (n * 37) % 600,
+            )
+        )
     Product.objects.bulk_create(products, batch_size=5000)
     product_ids = np.array(Product.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
     from recommend.services import product_tags_derive
@@ -116,16 +132,27 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
         for t in rng.choice(len(multi), size=2, replace=False):
             rows.append((fan, multi[t], False))
     with transaction.atomic(), connection.cursor() as cur:
-        with cur.cursor.copy("COPY fans_fantag (fan_id, tag_id, group_id, single, source, created_at) FROM STDIN") as copy:
-            copy.write("".join(f"{f}\t{t.pk}\t{t.group_id}\t{'t' if s else 'f'}\timport\t2025-01-01 00:00:00+00\n"
-                               for f, t, s in rows))
+        with cur.cursor.copy(
+            "COPY fans_fantag (fan_id, tag_id, group_id, single, source, created_at) FROM STDIN"
+        ) as copy:
+            copy.write(
+                "".join(
+                    f"{f}\t{t.pk}\t{t.group_id}\t{'t' if s else 'f'}\timport\t2025-01-01 00:00:00+00\n"
+                    for f, t, s in rows
+                )
+            )
         # Fan.tag_ids mirrors FanTag (fans.services.tagging); serving reads it, so the COPY must fill it too.
-        cur.execute("UPDATE fans_fan f SET tag_ids = COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) "
-                    "FROM fans_fantag ft WHERE ft.fan_id = f.id), '[]'::jsonb) WHERE f.shop_id = %s", [shop.pk])
+        cur.execute(
+            "UPDATE fans_fan f SET tag_ids = COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) "
+            "FROM fans_fantag ft WHERE ft.fan_id = f.id), '[]'::jsonb) WHERE f.shop_id = %s",
+            [shop.pk],
+        )
     log(f"{len(rows)} fan tags")
 
     # Interactions: half by popularity (Zipf), half among beauty products of the fan's skin type.
-    per_fan = np.clip(rng.lognormal(np.log(n_interactions / n_fans) - 0.18, 0.6, size=n_fans).round(), 1, 200).astype(int)
+    per_fan = np.clip(
+        rng.lognormal(np.log(n_interactions / n_fans) - 0.18, 0.6, size=n_fans).round(), 1, 200
+    ).astype(int)
     pop = 1.0 / np.arange(1, n_products + 1) ** 0.9
     pop = rng.permutation(pop / pop.sum())
     beauty = np.arange(n_products) % 4 == 0
@@ -133,7 +160,9 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
     fans_rep = np.repeat(np.arange(n_fans), per_fan)
     by_pop = rng.choice(n_products, size=len(fans_rep), p=pop)
     skin_rep = fan_skin[fans_rep]
-    by_tag = np.array([pools[s][rng.integers(0, len(pools[s]))] for s in skin_rep]) if len(fans_rep) else by_pop
+    by_tag = (
+        np.array([pools[s][rng.integers(0, len(pools[s]))] for s in skin_rep]) if len(fans_rep) else by_pop
+    )
     items = np.where(rng.random(len(fans_rep)) < 0.5, by_tag, by_pop)
     pairs = np.unique(fans_rep.astype(np.int64) * n_products + items)
     fan_idx, item_idx = pairs // n_products, pairs % n_products
@@ -146,14 +175,26 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
             chunk = 200_000
             for start in range(0, len(pairs), chunk):
                 sl = slice(start, start + chunk)
-                copy.write("".join(
-                    f"{shop.pk}\t{f}\t{p}\t{k}\t{w}\t\t2025-01-01 00:00:00+00\n"
-                    for f, p, k, w in zip(fan_ids[fan_idx[sl]].tolist(), product_ids[item_idx[sl]].tolist(),
-                                          kinds[sl].tolist(), weights[sl].tolist(), strict=True)))
+                copy.write(
+                    "".join(
+                        f"{shop.pk}\t{f}\t{p}\t{k}\t{w}\t\t2025-01-01 00:00:00+00\n"
+                        for f, p, k, w in zip(
+                            fan_ids[fan_idx[sl]].tolist(),
+                            product_ids[item_idx[sl]].tolist(),
+                            kinds[sl].tolist(),
+                            weights[sl].tolist(),
+                            strict=True,
+                        )
+                    )
+                )
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
     log(f"{len(pairs)} interactions; seeded in {time.perf_counter() - started:.1f} s")
-    return {"seed_s": round(time.perf_counter() - started, 1), "fan_tags": len(rows), "interactions": int(len(pairs))}
+    return {
+        "seed_s": round(time.perf_counter() - started, 1),
+        "fan_tags": len(rows),
+        "interactions": int(len(pairs)),
+    }
 
 
 def batch_all_fans(k: int = 10) -> float:
@@ -169,9 +210,16 @@ def batch_all_fans(k: int = 10) -> float:
     arts = model.artifacts
     item_pos = {int(pk): n for n, pk in enumerate(arts.item_pks)}
     user_pos = {int(pk): n for n, pk in enumerate(arts.user_pks)}
-    rows = np.array(list(Interaction.objects.filter(kind__in=STRONG_KINDS).values_list("fan_id", "product_id")))
-    owned = sp.csr_matrix((np.ones(len(rows), dtype=bool), ([user_pos[f] for f in rows[:, 0]],
-                           [item_pos[p] for p in rows[:, 1]])), shape=(len(arts.user_pks), len(arts.item_pks)))
+    rows = np.array(
+        list(Interaction.objects.filter(kind__in=STRONG_KINDS).values_list("fan_id", "product_id"))
+    )
+    owned = sp.csr_matrix(
+        (
+            np.ones(len(rows), dtype=bool),
+            ([user_pos[f] for f in rows[:, 0]], [item_pos[p] for p in rows[:, 1]]),
+        ),
+        shape=(len(arts.user_pks), len(arts.item_pks)),
+    )
     warm_parts, _ = model.regime("warm_users")
     cold_parts, _ = model.regime("cold_users")
     for start in range(0, len(arts.user_pks), 4096):
@@ -213,7 +261,11 @@ def main() -> None:
         from recommend.models import Interaction, ModelVersion
 
         ModelVersion.objects.all().delete()
-        seeded = {"seed_s": None, "fan_tags": FanTag.objects.count(), "interactions": Interaction.objects.count()}
+        seeded = {
+            "seed_s": None,
+            "fan_tags": FanTag.objects.count(),
+            "interactions": Interaction.objects.count(),
+        }
     else:
         call_command("migrate", verbosity=0)
         seeded = seed(args.fans, args.products, args.interactions)
@@ -240,7 +292,11 @@ def main() -> None:
     load_s = time.perf_counter() - load_started
     rng = np.random.default_rng(1)
     fan_ids = list(Fan.objects.values_list("pk", flat=True))
-    fans = list(Fan.objects.only("pk", "shop_id").filter(pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()))
+    fans = list(
+        Fan.objects.only("pk", "shop_id").filter(
+            pk__in=rng.choice(fan_ids, size=args.calls, replace=False).tolist()
+        )
+    )
     recommend_for_fan(fans[0], 10)  # warm-up
     latencies, regimes = [], {}
     for fan in fans:
@@ -282,7 +338,9 @@ def main() -> None:
         "load_avg_1m_at_end": os.getloadavg()[0],
     }
     path = write_results("recommend", machine, figures)
-    log(f"fit_s={figures['fit_s']} p99_ms={figures['p99_ms']} batch_all_fans_s={figures['batch_all_fans_s']} -> {path}")
+    log(
+        f"fit_s={figures['fit_s']} p99_ms={figures['p99_ms']} batch_all_fans_s={figures['batch_all_fans_s']} -> {path}"
+    )
 
 
 if __name__ == "__main__":

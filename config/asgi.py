@@ -24,6 +24,8 @@ from fans.ws_auth import OriginAndAuthMiddleware  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": CookieMiddleware(SessionMiddleware(OriginAndAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": CookieMiddleware(
+            SessionMiddleware(OriginAndAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

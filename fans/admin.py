@@ -13,7 +13,16 @@ class FanAdmin(admin.ModelAdmin):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ["id", "shop", "fan", "last_seq", "last_message_at", "shop_unread", "fan_unread", "assigned_to"]
+    list_display = [
+        "id",
+        "shop",
+        "fan",
+        "last_seq",
+        "last_message_at",
+        "shop_unread",
+        "fan_unread",
+        "assigned_to",
+    ]
     list_filter = ["shop"]
     raw_id_fields = ["fan", "assigned_to"]
 

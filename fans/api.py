@@ -26,8 +26,20 @@ class ConversationOut(serializers.ModelSerializer):
     class Meta:
         model = Conversation
         fields = [
-            "id", "shop", "shop_name", "fan", "fan_name", "assigned_to", "assigned_to_name", "last_seq",
-            "last_message_at", "last_message_preview", "unread", "shop_read_seq", "fan_read_seq", "bot_paused",
+            "id",
+            "shop",
+            "shop_name",
+            "fan",
+            "fan_name",
+            "assigned_to",
+            "assigned_to_name",
+            "last_seq",
+            "last_message_at",
+            "last_message_preview",
+            "unread",
+            "shop_read_seq",
+            "fan_read_seq",
+            "bot_paused",
         ]
 
     def get_assigned_to_name(self, obj: Conversation) -> str | None:
@@ -42,9 +54,11 @@ class ConversationOut(serializers.ModelSerializer):
 class ConversationListApi(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("shop", int), OpenApiParameter("q", str),
+            OpenApiParameter("shop", int),
+            OpenApiParameter("q", str),
             OpenApiParameter("assigned_to", str, description="staff user id, or 'none'"),
-            OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
         ],
         responses=ConversationOut(many=True),
     )
@@ -57,12 +71,16 @@ class ConversationListApi(APIView):
                 int(assigned)
         except ValueError:
             raise Invalid("shop and assigned_to must be ids.") from None
-        qs = selectors.conversation_list(user=request.user, shop_id=shop_id, q=params.get("q", "").strip(), assigned_to=assigned)
+        qs = selectors.conversation_list(
+            user=request.user, shop_id=shop_id, q=params.get("q", "").strip(), assigned_to=assigned
+        )
         from rest_framework.pagination import LimitOffsetPagination
 
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ConversationOut(page, many=True, context={"request": request}).data)
+        return paginator.get_paginated_response(
+            ConversationOut(page, many=True, context={"request": request}).data
+        )
 
 
 class ConversationDetailApi(APIView):
@@ -74,7 +92,9 @@ class ConversationDetailApi(APIView):
 
 class MessageIn(serializers.Serializer):
     client_id = serializers.UUIDField()
-    kind = serializers.ChoiceField(choices=[k for k in MessageKind.values if k != MessageKind.SYSTEM], default="text")
+    kind = serializers.ChoiceField(
+        choices=[k for k in MessageKind.values if k != MessageKind.SYSTEM], default="text"
+    )
     text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
     image = serializers.FileField(required=False)
     card = serializers.JSONField(required=False)
@@ -83,10 +103,16 @@ class MessageIn(serializers.Serializer):
 MESSAGE_SCHEMA = inline_serializer(
     "Message",
     {
-        "id": serializers.IntegerField(), "conversation": serializers.IntegerField(), "seq": serializers.IntegerField(),
-        "sender": serializers.IntegerField(allow_null=True), "sender_name": serializers.CharField(),
-        "side": serializers.CharField(), "kind": serializers.CharField(), "text": serializers.CharField(),
-        "created_at": serializers.DateTimeField(), "client_id": serializers.UUIDField(allow_null=True),
+        "id": serializers.IntegerField(),
+        "conversation": serializers.IntegerField(),
+        "seq": serializers.IntegerField(),
+        "sender": serializers.IntegerField(allow_null=True),
+        "sender_name": serializers.CharField(),
+        "side": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "text": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "client_id": serializers.UUIDField(allow_null=True),
     },
 )
 
@@ -96,14 +122,21 @@ class MessageListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("after_seq", int, description="messages with seq greater than this, oldest first"),
-            OpenApiParameter("before_seq", int, description="the page just before this seq, for scrolling back"),
+            OpenApiParameter(
+                "after_seq", int, description="messages with seq greater than this, oldest first"
+            ),
+            OpenApiParameter(
+                "before_seq", int, description="the page just before this seq, for scrolling back"
+            ),
             OpenApiParameter("limit", int),
         ],
         responses=inline_serializer(
             "MessagePage",
-            {"results": MESSAGE_SCHEMA.__class__(many=True), "has_more": serializers.BooleanField(),
-             "last_seq": serializers.IntegerField()},
+            {
+                "results": MESSAGE_SCHEMA.__class__(many=True),
+                "has_more": serializers.BooleanField(),
+                "last_seq": serializers.IntegerField(),
+            },
         ),
     )
     def get(self, request: Request, conversation_id: int) -> Response:
@@ -118,7 +151,9 @@ class MessageListApi(APIView):
         if after_seq < 0:
             raise Invalid("after_seq must be ≥ 0.")
         if before_seq is not None:
-            rows = selectors.message_list_before(conversation=conversation, before_seq=before_seq, limit=limit + 1)
+            rows = selectors.message_list_before(
+                conversation=conversation, before_seq=before_seq, limit=limit + 1
+            )
             has_more = len(rows) > limit
             rows = rows[-limit:]
         else:
@@ -147,7 +182,10 @@ class MessageListApi(APIView):
             image=v.get("image"),
             payload=v.get("card"),
         )
-        return Response(selectors.message_to_dict(message), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            selectors.message_to_dict(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ReadIn(serializers.Serializer):
@@ -159,7 +197,9 @@ class ConversationReadApi(APIView):
     def post(self, request: Request, conversation_id: int) -> Response:
         data = ReadIn(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation = services.conversation_read(user=request.user, conversation_id=conversation_id, seq=data.validated_data["seq"])
+        conversation = services.conversation_read(
+            user=request.user, conversation_id=conversation_id, seq=data.validated_data["seq"]
+        )
         conversation.refresh_from_db()
         return Response(ConversationOut(conversation, context={"request": request}).data)
 

@@ -68,7 +68,9 @@ class TagSuggestionDecideApi(APIView):
         if suggestion is None:
             raise NotFound()
         decided = bot.suggestion_decide(member=member, suggestion=suggestion, confirm=self.confirm)
-        return Response(suggestion_out(TagSuggestion.objects.select_related("tag__group", "message").get(pk=decided.pk)))
+        return Response(
+            suggestion_out(TagSuggestion.objects.select_related("tag__group", "message").get(pk=decided.pk))
+        )
 
 
 class TagSuggestionRejectApi(TagSuggestionDecideApi):
@@ -83,13 +85,20 @@ class DraftIn(serializers.Serializer):
 class FanDraftApi(APIView):
     """/recommend and /campaign: cards drafted for the owner to review and send."""
 
-    @extend_schema(request=DraftIn, responses=inline_serializer("Drafts", {"drafts": serializers.ListField()}))
+    @extend_schema(
+        request=DraftIn, responses=inline_serializer("Drafts", {"drafts": serializers.ListField()})
+    )
     def post(self, request: Request, fan_id: int) -> Response:
         fan, member = access_fan_as_staff(request.user, fan_id)
         data = DraftIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response({"drafts": bot.bot_draft(member=member, fan=fan, command=data.validated_data["command"],
-                                                 k=data.validated_data["k"])})
+        return Response(
+            {
+                "drafts": bot.bot_draft(
+                    member=member, fan=fan, command=data.validated_data["command"], k=data.validated_data["k"]
+                )
+            }
+        )
 
 
 class CannedReplyOut(serializers.ModelSerializer):
@@ -102,7 +111,9 @@ class CannedReplyListApi(APIView):
     @extend_schema(responses=CannedReplyOut(many=True))
     def get(self, request: Request) -> Response:
         member = member_for(request)
-        return Response(CannedReplyOut(CannedReply.objects.filter(shop=member.shop).order_by("title"), many=True).data)
+        return Response(
+            CannedReplyOut(CannedReply.objects.filter(shop=member.shop).order_by("title"), many=True).data
+        )
 
     @extend_schema(request=CannedReplyOut, responses={201: CannedReplyOut})
     def post(self, request: Request) -> Response:
@@ -110,8 +121,10 @@ class CannedReplyListApi(APIView):
         require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
         data = CannedReplyOut(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(CannedReplyOut(CannedReply.objects.create(shop=member.shop, **data.validated_data)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            CannedReplyOut(CannedReply.objects.create(shop=member.shop, **data.validated_data)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class CannedRenderApi(APIView):
@@ -152,8 +165,16 @@ class FaqListApi(APIView):
 class BotSettingsOut(serializers.ModelSerializer):
     class Meta:
         model = BotSettings
-        fields = ["enabled", "promo_per_day", "promo_per_week", "quiet_start", "quiet_end", "business_start",
-                  "business_end", "away_message"]
+        fields = [
+            "enabled",
+            "promo_per_day",
+            "promo_per_week",
+            "quiet_start",
+            "quiet_end",
+            "business_start",
+            "business_end",
+            "away_message",
+        ]
 
 
 class BotSettingsApi(APIView):
@@ -174,7 +195,9 @@ class BotSettingsApi(APIView):
 
 
 class BotResumeApi(APIView):
-    @extend_schema(request=None, responses=inline_serializer("BotState", {"bot_paused": serializers.BooleanField()}))
+    @extend_schema(
+        request=None, responses=inline_serializer("BotState", {"bot_paused": serializers.BooleanField()})
+    )
     def post(self, request: Request, conversation_id: int) -> Response:
         conversation, side = access_conversation(request.user, conversation_id)
         if side != Side.SHOP:
@@ -196,12 +219,20 @@ class BroadcastIn(serializers.Serializer):
     shop = serializers.IntegerField(required=False)
 
 
-BROADCAST_OUT = inline_serializer("BroadcastStats", {
-    "id": serializers.IntegerField(), "status": serializers.CharField(), "queued": serializers.IntegerField(),
-    "sent": serializers.IntegerField(), "skipped_budget": serializers.IntegerField(),
-    "skipped_opt_out": serializers.IntegerField(), "skipped_quiet": serializers.IntegerField(),
-    "read": serializers.IntegerField(), "progress": serializers.FloatField(),
-})
+BROADCAST_OUT = inline_serializer(
+    "BroadcastStats",
+    {
+        "id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "queued": serializers.IntegerField(),
+        "sent": serializers.IntegerField(),
+        "skipped_budget": serializers.IntegerField(),
+        "skipped_opt_out": serializers.IntegerField(),
+        "skipped_quiet": serializers.IntegerField(),
+        "read": serializers.IntegerField(),
+        "progress": serializers.FloatField(),
+    },
+)
 
 
 class BroadcastCreateApi(APIView):
@@ -212,8 +243,15 @@ class BroadcastCreateApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         broadcast = bot.broadcast_create(
-            member=member, kind=v["kind"], text=v.get("text", ""), product=v.get("product"), campaign=v.get("campaign"),
-            promotional=v["promotional"], fan_ids=v.get("fan_ids"), segment=v.get("segment"), filter=v.get("filter"),
+            member=member,
+            kind=v["kind"],
+            text=v.get("text", ""),
+            product=v.get("product"),
+            campaign=v.get("campaign"),
+            promotional=v["promotional"],
+            fan_ids=v.get("fan_ids"),
+            segment=v.get("segment"),
+            filter=v.get("filter"),
         )
         broadcast.refresh_from_db()
         return Response(bot.broadcast_stats(broadcast), status=status.HTTP_201_CREATED)
@@ -232,8 +270,10 @@ class BroadcastDetailApi(APIView):
 class PromotionsOptOutApi(APIView):
     """A fan turns a shop's promotions off (or back on); answers to their own questions still arrive."""
 
-    @extend_schema(request=inline_serializer("OptOut", {"opt_out": serializers.BooleanField()}),
-                   responses=inline_serializer("OptOutState", {"opt_out": serializers.BooleanField()}))
+    @extend_schema(
+        request=inline_serializer("OptOut", {"opt_out": serializers.BooleanField()}),
+        responses=inline_serializer("OptOutState", {"opt_out": serializers.BooleanField()}),
+    )
     def post(self, request: Request, shop_id: int) -> Response:
         opt_out = bool(request.data.get("opt_out", True)) if isinstance(request.data, dict) else True
         updated = Fan.objects.filter(shop_id=shop_id, user=request.user).update(promotions_opt_out=opt_out)

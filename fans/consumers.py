@@ -116,7 +116,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client frames ---------------------------------------------------------------------
     async def on_message_send(self, data: dict[str, Any]) -> None:
         (message_dict, _created), announced = await db_then_publish(self._message_send, data)
-        await self.send_frame({"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict})
+        await self.send_frame(
+            {"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict}
+        )
         await publish_collected(announced)
 
     def _message_send(self, data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -151,7 +153,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_read(self, data: dict[str, Any]) -> None:
         _conversation, announced = await db_then_publish(
-            services.conversation_read, user=self.user, conversation_id=data.get("conversation"), seq=data.get("seq")
+            services.conversation_read,
+            user=self.user,
+            conversation_id=data.get("conversation"),
+            seq=data.get("seq"),
         )
         await publish_collected(announced)
 

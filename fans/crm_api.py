@@ -26,20 +26,35 @@ from shops.models import ShopMember, ShopRole
 SHOP_PARAM = OpenApiParameter("shop", int, description="shop id; defaults to your first shop")
 FILTER_PARAMS = [
     SHOP_PARAM,
-    OpenApiParameter("tags_all", str, description="comma-separated tags, e.g. skin_type:oily,preference:value"),
-    OpenApiParameter("tags_any", str), OpenApiParameter("tags_none", str), OpenApiParameter("q", str),
+    OpenApiParameter(
+        "tags_all", str, description="comma-separated tags, e.g. skin_type:oily,preference:value"
+    ),
+    OpenApiParameter("tags_any", str),
+    OpenApiParameter("tags_none", str),
+    OpenApiParameter("q", str),
     OpenApiParameter("assigned_to", str, description="staff user id or 'none'"),
-    OpenApiParameter("joined_after", str), OpenApiParameter("joined_before", str),
-    OpenApiParameter("last_message_after", str), OpenApiParameter("last_message_before", str),
-    OpenApiParameter("min_spend", str), OpenApiParameter("max_spend", str),
-    OpenApiParameter("min_pledges", int), OpenApiParameter("max_pledges", int),
-    OpenApiParameter("ordering", str, description="joined_at, display_name, last_message_at, total_spend, pledge_count; prefix - for descending"),
-    OpenApiParameter("limit", int), OpenApiParameter("offset", int),
+    OpenApiParameter("joined_after", str),
+    OpenApiParameter("joined_before", str),
+    OpenApiParameter("last_message_after", str),
+    OpenApiParameter("last_message_before", str),
+    OpenApiParameter("min_spend", str),
+    OpenApiParameter("max_spend", str),
+    OpenApiParameter("min_pledges", int),
+    OpenApiParameter("max_pledges", int),
+    OpenApiParameter(
+        "ordering",
+        str,
+        description="joined_at, display_name, last_message_at, total_spend, pledge_count; prefix - for descending",
+    ),
+    OpenApiParameter("limit", int),
+    OpenApiParameter("offset", int),
 ]
 
 
 def member_for(request: Request) -> ShopMember:
-    raw = request.query_params.get("shop") or (request.data.get("shop") if isinstance(request.data, dict) else None)
+    raw = request.query_params.get("shop") or (
+        request.data.get("shop") if isinstance(request.data, dict) else None
+    )
     try:
         shop_id = int(raw) if raw not in (None, "") else None
     except (TypeError, ValueError):
@@ -93,7 +108,11 @@ class TagGroupListApi(APIView):
         if request.query_params.get("shop"):
             shop = member_for(request).shop
         else:
-            memberships = ShopMember.objects.filter(user=request.user, is_active=True).select_related("shop").order_by("shop_id")
+            memberships = (
+                ShopMember.objects.filter(user=request.user, is_active=True)
+                .select_related("shop")
+                .order_by("shop_id")
+            )
             shop = memberships[0].shop if memberships else None
         return Response(TagGroupOut(tag_groups_for_shop(shop), many=True).data)
 
@@ -119,8 +138,20 @@ class FanOut(serializers.ModelSerializer):
 
     class Meta:
         model = Fan
-        fields = ["id", "shop", "display_name", "username", "tags", "joined_at", "assigned_to", "assigned_to_name",
-                  "total_spend", "pledge_count", "conversation", "last_message_at"]
+        fields = [
+            "id",
+            "shop",
+            "display_name",
+            "username",
+            "tags",
+            "joined_at",
+            "assigned_to",
+            "assigned_to_name",
+            "total_spend",
+            "pledge_count",
+            "conversation",
+            "last_message_at",
+        ]
 
     def get_tags(self, obj: Fan) -> list[str]:
         return self.context["tags"].get(obj.pk, [])
@@ -171,10 +202,19 @@ class FanDetailOut(FanOut):
         return selectors.fan_tag_details(obj)
 
     def get_tag_history(self, obj: Fan) -> list[dict[str, Any]]:
-        events = FanTagEvent.objects.filter(fan=obj).select_related("tag__group", "actor").order_by("-created_at", "-pk")[:50]
+        events = (
+            FanTagEvent.objects.filter(fan=obj)
+            .select_related("tag__group", "actor")
+            .order_by("-created_at", "-pk")[:50]
+        )
         return [
-            {"tag": f"{e.tag.group.code}:{e.tag.code}", "action": e.action, "source": e.source,
-             "actor": e.actor.get_username() if e.actor else None, "created_at": e.created_at}
+            {
+                "tag": f"{e.tag.group.code}:{e.tag.code}",
+                "action": e.action,
+                "source": e.source,
+                "actor": e.actor.get_username() if e.actor else None,
+                "created_at": e.created_at,
+            }
             for e in events
         ]
 
@@ -214,7 +254,9 @@ class FanTagsApi(APIView):
         fan, member = access_fan_as_staff(request.user, fan_id)
         data = FanTagsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        crm.fan_tags_update(member=member, fan=fan, add=data.validated_data["add"], remove=data.validated_data["remove"])
+        crm.fan_tags_update(
+            member=member, fan=fan, add=data.validated_data["add"], remove=data.validated_data["remove"]
+        )
         return fan_detail_response(fan)
 
 
@@ -250,7 +292,9 @@ class SegmentListApi(APIView):
         member = member_for(request)
         data = SegmentIn(data=request.data)
         data.is_valid(raise_exception=True)
-        segment = crm.segment_create(member=member, name=data.validated_data["name"], filter=data.validated_data["filter"])
+        segment = crm.segment_create(
+            member=member, name=data.validated_data["name"], filter=data.validated_data["filter"]
+        )
         return Response(SegmentOut(segment).data, status=status.HTTP_201_CREATED)
 
 
@@ -275,12 +319,20 @@ class SegmentDetailApi(APIView):
 
 
 class SegmentFansApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("ordering", str), OpenApiParameter("limit", int),
-                               OpenApiParameter("offset", int)], responses=FanOut(many=True))
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ordering", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=FanOut(many=True),
+    )
     def get(self, request: Request, segment_id: int) -> Response:
         segment, _member = access_segment(request, segment_id)
         ordering = ordering_clean(request.query_params.get("ordering"))
-        return fans_page(request, self, selectors.fan_list(shop=segment.shop, flt=segment.filter, ordering=ordering))
+        return fans_page(
+            request, self, selectors.fan_list(shop=segment.shop, flt=segment.filter, ordering=ordering)
+        )
 
 
 # --- bulk jobs -------------------------------------------------------------------------------------
@@ -292,8 +344,23 @@ class BulkJobOut(serializers.ModelSerializer):
 
     class Meta:
         model = BulkJob
-        fields = ["id", "shop", "action", "params", "status", "progress", "total", "processed", "changed", "result",
-                  "download_url", "created_by", "created_at", "started_at", "finished_at"]
+        fields = [
+            "id",
+            "shop",
+            "action",
+            "params",
+            "status",
+            "progress",
+            "total",
+            "processed",
+            "changed",
+            "result",
+            "download_url",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
 
     def get_download_url(self, obj: BulkJob) -> str | None:
         return f"/api/bulk-jobs/{obj.pk}/download/" if obj.file else None
@@ -317,8 +384,13 @@ class BulkJobCreateApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         job = crm.bulk_job_create(
-            member=member, action=v["action"], tags=v.get("tags"), staff=v.get("staff"),
-            fan_ids=v.get("fan_ids"), segment=v.get("segment"), filter=v.get("filter"),
+            member=member,
+            action=v["action"],
+            tags=v.get("tags"),
+            staff=v.get("staff"),
+            fan_ids=v.get("fan_ids"),
+            segment=v.get("segment"),
+            filter=v.get("filter"),
         )
         job.refresh_from_db()
         return Response(BulkJobOut(job).data, status=status.HTTP_201_CREATED)
@@ -352,8 +424,12 @@ class BulkJobDownloadApi(APIView):
         crm.require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message="Assistants cannot export.")
         if not job.file:
             raise Http404
-        return FileResponse(job.file.open("rb"), as_attachment=True, filename=f"fans-{job.pk}.csv",
-                            content_type="text/csv; charset=utf-8")
+        return FileResponse(
+            job.file.open("rb"),
+            as_attachment=True,
+            filename=f"fans-{job.pk}.csv",
+            content_type="text/csv; charset=utf-8",
+        )
 
 
 # --- imports ---------------------------------------------------------------------------------------
@@ -364,8 +440,19 @@ class ImportOut(serializers.ModelSerializer):
 
     class Meta:
         model = ImportJob
-        fields = ["id", "shop", "status", "encoding", "total", "valid", "errors", "result", "progress", "created_at",
-                  "finished_at"]
+        fields = [
+            "id",
+            "shop",
+            "status",
+            "encoding",
+            "total",
+            "valid",
+            "errors",
+            "result",
+            "progress",
+            "created_at",
+            "finished_at",
+        ]
 
     def get_progress(self, obj: ImportJob) -> float:
         if obj.status == "running":
@@ -448,7 +535,9 @@ def team_response(member: ShopMember) -> Response:
     members = ShopMember.objects.filter(shop=member.shop).select_related("user").order_by("pk")
     assigned = dict(
         Fan.objects.filter(shop=member.shop, assigned_to__isnull=False)
-        .values_list("assigned_to").annotate(n=Count("pk")).values_list("assigned_to", "n")
+        .values_list("assigned_to")
+        .annotate(n=Count("pk"))
+        .values_list("assigned_to", "n")
     )
     return Response(MemberOut(members, many=True, context={"assigned": assigned}).data)
 
@@ -463,7 +552,9 @@ class TeamApi(APIView):
         member = member_for(request)
         data = MemberIn(data=request.data)
         data.is_valid(raise_exception=True)
-        new = shop_services.staff_add(member=member, username=data.validated_data["username"], role=data.validated_data["role"])
+        new = shop_services.staff_add(
+            member=member, username=data.validated_data["username"], role=data.validated_data["role"]
+        )
         return Response(MemberOut(new).data, status=status.HTTP_201_CREATED)
 
 
@@ -480,7 +571,11 @@ class TeamMemberApi(APIView):
         target, member = access_member(request, member_id)
         data = RoleIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(MemberOut(shop_services.staff_update(member=member, target=target, role=data.validated_data["role"])).data)
+        return Response(
+            MemberOut(
+                shop_services.staff_update(member=member, target=target, role=data.validated_data["role"])
+            ).data
+        )
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, member_id: int) -> Response:
@@ -496,13 +591,18 @@ class HandoverIn(serializers.Serializer):
 
 
 class TeamHandoverApi(APIView):
-    @extend_schema(request=HandoverIn, responses=inline_serializer("Handover", {"moved": serializers.IntegerField()}))
+    @extend_schema(
+        request=HandoverIn, responses=inline_serializer("Handover", {"moved": serializers.IntegerField()})
+    )
     def post(self, request: Request) -> Response:
         member = member_for(request)
         data = HandoverIn(data=request.data)
         data.is_valid(raise_exception=True)
-        moved = crm.staff_handover(member=member, from_user_id=data.validated_data["from_user"],
-                                   to_user_id=data.validated_data["to_user"])
+        moved = crm.staff_handover(
+            member=member,
+            from_user_id=data.validated_data["from_user"],
+            to_user_id=data.validated_data["to_user"],
+        )
         return Response({"moved": moved})
 
 
@@ -518,13 +618,17 @@ class AuditOut(serializers.ModelSerializer):
 
 
 class AuditLogApi(APIView):
-    @extend_schema(parameters=[SHOP_PARAM, OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-                   responses=AuditOut(many=True))
+    @extend_schema(
+        parameters=[SHOP_PARAM, OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=AuditOut(many=True),
+    )
     def get(self, request: Request) -> Response:
         member = member_for(request)
         crm.require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(AuditLog.objects.filter(shop=member.shop).select_related("actor"), request, view=self)
+        page = paginator.paginate_queryset(
+            AuditLog.objects.filter(shop=member.shop).select_related("actor"), request, view=self
+        )
         return paginator.get_paginated_response(AuditOut(page, many=True).data)
 
 
@@ -534,19 +638,37 @@ class AuditLogApi(APIView):
 class MyTagsApi(APIView):
     """Every tag each shop you follow holds on you."""
 
-    @extend_schema(responses=inline_serializer("MyShopTags", {"shop": serializers.IntegerField(),
-                                                              "shop_name": serializers.CharField(),
-                                                              "tags": serializers.ListField()}, many=True))
+    @extend_schema(
+        responses=inline_serializer(
+            "MyShopTags",
+            {
+                "shop": serializers.IntegerField(),
+                "shop_name": serializers.CharField(),
+                "tags": serializers.ListField(),
+            },
+            many=True,
+        )
+    )
     def get(self, request: Request) -> Response:
         fans = Fan.objects.filter(user=request.user).select_related("shop").order_by("shop_id")
-        return Response([
-            {"shop": f.shop_id, "shop_name": f.shop.name,
-             "tags": [{k: d[k] for k in ("tag", "group_name", "name", "source", "created_at")} for d in selectors.fan_tag_details(f)]}
-            for f in fans
-        ])
+        return Response(
+            [
+                {
+                    "shop": f.shop_id,
+                    "shop_name": f.shop.name,
+                    "tags": [
+                        {k: d[k] for k in ("tag", "group_name", "name", "source", "created_at")}
+                        for d in selectors.fan_tag_details(f)
+                    ],
+                }
+                for f in fans
+            ]
+        )
 
 
 class MyTagsEraseApi(APIView):
-    @extend_schema(request=None, responses=inline_serializer("Erased", {"removed": serializers.IntegerField()}))
+    @extend_schema(
+        request=None, responses=inline_serializer("Erased", {"removed": serializers.IntegerField()})
+    )
     def post(self, request: Request, shop_id: int) -> Response:
         return Response({"removed": crm.fan_tags_erase(user=request.user, shop_id=shop_id)})

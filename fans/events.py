@@ -59,7 +59,9 @@ _collector: contextvars.ContextVar[list[tuple[list[str], dict[str, Any]]] | None
 )
 
 
-def _collect(bucket: list[tuple[list[str], dict[str, Any]]], groups: list[str], frame: dict[str, Any]) -> None:
+def _collect(
+    bucket: list[tuple[list[str], dict[str, Any]]], groups: list[str], frame: dict[str, Any]
+) -> None:
     bucket.append((groups, frame))
 
 

@@ -15,16 +15,31 @@ from shops.errors import Invalid
 from shops.models import Shop
 
 ORDERINGS = {
-    "joined_at": ("joined_at", "pk"), "-joined_at": ("-joined_at", "-pk"),
-    "display_name": ("display_name", "pk"), "-display_name": ("-display_name", "-pk"),
+    "joined_at": ("joined_at", "pk"),
+    "-joined_at": ("-joined_at", "-pk"),
+    "display_name": ("display_name", "pk"),
+    "-display_name": ("-display_name", "-pk"),
     "last_message_at": ("conversation__last_message_at", "pk"),
     "-last_message_at": ("-conversation__last_message_at", "-pk"),
-    "total_spend": ("total_spend", "pk"), "-total_spend": ("-total_spend", "-pk"),
-    "pledge_count": ("pledge_count", "pk"), "-pledge_count": ("-pledge_count", "-pk"),
+    "total_spend": ("total_spend", "pk"),
+    "-total_spend": ("-total_spend", "-pk"),
+    "pledge_count": ("pledge_count", "pk"),
+    "-pledge_count": ("-pledge_count", "-pk"),
 }
 FILTER_KEYS = {
-    "tags_all", "tags_any", "tags_none", "q", "assigned_to", "joined_after", "joined_before",
-    "last_message_after", "last_message_before", "min_spend", "max_spend", "min_pledges", "max_pledges",
+    "tags_all",
+    "tags_any",
+    "tags_none",
+    "q",
+    "assigned_to",
+    "joined_after",
+    "joined_before",
+    "last_message_after",
+    "last_message_before",
+    "min_spend",
+    "max_spend",
+    "min_pledges",
+    "max_pledges",
 }
 # Hooks for higher apps (preorders: campaign participation) to add filter keys without fans importing them.
 EXTRA_FILTERS: dict[str, Any] = {}
@@ -114,7 +129,11 @@ def fan_queryset(shop: Shop, flt: dict[str, Any]) -> QuerySet[Fan]:
         q = flt["q"]
         qs = qs.filter(Q(display_name__icontains=q) | Q(notes__icontains=q) | Q(user__username__icontains=q))
     if "assigned_to" in flt:
-        qs = qs.filter(assigned_to__isnull=True) if flt["assigned_to"] == "none" else qs.filter(assigned_to_id=flt["assigned_to"])
+        qs = (
+            qs.filter(assigned_to__isnull=True)
+            if flt["assigned_to"] == "none"
+            else qs.filter(assigned_to_id=flt["assigned_to"])
+        )
     if flt.get("joined_after"):
         qs = qs.filter(joined_at__gte=flt["joined_after"])
     if flt.get("joined_before"):

@@ -46,7 +46,9 @@ def image_process(upload: UploadedFile) -> ProcessedImage:
         fmt = probe.format
         width, height = probe.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-        raise Invalid(_("The file is not a supported image (JPEG, PNG, GIF or WebP)."), code="invalid_image") from None
+        raise Invalid(
+            _("The file is not a supported image (JPEG, PNG, GIF or WebP)."), code="invalid_image"
+        ) from None
     if fmt not in ALLOWED_FORMATS:
         raise Invalid(_("The file is not a supported image (JPEG, PNG, GIF or WebP)."), code="invalid_image")
     # Check the header's dimensions before decoding, so a decompression bomb is never expanded.
@@ -67,5 +69,7 @@ def image_process(upload: UploadedFile) -> ProcessedImage:
     thumb = clean.convert("RGBA" if clean.mode in ("RGBA", "LA", "P") else "RGB")
     thumb.thumbnail((cfg["THUMBNAIL_SIZE"], cfg["THUMBNAIL_SIZE"]))
     thumb_fmt = "PNG" if thumb.mode == "RGBA" else "JPEG"
-    thumbnail = ContentFile(_encode(thumb, thumb_fmt), name=f"{name}_thumb.{'png' if thumb_fmt == 'PNG' else 'jpg'}")
+    thumbnail = ContentFile(
+        _encode(thumb, thumb_fmt), name=f"{name}_thumb.{'png' if thumb_fmt == 'PNG' else 'jpg'}"
+    )
     return ProcessedImage(image=stored, thumbnail=thumbnail, width=img.width, height=img.height)

@@ -12,7 +12,9 @@ CLAUSE_BREAK = re.compile(r"[，。！？；,.!?;\n]|\bbut\b|但是|不过|可�
 ZH_NEGATORS = ("不是", "并不", "并非", "没有", "不算", "不太", "不怎么", "没", "不")
 # Words that contain a negator but do not negate ("有没有" is there, "不错" good, "特别" very).
 ZH_NOT_NEGATING = ("有没有", "不错", "不少", "不同", "不过", "非常", "特别", "差不多")
-EN_NEGATORS = re.compile(r"\b(not|no|never|don't|dont|doesn't|doesnt|isn't|isnt|aren't|wasn't|without)\b", re.I)
+EN_NEGATORS = re.compile(
+    r"\b(not|no|never|don't|dont|doesn't|doesnt|isn't|isnt|aren't|wasn't|without)\b", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def phrases_find(text: str, phrases: dict[str, object]) -> list[PhraseMatch]:
         clause_start = previous_end
         for brk in CLAUSE_BREAK.finditer(text, previous_end, match.start):
             clause_start = brk.end()
-        if not _negated(text, text[clause_start:match.start]):
+        if not _negated(text, text[clause_start : match.start]):
             positive.append(match)
         previous_end = match.end
     return positive

@@ -45,6 +45,10 @@ def message_rate_check(user_id: int) -> None:
     if limit <= 0:
         return
     key = f"rl:msg:{user_id}:{int(time.time() // window_s)}"
-    count = _count_redis(key, window_s) if isinstance(caches["default"], RedisCache) else _count_cache(key, window_s)
+    count = (
+        _count_redis(key, window_s)
+        if isinstance(caches["default"], RedisCache)
+        else _count_cache(key, window_s)
+    )
     if count > limit:
         raise RateLimited()

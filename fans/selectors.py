@@ -63,7 +63,9 @@ def conversation_list(
         qs = qs.filter(shop_id=shop_id)
     if q:
         text_match = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=q)
-        qs = qs.filter(Q(fan__display_name__icontains=q) | Q(fan__user__username__icontains=q) | Exists(text_match))
+        qs = qs.filter(
+            Q(fan__display_name__icontains=q) | Q(fan__user__username__icontains=q) | Exists(text_match)
+        )
     if assigned_to not in (None, ""):
         if assigned_to in ("none", "unassigned"):
             qs = qs.filter(assigned_to__isnull=True)
@@ -123,7 +125,9 @@ def fan_tag_details(fan) -> list[dict[str, Any]]:
             "added_by": (ft.added_by.get_username() if ft.added_by else None),
             "created_at": ft.created_at,
         }
-        for ft in FanTag.objects.filter(fan=fan).select_related("group", "tag", "added_by").order_by("group__position", "tag__position")
+        for ft in FanTag.objects.filter(fan=fan)
+        .select_related("group", "tag", "added_by")
+        .order_by("group__position", "tag__position")
     ]
 
 

@@ -29,7 +29,7 @@ def split_tag_list(value: str | Iterable[str] | None) -> list[str]:
         parts = []
         for item in value:
             if not isinstance(item, str):
-                raise Invalid(_("Tags must be strings like \"skin_type:oily\"."), code="invalid")
+                raise Invalid(_('Tags must be strings like "skin_type:oily".'), code="invalid")
             parts.append(item)
     return [p.strip() for p in parts if p and p.strip()]
 
@@ -45,8 +45,11 @@ def tags_resolve(shop: Shop, strings: Iterable[str]) -> list[Tag]:
         else:
             wanted.append((group_code, tag_code))
     if bad:
-        raise Invalid(_("Tags are written \"group:tag\", e.g. \"skin_type:oily\": %(bad)s") % {"bad": ", ".join(bad)},
-                      code="unknown_tag", detail={"unknown": bad})
+        raise Invalid(
+            _('Tags are written "group:tag", e.g. "skin_type:oily": %(bad)s') % {"bad": ", ".join(bad)},
+            code="unknown_tag",
+            detail={"unknown": bad},
+        )
     if not wanted:
         return []
     cond = Q()
@@ -54,12 +57,17 @@ def tags_resolve(shop: Shop, strings: Iterable[str]) -> list[Tag]:
         cond |= Q(group__code=group_code, code=tag_code)
     found = {
         (t.group.code, t.code): t
-        for t in Tag.objects.select_related("group").filter(cond).filter(Q(group__shop__isnull=True) | Q(group__shop=shop))
+        for t in Tag.objects.select_related("group")
+        .filter(cond)
+        .filter(Q(group__shop__isnull=True) | Q(group__shop=shop))
     }
     missing = [f"{g}:{t}" for g, t in wanted if (g, t) not in found]
     if missing:
-        raise Invalid(_("Unknown tags: %(tags)s") % {"tags": ", ".join(missing)}, code="unknown_tag",
-                      detail={"unknown": missing})
+        raise Invalid(
+            _("Unknown tags: %(tags)s") % {"tags": ", ".join(missing)},
+            code="unknown_tag",
+            detail={"unknown": missing},
+        )
     ordered: dict[int, Tag] = {}
     for key in wanted:
         ordered.setdefault(found[key].pk, found[key])

@@ -13,7 +13,11 @@ MANAGING_ROLES = (ShopRole.OWNER, ShopRole.MANAGER)
 def _member_role(user: AbstractBaseUser, shop_id: int) -> str | None:
     if not user.is_authenticated:
         return None
-    return ShopMember.objects.filter(user=user, shop_id=shop_id, is_active=True).values_list("role", flat=True).first()
+    return (
+        ShopMember.objects.filter(user=user, shop_id=shop_id, is_active=True)
+        .values_list("role", flat=True)
+        .first()
+    )
 
 
 def access_product_to_campaign(user: AbstractBaseUser, product_id: int) -> Product:
@@ -43,8 +47,10 @@ def access_campaign_to_manage(user: AbstractBaseUser, campaign_id: int, *, lock:
 def access_campaign(user: AbstractBaseUser, campaign_id: int) -> tuple[Campaign, bool]:
     """(campaign, is_staff). Launched campaigns are public pages; drafts only for the shop's staff."""
     campaign = (
-        Campaign.objects.select_related("shop", "product", "factory_product").prefetch_related("tiers")
-        .filter(pk=campaign_id).first()
+        Campaign.objects.select_related("shop", "product", "factory_product")
+        .prefetch_related("tiers")
+        .filter(pk=campaign_id)
+        .first()
     )
     if campaign is None:
         raise NotFound()

@@ -36,8 +36,18 @@ class ReadOnlyTierInline(admin.TabularInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "shop", "kind", "status", "committed_quantity", "target_quantity", "cap", "deadline",
-                    "closed_at"]
+    list_display = [
+        "id",
+        "title",
+        "shop",
+        "kind",
+        "status",
+        "committed_quantity",
+        "target_quantity",
+        "cap",
+        "deadline",
+        "closed_at",
+    ]
     list_filter = ["kind", "status"]
     search_fields = ["title", "shop__name"]
     raw_id_fields = ["shop", "product", "factory_product", "created_by"]
@@ -73,8 +83,18 @@ class LedgerInline(admin.TabularInline):
 
 @admin.register(Pledge)
 class PledgeAdmin(admin.ModelAdmin):
-    list_display = ["id", "campaign", "fan", "sku", "quantity", "unit_price", "deposit_amount", "status",
-                    "final_unit_price", "balance_due"]
+    list_display = [
+        "id",
+        "campaign",
+        "fan",
+        "sku",
+        "quantity",
+        "unit_price",
+        "deposit_amount",
+        "status",
+        "final_unit_price",
+        "balance_due",
+    ]
     list_filter = ["status"]
     search_fields = ["sku", "fan__display_name"]
     raw_id_fields = ["campaign", "fan", "user", "variant"]
@@ -110,6 +130,7 @@ def _transition_action(target: str, label: str):
                 services.factory_order_transition(order_id=order.pk, status=target, actor=request.user)
             except DomainError as exc:
                 modeladmin.message_user(request, f"FO-{order.pk}: {exc.message}", level=messages.ERROR)
+
     action.__name__ = f"mark_{target}"
     return admin.action(description=label)(action)
 
@@ -132,8 +153,11 @@ class FactoryOrderAdmin(admin.ModelAdmin):
     @admin.display(description="export")
     def links(self, obj: FactoryOrder) -> str:
         try:
-            return format_html('<a href="{}">CSV</a> · <a href="{}" target="_blank">Print</a>',
-                               reverse("factory-order-csv", args=[obj.pk]), reverse("factory-order-print", args=[obj.pk]))
+            return format_html(
+                '<a href="{}">CSV</a> · <a href="{}" target="_blank">Print</a>',
+                reverse("factory-order-csv", args=[obj.pk]),
+                reverse("factory-order-print", args=[obj.pk]),
+            )
         except NoReverseMatch:  # preorders.urls not wired yet
             return "-"
 

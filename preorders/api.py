@@ -32,16 +32,38 @@ class CampaignOut(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = [
-            "id", "shop", "product", "kind", "title", "status", "target_quantity", "cap", "committed_quantity",
-            "deadline", "deposit_percent", "per_fan_limit", "base_unit_price", "current_unit_price",
-            "final_unit_price", "currency", "tiers", "cadence", "cycles", "cutoff_hours", "launched_at", "closed_at",
+            "id",
+            "shop",
+            "product",
+            "kind",
+            "title",
+            "status",
+            "target_quantity",
+            "cap",
+            "committed_quantity",
+            "deadline",
+            "deposit_percent",
+            "per_fan_limit",
+            "base_unit_price",
+            "current_unit_price",
+            "final_unit_price",
+            "currency",
+            "tiers",
+            "cadence",
+            "cycles",
+            "cutoff_hours",
+            "launched_at",
+            "closed_at",
         ]
 
     def get_current_unit_price(self, obj: Campaign) -> str:
         return str(selectors.campaign_current_unit_price(obj))
 
     def get_tiers(self, obj: Campaign) -> list[dict[str, Any]]:
-        return [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in selectors.campaign_tiers(obj)]
+        return [
+            {"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)}
+            for t in selectors.campaign_tiers(obj)
+        ]
 
 
 class CampaignIn(serializers.Serializer):
@@ -74,11 +96,16 @@ def _int_param(request: Request, name: str) -> int | None:
 class CampaignListApi(APIView):
     """GET: campaigns of shops the caller works for or follows. POST: an owner creates a draft."""
 
-    @extend_schema(parameters=[OpenApiParameter("shop", int), OpenApiParameter("status", str)],
-                   responses=CampaignOut(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("shop", int), OpenApiParameter("status", str)],
+        responses=CampaignOut(many=True),
+    )
     def get(self, request: Request) -> Response:
-        qs = selectors.campaign_list(user=request.user, shop_id=_int_param(request, "shop"),
-                                     status=request.query_params.get("status") or None)
+        qs = selectors.campaign_list(
+            user=request.user,
+            shop_id=_int_param(request, "shop"),
+            status=request.query_params.get("status") or None,
+        )
         return Response(CampaignOut(qs[:200], many=True).data)
 
     @extend_schema(request=CampaignIn, responses={201: CampaignOut})
@@ -87,10 +114,19 @@ class CampaignListApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         campaign = services.campaign_create(
-            user=request.user, kind=v["kind"], product_id=v["product"], title=v["title"],
-            target_quantity=v["target_quantity"], cap=v.get("cap"), deadline=v["deadline"],
-            deposit_percent=v["deposit_percent"], per_fan_limit=v.get("per_fan_limit"), tiers=v.get("tiers"),
-            cadence=v.get("cadence", ""), cycles=v.get("cycles"), cutoff_hours=v.get("cutoff_hours", 0),
+            user=request.user,
+            kind=v["kind"],
+            product_id=v["product"],
+            title=v["title"],
+            target_quantity=v["target_quantity"],
+            cap=v.get("cap"),
+            deadline=v["deadline"],
+            deposit_percent=v["deposit_percent"],
+            per_fan_limit=v.get("per_fan_limit"),
+            tiers=v.get("tiers"),
+            cadence=v.get("cadence", ""),
+            cycles=v.get("cycles"),
+            cutoff_hours=v.get("cutoff_hours", 0),
         )
         return Response(CampaignOut(campaign).data, status=status.HTTP_201_CREATED)
 
@@ -135,14 +171,20 @@ class PledgeIn(serializers.Serializer):
 class CampaignPledgesApi(APIView):
     """POST: a fan pledges (Idempotency-Key header). GET: the campaign's pledges, for its staff."""
 
-    @extend_schema(request=PledgeIn, responses={201: PledgeOut},
-                   parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)])
+    @extend_schema(
+        request=PledgeIn,
+        responses={201: PledgeOut},
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
+    )
     def post(self, request: Request, campaign_id: int) -> Response:
         data = PledgeIn(data=request.data)
         data.is_valid(raise_exception=True)
         body, _created = services.pledge_place(
-            user=request.user, campaign_id=campaign_id, variant_id=data.validated_data["variant"],
-            quantity=data.validated_data["quantity"], idempotency_key=request.headers.get("Idempotency-Key"),
+            user=request.user,
+            campaign_id=campaign_id,
+            variant_id=data.validated_data["variant"],
+            quantity=data.validated_data["quantity"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -158,7 +200,9 @@ class CampaignPledgesApi(APIView):
 class MyPledgesApi(APIView):
     @extend_schema(responses=PledgeOut(many=True))
     def get(self, request: Request) -> Response:
-        return Response([services.pledge_to_dict(p) for p in selectors.pledge_list_for_user(user=request.user)[:200]])
+        return Response(
+            [services.pledge_to_dict(p) for p in selectors.pledge_list_for_user(user=request.user)[:200]]
+        )
 
 
 class PledgeChangeIn(serializers.Serializer):
@@ -173,9 +217,12 @@ class PledgeDetailApi(APIView):
     def patch(self, request: Request, pledge_id: int) -> Response:
         data = PledgeChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        body = services.pledge_change(user=request.user, pledge_id=pledge_id,
-                                      quantity=data.validated_data.get("quantity"),
-                                      variant_id=data.validated_data.get("variant"))
+        body = services.pledge_change(
+            user=request.user,
+            pledge_id=pledge_id,
+            quantity=data.validated_data.get("quantity"),
+            variant_id=data.validated_data.get("variant"),
+        )
         return Response(body)
 
 
@@ -190,8 +237,11 @@ class PledgeCancelApi(APIView):
     def post(self, request: Request, pledge_id: int) -> Response:
         data = ReasonIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(services.pledge_cancel(user=request.user, pledge_id=pledge_id,
-                                               reason=data.validated_data["reason"]))
+        return Response(
+            services.pledge_cancel(
+                user=request.user, pledge_id=pledge_id, reason=data.validated_data["reason"]
+            )
+        )
 
 
 class SubscriptionSkipApi(APIView):
@@ -231,8 +281,21 @@ class FactoryOrderOut(serializers.ModelSerializer):
 
     class Meta:
         model = FactoryOrder
-        fields = ["id", "factory", "factory_product", "product_name", "moq", "window_start", "cycle", "status",
-                  "currency", "lines", "totals", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "factory",
+            "factory_product",
+            "product_name",
+            "moq",
+            "window_start",
+            "cycle",
+            "status",
+            "currency",
+            "lines",
+            "totals",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_totals(self, obj: FactoryOrder) -> dict[str, Any]:
         return {k: str(v) for k, v in selectors.factory_order_totals(obj).items()}
@@ -259,7 +322,9 @@ class FactoryOrderTransitionApi(APIView):
         data.is_valid(raise_exception=True)
         if not FactoryOrder.objects.filter(pk=order_id).exists():
             raise NotFound()
-        services.factory_order_transition(order_id=order_id, status=data.validated_data["status"], actor=request.user)
+        services.factory_order_transition(
+            order_id=order_id, status=data.validated_data["status"], actor=request.user
+        )
         return Response(FactoryOrderOut(selectors.factory_order_list().get(pk=order_id)).data)
 
 

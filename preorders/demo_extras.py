@@ -34,7 +34,10 @@ PROFILES = [
 
 def demo_extras_ensure() -> dict[str, int]:
     counts = {"fan_tags": 0, "product_tags": 0, "purchases": 0, "faq": 0, "canned": 0, "model": 0}
-    tags = {f"{t.group.code}:{t.code}": t for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)}
+    tags = {
+        f"{t.group.code}:{t.code}": t
+        for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)
+    }
     rng = random.Random(7)
     for shop in Shop.objects.filter(slug__in=["shop1", "shop2"]).order_by("pk"):
         fans = list(Fan.objects.filter(shop=shop).order_by("pk"))
@@ -44,10 +47,15 @@ def demo_extras_ensure() -> dict[str, int]:
                 by_profile.setdefault(i % len(PROFILES), []).append(fan.pk)
         for index, fan_ids in by_profile.items():
             counts["fan_tags"] += fan_tags_bulk_add(
-                fan_ids=fan_ids, tags=[tags[t] for t in PROFILES[index]], source=TagSource.OWNER, actor=shop.owner
+                fan_ids=fan_ids,
+                tags=[tags[t] for t in PROFILES[index]],
+                source=TagSource.OWNER,
+                actor=shop.owner,
             )
         for keywords, answer in FAQ.get(shop.slug, []):
-            _, created = FaqRule.objects.get_or_create(shop=shop, keywords=keywords, defaults={"answer": answer})
+            _, created = FaqRule.objects.get_or_create(
+                shop=shop, keywords=keywords, defaults={"answer": answer}
+            )
             counts["faq"] += created
         for title, text in CANNED:
             _, created = CannedReply.objects.get_or_create(shop=shop, title=title, defaults={"text": text})
@@ -57,7 +65,9 @@ def demo_extras_ensure() -> dict[str, int]:
         for fan in fans:
             picks = rng.sample(products, k=min(3, len(products)))
             for product in picks:
-                _, created = interaction_record(fan=fan, product=product, kind="purchase", key=f"demo:{product.pk}")
+                _, created = interaction_record(
+                    fan=fan, product=product, kind="purchase", key=f"demo:{product.pk}"
+                )
                 counts["purchases"] += created
     counts["product_tags"] = product_tags_derive()
     if not ModelVersion.objects.filter(status=ModelStatus.READY).exists() and Interaction.objects.exists():

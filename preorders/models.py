@@ -55,7 +55,9 @@ class Campaign(models.Model):
     cadence = models.CharField(max_length=16, choices=Cadence.choices, blank=True)
     cycles = models.PositiveIntegerField(null=True, blank=True)
     cutoff_hours = models.PositiveIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)  # outcome fixed (status succeeded/failed)
@@ -66,24 +68,36 @@ class Campaign(models.Model):
         verbose_name_plural = _("campaigns")
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=CampaignKind.values), name="campaign_kind_valid"),
-            models.CheckConstraint(condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=CampaignStatus.values), name="campaign_status_valid"
+            ),
             models.CheckConstraint(condition=Q(target_quantity__gte=1), name="campaign_target_positive"),
-            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(cap__gte=F("target_quantity")),
-                                   name="campaign_cap_ge_target"),
+            models.CheckConstraint(
+                condition=Q(cap__isnull=True) | Q(cap__gte=F("target_quantity")),
+                name="campaign_cap_ge_target",
+            ),
             # The last line of defence against overselling.
-            models.CheckConstraint(condition=Q(cap__isnull=True) | Q(committed_quantity__lte=F("cap")),
-                                   name="campaign_committed_le_cap"),
-            models.CheckConstraint(condition=Q(deposit_percent__gte=0, deposit_percent__lte=100),
-                                   name="campaign_deposit_percent_range"),
-            models.CheckConstraint(condition=Q(per_fan_limit__isnull=True) | Q(per_fan_limit__gte=1),
-                                   name="campaign_per_fan_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(cap__isnull=True) | Q(committed_quantity__lte=F("cap")),
+                name="campaign_committed_le_cap",
+            ),
+            models.CheckConstraint(
+                condition=Q(deposit_percent__gte=0, deposit_percent__lte=100),
+                name="campaign_deposit_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_fan_limit__isnull=True) | Q(per_fan_limit__gte=1),
+                name="campaign_per_fan_limit_positive",
+            ),
             models.CheckConstraint(condition=Q(base_unit_price__gte=0), name="campaign_price_non_negative"),
             models.CheckConstraint(
                 condition=Q(kind=CampaignKind.GROUP, cadence="")
                 | Q(kind=CampaignKind.SUBSCRIPTION, cadence__in=Cadence.values),
                 name="campaign_cadence_matches_kind",
             ),
-            models.CheckConstraint(condition=Q(cycles__isnull=True) | Q(cycles__gte=1), name="campaign_cycles_positive"),
+            models.CheckConstraint(
+                condition=Q(cycles__isnull=True) | Q(cycles__gte=1), name="campaign_cycles_positive"
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "deadline"], name="campaign_due"),
@@ -154,7 +168,8 @@ class Pledge(models.Model):
             models.CheckConstraint(condition=Q(deposit_amount__gte=0), name="pledge_deposit_non_negative"),
             models.CheckConstraint(condition=Q(status__in=PledgeStatus.values), name="pledge_status_valid"),
             models.CheckConstraint(
-                condition=~Q(status=PledgeStatus.CONFIRMED) | Q(final_unit_price__isnull=False, balance_due__isnull=False),
+                condition=~Q(status=PledgeStatus.CONFIRMED)
+                | Q(final_unit_price__isnull=False, balance_due__isnull=False),
                 name="pledge_confirmed_priced",
             ),
         ]
@@ -232,7 +247,9 @@ class SubscriptionCycle(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "number"], name="cycle_unique_number"),
             models.CheckConstraint(condition=Q(number__gte=1), name="cycle_number_positive"),
-            models.CheckConstraint(condition=Q(cutoff_at__lte=F("delivery_at")), name="cycle_cutoff_before_delivery"),
+            models.CheckConstraint(
+                condition=Q(cutoff_at__lte=F("delivery_at")), name="cycle_cutoff_before_delivery"
+            ),
             models.CheckConstraint(condition=Q(status__in=CycleStatus.values), name="cycle_status_valid"),
         ]
         indexes = [models.Index(fields=["status", "cutoff_at"], name="cycle_due")]
@@ -290,7 +307,9 @@ class FactoryOrder(models.Model):
     cycle = models.OneToOneField(
         SubscriptionCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="factory_order"
     )
-    status = models.CharField(max_length=16, choices=FactoryOrderStatus.choices, default=FactoryOrderStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=FactoryOrderStatus.choices, default=FactoryOrderStatus.DRAFT
+    )
     currency = models.CharField(max_length=3, default="CNY")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -299,7 +318,9 @@ class FactoryOrder(models.Model):
         verbose_name = _("factory order")
         verbose_name_plural = _("factory orders")
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=FactoryOrderStatus.values), name="factoryorder_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=FactoryOrderStatus.values), name="factoryorder_status_valid"
+            ),
             # One open (draft) group roll-up per factory product and window; later campaigns join it.
             models.UniqueConstraint(
                 fields=["factory_product", "window_start"],
@@ -314,7 +335,9 @@ class FactoryOrder(models.Model):
 
 class FactoryOrderLine(models.Model):
     order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="lines")
-    factory_variant = models.ForeignKey(FactoryVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    factory_variant = models.ForeignKey(
+        FactoryVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=100)
     quantity = models.PositiveIntegerField(default=0)
@@ -333,13 +356,19 @@ class FactoryOrderSource(models.Model):
     """A campaign or cycle whose demand went into an order: rolled up once, ever."""
 
     order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="sources")
-    campaign = models.OneToOneField(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    cycle = models.OneToOneField(SubscriptionCycle, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    campaign = models.OneToOneField(
+        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    cycle = models.OneToOneField(
+        SubscriptionCycle, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(campaign__isnull=True) ^ Q(cycle__isnull=True),
-                                   name="factoryordersource_one_origin"),
+            models.CheckConstraint(
+                condition=Q(campaign__isnull=True) ^ Q(cycle__isnull=True),
+                name="factoryordersource_one_origin",
+            ),
         ]
 
     def __str__(self) -> str:

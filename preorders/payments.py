@@ -31,7 +31,9 @@ class PaymentResult:
 class PaymentProvider(Protocol):
     def charge(self, *, reference: str, amount: Decimal, currency: str, user_id: int) -> PaymentResult: ...
 
-    def refund(self, *, reference: str, charge_reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
+    def refund(
+        self, *, reference: str, charge_reference: str, amount: Decimal, currency: str
+    ) -> PaymentResult: ...
 
     def void(self, *, reference: str) -> None: ...
 
@@ -82,12 +84,18 @@ class SimulatedProvider:
         if outcome == "timeout":
             # The worst case: the money moved but the answer was lost.
             raise PaymentTimeout("provider did not answer")
-        return PaymentResult(provider_id=f"sim_ch_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex[:16]}", amount=amount)
+        return PaymentResult(
+            provider_id=f"sim_ch_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex[:16]}", amount=amount
+        )
 
-    def refund(self, *, reference: str, charge_reference: str, amount: Decimal, currency: str) -> PaymentResult:
+    def refund(
+        self, *, reference: str, charge_reference: str, amount: Decimal, currency: str
+    ) -> PaymentResult:
         with self._lock:
             self.refunds.setdefault(reference, amount)
-        return PaymentResult(provider_id=f"sim_re_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex[:16]}", amount=amount)
+        return PaymentResult(
+            provider_id=f"sim_re_{uuid.uuid5(uuid.NAMESPACE_URL, reference).hex[:16]}", amount=amount
+        )
 
     def void(self, *, reference: str) -> None:
         with self._lock:

@@ -64,10 +64,14 @@ def campaign_tiers_cached(campaign: Campaign) -> list[Tier]:
 def campaign_current_unit_price(campaign: Campaign) -> Decimal:
     if campaign.final_unit_price is not None:
         return campaign.final_unit_price
-    return unit_price_at(base=campaign.base_unit_price, tiers=campaign_tiers(campaign), quantity=campaign.committed_quantity)
+    return unit_price_at(
+        base=campaign.base_unit_price, tiers=campaign_tiers(campaign), quantity=campaign.committed_quantity
+    )
 
 
-def campaign_list(*, user: AbstractBaseUser, shop_id: int | None = None, status: str | None = None) -> QuerySet[Campaign]:
+def campaign_list(
+    *, user: AbstractBaseUser, shop_id: int | None = None, status: str | None = None
+) -> QuerySet[Campaign]:
     """Campaigns of shops the user works for (all), plus launched ones of shops they follow."""
     staff_shops = ShopMember.objects.filter(user=user, is_active=True).values("shop_id")
     qs = Campaign.objects.filter(
@@ -91,7 +95,8 @@ def pledge_list_for_campaign(*, campaign: Campaign) -> QuerySet[Pledge]:
 def factory_order_list() -> QuerySet[FactoryOrder]:
     return (
         FactoryOrder.objects.select_related("factory_product__factory", "cycle")
-        .prefetch_related("lines").order_by("-created_at", "-pk")
+        .prefetch_related("lines")
+        .order_by("-created_at", "-pk")
     )
 
 
@@ -121,14 +126,18 @@ def factory_demand(*, factory: Factory) -> dict[str, Any]:
     }
     live = (
         Campaign.objects.filter(factory_product__factory=factory, status=CampaignStatus.LIVE)
-        .values("factory_product_id").annotate(n=Sum("committed_quantity"))
+        .values("factory_product_id")
+        .annotate(n=Sum("committed_quantity"))
     )
     committed = {r["factory_product_id"]: r["n"] for r in live}
     out = []
     for product in products:
         variants = [
             {
-                "id": v.pk, "sku": v.sku, "name": v.name, "moq": v.moq,
+                "id": v.pk,
+                "sku": v.sku,
+                "name": v.name,
+                "moq": v.moq,
                 "committed": by_variant.get((product.pk, v.pk), 0),
                 "reached": by_variant.get((product.pk, v.pk), 0) >= v.moq,
             }
@@ -136,8 +145,16 @@ def factory_demand(*, factory: Factory) -> dict[str, Any]:
         ]
         unlinked = by_variant.get((product.pk, None), 0)
         total = committed.get(product.pk, 0) or 0
-        out.append({
-            "id": product.pk, "name": product.name, "moq": product.moq, "lead_time_days": product.lead_time_days,
-            "committed": total, "reached": total >= product.moq, "variants": variants, "unlinked_variants": unlinked,
-        })
+        out.append(
+            {
+                "id": product.pk,
+                "name": product.name,
+                "moq": product.moq,
+                "lead_time_days": product.lead_time_days,
+                "committed": total,
+                "reached": total >= product.moq,
+                "variants": variants,
+                "unlinked_variants": unlinked,
+            }
+        )
     return {"factory": {"id": factory.pk, "name": factory.name}, "products": out}

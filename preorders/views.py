@@ -40,12 +40,37 @@ def factory_order_csv(request: HttpRequest, order_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="factory-order-{order.pk}.csv"'
     response.write("\ufeff")  # Excel opens UTF-8 (Chinese names) correctly with a BOM
     writer = csv.writer(response)
-    writer.writerow(["order", "factory", "product", "window_start", "status", "sku", "variant", "quantity",
-                     "deposits", "value", "currency"])
+    writer.writerow(
+        [
+            "order",
+            "factory",
+            "product",
+            "window_start",
+            "status",
+            "sku",
+            "variant",
+            "quantity",
+            "deposits",
+            "value",
+            "currency",
+        ]
+    )
     for line in order.lines.all():
-        writer.writerow([order.pk, order.factory_product.factory.name, order.factory_product.name,
-                         order.window_start.isoformat(), order.status, line.sku, line.name, line.quantity,
-                         line.deposits, line.value, order.currency])
+        writer.writerow(
+            [
+                order.pk,
+                order.factory_product.factory.name,
+                order.factory_product.name,
+                order.window_start.isoformat(),
+                order.status,
+                line.sku,
+                line.name,
+                line.quantity,
+                line.deposits,
+                line.value,
+                order.currency,
+            ]
+        )
     return response
 
 
@@ -54,7 +79,8 @@ def factory_order_print(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order(order_id)
     totals = factory_order_totals(order)
     rows = format_html_join(
-        "", "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+        "",
+        "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
         ((line.sku, line.name, line.quantity, line.deposits, line.value) for line in order.lines.all()),
     )
     html = format_html(
@@ -65,9 +91,18 @@ def factory_order_print(request: HttpRequest, order_id: int) -> HttpResponse:
         "<h1>工厂订单 Factory order FO-{}</h1><p>{} — {}<br>交付周 Delivery week: {} · 状态 Status: {} · MOQ {}</p>"
         "<table><tr><th>SKU</th><th>规格 Variant</th><th>数量 Qty</th><th>定金 Deposits</th><th>货值 Value</th></tr>"
         "{}<tr><th colspan=2>合计 Total</th><th class=n>{}</th><th class=n>{}</th><th class=n>{} {}</th></tr></table>",
-        order.pk, order.pk, order.factory_product.factory.name, order.factory_product.name, order.window_start,
-        order.get_status_display(), order.factory_product.moq, rows, totals["quantity"], totals["deposits"],
-        totals["value"], order.currency,
+        order.pk,
+        order.pk,
+        order.factory_product.factory.name,
+        order.factory_product.name,
+        order.window_start,
+        order.get_status_display(),
+        order.factory_product.moq,
+        rows,
+        totals["quantity"],
+        totals["deposits"],
+        totals["value"],
+        order.currency,
     )
     return HttpResponse(html)
 
@@ -90,7 +125,11 @@ def _membership(request: HttpRequest, shop_id: int | None = None) -> ShopMember:
 
 
 def _my_shops(request: HttpRequest) -> QuerySet[ShopMember]:
-    return ShopMember.objects.filter(user=request.user, is_active=True).select_related("shop").order_by("shop_id")
+    return (
+        ShopMember.objects.filter(user=request.user, is_active=True)
+        .select_related("shop")
+        .order_by("shop_id")
+    )
 
 
 def _staff_campaign(request: HttpRequest, campaign_id: int) -> tuple[Campaign, ShopMember]:
@@ -104,7 +143,9 @@ def _staff_campaign(request: HttpRequest, campaign_id: int) -> tuple[Campaign, S
 
 
 def _tier_rows(campaign: Campaign) -> list[dict[str, Any]]:
-    return [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign_tiers(campaign)]
+    return [
+        {"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign_tiers(campaign)
+    ]
 
 
 def _campaign_config(campaign: Campaign) -> dict[str, Any]:
@@ -170,25 +211,52 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
     member = _membership(request)
     campaigns = list(selectors.campaign_list(user=request.user, shop_id=member.shop_id)[:200])
     rows = [
-        {"campaign": c, "price": campaign_current_unit_price(c),
-         "percent": min(100, round(100 * c.committed_quantity / c.target_quantity)) if c.target_quantity else 0}
+        {
+            "campaign": c,
+            "price": campaign_current_unit_price(c),
+            "percent": min(100, round(100 * c.committed_quantity / c.target_quantity))
+            if c.target_quantity
+            else 0,
+        }
         for c in campaigns
     ]
     products = Product.objects.filter(shop=member.shop).order_by("-created_at")[:200]
-    return render(request, "preorders/campaign_list.html", {
-        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "rows": rows,
-        "products": products, "can_manage": member.role in MANAGERS, "i18n": campaign_i18n(),
-        "config": {"shop": member.shop_id, "page": "list", "campaigns": [
-            {"id": c.pk, "api": reverse("api-campaign", args=[c.pk]), "status": c.status,
-             "committed_quantity": c.committed_quantity, "target_quantity": c.target_quantity,
-             "current_unit_price": str(row["price"])} for c, row in zip(campaigns, rows, strict=True)]},
-    })
+    return render(
+        request,
+        "preorders/campaign_list.html",
+        {
+            "shop": member.shop,
+            "membership": member,
+            "my_shops": _my_shops(request),
+            "rows": rows,
+            "products": products,
+            "can_manage": member.role in MANAGERS,
+            "i18n": campaign_i18n(),
+            "config": {
+                "shop": member.shop_id,
+                "page": "list",
+                "campaigns": [
+                    {
+                        "id": c.pk,
+                        "api": reverse("api-campaign", args=[c.pk]),
+                        "status": c.status,
+                        "committed_quantity": c.committed_quantity,
+                        "target_quantity": c.target_quantity,
+                        "current_unit_price": str(row["price"]),
+                    }
+                    for c, row in zip(campaigns, rows, strict=True)
+                ],
+            },
+        },
+    )
 
 
 @login_required
 def campaign_new(request: HttpRequest) -> HttpResponse:
     member = _membership(request)
-    products = Product.objects.filter(shop=member.shop).select_related("factory_product").order_by("-created_at")
+    products = (
+        Product.objects.filter(shop=member.shop).select_related("factory_product").order_by("-created_at")
+    )
     product = None
     raw = request.GET.get("product")
     if raw:
@@ -199,14 +267,23 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         if product is None:
             raise Http404
     context = {
-        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "products": products[:200],
-        "product": product, "can_manage": member.role in MANAGERS, "i18n": campaign_i18n(),
+        "shop": member.shop,
+        "membership": member,
+        "my_shops": _my_shops(request),
+        "products": products[:200],
+        "product": product,
+        "can_manage": member.role in MANAGERS,
+        "i18n": campaign_i18n(),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
         "default_deadline": (timezone.localtime() + dt.timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
         "cadences": Cadence.choices,
-        "config": {"shop": member.shop_id, "page": "new", "product": product.pk if product else None,
-                   "price": str(product.price) if product else None,
-                   "list_url": reverse("campaigns") + f"?shop={member.shop_id}"},
+        "config": {
+            "shop": member.shop_id,
+            "page": "new",
+            "product": product.pk if product else None,
+            "price": str(product.price) if product else None,
+            "list_url": reverse("campaigns") + f"?shop={member.shop_id}",
+        },
     }
     return render(request, "preorders/campaign_new.html", context)
 
@@ -216,13 +293,26 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
     campaign, member = _staff_campaign(request, campaign_id)
     pledges = list(selectors.pledge_list_for_campaign(campaign=campaign)[:500])
     share_url = request.build_absolute_uri(reverse("campaign-join", args=[campaign.pk]))
-    return render(request, "preorders/campaign_detail.html", {
-        "shop": member.shop, "membership": member, "my_shops": _my_shops(request), "campaign": campaign,
-        "pledges": pledges, "can_manage": member.role in MANAGERS, "share_url": share_url,
-        "price": campaign_current_unit_price(campaign), "i18n": campaign_i18n(),
-        "config": {**_campaign_config(campaign), "page": "detail",
-                   "launch_api": reverse("api-campaign-launch", args=[campaign.pk])},
-    })
+    return render(
+        request,
+        "preorders/campaign_detail.html",
+        {
+            "shop": member.shop,
+            "membership": member,
+            "my_shops": _my_shops(request),
+            "campaign": campaign,
+            "pledges": pledges,
+            "can_manage": member.role in MANAGERS,
+            "share_url": share_url,
+            "price": campaign_current_unit_price(campaign),
+            "i18n": campaign_i18n(),
+            "config": {
+                **_campaign_config(campaign),
+                "page": "detail",
+                "launch_api": reverse("api-campaign-launch", args=[campaign.pk]),
+            },
+        },
+    )
 
 
 @login_required
@@ -252,33 +342,64 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     variants = list(campaign.product.variants.filter(is_available=True).order_by("pk"))
-    mine = [p for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)
-            if p.status in HOLDING_STATUSES]
-    return render(request, "preorders/campaign_fan.html", {
-        "shop": campaign.shop, "campaign": campaign, "product": campaign.product, "variants": variants,
-        "price": campaign_current_unit_price(campaign), "mine": mine, "is_staff": is_staff,
-        "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
-        "i18n": campaign_i18n(),
-        "config": {**_campaign_config(campaign), "page": "fan",
-                   "pledge_api": reverse("api-campaign-pledges", args=[campaign.pk]),
-                   "mine_url": reverse("my-pledges")},
-    })
+    mine = [
+        p
+        for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)
+        if p.status in HOLDING_STATUSES
+    ]
+    return render(
+        request,
+        "preorders/campaign_fan.html",
+        {
+            "shop": campaign.shop,
+            "campaign": campaign,
+            "product": campaign.product,
+            "variants": variants,
+            "price": campaign_current_unit_price(campaign),
+            "mine": mine,
+            "is_staff": is_staff,
+            "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
+            "i18n": campaign_i18n(),
+            "config": {
+                **_campaign_config(campaign),
+                "page": "fan",
+                "pledge_api": reverse("api-campaign-pledges", args=[campaign.pk]),
+                "mine_url": reverse("my-pledges"),
+            },
+        },
+    )
 
 
 @login_required
 def my_pledges(request: HttpRequest) -> HttpResponse:
-    pledges = list(selectors.pledge_list_for_user(user=request.user).select_related("campaign__shop",
-                                                                                     "campaign__product")[:200])
+    pledges = list(
+        selectors.pledge_list_for_user(user=request.user).select_related(
+            "campaign__shop", "campaign__product"
+        )[:200]
+    )
     now = timezone.now()
     rows = []
     for p in pledges:
         c = p.campaign
-        rows.append({
-            "pledge": p, "campaign": c, "subscription": c.kind == CampaignKind.SUBSCRIPTION,
-            "holding": p.status in HOLDING_STATUSES,
-            "can_cancel": p.status in HOLDING_STATUSES and (
-                c.kind == CampaignKind.SUBSCRIPTION or (c.status == CampaignStatus.LIVE and c.deadline > now)),
-        })
-    return render(request, "preorders/my_pledges.html", {
-        "rows": rows, "i18n": campaign_i18n(), "config": {"page": "mine"},
-    })
+        rows.append(
+            {
+                "pledge": p,
+                "campaign": c,
+                "subscription": c.kind == CampaignKind.SUBSCRIPTION,
+                "holding": p.status in HOLDING_STATUSES,
+                "can_cancel": p.status in HOLDING_STATUSES
+                and (
+                    c.kind == CampaignKind.SUBSCRIPTION
+                    or (c.status == CampaignStatus.LIVE and c.deadline > now)
+                ),
+            }
+        )
+    return render(
+        request,
+        "preorders/my_pledges.html",
+        {
+            "rows": rows,
+            "i18n": campaign_i18n(),
+            "config": {"page": "mine"},
+        },
+    )

@@ -9,7 +9,16 @@ from shops.errors import Conflict
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["version", "status", "is_serving", "progress", "stage", "n_interactions", "fit_seconds", "created_at"]
+    list_display = [
+        "version",
+        "status",
+        "is_serving",
+        "progress",
+        "stage",
+        "n_interactions",
+        "fit_seconds",
+        "created_at",
+    ]
     list_filter = ["status", "is_serving"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
     actions = ["train_now"]
@@ -25,9 +34,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context=None):  # noqa: ANN001
         # The action needs no selection: allow running it with nothing ticked.
-        if request.POST.get("action") == "train_now" and not request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME):
+        if request.POST.get("action") == "train_now" and not request.POST.getlist(
+            admin.helpers.ACTION_CHECKBOX_NAME
+        ):
             post = request.POST.copy()
-            post.setlist(admin.helpers.ACTION_CHECKBOX_NAME, list(ModelVersion.objects.values_list("pk", flat=True)[:1]) or ["0"])
+            post.setlist(
+                admin.helpers.ACTION_CHECKBOX_NAME,
+                list(ModelVersion.objects.values_list("pk", flat=True)[:1]) or ["0"],
+            )
             request.POST = post
         return super().changelist_view(request, extra_context)
 

@@ -50,12 +50,16 @@ class CardClickIn(serializers.Serializer):
 class CardClickApi(APIView):
     @extend_schema(
         request=CardClickIn,
-        responses=inline_serializer("CardClickOut", {"interaction": serializers.IntegerField(), "created": serializers.BooleanField()}),
+        responses=inline_serializer(
+            "CardClickOut", {"interaction": serializers.IntegerField(), "created": serializers.BooleanField()}
+        ),
     )
     def post(self, request: Request) -> Response:
         data = CardClickIn(data=request.data)
         data.is_valid(raise_exception=True)
-        interaction, created = services.card_click_record(user=request.user, message_id=data.validated_data["message"])
+        interaction, created = services.card_click_record(
+            user=request.user, message_id=data.validated_data["message"]
+        )
         return Response(
             {"interaction": interaction.pk, "created": created},
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -93,7 +97,12 @@ class FanRecommendationSendApi(APIView):
             payload={"product": data.validated_data["product"], "reason": data.validated_data["reason"]},
         )
         return Response(
-            {"message": message.pk, "conversation": conversation.pk, "seq": message.seq, "payload": message.payload},
+            {
+                "message": message.pk,
+                "conversation": conversation.pk,
+                "seq": message.seq,
+                "payload": message.payload,
+            },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

@@ -42,7 +42,9 @@ class Interaction(models.Model):
         verbose_name = _("interaction")
         verbose_name_plural = _("interactions")
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=InteractionKind.values), name="interaction_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=InteractionKind.values), name="interaction_kind_valid"
+            ),
             models.CheckConstraint(condition=Q(weight__gt=0), name="interaction_weight_positive"),
             models.UniqueConstraint(
                 fields=["fan", "kind", "key"], condition=~Q(key=""), name="interaction_unique_key"
@@ -75,7 +77,9 @@ class ProductTag(models.Model):
         verbose_name_plural = _("product tags")
         constraints = [
             models.UniqueConstraint(fields=["product", "tag"], name="producttag_unique"),
-            models.CheckConstraint(condition=Q(source__in=ProductTagSource.values), name="producttag_source_valid"),
+            models.CheckConstraint(
+                condition=Q(source__in=ProductTagSource.values), name="producttag_source_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -121,11 +125,18 @@ class ModelVersion(models.Model):
         verbose_name_plural = _("model versions")
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["is_serving"], condition=Q(is_serving=True), name="modelversion_one_serving"),
-            models.CheckConstraint(condition=Q(status__in=ModelStatus.values), name="modelversion_status_valid"),
-            models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=1), name="modelversion_progress_range"),
+            models.UniqueConstraint(
+                fields=["is_serving"], condition=Q(is_serving=True), name="modelversion_one_serving"
+            ),
             models.CheckConstraint(
-                condition=Q(is_serving=False) | Q(status=ModelStatus.READY), name="modelversion_serving_is_ready"
+                condition=Q(status__in=ModelStatus.values), name="modelversion_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=1), name="modelversion_progress_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_serving=False) | Q(status=ModelStatus.READY),
+                name="modelversion_serving_is_ready",
             ),
         ]
 

@@ -36,7 +36,9 @@ def catalog_from_db() -> DbCatalog:
     Rows are fans (a person following two shops is two fans) and products; each shop only ever sees its own
     fans and products at serving time.
     """
-    fans = np.array(list(Fan.objects.order_by("pk").values_list("pk", "shop_id")), dtype=np.int64).reshape(-1, 2)
+    fans = np.array(list(Fan.objects.order_by("pk").values_list("pk", "shop_id")), dtype=np.int64).reshape(
+        -1, 2
+    )
     products = list(Product.objects.order_by("pk").values_list("pk", "shop_id", "category", "brand", "price"))
     fan_index = {int(pk): n for n, pk in enumerate(fans[:, 0])}
     product_index = {pk: n for n, (pk, *_rest) in enumerate(products)}
@@ -65,7 +67,9 @@ def catalog_from_db() -> DbCatalog:
         idx = fan_index.get(fan_id)
         if idx is not None:
             user_tags[idx].append(tag_strings[tag_id])
-    features = product_features((pk, category, brand, price) for pk, _shop, category, brand, price in products)
+    features = product_features(
+        (pk, category, brand, price) for pk, _shop, category, brand, price in products
+    )
     catalog = Catalog(
         user_ids=[str(pk) for pk in fans[:, 0]],
         item_ids=[str(pk) for pk, *_rest in products],
@@ -140,7 +144,9 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
             tag_ids = [int(t) for t in tags or ()]
             stamp = (int(n_new or 0), int(max_new or 0))
             serving_version = serving
-    return FanServingState(tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version)
+    return FanServingState(
+        tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version
+    )
 
 
 def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:

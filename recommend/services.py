@@ -85,10 +85,20 @@ def interaction_record(
     key = (key or "")[:64]
     if key:
         # One plain INSERT ... ON CONFLICT DO NOTHING: pledge placement calls this on its hot path.
-        interaction = Interaction(shop_id=fan.shop_id, fan=fan, product=product, kind=kind, weight=weight, key=key,
-                                  created_at=timezone.now())
+        interaction = Interaction(
+            shop_id=fan.shop_id,
+            fan=fan,
+            product=product,
+            kind=kind,
+            weight=weight,
+            key=key,
+            created_at=timezone.now(),
+        )
         connection = transaction.get_connection()
-        fields = [Interaction._meta.get_field(n) for n in ("shop", "fan", "product", "kind", "weight", "key", "created_at")]
+        fields = [
+            Interaction._meta.get_field(n)
+            for n in ("shop", "fan", "product", "kind", "weight", "key", "created_at")
+        ]
         values = [f.get_db_prep_save(getattr(interaction, f.attname), connection) for f in fields]
         with connection.cursor() as cursor:
             cursor.execute(
@@ -121,12 +131,17 @@ def card_click_record(*, user: AbstractBaseUser, message_id: Any) -> tuple[Inter
         raise NotFound()
     if message.kind != MessageKind.PRODUCT_CARD:
         raise Invalid(_("Only product cards can be clicked."), code="not_a_product_card")
-    product = Product.objects.filter(pk=(message.payload or {}).get("product"), shop_id=conversation.shop_id).first()
+    product = Product.objects.filter(
+        pk=(message.payload or {}).get("product"), shop_id=conversation.shop_id
+    ).first()
     if product is None:
         raise NotFound(_("That product is gone."))
     with transaction.atomic():
         return interaction_record(
-            fan=conversation.fan, product=product, kind=InteractionKind.CARD_CLICK, key=f"message:{message.pk}"
+            fan=conversation.fan,
+            product=product,
+            kind=InteractionKind.CARD_CLICK,
+            key=f"message:{message.pk}",
         )
 
 
@@ -171,7 +186,9 @@ def product_tags_derive(*, product_ids: list[int] | None = None) -> int:
     """Add description-derived ProductTags (platform vocabulary). Staff tags are kept. Returns rows added."""
     tags = {
         f"{group}:{code}": pk
-        for pk, group, code in Tag.objects.filter(group__shop__isnull=True).values_list("pk", "group__code", "code")
+        for pk, group, code in Tag.objects.filter(group__shop__isnull=True).values_list(
+            "pk", "group__code", "code"
+        )
     }
     products = Product.objects.all()
     if product_ids is not None:
@@ -202,7 +219,8 @@ def model_train_request(*, user: AbstractBaseUser | None = None) -> ModelVersion
         if running.exists():
             raise Conflict(_("A model is training already."), code="training_in_progress")
         version = ModelVersion.objects.create(
-            version=_new_version_name(), requested_by=user if user is not None and user.is_authenticated else None
+            version=_new_version_name(),
+            requested_by=user if user is not None and user.is_authenticated else None,
         )
         from recommend import tasks
 
@@ -280,7 +298,9 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
     else:
         max_fans = min(options.eval_max_fans, max(1000, EVAL_MAX_SCORED_PAIRS // max(catalog.n_items, 1)))
         sample = catalog_sample(catalog, max_fans, seed=options.seed)
-        grid = options.grid or ("standard" if len(sample.interactions) <= EVAL_STANDARD_GRID_MAX_NNZ else "tiny")
+        grid = options.grid or (
+            "standard" if len(sample.interactions) <= EVAL_STANDARD_GRID_MAX_NNZ else "tiny"
+        )
         params.update(
             eval_fans=int(len(sample.interactions.user_set())),
             eval_interactions=len(sample.interactions),
@@ -330,9 +350,14 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
     keys = {spec: f"m{n}" for n, spec in enumerate(distinct)}
     models = {keys[spec]: factorize(fitted[spec], train) for spec in distinct}
     regimes = {
-        regime: {"model": keys[spec], "name": spec.name, "recipe": spec.describe()} for regime, spec in specs.items()
+        regime: {"model": keys[spec], "name": spec.name, "recipe": spec.describe()}
+        for regime, spec in specs.items()
     }
-    regimes["unknown"] = {"model": keys[RankerSpec("popularity")], "name": "popularity", "recipe": "popularity"}
+    regimes["unknown"] = {
+        "model": keys[RankerSpec("popularity")],
+        "name": "popularity",
+        "recipe": "popularity",
+    }
     regimes["explain"] = {"model": keys[RankerSpec("tag_popularity")], "name": "tag_popularity", "recipe": ""}
     _progress(version.pk, 0.92, "writing artifacts")
     path = artifacts_write(
@@ -367,11 +392,18 @@ def model_switch(*, version_id: int, path_checked: str | None = None, duration: 
     with transaction.atomic():
         version = ModelVersion.objects.select_for_update().get(pk=version_id)
         if not artifacts_complete(artifacts_dir() / version.version):
-            raise Conflict(_("The model's files are incomplete; it cannot serve."), code="artifacts_incomplete")
+            raise Conflict(
+                _("The model's files are incomplete; it cannot serve."), code="artifacts_incomplete"
+            )
         if version.status == ModelStatus.FAILED:
             raise Conflict(_("A failed model cannot serve."), code="model_failed")
         ModelVersion.objects.filter(is_serving=True).exclude(pk=version.pk).update(is_serving=False)
-        update: dict[str, Any] = {"is_serving": True, "status": ModelStatus.READY, "progress": 1.0, "stage": "serving"}
+        update: dict[str, Any] = {
+            "is_serving": True,
+            "status": ModelStatus.READY,
+            "progress": 1.0,
+            "stage": "serving",
+        }
         if version.finished_at is None:
             update["finished_at"] = timezone.now()
         if duration is not None:
@@ -385,7 +417,9 @@ def models_prune(*, keep: int = 5) -> int:
     import shutil
 
     keep_versions = set(
-        ModelVersion.objects.filter(Q(is_serving=True) | Q(status=ModelStatus.TRAINING)).values_list("version", flat=True)
+        ModelVersion.objects.filter(Q(is_serving=True) | Q(status=ModelStatus.TRAINING)).values_list(
+            "version", flat=True
+        )
     ) | set(ModelVersion.objects.order_by("-created_at").values_list("version", flat=True)[:keep])
     removed = 0
     root = artifacts_dir()

@@ -150,17 +150,23 @@ class ServingModel:
 
     def user_feature_rows(self, features: list[str]) -> np.ndarray:
         """Vocabulary rows of the features training knew; unseen features are ignored."""
-        return np.array(sorted({self.user_vocab[f] for f in features if f in self.user_vocab}), dtype=np.int64)
+        return np.array(
+            sorted({self.user_vocab[f] for f in features if f in self.user_vocab}), dtype=np.int64
+        )
 
     def new_products(self, shop_id: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """Products created after training (pk above every trained pk), with their known feature rows."""
         rows = list(
-            Product.objects.filter(shop_id=shop_id, pk__gt=self.max_item_pk).values_list("pk", "category", "brand", "price")
+            Product.objects.filter(shop_id=shop_id, pk__gt=self.max_item_pk).values_list(
+                "pk", "category", "brand", "price"
+            )
         )
         missing = [r for r in rows if r[0] not in self._new_item_features]
         if missing:
             for pk, features in product_features(missing).items():
-                self._new_item_features[pk] = sorted({self.item_vocab[f] for f in features if f in self.item_vocab})
+                self._new_item_features[pk] = sorted(
+                    {self.item_vocab[f] for f in features if f in self.item_vocab}
+                )
         pks = np.array([r[0] for r in rows], dtype=np.int64)
         return pks, [np.array(self._new_item_features[int(pk)], dtype=np.int64) for pk in pks]
 
@@ -188,7 +194,9 @@ class ServingModel:
             self._shop_catalogues[shop_id] = catalogue
         return catalogue
 
-    def catalogue_blocks(self, catalogue: ShopCatalogue, model_key: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    def catalogue_blocks(
+        self, catalogue: ShopCatalogue, model_key: str
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """(V, ib) of every part of a model over the shop's candidates, built once per catalogue."""
         blocks = catalogue.blocks.get(model_key)
         if blocks is None:
@@ -200,7 +208,9 @@ class ServingModel:
 
     # Scores ---------------------------------------------------------------------------------------------
 
-    def user_vectors(self, parts: list[Part], row: int | None, feature_rows: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    def user_vectors(
+        self, parts: list[Part], row: int | None, feature_rows: np.ndarray
+    ) -> list[tuple[np.ndarray, float]]:
         known = row is not None and bool(self.artifacts.known_users[row])
         out = []
         for p in parts:
@@ -212,12 +222,17 @@ class ServingModel:
                 out.append((vector, bias))
         return out
 
-    def item_block(self, p: Part, rows: np.ndarray, new_features: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def item_block(
+        self, p: Part, rows: np.ndarray, new_features: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
         V, ib = p.V[rows], p.ib[rows]
         if new_features:
             cold_v = np.stack([_combine(p.VF[f], p.item_combine) for f in new_features])
             cold_b = np.array(
-                [p.item_cold_bias + float(_combine(p.ibf[f][:, None], p.item_combine)[0]) for f in new_features],
+                [
+                    p.item_cold_bias + float(_combine(p.ibf[f][:, None], p.item_combine)[0])
+                    for f in new_features
+                ],
                 dtype=np.float32,
             )
             V, ib = np.vstack([V, cold_v]), np.concatenate([ib, cold_b])
@@ -243,7 +258,9 @@ _load_lock = threading.Lock()
 def _serving_stamp() -> str:
     stamp = cache.get(SERVING_STAMP_KEY)
     if stamp is None:
-        stamp = ModelVersion.objects.filter(is_serving=True).values_list("version", flat=True).first() or NO_MODEL
+        stamp = (
+            ModelVersion.objects.filter(is_serving=True).values_list("version", flat=True).first() or NO_MODEL
+        )
         cache.set(SERVING_STAMP_KEY, stamp, 60)
     return stamp
 
@@ -257,7 +274,10 @@ def _serving_load(stamp: str) -> tuple[str, ServingModel | None]:
     with _load_lock:
         if _loaded is None or _loaded[0] != stamp:
             path = Path(artifacts_dir()) / stamp
-            _loaded = (stamp, ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None)
+            _loaded = (
+                stamp,
+                ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None,
+            )
         return _loaded
 
 
@@ -322,7 +342,9 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     if state.serving_version is not None and state.serving_version != stamp:
         # The database names another serving version (a switch since the last call): load it, read again.
         stamp, model = _serving_load(state.serving_version)
-        state = fan_serving_state(fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None)
+        state = fan_serving_state(
+            fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None
+        )
     owned = state.owned
     if model is None:
         return _popular_fallback(fan, k, owned)
@@ -344,7 +366,9 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         return []
     scores = np.zeros(len(pks), dtype=np.float32)
     blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
-    for p, (vector, bias), (V, ib) in zip(parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True):
+    for p, (vector, bias), (V, ib) in zip(
+        parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True
+    ):
         scores += p.scale * (V @ vector + ib + bias)
 
     chosen: list[tuple[int, int]] = []  # (position, pk)
@@ -462,12 +486,18 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     item_row = _item_row(model, product.pk)
     item_features: np.ndarray = np.array([], dtype=np.int64)
     if item_row is None:
-        features = product_features([(product.pk, product.category, product.brand, product.price)])[product.pk]
-        item_features = np.array(sorted({model.item_vocab[f] for f in features if f in model.item_vocab}), dtype=np.int64)
+        features = product_features([(product.pk, product.category, product.brand, product.price)])[
+            product.pk
+        ]
+        item_features = np.array(
+            sorted({model.item_vocab[f] for f in features if f in model.item_vocab}), dtype=np.int64
+        )
     user_rows = model.shop_users(product.shop_id)
     fan_pks = model.artifacts.user_pks[user_rows]
     known = model.artifacts.known_users[user_rows]
-    new_fans = list(Fan.objects.filter(shop_id=product.shop_id, pk__gt=model.max_user_pk).values_list("pk", flat=True))
+    new_fans = list(
+        Fan.objects.filter(shop_id=product.shop_id, pk__gt=model.max_user_pk).values_list("pk", flat=True)
+    )
     cold_pks = np.concatenate([fan_pks[~known], np.array(new_fans, dtype=np.int64)])
     cold_tags = fan_features(cold_pks.tolist()) if len(cold_pks) else {}
     scores_known = np.zeros(int(known.sum()), dtype=np.float32)
@@ -555,4 +585,3 @@ def picks_as_json(picks: list[Pick]) -> list[dict[str, Any]]:
         }
         for p in picks
     ]
-

@@ -92,24 +92,59 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
         ranker = ranker.fallback
     if isinstance(ranker, PopularityRanker):
         return [
-            Part(1.0, zeros((nu, 0)), _f32(ranker.user_term), zeros((ni, 0)), _f32(ranker.item_term),
-                 zeros((vu, 0)), zeros(vu), zeros((vi, 0)), zeros(vi), "sum", "sum", kind="popularity")
+            Part(
+                1.0,
+                zeros((nu, 0)),
+                _f32(ranker.user_term),
+                zeros((ni, 0)),
+                _f32(ranker.item_term),
+                zeros((vu, 0)),
+                zeros(vu),
+                zeros((vi, 0)),
+                zeros(vi),
+                "sum",
+                "sum",
+                kind="popularity",
+            )
         ]
     if isinstance(ranker, TagPopularityRanker):
         n_known = max(int(train.known_users.sum()), 1)
         return [
-            Part(1.0, _f32(train.user_tags.toarray()), zeros(nu), _f32(ranker.lift.T), _f32(ranker.log_item),
-                 np.eye(vu, dtype=np.float32), zeros(vu), zeros((vi, vu)), zeros(vi), "sum", "sum",
-                 item_cold_bias=float(np.log(0.5 / (n_known + 1.0))), kind="tag_popularity")
+            Part(
+                1.0,
+                _f32(train.user_tags.toarray()),
+                zeros(nu),
+                _f32(ranker.lift.T),
+                _f32(ranker.log_item),
+                np.eye(vu, dtype=np.float32),
+                zeros(vu),
+                zeros((vi, vu)),
+                zeros(vi),
+                "sum",
+                "sum",
+                item_cold_bias=float(np.log(0.5 / (n_known + 1.0))),
+                kind="tag_popularity",
+            )
         ]
     if isinstance(ranker, ContentRanker):
         features = train.item_tags[train.known_items]
         doc_freq = np.asarray((features > 0).sum(axis=0)).ravel()
         idf = np.log((1.0 + features.shape[0]) / (1.0 + doc_freq)) + 1.0
         return [
-            Part(1.0, _f32(ranker.user_profiles.toarray()), zeros(nu), _f32(ranker.item_vectors.toarray()),
-                 zeros(ni), zeros((vu, vi)), zeros(vu), _f32(np.diag(idf)), zeros(vi), "sum", "l2",
-                 kind="content")
+            Part(
+                1.0,
+                _f32(ranker.user_profiles.toarray()),
+                zeros(nu),
+                _f32(ranker.item_vectors.toarray()),
+                zeros(ni),
+                zeros((vu, vi)),
+                zeros(vu),
+                _f32(np.diag(idf)),
+                zeros(vi),
+                "sum",
+                "l2",
+                kind="content",
+            )
         ]
     if isinstance(ranker, LightFMRanker):
         cfg, model = ranker.config, ranker.model
@@ -123,9 +158,20 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
         else:
             UF, ubf, VF, ibf = zeros((vu, d)), zeros(vu), zeros((vi, d)), zeros(vi)
         return [
-            Part(1.0, _f32(ranker.user_vectors), zeros(nu) if ranking else _f32(ranker.user_bias),
-                 _f32(ranker.item_vectors), _f32(ranker.item_bias), _f32(UF),
-                 zeros(vu) if ranking else _f32(ubf), _f32(VF), _f32(ibf), "mean", "mean", kind=ranker.name)
+            Part(
+                1.0,
+                _f32(ranker.user_vectors),
+                zeros(nu) if ranking else _f32(ranker.user_bias),
+                _f32(ranker.item_vectors),
+                _f32(ranker.item_bias),
+                _f32(UF),
+                zeros(vu) if ranking else _f32(ubf),
+                _f32(VF),
+                _f32(ibf),
+                "mean",
+                "mean",
+                kind=ranker.name,
+            )
         ]
     raise TypeError(f"cannot factorise {type(ranker).__name__}")
 
@@ -272,4 +318,3 @@ def artifacts_read(path: Path) -> Artifacts:
         regimes=meta["regimes"],
         extra=meta.get("extra", {}),
     )
-

@@ -38,8 +38,19 @@ class ProductOut(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["id", "shop", "name", "category", "brand", "description", "price", "currency", "image",
-                  "is_available", "variants"]
+        fields = [
+            "id",
+            "shop",
+            "name",
+            "category",
+            "brand",
+            "description",
+            "price",
+            "currency",
+            "image",
+            "is_available",
+            "variants",
+        ]
 
     def get_image(self, obj: Product) -> str:
         return obj.image.url if obj.image else ""
@@ -48,13 +59,17 @@ class ProductOut(serializers.ModelSerializer):
 class ProductListApi(APIView):
     """The catalogue of a shop the caller works for."""
 
-    @extend_schema(parameters=[OpenApiParameter("shop", int), OpenApiParameter("category", str)],
-                   responses=ProductOut(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("shop", int), OpenApiParameter("category", str)],
+        responses=ProductOut(many=True),
+    )
     def get(self, request: Request) -> Response:
         try:
             shop_id = int(request.query_params["shop"]) if request.query_params.get("shop") else None
         except ValueError:
             raise Invalid("shop must be an id.") from None
         membership = access_shop_membership(request.user, shop_id)
-        products = selectors.product_list(shop=membership.shop, category=request.query_params.get("category") or None)
+        products = selectors.product_list(
+            shop=membership.shop, category=request.query_params.get("category") or None
+        )
         return Response(ProductOut(products, many=True).data)

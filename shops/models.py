@@ -37,7 +37,9 @@ class ShopMember(models.Model):
     """A person who works for a shop: the owner, a manager or an assistant."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships"
+    )
     role = models.CharField(max_length=16, choices=ShopRole.choices, default=ShopRole.ASSISTANT)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

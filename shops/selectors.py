@@ -7,7 +7,9 @@ from shops.models import Product, Shop, ShopMember
 def shop_list_for_user(*, user: AbstractBaseUser) -> list[Shop]:
     """Shops the user works for, then shops they follow, each annotated with `role`."""
     seen: dict[int, Shop] = {}
-    for member in ShopMember.objects.filter(user=user, is_active=True).select_related("shop").order_by("shop_id"):
+    for member in (
+        ShopMember.objects.filter(user=user, is_active=True).select_related("shop").order_by("shop_id")
+    ):
         member.shop.role = member.role
         seen[member.shop_id] = member.shop
     for shop in Shop.objects.filter(fans__user=user).order_by("pk"):

@@ -30,7 +30,9 @@ def test_database_env() -> dict[str, str]:
     env = dict(os.environ)
     db = connection.settings_dict
     if "postgresql" in db["ENGINE"]:
-        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
     else:
         env.pop("DATABASE_URL", None)
         env["FANSI_SQLITE_PATH"] = str(db["NAME"])
@@ -44,7 +46,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(
+                f"server exited early with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return

@@ -9,16 +9,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_check(settings_module: str, **env: str) -> subprocess.CompletedProcess:
-    child_env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"}}
+    child_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"}
+    }
     child_env.update(env, DJANGO_SETTINGS_MODULE=settings_module)
     code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES['default']['ENGINE'], settings.CHANNEL_LAYERS['default']['BACKEND'], settings.CELERY_TASK_ALWAYS_EAGER)"
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_embedded_defaults_without_environment():
     result = run_check("config.settings.local")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True"]
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+    ]
 
 
 def test_database_and_redis_urls_switch_to_real_services():
@@ -37,7 +47,11 @@ def test_database_and_redis_urls_switch_to_real_services():
 
 @pytest.mark.parametrize(
     ("env", "missing"),
-    [({}, "SECRET_KEY"), ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"), ({"ALLOWED_HOSTS": "fansi.example"}, "SECRET_KEY")],
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
+        ({"ALLOWED_HOSTS": "fansi.example"}, "SECRET_KEY"),
+    ],
 )
 def test_production_refuses_to_start_without_secret_key_and_allowed_hosts(env, missing):
     result = run_check("config.settings.production", **env)

@@ -112,7 +112,9 @@ if REDIS_URL:
             # Redis pub/sub: one PUBLISH per group send. Measured 3.9x the throughput of the sorted-set
             # layer (channels_redis.core) through a channel-layer echo on this 2-core machine. Both are
             # at-most-once; clients catch up from the database by seq.
-            "BACKEND": os.environ.get("FANSI_CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"),
+            "BACKEND": os.environ.get(
+                "FANSI_CHANNEL_BACKEND", "channels_redis.pubsub.RedisPubSubChannelLayer"
+            ),
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": os.environ.get("FANSI_CHANNEL_PREFIX", "fansi"),
@@ -139,9 +141,15 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE: dict = {
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
-    "preorders-subscription-cutoffs": {"task": "preorders.tasks.subscription_cutoffs_run_task", "schedule": 60.0},
+    "preorders-subscription-cutoffs": {
+        "task": "preorders.tasks.subscription_cutoffs_run_task",
+        "schedule": 60.0,
+    },
     "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
-    "recommend-nightly-train": {"task": "recommend.tasks.model_train_task", "schedule": crontab(hour=3, minute=30)},
+    "recommend-nightly-train": {
+        "task": "recommend.tasks.model_train_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 FANSI_PROGRESS_COALESCE_S = 0.25
 FANSI_PAYMENT_PROVIDER = "preorders.payments.SimulatedProvider"

@@ -13,9 +13,11 @@ from shops.models import Shop
 
 
 class PhraseRule(models.Model):
-    """"油皮" → skin_type:oily. Maintained by platform admins; a shop may add its own."""
+    """ "油皮" → skin_type:oily. Maintained by platform admins; a shop may add its own."""
 
-    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="phrase_rules")
+    shop = models.ForeignKey(
+        Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="phrase_rules"
+    )
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="phrase_rules")
     phrase = models.CharField(_("phrase"), max_length=64)
     language = models.CharField(max_length=8, choices=[("zh", "中文"), ("en", "English")], default="zh")
@@ -29,8 +31,12 @@ class PhraseRule(models.Model):
         verbose_name = _("phrase rule")
         verbose_name_plural = _("phrase rules")
         constraints = [
-            models.UniqueConstraint(fields=["tag", "phrase"], condition=Q(shop__isnull=True), name="phrase_platform_unique"),
-            models.CheckConstraint(condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="phrase_confidence_range"),
+            models.UniqueConstraint(
+                fields=["tag", "phrase"], condition=Q(shop__isnull=True), name="phrase_platform_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="phrase_confidence_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -52,8 +58,12 @@ class TagSuggestion(models.Model):
     message = models.ForeignKey(Message, null=True, on_delete=models.SET_NULL, related_name="+")
     phrase = models.CharField(max_length=64)
     confidence = models.FloatField()
-    status = models.CharField(max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -76,7 +86,9 @@ class BotSettings(models.Model):
     quiet_end = models.TimeField(default=dt.time(8, 0))
     business_start = models.TimeField(default=dt.time(9, 0))
     business_end = models.TimeField(default=dt.time(21, 0))
-    away_message = models.CharField(max_length=500, default="您好，现在不在营业时间，我们上班后会第一时间回复您～")
+    away_message = models.CharField(
+        max_length=500, default="您好，现在不在营业时间，我们上班后会第一时间回复您～"
+    )
 
     def __str__(self) -> str:
         return f"bot settings of {self.shop_id}"
@@ -84,7 +96,9 @@ class BotSettings(models.Model):
 
 class FaqRule(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="faq_rules")
-    keywords = models.CharField(_("keywords"), max_length=200, help_text=_("comma-separated; any one matches"))
+    keywords = models.CharField(
+        _("keywords"), max_length=200, help_text=_("comma-separated; any one matches")
+    )
     answer = models.TextField(_("answer"), max_length=2000)
     is_active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -114,7 +128,9 @@ class DeliveryStatus(models.TextChoices):
 
 class Broadcast(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="broadcasts")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=16)
     text = models.TextField(blank=True, max_length=4000)
     card = models.JSONField(default=dict, blank=True)
@@ -131,7 +147,11 @@ class Broadcast(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(processed__lte=models.F("queued")), name="broadcast_processed_le_queued")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("queued")), name="broadcast_processed_le_queued"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"broadcast #{self.pk} ({self.status})"
@@ -143,16 +163,21 @@ class PromoDelivery(models.Model):
     fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="promo_deliveries")
     source = models.CharField(max_length=16)  # bot_card, campaign_card, broadcast, campaign_update
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices)
-    broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["fan", "status", "-created_at"], name="promo_fan_status_time")]
         constraints = [
-            models.UniqueConstraint(fields=["broadcast", "fan"], condition=Q(broadcast__isnull=False), name="promo_once_per_broadcast"),
+            models.UniqueConstraint(
+                fields=["broadcast", "fan"],
+                condition=Q(broadcast__isnull=False),
+                name="promo_once_per_broadcast",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source} → {self.fan_id}: {self.status}"
-

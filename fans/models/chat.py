@@ -16,7 +16,11 @@ class Fan(models.Model):
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
     joined_via = models.CharField(max_length=32, default="invite")
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_fans"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_fans",
     )
     # Maintained by purchases and pledges, so lists can filter and sort without aggregating.
     total_spend = models.DecimalField(_("total spend"), max_digits=12, decimal_places=2, default=0)
@@ -82,8 +86,12 @@ class Conversation(models.Model):
         verbose_name_plural = _("conversations")
         constraints = [
             models.UniqueConstraint(fields=["shop", "fan"], name="conversation_unique_shop_fan"),
-            models.CheckConstraint(condition=Q(shop_read_seq__lte=models.F("last_seq")), name="conv_shop_read_le_last"),
-            models.CheckConstraint(condition=Q(fan_read_seq__lte=models.F("last_seq")), name="conv_fan_read_le_last"),
+            models.CheckConstraint(
+                condition=Q(shop_read_seq__lte=models.F("last_seq")), name="conv_shop_read_le_last"
+            ),
+            models.CheckConstraint(
+                condition=Q(fan_read_seq__lte=models.F("last_seq")), name="conv_fan_read_le_last"
+            ),
         ]
         indexes = [models.Index(fields=["shop", "-last_message_at"], name="conv_shop_activity")]
 
@@ -95,7 +103,11 @@ class Message(models.Model):
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveBigIntegerField()
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="sent_messages"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sent_messages",
     )
     side = models.CharField(max_length=8, choices=Side.choices)
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)

@@ -50,7 +50,9 @@ class TagGroup(LocalizedName):
         verbose_name_plural = _("tag groups")
         ordering = ["position", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["code"], condition=Q(shop__isnull=True), name="taggroup_platform_code"),
+            models.UniqueConstraint(
+                fields=["code"], condition=Q(shop__isnull=True), name="taggroup_platform_code"
+            ),
             models.UniqueConstraint(fields=["shop", "code"], name="taggroup_shop_code"),
             models.CheckConstraint(condition=Q(choice__in=TagChoice.values), name="taggroup_choice_valid"),
         ]
@@ -82,7 +84,9 @@ class FanTag(models.Model):
     # Copied from the group so the database can enforce "one value per single-choice group".
     single = models.BooleanField(default=False)
     source = models.CharField(max_length=8, choices=TagSource.choices)
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -90,14 +94,15 @@ class FanTag(models.Model):
         verbose_name_plural = _("fan tags")
         constraints = [
             models.UniqueConstraint(fields=["fan", "tag"], name="fantag_unique"),
-            models.UniqueConstraint(fields=["fan", "group"], condition=Q(single=True), name="fantag_single_choice"),
+            models.UniqueConstraint(
+                fields=["fan", "group"], condition=Q(single=True), name="fantag_single_choice"
+            ),
             models.CheckConstraint(condition=Q(source__in=TagSource.values), name="fantag_source_valid"),
         ]
         indexes = [models.Index(fields=["tag", "fan"], name="fantag_tag_fan")]
 
     def __str__(self) -> str:
         return f"{self.fan_id}:{self.tag_id}"
-
 
 
 class FanTagEvent(models.Model):
@@ -113,7 +118,12 @@ class FanTagEvent(models.Model):
     action = models.CharField(max_length=8, choices=[(ADD, ADD), (REMOVE, REMOVE)])
     source = models.CharField(max_length=8, choices=TagSource.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -124,14 +134,15 @@ class FanTagEvent(models.Model):
         return f"{self.action} {self.tag_id} on {self.fan_id}"
 
 
-
 class Segment(models.Model):
     """A saved, named fan filter (分群); its count is always computed live."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="segments")
     name = models.CharField(_("name"), max_length=100)
     filter = models.JSONField(default=dict)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -153,11 +164,17 @@ class JobStatus(models.TextChoices):
 
 class BulkJob(models.Model):
     ADD_TAGS, REMOVE_TAGS, ASSIGN, EXPORT = "add_tags", "remove_tags", "assign", "export"
-    ACTIONS = [(ADD_TAGS, _("Add tags")), (REMOVE_TAGS, _("Remove tags")), (ASSIGN, _("Assign to staff")),
-               (EXPORT, _("Export CSV"))]
+    ACTIONS = [
+        (ADD_TAGS, _("Add tags")),
+        (REMOVE_TAGS, _("Remove tags")),
+        (ASSIGN, _("Assign to staff")),
+        (EXPORT, _("Export CSV")),
+    ]
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="bulk_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=16, choices=ACTIONS)
     params = models.JSONField(default=dict)
     selection = models.JSONField(default=dict)
@@ -174,7 +191,9 @@ class BulkJob(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(processed__lte=models.F("total")), name="bulkjob_processed_le_total"),
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("total")), name="bulkjob_processed_le_total"
+            ),
             models.CheckConstraint(condition=Q(status__in=JobStatus.values), name="bulkjob_status_valid"),
         ]
 
@@ -192,7 +211,9 @@ class ImportJob(models.Model):
     """A CSV import: parsed and checked into a preview first, applied in one transaction on confirm."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="import_jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     file = models.FileField(upload_to="imports/")
     encoding = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=10, default="preview")
@@ -218,7 +239,9 @@ class AuditLog(models.Model):
     """Who did what to how many fans, and when."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="audit_log")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=40)
     count = models.PositiveIntegerField(default=0)
     detail = models.JSONField(default=dict, blank=True)
@@ -230,4 +253,3 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} x{self.count}"
-

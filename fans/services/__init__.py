@@ -14,6 +14,15 @@ from fans.services.chat import (
 )
 
 __all__ = [
-    "crm", "tagging", "CARD_KINDS", "FAN_KINDS", "STAFF_KINDS", "conversation_assign", "conversation_groups", "conversation_read",
-    "fan_follow", "message_send", "system_message_post",
+    "crm",
+    "tagging",
+    "CARD_KINDS",
+    "FAN_KINDS",
+    "STAFF_KINDS",
+    "conversation_assign",
+    "conversation_groups",
+    "conversation_read",
+    "fan_follow",
+    "message_send",
+    "system_message_post",
 ]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,8 +45,18 @@ from shops.models import Shop, ShopMember, ShopRole
 SUGGESTION_MIN_CONFIDENCE = 0.3
 PRIOR_STRENGTH = 4  # confirmations/rejections it takes to move a phrase's confidence halfway
 AWAY_REPEAT_S = 6 * 3600
-BROADCAST_BATCH = 1000
-PROGRESS_QUESTIONS = ("还差多少", "差多少", "多少人了", "成团了吗", "能成团吗", "进度", "how many more", "how many left", "progress")
+BROADCAST_BATCH = 2000
+PROGRESS_QUESTIONS = (
+    "还差多少",
+    "差多少",
+    "多少人了",
+    "成团了吗",
+    "能成团吗",
+    "进度",
+    "how many more",
+    "how many left",
+    "progress",
+)
 
 
 def bot_settings_get(shop: Shop) -> BotSettings:
@@ -84,9 +94,12 @@ def _shop_bot_facts(shop_id: int) -> dict[str, Any]:
         keywords = [
             k.strip().lower()
             for rule in FaqRule.objects.filter(shop_id=shop_id, is_active=True)
-            for k in rule.keywords.replace("，", ",").split(",") if k.strip()
+            for k in rule.keywords.replace("，", ",").split(",")
+            if k.strip()
         ]
-        staff = list(ShopMember.objects.filter(shop_id=shop_id, is_active=True).values_list("user_id", flat=True))
+        staff = list(
+            ShopMember.objects.filter(shop_id=shop_id, is_active=True).values_list("user_id", flat=True)
+        )
         phrases = list(_rules_for(shop_id))
         return {"shop": shop, "settings": cfg, "faq": keywords, "staff": staff, "phrases": phrases}
 
@@ -119,14 +132,18 @@ def bot_should_look(*, shop_id: int, conversation_id: int, bot_paused: bool, tex
 
 def phrase_confidence(rule: PhraseRule) -> float:
     """The admin's confidence, moved by what owners confirmed and rejected (a Beta-style average)."""
-    return (rule.confirmed + PRIOR_STRENGTH * rule.confidence) / (rule.confirmed + rule.rejected + PRIOR_STRENGTH)
+    return (rule.confirmed + PRIOR_STRENGTH * rule.confidence) / (
+        rule.confirmed + rule.rejected + PRIOR_STRENGTH
+    )
 
 
 def _rules_for(shop_id: int) -> dict[str, PhraseRule]:
     key = f"bot:phrases:{shop_id}"
     cached = cache.get(key)
     if cached is None:
-        rules = PhraseRule.objects.filter(Q(shop__isnull=True) | Q(shop_id=shop_id), is_active=True).select_related("tag__group")
+        rules = PhraseRule.objects.filter(
+            Q(shop__isnull=True) | Q(shop_id=shop_id), is_active=True
+        ).select_related("tag__group")
         cached = {r.phrase: r for r in rules}
         cache.set(key, cached, 60)
     return cached
@@ -139,7 +156,10 @@ def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSugge
     for match in matches:
         rule: PhraseRule = match.key
         confidence = phrase_confidence(rule)
-        if confidence >= SUGGESTION_MIN_CONFIDENCE and confidence > best.get(rule.tag_id, (None, -1.0, ""))[1]:
+        if (
+            confidence >= SUGGESTION_MIN_CONFIDENCE
+            and confidence > best.get(rule.tag_id, (None, -1.0, ""))[1]
+        ):
             best[rule.tag_id] = (rule, confidence, match.phrase)
     if not best:
         return []
@@ -151,13 +171,23 @@ def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSugge
             continue
         try:
             with transaction.atomic():
-                created.append(TagSuggestion.objects.create(
-                    fan=fan, tag_id=tag_id, rule=rule, message=message, phrase=phrase, confidence=round(confidence, 3)
-                ))
+                created.append(
+                    TagSuggestion.objects.create(
+                        fan=fan,
+                        tag_id=tag_id,
+                        rule=rule,
+                        message=message,
+                        phrase=phrase,
+                        confidence=round(confidence, 3),
+                    )
+                )
         except IntegrityError:  # suggested concurrently
             continue
     for suggestion in created:
-        announce([shop_group(fan.shop_id)], {"type": "tag_suggestion.new", "fan": fan.pk, "suggestion": suggestion_to_dict(suggestion)})
+        announce(
+            [shop_group(fan.shop_id)],
+            {"type": "tag_suggestion.new", "fan": fan.pk, "suggestion": suggestion_to_dict(suggestion)},
+        )
     return created
 
 
@@ -170,7 +200,11 @@ def suggestion_to_dict(s: TagSuggestion) -> dict[str, Any]:
         "confidence": s.confidence,
         "phrase": s.phrase,
         "status": s.status,
-        "message": {"id": s.message_id, "text": s.message.text if s.message else "", "seq": s.message.seq if s.message else None},
+        "message": {
+            "id": s.message_id,
+            "text": s.message.text if s.message else "",
+            "seq": s.message.seq if s.message else None,
+        },
         "created_at": s.created_at,
     }
 
@@ -178,7 +212,11 @@ def suggestion_to_dict(s: TagSuggestion) -> dict[str, Any]:
 def suggestion_decide(*, member: ShopMember, suggestion: TagSuggestion, confirm: bool) -> TagSuggestion:
     """Confirm (the fan gets the tag with source "bot") or reject (remembered; never suggested again)."""
     with transaction.atomic():
-        locked = TagSuggestion.objects.select_for_update().select_related("tag__group", "fan").get(pk=suggestion.pk)
+        locked = (
+            TagSuggestion.objects.select_for_update()
+            .select_related("tag__group", "fan")
+            .get(pk=suggestion.pk)
+        )
         if locked.status != SuggestionStatus.PENDING:
             raise Conflict(_("This suggestion was decided already."), code="already_decided")
         locked.status = SuggestionStatus.CONFIRMED if confirm else SuggestionStatus.REJECTED
@@ -205,15 +243,23 @@ def _between(t: dt.time, start: dt.time, end: dt.time) -> bool:
     return start <= t < end if start <= end else (t >= start or t < end)
 
 
-def bot_reply(*, conversation: Conversation, text: str, kind: str = MessageKind.TEXT, payload: dict | None = None) -> Message:
+def bot_reply(
+    *, conversation: Conversation, text: str, kind: str = MessageKind.TEXT, payload: dict | None = None
+) -> Message:
     from fans.services.chat import system_message_post
 
-    return system_message_post(conversation=conversation, text=text, kind=kind, payload=payload, side=Side.BOT)
+    return system_message_post(
+        conversation=conversation, text=text, kind=kind, payload=payload, side=Side.BOT
+    )
 
 
 def bot_on_fan_message(*, message_id: int) -> None:
     """Everything the bot does after a fan writes: suggest tags, then maybe answer (unless a human took over)."""
-    message = Message.objects.select_related("conversation__fan", "conversation__shop").filter(pk=message_id).first()
+    message = (
+        Message.objects.select_related("conversation__fan", "conversation__shop")
+        .filter(pk=message_id)
+        .first()
+    )
     if message is None or message.side != Side.FAN or message.kind != MessageKind.TEXT:
         return
     conversation, fan, shop = message.conversation, message.conversation.fan, message.conversation.shop
@@ -253,7 +299,10 @@ def _answer_for(fan: Fan, text: str, shop: Shop) -> str | None:
 def conversation_bot_resume(*, member: ShopMember, conversation: Conversation) -> Conversation:
     Conversation.objects.filter(pk=conversation.pk).update(bot_paused=False)
     conversation.bot_paused = False
-    announce([shop_group(conversation.shop_id)], {"type": "conversation.bot", "conversation": conversation.pk, "paused": False})
+    announce(
+        [shop_group(conversation.shop_id)],
+        {"type": "conversation.bot", "conversation": conversation.pk, "paused": False},
+    )
     return conversation
 
 
@@ -275,7 +324,9 @@ def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime
     quiet = _between(local_time, cfg.quiet_start, cfg.quiet_end)
     counts = {
         row["fan_id"]: row
-        for row in PromoDelivery.objects.filter(fan_id__in=[f for f, _ in fans], status=DeliveryStatus.SENT, created_at__gte=week_start)
+        for row in PromoDelivery.objects.filter(
+            fan_id__in=[f for f, _ in fans], status=DeliveryStatus.SENT, created_at__gte=week_start
+        )
         .values("fan_id")
         .annotate(week=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))
     }
@@ -298,7 +349,12 @@ def promo_gate(*, conversation: Conversation, source: str, message_kind: str) ->
 
     A card that answers the fan's own open question (the fan wrote last, within a day) never counts.
     """
-    last = Message.objects.filter(conversation_id=conversation.pk).order_by("-seq").values("side", "created_at").first()
+    last = (
+        Message.objects.filter(conversation_id=conversation.pk)
+        .order_by("-seq")
+        .values("side", "created_at")
+        .first()
+    )
     if last and last["side"] == Side.FAN and last["created_at"] >= timezone.now() - dt.timedelta(days=1):
         return DeliveryStatus.SENT
     fan = Fan.objects.select_for_update().select_related("shop").get(pk=conversation.fan_id)
@@ -354,7 +410,9 @@ def broadcast_create(
 ) -> Broadcast:
     from fans.tasks import broadcast_run_task
 
-    require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers send broadcasts."))
+    require_role(
+        member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers send broadcasts.")
+    )
     card: dict[str, Any] = {}
     if kind == MessageKind.TEXT:
         text = (text or "").strip()
@@ -373,10 +431,22 @@ def broadcast_create(
     selection = selection_clean(member, fan_ids=fan_ids, segment=segment, filter=filter)
     with transaction.atomic():
         broadcast = Broadcast.objects.create(
-            shop=member.shop, created_by=member.user, kind=kind, text=text, card=card, promotional=promotional,
-            selection=selection, queued=selection_queryset(member.shop, selection).count(),
+            shop=member.shop,
+            created_by=member.user,
+            kind=kind,
+            text=text,
+            card=card,
+            promotional=promotional,
+            selection=selection,
+            queued=selection_queryset(member.shop, selection).count(),
         )
-        audit(shop=member.shop, actor=member.user, action="broadcast.create", count=broadcast.queued, broadcast=broadcast.pk)
+        audit(
+            shop=member.shop,
+            actor=member.user,
+            action="broadcast.create",
+            count=broadcast.queued,
+            broadcast=broadcast.pk,
+        )
         broadcast_run_task.delay_on_commit(broadcast.pk)
     return broadcast
 
@@ -390,7 +460,9 @@ def broadcast_run(*, broadcast_id: int) -> None:
     if broadcast is None or broadcast.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
         return
     Broadcast.objects.filter(pk=broadcast.pk).update(status=JobStatus.RUNNING)
-    ids = list(selection_queryset(broadcast.shop, broadcast.selection).order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        selection_queryset(broadcast.shop, broadcast.selection).order_by("pk").values_list("pk", flat=True)
+    )
     done = set(PromoDelivery.objects.filter(broadcast=broadcast).values_list("fan_id", flat=True))
     ids = [i for i in ids if i not in done]
     for start in range(0, len(ids), BROADCAST_BATCH):
@@ -400,33 +472,37 @@ def broadcast_run(*, broadcast_id: int) -> None:
 
 def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
     now = timezone.now()
-    source = "broadcast"
     with transaction.atomic():
-        fans = list(Fan.objects.select_for_update().filter(pk__in=fan_ids, shop=broadcast.shop).order_by("pk").values_list("pk", "promotions_opt_out"))
+        fans = list(
+            Fan.objects.select_for_update()
+            .filter(pk__in=fan_ids, shop=broadcast.shop)
+            .order_by("pk")
+            .values_list("pk", "promotions_opt_out")
+        )
         if broadcast.promotional:
             statuses = promo_statuses(shop=broadcast.shop, fans=fans, now=now)
         else:
             statuses = {f: DeliveryStatus.SENT for f, _ in fans}
         send_ids = [f for f, s in statuses.items() if s == DeliveryStatus.SENT]
         convs = list(
-            Conversation.objects.select_for_update().filter(fan_id__in=send_ids).order_by("pk").values_list("pk", "fan_id", "last_seq", "fan__user_id")
+            Conversation.objects.select_for_update()
+            .filter(fan_id__in=send_ids)
+            .order_by("pk")
+            .values_list("pk", "fan_id", "last_seq", "fan__user_id")
         )
-        preview = broadcast.text[:200] if broadcast.kind == MessageKind.TEXT else f"[{broadcast.card.get('name') or broadcast.card.get('title') or ''}]"
-        messages = [
-            Message(conversation_id=cid, seq=last_seq + 1, sender=broadcast.created_by, side=Side.SHOP, kind=broadcast.kind,
-                    text=broadcast.text, payload=broadcast.card, created_at=now)
-            for cid, _fan, last_seq, _user in convs
-        ]
-        Message.objects.bulk_create(messages, batch_size=BROADCAST_BATCH)
+        preview = (
+            broadcast.text[:200]
+            if broadcast.kind == MessageKind.TEXT
+            else f"[{broadcast.card.get('name') or broadcast.card.get('title') or ''}]"
+        )
+        by_fan = _broadcast_messages_insert(broadcast, convs, now)
         Conversation.objects.filter(pk__in=[c[0] for c in convs]).update(
-            last_seq=F("last_seq") + 1, fan_unread=F("fan_unread") + 1, last_message_at=now, last_message_preview=preview
+            last_seq=F("last_seq") + 1,
+            fan_unread=F("fan_unread") + 1,
+            last_message_at=now,
+            last_message_preview=preview,
         )
-        by_fan = {fan_id: m for (cid, fan_id, _s, _u), m in zip(convs, messages, strict=True)}
-        PromoDelivery.objects.bulk_create(
-            [PromoDelivery(fan_id=f, source=source, status=s, broadcast=broadcast, message=by_fan.get(f), created_at=now)
-             for f, s in statuses.items()],
-            batch_size=BROADCAST_BATCH,
-        )
+        _promo_deliveries_insert(broadcast, statuses, by_fan, now)
         counts = {s: sum(1 for v in statuses.values() if v == s) for s in DeliveryStatus.values}
         Broadcast.objects.filter(pk=broadcast.pk).update(
             processed=F("processed") + len(fan_ids),
@@ -436,15 +512,103 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
             skipped_quiet=F("skipped_quiet") + counts[DeliveryStatus.SKIPPED_QUIET],
         )
         online = online_user_ids([c[3] for c in convs])
-        for (cid, fan_id, _seq, user_id), message in zip(convs, messages, strict=True):
+        for cid, fan_id, last_seq, user_id in convs:
             if user_id in online:
-                message.conversation = Conversation(pk=cid, fan=Fan(pk=fan_id, user_id=user_id))
+                message = Message(
+                    pk=by_fan[fan_id],
+                    conversation=Conversation(pk=cid, fan=Fan(pk=fan_id, user_id=user_id)),
+                    seq=last_seq + 1,
+                    sender=broadcast.created_by,
+                    side=Side.SHOP,
+                    kind=broadcast.kind,
+                    text=broadcast.text,
+                    payload=broadcast.card,
+                    created_at=now,
+                )
                 announce([user_group(user_id)], {"type": "message.new", "message": message_to_dict(message)})
+
+
+def _broadcast_messages_insert(broadcast: Broadcast, convs: list[tuple], now: dt.datetime) -> dict[int, int]:
+    """One message per locked conversation; returns fan id -> message id. Set-based SQL on PostgreSQL."""
+    if not convs:
+        return {}
+    if connection.vendor == "postgresql":
+        opts = Message._meta
+        payload = opts.get_field("payload").get_db_prep_save(broadcast.card, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {opts.db_table} (conversation_id, seq, sender_id, side, kind, text, payload, image, "
+                "thumbnail, created_at) SELECT c, s, %s, %s, %s, %s, %s, '', '', %s "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(c, s) RETURNING id, conversation_id",
+                [
+                    broadcast.created_by_id,
+                    Side.SHOP,
+                    broadcast.kind,
+                    broadcast.text,
+                    payload,
+                    now,
+                    [c[0] for c in convs],
+                    [c[2] + 1 for c in convs],
+                ],
+            )
+            by_conversation = dict((cid, mid) for mid, cid in cursor.fetchall())
+        return {fan_id: by_conversation[cid] for cid, fan_id, _s, _u in convs}
+    messages = [
+        Message(
+            conversation_id=cid,
+            seq=last_seq + 1,
+            sender=broadcast.created_by,
+            side=Side.SHOP,
+            kind=broadcast.kind,
+            text=broadcast.text,
+            payload=broadcast.card,
+            created_at=now,
+        )
+        for cid, _fan, last_seq, _user in convs
+    ]
+    Message.objects.bulk_create(messages, batch_size=BROADCAST_BATCH)
+    return {fan_id: m.pk for (_cid, fan_id, _s, _u), m in zip(convs, messages, strict=True)}
+
+
+def _promo_deliveries_insert(
+    broadcast: Broadcast, statuses: dict[int, str], by_fan: dict[int, int], now: dt.datetime
+) -> None:
+    if connection.vendor == "postgresql":
+        fan_ids = list(statuses)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PromoDelivery._meta.db_table} (fan_id, source, status, broadcast_id, message_id, created_at) "
+                "SELECT f, 'broadcast', st, %s, m, %s FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(f, st, m)",
+                [
+                    broadcast.pk,
+                    now,
+                    fan_ids,
+                    [statuses[f] for f in fan_ids],
+                    [by_fan.get(f) for f in fan_ids],
+                ],
+            )
+        return
+    PromoDelivery.objects.bulk_create(
+        [
+            PromoDelivery(
+                fan_id=f,
+                source="broadcast",
+                status=st,
+                broadcast=broadcast,
+                message_id=by_fan.get(f),
+                created_at=now,
+            )
+            for f, st in statuses.items()
+        ],
+        batch_size=BROADCAST_BATCH,
+    )
 
 
 def broadcast_stats(broadcast: Broadcast) -> dict[str, Any]:
     read = PromoDelivery.objects.filter(
-        broadcast=broadcast, status=DeliveryStatus.SENT, message__seq__lte=F("message__conversation__fan_read_seq")
+        broadcast=broadcast,
+        status=DeliveryStatus.SENT,
+        message__seq__lte=F("message__conversation__fan_read_seq"),
     ).count()
     return {
         "id": broadcast.pk,

@@ -86,7 +86,10 @@ def message_send(
         if not text:
             raise Invalid(_("The message is empty."))
         if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
-            raise TooLong(_("A message can have at most %(n)d characters.") % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]})
+            raise TooLong(
+                _("A message can have at most %(n)d characters.")
+                % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
+            )
     elif kind == MessageKind.IMAGE:
         if image is None:
             raise Invalid(_("An image message needs an image file."))
@@ -99,7 +102,11 @@ def message_send(
         raise NotFound()
     if kind in CARD_KINDS:
         # A resent card is answered before the attention budget is asked again.
-        existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
+        existing = (
+            Message.objects.select_related("conversation__fan", "sender")
+            .filter(sender=user, client_id=cid)
+            .first()
+        )
         if existing is not None:
             if existing.conversation_id != conversation_pk:
                 raise Invalid(_("client_id was already used in another conversation."))
@@ -129,11 +136,17 @@ def message_send(
             )
     except OverBudget as refused:
         # Recorded outside the rolled-back transaction: over budget means not sent, and logged as skipped.
-        promo_skip_record(fan_id=refused.fan_id or _fan_id_of(conversation_pk), source=kind, status=refused.status)
+        promo_skip_record(
+            fan_id=refused.fan_id or _fan_id_of(conversation_pk), source=kind, status=refused.status
+        )
         raise
     except IntegrityError:
         # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
-        existing = Message.objects.select_related("conversation__fan", "sender").filter(sender=user, client_id=cid).first()
+        existing = (
+            Message.objects.select_related("conversation__fan", "sender")
+            .filter(sender=user, client_id=cid)
+            .first()
+        )
         if existing is None:
             raise
         if existing.conversation_id != conversation_pk:
@@ -151,7 +164,9 @@ class OverBudget(Conflict):
             DeliveryStatus.SKIPPED_OPT_OUT: _("This fan has turned off promotions."),
             DeliveryStatus.SKIPPED_QUIET: _("It is quiet hours for this fan; promotions wait until morning."),
         }
-        super().__init__(messages.get(status, _("This fan has had enough promotions for now (attention budget).")))
+        super().__init__(
+            messages.get(status, _("This fan has had enough promotions for now (attention budget)."))
+        )
 
 
 def _fan_id_of(conversation_id: int) -> int:
@@ -198,7 +213,9 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
     else:
         raise NotFound()
     fan_obj = Fan(pk=fan_id, shop_id=shop_id, user_id=fan_user_id, display_name=display_name)
-    conversation = Conversation(pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq, bot_paused=bot_paused)
+    conversation = Conversation(
+        pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq, bot_paused=bot_paused
+    )
     return conversation, side
 
 
@@ -231,11 +248,27 @@ def _message_append(
         message.image.save(processed.image.name, processed.image, save=False)
         message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
         message.image_width, message.image_height = processed.width, processed.height
-    fields = ["conversation", "seq", "sender", "side", "kind", "text", "payload", "image", "thumbnail",
-              "image_width", "image_height", "client_id", "created_at"]
+    fields = [
+        "conversation",
+        "seq",
+        "sender",
+        "side",
+        "kind",
+        "text",
+        "payload",
+        "image",
+        "thumbnail",
+        "image_width",
+        "image_height",
+        "client_id",
+        "created_at",
+    ]
     opts = Message._meta
     columns = [opts.get_field(f).column for f in fields]
-    values = [opts.get_field(f).get_db_prep_save(getattr(message, opts.get_field(f).attname), connection) for f in fields]
+    values = [
+        opts.get_field(f).get_db_prep_save(getattr(message, opts.get_field(f).attname), connection)
+        for f in fields
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {opts.db_table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
@@ -263,9 +296,19 @@ def _message_append(
     announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
     if side == Side.SHOP and not conversation.bot_paused:
         conversation.bot_paused = True
-        announce([shop_group(conversation.shop_id)], {"type": "conversation.bot", "conversation": conversation.pk, "paused": True})
-    if side == Side.FAN and kind == MessageKind.TEXT and bot_should_look(
-        shop_id=conversation.shop_id, conversation_id=conversation.pk, bot_paused=conversation.bot_paused, text=text
+        announce(
+            [shop_group(conversation.shop_id)],
+            {"type": "conversation.bot", "conversation": conversation.pk, "paused": True},
+        )
+    if (
+        side == Side.FAN
+        and kind == MessageKind.TEXT
+        and bot_should_look(
+            shop_id=conversation.shop_id,
+            conversation_id=conversation.pk,
+            bot_paused=conversation.bot_paused,
+            text=text,
+        )
     ):
         from fans.tasks import bot_on_fan_message_task
 
@@ -274,14 +317,24 @@ def _message_append(
 
 
 def system_message_post(
-    *, conversation: Conversation, text: str, kind: str = MessageKind.SYSTEM, payload: dict[str, Any] | None = None,
+    *,
+    conversation: Conversation,
+    text: str,
+    kind: str = MessageKind.SYSTEM,
+    payload: dict[str, Any] | None = None,
     side: str = Side.SYSTEM,
 ) -> Message:
     """A notice or card from the platform or the bot; joins the caller's transaction."""
     with transaction.atomic():
         locked, _side = _conversation_lock(conversation.pk, user_id=None)
         return _message_append(
-            conversation=locked, sender=None, side=side, kind=kind, text=text[:4000], payload=payload or {}, client_id=None
+            conversation=locked,
+            sender=None,
+            side=side,
+            kind=kind,
+            text=text[:4000],
+            payload=payload or {},
+            client_id=None,
         )
 
 
@@ -296,11 +349,15 @@ def conversation_read(*, user: AbstractBaseUser, conversation_id: int, seq: Any)
     with transaction.atomic():
         conversation, side = access_conversation(user, conversation_id, lock=True)
         seq = min(seq, conversation.last_seq)
-        read_field, unread_field = ("fan_read_seq", "fan_unread") if side == Side.FAN else ("shop_read_seq", "shop_unread")
+        read_field, unread_field = (
+            ("fan_read_seq", "fan_unread") if side == Side.FAN else ("shop_read_seq", "shop_unread")
+        )
         if seq <= getattr(conversation, read_field):
             return conversation
         from_others = conversation.messages.filter(seq__gt=seq)
-        from_others = from_others.exclude(side=Side.FAN) if side == Side.FAN else from_others.filter(side=Side.FAN)
+        from_others = (
+            from_others.exclude(side=Side.FAN) if side == Side.FAN else from_others.filter(side=Side.FAN)
+        )
         unread = from_others.count()
         Conversation.objects.filter(pk=conversation.pk).update(**{read_field: seq, unread_field: unread})
         setattr(conversation, read_field, seq)
@@ -312,9 +369,9 @@ def conversation_read(*, user: AbstractBaseUser, conversation_id: int, seq: Any)
     return conversation
 
 
-
-
-def conversation_assign(*, actor: AbstractBaseUser, conversation_id: int, assignee_id: int | None) -> Conversation:
+def conversation_assign(
+    *, actor: AbstractBaseUser, conversation_id: int, assignee_id: int | None
+) -> Conversation:
     """Assign a conversation (and its fan) to a staff member; assistants may only take it themselves."""
     with transaction.atomic():
         conversation, side = access_conversation(actor, conversation_id, lock=True)

@@ -45,11 +45,23 @@ from shops.models import Shop, ShopMember, ShopRole
 
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
 IMPORT_MAX_ERRORS = 1000
-EXPORT_HEADER = ["fan_id", "username", "display_name", "joined_at", "assigned_to", "total_spend", "pledge_count",
-                 "last_message_at", "notes", "tags"]
+EXPORT_HEADER = [
+    "fan_id",
+    "username",
+    "display_name",
+    "joined_at",
+    "assigned_to",
+    "total_spend",
+    "pledge_count",
+    "last_message_at",
+    "notes",
+    "tags",
+]
 
 
-def audit(*, shop: Shop, actor: AbstractBaseUser | None, action: str, count: int = 0, **detail: Any) -> AuditLog:
+def audit(
+    *, shop: Shop, actor: AbstractBaseUser | None, action: str, count: int = 0, **detail: Any
+) -> AuditLog:
     return AuditLog.objects.create(shop=shop, actor=actor, action=action, count=count, detail=detail)
 
 
@@ -67,7 +79,9 @@ def fan_tags_update(*, member: ShopMember, fan: Fan, add: list[str], remove: lis
     remove_tags = tags_resolve(member.shop, split_tag_list(remove))
     if {t.pk for t in add_tags} & {t.pk for t in remove_tags}:
         raise Invalid(_("A tag cannot be added and removed at once."))
-    fan_tags_change(fan=fan, add=add_tags, remove=remove_tags, source=source_for(member.role), actor=member.user)
+    fan_tags_change(
+        fan=fan, add=add_tags, remove=remove_tags, source=source_for(member.role), actor=member.user
+    )
     return fan
 
 
@@ -101,12 +115,16 @@ def segment_delete(*, member: ShopMember, segment: Segment) -> None:
 # --- bulk jobs ---------------------------------------------------------------------------------
 
 
-def selection_clean(member: ShopMember, *, fan_ids: Any = None, segment: Any = None, filter: Any = None) -> dict[str, Any]:
+def selection_clean(
+    member: ShopMember, *, fan_ids: Any = None, segment: Any = None, filter: Any = None
+) -> dict[str, Any]:
     given = [k for k, v in (("fan_ids", fan_ids), ("segment", segment), ("filter", filter)) if v is not None]
     if len(given) != 1:
         raise Invalid(_("Choose exactly one of fan_ids, segment or filter."))
     if fan_ids is not None:
-        if not isinstance(fan_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in fan_ids):
+        if not isinstance(fan_ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in fan_ids
+        ):
             raise Invalid(_("fan_ids must be a list of ids."))
         if len(fan_ids) > 1_000_000:
             raise Invalid(_("Too many fan_ids; use a filter or a segment."))
@@ -141,9 +159,13 @@ def bulk_job_create(
     if action not in actions:
         raise Invalid(_("Unknown action; use one of %(a)s.") % {"a": ", ".join(actions)})
     if action in (BulkJob.REMOVE_TAGS, BulkJob.EXPORT):
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Assistants cannot export or bulk-remove."))
+        require_role(
+            member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Assistants cannot export or bulk-remove.")
+        )
     if action == BulkJob.ASSIGN:
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers assign fans."))
+        require_role(
+            member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers assign fans.")
+        )
     params: dict[str, Any] = {}
     if action in (BulkJob.ADD_TAGS, BulkJob.REMOVE_TAGS):
         resolved = tags_resolve(member.shop, split_tag_list(tags))
@@ -156,7 +178,9 @@ def bulk_job_create(
         if staff is None:
             params["staff"] = None
         else:
-            target = ShopMember.objects.filter(shop=member.shop, user_id=staff if isinstance(staff, int) else -1, is_active=True).first()
+            target = ShopMember.objects.filter(
+                shop=member.shop, user_id=staff if isinstance(staff, int) else -1, is_active=True
+            ).first()
             if target is None:
                 raise Invalid(_("The staff member is not on this shop's team."))
             params["staff"] = target.user_id
@@ -181,7 +205,9 @@ def bulk_job_cancel(*, member: ShopMember, job: BulkJob) -> BulkJob:
         raise Conflict(_("The job has finished already."), code="job_finished")
     BulkJob.objects.filter(pk=job.pk).update(cancel_requested=True)
     # A job nobody has started yet is cancelled at once.
-    BulkJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(status=JobStatus.CANCELLED, finished_at=timezone.now())
+    BulkJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=timezone.now()
+    )
     job.refresh_from_db()
     return job
 
@@ -194,7 +220,9 @@ def bulk_job_run(*, job_id: int) -> None:
     job = BulkJob.objects.select_related("shop", "created_by").filter(pk=job_id).first()
     if job is None or job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
         return
-    BulkJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(), processed=0, changed=0)
+    BulkJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), processed=0, changed=0
+    )
     ids = list(selection_queryset(job.shop, job.selection).order_by("pk").values_list("pk", flat=True))
     BulkJob.objects.filter(pk=job.pk).update(total=len(ids))
     tags = tags_resolve(job.shop, job.params.get("tags", [])) if job.params.get("tags") else []
@@ -210,9 +238,13 @@ def bulk_job_run(*, job_id: int) -> None:
             batch = ids[start : start + BATCH]
             with transaction.atomic():
                 if job.action == BulkJob.ADD_TAGS:
-                    changed += fan_tags_bulk_add(fan_ids=batch, tags=tags, source=source, actor=job.created_by)
+                    changed += fan_tags_bulk_add(
+                        fan_ids=batch, tags=tags, source=source, actor=job.created_by
+                    )
                 elif job.action == BulkJob.REMOVE_TAGS:
-                    changed += fan_tags_bulk_remove(fan_ids=batch, tags=tags, source=source, actor=job.created_by)
+                    changed += fan_tags_bulk_remove(
+                        fan_ids=batch, tags=tags, source=source, actor=job.created_by
+                    )
                 elif job.action == BulkJob.ASSIGN:
                     changed += _assign_batch(job.shop, batch, job.params.get("staff"))
                 elif export is not None:
@@ -231,14 +263,26 @@ def bulk_job_run(*, job_id: int) -> None:
     status = JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED
     summary = {"matched": len(ids), "processed": job.processed, "changed": changed}
     BulkJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), result=summary)
-    audit(shop=job.shop, actor=job.created_by, action=f"bulk.{job.action}", count=job.processed,
-          job=job.pk, status=status, params=job.params, **summary)
+    audit(
+        shop=job.shop,
+        actor=job.created_by,
+        action=f"bulk.{job.action}",
+        count=job.processed,
+        job=job.pk,
+        status=status,
+        params=job.params,
+        **summary,
+    )
     if export is not None and cancelled:
         export.discard()
 
 
 def _assign_batch(shop: Shop, fan_ids: list[int], staff_user_id: int | None) -> int:
-    changed = Fan.objects.filter(shop=shop, pk__in=fan_ids).exclude(assigned_to_id=staff_user_id).update(assigned_to_id=staff_user_id)
+    changed = (
+        Fan.objects.filter(shop=shop, pk__in=fan_ids)
+        .exclude(assigned_to_id=staff_user_id)
+        .update(assigned_to_id=staff_user_id)
+    )
     Conversation.objects.filter(shop=shop, fan_id__in=fan_ids).update(assigned_to_id=staff_user_id)
     return changed
 
@@ -246,24 +290,46 @@ def _assign_batch(shop: Shop, fan_ids: list[int], staff_user_id: int | None) -> 
 def tag_strings_by_id(shop: Shop) -> dict[int, str]:
     return {
         pk: f"{group}:{code}"
-        for pk, group, code in Tag.objects.filter(Q(group__shop__isnull=True) | Q(group__shop=shop)).values_list(
-            "pk", "group__code", "code"
-        )
+        for pk, group, code in Tag.objects.filter(
+            Q(group__shop__isnull=True) | Q(group__shop=shop)
+        ).values_list("pk", "group__code", "code")
     }
 
 
-def fan_export_rows(shop: Shop, fan_ids: list[int], tag_names: dict[int, str] | None = None) -> Iterator[list[object]]:
+def fan_export_rows(
+    shop: Shop, fan_ids: list[int], tag_names: dict[int, str] | None = None
+) -> Iterator[list[object]]:
     """Export rows for a batch of fans, in id order, in one query (tags come from Fan.tag_ids)."""
     names = tag_names if tag_names is not None else tag_strings_by_id(shop)
     fans = (
         Fan.objects.filter(shop=shop, pk__in=fan_ids)
         .order_by("pk")
-        .values_list("pk", "user__username", "display_name", "joined_at", "assigned_to__username", "total_spend",
-                     "pledge_count", "conversation__last_message_at", "notes", "tag_ids")
+        .values_list(
+            "pk",
+            "user__username",
+            "display_name",
+            "joined_at",
+            "assigned_to__username",
+            "total_spend",
+            "pledge_count",
+            "conversation__last_message_at",
+            "notes",
+            "tag_ids",
+        )
     )
     for pk, username, name, joined, assigned, spend, pledges, last_msg, notes, tag_ids in fans:
-        yield [pk, username, name, joined.isoformat(), assigned or "", spend, pledges,
-               last_msg.isoformat() if last_msg else "", notes, ";".join(names[t] for t in tag_ids if t in names)]
+        yield [
+            pk,
+            username,
+            name,
+            joined.isoformat(),
+            assigned or "",
+            spend,
+            pledges,
+            last_msg.isoformat() if last_msg else "",
+            notes,
+            ";".join(names[t] for t in tag_ids if t in names),
+        ]
 
 
 class _ExportWriter:
@@ -355,27 +421,58 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
         raise Invalid(_("The file is empty."), code="empty_file")
     reader.fieldnames = header
     if "fan_id" not in header and "username" not in header:
-        raise Invalid(_("The file needs a fan_id or a username column."), code="missing_columns",
-                      detail={"columns": header})
-    known = {"fan_id", "username", "tags", "notes", "assigned_to", "display_name", "joined_at", "total_spend",
-             "pledge_count", "last_message_at"}
+        raise Invalid(
+            _("The file needs a fan_id or a username column."),
+            code="missing_columns",
+            detail={"columns": header},
+        )
+    known = {
+        "fan_id",
+        "username",
+        "tags",
+        "notes",
+        "assigned_to",
+        "display_name",
+        "joined_at",
+        "total_spend",
+        "pledge_count",
+        "last_message_at",
+    }
     unknown_cols = [h for h in header if h not in known]
     if unknown_cols:
         out.warnings.append(_("Ignored columns: %(c)s") % {"c": ", ".join(unknown_cols)})
 
-    vocab = {f"{t.group.code}:{t.code}": t for t in Tag.objects.select_related("group").filter(
-        group__shop__isnull=True) | Tag.objects.select_related("group").filter(group__shop=shop)}
-    staff = dict(ShopMember.objects.filter(shop=shop, is_active=True).values_list("user__username", "user_id"))
+    vocab = {
+        f"{t.group.code}:{t.code}": t
+        for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)
+        | Tag.objects.select_related("group").filter(group__shop=shop)
+    }
+    staff = dict(
+        ShopMember.objects.filter(shop=shop, is_active=True).values_list("user__username", "user_id")
+    )
     raw_rows = list(reader)
     by_id: dict[int, int] = {}
     by_username: dict[str, int] = {}
     ids = {r.get("fan_id", "").strip() for r in raw_rows if r.get("fan_id")}
     numeric_ids = [int(i) for i in ids if i.isdigit()]
     for start in range(0, len(numeric_ids), BATCH):
-        by_id.update({pk: pk for pk in Fan.objects.filter(shop=shop, pk__in=numeric_ids[start:start + BATCH]).values_list("pk", flat=True)})
+        by_id.update(
+            {
+                pk: pk
+                for pk in Fan.objects.filter(
+                    shop=shop, pk__in=numeric_ids[start : start + BATCH]
+                ).values_list("pk", flat=True)
+            }
+        )
     names = [r.get("username", "").strip() for r in raw_rows if r.get("username") and not r.get("fan_id")]
     for start in range(0, len(names), BATCH):
-        by_username.update(dict(Fan.objects.filter(shop=shop, user__username__in=names[start:start + BATCH]).values_list("user__username", "pk")))
+        by_username.update(
+            dict(
+                Fan.objects.filter(shop=shop, user__username__in=names[start : start + BATCH]).values_list(
+                    "user__username", "pk"
+                )
+            )
+        )
 
     seen: dict[int, int] = {}
     for index, row in enumerate(raw_rows):
@@ -416,12 +513,14 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
             continue
         notes = row.get("notes")
         seen[fan_id] = line
-        out.rows.append({
-            "fan": fan_id,
-            "tags": [t.pk for t in tags],
-            "notes": cell_unsafe(notes) if notes not in (None, "") else None,
-            "assigned_to": staff[assigned_name] if assigned_name else None,
-        })
+        out.rows.append(
+            {
+                "fan": fan_id,
+                "tags": [t.pk for t in tags],
+                "notes": cell_unsafe(notes) if notes not in (None, "") else None,
+                "assigned_to": staff[assigned_name] if assigned_name else None,
+            }
+        )
     return out
 
 
@@ -437,9 +536,15 @@ def import_preview(*, member: ShopMember, upload: UploadedFile) -> ImportJob:
         parsed = _import_parse(member.shop, text)
     except csv.Error as exc:
         raise Invalid(_("The file is not valid CSV: %(e)s") % {"e": exc}, code="bad_csv") from None
-    job = ImportJob(shop=member.shop, created_by=member.user, encoding=encoding, total=parsed.total,
-                    valid=len(parsed.rows), errors=parsed.errors,
-                    result={"error_count": parsed.error_count, "warnings": parsed.warnings})
+    job = ImportJob(
+        shop=member.shop,
+        created_by=member.user,
+        encoding=encoding,
+        total=parsed.total,
+        valid=len(parsed.rows),
+        errors=parsed.errors,
+        result={"error_count": parsed.error_count, "warnings": parsed.warnings},
+    )
     # Store the decoded text as UTF-8 so applying never depends on guessing the encoding again.
     job.file.save(f"import-{member.shop_id}.csv", ContentFile(text.encode("utf-8")), save=False)
     job.save()
@@ -453,7 +558,9 @@ def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
     if not updated:
         raise Conflict(_("This import was confirmed already."), code="import_started")
     if job.valid == 0:
-        ImportJob.objects.filter(pk=job.pk).update(status="failed", result={**job.result, "error": "no valid rows"})
+        ImportJob.objects.filter(pk=job.pk).update(
+            status="failed", result={**job.result, "error": "no valid rows"}
+        )
         raise Invalid(_("The file has no valid rows to import."), code="no_valid_rows")
     import_apply_task.delay_on_commit(job.pk)
     job.refresh_from_db()
@@ -508,8 +615,13 @@ def import_apply(*, job_id: int) -> None:
         with transaction.atomic():
             touched: set[int] = set()
             for tag_id, fan_ids in by_tag.items():
-                changed += fan_tags_bulk_add(fan_ids=fan_ids, tags=[tags[tag_id]], source=TagSource.IMPORT,
-                                             actor=job.created_by, changed=touched)
+                changed += fan_tags_bulk_add(
+                    fan_ids=fan_ids,
+                    tags=[tags[tag_id]],
+                    source=TagSource.IMPORT,
+                    actor=job.created_by,
+                    changed=touched,
+                )
                 done += 1
                 cache.set(import_progress_key(job.pk), done / steps, 3600)
             notes = [(r["fan"], r["notes"]) for r in rows if r["notes"] is not None]
@@ -520,10 +632,15 @@ def import_apply(*, job_id: int) -> None:
                     by_staff[r["assigned_to"]].append(r["fan"])
             for staff_id, fan_ids in by_staff.items():
                 for start in range(0, len(fan_ids), BATCH):
-                    _assign_batch(job.shop, fan_ids[start:start + BATCH], staff_id)
+                    _assign_batch(job.shop, fan_ids[start : start + BATCH], staff_id)
             cache.set(import_progress_key(job.pk), (steps - 1) / steps, 3600)
-            result = {**job.result, "imported": len(rows), "tags_added": changed, "notes_updated": len(notes),
-                      "skipped": parsed.error_count}
+            result = {
+                **job.result,
+                "imported": len(rows),
+                "tags_added": changed,
+                "notes_updated": len(notes),
+                "skipped": parsed.error_count,
+            }
             ImportJob.objects.filter(pk=job.pk).update(
                 status="succeeded", processed=job.total, finished_at=timezone.now(), result=result
             )
@@ -542,18 +659,30 @@ def import_apply(*, job_id: int) -> None:
 
 def staff_handover(*, member: ShopMember, from_user_id: int, to_user_id: int | None) -> int:
     """Hand every fan and conversation of a (departing) staff member to another; returns how many fans."""
-    require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers hand over fans."))
+    require_role(
+        member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers hand over fans.")
+    )
     shop = member.shop
     if not ShopMember.objects.filter(shop=shop, user_id=from_user_id).exists():
         raise Invalid(_("That person is not on this shop's team."))
-    if to_user_id is not None and not ShopMember.objects.filter(shop=shop, user_id=to_user_id, is_active=True).exists():
+    if (
+        to_user_id is not None
+        and not ShopMember.objects.filter(shop=shop, user_id=to_user_id, is_active=True).exists()
+    ):
         raise Invalid(_("The new owner of these fans must be an active team member."))
     if to_user_id == from_user_id:
         raise Invalid(_("Hand over to someone else."))
     with transaction.atomic():
         count = Fan.objects.filter(shop=shop, assigned_to_id=from_user_id).update(assigned_to_id=to_user_id)
         Conversation.objects.filter(shop=shop, assigned_to_id=from_user_id).update(assigned_to_id=to_user_id)
-        audit(shop=shop, actor=member.user, action="team.handover", count=count, from_user=from_user_id, to_user=to_user_id)
+        audit(
+            shop=shop,
+            actor=member.user,
+            action="team.handover",
+            count=count,
+            from_user=from_user_id,
+            to_user=to_user_id,
+        )
     return count
 
 
@@ -576,20 +705,37 @@ def fan_tags_erase(*, user: AbstractBaseUser, shop_id: int) -> int:
 
 
 def tag_group_create(
-    *, member: ShopMember, code: str, name_zh: str, name_en: str, choice: str, scope: str, tags: list[dict[str, str]]
+    *,
+    member: ShopMember,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    choice: str,
+    scope: str,
+    tags: list[dict[str, str]],
 ):
     """A shop's private tag group; its code may not shadow a platform group's."""
     from fans.models import TagGroup
 
     require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
-    if TagGroup.objects.filter(code=code, shop__isnull=True).exists() or TagGroup.objects.filter(code=code, shop=member.shop).exists():
+    if (
+        TagGroup.objects.filter(code=code, shop__isnull=True).exists()
+        or TagGroup.objects.filter(code=code, shop=member.shop).exists()
+    ):
         raise Conflict(_("A tag group with this code exists already."), code="duplicate_code")
     codes = [t["code"] for t in tags]
     if len(set(codes)) != len(codes):
         raise Invalid(_("Tag codes in a group must be unique."))
     with transaction.atomic():
-        group = TagGroup.objects.create(shop=member.shop, code=code, name_zh=name_zh, name_en=name_en, choice=choice,
-                                        scope=scope, position=100 + TagGroup.objects.filter(shop=member.shop).count())
+        group = TagGroup.objects.create(
+            shop=member.shop,
+            code=code,
+            name_zh=name_zh,
+            name_en=name_en,
+            choice=choice,
+            scope=scope,
+            position=100 + TagGroup.objects.filter(shop=member.shop).count(),
+        )
         Tag.objects.bulk_create([Tag(group=group, position=i, **t) for i, t in enumerate(tags)])
         audit(shop=member.shop, actor=member.user, action="tag_group.create", count=len(tags), code=code)
     return group

@@ -43,7 +43,12 @@ def fan_tag_ids_refresh(fan_ids: Sequence[int]) -> None:
 
 
 def fan_tags_change(
-    *, fan: Fan, add: Sequence[Tag] = (), remove: Sequence[Tag] = (), source: str, actor: AbstractBaseUser | None
+    *,
+    fan: Fan,
+    add: Sequence[Tag] = (),
+    remove: Sequence[Tag] = (),
+    source: str,
+    actor: AbstractBaseUser | None,
 ) -> Fan:
     """Add and remove tags on one fan in one transaction."""
     check_single_choice(add)
@@ -108,7 +113,20 @@ def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
             "SELECT f, %s, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) AS f ON CONFLICT DO NOTHING RETURNING fan_id) "
             "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
             "SELECT fan_id, %s, %s, %s, %s, %s FROM new RETURNING fan_id",
-            [tag.pk, tag.group_id, single, source, actor_id, now, ids, tag.pk, FanTagEvent.ADD, source, actor_id, now],
+            [
+                tag.pk,
+                tag.group_id,
+                single,
+                source,
+                actor_id,
+                now,
+                ids,
+                tag.pk,
+                FanTagEvent.ADD,
+                source,
+                actor_id,
+                now,
+            ],
         )
         return {row[0] for row in cur.fetchall()}
 
@@ -118,20 +136,28 @@ def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
     events: list[FanTagEvent] = []
     if single:
         replaced = list(
-            FanTag.objects.filter(fan_id__in=ids, group_id=tag.group_id).exclude(tag_id=tag.pk).values_list("pk", "fan_id", "tag_id")
+            FanTag.objects.filter(fan_id__in=ids, group_id=tag.group_id)
+            .exclude(tag_id=tag.pk)
+            .values_list("pk", "fan_id", "tag_id")
         )
         if replaced:
             FanTag.objects.filter(pk__in=[r[0] for r in replaced]).delete()
             events += [
-                FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor) for _, f, t in replaced
+                FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor)
+                for _, f, t in replaced
             ]
     have = set(FanTag.objects.filter(fan_id__in=ids, tag=tag).values_list("fan_id", flat=True))
     new_ids = [f for f in ids if f not in have]
     FanTag.objects.bulk_create(
-        [FanTag(fan_id=f, tag=tag, group_id=tag.group_id, single=single, source=source, added_by=actor) for f in new_ids],
+        [
+            FanTag(fan_id=f, tag=tag, group_id=tag.group_id, single=single, source=source, added_by=actor)
+            for f in new_ids
+        ],
         batch_size=BATCH,
     )
-    events += [FanTagEvent(fan_id=f, tag=tag, action=FanTagEvent.ADD, source=source, actor=actor) for f in new_ids]
+    events += [
+        FanTagEvent(fan_id=f, tag=tag, action=FanTagEvent.ADD, source=source, actor=actor) for f in new_ids
+    ]
     FanTagEvent.objects.bulk_create(events, batch_size=BATCH)
     return set(new_ids)
 
@@ -156,10 +182,17 @@ def fan_tags_bulk_remove(
                     )
                     count = cur.rowcount
             else:
-                rows = list(FanTag.objects.filter(fan_id__in=ids, tag_id__in=tag_ids).values_list("pk", "fan_id", "tag_id"))
+                rows = list(
+                    FanTag.objects.filter(fan_id__in=ids, tag_id__in=tag_ids).values_list(
+                        "pk", "fan_id", "tag_id"
+                    )
+                )
                 FanTag.objects.filter(pk__in=[r[0] for r in rows]).delete()
                 FanTagEvent.objects.bulk_create(
-                    [FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor) for _, f, t in rows],
+                    [
+                        FanTagEvent(fan_id=f, tag_id=t, action=FanTagEvent.REMOVE, source=source, actor=actor)
+                        for _, f, t in rows
+                    ],
                     batch_size=BATCH,
                 )
                 count = len(rows)

@@ -31,9 +31,13 @@ def _int(value: Any, name: str, *, minimum: int, optional: bool = False) -> int 
         if str(number) != str(value).strip() and not isinstance(value, int):
             raise ValueError
     except (TypeError, ValueError):
-        raise Invalid(_("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid") from None
+        raise Invalid(
+            _("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid"
+        ) from None
     if number < minimum:
-        raise Invalid(_("%(name)s must be at least %(m)d.") % {"name": name, "m": minimum}, code=f"{name}_invalid")
+        raise Invalid(
+            _("%(name)s must be at least %(m)d.") % {"name": name, "m": minimum}, code=f"{name}_invalid"
+        )
     return number
 
 
@@ -43,7 +47,10 @@ def _money(value: Any, name: str) -> Decimal:
     except (InvalidOperation, TypeError):
         raise Invalid(_("%(name)s must be an amount.") % {"name": name}, code=f"{name}_invalid") from None
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise Invalid(_("%(name)s must be an amount with at most two decimals.") % {"name": name}, code=f"{name}_invalid")
+        raise Invalid(
+            _("%(name)s must be an amount with at most two decimals.") % {"name": name},
+            code=f"{name}_invalid",
+        )
     return amount
 
 
@@ -68,15 +75,18 @@ def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
     for item in raw:
         if not isinstance(item, dict):
             raise Invalid(_("Each tier needs min_quantity and unit_price."), code="tiers_invalid")
-        tiers.append({
-            "min_quantity": _int(item.get("min_quantity"), "min_quantity", minimum=1),
-            "unit_price": _money(item.get("unit_price"), "unit_price"),
-        })
+        tiers.append(
+            {
+                "min_quantity": _int(item.get("min_quantity"), "min_quantity", minimum=1),
+                "unit_price": _money(item.get("unit_price"), "unit_price"),
+            }
+        )
     previous_q, previous_price = 0, base_price
     for tier in tiers:
         if tier["min_quantity"] <= previous_q or tier["unit_price"] > previous_price:
             raise Invalid(
-                _("Tiers must have increasing quantities and non-increasing prices."), code="tiers_not_increasing"
+                _("Tiers must have increasing quantities and non-increasing prices."),
+                code="tiers_not_increasing",
             )
         previous_q, previous_price = tier["min_quantity"], tier["unit_price"]
     return tiers
@@ -117,8 +127,11 @@ def campaign_create(
     when = _deadline(deadline)
     moq = product.factory_product.moq if product.factory_product else 1
     if target < moq:
-        raise Invalid(_("The target must be at least the factory's MOQ (%(moq)d).") % {"moq": moq}, code="below_moq",
-                      detail={"moq": moq})
+        raise Invalid(
+            _("The target must be at least the factory's MOQ (%(moq)d).") % {"moq": moq},
+            code="below_moq",
+            detail={"moq": moq},
+        )
     if cap_n is not None and cap_n < target:
         raise Invalid(_("The cap cannot be below the target."), code="cap_below_target")
     clean_tiers = tiers_clean(tiers, base_price=product.price)
@@ -137,10 +150,22 @@ def campaign_create(
 
     with transaction.atomic():
         campaign = Campaign.objects.create(
-            shop=product.shop, product=product, factory_product=product.factory_product, kind=kind, title=title,
-            target_quantity=target, cap=cap_n, deadline=when, deposit_percent=percent, per_fan_limit=limit,
-            base_unit_price=product.price, currency=product.currency, cadence=cadence, cycles=cycle_count,
-            cutoff_hours=hours, created_by=user,
+            shop=product.shop,
+            product=product,
+            factory_product=product.factory_product,
+            kind=kind,
+            title=title,
+            target_quantity=target,
+            cap=cap_n,
+            deadline=when,
+            deposit_percent=percent,
+            per_fan_limit=limit,
+            base_unit_price=product.price,
+            currency=product.currency,
+            cadence=cadence,
+            cycles=cycle_count,
+            cutoff_hours=hours,
+            created_by=user,
         )
         Tier.objects.bulk_create(Tier(campaign=campaign, **t) for t in clean_tiers)
     return campaign
@@ -159,7 +184,9 @@ def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
             raise Conflict(_("The deadline has passed; create a new campaign."), code="deadline_past")
         campaign.status = CampaignStatus.LIVE
         campaign.launched_at = timezone.now()
-        Campaign.objects.filter(pk=campaign.pk).update(status=campaign.status, launched_at=campaign.launched_at)
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=campaign.status, launched_at=campaign.launched_at
+        )
         if campaign.kind == CampaignKind.SUBSCRIPTION:
             cycle_ensure_next(campaign)
         progress_announce(campaign)
@@ -221,8 +248,11 @@ def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         raise Invalid(_("A campaign card needs a campaign id.")) from None
     campaign = (
-        Campaign.objects.select_related("product").prefetch_related("tiers")
-        .filter(pk=campaign_id, shop=shop).exclude(status=CampaignStatus.DRAFT).first()
+        Campaign.objects.select_related("product")
+        .prefetch_related("tiers")
+        .filter(pk=campaign_id, shop=shop)
+        .exclude(status=CampaignStatus.DRAFT)
+        .first()
     )
     if campaign is None:
         raise Invalid(_("That campaign is not running in this shop."), code="not_found")
@@ -243,7 +273,9 @@ def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
         "deposit_percent": str(campaign.deposit_percent),
         "current_unit_price": str(campaign_current_unit_price(campaign)),
         "currency": campaign.currency,
-        "tiers": [{"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign.tiers.all()],
+        "tiers": [
+            {"min_quantity": t.min_quantity, "unit_price": str(t.unit_price)} for t in campaign.tiers.all()
+        ],
     }
     if isinstance(payload.get("text"), str):
         card["text"] = payload["text"][:200]

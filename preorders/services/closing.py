@@ -53,7 +53,9 @@ def campaign_decide(*, campaign_id: int) -> Campaign:
         if campaign.committed_quantity >= campaign.target_quantity:
             campaign.status = CampaignStatus.SUCCEEDED
             campaign.final_unit_price = unit_price_at(
-                base=campaign.base_unit_price, tiers=campaign_tiers(campaign), quantity=campaign.committed_quantity
+                base=campaign.base_unit_price,
+                tiers=campaign_tiers(campaign),
+                quantity=campaign.committed_quantity,
             )
         else:
             campaign.status = CampaignStatus.FAILED
@@ -101,8 +103,15 @@ def pledges_confirm_chunked(*, campaign: Campaign) -> int:
                     f"WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND status = %s "
                     f"ORDER BY id LIMIT %s{' FOR UPDATE' if connection.features.has_select_for_update else ''}) "
                     f"RETURNING fan_id, quantity",
-                    [PledgeStatus.CONFIRMED, campaign.final_unit_price, campaign.final_unit_price, timezone.now(),
-                     campaign.pk, PledgeStatus.ACTIVE, CHUNK],
+                    [
+                        PledgeStatus.CONFIRMED,
+                        campaign.final_unit_price,
+                        campaign.final_unit_price,
+                        timezone.now(),
+                        campaign.pk,
+                        PledgeStatus.ACTIVE,
+                        CHUNK,
+                    ],
                 )
                 rows = cursor.fetchall()
             spend: dict[int, Decimal] = defaultdict(Decimal)
@@ -115,7 +124,9 @@ def pledges_confirm_chunked(*, campaign: Campaign) -> int:
         _after_chunk(campaign.pk, settled)
 
 
-def pledges_refund_chunked(*, campaign_id: int, from_status: str = PledgeStatus.ACTIVE, reason: str = "close") -> int:
+def pledges_refund_chunked(
+    *, campaign_id: int, from_status: str = PledgeStatus.ACTIVE, reason: str = "close"
+) -> int:
     """Refund each pledge's deposit (provider first, no locks held), then mark the chunk refunded."""
     provider = payment_provider()
     done = 0
@@ -123,25 +134,42 @@ def pledges_refund_chunked(*, campaign_id: int, from_status: str = PledgeStatus.
     while True:
         chunk = list(
             Pledge.objects.filter(campaign_id=campaign_id, status=from_status, pk__gt=last_pk)
-            .order_by("pk").values("pk", "fan_id", "deposit_amount", "currency")[:CHUNK]
+            .order_by("pk")
+            .values("pk", "fan_id", "deposit_amount", "currency")[:CHUNK]
         )
         if not chunk:
             return done
         last_pk = chunk[-1]["pk"]
         paid = {
             r["pledge_id"]: r["n"]
-            for r in LedgerEntry.objects.filter(pledge_id__in=[p["pk"] for p in chunk], kind=LedgerKind.CHARGE)
-            .values("pledge_id").annotate(n=Count("pk")).order_by()
+            for r in LedgerEntry.objects.filter(
+                pledge_id__in=[p["pk"] for p in chunk], kind=LedgerKind.CHARGE
+            )
+            .values("pledge_id")
+            .annotate(n=Count("pk"))
+            .order_by()
         }
         entries = []
         for p in chunk:
             reference = f"pledge-{p['pk']}-{reason}-refund"
             if p["deposit_amount"] > 0 and paid.get(p["pk"]):
-                result = provider.refund(reference=reference, charge_reference=f"pledge-{p['pk']}-charge",
-                                         amount=p["deposit_amount"], currency=p["currency"])
-                entries.append(LedgerEntry(pledge_id=p["pk"], kind=LedgerKind.REFUND, amount=p["deposit_amount"],
-                                           currency=p["currency"], reference=reference,
-                                           provider_id=result.provider_id, note=reason))
+                result = provider.refund(
+                    reference=reference,
+                    charge_reference=f"pledge-{p['pk']}-charge",
+                    amount=p["deposit_amount"],
+                    currency=p["currency"],
+                )
+                entries.append(
+                    LedgerEntry(
+                        pledge_id=p["pk"],
+                        kind=LedgerKind.REFUND,
+                        amount=p["deposit_amount"],
+                        currency=p["currency"],
+                        reference=reference,
+                        provider_id=result.provider_id,
+                        note=reason,
+                    )
+                )
         with transaction.atomic(durable=True):
             LedgerEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=2000)
             ids = [p["pk"] for p in chunk]
@@ -187,8 +215,11 @@ def campaign_close(*, campaign_id: int, notify: bool = True) -> str:
         campaign.save(update_fields=["closed_at"])
         order = campaign_rollup(campaign)
         frame = {
-            "type": "campaign.closed", "campaign": campaign.pk, "status": campaign.status,
-            "committed_quantity": campaign.committed_quantity, "target_quantity": campaign.target_quantity,
+            "type": "campaign.closed",
+            "campaign": campaign.pk,
+            "status": campaign.status,
+            "committed_quantity": campaign.committed_quantity,
+            "target_quantity": campaign.target_quantity,
             "final_unit_price": None if campaign.final_unit_price is None else str(campaign.final_unit_price),
             "factory_order": order.pk if order else None,
         }
@@ -205,7 +236,9 @@ def _notice_text(campaign: Campaign, pledge: Pledge | None) -> str:
     if campaign.status == CampaignStatus.SUCCEEDED:
         balance = pledge.balance_due if pledge is not None else None
         return _("「%(title)s」成团啦！最终单价 %(price)s %(cur)s，尾款 %(balance)s %(cur)s。") % {
-            "title": campaign.title, "price": campaign.final_unit_price, "cur": campaign.currency,
+            "title": campaign.title,
+            "price": campaign.final_unit_price,
+            "cur": campaign.currency,
             "balance": balance if balance is not None else "-",
         }
     return _("「%(title)s」未达到目标，定金已原路退回。") % {"title": campaign.title}
@@ -219,19 +252,28 @@ def campaign_notify(*, campaign_id: int, batch: int = 200) -> int:
     settled = PledgeStatus.CONFIRMED if campaign.status == CampaignStatus.SUCCEEDED else PledgeStatus.REFUNDED
     told = CampaignNotice.objects.filter(campaign=campaign, kind=campaign.status).values("fan_id")
     fan_ids = list(
-        Pledge.objects.filter(campaign=campaign, status=settled).exclude(fan_id__in=told)
-        .values_list("fan_id", flat=True).distinct().order_by("fan_id")[: batch + 1]
+        Pledge.objects.filter(campaign=campaign, status=settled)
+        .exclude(fan_id__in=told)
+        .values_list("fan_id", flat=True)
+        .distinct()
+        .order_by("fan_id")[: batch + 1]
     )
     card = campaign_card_build(campaign.shop, {"campaign": campaign.pk})
     for fan_id in fan_ids[:batch]:
         conversation = Conversation.objects.filter(fan_id=fan_id).first()
-        pledge = Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status=settled).order_by("pk").first()
+        pledge = (
+            Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status=settled).order_by("pk").first()
+        )
         with transaction.atomic(durable=True):
-            _notice, created = CampaignNotice.objects.get_or_create(campaign=campaign, fan_id=fan_id, kind=campaign.status)
+            _notice, created = CampaignNotice.objects.get_or_create(
+                campaign=campaign, fan_id=fan_id, kind=campaign.status
+            )
             if not created or conversation is None:
                 continue
             system_message_post(conversation=conversation, text=_notice_text(campaign, pledge))
-            system_message_post(conversation=conversation, text="", kind=MessageKind.CAMPAIGN_CARD, payload=card)
+            system_message_post(
+                conversation=conversation, text="", kind=MessageKind.CAMPAIGN_CARD, payload=card
+            )
     return max(0, len(fan_ids) - batch)
 
 
@@ -239,7 +281,9 @@ def campaigns_close_due() -> list[int]:
     """Beat entry: every group campaign past its deadline that is not fully closed yet."""
     due = list(
         Campaign.objects.filter(kind=CampaignKind.GROUP, closed_at__isnull=True, deadline__lte=timezone.now())
-        .exclude(status=CampaignStatus.DRAFT).values_list("pk", flat=True).order_by("deadline", "pk")
+        .exclude(status=CampaignStatus.DRAFT)
+        .values_list("pk", flat=True)
+        .order_by("deadline", "pk")
     )
     for campaign_id in due:
         try:
@@ -247,4 +291,3 @@ def campaigns_close_due() -> list[int]:
         except Exception:  # noqa: BLE001 - one broken campaign must not block the others; the next run retries
             logger.exception("closing campaign %s failed", campaign_id)
     return due
-

@@ -46,7 +46,10 @@ def delivery_window(campaign: Campaign) -> dt.date:
 def _draft_order_lock(factory_product_id: int, window: dt.date) -> FactoryOrder:
     """The open roll-up order for a product and window, created on first use (race-safe by constraint)."""
     qs = FactoryOrder.objects.select_for_update().filter(
-        factory_product_id=factory_product_id, window_start=window, cycle__isnull=True, status=FactoryOrderStatus.DRAFT
+        factory_product_id=factory_product_id,
+        window_start=window,
+        cycle__isnull=True,
+        status=FactoryOrderStatus.DRAFT,
     )
     order = qs.first()
     if order is not None:
@@ -63,18 +66,28 @@ def _lines_add(order: FactoryOrder, rows: dict[str, dict]) -> None:
     """Add quantities to the order's lines, locking them in SKU order."""
     existing = {
         line.sku: line
-        for line in FactoryOrderLine.objects.select_for_update().filter(order=order, sku__in=list(rows)).order_by("sku")
+        for line in FactoryOrderLine.objects.select_for_update()
+        .filter(order=order, sku__in=list(rows))
+        .order_by("sku")
     }
     for sku in sorted(rows):
         row = rows[sku]
         if sku in existing:
             FactoryOrderLine.objects.filter(pk=existing[sku].pk).update(
-                quantity=F("quantity") + row["quantity"], deposits=F("deposits") + row["deposits"],
+                quantity=F("quantity") + row["quantity"],
+                deposits=F("deposits") + row["deposits"],
                 value=F("value") + row["value"],
             )
         else:
-            FactoryOrderLine.objects.create(order=order, sku=sku, name=row["name"], factory_variant_id=row["fv"],
-                                            quantity=row["quantity"], deposits=row["deposits"], value=row["value"])
+            FactoryOrderLine.objects.create(
+                order=order,
+                sku=sku,
+                name=row["name"],
+                factory_variant_id=row["fv"],
+                quantity=row["quantity"],
+                deposits=row["deposits"],
+                value=row["value"],
+            )
 
 
 def campaign_rollup(campaign: Campaign) -> FactoryOrder | None:
@@ -89,12 +102,19 @@ def campaign_rollup(campaign: Campaign) -> FactoryOrder | None:
         if source is not None:
             return source.order
         order = _draft_order_lock(campaign.factory_product_id, delivery_window(campaign))
-        rows: dict[str, dict] = defaultdict(lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)})
+        rows: dict[str, dict] = defaultdict(
+            lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)}
+        )
         # Aggregated in the database: every confirmed pledge of a campaign has the same final price.
         grouped = (
             Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CONFIRMED)
-            .values("variant__factory_variant_id", "variant__factory_variant__sku", "variant__factory_variant__name",
-                    "sku", "variant_name")
+            .values(
+                "variant__factory_variant_id",
+                "variant__factory_variant__sku",
+                "variant__factory_variant__name",
+                "sku",
+                "variant_name",
+            )
             .annotate(quantity=Sum("quantity"), deposits=Sum("deposit_amount"))
             .order_by()
         )
@@ -121,12 +141,23 @@ def cycle_rollup(cycle: SubscriptionCycle) -> FactoryOrder | None:
         if existing is not None:
             return existing
         day = timezone.localdate(cycle.delivery_at)
-        order = FactoryOrder.objects.create(factory_product_id=campaign.factory_product_id, cycle=cycle,
-                                            window_start=day - dt.timedelta(days=day.weekday()), currency=campaign.currency)
-        rows: dict[str, dict] = defaultdict(lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)})
+        order = FactoryOrder.objects.create(
+            factory_product_id=campaign.factory_product_id,
+            cycle=cycle,
+            window_start=day - dt.timedelta(days=day.weekday()),
+            currency=campaign.currency,
+        )
+        rows: dict[str, dict] = defaultdict(
+            lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)}
+        )
         for d in CycleDelivery.objects.filter(cycle=cycle).values(
-            "pledge__variant__factory_variant_id", "pledge__variant__factory_variant__sku",
-            "pledge__variant__factory_variant__name", "pledge__sku", "pledge__variant_name", "quantity", "amount",
+            "pledge__variant__factory_variant_id",
+            "pledge__variant__factory_variant__sku",
+            "pledge__variant__factory_variant__name",
+            "pledge__sku",
+            "pledge__variant_name",
+            "quantity",
+            "amount",
         ):
             sku = d["pledge__variant__factory_variant__sku"] or d["pledge__sku"]
             row = rows[sku]
@@ -139,7 +170,9 @@ def cycle_rollup(cycle: SubscriptionCycle) -> FactoryOrder | None:
     return order
 
 
-def factory_order_transition(*, order_id: int, status: str, actor: AbstractBaseUser | None = None) -> FactoryOrder:
+def factory_order_transition(
+    *, order_id: int, status: str, actor: AbstractBaseUser | None = None
+) -> FactoryOrder:
     """draft → sent → confirmed → in production → shipped → delivered, or cancelled (with refunds)."""
     with transaction.atomic(durable=True):
         order = FactoryOrder.objects.select_for_update().get(pk=order_id)
@@ -164,8 +197,11 @@ def factory_order_refunds_run(*, order_id: int) -> int:
     order = FactoryOrder.objects.get(pk=order_id)
     if order.status != FactoryOrderStatus.CANCELLED:
         return 0
-    campaign_ids = list(FactoryOrderSource.objects.filter(order=order, campaign__isnull=False)
-                        .values_list("campaign_id", flat=True))
+    campaign_ids = list(
+        FactoryOrderSource.objects.filter(order=order, campaign__isnull=False).values_list(
+            "campaign_id", flat=True
+        )
+    )
     return sum(
         pledges_refund_chunked(campaign_id=cid, from_status=PledgeStatus.CONFIRMED, reason="factory-cancel")
         for cid in campaign_ids

@@ -122,7 +122,8 @@ def _fan_limit_check(campaign: Campaign, fan_id: int, extra: int) -> None:
     if held + extra > campaign.per_fan_limit:
         raise Conflict(
             _("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
-            code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": held},
+            code="per_fan_limit",
+            detail={"per_fan_limit": campaign.per_fan_limit, "held": held},
         )
 
 
@@ -144,10 +145,13 @@ def _reserve(campaign: Campaign, quantity: int) -> int:
     if row is not None:
         return row[0]
     current = Campaign.objects.filter(pk=campaign.pk).values("committed_quantity", "status", "deadline").get()
-    if current["status"] != CampaignStatus.LIVE or (campaign.kind == CampaignKind.GROUP and current["deadline"] <= now):
+    if current["status"] != CampaignStatus.LIVE or (
+        campaign.kind == CampaignKind.GROUP and current["deadline"] <= now
+    ):
         raise Conflict(_("This campaign is not taking pledges."), code="campaign_closed")
     raise Conflict(
-        _("Sold out: not enough left under the cap."), code="sold_out",
+        _("Sold out: not enough left under the cap."),
+        code="sold_out",
         detail={"cap": campaign.cap, "committed_quantity": current["committed_quantity"]},
     )
 
@@ -169,7 +173,9 @@ def _fan_count_add(fan_id: int, delta: int) -> None:
 
 
 def _request_hash(campaign_id: int, variant: Any, quantity: Any) -> str:
-    body = json.dumps({"campaign": int(campaign_id), "variant": str(variant), "quantity": str(quantity)}, sort_keys=True)
+    body = json.dumps(
+        {"campaign": int(campaign_id), "variant": str(variant), "quantity": str(quantity)}, sort_keys=True
+    )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -179,7 +185,9 @@ def _replay(record: IdempotencyKey, request_hash: str) -> dict[str, Any]:
             _("This Idempotency-Key was used with a different request."), code="idempotency_key_reused"
         )
     if record.response is None:
-        raise Conflict(_("A request with this Idempotency-Key is still in progress."), code="idempotency_in_progress")
+        raise Conflict(
+            _("A request with this Idempotency-Key is still in progress."), code="idempotency_in_progress"
+        )
     return record.response
 
 
@@ -193,12 +201,27 @@ def _campaign_snapshot(campaign_id: int) -> Campaign:
 # path): one read, one insert and the guarded reservation, then the provider, then one short transaction.
 
 _PLACEMENT_COLUMNS: list[tuple[str, type, str]] = [
-    ("k", IdempotencyKey, "id"), ("k", IdempotencyKey, "request_hash"), ("k", IdempotencyKey, "response"),
-    ("c", Campaign, "id"), ("c", Campaign, "status"), ("c", Campaign, "kind"), ("c", Campaign, "deadline"),
-    ("c", Campaign, "shop"), ("c", Campaign, "product"), ("c", Campaign, "cap"), ("c", Campaign, "per_fan_limit"),
-    ("c", Campaign, "base_unit_price"), ("c", Campaign, "deposit_percent"), ("c", Campaign, "currency"),
-    ("c", Campaign, "committed_quantity"), ("c", Campaign, "final_unit_price"), ("c", Campaign, "launched_at"),
-    ("v", Variant, "id"), ("v", Variant, "name"), ("v", Variant, "sku"), ("v", Variant, "is_available"),
+    ("k", IdempotencyKey, "id"),
+    ("k", IdempotencyKey, "request_hash"),
+    ("k", IdempotencyKey, "response"),
+    ("c", Campaign, "id"),
+    ("c", Campaign, "status"),
+    ("c", Campaign, "kind"),
+    ("c", Campaign, "deadline"),
+    ("c", Campaign, "shop"),
+    ("c", Campaign, "product"),
+    ("c", Campaign, "cap"),
+    ("c", Campaign, "per_fan_limit"),
+    ("c", Campaign, "base_unit_price"),
+    ("c", Campaign, "deposit_percent"),
+    ("c", Campaign, "currency"),
+    ("c", Campaign, "committed_quantity"),
+    ("c", Campaign, "final_unit_price"),
+    ("c", Campaign, "launched_at"),
+    ("v", Variant, "id"),
+    ("v", Variant, "name"),
+    ("v", Variant, "sku"),
+    ("v", Variant, "is_available"),
     ("f", Fan, "id"),
 ]
 _converters_by_vendor: dict[str, list[tuple[Any, list[Any]]]] = {}
@@ -211,15 +234,21 @@ def _placement_converters(connection: Any) -> list[tuple[Any, list[Any]]]:
         converters = []
         for _alias, model, name in _PLACEMENT_COLUMNS:
             col = model._meta.get_field(name).get_col(model._meta.db_table)
-            converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+            converters.append(
+                (col, connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+            )
         _converters_by_vendor[connection.vendor] = converters
     return converters
 
 
-def _placement_read(*, user_id: int, campaign_id: int, variant_id: int | None, key: str | None) -> dict[str, Any]:
+def _placement_read(
+    *, user_id: int, campaign_id: int, variant_id: int | None, key: str | None
+) -> dict[str, Any]:
     """Idempotency record, launched campaign, the campaign's variant and the user's fan row: one statement."""
     connection = transaction.get_connection()
-    select = ", ".join(f"{alias}.{model._meta.get_field(name).column}" for alias, model, name in _PLACEMENT_COLUMNS)
+    select = ", ".join(
+        f"{alias}.{model._meta.get_field(name).column}" for alias, model, name in _PLACEMENT_COLUMNS
+    )
     sql = (
         f"SELECT {select} FROM (SELECT 1 AS one) o "
         f"LEFT JOIN {IdempotencyKey._meta.db_table} k ON k.user_id = %s AND k.key = %s "
@@ -242,11 +271,20 @@ def _placement_read(*, user_id: int, campaign_id: int, variant_id: int | None, k
 
 def _campaign_from_read(row: dict[str, Any]) -> Campaign:
     campaign = Campaign(
-        pk=row["c_id"], status=row["c_status"], kind=row["c_kind"], deadline=row["c_deadline"],
-        shop_id=row["c_shop"], product_id=row["c_product"], cap=row["c_cap"], per_fan_limit=row["c_per_fan_limit"],
-        base_unit_price=row["c_base_unit_price"], deposit_percent=row["c_deposit_percent"],
-        currency=row["c_currency"], committed_quantity=row["c_committed_quantity"],
-        final_unit_price=row["c_final_unit_price"], launched_at=row["c_launched_at"],
+        pk=row["c_id"],
+        status=row["c_status"],
+        kind=row["c_kind"],
+        deadline=row["c_deadline"],
+        shop_id=row["c_shop"],
+        product_id=row["c_product"],
+        cap=row["c_cap"],
+        per_fan_limit=row["c_per_fan_limit"],
+        base_unit_price=row["c_base_unit_price"],
+        deposit_percent=row["c_deposit_percent"],
+        currency=row["c_currency"],
+        committed_quantity=row["c_committed_quantity"],
+        final_unit_price=row["c_final_unit_price"],
+        launched_at=row["c_launched_at"],
     )
     # Tiers are fixed at launch, so a short per-process cache saves a query per pledge (progress uses them too).
     campaign._prefetched_objects_cache = {"tiers": campaign_tiers_cached(campaign)}
@@ -276,7 +314,9 @@ def _variant_from_read(row: dict[str, Any], variant_pk: int | None) -> Variant:
 def _prep(model: type, values: dict[str, Any], connection: Any) -> tuple[list[str], list[Any]]:
     """Column names and backend-ready values for a plain INSERT (as the ORM would adapt them)."""
     fields = [model._meta.get_field(name) for name in values]
-    return [f.column for f in fields], [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
+    return [f.column for f in fields], [
+        f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
+    ]
 
 
 def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | None:
@@ -285,12 +325,31 @@ def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | N
     Returns the key record's id. A duplicate key raises IntegrityError and nothing is stored.
     """
     connection = transaction.get_connection()
-    names = ["campaign", "fan", "user", "variant", "variant_name", "sku", "quantity", "unit_price", "deposit_amount",
-             "currency", "status", "final_unit_price", "balance_due", "cancel_reason", "created_at", "updated_at"]
-    columns, values = _prep(Pledge, {n: getattr(pledge, Pledge._meta.get_field(n).attname) for n in names},
-                            connection)
-    insert_pledge = (f"INSERT INTO {Pledge._meta.db_table} ({', '.join(columns)}) "
-                     f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id")
+    names = [
+        "campaign",
+        "fan",
+        "user",
+        "variant",
+        "variant_name",
+        "sku",
+        "quantity",
+        "unit_price",
+        "deposit_amount",
+        "currency",
+        "status",
+        "final_unit_price",
+        "balance_due",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    ]
+    columns, values = _prep(
+        Pledge, {n: getattr(pledge, Pledge._meta.get_field(n).attname) for n in names}, connection
+    )
+    insert_pledge = (
+        f"INSERT INTO {Pledge._meta.db_table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"
+    )
     with connection.cursor() as cursor:
         if key_values is None:
             cursor.execute(insert_pledge, values)
@@ -317,7 +376,12 @@ def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | N
 
 
 def _pledge_record_paid(
-    *, pledge: Pledge, fan_id: int, reference: str, provider_id: str | None, key_record: int | None,
+    *,
+    pledge: Pledge,
+    fan_id: int,
+    reference: str,
+    provider_id: str | None,
+    key_record: int | None,
     body: dict[str, Any],
 ) -> int | None:
     """Pending to active, with the charge row, the fan's count and the key's answer (`body`).
@@ -329,22 +393,38 @@ def _pledge_record_paid(
     connection = transaction.get_connection()
     campaign_table = Campaign._meta.db_table
     updated_at = Pledge._meta.get_field("updated_at").get_db_prep_save(pledge.updated_at, connection)
-    activate = (f"UPDATE {Pledge._meta.db_table} SET status = %s, updated_at = %s WHERE id = %s AND status = %s "
-                f"RETURNING campaign_id")
+    activate = (
+        f"UPDATE {Pledge._meta.db_table} SET status = %s, updated_at = %s WHERE id = %s AND status = %s "
+        f"RETURNING campaign_id"
+    )
     params: list[Any] = [PledgeStatus.ACTIVE, updated_at, pledge.pk, PledgeStatus.PENDING]
     ledger_sql, ledger_params = "", []
     if provider_id is not None:
-        ledger_columns, ledger_params = _prep(LedgerEntry, {
-            "pledge": pledge.pk, "kind": LedgerKind.CHARGE, "amount": pledge.deposit_amount,
-            "currency": pledge.currency, "reference": reference, "provider_id": provider_id, "note": "deposit",
-            "created_at": pledge.updated_at,
-        }, connection)
-        ledger_sql = (f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ledger_columns)}) "
-                      f"SELECT {', '.join(['%s'] * len(ledger_columns))}")
+        ledger_columns, ledger_params = _prep(
+            LedgerEntry,
+            {
+                "pledge": pledge.pk,
+                "kind": LedgerKind.CHARGE,
+                "amount": pledge.deposit_amount,
+                "currency": pledge.currency,
+                "reference": reference,
+                "provider_id": provider_id,
+                "note": "deposit",
+                "created_at": pledge.updated_at,
+            },
+            connection,
+        )
+        ledger_sql = (
+            f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ledger_columns)}) "
+            f"SELECT {', '.join(['%s'] * len(ledger_columns))}"
+        )
     fan_sql = f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + 1 WHERE id = %s"
     key_sql, key_params = f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", []
     if key_record is not None:
-        key_params = [IdempotencyKey._meta.get_field("response").get_db_prep_save(body, connection), key_record]
+        key_params = [
+            IdempotencyKey._meta.get_field("response").get_db_prep_save(body, connection),
+            key_record,
+        ]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             parts = [f"a AS ({activate})"]
@@ -377,7 +457,12 @@ def _pledge_record_paid(
 
 
 def pledge_place(
-    *, user: AbstractBaseUser, campaign_id: int, variant_id: Any, quantity: Any, idempotency_key: str | None = None
+    *,
+    user: AbstractBaseUser,
+    campaign_id: int,
+    variant_id: Any,
+    quantity: Any,
+    idempotency_key: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """A fan commits to `quantity` of a variant and pays the deposit. Returns (pledge dict, created).
 
@@ -389,8 +474,9 @@ def pledge_place(
     variant_pk = _variant_pk(variant_id)
     row = _placement_read(user_id=user.pk, campaign_id=int(campaign_id), variant_id=variant_pk, key=key)
     if key and row["k_id"] is not None:
-        return _replay(IdempotencyKey(request_hash=row["k_request_hash"], response=row["k_response"]),
-                       request_hash), False
+        return _replay(
+            IdempotencyKey(request_hash=row["k_request_hash"], response=row["k_response"]), request_hash
+        ), False
     if row["c_id"] is None:
         raise NotFound()  # drafts are invisible to fans
     campaign = _campaign_from_read(row)
@@ -398,25 +484,45 @@ def pledge_place(
     variant = _variant_from_read(row, variant_pk)
     _open_check(campaign)
     if campaign.per_fan_limit is not None and quantity > campaign.per_fan_limit:
-        raise Conflict(_("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
-                       code="per_fan_limit", detail={"per_fan_limit": campaign.per_fan_limit, "held": 0})
+        raise Conflict(
+            _("At most %(n)d per fan in this campaign.") % {"n": campaign.per_fan_limit},
+            code="per_fan_limit",
+            detail={"per_fan_limit": campaign.per_fan_limit, "held": 0},
+        )
     fan_id = row["f_id"]
     if fan_id is None:
         # Joining from a campaign page follows the shop (and opens the chat with it).
         fan_id = fan_follow(user=user, shop=campaign.shop, via="campaign").pk
     # The price the fan was shown (tiers reached so far); the final tier price is settled at the close.
-    unit_price = unit_price_at(base=campaign.base_unit_price, tiers=campaign_tiers(campaign),
-                               quantity=campaign.committed_quantity)
+    unit_price = unit_price_at(
+        base=campaign.base_unit_price, tiers=campaign_tiers(campaign), quantity=campaign.committed_quantity
+    )
     deposit = deposit_for(quantity=quantity, unit_price=unit_price, percent=campaign.deposit_percent)
     now = timezone.now()
     pledge = Pledge(
-        campaign_id=campaign.pk, fan_id=fan_id, user_id=user.pk, variant_id=variant.pk, variant_name=variant.name,
-        sku=variant.sku, quantity=quantity, unit_price=unit_price, deposit_amount=deposit, currency=campaign.currency,
-        status=PledgeStatus.PENDING, created_at=now, updated_at=now,
+        campaign_id=campaign.pk,
+        fan_id=fan_id,
+        user_id=user.pk,
+        variant_id=variant.pk,
+        variant_name=variant.name,
+        sku=variant.sku,
+        quantity=quantity,
+        unit_price=unit_price,
+        deposit_amount=deposit,
+        currency=campaign.currency,
+        status=PledgeStatus.PENDING,
+        created_at=now,
+        updated_at=now,
     )
     key_values = None
     if key:
-        key_values = {"user": user.pk, "key": key, "request_hash": request_hash, "response": None, "created_at": now}
+        key_values = {
+            "user": user.pk,
+            "key": key,
+            "request_hash": request_hash,
+            "response": None,
+            "created_at": now,
+        }
 
     try:
         with transaction.atomic(durable=True):
@@ -433,35 +539,48 @@ def pledge_place(
             raise
         record = IdempotencyKey.objects.filter(user=user, key=key).first()
         if record is None:  # the twin failed and was rolled back: the client may simply retry
-            raise Conflict(_("A request with this Idempotency-Key is still in progress."),
-                           code="idempotency_in_progress") from None
+            raise Conflict(
+                _("A request with this Idempotency-Key is still in progress."), code="idempotency_in_progress"
+            ) from None
         return _replay(record, request_hash), False
 
     reference = f"pledge-{pledge.pk}-charge"
     result = None
     if deposit > 0:
         try:
-            result = payment_provider().charge(reference=reference, amount=deposit, currency=pledge.currency,
-                                               user_id=user.pk)
+            result = payment_provider().charge(
+                reference=reference, amount=deposit, currency=pledge.currency, user_id=user.pk
+            )
         except PaymentError as exc:
             if isinstance(exc, PaymentTimeout):
                 payment_provider().void(reference=reference)
             _pledge_abandon(pledge)
-            raise PaymentFailed(_("The deposit could not be charged; nothing was stored."),
-                                code="payment_timeout" if isinstance(exc, PaymentTimeout) else "payment_failed") from None
+            raise PaymentFailed(
+                _("The deposit could not be charged; nothing was stored."),
+                code="payment_timeout" if isinstance(exc, PaymentTimeout) else "payment_failed",
+            ) from None
 
     # The answer a retry with the same key gets, written with the activation in one transaction.
     pledge.status, pledge.updated_at = PledgeStatus.ACTIVE, timezone.now()
     body = pledge_to_dict(pledge)
     with transaction.atomic(durable=True):
-        committed = _pledge_record_paid(pledge=pledge, fan_id=fan_id, reference=reference, key_record=record_pk,
-                                        provider_id=None if result is None else result.provider_id, body=body)
+        committed = _pledge_record_paid(
+            pledge=pledge,
+            fan_id=fan_id,
+            reference=reference,
+            key_record=record_pk,
+            provider_id=None if result is None else result.provider_id,
+            body=body,
+        )
         if committed is None:  # swept as abandoned meanwhile; the sweeper voided the charge
             raise PaymentFailed(_("The deposit could not be confirmed in time."), code="payment_timeout")
         # A pledge is the strongest signal the recommender gets (recommend.services).
-        interaction_record(fan=Fan(pk=fan_id, shop_id=campaign.shop_id),
-                           product=Product(pk=campaign.product_id, shop_id=campaign.shop_id), kind="pledge",
-                           key=f"pledge:{pledge.pk}")
+        interaction_record(
+            fan=Fan(pk=fan_id, shop_id=campaign.shop_id),
+            product=Product(pk=campaign.product_id, shop_id=campaign.shop_id),
+            kind="pledge",
+            key=f"pledge:{pledge.pk}",
+        )
         campaign.committed_quantity = committed
         progress_announce(campaign)
     return body, True
@@ -506,15 +625,27 @@ def ledger_refund(*, pledge: Pledge, amount: Decimal, reference: str, note: str)
     if existing is not None:
         return existing
     result = payment_provider().refund(
-        reference=reference, charge_reference=f"pledge-{pledge.pk}-charge", amount=amount, currency=pledge.currency
+        reference=reference,
+        charge_reference=f"pledge-{pledge.pk}-charge",
+        amount=amount,
+        currency=pledge.currency,
     )
-    entry = LedgerEntry(pledge_id=pledge.pk, kind=LedgerKind.REFUND, amount=amount, currency=pledge.currency,
-                        reference=reference, provider_id=result.provider_id, note=note)
+    entry = LedgerEntry(
+        pledge_id=pledge.pk,
+        kind=LedgerKind.REFUND,
+        amount=amount,
+        currency=pledge.currency,
+        reference=reference,
+        provider_id=result.provider_id,
+        note=note,
+    )
     LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
     return entry
 
 
-def pledge_change(*, user: AbstractBaseUser, pledge_id: int, quantity: Any = None, variant_id: Any = None) -> dict[str, Any]:
+def pledge_change(
+    *, user: AbstractBaseUser, pledge_id: int, quantity: Any = None, variant_id: Any = None
+) -> dict[str, Any]:
     """Change quantity and/or variant before the deadline; the deposit difference is charged or refunded."""
     if quantity is None and variant_id is None:
         raise Invalid(_("Nothing to change."), code="invalid")
@@ -539,29 +670,45 @@ def pledge_change(*, user: AbstractBaseUser, pledge_id: int, quantity: Any = Non
         if variant is not None:
             pledge.variant, pledge.variant_name, pledge.sku = variant, variant.name, variant.sku
         pledge.quantity = new_quantity
-        pledge.deposit_amount = deposit_for(quantity=new_quantity, unit_price=pledge.unit_price,
-                                            percent=campaign.deposit_percent)
-        pledge.save(update_fields=["variant", "variant_name", "sku", "quantity", "deposit_amount", "updated_at"])
+        pledge.deposit_amount = deposit_for(
+            quantity=new_quantity, unit_price=pledge.unit_price, percent=campaign.deposit_percent
+        )
+        pledge.save(
+            update_fields=["variant", "variant_name", "sku", "quantity", "deposit_amount", "updated_at"]
+        )
     difference = pledge.deposit_amount - old_deposit
     change_ref = f"pledge-{pledge.pk}-change-{uuid.uuid4().hex[:12]}"
     if difference > 0:
         try:
-            result = payment_provider().charge(reference=change_ref, amount=difference, currency=pledge.currency,
-                                               user_id=user.pk)
+            result = payment_provider().charge(
+                reference=change_ref, amount=difference, currency=pledge.currency, user_id=user.pk
+            )
         except PaymentError as exc:
             if isinstance(exc, PaymentTimeout):
                 payment_provider().void(reference=change_ref)
             with transaction.atomic(durable=True):
                 # Put the pledge back as it was; the reservation for the increase is released.
                 Pledge.objects.filter(pk=pledge.pk).update(
-                    quantity=old_quantity, deposit_amount=old_deposit, variant_id=old_variant[0],
-                    variant_name=old_variant[1], sku=old_variant[2],
+                    quantity=old_quantity,
+                    deposit_amount=old_deposit,
+                    variant_id=old_variant[0],
+                    variant_name=old_variant[1],
+                    sku=old_variant[2],
                 )
                 if delta > 0:
                     _release(campaign.pk, delta)
-            raise PaymentFailed(_("The extra deposit could not be charged; the pledge is unchanged.")) from None
-        LedgerEntry.objects.create(pledge=pledge, kind=LedgerKind.CHARGE, amount=difference, currency=pledge.currency,
-                                   reference=change_ref, provider_id=result.provider_id, note="change")
+            raise PaymentFailed(
+                _("The extra deposit could not be charged; the pledge is unchanged.")
+            ) from None
+        LedgerEntry.objects.create(
+            pledge=pledge,
+            kind=LedgerKind.CHARGE,
+            amount=difference,
+            currency=pledge.currency,
+            reference=change_ref,
+            provider_id=result.provider_id,
+            note="change",
+        )
     elif difference < 0:
         ledger_refund(pledge=pledge, amount=-difference, reference=change_ref, note="change")
     with transaction.atomic():
@@ -583,8 +730,12 @@ def pledge_cancel(*, user: AbstractBaseUser, pledge_id: int, reason: str = "") -
         pledge.save(update_fields=["status", "cancel_reason", "updated_at"])
         _release(pledge.campaign_id, pledge.quantity)
         _fan_count_add(pledge.fan_id, -1)
-    ledger_refund(pledge=pledge, amount=_net_paid(pledge.pk), reference=f"pledge-{pledge.pk}-cancel-refund",
-                  note="cancel")
+    ledger_refund(
+        pledge=pledge,
+        amount=_net_paid(pledge.pk),
+        reference=f"pledge-{pledge.pk}-cancel-refund",
+        note="cancel",
+    )
     with transaction.atomic():
         progress_announce(_campaign_snapshot(pledge.campaign_id))
     return pledge_to_dict(pledge)
@@ -593,11 +744,16 @@ def pledge_cancel(*, user: AbstractBaseUser, pledge_id: int, reason: str = "") -
 def pledges_cancelled_refund(*, campaign_id: int) -> int:
     """Finish refunds of cancelled pledges interrupted by a crash (reruns find nothing to do)."""
     done = 0
-    for pledge in Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CANCELLED).exclude(
-        ledger__reference__endswith="-cancel-refund"
-    ).order_by("pk"):
-        if ledger_refund(pledge=pledge, amount=_net_paid(pledge.pk), reference=f"pledge-{pledge.pk}-cancel-refund",
-                         note="cancel"):
+    for pledge in (
+        Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CANCELLED)
+        .exclude(ledger__reference__endswith="-cancel-refund")
+        .order_by("pk")
+    ):
+        if ledger_refund(
+            pledge=pledge,
+            amount=_net_paid(pledge.pk),
+            reference=f"pledge-{pledge.pk}-cancel-refund",
+            note="cancel",
+        ):
             done += 1
     return done
-

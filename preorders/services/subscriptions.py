@@ -57,7 +57,8 @@ def cycle_ensure_next(campaign: Campaign) -> SubscriptionCycle | None:
         return None
     when = delivery_at(campaign, number)
     cycle, _created = SubscriptionCycle.objects.get_or_create(
-        campaign=campaign, number=number,
+        campaign=campaign,
+        number=number,
         defaults={"delivery_at": when, "cutoff_at": when - dt.timedelta(hours=campaign.cutoff_hours)},
     )
     return cycle
@@ -73,12 +74,20 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
         unit_price = campaign_current_unit_price(campaign)
         skipped = SubscriptionSkip.objects.filter(cycle=cycle).values("pledge_id")
         subscriptions = (
-            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.ACTIVE, created_at__lte=cycle.cutoff_at)
-            .exclude(pk__in=skipped).values_list("pk", "quantity")
+            Pledge.objects.filter(
+                campaign=campaign, status=PledgeStatus.ACTIVE, created_at__lte=cycle.cutoff_at
+            )
+            .exclude(pk__in=skipped)
+            .values_list("pk", "quantity")
         )
         deliveries = [
-            CycleDelivery(pledge_id=pk, cycle=cycle, quantity=q, unit_price=unit_price,
-                          amount=line_value(quantity=q, unit_price=unit_price))
+            CycleDelivery(
+                pledge_id=pk,
+                cycle=cycle,
+                quantity=q,
+                unit_price=unit_price,
+                amount=line_value(quantity=q, unit_price=unit_price),
+            )
             for pk, q in subscriptions
         ]
         CycleDelivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=2000)
@@ -87,7 +96,9 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
         cycle.save(update_fields=["status", "quantity"])
         cycle_rollup(cycle)
         if cycle_ensure_next(campaign) is None:
-            Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.ENDED, closed_at=timezone.now())
+            Campaign.objects.filter(pk=campaign.pk).update(
+                status=CampaignStatus.ENDED, closed_at=timezone.now()
+            )
             campaign.status = CampaignStatus.ENDED
         progress_announce(campaign)
     return cycle
@@ -96,9 +107,11 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
 def subscription_cutoffs_run() -> list[int]:
     """Beat entry: cut every open cycle whose cut-off has passed (in time order)."""
     due = list(
-        SubscriptionCycle.objects.filter(status=CycleStatus.OPEN, cutoff_at__lte=timezone.now(),
-                                         campaign__status=CampaignStatus.LIVE)
-        .order_by("cutoff_at", "pk").values_list("pk", flat=True)
+        SubscriptionCycle.objects.filter(
+            status=CycleStatus.OPEN, cutoff_at__lte=timezone.now(), campaign__status=CampaignStatus.LIVE
+        )
+        .order_by("cutoff_at", "pk")
+        .values_list("pk", flat=True)
     )
     for cycle_id in due:
         try:
@@ -119,8 +132,11 @@ def _subscription(user: AbstractBaseUser, pledge_id: int) -> Pledge:
 
 def _next_open_cycle(campaign_id: int) -> SubscriptionCycle:
     cycle = (
-        SubscriptionCycle.objects.filter(campaign_id=campaign_id, status=CycleStatus.OPEN, cutoff_at__gt=timezone.now())
-        .order_by("number").first()
+        SubscriptionCycle.objects.filter(
+            campaign_id=campaign_id, status=CycleStatus.OPEN, cutoff_at__gt=timezone.now()
+        )
+        .order_by("number")
+        .first()
     )
     if cycle is None:
         raise Conflict(_("The cut-off for the next box has passed."), code="past_cutoff")
@@ -140,7 +156,9 @@ def subscription_skip(*, user: AbstractBaseUser, pledge_id: int) -> dict[str, An
 def _status_move(user: AbstractBaseUser, pledge_id: int, source: str, target: str) -> dict[str, Any]:
     pledge = _subscription(user, pledge_id)
     with transaction.atomic(durable=True):
-        moved = Pledge.objects.filter(pk=pledge.pk, status=source).update(status=target, updated_at=timezone.now())
+        moved = Pledge.objects.filter(pk=pledge.pk, status=source).update(
+            status=target, updated_at=timezone.now()
+        )
     if not moved:
         raise Conflict(_("The subscription is not %(s)s.") % {"s": source}, code="pledge_not_" + source)
     pledge.status = target

@@ -13,11 +13,6 @@ from tests.servers import daphne_server
 pytestmark = pytest.mark.browser
 
 
-
-
-
-
-
 def suggested(fan) -> set[str]:
     rows = TagSuggestion.objects.filter(fan=fan).values_list("tag__group__code", "tag__code")
     return {f"{g}:{c}" for g, c in rows}

@@ -1,6 +1,5 @@
 """Two real browsers against a real Daphne: a shop owner's inbox and a fan's phone chat, live."""
 
-
 import pytest
 
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
@@ -10,9 +9,6 @@ from tests.servers import daphne_server
 pytestmark = pytest.mark.browser
 
 XSS = "<script>window.__xss=1</script>"
-
-
-
 
 
 def test_owner_and_fan_chat_live_in_two_browsers(transactional_db):

@@ -1,6 +1,5 @@
 """The fan CRM in a real browser against a real Daphne: filter, select all matching, bulk-tag, watch the job."""
 
-
 import pytest
 
 from fans.models import Fan, FanTag, Tag
@@ -20,7 +19,6 @@ def tag(string: str) -> Tag:
     return Tag.objects.select_related("group").get(group__code=group, group__shop__isnull=True, code=code)
 
 
-
 def tagged_shop(owner) -> tuple[object, list[Fan]]:
     """30 fans with a mix of skin types and shopping preferences (every fifth has no preference)."""
     shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
@@ -31,7 +29,6 @@ def tagged_shop(owner) -> tuple[object, list[Fan]]:
             tags.append(tag(f"preference:{PREFERENCE[i % 2]}"))
         fan_tags_bulk_add(fan_ids=[fan.pk], tags=tags, source="owner", actor=owner)
     return shop, fans
-
 
 
 def matching_ids(shop) -> set[int]:

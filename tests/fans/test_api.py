@@ -31,7 +31,9 @@ def post_text(client, conversation, text="你好", client_id=None):
 
 def test_token_endpoint_returns_a_token_that_authenticates(fan_user):
     client = APIClient()
-    response = client.post("/api/auth/token/", {"username": fan_user.username, "password": PASSWORD}, format="json")
+    response = client.post(
+        "/api/auth/token/", {"username": fan_user.username, "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -39,7 +41,9 @@ def test_token_endpoint_returns_a_token_that_authenticates(fan_user):
 
 
 def test_token_endpoint_rejects_a_wrong_password_with_a_code(fan_user):
-    response = APIClient().post("/api/auth/token/", {"username": fan_user.username, "password": "wrong"}, format="json")
+    response = APIClient().post(
+        "/api/auth/token/", {"username": fan_user.username, "password": "wrong"}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid" and body["message"]
@@ -77,10 +81,16 @@ def test_conversation_list_is_ordered_by_last_activity_with_unread(api_for, owne
 def test_conversation_search_matches_fan_name_and_message_text(api_for, owner, shop):
     a = FanFactory(shop=shop, display_name="王小红")
     b = FanFactory(shop=shop, display_name="李静")
-    services.message_send(user=b.user, conversation_id=b.conversation.pk, client_id=uuid.uuid4(), text="芒果什么时候发货")
+    services.message_send(
+        user=b.user, conversation_id=b.conversation.pk, client_id=uuid.uuid4(), text="芒果什么时候发货"
+    )
     client = api_for(owner)
-    assert [c["id"] for c in client.get("/api/conversations/", {"q": "小红"}).json()["results"]] == [a.conversation.pk]
-    assert [c["id"] for c in client.get("/api/conversations/", {"q": "芒果"}).json()["results"]] == [b.conversation.pk]
+    assert [c["id"] for c in client.get("/api/conversations/", {"q": "小红"}).json()["results"]] == [
+        a.conversation.pk
+    ]
+    assert [c["id"] for c in client.get("/api/conversations/", {"q": "芒果"}).json()["results"]] == [
+        b.conversation.pk
+    ]
 
 
 def test_conversation_filter_by_assignee(api_for, owner, staff, shop):
@@ -99,7 +109,12 @@ def test_post_message_then_read_it_back_after_seq(api_for, fan_user, owner, conv
     created = post_text(api_for(fan_user), conversation, "第一条", cid)
     assert created.status_code == 201
     body = created.json()
-    assert (body["seq"], body["text"], body["client_id"], body["conversation"]) == (1, "第一条", str(cid), conversation.pk)
+    assert (body["seq"], body["text"], body["client_id"], body["conversation"]) == (
+        1,
+        "第一条",
+        str(cid),
+        conversation.pk,
+    )
     post_text(api_for(owner), conversation, "回复")
     page = api_for(owner).get(f"/api/conversations/{conversation.pk}/messages/", {"after_seq": 1}).json()
     assert [m["text"] for m in page["results"]] == ["回复"]
@@ -122,12 +137,17 @@ def test_post_message_is_idempotent_by_client_id(api_for, fan_user, conversation
         ({"kind": "text", "text": "hi"}, "invalid"),  # no client_id
         ({"client_id": "x", "kind": "text", "text": "hi"}, "invalid"),
         ({"client_id": "11111111-1111-1111-1111-111111111111", "kind": "text", "text": ""}, "invalid"),
-        ({"client_id": "11111111-1111-1111-1111-111111111111", "kind": "text", "text": "x" * 4001}, "too_long"),
+        (
+            {"client_id": "11111111-1111-1111-1111-111111111111", "kind": "text", "text": "x" * 4001},
+            "too_long",
+        ),
         ({"client_id": "11111111-1111-1111-1111-111111111111", "kind": "sticker", "text": "x"}, "invalid"),
     ],
 )
 def test_bad_posts_are_400_with_a_code_and_store_nothing(api_for, fan_user, conversation, payload, code):
-    response = api_for(fan_user).post(f"/api/conversations/{conversation.pk}/messages/", payload, format="json")
+    response = api_for(fan_user).post(
+        f"/api/conversations/{conversation.pk}/messages/", payload, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == code
     assert Message.objects.count() == 0
@@ -201,7 +221,11 @@ def test_decompression_bomb_is_refused_before_decoding(api_for, fan_user, conver
     assert len(buf.getvalue()) < 10 * 1024 * 1024
     response = api_for(fan_user).post(
         f"/api/conversations/{conversation.pk}/messages/",
-        {"client_id": str(uuid.uuid4()), "kind": "image", "image": SimpleUploadedFile("bomb.png", buf.getvalue())},
+        {
+            "client_id": str(uuid.uuid4()),
+            "kind": "image",
+            "image": SimpleUploadedFile("bomb.png", buf.getvalue()),
+        },
         format="multipart",
     )
     assert response.status_code == 400
@@ -210,7 +234,9 @@ def test_decompression_bomb_is_refused_before_decoding(api_for, fan_user, conver
 
 
 def test_oversized_upload_is_refused(api_for, fan_user, conversation):
-    big = SimpleUploadedFile("big.jpg", b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 10), content_type="image/jpeg")
+    big = SimpleUploadedFile(
+        "big.jpg", b"\xff\xd8" + b"0" * (10 * 1024 * 1024 + 10), content_type="image/jpeg"
+    )
     response = api_for(fan_user).post(
         f"/api/conversations/{conversation.pk}/messages/",
         {"client_id": str(uuid.uuid4()), "kind": "image", "image": big},

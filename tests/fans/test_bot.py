@@ -7,7 +7,15 @@ from django.utils import timezone
 
 from fans import bot_hooks
 from fans.models import (
-    BotSettings, Broadcast, Conversation, FanTag, FaqRule, Message, PhraseRule, PromoDelivery, TagSuggestion,
+    BotSettings,
+    Broadcast,
+    Conversation,
+    FanTag,
+    FaqRule,
+    Message,
+    PhraseRule,
+    PromoDelivery,
+    TagSuggestion,
 )
 from fans.phrases import phrases_find
 from fans.services import bot, message_send
@@ -22,16 +30,22 @@ def run_on_commit(django_capture_on_commit_callbacks):
     def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(*args, **kwargs)
+
     return run
 
 
 def fan_says(fan, text, run_on_commit):
-    message, _ = run_on_commit(message_send, user=fan.user, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text=text)
+    message, _ = run_on_commit(
+        message_send, user=fan.user, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text=text
+    )
     return message
 
 
 def suggested(fan) -> set[str]:
-    return {f"{s.tag.group.code}:{s.tag.code}" for s in TagSuggestion.objects.filter(fan=fan).select_related("tag__group")}
+    return {
+        f"{s.tag.group.code}:{s.tag.code}"
+        for s in TagSuggestion.objects.filter(fan=fan).select_related("tag__group")
+    }
 
 
 # --- phrases and suggestions ------------------------------------------------------------------------
@@ -78,7 +92,10 @@ def test_suggestion_api_contract_confirm_makes_a_bot_tag(api_for, owner, fan, ru
 def test_rejected_suggestions_are_never_made_again(api_for, owner, fan, run_on_commit):
     fan_says(fan, "我是油皮", run_on_commit)
     sid = api_for(owner).get(f"/api/fans/{fan.pk}/tag-suggestions/").json()[0]["id"]
-    assert api_for(owner).post(f"/api/fans/{fan.pk}/tag-suggestions/{sid}/reject/").json()["status"] == "rejected"
+    assert (
+        api_for(owner).post(f"/api/fans/{fan.pk}/tag-suggestions/{sid}/reject/").json()["status"]
+        == "rejected"
+    )
     fan_says(fan, "真的是油皮，很油", run_on_commit)
     assert TagSuggestion.objects.filter(fan=fan).count() == 1
     assert api_for(owner).get(f"/api/fans/{fan.pk}/tag-suggestions/").json() == []
@@ -105,7 +122,10 @@ def test_suggestions_of_another_shop_are_404(api_for, other_shop, fan, run_on_co
     fan_says(fan, "我是油皮", run_on_commit)
     assert api_for(other_shop.owner).get(f"/api/fans/{fan.pk}/tag-suggestions/").status_code == 404
     sid = TagSuggestion.objects.get().pk
-    assert api_for(other_shop.owner).post(f"/api/fans/{fan.pk}/tag-suggestions/{sid}/confirm/").status_code == 404
+    assert (
+        api_for(other_shop.owner).post(f"/api/fans/{fan.pk}/tag-suggestions/{sid}/confirm/").status_code
+        == 404
+    )
 
 
 # --- auto-replies and handoff --------------------------------------------------------------------------
@@ -113,7 +133,9 @@ def test_suggestions_of_another_shop_are_404(api_for, other_shop, fan, run_on_co
 
 @pytest.fixture
 def open_all_day(shop):
-    return BotSettings.objects.create(shop=shop, business_start=dt.time(0, 0), business_end=dt.time(23, 59, 59))
+    return BotSettings.objects.create(
+        shop=shop, business_start=dt.time(0, 0), business_end=dt.time(23, 59, 59)
+    )
 
 
 @pytest.fixture
@@ -122,14 +144,26 @@ def staff_online(owner, monkeypatch):
 
 
 def bot_messages(conversation):
-    return list(Message.objects.filter(conversation=conversation, side="bot").order_by("seq").values_list("text", flat=True))
+    return list(
+        Message.objects.filter(conversation=conversation, side="bot")
+        .order_by("seq")
+        .values_list("text", flat=True)
+    )
 
 
-def test_faq_answers_and_the_bot_stops_after_a_human_replies(shop, fan, owner, open_all_day, staff_online, run_on_commit):
+def test_faq_answers_and_the_bot_stops_after_a_human_replies(
+    shop, fan, owner, open_all_day, staff_online, run_on_commit
+):
     FaqRule.objects.create(shop=shop, keywords="发货,快递", answer="下单后48小时内发货")
     fan_says(fan, "什么时候发货？", run_on_commit)
     assert bot_messages(fan.conversation) == ["下单后48小时内发货"]
-    run_on_commit(message_send, user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="我来回答～")
+    run_on_commit(
+        message_send,
+        user=owner,
+        conversation_id=fan.conversation.pk,
+        client_id=uuid.uuid4(),
+        text="我来回答～",
+    )
     fan.conversation.refresh_from_db()
     assert fan.conversation.bot_paused
     fan_says(fan, "快递是哪家？", run_on_commit)
@@ -138,10 +172,14 @@ def test_faq_answers_and_the_bot_stops_after_a_human_replies(shop, fan, owner, o
 
 def test_bot_resumes_only_when_told(api_for, shop, fan, owner, open_all_day, staff_online, run_on_commit):
     FaqRule.objects.create(shop=shop, keywords="发货", answer="48小时内发货")
-    run_on_commit(message_send, user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="您好")
+    run_on_commit(
+        message_send, user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="您好"
+    )
     fan_says(fan, "发货吗", run_on_commit)
     assert bot_messages(fan.conversation) == []
-    assert api_for(owner).post(f"/api/conversations/{fan.conversation.pk}/bot/resume/").json() == {"bot_paused": False}
+    assert api_for(owner).post(f"/api/conversations/{fan.conversation.pk}/bot/resume/").json() == {
+        "bot_paused": False
+    }
     assert api_for(fan.user).post(f"/api/conversations/{fan.conversation.pk}/bot/resume/").status_code == 404
     fan_says(fan, "发货吗？", run_on_commit)
     assert bot_messages(fan.conversation) == ["48小时内发货"]
@@ -155,7 +193,9 @@ def test_away_message_when_no_staff_is_online(shop, fan, open_all_day, monkeypat
     assert bot_messages(fan.conversation) == [open_all_day.away_message]
 
 
-def test_progress_question_is_answered_by_the_campaign_provider(shop, fan, open_all_day, staff_online, run_on_commit):
+def test_progress_question_is_answered_by_the_campaign_provider(
+    shop, fan, open_all_day, staff_online, run_on_commit
+):
     asked = []
 
     def provider(f, text):
@@ -200,7 +240,9 @@ def test_one_promotion_per_local_day(shop, fan):
 
 
 def test_local_midnight_uses_the_shop_time_zone(shop, fan):
-    BotSettings.objects.create(shop=shop, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))  # no quiet hours
+    BotSettings.objects.create(
+        shop=shop, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0)
+    )  # no quiet hours
     # The next Shanghai day starts at 16:00 UTC, not at UTC midnight.
     sent_at(fan, at_local(shop, 2026, 11, 18, 21, 30))
     assert decide(shop, fan, dt.datetime(2026, 11, 18, 15, 55, tzinfo=dt.UTC)) == "skipped_budget"
@@ -233,7 +275,9 @@ def test_caps_are_configurable_per_shop(shop, fan):
 
 
 def test_opted_out_fans_get_no_promotions(api_for, shop, fan):
-    assert api_for(fan.user).post(f"/api/me/shops/{shop.pk}/promotions/", {"opt_out": True}, format="json").json() == {"opt_out": True}
+    assert api_for(fan.user).post(
+        f"/api/me/shops/{shop.pk}/promotions/", {"opt_out": True}, format="json"
+    ).json() == {"opt_out": True}
     fan.refresh_from_db()
     assert decide(shop, fan, at_local(shop, 2026, 11, 18, 12)) == "skipped_opt_out"
 
@@ -243,8 +287,13 @@ def test_unsolicited_card_over_budget_is_not_sent_and_is_recorded(shop, fan, own
     product = ProductFactory(shop=shop)
     sent_at(fan, at_local(shop, 2026, 11, 18, 9))
     with pytest.raises(OverBudget):
-        message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), kind="product_card",
-                     payload={"product": product.pk})
+        message_send(
+            user=owner,
+            conversation_id=fan.conversation.pk,
+            client_id=uuid.uuid4(),
+            kind="product_card",
+            payload={"product": product.pk},
+        )
     assert not Message.objects.filter(kind="product_card").exists()
     assert PromoDelivery.objects.filter(fan=fan, status="skipped_budget").count() == 1
 
@@ -254,27 +303,43 @@ def test_card_answering_the_fans_question_does_not_count(shop, fan, owner, run_o
     product = ProductFactory(shop=shop)
     sent_at(fan, timezone.now() - dt.timedelta(minutes=5))
     fan_says(fan, "有控油的洁面吗？", run_on_commit)
-    message, _ = message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(),
-                              kind="product_card", payload={"product": product.pk})
+    message, _ = message_send(
+        user=owner,
+        conversation_id=fan.conversation.pk,
+        client_id=uuid.uuid4(),
+        kind="product_card",
+        payload={"product": product.pk},
+    )
     assert message.kind == "product_card"
 
 
 # --- broadcasts ---------------------------------------------------------------------------------------
 
 
-def test_broadcast_respects_budget_and_opt_out_and_reports_stats(api_for, shop, owner, monkeypatch, django_capture_on_commit_callbacks):
+def test_broadcast_respects_budget_and_opt_out_and_reports_stats(
+    api_for, shop, owner, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr("fans.services.bot.timezone.now", lambda: at_local(shop, 2026, 11, 18, 12))
     fans = [FanFactory(shop=shop) for _ in range(6)]
     sent_at(fans[0], at_local(shop, 2026, 11, 18, 9))  # already had today's promotion
     fans[1].promotions_opt_out = True
     fans[1].save()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_for(owner).post("/api/broadcasts/", {"fan_ids": [f.pk for f in fans], "kind": "text",
-                                                            "text": "双十二预售开始啦", "promotional": True}, format="json")
+        response = api_for(owner).post(
+            "/api/broadcasts/",
+            {
+                "fan_ids": [f.pk for f in fans],
+                "kind": "text",
+                "text": "双十二预售开始啦",
+                "promotional": True,
+            },
+            format="json",
+        )
     assert response.status_code == 201
     stats = api_for(owner).get(f"/api/broadcasts/{response.json()['id']}/").json()
-    assert {k: stats[k] for k in ("status", "queued", "sent", "skipped_budget", "skipped_opt_out", "read")} == {
-        "status": "succeeded", "queued": 6, "sent": 4, "skipped_budget": 1, "skipped_opt_out": 1, "read": 0}
+    assert {
+        k: stats[k] for k in ("status", "queued", "sent", "skipped_budget", "skipped_opt_out", "read")
+    } == {"status": "succeeded", "queued": 6, "sent": 4, "skipped_budget": 1, "skipped_opt_out": 1, "read": 0}
     assert not Message.objects.filter(conversation__fan__in=fans[:2]).exists()
     received = Message.objects.filter(conversation__fan__in=fans[2:], text="双十二预售开始啦")
     assert received.count() == 4
@@ -294,7 +359,9 @@ def test_broadcast_rerun_after_a_crash_completes_without_duplicates(shop, owner,
     monkeypatch.setattr("fans.tasks.broadcast_run_task.delay_on_commit", lambda *a: None)
     fans = [FanFactory(shop=shop) for _ in range(5)]
     member = shop.members.get(user=owner)
-    broadcast = bot.broadcast_create(member=member, kind="text", text="hi", promotional=False, fan_ids=[f.pk for f in fans])
+    broadcast = bot.broadcast_create(
+        member=member, kind="text", text="hi", promotional=False, fan_ids=[f.pk for f in fans]
+    )
     real = bot._broadcast_batch
     calls = []
 
@@ -316,19 +383,38 @@ def test_broadcast_rerun_after_a_crash_completes_without_duplicates(shop, owner,
 
 def test_broadcast_validation_and_permissions(api_for, shop, owner, staff, fan, other_shop):
     client = api_for(owner)
-    assert client.post("/api/broadcasts/", {"kind": "text", "text": "", "fan_ids": [fan.pk]}, format="json").status_code == 400
-    assert client.post("/api/broadcasts/", {"kind": "video", "fan_ids": [fan.pk]}, format="json").status_code == 400
+    assert (
+        client.post(
+            "/api/broadcasts/", {"kind": "text", "text": "", "fan_ids": [fan.pk]}, format="json"
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post("/api/broadcasts/", {"kind": "video", "fan_ids": [fan.pk]}, format="json").status_code
+        == 400
+    )
     assert client.post("/api/broadcasts/", {"kind": "text", "text": "x"}, format="json").status_code == 400
-    assert api_for(staff).post("/api/broadcasts/", {"kind": "text", "text": "x", "fan_ids": [fan.pk]}, format="json").status_code == 403
+    assert (
+        api_for(staff)
+        .post("/api/broadcasts/", {"kind": "text", "text": "x", "fan_ids": [fan.pk]}, format="json")
+        .status_code
+        == 403
+    )
     assert not Broadcast.objects.exists()
-    other = api_for(other_shop.owner).post("/api/broadcasts/", {"kind": "text", "text": "x", "fan_ids": [fan.pk]}, format="json")
+    other = api_for(other_shop.owner).post(
+        "/api/broadcasts/", {"kind": "text", "text": "x", "fan_ids": [fan.pk]}, format="json"
+    )
     assert other.status_code == 201 and other.json()["queued"] == 0
     assert api_for(other_shop.owner).get(f"/api/broadcasts/{other.json()['id']}/").status_code == 200
     assert api_for(fan.user).get(f"/api/broadcasts/{other.json()['id']}/").status_code == 404
 
 
 def test_canned_reply_fills_variables(api_for, owner, fan):
-    created = api_for(owner).post("/api/bot/canned-replies/", {"title": "欢迎", "text": "{fan_name}您好，欢迎来到{shop_name}"}, format="json")
+    created = api_for(owner).post(
+        "/api/bot/canned-replies/",
+        {"title": "欢迎", "text": "{fan_name}您好，欢迎来到{shop_name}"},
+        format="json",
+    )
     rendered = api_for(owner).post(f"/api/fans/{fan.pk}/canned/{created.json()['id']}/render/").json()
     assert rendered["text"] == f"{fan.display_name}您好，欢迎来到{fan.shop.name}"
 
@@ -343,11 +429,17 @@ def test_phrase_matcher_prefers_longer_phrases():
     assert [m.key for m in matches] == ["xl"]
 
 
-def test_broadcast_to_every_fan_by_empty_filter(api_for, shop, owner, fan, monkeypatch, django_capture_on_commit_callbacks):
+def test_broadcast_to_every_fan_by_empty_filter(
+    api_for, shop, owner, fan, monkeypatch, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr("fans.services.bot.timezone.now", lambda: at_local(shop, 2026, 11, 18, 12))
     FanFactory(shop=shop)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_for(owner).post("/api/broadcasts/", {"kind": "text", "text": "全体", "filter": {}, "promotional": False}, format="json")
+        response = api_for(owner).post(
+            "/api/broadcasts/",
+            {"kind": "text", "text": "全体", "filter": {}, "promotional": False},
+            format="json",
+        )
     assert response.status_code == 201 and response.json()["queued"] == 2
     assert Message.objects.filter(text="全体").count() == 2
 

@@ -107,7 +107,9 @@ async def test_session_cookie_without_origin_is_not_trusted(fan_user):
     assert (await comm.receive_output(timeout=5))["code"] == 4401
 
 
-async def test_send_acks_the_sender_and_reaches_every_socket_of_both_sides(fan_user, owner, staff, conversation):
+async def test_send_acks_the_sender_and_reaches_every_socket_of_both_sides(
+    fan_user, owner, staff, conversation
+):
     fan_a = await ready(fan_user)
     fan_b = await ready(fan_user)
     owner_ws = await ready(owner)
@@ -119,7 +121,12 @@ async def test_send_acks_the_sender_and_reaches_every_socket_of_both_sides(fan_u
     assert ack["client_id"] == frame["client_id"]
     msg = ack["message"]
     assert {"id", "conversation", "seq", "sender", "kind", "text", "created_at", "client_id"} <= msg.keys()
-    assert (msg["conversation"], msg["seq"], msg["sender"], msg["kind"]) == (conversation.pk, 1, fan_user.pk, "text")
+    assert (msg["conversation"], msg["seq"], msg["sender"], msg["kind"]) == (
+        conversation.pk,
+        1,
+        fan_user.pk,
+        "text",
+    )
     assert msg["text"] == "我是油皮，有推荐吗？"
     for comm in (fan_a, fan_b, owner_ws, staff_ws):
         new = await receive_type(comm, "message.new")
@@ -241,7 +248,13 @@ async def test_read_receipt_reaches_the_other_side(fan_user, owner, conversation
     await receive_type(fan, "message.ack")
     await owner_ws.send_json_to({"type": "read", "conversation": conversation.pk, "seq": 1})
     receipt = await receive_type(fan, "read")
-    assert receipt == {"type": "read", "conversation": conversation.pk, "side": "shop", "seq": 1, "user": owner.pk}
+    assert receipt == {
+        "type": "read",
+        "conversation": conversation.pk,
+        "side": "shop",
+        "seq": 1,
+        "user": owner.pk,
+    }
     await fan.disconnect()
     await owner_ws.disconnect()
 

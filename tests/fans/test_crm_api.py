@@ -38,14 +38,22 @@ def manager(shop):
 @pytest.fixture
 def tagged(shop, api_for, owner):
     """Six fans: oily+value, oily+looks, dry+value, oily+value+acne, dry, none."""
-    specs = [["skin_type:oily", "preference:value"], ["skin_type:oily", "preference:looks"],
-             ["skin_type:dry", "preference:value"], ["skin_type:oily", "preference:value", "skin_concern:acne"],
-             ["skin_type:dry"], []]
+    specs = [
+        ["skin_type:oily", "preference:value"],
+        ["skin_type:oily", "preference:looks"],
+        ["skin_type:dry", "preference:value"],
+        ["skin_type:oily", "preference:value", "skin_concern:acne"],
+        ["skin_type:dry"],
+        [],
+    ]
     fans = []
     for i, tags in enumerate(specs):
         fan = FanFactory(shop=shop, display_name=f"粉丝{i}")
         if tags:
-            assert api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": tags}, format="json").status_code == 200
+            assert (
+                api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": tags}, format="json").status_code
+                == 200
+            )
         fans.append(fan)
     return fans
 
@@ -59,7 +67,9 @@ def test_tag_groups_contract(api_for, owner):
     skin = next(g for g in body if g["code"] == "skin_type")
     assert skin["choice"] == "single" and skin["scope"] == "beauty"
     assert skin["name"] == "肤质"
-    assert {"code": "oily", "name": "油皮"}.items() <= next(t for t in skin["tags"] if t["code"] == "oily").items()
+    assert {"code": "oily", "name": "油皮"}.items() <= next(
+        t for t in skin["tags"] if t["code"] == "oily"
+    ).items()
 
 
 def test_tag_groups_in_english(api_for, owner):
@@ -68,8 +78,13 @@ def test_tag_groups_in_english(api_for, owner):
 
 
 def test_private_tag_group_is_visible_only_to_its_shop(api_for, owner, other_shop):
-    payload = {"code": "vip_level", "name_zh": "会员等级", "name_en": "VIP level", "choice": "single",
-               "tags": [{"code": "gold", "name_zh": "金卡", "name_en": "Gold"}]}
+    payload = {
+        "code": "vip_level",
+        "name_zh": "会员等级",
+        "name_en": "VIP level",
+        "choice": "single",
+        "tags": [{"code": "gold", "name_zh": "金卡", "name_en": "Gold"}],
+    }
     assert api_for(owner).post("/api/tag-groups/", payload, format="json").status_code == 201
     assert "vip_level" in {g["code"] for g in api_for(owner).get("/api/tag-groups/").json()}
     assert "vip_level" not in {g["code"] for g in api_for(other_shop.owner).get("/api/tag-groups/").json()}
@@ -78,17 +93,23 @@ def test_private_tag_group_is_visible_only_to_its_shop(api_for, owner, other_sho
 
 
 def test_fan_tags_endpoint_returns_tag_strings(api_for, owner, fan):
-    response = api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:oily", "preference:value"]}, format="json")
+    response = api_for(owner).post(
+        f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:oily", "preference:value"]}, format="json"
+    )
     assert response.status_code == 200
     assert set(response.json()["tags"]) == {"skin_type:oily", "preference:value"}
-    response = api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:dry"], "remove": ["preference:value"]}, format="json")
+    response = api_for(owner).post(
+        f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:dry"], "remove": ["preference:value"]}, format="json"
+    )
     assert response.json()["tags"] == ["skin_type:dry"]
     detail = response.json()["tag_details"][0]
     assert detail["source"] == "owner" and detail["created_at"]
 
 
 def test_unknown_tag_is_a_400_and_changes_nothing(api_for, owner, fan):
-    response = api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:oily", "skin_type:blue"]}, format="json")
+    response = api_for(owner).post(
+        f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:oily", "skin_type:blue"]}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "unknown_tag" and response.json()["message"]
     assert not FanTag.objects.filter(fan=fan).exists()
@@ -97,9 +118,20 @@ def test_unknown_tag_is_a_400_and_changes_nothing(api_for, owner, fan):
 def test_fan_list_filters_all_any_none(api_for, owner, tagged):
     client = api_for(owner)
     f = tagged
-    assert ids(client.get("/api/fans/", {"tags_all": "skin_type:oily,preference:value"})) == {f[0].pk, f[3].pk}
-    assert ids(client.get("/api/fans/", {"tags_any": "skin_type:dry,skin_concern:acne"})) == {f[2].pk, f[3].pk, f[4].pk}
-    assert ids(client.get("/api/fans/", {"tags_all": "skin_type:oily,preference:value", "tags_none": "skin_concern:acne"})) == {f[0].pk}
+    assert ids(client.get("/api/fans/", {"tags_all": "skin_type:oily,preference:value"})) == {
+        f[0].pk,
+        f[3].pk,
+    }
+    assert ids(client.get("/api/fans/", {"tags_any": "skin_type:dry,skin_concern:acne"})) == {
+        f[2].pk,
+        f[3].pk,
+        f[4].pk,
+    }
+    assert ids(
+        client.get(
+            "/api/fans/", {"tags_all": "skin_type:oily,preference:value", "tags_none": "skin_concern:acne"}
+        )
+    ) == {f[0].pk}
     assert ids(client.get("/api/fans/", {"tags_none": "skin_type:oily,skin_type:dry"})) == {f[5].pk}
     body = client.get("/api/fans/", {"tags_all": "skin_type:oily"}).json()
     assert body["count"] == 3
@@ -109,9 +141,13 @@ def test_fan_list_filters_all_any_none(api_for, owner, tagged):
 def test_fan_list_search_ordering_and_assignee(api_for, owner, staff, tagged):
     client = api_for(owner)
     assert ids(client.get("/api/fans/", {"q": "粉丝3"})) == {tagged[3].pk}
-    names = [r["display_name"] for r in client.get("/api/fans/", {"ordering": "display_name"}).json()["results"]]
+    names = [
+        r["display_name"] for r in client.get("/api/fans/", {"ordering": "display_name"}).json()["results"]
+    ]
     assert names == sorted(names)
-    job = client.post("/api/bulk-jobs/", {"action": "assign", "staff": staff.pk, "fan_ids": [tagged[1].pk]}, format="json")
+    job = client.post(
+        "/api/bulk-jobs/", {"action": "assign", "staff": staff.pk, "fan_ids": [tagged[1].pk]}, format="json"
+    )
     assert job.status_code == 201
     assert ids(client.get("/api/fans/", {"assigned_to": staff.pk})) == {tagged[1].pk}
     assert client.get("/api/fans/", {"ordering": "password"}).status_code == 400
@@ -125,50 +161,76 @@ def test_fan_list_is_paginated(api_for, owner, tagged):
 
 def test_segments_save_a_filter_with_a_live_count(api_for, owner, tagged):
     client = api_for(owner)
-    created = client.post("/api/segments/", {"name": "油皮性价比", "filter": {"tags_all": ["skin_type:oily", "preference:value"]}}, format="json")
+    created = client.post(
+        "/api/segments/",
+        {"name": "油皮性价比", "filter": {"tags_all": ["skin_type:oily", "preference:value"]}},
+        format="json",
+    )
     assert created.status_code == 201
     seg = created.json()
     assert seg["count"] == 2
     assert ids(client.get(f"/api/segments/{seg['id']}/fans/")) == {tagged[0].pk, tagged[3].pk}
     client.post(f"/api/fans/{tagged[1].pk}/tags/", {"add": ["preference:value"]}, format="json")
     assert client.get(f"/api/segments/{seg['id']}/").json()["count"] == 3
-    assert client.post("/api/segments/", {"name": "油皮性价比", "filter": {}}, format="json").status_code == 409
-    assert client.post("/api/segments/", {"name": "bad", "filter": {"tags_all": ["x:y"]}}, format="json").status_code == 400
+    assert (
+        client.post("/api/segments/", {"name": "油皮性价比", "filter": {}}, format="json").status_code == 409
+    )
+    assert (
+        client.post(
+            "/api/segments/", {"name": "bad", "filter": {"tags_all": ["x:y"]}}, format="json"
+        ).status_code
+        == 400
+    )
 
 
 def test_bulk_add_tags_on_a_filter_selects_all_matching(api_for, owner, tagged):
     client = api_for(owner)
-    response = client.post("/api/bulk-jobs/", {"action": "add_tags", "tags": ["skin_concern:pores"],
-                                               "filter": {"tags_all": ["skin_type:oily"]}}, format="json")
+    response = client.post(
+        "/api/bulk-jobs/",
+        {"action": "add_tags", "tags": ["skin_concern:pores"], "filter": {"tags_all": ["skin_type:oily"]}},
+        format="json",
+    )
     assert response.status_code == 201
     body = response.json()
     assert {"id", "status", "progress"} <= body.keys()
     job = client.get(f"/api/bulk-jobs/{body['id']}/").json()
     assert job["status"] == "succeeded" and job["progress"] == 1.0 and job["total"] == 3
-    assert set(FanTag.objects.filter(tag__code="pores").values_list("fan_id", flat=True)) == {tagged[0].pk, tagged[1].pk, tagged[3].pk}
+    assert set(FanTag.objects.filter(tag__code="pores").values_list("fan_id", flat=True)) == {
+        tagged[0].pk,
+        tagged[1].pk,
+        tagged[3].pk,
+    }
     log = AuditLog.objects.get(action="bulk.add_tags")
     assert (log.actor, log.count) == (owner, 3)
 
 
 def test_bulk_remove_on_a_segment(api_for, owner, tagged):
     client = api_for(owner)
-    seg = client.post("/api/segments/", {"name": "干皮", "filter": {"tags_all": ["skin_type:dry"]}}, format="json").json()
-    job = client.post("/api/bulk-jobs/", {"action": "remove_tags", "tags": ["skin_type:dry"], "segment": seg["id"]}, format="json")
+    seg = client.post(
+        "/api/segments/", {"name": "干皮", "filter": {"tags_all": ["skin_type:dry"]}}, format="json"
+    ).json()
+    job = client.post(
+        "/api/bulk-jobs/",
+        {"action": "remove_tags", "tags": ["skin_type:dry"], "segment": seg["id"]},
+        format="json",
+    )
     assert job.status_code == 201
     assert not FanTag.objects.filter(tag__code="dry").exists()
 
 
 def test_bulk_export_neutralises_formulas(api_for, owner, tagged):
     client = api_for(owner)
-    client.patch(f"/api/fans/{tagged[0].pk}/", {"notes": "=HYPERLINK(\"http://evil\")"}, format="json")
-    job = client.post("/api/bulk-jobs/", {"action": "export", "fan_ids": [f.pk for f in tagged]}, format="json").json()
+    client.patch(f"/api/fans/{tagged[0].pk}/", {"notes": '=HYPERLINK("http://evil")'}, format="json")
+    job = client.post(
+        "/api/bulk-jobs/", {"action": "export", "fan_ids": [f.pk for f in tagged]}, format="json"
+    ).json()
     job = client.get(f"/api/bulk-jobs/{job['id']}/").json()
     assert job["status"] == "succeeded" and job["download_url"]
     content = b"".join(client.get(job["download_url"]).streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(content)))
     assert len(rows) == 6
     row = next(r for r in rows if r["fan_id"] == str(tagged[0].pk))
-    assert row["notes"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["notes"] == '\'=HYPERLINK("http://evil")'
     assert set(row["tags"].split(";")) == {"skin_type:oily", "preference:value"}
 
 
@@ -191,8 +253,15 @@ def test_bulk_job_validation(api_for, owner, tagged, other_shop):
 
 def test_bulk_job_ignores_fans_of_other_shops(api_for, owner, tagged, other_shop):
     outsider = FanFactory(shop=other_shop)
-    job = api_for(owner).post("/api/bulk-jobs/", {"action": "add_tags", "tags": ["preference:looks"],
-                                                  "fan_ids": [tagged[5].pk, outsider.pk]}, format="json").json()
+    job = (
+        api_for(owner)
+        .post(
+            "/api/bulk-jobs/",
+            {"action": "add_tags", "tags": ["preference:looks"], "fan_ids": [tagged[5].pk, outsider.pk]},
+            format="json",
+        )
+        .json()
+    )
     assert api_for(owner).get(f"/api/bulk-jobs/{job['id']}/").json()["total"] == 1
     assert not FanTag.objects.filter(fan=outsider).exists()
 
@@ -200,8 +269,9 @@ def test_bulk_job_ignores_fans_of_other_shops(api_for, owner, tagged, other_shop
 def test_cancelled_job_before_start_changes_nothing(api_for, owner, tagged, settings, monkeypatch):
     monkeypatch.setattr("fans.tasks.bulk_job_run_task.delay_on_commit", lambda *a, **k: None)
     client = api_for(owner)
-    job = client.post("/api/bulk-jobs/", {"action": "add_tags", "tags": ["preference:looks"],
-                                          "filter": {}}, format="json").json()
+    job = client.post(
+        "/api/bulk-jobs/", {"action": "add_tags", "tags": ["preference:looks"], "filter": {}}, format="json"
+    ).json()
     cancelled = client.post(f"/api/bulk-jobs/{job['id']}/cancel/").json()
     assert cancelled["status"] == "cancelled"
     from fans.services.crm import bulk_job_run
@@ -219,7 +289,9 @@ def test_cancel_mid_run_stops_at_a_batch_boundary(shop, owner, monkeypatch):
     monkeypatch.setattr("fans.tasks.bulk_job_run_task.delay_on_commit", lambda *a, **k: None)
     fans = [FanFactory(shop=shop) for _ in range(6)]
     member = ShopMember.objects.get(shop=shop, user=owner)
-    job = crm.bulk_job_create(member=member, action="add_tags", tags=["preference:looks"], fan_ids=[f.pk for f in fans])
+    job = crm.bulk_job_create(
+        member=member, action="add_tags", tags=["preference:looks"], fan_ids=[f.pk for f in fans]
+    )
     real_add = tagging.fan_tags_bulk_add
     calls = []
 
@@ -250,7 +322,11 @@ ENDPOINTS = [
     ("get", "/api/segments/", None),
     ("post", "/api/segments/", {"name": "s-{role}", "filter": {}}),
     ("post", "/api/bulk-jobs/", {"action": "add_tags", "tags": ["preference:value"], "fan_ids": ["{fan}"]}),
-    ("post", "/api/bulk-jobs/", {"action": "remove_tags", "tags": ["preference:value"], "fan_ids": ["{fan}"]}),
+    (
+        "post",
+        "/api/bulk-jobs/",
+        {"action": "remove_tags", "tags": ["preference:value"], "fan_ids": ["{fan}"]},
+    ),
     ("post", "/api/bulk-jobs/", {"action": "export", "fan_ids": ["{fan}"]}),
     ("post", "/api/bulk-jobs/", {"action": "assign", "staff": None, "fan_ids": ["{fan}"]}),
     ("get", "/api/team/", None),
@@ -260,12 +336,12 @@ ENDPOINTS = [
 ]
 # expected status per role, in ENDPOINTS order
 MATRIX = {
-    "owner":     [200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 200, 201, 200, 200],
-    "manager":   [200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 200, 403, 200, 200],
+    "owner": [200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 200, 201, 200, 200],
+    "manager": [200, 200, 200, 200, 200, 201, 201, 201, 201, 201, 200, 403, 200, 200],
     "assistant": [200, 200, 200, 200, 200, 201, 201, 403, 403, 403, 200, 403, 403, 403],
     # another shop's owner acts on their own shop: ids of our fans select nobody, our staff are unknown
     "other_shop_owner": [200, 404, 404, 404, 200, 201, 201, 201, 201, 201, 200, 201, 400, 200],
-    "fan":       [404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    "fan": [404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
 }
 
 
@@ -284,7 +360,13 @@ def fill(value, ctx):
 @pytest.mark.parametrize("role", list(MATRIX))
 def test_permission_matrix(role, api_for, shop, owner, staff, manager, fan, other_shop):
     UserFactory(username="newbie")
-    users = {"owner": owner, "manager": manager, "assistant": staff, "other_shop_owner": other_shop.owner, "fan": fan.user}
+    users = {
+        "owner": owner,
+        "manager": manager,
+        "assistant": staff,
+        "other_shop_owner": other_shop.owner,
+        "fan": fan.user,
+    }
     ctx = {"fan": fan.pk, "staff": staff.pk, "owner": owner.pk, "role": role}
     client = api_for(users[role])
     got = []
@@ -300,7 +382,11 @@ def test_other_shops_fan_is_404_even_with_valid_ids(api_for, other_shop, fan):
     client = api_for(other_shop.owner)
     assert client.get(f"/api/fans/{fan.pk}/").status_code == 404
     # bulk jobs on another shop's fan ids select nobody
-    job = client.post("/api/bulk-jobs/", {"action": "add_tags", "tags": ["preference:value"], "fan_ids": [fan.pk]}, format="json")
+    job = client.post(
+        "/api/bulk-jobs/",
+        {"action": "add_tags", "tags": ["preference:value"], "fan_ids": [fan.pk]},
+        format="json",
+    )
     assert client.get(f"/api/bulk-jobs/{job.json()['id']}/").json()["total"] == 0
     assert not FanTag.objects.filter(fan=fan).exists()
 
@@ -309,7 +395,9 @@ def test_handover_moves_every_fan_of_a_departing_staff_member(api_for, owner, st
     fans = [FanFactory(shop=shop, assigned_to=staff) for _ in range(3)]
     keep = FanFactory(shop=shop, assigned_to=owner)
     new = ShopMemberFactory(shop=shop).user
-    response = api_for(owner).post("/api/team/handover/", {"from_user": staff.pk, "to_user": new.pk}, format="json")
+    response = api_for(owner).post(
+        "/api/team/handover/", {"from_user": staff.pk, "to_user": new.pk}, format="json"
+    )
     assert response.json() == {"moved": 3}
     for f in fans:
         f.refresh_from_db()
@@ -320,9 +408,17 @@ def test_handover_moves_every_fan_of_a_departing_staff_member(api_for, owner, st
 
 def test_owner_manages_staff_roles(api_for, owner, staff, shop):
     member = ShopMember.objects.get(shop=shop, user=staff)
-    assert api_for(owner).patch(f"/api/team/{member.pk}/", {"role": "manager"}, format="json").json()["role"] == "manager"
+    assert (
+        api_for(owner).patch(f"/api/team/{member.pk}/", {"role": "manager"}, format="json").json()["role"]
+        == "manager"
+    )
     owner_member = ShopMember.objects.get(shop=shop, user=owner)
-    assert api_for(owner).patch(f"/api/team/{owner_member.pk}/", {"role": "assistant"}, format="json").status_code == 403
+    assert (
+        api_for(owner)
+        .patch(f"/api/team/{owner_member.pk}/", {"role": "assistant"}, format="json")
+        .status_code
+        == 403
+    )
     assert api_for(owner).delete(f"/api/team/{member.pk}/").status_code == 204
     member.refresh_from_db()
     assert not member.is_active

@@ -49,7 +49,12 @@ def test_seed_keeps_one_value_per_single_choice_group(seeded):
 
 
 def test_seed_popularity_is_skewed(seeded):
-    counts = sorted(FanTag.objects.filter(fan__shop=seeded).values("tag_id").annotate(n=Count("pk")).values_list("n", flat=True))
+    counts = sorted(
+        FanTag.objects.filter(fan__shop=seeded)
+        .values("tag_id")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+    )
     assert counts[-1] > 10 * counts[0]
 
 

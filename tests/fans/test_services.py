@@ -20,7 +20,11 @@ def _bot_off(shop):
 
 def send(user, conversation, text="你好", **kw):
     return services.message_send(
-        user=user, conversation_id=conversation.pk, client_id=kw.pop("client_id", uuid.uuid4()), text=text, **kw
+        user=user,
+        conversation_id=conversation.pk,
+        client_id=kw.pop("client_id", uuid.uuid4()),
+        text=text,
+        **kw,
     )
 
 
@@ -29,7 +33,9 @@ def test_message_send_numbers_messages_per_conversation(
 ):
     published, bot_tasks = [], []
     monkeypatch.setattr("fans.events.publish", lambda groups, frame: published.append(frame["type"]))
-    monkeypatch.setattr("fans.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id))
+    monkeypatch.setattr(
+        "fans.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         m1, created1 = send(fan_user, conversation, "我是油皮")
         m2, created2 = send(owner, conversation, "推荐控油洁面")
@@ -45,7 +51,9 @@ def test_message_send_numbers_messages_per_conversation(
     assert bot_tasks == [m1.pk]
 
 
-def test_message_new_is_announced_to_fan_and_shop_groups(fan_user, conversation, shop, django_capture_on_commit_callbacks, monkeypatch):
+def test_message_new_is_announced_to_fan_and_shop_groups(
+    fan_user, conversation, shop, django_capture_on_commit_callbacks, monkeypatch
+):
     published = []
     monkeypatch.setattr("fans.events.publish", lambda groups, frame: published.append((groups, frame)))
     with django_capture_on_commit_callbacks(execute=True):
@@ -187,8 +195,12 @@ def test_assign_to_staff_and_assistants_only_take_for_themselves(owner, staff, c
     assert conversation.fan.assigned_to == staff
     other_assistant = ShopMemberFactory(shop=shop).user
     with pytest.raises(Forbidden):
-        services.conversation_assign(actor=other_assistant, conversation_id=conversation.pk, assignee_id=staff.pk)
-    services.conversation_assign(actor=other_assistant, conversation_id=conversation.pk, assignee_id=other_assistant.pk)
+        services.conversation_assign(
+            actor=other_assistant, conversation_id=conversation.pk, assignee_id=staff.pk
+        )
+    services.conversation_assign(
+        actor=other_assistant, conversation_id=conversation.pk, assignee_id=other_assistant.pk
+    )
     conversation.refresh_from_db()
     assert conversation.assigned_to == other_assistant
 

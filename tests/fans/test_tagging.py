@@ -17,10 +17,17 @@ def tag(s: str) -> Tag:
 
 def test_starter_vocabulary_is_shipped():
     assert set(Tag.objects.filter(group__code="skin_type").values_list("code", flat=True)) == {
-        "dry", "combination", "oily", "normal", "sensitive"}
+        "dry",
+        "combination",
+        "oily",
+        "normal",
+        "sensitive",
+    }
     assert tag("skin_type:oily").group.choice == "single"
     assert tag("skin_concern:acne").group.choice == "multi"
-    assert {"value", "looks"} <= set(Tag.objects.filter(group__code="preference").values_list("code", flat=True))
+    assert {"value", "looks"} <= set(
+        Tag.objects.filter(group__code="preference").values_list("code", flat=True)
+    )
     assert Tag.objects.filter(group__code="household", code__startswith="baby").exists()
     for group in ("fruit_taste", "clothing_size"):
         assert Tag.objects.filter(group__code=group).exists()
@@ -44,13 +51,17 @@ def test_database_forbids_two_values_in_a_single_choice_group(fan):
 
 def test_adding_two_values_of_one_single_group_at_once_is_invalid(fan, owner):
     with pytest.raises(Invalid) as exc:
-        fan_tags_change(fan=fan, add=[tag("skin_type:dry"), tag("skin_type:oily")], source="owner", actor=owner)
+        fan_tags_change(
+            fan=fan, add=[tag("skin_type:dry"), tag("skin_type:oily")], source="owner", actor=owner
+        )
     assert exc.value.code == "single_choice"
     assert not FanTag.objects.filter(fan=fan).exists()
 
 
 def test_multi_choice_groups_keep_every_value(fan, owner):
-    fan_tags_change(fan=fan, add=[tag("skin_concern:acne"), tag("skin_concern:pores")], source="owner", actor=owner)
+    fan_tags_change(
+        fan=fan, add=[tag("skin_concern:acne"), tag("skin_concern:pores")], source="owner", actor=owner
+    )
     assert FanTag.objects.filter(fan=fan).count() == 2
 
 
@@ -63,7 +74,9 @@ def test_assignment_records_source_actor_and_time(fan, staff):
 def test_bulk_add_is_idempotent_and_counts_only_new(shop, owner):
     fans = [FanFactory(shop=shop) for _ in range(5)]
     ids = [f.pk for f in fans]
-    assert fan_tags_bulk_add(fan_ids=ids[:3], tags=[tag("preference:looks")], source="owner", actor=owner) == 3
+    assert (
+        fan_tags_bulk_add(fan_ids=ids[:3], tags=[tag("preference:looks")], source="owner", actor=owner) == 3
+    )
     assert fan_tags_bulk_add(fan_ids=ids, tags=[tag("preference:looks")], source="owner", actor=owner) == 2
     assert FanTag.objects.filter(tag=tag("preference:looks")).count() == 5
     assert fan_tags_bulk_remove(fan_ids=ids, tags=[tag("preference:looks")], source="owner", actor=owner) == 5
@@ -80,7 +93,9 @@ def test_tag_strings_must_be_known(shop, other_shop):
 def test_fan_tag_ids_mirror_fan_tags_through_every_change(fan, owner, shop):
     others = [FanFactory(shop=shop) for _ in range(3)]
     ids = [fan.pk] + [f.pk for f in others]
-    fan_tags_bulk_add(fan_ids=ids, tags=[tag("skin_type:dry"), tag("preference:value")], source="owner", actor=owner)
+    fan_tags_bulk_add(
+        fan_ids=ids, tags=[tag("skin_type:dry"), tag("preference:value")], source="owner", actor=owner
+    )
     fan_tags_change(fan=fan, add=[tag("skin_type:oily")], source="owner", actor=owner)  # replaces dry
     fan_tags_bulk_remove(fan_ids=ids[2:], tags=[tag("preference:value")], source="owner", actor=owner)
     for f in [fan, *others]:

@@ -22,8 +22,9 @@ def provider():
 @pytest.fixture
 def factory_product(db):
     factory = Factory.objects.create(name="羽绒工厂")
-    fp = FactoryProduct.objects.create(factory=factory, name="冬季羽绒服", moq=10, lead_time_days=30,
-                                       unit_cost=Decimal("200.00"))
+    fp = FactoryProduct.objects.create(
+        factory=factory, name="冬季羽绒服", moq=10, lead_time_days=30, unit_cost=Decimal("200.00")
+    )
     FactoryVariant.objects.create(factory_product=fp, name="M 黑", sku="F-DOWN-M", moq=5)
     FactoryVariant.objects.create(factory_product=fp, name="L 黑", sku="F-DOWN-L", moq=5)
     return fp
@@ -45,8 +46,13 @@ def product(shop, factory_product):
 
 def make_campaign(owner, product, *, launch=True, **overrides) -> Campaign:
     data = {
-        "kind": "group", "product_id": product.pk, "title": "羽绒服团购", "target_quantity": 10, "cap": 20,
-        "deadline": (timezone.now() + dt.timedelta(days=3)).isoformat(), "deposit_percent": "10",
+        "kind": "group",
+        "product_id": product.pk,
+        "title": "羽绒服团购",
+        "target_quantity": 10,
+        "cap": 20,
+        "deadline": (timezone.now() + dt.timedelta(days=3)).isoformat(),
+        "deposit_percent": "10",
         "per_fan_limit": 5,
         "tiers": [{"min_quantity": 10, "unit_price": "450.00"}, {"min_quantity": 15, "unit_price": "350.00"}],
     }

@@ -11,8 +11,14 @@ pytestmark = pytest.mark.django_db
 
 def body(product, **kw):
     data = {
-        "kind": "group", "product": product.pk, "title": "团购", "target_quantity": 10, "cap": 12,
-        "deadline": (timezone.now() + dt.timedelta(days=2)).isoformat(), "deposit_percent": 20, "per_fan_limit": 5,
+        "kind": "group",
+        "product": product.pk,
+        "title": "团购",
+        "target_quantity": 10,
+        "cap": 12,
+        "deadline": (timezone.now() + dt.timedelta(days=2)).isoformat(),
+        "deposit_percent": 20,
+        "per_fan_limit": 5,
         "tiers": [{"min_quantity": 10, "unit_price": "400.00"}],
     }
     data.update(kw)
@@ -31,7 +37,9 @@ def live(api_for, owner, product):
 
 def test_create_launch_and_detail(api_for, owner, fan_user, live, product):
     detail = api_for(fan_user).get(f"/api/campaigns/{live}/").json()
-    assert detail["status"] == "live" and detail["committed_quantity"] == 0 and detail["target_quantity"] == 10
+    assert (
+        detail["status"] == "live" and detail["committed_quantity"] == 0 and detail["target_quantity"] == 10
+    )
     assert detail["cap"] == 12 and detail["current_unit_price"] == "500.00"
     assert [c["id"] for c in api_for(fan_user).get("/api/campaigns/").json()] == [live]
     assert [c["id"] for c in api_for(owner).get("/api/campaigns/").json()] == [live]
@@ -41,8 +49,11 @@ def test_create_launch_and_detail(api_for, owner, fan_user, live, product):
     ("change", "status", "code"),
     [
         ({"deadline": "2001-01-01T00:00:00Z"}, 400, "deadline_past"),
-        ({"tiers": [{"min_quantity": 10, "unit_price": "400"}, {"min_quantity": 5, "unit_price": "300"}]}, 400,
-         "tiers_not_increasing"),
+        (
+            {"tiers": [{"min_quantity": 10, "unit_price": "400"}, {"min_quantity": 5, "unit_price": "300"}]},
+            400,
+            "tiers_not_increasing",
+        ),
         ({"deposit_percent": 150}, 400, "deposit_percent_invalid"),
         ({"deposit_percent": -5}, 400, "deposit_percent_invalid"),
         ({"target_quantity": 0}, 400, "target_quantity_invalid"),
@@ -64,13 +75,21 @@ def test_fan_cannot_create_or_launch(api_for, fan_user, product, live):
 def test_pledge_flow_with_idempotency(api_for, fan_user, live, product):
     client = api_for(fan_user)
     url = f"/api/campaigns/{live}/pledges/"
-    first = client.post(url, {"variant": product[1].pk, "quantity": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    first = client.post(
+        url, {"variant": product[1].pk, "quantity": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
     assert first.status_code == 201
     out = first.json()
-    assert out["quantity"] == 2 and out["deposit_amount"] == "200.00" and out["status"] == "active" and out["id"]
-    again = client.post(url, {"variant": product[1].pk, "quantity": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (
+        out["quantity"] == 2 and out["deposit_amount"] == "200.00" and out["status"] == "active" and out["id"]
+    )
+    again = client.post(
+        url, {"variant": product[1].pk, "quantity": 2}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
     assert again.status_code == 201 and again.json() == out
-    other = client.post(url, {"variant": product[1].pk, "quantity": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    other = client.post(
+        url, {"variant": product[1].pk, "quantity": 3}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert Pledge.objects.count() == 1
     assert client.get(f"/api/campaigns/{live}/").json()["committed_quantity"] == 2
@@ -106,42 +125,59 @@ def test_sold_out_is_409(api_for, shop, live, product):
     from tests.factories import FanFactory
 
     for q in (5, 5):
-        assert api_for(FanFactory(shop=shop).user).post(
-            f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": q}, format="json"
-        ).status_code == 201
+        assert (
+            api_for(FanFactory(shop=shop).user)
+            .post(f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": q}, format="json")
+            .status_code
+            == 201
+        )
     response = api_for(FanFactory(shop=shop).user).post(
-        f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": 3}, format="json")
+        f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": 3}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "sold_out"
 
 
 def test_pledge_after_deadline_is_409(api_for, fan_user, live, product):
     Campaign.objects.filter(pk=live).update(deadline=timezone.now() - dt.timedelta(seconds=1))
-    response = api_for(fan_user).post(f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": 1},
-                                      format="json")
+    response = api_for(fan_user).post(
+        f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": 1}, format="json"
+    )
     assert response.status_code == 409 and response.json()["code"] == "campaign_closed"
 
 
 def test_payment_failure_is_402_and_stores_nothing(api_for, fan_user, live, product, provider):
     provider.fail_next()
-    response = api_for(fan_user).post(f"/api/campaigns/{live}/pledges/", {"variant": product[1].pk, "quantity": 1},
-                                      format="json", HTTP_IDEMPOTENCY_KEY="p")
+    response = api_for(fan_user).post(
+        f"/api/campaigns/{live}/pledges/",
+        {"variant": product[1].pk, "quantity": 1},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="p",
+    )
     assert response.status_code == 402 and response.json()["code"] == "payment_failed"
     assert Pledge.objects.count() == 0
 
 
 def test_subscription_create_and_actions(api_for, owner, fan_user, product):
-    data = body(product[0], kind="subscription", cadence="monthly", cycles=None, cutoff_hours=24, tiers=[], cap=None)
+    data = body(
+        product[0], kind="subscription", cadence="monthly", cycles=None, cutoff_hours=24, tiers=[], cap=None
+    )
     created = api_for(owner).post("/api/campaigns/", data, format="json")
     assert created.status_code == 201 and created.json()["cadence"] == "monthly"
     cid = created.json()["id"]
     api_for(owner).post(f"/api/campaigns/{cid}/launch/")
-    sub = api_for(fan_user).post(f"/api/campaigns/{cid}/pledges/", {"variant": product[1].pk, "quantity": 1},
-                                 format="json").json()
+    sub = (
+        api_for(fan_user)
+        .post(f"/api/campaigns/{cid}/pledges/", {"variant": product[1].pk, "quantity": 1}, format="json")
+        .json()
+    )
     client = api_for(fan_user)
     assert client.post(f"/api/pledges/{sub['id']}/skip/").json()["skipped_cycle"] == 1
     assert client.post(f"/api/pledges/{sub['id']}/pause/").json()["status"] == "paused"
     assert client.post(f"/api/pledges/{sub['id']}/resume/").json()["status"] == "active"
-    assert client.post(f"/api/pledges/{sub['id']}/cancel/", {"reason": "搬家"}, format="json").json()["status"] == "cancelled"
+    assert (
+        client.post(f"/api/pledges/{sub['id']}/cancel/", {"reason": "搬家"}, format="json").json()["status"]
+        == "cancelled"
+    )
 
 
 def test_campaign_list_no_n_plus_one(api_for, owner, product, django_assert_max_num_queries):

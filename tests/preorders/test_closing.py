@@ -12,21 +12,33 @@ pytestmark = pytest.mark.django_db
 
 
 def pledge_many(campaign, variant, fans, quantity):
-    return [pledge_place(user=f.user, campaign_id=campaign.pk, variant_id=variant.pk, quantity=quantity)[0] for f in fans]
+    return [
+        pledge_place(user=f.user, campaign_id=campaign.pk, variant_id=variant.pk, quantity=quantity)[0]
+        for f in fans
+    ]
 
 
 def snapshot(campaign):
-    pledges = list(Pledge.objects.filter(campaign=campaign).order_by("pk").values_list(
-        "status", "final_unit_price", "balance_due"))
-    ledger = list(LedgerEntry.objects.filter(pledge__campaign=campaign).order_by("reference").values_list(
-        "kind", "amount", "reference"))
-    fans = list(Fan.objects.filter(shop=campaign.shop).order_by("pk").values_list("pledge_count", "total_spend"))
+    pledges = list(
+        Pledge.objects.filter(campaign=campaign)
+        .order_by("pk")
+        .values_list("status", "final_unit_price", "balance_due")
+    )
+    ledger = list(
+        LedgerEntry.objects.filter(pledge__campaign=campaign)
+        .order_by("reference")
+        .values_list("kind", "amount", "reference")
+    )
+    fans = list(
+        Fan.objects.filter(shop=campaign.shop).order_by("pk").values_list("pledge_count", "total_spend")
+    )
     lines = list(FactoryOrderLine.objects.order_by("sku").values_list("sku", "quantity", "deposits", "value"))
     return pledges, ledger, fans, lines
 
 
-def test_close_success_prices_every_pledge_and_tells_everyone(owner, shop, product, monkeypatch,
-                                                              django_capture_on_commit_callbacks):
+def test_close_success_prices_every_pledge_and_tells_everyone(
+    owner, shop, product, monkeypatch, django_capture_on_commit_callbacks
+):
     campaign = make_campaign(owner, product[0])
     fans = [FanFactory(shop=shop) for _ in range(4)]
     pledge_many(campaign, product[1], fans, 4)  # 16 committed -> tier >=15 at 350.00
@@ -41,20 +53,26 @@ def test_close_success_prices_every_pledge_and_tells_everyone(owner, shop, produ
         assert pledge.status == "confirmed" and pledge.final_unit_price == Decimal("350.00")
         # 4 x 350 = 1400; the deposit was 10% of the price at placement
         assert pledge.balance_due == Decimal("1400.00") - pledge.deposit_amount
-    assert all(f.total_spend == Decimal("1400.00") and f.pledge_count == 1
-               for f in Fan.objects.filter(pk__in=[f.pk for f in fans]))
+    assert all(
+        f.total_spend == Decimal("1400.00") and f.pledge_count == 1
+        for f in Fan.objects.filter(pk__in=[f.pk for f in fans])
+    )
     closed = [(g, f) for g, f in sent if f["type"] == "campaign.closed"]
     assert closed and f"user.{owner.pk}" in closed[0][0]
     # Eager Celery told every fan: a system message and a campaign card each.
     for fan in fans:
-        kinds = list(Message.objects.filter(conversation__fan=fan).order_by("seq").values_list("kind", flat=True))
+        kinds = list(
+            Message.objects.filter(conversation__fan=fan).order_by("seq").values_list("kind", flat=True)
+        )
         assert kinds == ["system", "campaign_card"]
     assert CampaignNotice.objects.count() == 4
     assert campaign_notify(campaign_id=campaign.pk) == 0
     assert Message.objects.count() == 8
 
 
-def test_close_failure_refunds_every_deposit(owner, shop, product, provider, django_capture_on_commit_callbacks):
+def test_close_failure_refunds_every_deposit(
+    owner, shop, product, provider, django_capture_on_commit_callbacks
+):
     campaign = make_campaign(owner, product[0])
     fans = [FanFactory(shop=shop) for _ in range(3)]
     pledge_many(campaign, product[1], fans, 2)  # 6 < target 10
@@ -111,10 +129,15 @@ def test_close_crashing_midway_then_rerun_ends_the_same(owner, shop, product, mo
         else:
             campaign_close(campaign_id=c.pk)
         c.refresh_from_db()
-        pledges = list(Pledge.objects.filter(campaign=c).order_by("pk").values_list(
-            "status", "final_unit_price", "balance_due"))
+        pledges = list(
+            Pledge.objects.filter(campaign=c)
+            .order_by("pk")
+            .values_list("status", "final_unit_price", "balance_due")
+        )
         refunds = LedgerEntry.objects.filter(pledge__campaign=c, kind="refund").count()
-        fans = sorted(Fan.objects.filter(shop=s, pledges__campaign=c).values_list("pledge_count", "total_spend"))
+        fans = sorted(
+            Fan.objects.filter(shop=s, pledges__campaign=c).values_list("pledge_count", "total_spend")
+        )
         told = CampaignNotice.objects.filter(campaign=c).count()
         return c.status, c.final_unit_price, pledges, refunds, fans, told
 

@@ -31,11 +31,19 @@ def test_concurrent_pledges_never_oversell(require_services, shop, factory_produ
     campaign = make_campaign(shop.owner, product, cap=25, target_quantity=10, per_fan_limit=3)
     fans = [FanFactory(shop=shop) for _ in range(24)]
     with ThreadPoolExecutor(max_workers=12) as pool:
-        results = list(pool.map(
-            lambda i: _in_thread(pledge_place, user=fans[i].user, campaign_id=campaign.pk,
-                                 variant_id=(v1 if i % 2 else v2).pk, quantity=2 + i % 2, idempotency_key=f"k{i}"),
-            range(24),
-        ))
+        results = list(
+            pool.map(
+                lambda i: _in_thread(
+                    pledge_place,
+                    user=fans[i].user,
+                    campaign_id=campaign.pk,
+                    variant_id=(v1 if i % 2 else v2).pk,
+                    quantity=2 + i % 2,
+                    idempotency_key=f"k{i}",
+                ),
+                range(24),
+            )
+        )
     ok = [r for r in results if isinstance(r, tuple)]
     refused = [r for r in results if isinstance(r, DomainError)]
     assert {e.code for e in refused} <= {"sold_out"}
@@ -54,17 +62,22 @@ def test_concurrent_same_fan_respects_per_fan_limit(require_services, shop, fact
     campaign = make_campaign(shop.owner, product, cap=None, per_fan_limit=4)
     fan = FanFactory(shop=shop)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(
-            lambda i: _in_thread(pledge_place, user=fan.user, campaign_id=campaign.pk, variant_id=v1.pk, quantity=1),
-            range(8),
-        ))
+        results = list(
+            pool.map(
+                lambda i: _in_thread(
+                    pledge_place, user=fan.user, campaign_id=campaign.pk, variant_id=v1.pk, quantity=1
+                ),
+                range(8),
+            )
+        )
     assert sum(1 for r in results if isinstance(r, tuple)) == 4
     assert {r.code for r in results if isinstance(r, DomainError)} == {"per_fan_limit"}
     assert Campaign.objects.get(pk=campaign.pk).committed_quantity == 4
 
 
-def test_concurrent_duplicate_key_gets_409_then_first_result(require_services, shop, factory_product, provider,
-                                                               monkeypatch):
+def test_concurrent_duplicate_key_gets_409_then_first_result(
+    require_services, shop, factory_product, provider, monkeypatch
+):
     product, v1, _ = shop_product(shop, factory_product)
     campaign = make_campaign(shop.owner, product)
     fan = FanFactory(shop=shop)
@@ -77,7 +90,13 @@ def test_concurrent_duplicate_key_gets_409_then_first_result(require_services, s
         return real_charge(**kwargs)
 
     monkeypatch.setattr(provider, "charge", slow_charge)
-    args = {"user": fan.user, "campaign_id": campaign.pk, "variant_id": v1.pk, "quantity": 2, "idempotency_key": "dup"}
+    args = {
+        "user": fan.user,
+        "campaign_id": campaign.pk,
+        "variant_id": v1.pk,
+        "quantity": 2,
+        "idempotency_key": "dup",
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         first = pool.submit(_in_thread, pledge_place, **args)
         assert charging.wait(10)
@@ -97,7 +116,13 @@ def test_concurrent_duplicates_racing_on_insert(require_services, shop, factory_
     product, v1, _ = shop_product(shop, factory_product)
     campaign = make_campaign(shop.owner, product)
     fan = FanFactory(shop=shop)
-    args = {"user": fan.user, "campaign_id": campaign.pk, "variant_id": v1.pk, "quantity": 1, "idempotency_key": "race"}
+    args = {
+        "user": fan.user,
+        "campaign_id": campaign.pk,
+        "variant_id": v1.pk,
+        "quantity": 1,
+        "idempotency_key": "race",
+    }
     barrier = threading.Barrier(6)
 
     def go():
@@ -109,5 +134,7 @@ def test_concurrent_duplicates_racing_on_insert(require_services, shop, factory_
     created = [r for r in results if isinstance(r, tuple) and r[1]]
     assert len(created) == 1
     for r in results:
-        assert (isinstance(r, tuple) and r[0] == created[0][0]) or (isinstance(r, DomainError) and r.status == 409)
+        assert (isinstance(r, tuple) and r[0] == created[0][0]) or (
+            isinstance(r, DomainError) and r.status == 409
+        )
     assert Pledge.objects.count() == 1 and LedgerEntry.objects.count() == 1

@@ -24,11 +24,14 @@ urlpatterns = [
 
 def run_campaign(shop, factory_product, quantities, *, tiers=None):
     product, v_l, v_m = shop_product(shop, factory_product)
-    campaign = make_campaign(shop.owner, product, per_fan_limit=None, cap=None,
-                             **({"tiers": tiers} if tiers is not None else {}))
+    campaign = make_campaign(
+        shop.owner, product, per_fan_limit=None, cap=None, **({"tiers": tiers} if tiers is not None else {})
+    )
     for variant, q in quantities:
         fan = FanFactory(shop=shop)
-        pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=(v_l if variant == "L" else v_m).pk, quantity=q)
+        pledge_place(
+            user=fan.user, campaign_id=campaign.pk, variant_id=(v_l if variant == "L" else v_m).pk, quantity=q
+        )
     expire(campaign)
     assert campaign_close(campaign_id=campaign.pk) == "succeeded"
     return campaign
@@ -37,15 +40,20 @@ def run_campaign(shop, factory_product, quantities, *, tiers=None):
 def test_two_shops_roll_up_into_one_order_per_window(factory_product):
     a, b = ShopFactory(), ShopFactory()
     run_campaign(a, factory_product, [("L", 6), ("M", 4)], tiers=[])  # 10 x 500
-    run_campaign(b, factory_product, [("L", 5), ("M", 7)], tiers=[{"min_quantity": 10, "unit_price": "400.00"}])
+    run_campaign(
+        b, factory_product, [("L", 5), ("M", 7)], tiers=[{"min_quantity": 10, "unit_price": "400.00"}]
+    )
     order = FactoryOrder.objects.get()
     lines = {line.sku: line for line in order.lines.all()}
     assert set(lines) == {"F-DOWN-L", "F-DOWN-M"}
     assert lines["F-DOWN-L"].quantity == 11 and lines["F-DOWN-M"].quantity == 11
     assert lines["F-DOWN-L"].value == Decimal("6") * 500 + Decimal("5") * 400
     assert lines["F-DOWN-L"].deposits == sum(
-        Pledge.objects.filter(variant__factory_variant__sku="F-DOWN-L").values_list("deposit_amount", flat=True),
-        Decimal(0))
+        Pledge.objects.filter(variant__factory_variant__sku="F-DOWN-L").values_list(
+            "deposit_amount", flat=True
+        ),
+        Decimal(0),
+    )
     assert order.sources.count() == 2 and order.status == "draft"
 
 
@@ -87,9 +95,13 @@ def test_csv_print_and_api_for_admins(factory_product, api_for, client):
     body = api_for(admin).get("/api/factory-orders/").json()
     assert body[0]["id"] == order.pk and body[0]["totals"]["quantity"] == "10"
     assert api_for(shop.owner).get("/api/factory-orders/").status_code == 403
-    moved = api_for(admin).post(f"/api/factory-orders/{order.pk}/transition/", {"status": "sent"}, format="json")
+    moved = api_for(admin).post(
+        f"/api/factory-orders/{order.pk}/transition/", {"status": "sent"}, format="json"
+    )
     assert moved.status_code == 200 and moved.json()["status"] == "sent"
-    bad = api_for(admin).post(f"/api/factory-orders/{order.pk}/transition/", {"status": "delivered"}, format="json")
+    bad = api_for(admin).post(
+        f"/api/factory-orders/{order.pk}/transition/", {"status": "delivered"}, format="json"
+    )
     assert bad.status_code == 409 and bad.json()["code"] == "transition_invalid"
 
 

@@ -26,10 +26,17 @@ def _statements(ctx: CaptureQueriesContext) -> list[str]:
 
 def test_pledge_with_key_takes_few_statements(owner, product, fan):
     campaign = make_campaign(owner, product[0])
-    pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="warm")
+    pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="warm"
+    )
     with CaptureQueriesContext(connection) as ctx:
-        body, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1,
-                                     idempotency_key="k-2")
+        body, created = pledge_place(
+            user=fan.user,
+            campaign_id=campaign.pk,
+            variant_id=product[1].pk,
+            quantity=1,
+            idempotency_key="k-2",
+        )
     assert created
     # read, fan lock, per-fan sum, insert, reserve, activate (+ ledger, count, key on SQLite), interaction
     limit = 7 if connection.vendor == "postgresql" else 11
@@ -45,11 +52,13 @@ def test_pledge_with_key_takes_few_statements(owner, product, fan):
 
 def test_replay_is_one_statement(owner, product, fan):
     campaign = make_campaign(owner, product[0])
-    first, _ = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1,
-                            idempotency_key="r")
+    first, _ = pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="r"
+    )
     with CaptureQueriesContext(connection) as ctx:
-        again, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1,
-                                      idempotency_key="r")
+        again, created = pledge_place(
+            user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="r"
+        )
     assert (again, created) == (first, False)
     assert len(_statements(ctx)) == 1
 
@@ -57,7 +66,12 @@ def test_replay_is_one_statement(owner, product, fan):
 def test_pledge_without_limit_or_key(owner, product, fan):
     campaign = make_campaign(owner, product[0], per_fan_limit=None)
     body, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=7)
-    assert created and body["quantity"] == 7 and body["unit_price"] == "500.00" and body["deposit_amount"] == "350.00"
+    assert (
+        created
+        and body["quantity"] == 7
+        and body["unit_price"] == "500.00"
+        and body["deposit_amount"] == "350.00"
+    )
     assert Campaign.objects.get(pk=campaign.pk).committed_quantity == 7
     assert IdempotencyKey.objects.count() == 0
 
@@ -66,9 +80,12 @@ def test_price_shown_follows_reached_tier(owner, product, shop):
     from tests.factories import FanFactory
 
     campaign = make_campaign(owner, product[0], per_fan_limit=None, cap=None)
-    pledge_place(user=FanFactory(shop=shop).user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=10)
-    body, _ = pledge_place(user=FanFactory(shop=shop).user, campaign_id=campaign.pk, variant_id=product[1].pk,
-                           quantity=1)
+    pledge_place(
+        user=FanFactory(shop=shop).user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=10
+    )
+    body, _ = pledge_place(
+        user=FanFactory(shop=shop).user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1
+    )
     assert body["unit_price"] == "450.00" and body["deposit_amount"] == "45.00"
 
 
@@ -109,10 +126,15 @@ def test_tier_cache_is_keyed_by_launch(owner, product, django_assert_num_queries
         first = campaign_tiers_cached(campaign)
     with django_assert_num_queries(0):
         assert campaign_tiers_cached(campaign) is first
-    assert [(t.min_quantity, t.unit_price) for t in first] == [(10, Decimal("450.00")), (15, Decimal("350.00"))]
+    assert [(t.min_quantity, t.unit_price) for t in first] == [
+        (10, Decimal("450.00")),
+        (15, Decimal("350.00")),
+    ]
     # Same id, another launch (a reused id in a fresh test database): read again, never the old tiers.
     Tier.objects.filter(campaign=campaign).delete()
-    campaign.launched_at = campaign.launched_at.replace(microsecond=(campaign.launched_at.microsecond + 1) % 10**6)
+    campaign.launched_at = campaign.launched_at.replace(
+        microsecond=(campaign.launched_at.microsecond + 1) % 10**6
+    )
     with django_assert_num_queries(1):
         assert campaign_tiers_cached(campaign) == []
 

@@ -31,12 +31,18 @@ def future(days=3):
     ("overrides", "code"),
     [
         ({"deadline": (timezone.now() - dt.timedelta(hours=1)).isoformat()}, "deadline_past"),
-        ({"tiers": [{"min_quantity": 15, "unit_price": "400"}, {"min_quantity": 10, "unit_price": "300"}]},
-         "tiers_not_increasing"),
-        ({"tiers": [{"min_quantity": 10, "unit_price": "300"}, {"min_quantity": 10, "unit_price": "200"}]},
-         "tiers_not_increasing"),
-        ({"tiers": [{"min_quantity": 10, "unit_price": "300"}, {"min_quantity": 20, "unit_price": "400"}]},
-         "tiers_not_increasing"),
+        (
+            {"tiers": [{"min_quantity": 15, "unit_price": "400"}, {"min_quantity": 10, "unit_price": "300"}]},
+            "tiers_not_increasing",
+        ),
+        (
+            {"tiers": [{"min_quantity": 10, "unit_price": "300"}, {"min_quantity": 10, "unit_price": "200"}]},
+            "tiers_not_increasing",
+        ),
+        (
+            {"tiers": [{"min_quantity": 10, "unit_price": "300"}, {"min_quantity": 20, "unit_price": "400"}]},
+            "tiers_not_increasing",
+        ),
         ({"deposit_percent": "101"}, "deposit_percent_invalid"),
         ({"deposit_percent": "-1"}, "deposit_percent_invalid"),
         ({"target_quantity": 5}, "below_moq"),
@@ -69,7 +75,9 @@ def test_launch_locks_campaign_and_cannot_relaunch(owner, product):
 def test_pledge_charges_deposit_and_counts(owner, product, fan, provider, django_capture_on_commit_callbacks):
     campaign = make_campaign(owner, product[0])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        body, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2)
+        body, created = pledge_place(
+            user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2
+        )
     assert created and body["status"] == "active"
     assert body["deposit_amount"] == "100.00"  # 10% of 2 x 500.00
     pledge = Pledge.objects.get(pk=body["id"])
@@ -83,15 +91,22 @@ def test_pledge_charges_deposit_and_counts(owner, product, fan, provider, django
 
 
 @override_settings(FANSI_PROGRESS_COALESCE_S=0)
-def test_progress_event_published_after_commit(owner, product, fan, monkeypatch, django_capture_on_commit_callbacks):
+def test_progress_event_published_after_commit(
+    owner, product, fan, monkeypatch, django_capture_on_commit_callbacks
+):
     campaign = make_campaign(owner, product[0])
     sent = []
     monkeypatch.setattr("fans.events.publish", lambda groups, frame: sent.append((groups, frame)))
     with django_capture_on_commit_callbacks(execute=True):
         pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3)
     progress = [f for g, f in sent if f["type"] == "campaign.progress"]
-    assert progress[-1] == {"type": "campaign.progress", "campaign": campaign.pk, "status": "live",
-                            "committed_quantity": 3, "current_unit_price": "500.00"}
+    assert progress[-1] == {
+        "type": "campaign.progress",
+        "campaign": campaign.pk,
+        "status": "live",
+        "committed_quantity": 3,
+        "current_unit_price": "500.00",
+    }
     assert sent[-1][0] == [f"shop.{campaign.shop_id}"]
 
 
@@ -162,35 +177,51 @@ def test_payment_failure_leaves_no_half_written_pledge(owner, product, fan, prov
     campaign = make_campaign(owner, product[0])
     getattr(provider, f"{mode}_next")()
     with pytest.raises(PaymentFailed) as err:
-        pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2,
-                     idempotency_key="k1")
+        pledge_place(
+            user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="k1"
+        )
     assert err.value.code == f"payment_{mode}" if mode == "timeout" else "payment_failed"
     campaign.refresh_from_db()
     assert campaign.committed_quantity == 0
-    assert Pledge.objects.count() == 0 and LedgerEntry.objects.count() == 0 and IdempotencyKey.objects.count() == 0
+    assert (
+        Pledge.objects.count() == 0
+        and LedgerEntry.objects.count() == 0
+        and IdempotencyKey.objects.count() == 0
+    )
     assert Fan.objects.get(pk=fan.pk).pledge_count == 0
     assert provider.net_charged() == 0  # the timed-out charge was voided
     # The same key can be retried once the provider works again.
-    body, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2,
-                                 idempotency_key="k1")
+    body, created = pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="k1"
+    )
     assert created and body["status"] == "active"
 
 
 def test_idempotency_same_key_same_body_returns_first_result(owner, product, fan, provider):
     campaign = make_campaign(owner, product[0])
-    first, created = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2,
-                                  idempotency_key="abc")
-    again, created_again = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2,
-                                        idempotency_key="abc")
+    first, created = pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="abc"
+    )
+    again, created_again = pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="abc"
+    )
     assert created and not created_again and again == first
     assert Pledge.objects.count() == 1 and provider.net_charged() == Decimal("100.00")
 
 
 def test_idempotency_same_key_different_body_is_422(owner, product, fan):
     campaign = make_campaign(owner, product[0])
-    pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="abc")
+    pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2, idempotency_key="abc"
+    )
     with pytest.raises(Exception) as err:
-        pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3, idempotency_key="abc")
+        pledge_place(
+            user=fan.user,
+            campaign_id=campaign.pk,
+            variant_id=product[1].pk,
+            quantity=3,
+            idempotency_key="abc",
+        )
     assert err.value.status == 422 and err.value.code == "idempotency_key_reused"
     assert Pledge.objects.count() == 1
 
@@ -199,11 +230,21 @@ def test_change_quantity_charges_or_refunds_difference(owner, product, fan):
     campaign = make_campaign(owner, product[0])
     body, _ = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=2)
     changed = pledge_change(user=fan.user, pledge_id=body["id"], quantity=4, variant_id=product[2].pk)
-    assert changed["quantity"] == 4 and changed["deposit_amount"] == "200.00" and changed["variant"] == product[2].pk
+    assert (
+        changed["quantity"] == 4
+        and changed["deposit_amount"] == "200.00"
+        and changed["variant"] == product[2].pk
+    )
     changed = pledge_change(user=fan.user, pledge_id=body["id"], quantity=1)
     assert changed["deposit_amount"] == "50.00"
-    ledger = list(LedgerEntry.objects.filter(pledge_id=body["id"]).order_by("pk").values_list("kind", "amount"))
-    assert ledger == [("charge", Decimal("100.00")), ("charge", Decimal("100.00")), ("refund", Decimal("150.00"))]
+    ledger = list(
+        LedgerEntry.objects.filter(pledge_id=body["id"]).order_by("pk").values_list("kind", "amount")
+    )
+    assert ledger == [
+        ("charge", Decimal("100.00")),
+        ("charge", Decimal("100.00")),
+        ("refund", Decimal("150.00")),
+    ]
     campaign.refresh_from_db()
     assert campaign.committed_quantity == 1
     with pytest.raises(Conflict):
@@ -218,7 +259,11 @@ def test_failed_change_charge_leaves_pledge_unchanged(owner, product, fan, provi
         pledge_change(user=fan.user, pledge_id=body["id"], quantity=4)
     pledge = Pledge.objects.get(pk=body["id"])
     campaign.refresh_from_db()
-    assert pledge.quantity == 2 and pledge.deposit_amount == Decimal("100.00") and campaign.committed_quantity == 2
+    assert (
+        pledge.quantity == 2
+        and pledge.deposit_amount == Decimal("100.00")
+        and campaign.committed_quantity == 2
+    )
 
 
 def test_cancel_refunds_deposit_and_releases_quantity(owner, product, fan):
@@ -229,7 +274,9 @@ def test_cancel_refunds_deposit_and_releases_quantity(owner, product, fan):
     campaign.refresh_from_db()
     assert campaign.committed_quantity == 0
     assert Fan.objects.get(pk=fan.pk).pledge_count == 0
-    assert list(LedgerEntry.objects.filter(kind="refund").values_list("amount", flat=True)) == [Decimal("150.00")]
+    assert list(LedgerEntry.objects.filter(kind="refund").values_list("amount", flat=True)) == [
+        Decimal("150.00")
+    ]
     with pytest.raises(Conflict):
         pledge_cancel(user=fan.user, pledge_id=body["id"])
 
@@ -271,8 +318,9 @@ def test_fan_filter_campaign_participation(owner, product, fan, shop):
     assert list(fan_queryset(shop, flt)) == [fan]
 
 
-def test_progress_events_are_coalesced_to_the_newest(owner, product, shop, monkeypatch,
-                                                     django_capture_on_commit_callbacks):
+def test_progress_events_are_coalesced_to_the_newest(
+    owner, product, shop, monkeypatch, django_capture_on_commit_callbacks
+):
     from preorders.services.campaigns import progress_flush
     from tests.factories import FanFactory
 
@@ -282,8 +330,12 @@ def test_progress_events_are_coalesced_to_the_newest(owner, product, shop, monke
     with override_settings(FANSI_PROGRESS_COALESCE_S=60):
         for q in (1, 2, 3):
             with django_capture_on_commit_callbacks(execute=True):
-                pledge_place(user=FanFactory(shop=shop).user, campaign_id=campaign.pk, variant_id=product[1].pk,
-                             quantity=q)
+                pledge_place(
+                    user=FanFactory(shop=shop).user,
+                    campaign_id=campaign.pk,
+                    variant_id=product[1].pk,
+                    quantity=q,
+                )
         assert sent == []
         progress_flush()
     assert [f["committed_quantity"] for f in sent] == [6]
@@ -293,8 +345,11 @@ def test_pledge_feeds_the_recommender_once(owner, product, fan):
     from recommend.models import Interaction
 
     campaign = make_campaign(owner, product[0])
-    body, _ = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1,
-                           idempotency_key="k-1")
-    pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="k-1")
+    body, _ = pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="k-1"
+    )
+    pledge_place(
+        user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1, idempotency_key="k-1"
+    )
     rows = list(Interaction.objects.filter(fan=fan).values_list("product_id", "kind"))
     assert rows == [(product[0].pk, "pledge")]

@@ -22,9 +22,19 @@ pytestmark = pytest.mark.django_db
 
 
 def subscription(owner, product, **kw):
-    return make_campaign(owner, product, kind="subscription", cadence="weekly", cycles=2, cutoff_hours=48,
-                         deadline=(timezone.now() + dt.timedelta(days=5)).isoformat(), tiers=[], cap=None,
-                         per_fan_limit=None, **kw)
+    return make_campaign(
+        owner,
+        product,
+        kind="subscription",
+        cadence="weekly",
+        cycles=2,
+        cutoff_hours=48,
+        deadline=(timezone.now() + dt.timedelta(days=5)).isoformat(),
+        tiers=[],
+        cap=None,
+        per_fan_limit=None,
+        **kw,
+    )
 
 
 def pass_cutoff(cycle):
@@ -36,7 +46,10 @@ def test_cutoff_turns_active_subscriptions_into_a_factory_order(owner, shop, pro
     first = SubscriptionCycle.objects.get(campaign=campaign)
     assert first.number == 1 and first.delivery_at - first.cutoff_at == dt.timedelta(hours=48)
     fans = [FanFactory(shop=shop) for _ in range(4)]
-    subs = [pledge_place(user=f.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3)[0] for f in fans]
+    subs = [
+        pledge_place(user=f.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3)[0]
+        for f in fans
+    ]
     subscription_skip(user=fans[0].user, pledge_id=subs[0]["id"])
     subscription_pause(user=fans[1].user, pledge_id=subs[1]["id"])
     subscription_cancel(user=fans[2].user, pledge_id=subs[2]["id"], reason="太多了")
@@ -45,7 +58,8 @@ def test_cutoff_turns_active_subscriptions_into_a_factory_order(owner, shop, pro
     first.refresh_from_db()
     assert first.status == "cut" and first.quantity == 3
     assert list(CycleDelivery.objects.values_list("pledge_id", "quantity", "amount")) == [
-        (subs[3]["id"], 3, Decimal("1500.00"))]
+        (subs[3]["id"], 3, Decimal("1500.00"))
+    ]
     order = FactoryOrder.objects.get(cycle=first)
     assert [(line.sku, line.quantity) for line in order.lines.all()] == [("F-DOWN-L", 3)]
     # Rerunning the cut-off changes nothing.
@@ -63,7 +77,10 @@ def test_cutoff_turns_active_subscriptions_into_a_factory_order(owner, shop, pro
 
 
 def test_skip_after_cutoff_rejected(owner, shop, product, fan):
-    campaign = subscription(owner, product[0], )
+    campaign = subscription(
+        owner,
+        product[0],
+    )
     body, _ = pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=1)
     SubscriptionCycle.objects.filter(campaign=campaign).update(cutoff_at=timezone.now())
     with pytest.raises(Conflict) as err:

@@ -40,7 +40,9 @@ def _catalog(tag_strength: float, seed: int = 0) -> Catalog:
     return Catalog(
         user_ids=list(users),
         item_ids=list(items),
-        interactions=Interactions(keys[:, 0], keys[:, 1], np.array(list(pairs.values()), np.float32), len(users), 60),
+        interactions=Interactions(
+            keys[:, 0], keys[:, 1], np.array(list(pairs.values()), np.float32), len(users), 60
+        ),
         user_tags=[tuple(sorted(t)) for t in user_tags],
         item_tags=[tuple(sorted(t)) for t in item_tags],
         has_weights=True,
@@ -128,8 +130,12 @@ def test_tags_only_path_gains_nothing_when_tags_are_noise() -> None:
     catalog = _catalog(0.0, seed=1)
     split = split_interactions(catalog.interactions, "cold_users", seed=0)
     train = build_train_set(catalog, split.train)
-    hybrid_p = _tags_only_precision(catalog, _serving_model(catalog, train, LightFMRanker(HYBRID).fit(train)), split)
-    popularity_p = _tags_only_precision(catalog, _serving_model(catalog, train, PopularityRanker().fit(train)), split)
+    hybrid_p = _tags_only_precision(
+        catalog, _serving_model(catalog, train, LightFMRanker(HYBRID).fit(train)), split
+    )
+    popularity_p = _tags_only_precision(
+        catalog, _serving_model(catalog, train, PopularityRanker().fit(train)), split
+    )
     assert hybrid_p < 1.15 * popularity_p, (hybrid_p, popularity_p)
 
 
@@ -139,5 +145,5 @@ def test_unseen_features_are_ignored() -> None:
     model = _serving_model(catalog, train, LightFMRanker(HYBRID).fit(train))
     assert len(model.user_feature_rows(["never:seen", "shop99.x:y"])) == 0
     parts, _ = model.regime("cold_users")
-    (vector, bias), = model.user_vectors(parts, None, model.user_feature_rows(["never:seen"]))
+    ((vector, bias),) = model.user_vectors(parts, None, model.user_feature_rows(["never:seen"]))
     assert np.all(vector == 0) and np.isfinite(bias)

@@ -58,7 +58,9 @@ def _seed(shop, *, fans: int = 60, interactions: bool = True):  # noqa: ANN001
     for n in range(16):
         skin = "oily" if n % 2 else "dry"
         desc = "清爽控油，适合油皮" if skin == "oily" else "滋润保湿，适合干皮"
-        products[skin].append(ProductFactory(shop=shop, name=f"{skin}{n}", description=desc, price=Decimal(50 + 20 * n)))
+        products[skin].append(
+            ProductFactory(shop=shop, name=f"{skin}{n}", description=desc, price=Decimal(50 + 20 * n))
+        )
     product_tags_derive()
     people = []
     for n in range(fans):
@@ -153,7 +155,11 @@ def test_picks_take_two_queries_and_see_catalogue_changes_on_the_next_call(
     assert top.pk not in picked and first[1].product.pk not in picked
 
     # A product created after training is a candidate on the next call (the new-products stamp changed).
-    new = ProductFactory(shop=shop, name=f"{skin}-new", description="清爽控油，适合油皮" if skin == "oily" else "滋润保湿，适合干皮")
+    new = ProductFactory(
+        shop=shop,
+        name=f"{skin}-new",
+        description="清爽控油，适合油皮" if skin == "oily" else "滋润保湿，适合干皮",
+    )
     product_tags_derive(product_ids=[new.pk])
     picks = recommend_for_fan(fan, 16)
     assert new.pk in {p.product.pk for p in picks}
@@ -255,10 +261,18 @@ def test_send_pick_as_product_card_and_fan_records_click(shop, owner) -> None:  
     assert message.kind == "product_card" and message.payload["product"] == product.pk
     assert message.payload["reason"] == "干皮粉丝都在买"
 
-    assert _client(owner).post("/api/recommend/card-clicks/", {"message": message.pk}, format="json").status_code == 404
+    assert (
+        _client(owner).post("/api/recommend/card-clicks/", {"message": message.pk}, format="json").status_code
+        == 404
+    )
     resp = _client(fan.user).post("/api/recommend/card-clicks/", {"message": message.pk}, format="json")
     assert resp.status_code == 201
-    assert _client(fan.user).post("/api/recommend/card-clicks/", {"message": message.pk}, format="json").status_code == 200
+    assert (
+        _client(fan.user)
+        .post("/api/recommend/card-clicks/", {"message": message.pk}, format="json")
+        .status_code
+        == 200
+    )
     assert Interaction.objects.filter(fan=fan, product=product, kind="card_click").count() == 1
 
 
@@ -272,7 +286,9 @@ def test_likely_fans_and_save_as_segment(shop, other_shop) -> None:  # noqa: ANN
     assert resp.status_code == 200 and len(resp.json()["fans"]) == 5
     assert _client(other_shop.owner).get(f"/api/products/{product.pk}/likely-fans/").status_code == 404
     resp = _client(manager).post(
-        f"/api/products/{product.pk}/likely-fans/save-segment/", {"name": "新品种子粉丝", "k": 5}, format="json"
+        f"/api/products/{product.pk}/likely-fans/save-segment/",
+        {"name": "新品种子粉丝", "k": 5},
+        format="json",
     )
     assert resp.status_code == 201, resp.content
     segment = Segment.objects.get(pk=resp.json()["id"])

@@ -6,7 +6,9 @@ from recommend.services import product_tags_derive
 
 
 class Command(BaseCommand):
-    help = "Derive product tags in the fan vocabulary from names and descriptions (适合油皮 → skin_type:oily)."
+    help = (
+        "Derive product tags in the fan vocabulary from names and descriptions (适合油皮 → skin_type:oily)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         added = product_tags_derive()

@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = "Train a recommendation model version now, in this process, and switch serving to it when ready."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--derive-tags", action="store_true", help="derive product tags from descriptions first")
+        parser.add_argument(
+            "--derive-tags", action="store_true", help="derive product tags from descriptions first"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["derive_tags"]:
@@ -22,8 +24,10 @@ class Command(BaseCommand):
             raise CommandError(str(Conflict("A model is training already.")))
         version = ModelVersion.objects.create(version=_new_version_name())
         version = model_train(version_id=version.pk)
-        self.stdout.write(f"{version.version}: {version.status}, serving={version.is_serving}, "
-                          f"fit {version.fit_seconds} s, total {version.duration_seconds} s")
+        self.stdout.write(
+            f"{version.version}: {version.status}, serving={version.is_serving}, "
+            f"fit {version.fit_seconds} s, total {version.duration_seconds} s"
+        )
         for note in version.notes:
             self.stdout.write(f"note: {note}")
         for regime, served in version.served.items():
