@@ -26,8 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.chat import manage, reset_database, start_servers, stop_servers  # noqa: E402
-from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
+from bench.chat import manage, start_servers, stop_servers  # noqa: E402
+from bench.common import (  # noqa: E402
+    machine_info,
+    percentile,
+    print_machine,
+    reset_database,  # noqa: E402
+    write_results,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_broadcast_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

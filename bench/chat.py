@@ -48,7 +48,15 @@ if str(ROOT) not in sys.path:
 
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from bench.common import CpuMeter, free_port, machine_info, percentile, print_machine, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    CpuMeter,
+    free_port,
+    machine_info,
+    percentile,
+    print_machine,
+    reset_database,
+    write_results,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -64,19 +72,6 @@ def log(msg: str) -> None:
 
 
 # --- setup ------------------------------------------------------------------------------------------
-
-
-def reset_database(database_url: str) -> None:
-    """Drop and create the bench database; refuses any database not named like a bench one."""
-    import psycopg
-
-    name = urlparse(database_url).path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to reset database {name!r}: its name must contain 'bench'")
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def manage(args: list[str], env: dict[str, str], timeout: float) -> str:

@@ -203,3 +203,18 @@ class CpuMeter:
             "machine_busy_pct": round(100 * busy / total, 1) if total else None,
             "wall_s": round(wall, 2),
         }
+
+
+def reset_database(database_url: str) -> None:
+    """Drop and create a bench database; refuses any database whose name does not contain "bench"."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    name = urlparse(database_url).path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to reset database {name!r}: its name must contain 'bench'")
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')

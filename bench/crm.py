@@ -43,7 +43,7 @@ os.environ["DJANGO_DEBUG"] = "0"  # no query log, as in production
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"  # jobs run in process, on commit
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
-from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
+from bench.common import machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
 
 TARGETS = {
     "segment_query_p95_ms": 50.0,
@@ -57,18 +57,6 @@ N_SELECTED = 100_000
 
 def log(msg: str) -> None:
     print(f"[crm {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def reset_database(database_url: str) -> None:
-    import psycopg
-
-    name = urlparse(database_url).path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to reset database {name!r}: its name must contain 'bench'")
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def vacuum_analyze(database_url: str) -> None:

@@ -515,7 +515,8 @@ def main() -> None:
         serve(args.serve, args.workers)
         return
 
-    from bench.chat import manage, reset_database
+    from bench.chat import manage
+    from bench.common import reset_database
 
     machine = machine_info(database_url=database_url, redis_url=redis_url)
     print_machine(machine)

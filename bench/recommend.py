@@ -37,26 +37,13 @@ os.environ.setdefault("FANSI_RECOMMEND_DIR", "/tmp/fansi_recommend_bench_models"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 os.environ["DJANGO_DEBUG"] = "0"
 
-from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
+from bench.common import machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
 
 TARGETS = {"fit_s": 60.0, "p99_ms": 20.0}
 
 
 def log(msg: str) -> None:
     print(f"[recommend {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def reset_database(database_url: str) -> None:
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    name = urlparse(database_url).path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to reset database {name!r}: its name must contain 'bench'")
-    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
