@@ -403,3 +403,22 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
             "config": {"page": "mine"},
         },
     )
+
+
+def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The factory's read-only demand board: committed demand by variant against each MOQ, refreshed live."""
+    from django.core import signing
+
+    from preorders.api import BOARD_SALT
+    from shops.models import Factory
+
+    try:
+        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
+    except (signing.BadSignature, KeyError, TypeError):
+        raise Http404 from None
+    factory = get_object_or_404(Factory, pk=factory_id)
+    demand = selectors.factory_demand(factory=factory)
+    for product in demand["products"]:
+        for row in [product, *product["variants"]]:
+            row["percent"] = min(100, round(100 * row["committed"] / row["moq"])) if row["moq"] else 100
+    return render(request, "preorders/factory_board.html", {"demand": demand, "token": token})

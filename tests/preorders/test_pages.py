@@ -161,3 +161,17 @@ def test_poster_uses_the_product_image(campaign, settings, tmp_path):
     png = render_poster(campaign, shop_url="http://x/s/a/", join_url="http://x/c/1/")
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.getpixel((375, 300)) == (10, 200, 30)
+
+
+def test_factory_demand_board_page_behind_a_signed_link(client, db):
+    from preorders.api import board_token
+    from shops.models import Factory, FactoryProduct, FactoryVariant
+
+    factory = Factory.objects.create(name="羽绒服工厂")
+    product = FactoryProduct.objects.create(factory=factory, name="轻暖羽绒服", moq=100, lead_time_days=30, unit_cost="120.00")
+    FactoryVariant.objects.create(factory_product=product, name="L 黑", sku="F-L-BLK", moq=40)
+    page = client.get(f"/factory-board/{board_token(factory)}/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "轻暖羽绒服" in body and "L 黑" in body and "0 / 40" in body
+    assert client.get("/factory-board/forged-token/").status_code == 404
