@@ -168,7 +168,9 @@ def test_factory_demand_board_page_behind_a_signed_link(client, db):
     from shops.models import Factory, FactoryProduct, FactoryVariant
 
     factory = Factory.objects.create(name="羽绒服工厂")
-    product = FactoryProduct.objects.create(factory=factory, name="轻暖羽绒服", moq=100, lead_time_days=30, unit_cost="120.00")
+    product = FactoryProduct.objects.create(
+        factory=factory, name="轻暖羽绒服", moq=100, lead_time_days=30, unit_cost="120.00"
+    )
     FactoryVariant.objects.create(factory_product=product, name="L 黑", sku="F-L-BLK", moq=40)
     page = client.get(f"/factory-board/{board_token(factory)}/")
     assert page.status_code == 200
