@@ -385,6 +385,8 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         fit_seconds=round(fit_seconds, 3),
     )
     model_switch(version_id=version.pk, path_checked=str(path), duration=time.perf_counter() - started)
+    # Nightly runs would otherwise fill the disk; the serving and newest versions stay.
+    models_prune(keep=5)
 
 
 def model_switch(*, version_id: int, path_checked: str | None = None, duration: float | None = None) -> None:

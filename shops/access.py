@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 
 from shops.errors import NotFound
-from shops.models import Shop, ShopMember
+from shops.models import ShopMember
 
 
 def staff_shop_ids(user: AbstractBaseUser) -> list[int]:
@@ -23,7 +23,3 @@ def access_shop_membership(user: AbstractBaseUser, shop_id: int | None = None) -
     if membership is None:
         raise NotFound()
     return membership
-
-
-def access_shop(user: AbstractBaseUser, shop_id: int) -> Shop:
-    return access_shop_membership(user, shop_id).shop

@@ -344,7 +344,7 @@ def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime
     return decided
 
 
-def promo_gate(*, conversation: Conversation, source: str, message_kind: str) -> str:
+def promo_gate(*, conversation: Conversation, source: str) -> str:
     """Inside the sender's transaction: may this card go to the fan? Records the decision when it may.
 
     A card that answers the fan's own open question (the fan wrote last, within a day) never counts.

@@ -121,7 +121,7 @@ def message_send(
             card: dict[str, Any] = {}
             if kind in CARD_KINDS:
                 card = card_build(kind, conversation.shop, payload)
-                gate = promo_gate(conversation=conversation, source=kind, message_kind=kind)
+                gate = promo_gate(conversation=conversation, source=kind)
                 if gate != DeliveryStatus.SENT:
                     raise OverBudget(gate, conversation.fan.pk)
             message = _message_append(
@@ -136,9 +136,7 @@ def message_send(
             )
     except OverBudget as refused:
         # Recorded outside the rolled-back transaction: over budget means not sent, and logged as skipped.
-        promo_skip_record(
-            fan_id=refused.fan_id or _fan_id_of(conversation_pk), source=kind, status=refused.status
-        )
+        promo_skip_record(fan_id=refused.fan_id, source=kind, status=refused.status)
         raise
     except IntegrityError:
         # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
@@ -158,7 +156,7 @@ def message_send(
 class OverBudget(Conflict):
     code = "over_budget"
 
-    def __init__(self, status: str, fan_id: int | None = None) -> None:
+    def __init__(self, status: str, fan_id: int) -> None:
         self.status, self.fan_id = status, fan_id
         messages = {
             DeliveryStatus.SKIPPED_OPT_OUT: _("This fan has turned off promotions."),
@@ -167,10 +165,6 @@ class OverBudget(Conflict):
         super().__init__(
             messages.get(status, _("This fan has had enough promotions for now (attention budget)."))
         )
-
-
-def _fan_id_of(conversation_id: int) -> int:
-    return Conversation.objects.values_list("fan_id", flat=True).get(pk=conversation_id)
 
 
 def _as_int(value: Any) -> int | None:

@@ -310,3 +310,20 @@ def test_model_page_shows_metrics_for_staff(client, shop, owner, stranger) -> No
     assert client.post("/recommend/models/train/").status_code == 403
     client.force_login(stranger)
     assert client.get("/recommend/models/").status_code == 403
+
+
+def test_prune_keeps_the_serving_and_newest_artifacts(tmp_path, monkeypatch, db):
+    from recommend.models import ModelVersion
+    from recommend.services import models_prune
+
+    monkeypatch.setenv("FANSI_RECOMMEND_DIR", str(tmp_path))
+    names = [f"v{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        ModelVersion.objects.create(version=name, status="ready", is_serving=(i == 0))
+        (tmp_path / name).mkdir()
+    (tmp_path / "orphan").mkdir()
+    removed = models_prune(keep=2)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert "v0" in left  # serving, though oldest
+    assert "orphan" not in left and removed == len(names) + 1 - len(left)
+    assert len(left) == 3
