@@ -173,6 +173,7 @@ class BotSettingsOut(serializers.ModelSerializer):
             "quiet_end",
             "business_start",
             "business_end",
+            "away_enabled",
             "away_message",
         ]
 

@@ -86,6 +86,8 @@ class BotSettings(models.Model):
     quiet_end = models.TimeField(default=dt.time(8, 0))
     business_start = models.TimeField(default=dt.time(9, 0))
     business_end = models.TimeField(default=dt.time(21, 0))
+    # Opt-in: an unexpected bot line in a private chat is worse than a late human answer.
+    away_enabled = models.BooleanField(default=False)
     away_message = models.CharField(
         max_length=500, default="您好，现在不在营业时间，我们上班后会第一时间回复您～"
     )

@@ -118,6 +118,8 @@ def bot_should_look(*, shop_id: int, conversation_id: int, bot_paused: bool, tex
         return False
     if any(k in lowered for k in facts["faq"]) or any(q in lowered for q in PROGRESS_QUESTIONS):
         return True
+    if not cfg.away_enabled:
+        return False
     keys = [f"bot:away:{conversation_id}"] + [f"presence:user:{u}" for u in facts["staff"]]
     values = cache.get_many(keys)
     if values.get(keys[0]):
@@ -273,6 +275,8 @@ def bot_on_fan_message(*, message_id: int) -> None:
     answer = _answer_for(fan, message.text, shop)
     if answer is not None:
         bot_reply(conversation=conversation, text=answer)
+        return
+    if not settings_obj.away_enabled:
         return
     local = _local_now(shop)
     closed = not _between(local.time(), settings_obj.business_start, settings_obj.business_end)

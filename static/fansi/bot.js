@@ -392,6 +392,7 @@
         var f = form.elements;
         var body = {
           enabled: f.enabled.checked,
+          away_enabled: f.away_enabled.checked,
           business_start: f.business_start.value, business_end: f.business_end.value,
           quiet_start: f.quiet_start.value, quiet_end: f.quiet_end.value,
           promo_per_day: Number(f.promo_per_day.value), promo_per_week: Number(f.promo_per_week.value),

@@ -134,7 +134,7 @@ def test_suggestions_of_another_shop_are_404(api_for, other_shop, fan, run_on_co
 @pytest.fixture
 def open_all_day(shop):
     return BotSettings.objects.create(
-        shop=shop, business_start=dt.time(0, 0), business_end=dt.time(23, 59, 59)
+        shop=shop, business_start=dt.time(0, 0), business_end=dt.time(23, 59, 59), away_enabled=True
     )
 
 
@@ -191,6 +191,21 @@ def test_away_message_when_no_staff_is_online(shop, fan, open_all_day, monkeypat
     fan_says(fan, "有人吗", run_on_commit)
     # sent once, not on every message
     assert bot_messages(fan.conversation) == [open_all_day.away_message]
+
+
+def test_away_message_is_off_until_the_owner_switches_it_on(shop, fan, monkeypatch, run_on_commit):
+    # Closed all day and nobody online: only the owner's switch decides.
+    settings_obj = BotSettings.objects.create(
+        shop=shop, business_start=dt.time(3, 0), business_end=dt.time(3, 0, 1)
+    )
+    monkeypatch.setattr("fans.services.bot.online_user_ids", lambda ids: set())
+    fan_says(fan, "在吗", run_on_commit)
+    assert bot_messages(fan.conversation) == []
+    settings_obj.away_enabled = True
+    settings_obj.save()
+    bot.bot_facts_forget(shop.pk)
+    fan_says(fan, "有人吗", run_on_commit)
+    assert bot_messages(fan.conversation) == [settings_obj.away_message]
 
 
 def test_progress_question_is_answered_by_the_campaign_provider(
