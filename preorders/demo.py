@@ -662,7 +662,9 @@ def demo_history_ensure(
                     sender = fan_user if index % 2 == 0 else responder
                     steps.append((sender, str(index), {"kind": MessageKind.TEXT, "text": text}))
                     card_product = products[slug].get(script.card)
-                    if index == 1 and n % 5 == 1 and card_product is not None:
+                    # The card answers the fan's opening question, so it never counts against the attention
+                    # budget or waits out quiet hours, whatever the hour the demo is seeded at.
+                    if index == 0 and n % 5 == 1 and card_product is not None:
                         payload = {"product": card_product.pk}
                         steps.append((owner, "card", {"kind": MessageKind.PRODUCT_CARD, "payload": payload}))
 

@@ -42,6 +42,19 @@ def _isolated_cache():
 
 
 @pytest.fixture
+def no_quiet_hours(shop):
+    """Cards sent unprompted wait out the shop's quiet hours (22:00-08:00); tests about cards must not
+    depend on the hour they run at."""
+    import datetime as dt
+
+    from fans.models import BotSettings
+
+    return BotSettings.objects.update_or_create(
+        shop=shop, defaults={"quiet_start": dt.time(0, 0), "quiet_end": dt.time(0, 0)}
+    )[0]
+
+
+@pytest.fixture
 def shop(db):
     return ShopFactory(name="美妆小铺", slug="beauty-shop")
 

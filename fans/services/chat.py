@@ -136,7 +136,7 @@ def message_send(
             )
     except OverBudget as refused:
         # Recorded outside the rolled-back transaction: over budget means not sent, and logged as skipped.
-        promo_skip_record(fan_id=refused.fan_id, source=kind, status=refused.status)
+        promo_skip_record(fan_id=refused.fan_id, source=kind, status=refused.delivery_status)
         raise
     except IntegrityError:
         # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
@@ -157,7 +157,8 @@ class OverBudget(Conflict):
     code = "over_budget"
 
     def __init__(self, status: str, fan_id: int) -> None:
-        self.status, self.fan_id = status, fan_id
+        # Not `status`: DomainError.status is the HTTP status the API answers with.
+        self.delivery_status, self.fan_id = status, fan_id
         messages = {
             DeliveryStatus.SKIPPED_OPT_OUT: _("This fan has turned off promotions."),
             DeliveryStatus.SKIPPED_QUIET: _("It is quiet hours for this fan; promotions wait until morning."),

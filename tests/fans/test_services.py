@@ -131,7 +131,7 @@ def test_fans_cannot_send_product_cards(fan_user, conversation, shop):
     assert Message.objects.count() == 0
 
 
-def test_owner_sends_a_product_card_with_a_snapshot(owner, conversation, shop):
+def test_owner_sends_a_product_card_with_a_snapshot(owner, conversation, shop, no_quiet_hours):
     product = ProductFactory(shop=shop, name="控油洁面乳", price="59.00")
     message, _ = send(owner, conversation, "", kind="product_card", payload={"product": product.pk})
     assert message.kind == MessageKind.PRODUCT_CARD

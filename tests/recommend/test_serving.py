@@ -247,7 +247,7 @@ def test_recommendations_api_for_staff_and_404_for_others(shop, owner, other_sho
 
 
 @pytest.mark.urls(URLS)
-def test_send_pick_as_product_card_and_fan_records_click(shop, owner) -> None:  # noqa: ANN001
+def test_send_pick_as_product_card_and_fan_records_click(shop, owner, no_quiet_hours) -> None:  # noqa: ANN001
     people, products = _seed(shop, fans=4)
     fan = people[0][0]
     product = products["dry"][0]
