@@ -22,7 +22,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from fans.models import Conversation, Fan, Message, MessageKind
 from fans.services import conversation_assign, fan_follow, message_send
@@ -484,15 +484,14 @@ CATEGORY_COLOURS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] =
 }
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # Pillow without FreeType: the small bitmap font
-        return ImageFont.load_default()
+def product_image_render(
+    *, code: str, category: str, price: Decimal, size: int = 480, name: str = ""
+) -> bytes:
+    """A JPEG: category gradient, a simple category icon, the product's name (or its latin code when no CJK
+    font is installed) and the price."""
+    from preorders.poster import find_fonts
 
-
-def product_image_render(*, code: str, category: str, price: Decimal, size: int = 480) -> bytes:
-    """A JPEG: category gradient, a simple category icon, the latin code and the price (no CJK font)."""
+    fonts = find_fonts()
     top, bottom = CATEGORY_COLOURS.get(category, ((230, 230, 230), (120, 120, 120)))
     gradient = Image.linear_gradient("L").resize((size, size))
     image = ImageOps.colorize(gradient, black=top, white=bottom).convert("RGB")
@@ -527,11 +526,15 @@ def product_image_render(*, code: str, category: str, price: Decimal, size: int 
             ],
             fill=white,
         )
+    title = name if name and fonts.cjk else code
+    title_size = (
+        size // 10 if title == code else max(size // 16, min(size // 10, int(size * 0.8 / len(title))))
+    )
     for text, y, font_size in (
-        (code, int(size * 0.74), size // 10),
-        (f"CNY {price}", int(size * 0.86), size // 16),
+        (title, int(size * 0.74), title_size),
+        (f"¥{price}" if fonts.cjk else f"CNY {price}", int(size * 0.86), size // 16),
     ):
-        font = _font(font_size)
+        font = fonts.get(font_size)
         left, _, right, _ = draw.textbbox((0, 0), text, font=font)
         draw.text(((size - (right - left)) / 2, y), text, fill=ink, font=font)
     out = io.BytesIO()
@@ -540,7 +543,9 @@ def product_image_render(*, code: str, category: str, price: Decimal, size: int 
 
 
 def _image_write(product: Product, spec: ProductSpec, shop: Shop) -> None:
-    content = product_image_render(code=spec.code, category=spec.category, price=product.price)
+    content = product_image_render(
+        code=spec.code, category=spec.category, price=product.price, name=product.name
+    )
     product.image.save(f"{shop.slug}-{spec.code.lower()}.jpg", ContentFile(content), save=False)
 
 

@@ -1,21 +1,26 @@
 """A campaign's share poster as a PNG: product picture, title, price and tier, progress, and the links.
 
-Chinese needs a CJK font. We look for one on the system; without one (CI images often have none) the poster
-falls back to Pillow's built-in font and a latin-only caption, so rendering never fails.
+Chinese needs a CJK font. The project installs Noto Sans SC (the justmytype-intl-cjk package) and looks for
+it first, then on the system; without any the poster falls back to Pillow's built-in font and a latin-only
+caption, so rendering never fails.
 """
 
+import importlib.util
 import io
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
+import qrcode
+import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
 from preorders.models import Campaign
 from preorders.selectors import campaign_current_unit_price, campaign_tiers
 
 WIDTH, HEIGHT = 750, 1200
+MEDIUM_WEIGHT = 500
 PAD = 48
 ACCENT = (242, 103, 74)
 ACCENT_SOFT = (255, 241, 236)
@@ -24,7 +29,16 @@ MUTED = (138, 125, 117)
 TRACK = (241, 232, 227)
 BLOCK_COLOURS = [(242, 103, 74), (91, 140, 214), (87, 170, 120), (232, 170, 60), (150, 110, 200)]
 
+
+def _packaged_cjk_font() -> str:
+    spec = importlib.util.find_spec("justmytype_intl_cjk")
+    if spec is None or spec.origin is None:
+        return ""
+    return str(Path(spec.origin).parent / "fonts" / "ofl" / "notosanssc" / "NotoSansSC[wght].ttf")
+
+
 CJK_FONTS = (
+    _packaged_cjk_font(),
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
@@ -57,7 +71,13 @@ def _font(path: str | None, size: int) -> ImageFont.ImageFont | ImageFont.FreeTy
             return ImageFont.load_default(size=size)  # scalable since Pillow 10.1
         except TypeError:
             return ImageFont.load_default()
-    return ImageFont.truetype(path, size)
+    font = ImageFont.truetype(path, size)
+    try:
+        # A variable font (the packaged Noto Sans SC) starts at its thinnest weight; posters want Medium.
+        font.set_variation_by_axes([MEDIUM_WEIGHT])
+    except OSError:
+        pass  # not a variable font
+    return font
 
 
 @lru_cache(maxsize=1)
@@ -230,23 +250,39 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     deadline = campaign.deadline.strftime("%Y-%m-%d %H:%M")
     draw.text((PAD, y), say(f"截止 {deadline}", f"Ends {deadline}"), font=fonts.get(26), fill=MUTED)
 
-    # Footer with the links.
+    # Footer: a QR code of the join link (what people scan off a shared picture), and the links as text.
     foot = HEIGHT - 170
     draw.rectangle((0, foot, WIDTH, HEIGHT), fill=(255, 255, 255))
     draw.line((0, foot, WIDTH, foot), fill=TRACK, width=2)
-    draw.text((PAD, foot + 30), say("扫码或打开链接参团", "Join:"), font=fonts.get(26), fill=MUTED)
-    link_font = fonts.get(30)
-    draw.text((PAD, foot + 64), _fit(draw, join_url, link_font, WIDTH - 2 * PAD), font=link_font, fill=ACCENT)
+    qr_size = 140
+    img.paste(_qr_image(join_url, qr_size), (WIDTH - PAD - qr_size, foot + 15))
+    text_w = WIDTH - 3 * PAD - qr_size
+    draw.text(
+        (PAD, foot + 30),
+        say("扫码或打开链接参团", "Scan or open the link to join"),
+        font=fonts.get(26),
+        fill=MUTED,
+    )
+    link_font = fonts.get(28)
+    draw.text((PAD, foot + 66), _fit(draw, join_url, link_font, text_w), font=link_font, fill=ACCENT)
     draw.text(
         (PAD, foot + 112),
-        _fit(draw, say(f"店铺 {shop_url}", f"Shop {shop_url}"), fonts.get(24), WIDTH - 2 * PAD),
-        font=fonts.get(24),
+        _fit(draw, say(f"店铺 {shop_url}", f"Shop {shop_url}"), fonts.get(22), text_w),
+        font=fonts.get(22),
         fill=MUTED,
     )
 
     out = io.BytesIO()
     img.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def _qr_image(url: str, size: int) -> Image.Image:
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=1, box_size=4)
+    code.add_data(url)
+    code.make(fit=True)
+    picture = code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+    return picture.resize((size, size), Image.NEAREST)
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
