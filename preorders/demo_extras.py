@@ -3,9 +3,9 @@ recommendation model. Deterministic and idempotent, like the rest of `manage.py 
 
 import random
 
-from fans.models import CannedReply, Fan, FaqRule, Tag, TagSource
+from fans.models import CannedReply, Fan, FanTag, FaqRule, Tag, TagSource
 from fans.services.tagging import fan_tags_bulk_add
-from recommend.models import Interaction, ModelStatus, ModelVersion
+from recommend.models import Interaction, ModelStatus, ModelVersion, ProductTag
 from recommend.services import interaction_record, model_train, model_train_request, product_tags_derive
 from shops.models import Product, Shop
 
@@ -21,6 +21,7 @@ CANNED = [
     ("欢迎", "{fan_name}您好～欢迎来到{shop_name}，我是{staff_name}，有什么可以帮您？"),
     ("肤质询问", "{fan_name}，方便说下您的肤质吗？干皮/油皮/混合皮，我帮您挑更合适的～"),
 ]
+PURCHASES_PER_FAN = 6
 # Tag profiles given to demo fans (seeded), so the fan list, segments and recommendations have data.
 PROFILES = [
     ["skin_type:oily", "preference:value", "skin_concern:acne"],
@@ -60,16 +61,33 @@ def demo_extras_ensure() -> dict[str, int]:
         for title, text in CANNED:
             _, created = CannedReply.objects.get_or_create(shop=shop, title=title, defaults={"text": text})
             counts["canned"] += created
-        # Purchases shaped by tags: oily fans buy oil-control products, and so on; deterministic.
+        # Purchases shaped by tags: oily fans mostly buy what suits oily skin, and so on; deterministic.
+        # Enough per fan that the offline evaluation can hold some out for fans with history.
+        if counts["product_tags"] == 0:
+            counts["product_tags"] = product_tags_derive()
         products = list(Product.objects.filter(shop=shop).order_by("pk"))
+        product_tags: dict[int, set[int]] = {}
+        for product_id, tag_id in ProductTag.objects.filter(product__shop=shop).values_list(
+            "product_id", "tag_id"
+        ):
+            product_tags.setdefault(product_id, set()).add(tag_id)
+        fan_tags: dict[int, set[int]] = {}
+        for fan_id, tag_id in FanTag.objects.filter(fan__shop=shop).values_list("fan_id", "tag_id"):
+            fan_tags.setdefault(fan_id, set()).add(tag_id)
         for fan in fans:
-            picks = rng.sample(products, k=min(3, len(products)))
+            held = fan_tags.get(fan.pk, set())
+            weights = [1 + 6 * len(held & product_tags.get(p.pk, set())) for p in products]
+            picks: list[Product] = []
+            pool = list(zip(products, weights, strict=True))
+            while pool and len(picks) < PURCHASES_PER_FAN:
+                choice = rng.choices(range(len(pool)), weights=[w for _, w in pool])[0]
+                picks.append(pool.pop(choice)[0])
             for product in picks:
                 _, created = interaction_record(
                     fan=fan, product=product, kind="purchase", key=f"demo:{product.pk}"
                 )
                 counts["purchases"] += created
-    counts["product_tags"] = product_tags_derive()
+    counts["product_tags"] += product_tags_derive()
     if not ModelVersion.objects.filter(status=ModelStatus.READY).exists() and Interaction.objects.exists():
         version = model_train_request()
         counts["model"] = int(model_train(version_id=version.pk).status == ModelStatus.READY)
