@@ -15,6 +15,7 @@ from fans.models import (
     Broadcast,
     CannedReply,
     Fan,
+    FanTag,
     FaqRule,
     Side,
     SuggestionStatus,
@@ -52,6 +53,8 @@ class TagSuggestionListApi(APIView):
         fan, _member = access_fan_as_staff(request.user, fan_id)
         pending = (
             TagSuggestion.objects.filter(fan=fan, status=SuggestionStatus.PENDING)
+            # A tag the fan got since (from the owner, an import, a rule) needs no suggestion any more.
+            .exclude(tag_id__in=FanTag.objects.filter(fan=fan).values("tag_id"))
             .select_related("tag__group", "message")
             .order_by("-confidence", "pk")
         )

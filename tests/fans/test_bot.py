@@ -118,6 +118,15 @@ def test_decisions_move_the_phrase_confidence(fan, owner, shop, run_on_commit):
     assert bot.phrase_confidence(rule) < before
 
 
+def test_a_suggestion_disappears_once_the_fan_holds_the_tag(api_for, owner, fan, run_on_commit):
+    fan_says(fan, "我是油皮", run_on_commit)
+    url = f"/api/fans/{fan.pk}/tag-suggestions/"
+    assert [s["tag"] for s in api_for(owner).get(url).json()] == ["skin_type:oily"]
+    response = api_for(owner).post(f"/api/fans/{fan.pk}/tags/", {"add": ["skin_type:oily"]}, format="json")
+    assert response.status_code == 200
+    assert api_for(owner).get(url).json() == []
+
+
 def test_suggestions_of_another_shop_are_404(api_for, other_shop, fan, run_on_commit):
     fan_says(fan, "我是油皮", run_on_commit)
     assert api_for(other_shop.owner).get(f"/api/fans/{fan.pk}/tag-suggestions/").status_code == 404
