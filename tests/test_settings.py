@@ -62,3 +62,21 @@ def test_production_refuses_to_start_without_secret_key_and_allowed_hosts(env, m
 def test_production_starts_when_configured():
     result = run_check("config.settings.production", SECRET_KEY="s" * 50, ALLOWED_HOSTS="fansi.example")
     assert result.returncode == 0, result.stderr
+
+
+def test_production_passes_the_deployment_security_checks():
+    child_env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    child_env.update(
+        SECRET_KEY="k3y-" + "s9" * 30,
+        ALLOWED_HOSTS="fansi.example",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
