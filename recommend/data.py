@@ -224,6 +224,18 @@ class Split:
     universe_items: np.ndarray
 
 
+def _fold_choice(
+    population: np.ndarray, size: int, rng: np.random.Generator, fold_rngs: list[np.random.Generator]
+) -> np.ndarray:
+    """`size` draws for the last fold: fold 0 from `rng` (the plain split), each later fold from the rest."""
+    chosen = rng.choice(population, size=size, replace=False)
+    for fold_rng in fold_rngs:
+        rest = np.setdiff1d(population, chosen, assume_unique=True)
+        chosen = fold_rng.choice(rest, size=min(size, len(rest)), replace=False)
+        population = rest
+    return chosen
+
+
 def split_interactions(
     interactions: Interactions,
     regime: str,
@@ -232,12 +244,20 @@ def split_interactions(
     fraction: float = HOLDOUT_FRACTION,
     warm_min_interactions: int = WARM_MIN_INTERACTIONS,
     stream: int = 0,
+    fold: int = 0,
 ) -> Split:
-    """Split into train and test for one regime. The same seed always gives the same split."""
+    """Split into train and test for one regime. The same seed always gives the same split.
+
+    Folds of one (seed, stream) hold out disjoint test sets: fold f draws from what folds 0..f-1 did not
+    hold out (for warm_users, per fan). Fold 0 is the plain split.
+    """
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}")
+    if not 0 <= fold < int(1 / fraction):
+        raise ValueError(f"fold must be in 0..{int(1 / fraction) - 1} for a {fraction:g} hold-out")
     # One stream per (regime, purpose): the validation split (stream 1) never reuses the test split's draws.
     rng = np.random.default_rng([seed, REGIMES.index(regime), stream])
+    fold_rngs = [np.random.default_rng([seed, REGIMES.index(regime), stream, f]) for f in range(1, fold + 1)]
     universe_users = interactions.user_set()
     universe_items = interactions.item_set()
     test_mask = np.zeros(len(interactions), dtype=bool)
@@ -253,15 +273,15 @@ def split_interactions(
             if count < warm_min_interactions:
                 continue  # too little history to hold any out: train-only
             n_test = max(1, int(round(fraction * count)))
-            chosen = rng.choice(count, size=n_test, replace=False)
+            chosen = _fold_choice(np.arange(count), n_test, rng, fold_rngs)
             test_mask[order[start + chosen]] = True
     elif regime == "cold_users":
         n_held = int(round(fraction * len(universe_users)))
-        held_out = np.sort(rng.choice(universe_users, size=n_held, replace=False)).astype(np.int32)
+        held_out = np.sort(_fold_choice(universe_users, n_held, rng, fold_rngs)).astype(np.int32)
         test_mask = np.isin(interactions.users, held_out)
     else:
         n_held = int(round(fraction * len(universe_items)))
-        held_out = np.sort(rng.choice(universe_items, size=n_held, replace=False)).astype(np.int32)
+        held_out = np.sort(_fold_choice(universe_items, n_held, rng, fold_rngs)).astype(np.int32)
         test_mask = np.isin(interactions.items, held_out)
 
     return Split(

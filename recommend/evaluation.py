@@ -1,12 +1,14 @@
 """Honest offline evaluation of the rankers in three regimes (see docs/recommend-eval.md).
 
-For each regime: split the catalogue into train/test; split train again (same regime structure) into
-fit/validation; tune LightFM and choose the served ranker on validation only; refit everything on the full
-train split; report test metrics. The test split is touched once, at the very end.
+For each regime: split the catalogue into train/test; split train again (same regime structure) into two
+validation splits with disjoint held-out parts; tune LightFM on the first, and serve the best learned recipe
+only if it beats the best baseline on the second by more than noise; refit everything on the full train
+split; report test metrics. The test split is touched once, at the very end.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -51,6 +53,10 @@ SELECTION_METRIC: dict[str, str] = {
 }
 BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BATCH = 512
+# A learned recipe replaces the best simple baseline only when it beats it on a second validation split
+# (disjoint held-out part, never used for tuning) with this one-sided paired-bootstrap confidence.
+CONFIRM_LEVEL = 0.95
+BOOTSTRAP_SAMPLES = 2000
 
 
 # --- metrics --------------------------------------------------------------------------------------------
@@ -144,6 +150,75 @@ def evaluate_ranker(ranker: Ranker, split: Split, k: int) -> dict[str, float | N
     return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(item_auc)}
 
 
+def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
+    """The regime's selection metric per evaluated entity: per fan (precision@k) or per new item (AUC).
+
+    NaN for an entity the metric is undefined for; the mean over the rest is what `evaluate_ranker` reports.
+    """
+    test = split.test.to_csr(binary=True)
+    users = split.test.user_set()
+    if len(users) == 0:
+        return np.array([])
+    if split.regime == "cold_items":
+        return rank_users_for_items(ranker, split.universe_users, split.held_out, test)
+    exclude = split.train.to_csr(binary=True) if split.regime == "warm_users" else None
+    precision, _, _ = rank_items_for_users(ranker, users, split.universe_items, test, k, exclude=exclude)
+    return precision
+
+
+def paired_bootstrap_lower(delta: np.ndarray, *, level: float, samples: int, seed: int) -> float:
+    """One-sided lower confidence bound of mean(delta), resampling entities (pairs stay together)."""
+    delta = delta[~np.isnan(delta)]
+    if delta.size < 2:
+        return -np.inf
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // delta.size)
+    means = [
+        delta[rng.integers(0, delta.size, size=(min(chunk, samples - start), delta.size))].mean(axis=1)
+        for start in range(0, samples, chunk)
+    ]
+    return float(np.quantile(np.concatenate(means), 1.0 - level))
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The challenger (best learned recipe on the tuning split) against the best baseline, on fresh data."""
+
+    challenger: str
+    baseline: str
+    n: int  # entities on the confirmation split with the metric defined
+    delta: float  # mean per-entity difference, challenger - baseline
+    lower: float  # its one-sided lower confidence bound
+    level: float
+
+    @property
+    def accepted(self) -> bool:
+        return self.lower > 0
+
+    def describe(self, metric: str) -> str:
+        verdict = "serving it" if self.accepted else f"keeping {self.baseline}"
+        return (
+            f"{self.challenger} vs {self.baseline} on a second validation split: {metric} "
+            f"{self.delta:+.4f} over {self.n}, {self.level:.0%} lower bound {self.lower:+.4f}: {verdict}"
+        )
+
+
+def confirm(
+    challenger: np.ndarray, baseline: np.ndarray, *, names: tuple[str, str], seed: int
+) -> Confirmation:
+    """The selection rule: a challenger replaces the baseline only if it is better by more than noise."""
+    both = ~(np.isnan(challenger) | np.isnan(baseline))
+    delta = challenger[both] - baseline[both]
+    return Confirmation(
+        challenger=names[0],
+        baseline=names[1],
+        n=int(delta.size),
+        delta=float(delta.mean()) if delta.size else 0.0,
+        lower=paired_bootstrap_lower(delta, level=CONFIRM_LEVEL, samples=BOOTSTRAP_SAMPLES, seed=seed),
+        level=CONFIRM_LEVEL,
+    )
+
+
 # --- what can be served ---------------------------------------------------------------------------------
 
 
@@ -212,6 +287,10 @@ def build_ranker(
 def lightfm_grid(regime: str, *, features: bool, size: str) -> tuple[list[LightFMConfig], tuple[int, ...]]:
     """A small bounded grid; epochs are checkpoints of one training run, not separate fits."""
     if size == "tiny":
+        if features and regime == "cold_items":
+            # The one hybrid for new products is the fans-per-item one (see below).
+            tiny = LightFMConfig(features=True, no_components=16, item_identity=False, transpose=True)
+            return [tiny], (10, 20)
         return [LightFMConfig(features=features, no_components=16)], (10, 20)
     # One size: on 2 shared cores a second size doubled the run for no validation gain on synthetic data.
     components = (32,)
@@ -225,7 +304,14 @@ def lightfm_grid(regime: str, *, features: bool, size: str) -> tuple[list[LightF
     elif regime == "cold_users":
         identity = [dict(user_identity=False), dict(user_identity=True, identity_share=0.5)]
     else:
-        identity = [dict(item_identity=False), dict(item_identity=True, identity_share=0.5)]
+        # Ranking fans for a new product is the cold-items question: WARP on the transposed matrix asks
+        # exactly that (and learns fan activity as a bias); the usual direction ranks products per fan.
+        identity = [
+            dict(item_identity=False),
+            dict(item_identity=True, identity_share=0.5),
+            dict(item_identity=False, transpose=True),
+            dict(item_identity=False, user_identity=False, transpose=True),
+        ]
     configs = [
         LightFMConfig(features=True, no_components=d, **extra) for d in components for extra in identity
     ]
@@ -237,13 +323,25 @@ class RegimeResult:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     validation: dict[str, float | None] = field(default_factory=dict)
     served: RankerSpec | None = None
+    confirmation: Confirmation | None = None
     fit_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
-def _selection_value(metrics: dict[str, float | None], regime: str) -> float:
-    value = metrics[SELECTION_METRIC[regime]]
-    return -1.0 if value is None else value
+@dataclass
+class Selection:
+    """What validation chose for one regime."""
+
+    served: RankerSpec
+    specs: dict[str, RankerSpec]  # best spec per reported ranker name
+    scores: dict[str, float | None]  # tuning-split score per candidate description
+    confirmation: Confirmation | None = None
+    note: str = ""
+
+
+def _selection_value(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else -1.0
 
 
 def tune_and_select(
@@ -257,10 +355,14 @@ def tune_and_select(
     max_fit_seconds: float | None,
     grid: str,
     log: Callable[[str], None],
-) -> tuple[RankerSpec, dict[str, RankerSpec], dict[str, float | None]]:
-    """Choose LightFM configs and the served ranker on a validation split of `train` (never the test split).
+) -> Selection:
+    """Choose LightFM configs and the served ranker on validation splits of `train` (never the test split).
 
-    Returns (served spec, best spec per reported ranker name, validation score per candidate description).
+    Two validation splits with the regime's structure and disjoint held-out parts: on the tuning split the
+    LightFM grid, blends and the best baseline are chosen; the best learned recipe (the challenger) is then
+    refitted on the confirmation split and served only if it beats the best baseline there by more than
+    noise (`confirm`). Picking the best of many candidates on one split overstates it; the second split,
+    used once, does not.
     """
     val_split = split_interactions(train, regime, seed=seed, stream=1)
     val_train = build_train_set(catalog, val_split.train)
@@ -268,22 +370,24 @@ def tune_and_select(
     best: dict[str, tuple[float, RankerSpec, Ranker | None]] = {}
 
     def consider(spec: RankerSpec, ranker: Ranker) -> None:
-        value = _selection_value(evaluate_ranker(ranker, val_split, k), regime)
+        value = _selection_value(selection_scores(ranker, val_split, k))
         scores[spec.describe()] = value
         # Strictly better only: on a tie the earlier (simpler) candidate stays.
         if spec.name not in best or value > best[spec.name][0]:
             best[spec.name] = (value, spec, ranker)
 
     baselines = BASELINES[regime]
+    simple = {kind: _simple(kind).fit(val_train) for kind in baselines}
     for kind in baselines:
-        consider(RankerSpec(kind), _simple(kind).fit(val_train))
+        consider(RankerSpec(kind), simple[kind])
+    incumbent = max(baselines, key=lambda kind: best[kind][0])  # first maximum: ties keep the simpler
     if len(val_split.test) == 0 or val_train.nnz == 0:
         log(f"  {regime}: validation split too small to tune; serving popularity")
         fallback = RankerSpec("popularity")
         specs = {"popularity": fallback, **{kind: RankerSpec(kind) for kind in baselines}}
         specs["lightfm_hybrid"] = RankerSpec("lightfm", LightFMConfig(features=True))
         specs["lightfm_pure"] = RankerSpec("lightfm", LightFMConfig(features=False))
-        return fallback, specs, scores
+        return Selection(fallback, specs, scores, note="validation split too small to tune")
 
     for features in (True, False):
         configs, checkpoints = lightfm_grid(regime, features=features, size=grid)
@@ -292,7 +396,8 @@ def tune_and_select(
                 config, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
             )
             for fitted in ranker.fit_checkpoints(val_train, checkpoints):
-                consider(RankerSpec("lightfm", fitted.config), fitted)
+                # A snapshot: the ranker keeps training, and a blend must use this checkpoint.
+                consider(RankerSpec("lightfm", fitted.config), copy.copy(fitted))
         name = "lightfm_hybrid" if features else "lightfm_pure"
         if features and val_train.has_weights and grid != "tiny":
             config = replace(best[name][1].config, use_weights=True)  # type: ignore[arg-type]
@@ -302,21 +407,46 @@ def tune_and_select(
             consider(RankerSpec("lightfm", config), weighted)
         log(f"  {regime}: best {name} on validation: {best[name][1].describe()} = {best[name][0]:.4f}")
 
-    # A learned model blended with the best simple baseline, if validation says it helps.
-    partner = max(baselines, key=lambda kind: best[kind][0])
+    # A learned model blended with a simple baseline (each that applies), if validation says it helps.
     for name in ("lightfm_hybrid", "lightfm_pure"):
         _, spec, model = best[name]
         assert model is not None
-        partner_ranker = _simple(partner).fit(val_train)
-        for weight in BLEND_WEIGHTS:
-            blend = BlendRanker(model, partner_ranker, weight, seed=seed).fit(val_train)
-            consider(RankerSpec("blend", spec.config, blend_with=partner, weight=weight), blend)
+        for partner in baselines:
+            for weight in BLEND_WEIGHTS:
+                blend = BlendRanker(model, simple[partner], weight, seed=seed).fit(val_train)
+                consider(RankerSpec("blend", spec.config, blend_with=partner, weight=weight), blend)
 
-    served_value, served, _ = max(best.values(), key=lambda entry: entry[0])
-    # max() keeps the first maximum; baselines were considered first, so ties go to the simpler ranker.
-    log(f"  {regime}: serving {served.describe()} (validation {SELECTION_METRIC[regime]} {served_value:.4f})")
     specs = {name: spec for name, (_, spec, _) in best.items() if "+" not in name}
-    return served, specs, scores
+    baseline_value, baseline_spec, _ = best[incumbent]
+    learned = [entry for name, entry in best.items() if name not in baselines]
+    challenger_value, challenger, _ = max(learned, key=lambda entry: entry[0])
+    metric = SELECTION_METRIC[regime]
+    if challenger_value <= baseline_value:
+        log(f"  {regime}: serving {incumbent}: no learned recipe beat it on validation")
+        return Selection(
+            baseline_spec, specs, scores, note=f"no learned recipe beat {incumbent} on validation"
+        )
+
+    confirm_split = split_interactions(train, regime, seed=seed, stream=1, fold=1)
+    confirm_train = build_train_set(catalog, confirm_split.train)
+    if len(confirm_split.test) == 0 or confirm_train.nnz == 0:
+        note = f"too little data to confirm {challenger.name} on a second split; serving {incumbent}"
+        log(f"  {regime}: {note}")
+        return Selection(baseline_spec, specs, scores, note=note)
+    challenger_ranker = build_ranker(
+        challenger, confirm_train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+    )
+    confirmation = confirm(
+        selection_scores(challenger_ranker, confirm_split, k),
+        selection_scores(_simple(incumbent).fit(confirm_train), confirm_split, k),
+        names=(challenger.name, incumbent),
+        seed=seed,
+    )
+    served = challenger if confirmation.accepted else baseline_spec
+    note = confirmation.describe(metric)
+    log(f"  {regime}: {note}")
+    log(f"  {regime}: serving {served.describe()}")
+    return Selection(served, specs, scores, confirmation=confirmation, note=note)
 
 
 def evaluate_regime(
@@ -344,7 +474,7 @@ def evaluate_regime(
     if len(split.test) == 0:
         result.notes.append(f"{regime}: no test interactions (too few users/items to hold any out)")
 
-    served, specs, result.validation = tune_and_select(
+    selection = tune_and_select(
         catalog,
         split.train,
         regime,
@@ -355,7 +485,11 @@ def evaluate_regime(
         grid=grid,
         log=log,
     )
+    served, specs, result.validation = selection.served, selection.specs, selection.scores
     result.served = served
+    result.confirmation = selection.confirmation
+    if selection.note:
+        result.notes.append(f"{regime}: {selection.note}")
     order = [*BASELINES[regime], "lightfm_hybrid", "lightfm_pure"]
     fitted: dict[RankerSpec, Ranker] = {}
     for name in order:

@@ -139,6 +139,9 @@ class LightFMConfig:
     item_identity: bool = True
     identity_share: float = 0.5
     use_weights: bool = False
+    # Train on the transposed matrix: WARP then ranks fans for each product (the cold-items question),
+    # and learns a fan bias (activity) instead of a product bias.
+    transpose: bool = False
 
     def label(self) -> str:
         parts = [
@@ -154,6 +157,8 @@ class LightFMConfig:
             )
         if self.use_weights:
             parts.append("weighted")
+        if self.transpose:
+            parts.append("fans-per-item")
         return " ".join(parts)
 
 
@@ -199,7 +204,7 @@ class LightFMRanker(Ranker):
         else:
             self.user_features = sp.identity(train.n_users, dtype=np.float32, format="csr")
             self.item_features = sp.identity(train.n_items, dtype=np.float32, format="csr")
-        coo = train.interactions.tocoo()
+        coo = (train.interactions.T if self.config.transpose else train.interactions).tocoo()
         interactions = sp.coo_matrix(
             (np.ones_like(coo.data, dtype=np.float32), (coo.row, coo.col)), shape=coo.shape
         )
@@ -236,13 +241,14 @@ class LightFMRanker(Ranker):
             max_sampled=cfg.max_sampled,
             random_state=self.seed,
         )
+        row_features, column_features = self._lightfm_sides()
         done = 0
         for count in sorted(epochs):
             while done < count:
                 self.model.fit_partial(
                     interactions,
-                    user_features=self.user_features,
-                    item_features=self.item_features,
+                    user_features=row_features,
+                    item_features=column_features,
                     sample_weight=weights,
                     epochs=1,
                     num_threads=self.num_threads,
@@ -265,9 +271,25 @@ class LightFMRanker(Ranker):
             return False
         return self.fit_seconds + self.fit_seconds / done > self.max_fit_seconds
 
+    def _lightfm_sides(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(LightFM's user features, LightFM's item features): swapped when training on the transpose."""
+        if self.config.transpose:
+            return self.item_features, self.user_features
+        return self.user_features, self.item_features
+
     def _cache_representations(self) -> None:
-        self.user_bias, self.user_vectors = self.model.get_user_representations(self.user_features)
-        self.item_bias, self.item_vectors = self.model.get_item_representations(self.item_features)
+        row_features, column_features = self._lightfm_sides()
+        row = self.model.get_user_representations(row_features)
+        column = self.model.get_item_representations(column_features)
+        if self.config.transpose:
+            row, column = column, row
+        self.user_bias, self.user_vectors = row
+        self.item_bias, self.item_vectors = column
+
+    @property
+    def ranked_side(self) -> str:
+        """Whose bias a ranking loss learns: LightFM's item side ("user" when trained on the transpose)."""
+        return "user" if self.config.transpose else "item"
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         if self.fallback is not None:
@@ -275,9 +297,12 @@ class LightFMRanker(Ranker):
         scores = self.user_vectors[users] @ self.item_vectors[items].T
         # Ranking losses (WARP, BPR) compare items of one fan, so a fan's bias cancels in every update and is
         # not learned: it only drifts (against activity, measured). Leaving it out keeps fans comparable.
-        if self.config.loss not in RANKING_LOSSES:
+        # Trained on the transpose, it is the product's bias that cancels.
+        ranking = self.config.loss in RANKING_LOSSES
+        if not ranking or self.ranked_side == "user":
             scores += self.user_bias[users][:, None]
-        scores += self.item_bias[items][None, :]
+        if not ranking or self.ranked_side == "item":
+            scores += self.item_bias[items][None, :]
         return scores.astype(np.float32, copy=False)
 
 

@@ -149,25 +149,32 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
     if isinstance(ranker, LightFMRanker):
         cfg, model = ranker.config, ranker.model
         d = cfg.no_components
+        # A ranking loss learns no bias on the side it ranks for (fans; products when transposed).
         ranking = cfg.loss in RANKING_LOSSES
+        no_user_bias = ranking and ranker.ranked_side == "item"
+        no_item_bias = ranking and ranker.ranked_side == "user"
         if cfg.features:
             u_off = nu if cfg.user_identity else 0
             i_off = ni if cfg.item_identity else 0
-            UF, ubf = model.user_embeddings[u_off:], model.user_biases[u_off:]
-            VF, ibf = model.item_embeddings[i_off:], model.item_biases[i_off:]
+            user_emb, user_bias = model.user_embeddings, model.user_biases
+            item_emb, item_bias = model.item_embeddings, model.item_biases
+            if cfg.transpose:
+                user_emb, user_bias, item_emb, item_bias = item_emb, item_bias, user_emb, user_bias
+            UF, ubf = user_emb[u_off:], user_bias[u_off:]
+            VF, ibf = item_emb[i_off:], item_bias[i_off:]
         else:
             UF, ubf, VF, ibf = zeros((vu, d)), zeros(vu), zeros((vi, d)), zeros(vi)
         return [
             Part(
                 1.0,
                 _f32(ranker.user_vectors),
-                zeros(nu) if ranking else _f32(ranker.user_bias),
+                zeros(nu) if no_user_bias else _f32(ranker.user_bias),
                 _f32(ranker.item_vectors),
-                _f32(ranker.item_bias),
+                zeros(ni) if no_item_bias else _f32(ranker.item_bias),
                 _f32(UF),
-                zeros(vu) if ranking else _f32(ubf),
+                zeros(vu) if no_user_bias else _f32(ubf),
                 _f32(VF),
-                _f32(ibf),
+                zeros(vi) if no_item_bias else _f32(ibf),
                 "mean",
                 "mean",
                 kind=ranker.name,

@@ -24,8 +24,10 @@ from recommend.data import (
 from recommend.evaluation import (
     BASELINES,
     METRICS,
+    RankerSpec,
     _row_auc,
     _row_top_k_hits,
+    confirm,
     evaluate_ranker,
     evaluate_regime,
     run_evaluation,
@@ -155,6 +157,20 @@ def test_validation_split_is_drawn_from_training_pairs_only(catalog: Catalog, re
     validation = split_interactions(split.train, regime, seed=0, stream=1)
     assert validation.train.pairs() | validation.test.pairs() == split.train.pairs()
     assert not validation.test.pairs() & split.test.pairs()
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_validation_folds_hold_out_disjoint_parts_of_the_training_pairs(
+    catalog: Catalog, regime: str
+) -> None:
+    split = split_interactions(catalog.interactions, regime, seed=0)
+    tuning = split_interactions(split.train, regime, seed=0, stream=1)
+    confirmation = split_interactions(split.train, regime, seed=0, stream=1, fold=1)
+    assert len(confirmation.test) > 0
+    assert not tuning.test.pairs() & confirmation.test.pairs()
+    assert confirmation.train.pairs() | confirmation.test.pairs() == split.train.pairs()
+    assert not set(tuning.held_out.tolist()) & set(confirmation.held_out.tolist())
+    assert len(confirmation.held_out) == len(tuning.held_out)
 
 
 def test_feature_seen_only_on_held_out_entities_never_reaches_training() -> None:
@@ -393,7 +409,7 @@ def test_regime_with_no_training_interactions_reports_popularity_only(
 def test_served_is_never_worse_on_validation_than_the_best_baseline(catalog: Catalog) -> None:
     for regime in REGIMES:
         split = split_interactions(catalog.interactions, regime, seed=0)
-        served, _, scores = tune_and_select(
+        selection = tune_and_select(
             catalog,
             split.train,
             regime,
@@ -404,7 +420,79 @@ def test_served_is_never_worse_on_validation_than_the_best_baseline(catalog: Cat
             grid="tiny",
             log=lambda _: None,
         )
-        assert scores[served.describe()] >= max(scores[name] for name in BASELINES[regime])
+        scores = selection.scores
+        assert scores[selection.served.describe()] >= max(scores[name] for name in BASELINES[regime])
+
+
+# --- the selection rule: a learned recipe must beat the best baseline by more than noise -------------------
+
+
+def test_confirmation_rejects_a_gain_within_noise() -> None:
+    rng = np.random.default_rng(0)
+    baseline = rng.random(400)
+    challenger = baseline + 0.002 + rng.normal(0.0, 0.05, size=400)
+    result = confirm(challenger, baseline, names=("lightfm_hybrid", "popularity"), seed=0)
+    assert result.delta > 0 and result.lower < 0
+    assert not result.accepted
+
+
+def test_confirmation_accepts_a_clear_gain_and_ignores_undefined_entities() -> None:
+    rng = np.random.default_rng(0)
+    baseline = rng.random(400)
+    challenger = baseline + 0.05 + rng.normal(0.0, 0.05, size=400)
+    challenger[:50] = np.nan  # e.g. a new item no validation fan took: no AUC
+    result = confirm(challenger, baseline, names=("lightfm_hybrid", "popularity"), seed=0)
+    assert result.n == 350 and result.accepted
+
+
+def test_confirmation_rejects_an_equal_or_unmeasurable_challenger() -> None:
+    same = np.linspace(0.0, 1.0, 100)
+    assert not confirm(same, same.copy(), names=("a", "b"), seed=0).accepted
+    assert not confirm(np.array([1.0]), np.array([0.0]), names=("a", "b"), seed=0).accepted
+
+
+@pytest.mark.parametrize("lower, served_learned", [(-1e-4, False), (1e-4, True)])
+def test_baseline_is_served_unless_the_challenger_is_confirmed(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, lower: float, served_learned: bool
+) -> None:
+    # Whatever validation says, only a confirmed gain on the second split replaces the baseline.
+    monkeypatch.setattr("recommend.evaluation.paired_bootstrap_lower", lambda *args, **kwargs: lower)
+    split = split_interactions(catalog.interactions, "cold_items", seed=0)
+    selection = tune_and_select(
+        catalog,
+        split.train,
+        "cold_items",
+        k=10,
+        seed=0,
+        num_threads=1,
+        max_fit_seconds=None,
+        grid="tiny",
+        log=lambda _: None,
+    )
+    assert selection.confirmation is not None, "the fixture's hybrid should beat the baselines on tuning"
+    assert selection.confirmation.accepted is served_learned
+    if served_learned:
+        assert selection.served.kind in ("lightfm", "blend")
+    else:
+        assert selection.served == RankerSpec(selection.confirmation.baseline)
+        assert selection.served.kind in BASELINES["cold_items"]
+
+
+def test_tags_only_fans_get_a_simple_baseline_when_tags_are_irrelevant(tmp_path: Path) -> None:
+    catalog = _catalog_for(tmp_path, tag_strength=0.0, seed=0)
+    split = split_interactions(catalog.interactions, "cold_users", seed=0)
+    selection = tune_and_select(
+        catalog,
+        split.train,
+        "cold_users",
+        k=10,
+        seed=0,
+        num_threads=1,
+        max_fit_seconds=None,
+        grid="tiny",
+        log=lambda _: None,
+    )
+    assert selection.served.kind in BASELINES["cold_users"], selection.note
 
 
 def test_lightfm_stops_adding_epochs_at_the_time_budget(catalog: Catalog) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -58,7 +60,9 @@ def _centered(scores: np.ndarray) -> np.ndarray:
     return scores - scores.mean(axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("kind", ["popularity", "tag_popularity", "content", "lightfm", "blend"])
+@pytest.mark.parametrize(
+    "kind", ["popularity", "tag_popularity", "content", "lightfm", "lightfm_fans_per_item", "blend"]
+)
 def test_factor_tables_rank_like_the_ranker(catalog: Catalog, kind: str) -> None:
     train = build_train_set(catalog, catalog.interactions)
     if kind == "blend":
@@ -70,6 +74,7 @@ def test_factor_tables_rank_like_the_ranker(catalog: Catalog, kind: str) -> None
             "tag_popularity": TagPopularityRanker,
             "content": ContentRanker,
             "lightfm": lambda: LightFMRanker(HYBRID),
+            "lightfm_fans_per_item": lambda: LightFMRanker(replace(HYBRID, transpose=True)),
         }[kind]().fit(train)
     users, items = np.arange(0, train.n_users, 7), np.arange(train.n_items)
     expected = ranker.score(users, items)
@@ -147,3 +152,38 @@ def test_unseen_features_are_ignored() -> None:
     parts, _ = model.regime("cold_users")
     ((vector, bias),) = model.user_vectors(parts, None, model.user_feature_rows(["never:seen"]))
     assert np.all(vector == 0) and np.isfinite(bias)
+
+
+def test_fans_per_item_model_serves_new_products_and_tags_only_fans_like_the_ranker() -> None:
+    # Trained on the transpose, LightFM's user and item sides swap: the factor tables must swap them back.
+    catalog = _catalog(0.8)
+    config = replace(HYBRID, transpose=True, user_identity=True, item_identity=True)
+
+    split = split_interactions(catalog.interactions, "cold_items", seed=0)
+    train = build_train_set(catalog, split.train)
+    ranker = LightFMRanker(config).fit(train)
+    model = _serving_model(catalog, train, ranker)
+    parts = model.artifacts.models["m"]
+    new_features = [
+        np.array(sorted({model.item_vocab[f] for f in catalog.item_tags[i] if f in model.item_vocab}))
+        for i in split.held_out
+    ]
+    users = np.arange(train.n_users)
+    got = np.zeros((len(users), len(split.held_out)), dtype=np.float32)
+    for p in parts:
+        V, ib = model.item_block(p, np.array([], dtype=np.int64), new_features)
+        got += p.scale * (p.U[users] @ V.T + p.ub[users][:, None] + ib[None, :])
+    np.testing.assert_allclose(got, ranker.score(users, split.held_out), atol=1e-4)
+
+    split = split_interactions(catalog.interactions, "cold_users", seed=0)
+    train = build_train_set(catalog, split.train)
+    ranker = LightFMRanker(config).fit(train)
+    model = _serving_model(catalog, train, ranker)
+    parts = model.artifacts.models["m"]
+    items = np.arange(train.n_items)
+    for u in split.held_out[:20]:
+        rows = model.user_feature_rows(list(catalog.user_tags[u]))
+        got = np.zeros(len(items), dtype=np.float32)
+        for p, (vector, bias) in zip(parts, model.user_vectors(parts, None, rows), strict=True):
+            got += p.scale * (p.V @ vector + p.ib + bias)
+        np.testing.assert_allclose(got, ranker.score(np.array([u]), items)[0], atol=1e-4)
