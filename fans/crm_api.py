@@ -14,14 +14,14 @@ from rest_framework.views import APIView
 
 from fans import selectors
 from fans.access import access_fan_as_staff
-from fans.filters import fan_filter_clean, fan_queryset, ordering_clean
+from fans.filters import fan_count, fan_filter_clean, fan_page, ordering_clean
 from fans.models import AuditLog, BulkJob, Fan, FanTagEvent, ImportJob, Segment, TagGroup
 from fans.services import crm
 from fans.vocabulary import tag_groups_for_shop
 from shops import services as shop_services
 from shops.access import access_shop_membership
 from shops.errors import Invalid, NotFound
-from shops.models import ShopMember, ShopRole
+from shops.models import Shop, ShopMember, ShopRole
 
 SHOP_PARAM = OpenApiParameter("shop", int, description="shop id; defaults to your first shop")
 FILTER_PARAMS = [
@@ -174,9 +174,26 @@ class FanOut(serializers.ModelSerializer):
         return conv.last_message_at.isoformat() if conv and conv.last_message_at else None
 
 
-def fans_page(request: Request, view: APIView, qs) -> Response:
-    paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(qs, request, view=view)
+class FanPagination(LimitOffsetPagination):
+    """Counts the matching fans and pages their ids with the cheapest plan for each (fans.filters), then loads
+    only the rows shown."""
+
+    def paginate_fans(
+        self, request: Request, *, shop: Shop, flt: dict[str, Any], ordering: tuple[str, ...]
+    ) -> list[Fan]:
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        self.count, ids = fan_page(shop, flt, ordering, offset=self.offset, limit=self.limit)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        rows = {f.pk: f for f in selectors.fan_list(shop=shop, flt={}, ordering=ordering).filter(pk__in=ids)}
+        return [rows[pk] for pk in ids if pk in rows]
+
+
+def fans_page(request: Request, *, shop: Shop, flt: dict[str, Any], ordering: tuple[str, ...]) -> Response:
+    paginator = FanPagination()
+    page = paginator.paginate_fans(request, shop=shop, flt=flt, ordering=ordering)
     tags = selectors.fan_tag_strings([f.pk for f in page])
     return paginator.get_paginated_response(FanOut(page, many=True, context={"tags": tags}).data)
 
@@ -187,7 +204,7 @@ class FanListApi(APIView):
         member = member_for(request)
         flt = fan_filter_clean(member.shop, request.query_params.dict())
         ordering = ordering_clean(request.query_params.get("ordering"))
-        return fans_page(request, self, selectors.fan_list(shop=member.shop, flt=flt, ordering=ordering))
+        return fans_page(request, shop=member.shop, flt=flt, ordering=ordering)
 
 
 class FanDetailOut(FanOut):
@@ -271,7 +288,7 @@ class SegmentOut(serializers.ModelSerializer):
         fields = ["id", "shop", "name", "filter", "count", "created_by", "created_at"]
 
     def get_count(self, obj: Segment) -> int:
-        return fan_queryset(obj.shop, obj.filter).count()
+        return fan_count(obj.shop, obj.filter)
 
 
 class SegmentIn(serializers.Serializer):
@@ -330,9 +347,7 @@ class SegmentFansApi(APIView):
     def get(self, request: Request, segment_id: int) -> Response:
         segment, _member = access_segment(request, segment_id)
         ordering = ordering_clean(request.query_params.get("ordering"))
-        return fans_page(
-            request, self, selectors.fan_list(shop=segment.shop, flt=segment.filter, ordering=ordering)
-        )
+        return fans_page(request, shop=segment.shop, flt=segment.filter, ordering=ordering)
 
 
 # --- bulk jobs -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_noop
 
 from fans import selectors
 from fans.access import access_fan_as_staff
-from fans.filters import FILTER_KEYS, fan_queryset
+from fans.filters import FILTER_KEYS, fan_count
 from fans.models import AuditLog, Fan, FanTagEvent, Segment, TagSource
 from fans.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
@@ -183,7 +183,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "segment": s,
-            "count": fan_queryset(member.shop, s.filter).count(),
+            "count": fan_count(member.shop, s.filter),
             "url": f"{reverse('crm-fans')}?{filter_query(member.shop_id, s.filter)}",
             "can_delete": s.created_by_id == request.user.pk or member.role in MANAGERS,
         }

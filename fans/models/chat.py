@@ -26,8 +26,8 @@ class Fan(models.Model):
     total_spend = models.DecimalField(_("total spend"), max_digits=12, decimal_places=2, default=0)
     pledge_count = models.PositiveIntegerField(_("pledges"), default=0)
     promotions_opt_out = models.BooleanField(_("no promotions"), default=False)
-    # Copy of the fan's FanTag ids, kept by fans.services.tagging. On PostgreSQL a GIN index over it answers
-    # "all of / any of / none of" tag filters on a million fans ~15x faster than joins (bench/crm.py).
+    # Copy of the fan's FanTag ids, kept by fans.services.tagging, for reading one fan's tags (recommend serving).
+    # Unindexed so tag changes update the row in place; segment filters use FanTagSet (fans.models.crm).
     tag_ids = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:

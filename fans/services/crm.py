@@ -14,12 +14,13 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fans.csvio import cell_unsafe, decode_csv
-from fans.filters import fan_filter_clean, fan_queryset
+from fans.filters import fan_count, fan_filter_clean, fan_queryset
 from fans.models import (
     AuditLog,
     BulkJob,
@@ -32,7 +33,6 @@ from fans.models import (
     TagSource,
 )
 from fans.services.tagging import (
-    BATCH,
     fan_tag_ids_refresh,
     fan_tags_bulk_add,
     fan_tags_bulk_remove,
@@ -43,6 +43,9 @@ from fans.vocabulary import check_single_choice, split_tag_list, tags_resolve
 from shops.errors import Conflict, Forbidden, Invalid, NotFound
 from shops.models import Shop, ShopMember, ShopRole
 
+# Fans per bulk-job transaction (each commits on its own; a cancel stops between them) and per id lookup.
+# Fewer, larger commits: every commit waits for its WAL to reach the disk (21 commits were 1.2 of 9 s for 100k).
+BATCH = 20_000
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
 IMPORT_MAX_ERRORS = 1000
 EXPORT_HEADER = [
@@ -137,10 +140,24 @@ def selection_clean(
     return {"filter": fan_filter_clean(member.shop, filter)}
 
 
-def selection_queryset(shop: Shop, selection: dict[str, Any]):
+def fans_by_ids(shop: Shop, fan_ids: list[int]) -> QuerySet[Fan]:
+    """The shop's fans among these ids, however many there are."""
+    if connection.vendor == "postgresql":
+        # One array parameter: 100,000 placeholders took 0.7 s to render, bind and parse (bench/crm.py).
+        return Fan.objects.filter(shop=shop, pk__in=RawSQL("SELECT unnest(%s::bigint[])", [fan_ids]))
+    return Fan.objects.filter(shop=shop, pk__in=fan_ids)
+
+
+def selection_queryset(shop: Shop, selection: dict[str, Any]) -> QuerySet[Fan]:
     if "fan_ids" in selection:
-        return Fan.objects.filter(shop=shop, pk__in=selection["fan_ids"])
+        return fans_by_ids(shop, selection["fan_ids"])
     return fan_queryset(shop, selection["filter"])
+
+
+def selection_count(shop: Shop, selection: dict[str, Any]) -> int:
+    if "fan_ids" in selection:
+        return selection_queryset(shop, selection).count()
+    return fan_count(shop, selection["filter"])
 
 
 def bulk_job_create(
@@ -192,7 +209,7 @@ def bulk_job_create(
             action=action,
             params=params,
             selection=selection,
-            total=selection_queryset(member.shop, selection).count(),
+            total=selection_count(member.shop, selection),
         )
         bulk_job_run_task.delay_on_commit(job.pk)
     return job
@@ -279,11 +296,11 @@ def bulk_job_run(*, job_id: int) -> None:
 
 def _assign_batch(shop: Shop, fan_ids: list[int], staff_user_id: int | None) -> int:
     changed = (
-        Fan.objects.filter(shop=shop, pk__in=fan_ids)
-        .exclude(assigned_to_id=staff_user_id)
-        .update(assigned_to_id=staff_user_id)
+        fans_by_ids(shop, fan_ids).exclude(assigned_to_id=staff_user_id).update(assigned_to_id=staff_user_id)
     )
-    Conversation.objects.filter(shop=shop, fan_id__in=fan_ids).update(assigned_to_id=staff_user_id)
+    Conversation.objects.filter(shop=shop, fan__in=fans_by_ids(shop, fan_ids)).update(
+        assigned_to_id=staff_user_id
+    )
     return changed
 
 
@@ -459,9 +476,7 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
         by_id.update(
             {
                 pk: pk
-                for pk in Fan.objects.filter(
-                    shop=shop, pk__in=numeric_ids[start : start + BATCH]
-                ).values_list("pk", flat=True)
+                for pk in fans_by_ids(shop, numeric_ids[start : start + BATCH]).values_list("pk", flat=True)
             }
         )
     names = [r.get("username", "").strip() for r in raw_rows if r.get("username") and not r.get("fan_id")]
@@ -567,29 +582,6 @@ def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
     return job
 
 
-def _fans_refresh(tag_changed: list[int], notes: list[tuple[int, str]]) -> None:
-    """Write each imported fan's row once: its new notes and its tag_ids, so every fan costs one new version."""
-    if connection.vendor != "postgresql":
-        Fan.objects.bulk_update([Fan(pk=pk, notes=text) for pk, text in notes], ["notes"], batch_size=BATCH)
-        for start in range(0, len(tag_changed), BATCH):
-            fan_tag_ids_refresh(tag_changed[start : start + BATCH])
-        return
-    by_fan: dict[int, str | None] = dict.fromkeys(tag_changed)
-    by_fan.update(notes)
-    changed_tags = set(tag_changed)
-    items = sorted(by_fan.items())
-    with connection.cursor() as cursor:
-        for start in range(0, len(items), BATCH):
-            chunk = items[start : start + BATCH]
-            cursor.execute(
-                "UPDATE fans_fan f SET notes = COALESCE(v.notes, f.notes), tag_ids = CASE WHEN v.tags THEN "
-                "COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) FROM fans_fantag ft WHERE ft.fan_id = f.id), "
-                "'[]'::jsonb) ELSE f.tag_ids END "
-                "FROM unnest(%s::bigint[], %s::text[], %s::boolean[]) AS v(id, notes, tags) WHERE f.id = v.id",
-                [[i for i, _ in chunk], [n for _, n in chunk], [i in changed_tags for i, _ in chunk]],
-            )
-
-
 def import_progress_key(job_id: int) -> str:
     return f"import-progress:{job_id}"
 
@@ -624,8 +616,8 @@ def import_apply(*, job_id: int) -> None:
                 )
                 done += 1
                 cache.set(import_progress_key(job.pk), done / steps, 3600)
-            notes = [(r["fan"], r["notes"]) for r in rows if r["notes"] is not None]
-            _fans_refresh(sorted(touched), notes)
+            notes = {r["fan"]: r["notes"] for r in rows if r["notes"] is not None}
+            fan_tag_ids_refresh(sorted(touched), notes=notes)
             by_staff: dict[int, list[int]] = defaultdict(list)
             for r in rows:
                 if r["assigned_to"]:

@@ -1,10 +1,11 @@
 """Tagging one fan or many: single-choice groups replace, every change is recorded in history.
 
-FanTag is the source of truth; Fan.tag_ids is refreshed from it in the same transaction. On PostgreSQL the
-bulk paths are set-based SQL (two statements a batch, whatever its size); elsewhere they use the ORM.
+FanTag is the source of truth; Fan.tag_ids (and on PostgreSQL the fan's FanTagSet) is refreshed from it in the same
+transaction. On PostgreSQL the bulk paths are set-based SQL (at most three statements a batch, whatever its size);
+elsewhere they use the ORM.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -20,26 +21,48 @@ def source_for(role: str) -> str:
     return TagSource.OWNER if role == "owner" else TagSource.STAFF
 
 
-def fan_tag_ids_refresh(fan_ids: Sequence[int]) -> None:
-    """Recompute Fan.tag_ids from FanTag for these fans."""
-    if not fan_ids:
+# One statement for a batch of fans: recompute each fan's tag ids from FanTag, write them to Fan.tag_ids (which
+# recommend serving reads) and to the fan's FanTagSet row (which segment queries scan). Rows whose tags did not
+# change are left alone, so an import's notes-only rows cost no index entries.
+_REFRESH_SQL = (
+    "WITH v AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS v(id, notes)), "
+    "t AS (SELECT f.id, f.shop_id, f.joined_at, v.notes, COALESCE((SELECT array_agg(ft.tag_id::integer "
+    "ORDER BY ft.tag_id) FROM fans_fantag ft WHERE ft.fan_id = f.id), '{}') AS tags "
+    "FROM v JOIN fans_fan f ON f.id = v.id), "
+    "fan AS (UPDATE fans_fan f SET tag_ids = to_jsonb(t.tags), notes = COALESCE(t.notes, f.notes) FROM t "
+    "WHERE f.id = t.id AND (f.tag_ids <> to_jsonb(t.tags) OR t.notes IS NOT NULL)) "
+    "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT id, shop_id, joined_at, tags FROM t "
+    "ON CONFLICT (fan_id) DO UPDATE SET tags = EXCLUDED.tags WHERE fans_fantagset.tags <> EXCLUDED.tags"
+)
+
+
+def fan_tag_ids_refresh(fan_ids: Sequence[int], *, notes: Mapping[int, str] | None = None) -> None:
+    """Recompute Fan.tag_ids (and on PostgreSQL the fan's FanTagSet) from FanTag for these fans.
+
+    `notes` (an import's) are written in the same row update, so such a fan costs one new row version.
+    """
+    notes = notes or {}
+    if not fan_ids and not notes:
         return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "UPDATE fans_fan f SET tag_ids = COALESCE((SELECT jsonb_agg(ft.tag_id ORDER BY ft.tag_id) "
-                "FROM fans_fantag ft WHERE ft.fan_id = f.id), '[]'::jsonb) WHERE f.id = ANY(%s)",
-                [list(fan_ids)],
+            ids = sorted(set(fan_ids) | set(notes))
+            for start in range(0, len(ids), BATCH):
+                chunk = ids[start : start + BATCH]
+                cursor.execute(_REFRESH_SQL, [chunk, [notes.get(i) for i in chunk]])
+            return
+        if notes:
+            Fan.objects.bulk_update(
+                [Fan(pk=pk, notes=text) for pk, text in notes.items()], ["notes"], batch_size=500
             )
-        else:
-            for start in range(0, len(fan_ids), 500):
-                ids = list(fan_ids[start : start + 500])
-                cursor.execute(
-                    "UPDATE fans_fan SET tag_ids = COALESCE((SELECT json_group_array(tag_id) FROM "
-                    "(SELECT tag_id FROM fans_fantag WHERE fan_id = fans_fan.id ORDER BY tag_id)), '[]') "
-                    f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
-                    ids,
-                )
+        for start in range(0, len(fan_ids), 500):
+            ids = list(fan_ids[start : start + 500])
+            cursor.execute(
+                "UPDATE fans_fan SET tag_ids = COALESCE((SELECT json_group_array(tag_id) FROM "
+                "(SELECT tag_id FROM fans_fantag WHERE fan_id = fans_fan.id ORDER BY tag_id)), '[]') "
+                f"WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                ids,
+            )
 
 
 def fan_tags_change(
@@ -177,10 +200,10 @@ def fan_tags_bulk_remove(
                         "WITH gone AS (DELETE FROM fans_fantag WHERE fan_id = ANY(%s) AND tag_id = ANY(%s) "
                         "RETURNING fan_id, tag_id) "
                         "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
-                        "SELECT fan_id, tag_id, %s, %s, %s, %s FROM gone",
+                        "SELECT fan_id, tag_id, %s, %s, %s, %s FROM gone RETURNING fan_id",
                         [ids, tag_ids, FanTagEvent.REMOVE, source, actor_id, timezone.now()],
                     )
-                    count = cur.rowcount
+                    gone = [row[0] for row in cur.fetchall()]
             else:
                 rows = list(
                     FanTag.objects.filter(fan_id__in=ids, tag_id__in=tag_ids).values_list(
@@ -195,8 +218,8 @@ def fan_tags_bulk_remove(
                     ],
                     batch_size=BATCH,
                 )
-                count = len(rows)
-            if count:
-                fan_tag_ids_refresh(ids)
-            removed += count
+                gone = [f for _, f, _ in rows]
+            if gone:
+                fan_tag_ids_refresh(sorted(set(gone)))
+            removed += len(gone)
     return removed

@@ -145,6 +145,8 @@ def test_fan_list_search_ordering_and_assignee(api_for, owner, staff, tagged):
         r["display_name"] for r in client.get("/api/fans/", {"ordering": "display_name"}).json()["results"]
     ]
     assert names == sorted(names)
+    by_id = [r["id"] for r in client.get("/api/fans/", {"ordering": "-id"}).json()["results"]]
+    assert by_id == sorted(by_id, reverse=True) and len(by_id) > 1
     job = client.post(
         "/api/bulk-jobs/", {"action": "assign", "staff": staff.pk, "fan_ids": [tagged[1].pk]}, format="json"
     )

@@ -344,7 +344,8 @@ class Command(BaseCommand):
                 # The rows are consistent by construction; skipping the per-row FK triggers saves most of the time.
                 cur.execute("SET LOCAL session_replication_role = replica")
             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            rebuild = _drop_secondary_indexes(cur, BULK_TABLES)
+            cur.execute("LOCK TABLE fans_fantagset IN ACCESS EXCLUSIVE MODE")
+            rebuild = _drop_secondary_indexes(cur, (*BULK_TABLES, "fans_fantagset"))
             ft_next = base["fans_fantag"] + 1
             User = get_user_model()
             user_cols, user_rest = _columns(
@@ -420,7 +421,8 @@ class Command(BaseCommand):
                 per_fan: list[list[int]] = [[] for _ in range(c["m"])]
                 for fi, t in zip(c["tag_fan"].tolist(), c["tag_id"].tolist(), strict=True):
                     per_fan[fi].append(t)
-                tag_json = ["[" + ", ".join(map(str, sorted(ts))) + "]" for ts in per_fan]
+                per_fan = [sorted(ts) for ts in per_fan]
+                tag_json = ["[" + ", ".join(map(str, ts)) + "]" for ts in per_fan]
                 with cur.copy(f"COPY fans_fan ({fan_cols}) FROM STDIN") as copy:
                     copy.write(
                         "".join(
@@ -437,6 +439,15 @@ class Command(BaseCommand):
                                 tag_json,
                                 strict=True,
                             )
+                        )
+                    )
+                # ... and so does each tagged fan's FanTagSet row, which segment queries scan.
+                with cur.copy("COPY fans_fantagset (fan_id, shop_id, joined_at, tags) FROM STDIN") as copy:
+                    copy.write(
+                        "".join(
+                            f"{f}\t{shop.pk}\t{j}\t{{{','.join(map(str, ts))}}}\n"
+                            for f, j, ts in zip(fid.tolist(), joined, per_fan, strict=True)
+                            if ts
                         )
                     )
                 with cur.copy(f"COPY fans_conversation ({conv_cols}) FROM STDIN") as copy:
@@ -492,7 +503,7 @@ class Command(BaseCommand):
             ):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [max(last_id, 1)])
         with connection.cursor() as cur:
-            for table in BULK_TABLES:
+            for table in (*BULK_TABLES, "fans_fantagset"):
                 cur.execute(f"ANALYZE {table}")
         return totals
 
@@ -581,6 +592,7 @@ class Command(BaseCommand):
                     fans = "SELECT id FROM fans_fan WHERE shop_id = %s"
                     cur.execute(f"DELETE FROM fans_fantagevent WHERE fan_id IN ({fans})", [shop.pk])
                     cur.execute(f"DELETE FROM fans_fantag WHERE fan_id IN ({fans})", [shop.pk])
+                    cur.execute("DELETE FROM fans_fantagset WHERE shop_id = %s", [shop.pk])
                     cur.execute(
                         "DELETE FROM fans_message WHERE conversation_id IN "
                         "(SELECT id FROM fans_conversation WHERE shop_id = %s)",
