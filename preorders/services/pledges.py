@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -130,8 +130,9 @@ def _fan_limit_check(campaign: Campaign, fan_id: int, extra: int) -> None:
 def _reserve(campaign: Campaign, quantity: int) -> int:
     """Guarded increment of committed_quantity; returns the new total or raises sold_out/campaign_closed.
 
-    One statement on the hot path: the guard (live, before the deadline, within the cap) sits in the
-    WHERE clause, so concurrent pledges queue on the row lock and the last ones find no room.
+    One statement: the guard (live, before the deadline, within the cap) sits in the WHERE clause, so
+    concurrent writers queue on the row lock and the last ones find no room. Placement on PostgreSQL
+    runs the same guard inside _pledge_reserve_one_trip.
     """
     now = timezone.now()
     with transaction.get_connection().cursor() as cursor:
@@ -144,6 +145,11 @@ def _reserve(campaign: Campaign, quantity: int) -> int:
         row = cursor.fetchone()
     if row is not None:
         return row[0]
+    _reserve_refused(campaign, now)
+
+
+def _reserve_refused(campaign: Campaign, now: Any) -> NoReturn:
+    """The guarded reservation found no room: say whether the campaign closed or sold out."""
     current = Campaign.objects.filter(pk=campaign.pk).values("committed_quantity", "status", "deadline").get()
     if current["status"] != CampaignStatus.LIVE or (
         campaign.kind == CampaignKind.GROUP and current["deadline"] <= now
@@ -198,7 +204,9 @@ def _campaign_snapshot(campaign_id: int) -> Campaign:
 # --- placement hot path -----------------------------------------------------------------------------------
 # Every live campaign's pledges pass through here hundreds of times a second, and compiling an ORM query
 # costs more than running it, so the path is a handful of plain statements (as fans.services.chat's send
-# path): one read, one insert and the guarded reservation, then the provider, then one short transaction.
+# path): one read, then one message that reserves and inserts and commits inside the server (PostgreSQL;
+# so the campaign row, which every pledge queues on, is never locked across a round trip to this process),
+# then the provider with no locks held, then one short transaction.
 
 _PLACEMENT_COLUMNS: list[tuple[str, type, str]] = [
     ("k", IdempotencyKey, "id"),
@@ -319,60 +327,161 @@ def _prep(model: type, values: dict[str, Any], connection: Any) -> tuple[list[st
     ]
 
 
+_PLEDGE_INSERT_FIELDS = (
+    "campaign",
+    "fan",
+    "user",
+    "variant",
+    "variant_name",
+    "sku",
+    "quantity",
+    "unit_price",
+    "deposit_amount",
+    "currency",
+    "status",
+    "final_unit_price",
+    "balance_due",
+    "cancel_reason",
+    "created_at",
+    "updated_at",
+)
+
+
+def _pledge_columns(pledge: Pledge, connection: Any) -> tuple[list[str], list[Any]]:
+    return _prep(
+        Pledge,
+        {n: getattr(pledge, Pledge._meta.get_field(n).attname) for n in _PLEDGE_INSERT_FIELDS},
+        connection,
+    )
+
+
 def _pledge_insert(pledge: Pledge, key_values: dict[str, Any] | None) -> int | None:
-    """INSERT the pending pledge, and its idempotency key if any (one statement on PostgreSQL).
+    """INSERT the pending pledge, and its idempotency key if any (the path for other databases).
 
     Returns the key record's id. A duplicate key raises IntegrityError and nothing is stored.
     """
     connection = transaction.get_connection()
-    names = [
-        "campaign",
-        "fan",
-        "user",
-        "variant",
-        "variant_name",
-        "sku",
-        "quantity",
-        "unit_price",
-        "deposit_amount",
-        "currency",
-        "status",
-        "final_unit_price",
-        "balance_due",
-        "cancel_reason",
-        "created_at",
-        "updated_at",
-    ]
-    columns, values = _prep(
-        Pledge, {n: getattr(pledge, Pledge._meta.get_field(n).attname) for n in names}, connection
-    )
-    insert_pledge = (
-        f"INSERT INTO {Pledge._meta.db_table} ({', '.join(columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id"
-    )
+    columns, values = _pledge_columns(pledge, connection)
     with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Pledge._meta.db_table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            values,
+        )
+        pledge.pk = cursor.fetchone()[0]
         if key_values is None:
-            cursor.execute(insert_pledge, values)
-            pledge.pk = cursor.fetchone()[0]
             return None
         key_columns, key_params = _prep(IdempotencyKey, key_values, connection)
-        key_table = IdempotencyKey._meta.db_table
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH p AS ({insert_pledge}) INSERT INTO {key_table} (pledge_id, {', '.join(key_columns)}) "
-                f"SELECT p.id, {', '.join(['%s'] * len(key_columns))} FROM p RETURNING pledge_id, id",
-                [*values, *key_params],
-            )
-            pledge.pk, record_pk = cursor.fetchone()
-            return record_pk
-        cursor.execute(insert_pledge, values)
-        pledge.pk = cursor.fetchone()[0]
         cursor.execute(
-            f"INSERT INTO {key_table} (pledge_id, {', '.join(key_columns)}) "
+            f"INSERT INTO {IdempotencyKey._meta.db_table} (pledge_id, {', '.join(key_columns)}) "
             f"VALUES (%s, {', '.join(['%s'] * len(key_columns))}) RETURNING id",
             [pledge.pk, *key_params],
         )
         return cursor.fetchone()[0]
+
+
+def _one_trip(connection: Any) -> bool:
+    """PostgreSQL with client-side binding (Django's default) takes several statements in one message."""
+    return connection.vendor == "postgresql" and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
+
+
+def _pledge_reserve_one_trip(
+    campaign: Campaign, pledge: Pledge, key_values: dict[str, Any] | None, now: Any
+) -> tuple[int, int | None] | None:
+    """Reserve the quantity and insert the pending pledge (and key) in one message, its own transaction.
+
+    Every pledge of a campaign queues on the campaign row, so that lock must never wait for this process:
+    the guarded UPDATE, the inserts that depend on it and the COMMIT all run inside the server, and the
+    lock is held for one statement plus the commit's WAL flush. Locks in the usual order: the fan row
+    (KEY SHARE, as the pledge's foreign key takes; FOR UPDATE in its own earlier statement when there is
+    a per-fan limit, so the limit's sum reads a snapshot taken after the lock), then the campaign row.
+
+    Returns (committed quantity, key record id), or None if the guard refused (nothing is written).
+    A duplicate key raises IntegrityError and the whole message is rolled back.
+    """
+    connection = transaction.get_connection()
+    fan_table, campaign_table = Fan._meta.db_table, Campaign._meta.db_table
+    pledge_table, key_table = Pledge._meta.db_table, IdempotencyKey._meta.db_table
+    quantity, fan_id = pledge.quantity, pledge.fan_id
+    params: list[Any] = []
+    fan_lock = ""
+    limit_guard = ""
+    if campaign.per_fan_limit is not None:
+        fan_lock = f"SELECT id FROM {fan_table} WHERE id = %s FOR UPDATE; "
+        params.append(fan_id)
+        holding = ", ".join(["%s"] * len(HOLDING_STATUSES))
+        limit_guard = (
+            f" AND (per_fan_limit IS NULL OR (SELECT COALESCE(SUM(quantity), 0) FROM {pledge_table} "
+            f"WHERE campaign_id = %s AND fan_id = %s AND status IN ({holding})) + %s <= per_fan_limit)"
+        )
+    params += [fan_id, quantity, campaign.pk, CampaignStatus.LIVE, CampaignKind.SUBSCRIPTION]
+    params += [now, quantity]
+    if limit_guard:
+        params += [campaign.pk, fan_id, *HOLDING_STATUSES, quantity]
+    columns, values = _pledge_columns(pledge, connection)
+    params += values
+    parts = [
+        f"f AS MATERIALIZED (SELECT id FROM {fan_table} WHERE id = %s FOR KEY SHARE)",
+        f"c AS (UPDATE {campaign_table} SET committed_quantity = committed_quantity + %s "
+        f"WHERE id = %s AND status = %s AND (kind = %s OR deadline > %s) "
+        f"AND (cap IS NULL OR committed_quantity + %s <= cap){limit_guard} AND EXISTS (SELECT 1 FROM f) "
+        f"RETURNING committed_quantity)",
+        f"p AS (INSERT INTO {pledge_table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(['%s'] * len(columns))} FROM c RETURNING id)",
+    ]
+    select = "SELECT c.committed_quantity, p.id, NULL FROM c, p"
+    if key_values is not None:
+        key_columns, key_params = _prep(IdempotencyKey, key_values, connection)
+        parts.append(
+            f"k AS (INSERT INTO {key_table} (pledge_id, {', '.join(key_columns)}) "
+            f"SELECT p.id, {', '.join(['%s'] * len(key_columns))} FROM p RETURNING id)"
+        )
+        params += key_params
+        select = "SELECT c.committed_quantity, p.id, k.id FROM c, p, k"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{fan_lock}WITH {', '.join(parts)} {select}", params)
+        if fan_lock:
+            cursor.nextset()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pledge.pk = row[1]
+    return row[0], row[2]
+
+
+def _pledge_reserve(
+    campaign: Campaign, pledge: Pledge, key_values: dict[str, Any] | None
+) -> tuple[int, int | None]:
+    """Reserve quantity under the cap (and the per-fan limit) and store the pending pledge and its key.
+
+    Returns (committed quantity, key record id); raises sold_out, per_fan_limit or campaign_closed, or
+    IntegrityError for a duplicate key (nothing is stored then).
+    """
+    connection = transaction.get_connection()
+    if _one_trip(connection):
+        now = timezone.now()
+        if connection.in_atomic_block:
+            # As everywhere else, an entry point: refused inside a caller's transaction (tests excepted).
+            with transaction.atomic(durable=True):
+                reserved = _pledge_reserve_one_trip(campaign, pledge, key_values, now)
+        else:
+            reserved = _pledge_reserve_one_trip(campaign, pledge, key_values, now)
+        if reserved is None:
+            if campaign.per_fan_limit is not None:
+                _fan_limit_check(campaign, pledge.fan_id, pledge.quantity)
+            _reserve_refused(campaign, now)
+        return reserved
+    with transaction.atomic(durable=True):
+        if campaign.per_fan_limit is not None:
+            # Lock order everywhere: fan row, then campaign row. The fan lock serialises this fan's pledges.
+            _fan_lock(pledge.fan_id)
+            _fan_limit_check(campaign, pledge.fan_id, pledge.quantity)
+        # A concurrent twin blocks here on our uncommitted key, then fails: answered by the caller (409).
+        record_pk = _pledge_insert(pledge, key_values)
+        # Last statement before COMMIT: every pledge queues on this one campaign row, so hold it briefly.
+        return _reserve(campaign, pledge.quantity), record_pk
 
 
 def _pledge_record_paid(
@@ -525,15 +634,7 @@ def pledge_place(
         }
 
     try:
-        with transaction.atomic(durable=True):
-            if campaign.per_fan_limit is not None:
-                # Lock order everywhere: fan row, then campaign row. The fan lock serialises this fan's pledges.
-                _fan_lock(fan_id)
-                _fan_limit_check(campaign, fan_id, quantity)
-            # A concurrent twin blocks here on our uncommitted key, then fails: answered below (409).
-            record_pk = _pledge_insert(pledge, key_values)
-            # Last statement before COMMIT: every pledge queues on this one campaign row, so hold it briefly.
-            campaign.committed_quantity = _reserve(campaign, quantity)
+        campaign.committed_quantity, record_pk = _pledge_reserve(campaign, pledge, key_values)
     except IntegrityError:
         if not key:
             raise
