@@ -625,6 +625,12 @@ def summarise(args: argparse.Namespace, result: dict[str, Any], checks: dict[str
     echo_rate = result["echo"]["msgs_per_s"]
     p99 = ms(percentile([r.delivered - r.scheduled for r in open_records if r.delivered], 99))
     ratio = round(persisted / echo_rate, 3) if echo_rate else None
+    for usage in result["cpu"].values():
+        # The box is shared: what else ran during a phase (e.g. another bench) shows here.
+        measured = sum(v for k, v in usage.items() if k not in ("machine_busy_pct", "wall_s"))
+        usage["other_processes"] = round(
+            max(0.0, usage["machine_busy_pct"] * (os.cpu_count() or 1) - measured), 1
+        )
     figures = {
         "persisted_msgs_per_s": round(persisted, 1),
         "p50_ms": ms(percentile([r.delivered - r.scheduled for r in open_records if r.delivered], 50)),

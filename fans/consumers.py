@@ -1,9 +1,11 @@
 """The chat websocket (docs/chat-protocol.md). Thin: it parses frames and calls services."""
 
+import asyncio
 import functools
 import json
 import logging
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,6 +26,7 @@ from fans.events import (
 )
 from fans.presence import presence_connect, presence_disconnect
 from fans.selectors import message_list, message_to_dict
+from fans.services.chat_batch import TextSend, message_send_batch
 from shops.access import staff_shop_ids
 from shops.errors import DomainError, Invalid
 
@@ -47,6 +50,74 @@ async def db_then_publish(func: Any, *args: Any, **kwargs: Any) -> Any:
     with announcements_collected() as announced:
         result = await db(func)(*args, **kwargs)
     return result, announced
+
+
+# Group commit: at most this many batches of one process are being stored at a time; sends that arrive
+# meanwhile wait and go together in the next batch (so an idle server stores a lone message at once).
+BATCHES_IN_FLIGHT = 1
+BATCH_MAX = 256
+
+
+class SendBatcher:
+    """Text sends of one event loop, stored in batches (message_send_batch) and acked after each commit."""
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[TextSend, asyncio.Future]] = []
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task] = set()
+
+    async def send(self, request: TextSend) -> tuple[dict[str, Any], bool]:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((request, future))
+        if self.in_flight < BATCHES_IN_FLIGHT:
+            self._start()
+        return await future
+
+    def _start(self) -> None:
+        batch, self.waiting = self.waiting[:BATCH_MAX], self.waiting[BATCH_MAX:]
+        self.in_flight += 1
+        task = asyncio.ensure_future(self._run(batch))
+        self.tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, batch: list[tuple[TextSend, asyncio.Future]]) -> None:
+        try:
+            with announcements_collected() as announced:
+                results = await db(_store_batch)([request for request, _future in batch])
+        except Exception as exc:  # noqa: BLE001 - each waiting sender gets it (an "internal" error frame)
+            results = [exc] * len(batch)
+            announced = []
+        finally:
+            self.in_flight -= 1
+            if self.waiting:
+                self._start()
+        for (_request, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue  # the sender's socket went away; the message is stored and announced all the same
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        # The senders' acks were scheduled first; then one pipelined publish for the whole batch.
+        await publish_collected(announced)
+
+
+def _store_batch(requests: list[TextSend]) -> list[tuple[dict[str, Any], bool] | Exception]:
+    return [
+        result if isinstance(result, Exception) else (message_to_dict(result[0]), result[1])
+        for result in message_send_batch(requests)
+    ]
+
+
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SendBatcher] = weakref.WeakKeyDictionary()
+
+
+def send_batcher() -> SendBatcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = SendBatcher()
+    return batcher
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -115,6 +186,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- client frames ---------------------------------------------------------------------
     async def on_message_send(self, data: dict[str, Any]) -> None:
+        if data.get("kind", "text") == "text":
+            request = TextSend(
+                user=self.user,
+                conversation_id=data.get("conversation"),
+                client_id=data.get("client_id"),
+                text=data.get("text", ""),
+            )
+            message_dict, _created = await send_batcher().send(request)
+            await self.send_frame(
+                {"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict}
+            )
+            return
         (message_dict, _created), announced = await db_then_publish(self._message_send, data)
         await self.send_frame(
             {"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict}

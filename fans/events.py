@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
@@ -33,15 +34,53 @@ def encode_frame(frame: dict[str, Any]) -> str:
 
 
 async def publish_async(groups: list[str], frame: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     event = {"type": "chat.event", "frame": encode_frame(frame)}
-    results = await asyncio.gather(*(layer.group_send(g, event) for g in groups), return_exceptions=True)
-    for group, result in zip(groups, results, strict=True):
+    await group_send_many([(group, event) for group in groups])
+
+
+async def group_send_many(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send events to groups, best effort: on Redis pub/sub all of them in one pipelined round trip."""
+    layer = get_channel_layer()
+    if layer is None or not sends:
+        return
+    if isinstance(layer, RedisPubSubChannelLayer):
+        try:
+            await _pubsub_publish_many(layer, sends)
+        except Exception as exc:  # noqa: BLE001 - delivery is best effort; clients sync from the database
+            logger.warning("channel layer send of %d events failed: %r", len(sends), exc)
+        return
+    results = await asyncio.gather(*(layer.group_send(g, e) for g, e in sends), return_exceptions=True)
+    for (group, _event), result in zip(sends, results, strict=True):
         if isinstance(result, BaseException):
             # Delivery is best effort; the message is already stored and will be synced.
             logger.warning("channel layer send to %s failed: %r", group, result)
+
+
+async def _pubsub_publish_many(
+    layer: RedisPubSubChannelLayer, sends: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """What group_send does for each (group, event), as one pipeline per Redis shard.
+
+    The stock group_send holds the connection's lock for a whole round trip per group, so a busy process
+    publishes one event at a time. This reaches into channels_redis 4.x internals (the group's channel
+    name, the shard and its connection); tests/fans/test_consumer.py and test_scaleout.py exercise it.
+    """
+    loop_layer = layer._get_layer()
+    by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+    encoded: dict[int, bytes] = {}
+    for group, event in sends:
+        channel = loop_layer._get_group_channel_name(group)
+        data = encoded.get(id(event))
+        if data is None:
+            data = encoded[id(event)] = layer.serialize(event)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, data))
+    for shard, items in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for channel, data in items:
+                pipe.publish(channel, data)
+            await pipe.execute()
 
 
 def publish(groups: list[str], frame: dict[str, Any]) -> None:
@@ -86,5 +125,9 @@ def announcements_collected() -> Iterator[list[tuple[list[str], dict[str, Any]]]
 
 
 async def publish_collected(bucket: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Publish what was collected, every frame encoded once, all of it in one round trip."""
+    sends = []
     for groups, frame in bucket:
-        await publish_async(groups, frame)
+        event = {"type": "chat.event", "frame": encode_frame(frame)}
+        sends += [(group, event) for group in groups]
+    await group_send_many(sends)

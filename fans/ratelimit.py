@@ -18,14 +18,15 @@ def _redis_client() -> Any:
     return backend._cache.get_client(None, write=True)
 
 
-def _count_redis(key: str, window_s: int) -> int:
+def _count_redis(keys: list[str], window_s: int) -> list[int]:
+    """INCR every key (a key once per send) in one round trip."""
     backend = caches["default"]
-    redis_key = backend.make_and_validate_key(key)
     pipe = _redis_client().pipeline(transaction=False)
-    pipe.incr(redis_key)
-    pipe.expire(redis_key, window_s * 2)
-    count, _ = pipe.execute()
-    return int(count)
+    for key in keys:
+        pipe.incr(backend.make_and_validate_key(key))
+    for key in dict.fromkeys(keys):
+        pipe.expire(backend.make_and_validate_key(key), window_s * 2)
+    return [int(count) for count in pipe.execute()[: len(keys)]]
 
 
 def _count_cache(key: str, window_s: int) -> int:
@@ -40,15 +41,20 @@ def _count_cache(key: str, window_s: int) -> int:
 
 
 def message_rate_check(user_id: int) -> None:
+    if not message_rate_check_many([user_id])[0]:
+        raise RateLimited()
+
+
+def message_rate_check_many(user_ids: list[int]) -> list[bool]:
+    """Count one send per entry (a user may repeat) in one Redis round trip; True where it is allowed."""
     cfg = settings.FANSI_CHAT
     limit, window_s = cfg["RATE_LIMIT_MESSAGES"], cfg["RATE_LIMIT_WINDOW_S"]
     if limit <= 0:
-        return
-    key = f"rl:msg:{user_id}:{int(time.time() // window_s)}"
-    count = (
-        _count_redis(key, window_s)
-        if isinstance(caches["default"], RedisCache)
-        else _count_cache(key, window_s)
-    )
-    if count > limit:
-        raise RateLimited()
+        return [True] * len(user_ids)
+    window = int(time.time() // window_s)
+    keys = [f"rl:msg:{user_id}:{window}" for user_id in user_ids]
+    if isinstance(caches["default"], RedisCache):
+        counts = _count_redis(keys, window_s)
+    else:
+        counts = [_count_cache(key, window_s) for key in keys]
+    return [count <= limit for count in counts]

@@ -83,13 +83,7 @@ def message_send(
     text = text.strip()
     processed = None
     if kind == MessageKind.TEXT:
-        if not text:
-            raise Invalid(_("The message is empty."))
-        if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
-            raise TooLong(
-                _("A message can have at most %(n)d characters.")
-                % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
-            )
+        _text_check(text)
     elif kind == MessageKind.IMAGE:
         if image is None:
             raise Invalid(_("An image message needs an image file."))
@@ -112,6 +106,37 @@ def message_send(
                 raise Invalid(_("client_id was already used in another conversation."))
             return existing, False
     message_rate_check(user.pk)
+    return _message_store(
+        user=user,
+        conversation_pk=conversation_pk,
+        cid=cid,
+        kind=kind,
+        text=text,
+        processed=processed,
+        payload=payload,
+    )
+
+
+def _text_check(text: str) -> None:
+    if not text:
+        raise Invalid(_("The message is empty."))
+    if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
+        raise TooLong(
+            _("A message can have at most %(n)d characters.") % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
+        )
+
+
+def _message_store(
+    *,
+    user: AbstractBaseUser,
+    conversation_pk: int,
+    cid: uuid.UUID,
+    kind: str,
+    text: str,
+    processed: Any = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Message, bool]:
+    """The transaction of message_send, after its checks and its rate limit."""
     try:
         with transaction.atomic(durable=True):
             conversation, side = _conversation_lock(conversation_pk, user_id=user.pk)
@@ -198,7 +223,7 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused, is_staff = row
+    fan_user_id, is_staff = row[3], row[6]
     if user_id is None:
         side = Side.SYSTEM
     elif fan_user_id == user_id:
@@ -207,11 +232,24 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
         side = Side.SHOP
     else:
         raise NotFound()
-    fan_obj = Fan(pk=fan_id, shop_id=shop_id, user_id=fan_user_id, display_name=display_name)
-    conversation = Conversation(
-        pk=conversation_id, shop_id=shop_id, fan=fan_obj, last_seq=last_seq, bot_paused=bot_paused
+    return _conversation_from_row(conversation_id, row[:6]), side
+
+
+def _conversation_from_row(conversation_id: int, row: tuple[Any, ...]) -> Conversation:
+    """The locked conversation as the send path reads it, without the ORM's query: (last_seq, shop_id,
+    fan_id, fan's user_id, fan's display_name, bot_paused). Other fields are deferred (loaded if read)."""
+    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused = row
+    alias = transaction.get_connection().alias
+    fan = Fan.from_db(
+        alias, ["id", "shop_id", "user_id", "display_name"], (fan_id, shop_id, fan_user_id, display_name)
     )
-    return conversation, side
+    conversation = Conversation.from_db(
+        alias,
+        ["id", "shop_id", "fan_id", "last_seq", "bot_paused"],
+        (conversation_id, shop_id, fan_id, last_seq, bot_paused),
+    )
+    conversation.fan = fan
+    return conversation
 
 
 def _message_append(
@@ -288,27 +326,32 @@ def _message_append(
             [seq, last_at, preview, *params, conversation.pk],
         )
     conversation.last_seq = seq
+    _message_announce(conversation, message)
+    return message
+
+
+def _message_announce(conversation: Conversation, message: Message) -> None:
+    """After commit: message.new to both sides, the bot's hand-off, and the bot's look at a fan's text."""
     announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
-    if side == Side.SHOP and not conversation.bot_paused:
+    if message.side == Side.SHOP and not conversation.bot_paused:
         conversation.bot_paused = True
         announce(
             [shop_group(conversation.shop_id)],
             {"type": "conversation.bot", "conversation": conversation.pk, "paused": True},
         )
     if (
-        side == Side.FAN
-        and kind == MessageKind.TEXT
+        message.side == Side.FAN
+        and message.kind == MessageKind.TEXT
         and bot_should_look(
             shop_id=conversation.shop_id,
             conversation_id=conversation.pk,
             bot_paused=conversation.bot_paused,
-            text=text,
+            text=message.text,
         )
     ):
         from fans.tasks import bot_on_fan_message_task
 
         bot_on_fan_message_task.delay_on_commit(message.pk)
-    return message
 
 
 def system_message_post(

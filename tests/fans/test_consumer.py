@@ -1,15 +1,18 @@
 """The chat websocket through the real ASGI stack (origin check, auth, channel layer)."""
 
+import asyncio
 import json
 import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
+from fans.events import group_send_many
 from fans.models import BotSettings, Message
 from tests.factories import FanFactory, ShopFactory
 
@@ -275,3 +278,46 @@ async def test_html_is_stored_and_sent_as_plain_text(fan_user, conversation):
     ack = await receive_type(fan, "message.ack")
     assert ack["message"]["text"] == "<script>alert(1)</script>"
     await fan.disconnect()
+
+
+async def test_sends_from_many_sockets_at_once_are_each_acked_numbered_and_delivered(owner, shop):
+    """Sends that arrive together are stored together (group commit); each still gets its own ack and
+    message.new, numbered per conversation, and refusals do not hold up the others."""
+    fans = [await sync_to_async(FanFactory)(shop=shop) for _ in range(4)]
+    owner_ws = await ready(owner)
+    sockets = [await ready(f.user) for f in fans]
+    frames = {
+        i: [text_frame(f.conversation.pk, f"fan {i} says {n}") for n in range(3)] for i, f in enumerate(fans)
+    }
+    for n in range(3):
+        for i, ws in enumerate(sockets):
+            await ws.send_json_to(frames[i][n])
+    await sockets[0].send_json_to(text_frame(fans[1].conversation.pk, "not mine"))
+    for i, ws in enumerate(sockets):
+        acks = [await receive_type(ws, "message.ack") for _ in range(3)]
+        assert [a["client_id"] for a in acks] == [f["client_id"] for f in frames[i]]
+        assert [a["message"]["seq"] for a in acks] == [1, 2, 3]
+    assert (await receive_type(sockets[0], "error"))["code"] == "not_found"
+    delivered = [(await receive_type(owner_ws, "message.new"))["message"] for _ in range(12)]
+    assert sorted(m["client_id"] for m in delivered) == sorted(
+        f["client_id"] for fs in frames.values() for f in fs
+    )
+    assert await sync_to_async(Message.objects.count)() == 12
+    for comm in (owner_ws, *sockets):
+        await comm.disconnect()
+
+
+async def test_group_send_many_reaches_every_group_in_order():
+    """The pipelined publish (one round trip for a whole batch) delivers like one group_send per event."""
+    layer = get_channel_layer()
+    a, b = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("many.a", a)
+    await layer.group_add("many.b", b)
+    events = [{"type": "chat.event", "frame": str(n)} for n in range(3)]
+    await group_send_many(
+        [("many.a", events[0]), ("many.b", events[0]), ("many.a", events[1]), ("many.a", events[2])]
+    )
+    assert [(await asyncio.wait_for(layer.receive(a), 5))["frame"] for _ in range(3)] == ["0", "1", "2"]
+    assert (await asyncio.wait_for(layer.receive(b), 5))["frame"] == "0"
+    await layer.group_discard("many.a", a)
+    await layer.group_discard("many.b", b)

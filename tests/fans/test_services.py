@@ -1,3 +1,4 @@
+import threading
 import uuid
 
 import pytest
@@ -6,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from fans import services
 from fans.models import BotSettings, Conversation, Message, MessageKind
+from fans.services.chat_batch import TextSend, message_send_batch
 from shops.errors import Forbidden, Invalid, NotFound, RateLimited, TooLong
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory
 
@@ -236,3 +238,162 @@ def test_sending_takes_a_bounded_number_of_queries(fan_user, conversation):
     with CaptureQueriesContext(connection) as ctx:
         send(fan_user, conversation, "counted")
     assert len(ctx.captured_queries) <= 10
+
+
+# --- group commit: message_send_batch (the websocket's text sends) ----------------------------------
+
+
+def text_send(user, conversation_id, text="你好", client_id=None):
+    return TextSend(
+        user=user, conversation_id=conversation_id, client_id=client_id or uuid.uuid4(), text=text
+    )
+
+
+def test_a_batch_numbers_each_conversation_and_composes_the_counters_in_order(
+    fan_user, owner, conversation, shop, django_capture_on_commit_callbacks, monkeypatch
+):
+    other = FanFactory(shop=shop)
+    published, bot_tasks = [], []
+    monkeypatch.setattr("fans.events.publish", lambda groups, frame: published.append(frame))
+    monkeypatch.setattr(
+        "fans.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        results = message_send_batch(
+            [
+                text_send(fan_user, conversation.pk, "我是油皮"),
+                text_send(other.user, other.conversation.pk, "在吗"),
+                text_send(owner, conversation.pk, "推荐控油洁面"),
+                text_send(fan_user, conversation.pk, "谢谢"),
+            ]
+        )
+    messages = [message for message, created in results]
+    assert all(created for _message, created in results)
+    assert [(m.conversation_id, m.seq, m.side) for m in messages] == [
+        (conversation.pk, 1, "fan"),
+        (other.conversation.pk, 1, "fan"),
+        (conversation.pk, 2, "shop"),
+        (conversation.pk, 3, "fan"),
+    ]
+    stored = list(Message.objects.order_by("pk").values_list("pk", "conversation_id", "seq", "text"))
+    assert stored == [(m.pk, m.conversation_id, m.seq, m.text) for m in messages]
+    conversation.refresh_from_db()
+    # What message_send would leave one by one: the fan read up to 3, the shop up to 2, one unread for
+    # the shop (the fan's last message), and the bot handed off.
+    assert (conversation.last_seq, conversation.fan_read_seq, conversation.shop_read_seq) == (3, 3, 2)
+    assert (conversation.fan_unread, conversation.shop_unread) == (0, 1)
+    assert conversation.bot_paused and conversation.last_message_preview == "谢谢"
+    other.conversation.refresh_from_db()
+    assert (other.conversation.last_seq, other.conversation.shop_unread, other.conversation.bot_paused) == (
+        1,
+        1,
+        False,
+    )
+    assert [f["type"] for f in published] == ["message.new"] * 3 + ["conversation.bot", "message.new"]
+    assert [f["message"]["id"] for f in published if f["type"] == "message.new"] == [m.pk for m in messages]
+    # As one by one: with the bot off, only a fan's text naming a tag phrase (油皮) is queued for it.
+    assert bot_tasks == [messages[0].pk]
+
+
+def test_refusals_in_a_batch_do_not_stop_the_others(fan_user, conversation, stranger, other_shop):
+    results = message_send_batch(
+        [
+            text_send(fan_user, conversation.pk, "   "),
+            text_send(fan_user, conversation.pk, "字" * 4001),
+            TextSend(user=fan_user, conversation_id=conversation.pk, client_id="not-a-uuid", text="x"),
+            text_send(stranger, conversation.pk, "偷看"),
+            text_send(other_shop.owner, conversation.pk, "别家店"),
+            text_send(fan_user, 999999, "nowhere"),
+            text_send(fan_user, "abc", "nowhere"),
+            text_send(fan_user, conversation.pk, "ok"),
+        ]
+    )
+    assert [type(r) for r in results[:7]] == [
+        Invalid,
+        TooLong,
+        Invalid,
+        NotFound,
+        NotFound,
+        NotFound,
+        NotFound,
+    ]
+    message, created = results[7]
+    assert created and message.seq == 1
+    assert Message.objects.count() == 1
+
+
+def test_a_resend_in_a_batch_gets_the_first_message_and_the_rest_is_stored(fan_user, conversation):
+    first, _ = send(fan_user, conversation, "第一次")
+    repeated = text_send(fan_user, conversation.pk, "again")
+    results = message_send_batch(
+        [
+            text_send(fan_user, conversation.pk, "第一次", client_id=first.client_id),
+            repeated,
+            text_send(fan_user, conversation.pk, "new"),
+            repeated,  # the same client_id twice in one batch
+        ]
+    )
+    assert (results[0][0].pk, results[0][1]) == (first.pk, False)
+    assert results[1][1] and results[2][1]
+    assert (results[3][0].pk, results[3][1]) == (results[1][0].pk, False)
+    assert [r[0].seq for r in results] == [1, 2, 3, 2]
+    assert Message.objects.count() == 3
+
+
+def test_a_batch_counts_every_message_against_the_rate_limit(fan_user, conversation, settings):
+    settings.FANSI_CHAT = {**settings.FANSI_CHAT, "RATE_LIMIT_MESSAGES": 2, "RATE_LIMIT_WINDOW_S": 60}
+    results = message_send_batch([text_send(fan_user, conversation.pk) for _ in range(3)])
+    assert [type(r) for r in results] == [tuple, tuple, RateLimited]
+    assert Message.objects.count() == 2
+
+
+def test_a_batch_takes_the_same_queries_whatever_its_size(fan_user, conversation, shop):
+    fans = [FanFactory(shop=shop) for _ in range(10)]
+    message_send_batch([text_send(fan_user, conversation.pk, "warm up")])
+    with CaptureQueriesContext(connection) as one:
+        message_send_batch([text_send(fan_user, conversation.pk)])
+    with CaptureQueriesContext(connection) as many:
+        message_send_batch([text_send(f.user, f.conversation.pk) for f in fans for _ in range(2)])
+    # Elsewhere than PostgreSQL (SQLite in development) each conversation gets its own UPDATE.
+    extra = 0 if connection.vendor == "postgresql" else len(fans) - 1
+    assert len(many.captured_queries) == len(one.captured_queries) + extra
+    assert len(one.captured_queries) <= 6
+    assert Message.objects.count() == 22
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_on_the_same_conversations_keep_seq_gapless(shop, settings):
+    settings.FANSI_CHAT = {**settings.FANSI_CHAT, "RATE_LIMIT_MESSAGES": 1000}
+    fans = [FanFactory(shop=shop) for _ in range(4)]
+    owner = shop.owner
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def sender(order: list) -> None:
+        try:
+            start.wait(timeout=10)
+            for _round in range(10):
+                # Each batch names the conversations in its own order; the lock is taken in id order.
+                results = message_send_batch(
+                    [text_send(f.user, f.conversation.pk) for f in order]
+                    + [text_send(owner, f.conversation.pk) for f in order]
+                )
+                assert all(isinstance(r, tuple) and r[1] for r in results), results
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender, args=(o,)) for o in (fans, fans[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    for f in fans:
+        seqs = list(
+            Message.objects.filter(conversation=f.conversation).order_by("seq").values_list("seq", flat=True)
+        )
+        assert seqs == list(range(1, 41))
+        f.conversation.refresh_from_db()
+        assert f.conversation.last_seq == 40
