@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
@@ -406,6 +407,7 @@ class DemandBoardApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, token: str) -> Response:
         try:
             factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -25,9 +27,9 @@ def _k(request: Request, default: int, maximum: int) -> int:
     try:
         k = int(raw)
     except (TypeError, ValueError):
-        raise Invalid("k must be a whole number.") from None
+        raise Invalid(_("k must be a whole number.")) from None
     if not 1 <= k <= maximum:
-        raise Invalid(f"k must be between 1 and {maximum}.")
+        raise Invalid(_("k must be between 1 and %(max)d.") % {"max": maximum})
     return k
 
 
@@ -66,8 +68,30 @@ class CardClickApi(APIView):
         )
 
 
+PICK_FIELDS = (
+    "RecommendationPick",
+    {
+        "product": serializers.DictField(help_text="id, name, price, currency, image, category"),
+        "score": serializers.FloatField(),
+        "reason": serializers.DictField(),
+        "ranker": serializers.CharField(),
+        "regime": serializers.CharField(),
+    },
+)
+
+
 class FanRecommendationsApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("k", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("k", int)],
+        responses=inline_serializer(
+            "FanRecommendations",
+            {
+                "fan": serializers.IntegerField(),
+                "version": serializers.CharField(allow_null=True),
+                "picks": inline_serializer(*PICK_FIELDS, many=True),
+            },
+        ),
+    )
     def get(self, request: Request, fan_id: int) -> Response:
         fan, _member = access_fan_as_staff(request.user, fan_id)
         picks = recommend_for_fan(fan, _k(request, 5, 50))
@@ -81,14 +105,25 @@ class SendPickIn(serializers.Serializer):
 
 
 class FanRecommendationSendApi(APIView):
-    @extend_schema(request=SendPickIn)
+    @extend_schema(
+        request=SendPickIn,
+        responses=inline_serializer(
+            "SentPick",
+            {
+                "message": serializers.IntegerField(),
+                "conversation": serializers.IntegerField(),
+                "seq": serializers.IntegerField(),
+                "payload": serializers.DictField(),
+            },
+        ),
+    )
     def post(self, request: Request, fan_id: int) -> Response:
         fan, _member = access_fan_as_staff(request.user, fan_id)
         data = SendPickIn(data=request.data)
         data.is_valid(raise_exception=True)
         conversation = getattr(fan, "conversation", None)
         if conversation is None:
-            raise Conflict("This fan has no conversation yet.", code="no_conversation")
+            raise Conflict(_("This fan has no conversation yet."), code="no_conversation")
         message, created = message_send(
             user=request.user,
             conversation_id=conversation.pk,
@@ -108,7 +143,27 @@ class FanRecommendationSendApi(APIView):
 
 
 class LikelyFansApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("k", int)])
+    @extend_schema(
+        parameters=[OpenApiParameter("k", int)],
+        responses=inline_serializer(
+            "LikelyFans",
+            {
+                "product": serializers.IntegerField(),
+                "version": serializers.CharField(allow_null=True),
+                "fans": inline_serializer(
+                    "LikelyFan",
+                    {
+                        "id": serializers.IntegerField(),
+                        "display_name": serializers.CharField(),
+                        "score": serializers.FloatField(),
+                        "reason": serializers.DictField(),
+                        "ranker": serializers.CharField(),
+                    },
+                    many=True,
+                ),
+            },
+        ),
+    )
     def get(self, request: Request, product_id: int) -> Response:
         product, _member = _product_as_staff(request, product_id)
         picks = fans_for_product(product, _k(request, 50, 1000))
@@ -136,7 +191,7 @@ class SaveSegmentIn(serializers.Serializer):
 
 
 class LikelyFansSaveSegmentApi(APIView):
-    @extend_schema(request=SaveSegmentIn)
+    @extend_schema(request=SaveSegmentIn, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, product_id: int) -> Response:
         product, member = _product_as_staff(request, product_id)
         data = SaveSegmentIn(data=request.data)
@@ -146,7 +201,7 @@ class LikelyFansSaveSegmentApi(APIView):
         if segment.filter.get("fan_ids") != sorted(fan_ids):
             # Without the fan_ids filter key a segment would silently mean "every fan": refuse instead.
             segment.delete()
-            raise Conflict("Segments of explicit fans are not supported here.", code="fan_ids_unsupported")
+            raise Conflict(_("Segments of explicit fans are not supported here."), code="fan_ids_unsupported")
         return Response(
             {"id": segment.pk, "name": segment.name, "filter": segment.filter, "count": len(fan_ids)},
             status=status.HTTP_201_CREATED,

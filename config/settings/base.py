@@ -205,6 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ShopRoleEnum": "shops.models.ShopRole",
+        "StaffRoleEnum": [("manager", "manager"), ("assistant", "assistant")],
+    },
 }
 
 # --- Chat ---------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 import asyncio
 import json
 
-import pytest
 from channels.layers import get_channel_layer
 
 from fans import events
