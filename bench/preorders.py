@@ -19,6 +19,13 @@ counter), double_charged (a retried key answered with another pledge, or a pledg
 charge in its ledger). pledges_per_s counts pledges created per second of the phase; p99_ms covers every
 request (created, replayed and sold-out answers).
 
+Phase 1b (latency at the target rate): the same clients together offer --offered-rate pledges/s (default
+200, the throughput target) for --offered-seconds on a second capped campaign, open loop and evenly spread;
+latency counts from each request's scheduled time. p50_ms/p99_ms are this phase's, as bench/chat.py reports
+latency at an offered rate; phase 1's closed-loop latencies are full_speed_p50_ms/full_speed_p99_ms (at
+saturation every client always waits in the queue, so latency there is clients / throughput). oversold and
+double_charged are checked on both campaigns.
+
 Phase 2 (close): a second campaign gets 100,000 pledges from 20,000 fans (users and fans with
 bulk_create, pledges and their charge ledger rows with COPY), its deadline passes and campaign_close()
 runs in this process: final tier price and balance due for every pledge, fan spend, and the factory
@@ -339,12 +346,90 @@ async def run_load(
     }
 
 
-def check_pledges(cast: dict[str, Any], load: dict[str, Any], cap: int) -> dict[str, Any]:
+async def run_offered(
+    ports: list[int], cast: dict[str, Any], campaign_id: int, rate: float, duration: float
+) -> dict[str, Any]:
+    """Open loop: the same clients together offer `rate` pledges/s for `duration` s, evenly spread (client i
+    sends at t0 + (i + n*clients)/rate). Latency counts from the scheduled send time, so a request that waits
+    for its client's previous answer is charged the wait (no coordinated omission)."""
+    tokens = cast["tokens"]
+    clients = len(tokens)
+    per_client = max(1, round(rate * duration / clients))
+    url = f"/api/campaigns/{campaign_id}/pledges/"
+    body = json.dumps({"variant": cast["variant"], "quantity": 1}).encode()
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    created: list[dict[str, Any]] = []
+    errors: Counter = Counter()
+    lag: list[float] = []
+    t0 = time.monotonic() + 0.5
+
+    async def client(i: int, token: str) -> None:
+        conn = HttpConnection(ports[i % len(ports)])
+        try:
+            for n in range(per_client):
+                due = t0 + (i + n * clients) / rate
+                now = time.monotonic()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                lag.append(max(0.0, time.monotonic() - due) * 1000)
+                try:
+                    status, raw = await conn.post(
+                        url, body, {"Authorization": f"Token {token}", "Idempotency-Key": f"o{i}-{n}"}
+                    )
+                except (OSError, asyncio.IncompleteReadError) as exc:
+                    errors[type(exc).__name__] += 1
+                    continue
+                latencies.append((time.monotonic() - due) * 1000)
+                statuses[status] += 1
+                if status == 201:
+                    created.append(json.loads(raw))
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client(i, t) for i, t in enumerate(tokens)))
+    wall = time.monotonic() - t0
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "created": created,
+        "retry_pairs": [],
+        "errors": errors,
+        "wall": wall,
+        "per_client": per_client,
+        "send_lag_p99_ms": round(percentile(lag, 99) or 0, 1),
+    }
+
+
+def campaign_for_offered(cast: dict[str, Any], cap: int) -> int:
+    from django.contrib.auth import get_user_model
+
+    from preorders.services import campaign_create, campaign_launch
+
+    owner = get_user_model().objects.get(pk=cast["owner"])
+    campaign = campaign_create(
+        user=owner,
+        kind="group",
+        product_id=cast["product"],
+        title="Bench offered-rate campaign",
+        target_quantity=min(100, cap),
+        cap=cap,
+        deadline=in_seconds(3600).isoformat(),
+        deposit_percent="10",
+        tiers=[{"min_quantity": 100, "unit_price": "449.00"}],
+    )
+    campaign_launch(user=owner, campaign_id=campaign.pk)
+    return campaign.pk
+
+
+def check_pledges(
+    cast: dict[str, Any], load: dict[str, Any], cap: int, campaign_id: int | None = None
+) -> dict[str, Any]:
     from django.db.models import Count, Sum
 
     from preorders.models import Campaign, LedgerEntry, Pledge
 
-    campaign = Campaign.objects.get(pk=cast["campaign"])
+    campaign = Campaign.objects.get(pk=campaign_id or cast["campaign"])
     active = Pledge.objects.filter(campaign=campaign, status="active").aggregate(
         n=Count("pk"), q=Sum("quantity")
     )
@@ -493,6 +578,10 @@ def main() -> None:
     )
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--per-client", type=int, default=6)
+    parser.add_argument(
+        "--offered-rate", type=float, default=200.0, help="pledges/s offered in the open-loop phase"
+    )
+    parser.add_argument("--offered-seconds", type=float, default=10.0)
     parser.add_argument("--close-pledges", type=int, default=100_000)
     parser.add_argument("--close-fans", type=int, default=20_000)
     args = parser.parse_args()
@@ -590,6 +679,17 @@ def main() -> None:
         log(f"phase 1: {args.clients} clients x {args.per_client} pledges over {args.servers} servers")
         load = asyncio.run(run_load(ports, cast, args.per_client, keep_alive=not args.connection_close))
         cpu = CpuMeter.percent(before, meter.snapshot())
+        offered_total = round(args.offered_rate * args.offered_seconds)
+        offered_cap = offered_total - args.clients // 2  # the last few find it sold out here too
+        offered_campaign = campaign_for_offered(cast, offered_cap)
+        log(
+            f"phase 1b: {args.clients} clients offering {args.offered_rate:g} pledges/s for {args.offered_seconds:g} s"
+        )
+        before = meter.snapshot()
+        offered = asyncio.run(
+            run_offered(ports, cast, offered_campaign, args.offered_rate, args.offered_seconds)
+        )
+        offered_cpu = CpuMeter.percent(before, meter.snapshot())
     finally:
         for proc in procs:
             proc.terminate()
@@ -599,12 +699,35 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
     checks = check_pledges(cast, load, cap)
+    offered_checks = check_pledges(cast, offered, offered_cap, offered_campaign)
     new_pledges = len({c["id"] for c in load["created"]})
+    offered_pledges = len({c["id"] for c in offered["created"]})
     pledge_figures = {
         "pledges_per_s": round(new_pledges / load["wall"], 1),
+        # Latency at the target throughput offered (as bench/chat.py does); full speed is saturation, where
+        # every client always waits in the queue and latency is clients / throughput.
+        "p50_ms": round(percentile(offered["latencies"], 50) or 0, 1),
+        "p99_ms": round(percentile(offered["latencies"], 99) or 0, 1),
+        "offered": {
+            "rate_per_s": args.offered_rate,
+            "seconds": args.offered_seconds,
+            "clients": args.clients,
+            "per_client": offered["per_client"],
+            "pledges_created": offered_pledges,
+            "achieved_pledges_per_s": round(offered_pledges / offered["wall"], 1),
+            "max_ms": round(max(offered["latencies"] or [0]), 1),
+            "client_send_lag_p99_ms": offered["send_lag_p99_ms"],
+            "statuses": {str(k): v for k, v in sorted(offered["statuses"].items())},
+            "transport_errors": dict(offered["errors"]),
+            "cpu_percent": offered_cpu,
+            "oversold": offered_checks["oversold"],
+            "double_charged": offered_checks["double_charged"],
+            "committed_quantity": offered_checks["committed_quantity"],
+            "cap": offered_cap,
+        },
         "requests_per_s": round(len(load["latencies"]) / load["wall"], 1),
-        "p50_ms": round(percentile(load["latencies"], 50) or 0, 1),
-        "p99_ms": round(percentile(load["latencies"], 99) or 0, 1),
+        "full_speed_p50_ms": round(percentile(load["latencies"], 50) or 0, 1),
+        "full_speed_p99_ms": round(percentile(load["latencies"], 99) or 0, 1),
         "max_ms": round(max(load["latencies"] or [0]), 1),
         "statuses": {str(k): v for k, v in sorted(load["statuses"].items())},
         "transport_errors": dict(load["errors"]),
@@ -657,8 +780,8 @@ def main() -> None:
     log(f"close: {json.dumps(close_figures, ensure_ascii=False)}")
     figures = {**pledge_figures, **close_figures}
     passed = {
-        "oversold": figures["oversold"] == 0,
-        "double_charged": figures["double_charged"] == 0,
+        "oversold": figures["oversold"] == 0 and figures["offered"]["oversold"] == 0,
+        "double_charged": figures["double_charged"] == 0 and figures["offered"]["double_charged"] == 0,
         "pledges_per_s": figures["pledges_per_s"] >= TARGETS["pledges_per_s"],
         "p99_ms": figures["p99_ms"] <= TARGETS["p99_ms"],
         "close_100k_s": figures["close_100k_s"] <= TARGETS["close_100k_s"],
