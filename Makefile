@@ -21,7 +21,7 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py collectstatic --noinput -v 0
 	@echo "Serving http://$(HOST):$(PORT) (HTTP + websockets). Ctrl-C to stop."
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
