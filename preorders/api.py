@@ -2,19 +2,10 @@
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
-from django.db import connection
-from django.utils.translation import gettext as _
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -173,66 +164,6 @@ class PledgeOut(serializers.Serializer):
     created_at = serializers.CharField(allow_null=True)
 
 
-class PlainTokenAuthentication(TokenAuthentication):
-    """DRF's TokenAuthentication with its query written once instead of compiled by the ORM per request.
-
-    The same answers (a fresh database read per request, so a deleted token or inactive user is refused at
-    once); only the cost differs. On the pledge endpoint, which a busy campaign hits hundreds of times a
-    second, building `Token.objects.select_related("user").get(key=...)` cost more than running it.
-    """
-
-    _plan: tuple[str, list[str], list[tuple[Any, list[Any]]]] | None = None
-
-    @classmethod
-    def _query(cls) -> tuple[str, list[str], list[tuple[Any, list[Any]]]]:
-        """The SQL, the user's attribute names and each column's from-database converters (per process)."""
-        if cls._plan is None:
-            user_model = get_user_model()
-            fields = list(user_model._meta.concrete_fields)
-            sql = (
-                f"SELECT {', '.join('u.' + connection.ops.quote_name(f.column) for f in fields)} "
-                f"FROM {user_model._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.id "
-                f"WHERE t.key = %s"
-            )
-            converters = []
-            for field in fields:
-                col = field.get_col(user_model._meta.db_table)
-                converters.append(
-                    (col, connection.ops.get_db_converters(col) + field.get_db_converters(connection))
-                )
-            cls._plan = (sql, [f.attname for f in fields], converters)
-        return cls._plan
-
-    def authenticate_credentials(self, key: str) -> tuple[AbstractBaseUser, Token]:
-        sql, attnames, converters = self._query()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [key])
-            row = cursor.fetchone()
-        if row is None:
-            raise AuthenticationFailed(_("Invalid token."))
-        values = []
-        for value, (col, funcs) in zip(row, converters, strict=True):
-            for func in funcs:
-                value = func(value, col, connection)
-            values.append(value)
-        user = get_user_model().from_db(connection.alias, attnames, values)
-        if not user.is_active:
-            raise AuthenticationFailed(_("User inactive or deleted."))
-        return user, Token(key=key, user=user)
-
-
-class PlainTokenScheme(OpenApiAuthenticationExtension):
-    """The OpenAPI security scheme of PlainTokenAuthentication: the same header as DRF's tokenAuth."""
-
-    target_class = PlainTokenAuthentication
-    name = "pledgeTokenAuth"  # spectacular keys schemes by class, so tokenAuth itself would collide
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return build_bearer_security_scheme_object(
-            header_name="Authorization", token_prefix=self.target.keyword
-        )
-
-
 class PledgeIn(serializers.Serializer):
     variant = serializers.JSONField()
     quantity = serializers.JSONField()
@@ -240,9 +171,6 @@ class PledgeIn(serializers.Serializer):
 
 class CampaignPledgesApi(APIView):
     """POST: a fan pledges (Idempotency-Key header). GET: the campaign's pledges, for its staff."""
-
-    # The project's classes (settings.REST_FRAMEWORK), token first, with the cheaper token lookup.
-    authentication_classes = [PlainTokenAuthentication, SessionAuthentication]
 
     @extend_schema(
         request=PledgeIn,
