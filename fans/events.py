@@ -35,8 +35,13 @@ def encode_frame(frame: dict[str, Any]) -> str:
     return json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
+def _chat_event(frame: dict[str, Any]) -> dict[str, Any]:
+    """The channel-layer event that carries one encoded frame to the consumers of a group."""
+    return {"type": "chat.event", "frame": encode_frame(frame)}
+
+
 async def publish_async(groups: list[str], frame: dict[str, Any]) -> None:
-    event = {"type": "chat.event", "frame": encode_frame(frame)}
+    event = _chat_event(frame)
     await group_send_many([(group, event) for group in groups])
 
 
@@ -176,6 +181,6 @@ async def publish_collected(bucket: list[tuple[list[str], dict[str, Any]]]) -> N
     """Publish what was collected, every frame encoded once, all of it in one round trip."""
     sends = []
     for groups, frame in bucket:
-        event = {"type": "chat.event", "frame": encode_frame(frame)}
+        event = _chat_event(frame)
         sends += [(group, event) for group in groups]
     await group_send_many(sends)

@@ -131,23 +131,24 @@ def _mean(values: np.ndarray) -> float | None:
     return round(float(values.mean()), 6) if values.size else None
 
 
+def _rank_test_users(ranker: Ranker, split: Split, k: int, test: Any, users: Any) -> tuple[np.ndarray, ...]:
+    """Per test fan: (precision@k, recall@k, AUC) over the regime's candidate products (the held-out ones
+    for cold items), never counting what a warm fan already had in train."""
+    items = split.held_out if split.regime == "cold_items" else split.universe_items
+    exclude = split.train.to_csr(binary=True) if split.regime == "warm_users" else None
+    return rank_items_for_users(ranker, users, items, test, k, exclude=exclude)
+
+
 def evaluate_ranker(ranker: Ranker, split: Split, k: int) -> dict[str, float | None]:
     """Test metrics of a ranker fitted on `split.train`, exactly as documented in docs/recommend-eval.md."""
     test = split.test.to_csr(binary=True)
     test_users = split.test.user_set()
     if len(test_users) == 0:
         return dict.fromkeys(METRICS)
-    if split.regime == "warm_users":
-        p, r, a = rank_items_for_users(
-            ranker, test_users, split.universe_items, test, k, exclude=split.train.to_csr(binary=True)
-        )
-        return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
-    if split.regime == "cold_users":
-        p, r, a = rank_items_for_users(ranker, test_users, split.universe_items, test, k)
-        return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
-    p, r, _ = rank_items_for_users(ranker, test_users, split.held_out, test, k)
-    item_auc = rank_users_for_items(ranker, split.universe_users, split.held_out, test)
-    return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(item_auc)}
+    p, r, a = _rank_test_users(ranker, split, k, test, test_users)
+    if split.regime == "cold_items":
+        a = rank_users_for_items(ranker, split.universe_users, split.held_out, test)  # AUC per new product
+    return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
 
 
 def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
@@ -161,9 +162,7 @@ def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
         return np.array([])
     if split.regime == "cold_items":
         return rank_users_for_items(ranker, split.universe_users, split.held_out, test)
-    exclude = split.train.to_csr(binary=True) if split.regime == "warm_users" else None
-    precision, _, _ = rank_items_for_users(ranker, users, split.universe_items, test, k, exclude=exclude)
-    return precision
+    return _rank_test_users(ranker, split, k, test, users)[0]
 
 
 def paired_bootstrap_lower(delta: np.ndarray, *, level: float, samples: int, seed: int) -> float:

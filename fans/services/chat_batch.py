@@ -287,18 +287,7 @@ class _Counters:
             self.pause = True
 
     def values(self) -> list[Any]:
-        return [
-            self.last_seq,
-            self.last_at,
-            self.preview,
-            self.fan_read,
-            self.shop_read,
-            self.fan_unread_from,
-            self.fan_unread_add,
-            self.shop_unread_from,
-            self.shop_unread_add,
-            self.pause,
-        ]
+        return [getattr(self, name) for name, _type in _COUNTER_FIELDS]
 
 
 _COUNTER_FIELDS = (

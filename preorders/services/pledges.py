@@ -9,6 +9,7 @@ and deletes the pending pledge, so nothing half-written stays behind.
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -127,6 +128,20 @@ def _fan_limit_check(campaign: Campaign, fan_id: int, extra: int) -> None:
         )
 
 
+def _reserve_update(
+    campaign_id: int, quantity: int, now: Any, *, also: str = "", also_params: Sequence[Any] = ()
+) -> tuple[str, list[Any]]:
+    """The guarded increment as SQL: live, before the deadline (group campaigns), within the cap, and
+    `also` (more conditions); it returns the new total, or no row when the guard refuses."""
+    sql = (
+        f"UPDATE {Campaign._meta.db_table} SET committed_quantity = committed_quantity + %s "
+        f"WHERE id = %s AND status = %s AND (kind = %s OR deadline > %s) "
+        f"AND (cap IS NULL OR committed_quantity + %s <= cap){also} RETURNING committed_quantity"
+    )
+    params = [quantity, campaign_id, CampaignStatus.LIVE, CampaignKind.SUBSCRIPTION, now, quantity]
+    return sql, [*params, *also_params]
+
+
 def _reserve(campaign: Campaign, quantity: int) -> int:
     """Guarded increment of committed_quantity; returns the new total or raises sold_out/campaign_closed.
 
@@ -135,13 +150,9 @@ def _reserve(campaign: Campaign, quantity: int) -> int:
     runs the same guard inside _pledge_reserve_one_trip.
     """
     now = timezone.now()
+    sql, params = _reserve_update(campaign.pk, quantity, now)
     with transaction.get_connection().cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Campaign._meta.db_table} SET committed_quantity = committed_quantity + %s "
-            f"WHERE id = %s AND status = %s AND (kind = %s OR deadline > %s) "
-            f"AND (cap IS NULL OR committed_quantity + %s <= cap) RETURNING committed_quantity",
-            [quantity, campaign.pk, CampaignStatus.LIVE, CampaignKind.SUBSCRIPTION, now, quantity],
-        )
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is not None:
         return row[0]
@@ -402,32 +413,29 @@ def _pledge_reserve_one_trip(
     A duplicate key raises IntegrityError and the whole message is rolled back.
     """
     connection = transaction.get_connection()
-    fan_table, campaign_table = Fan._meta.db_table, Campaign._meta.db_table
+    fan_table = Fan._meta.db_table
     pledge_table, key_table = Pledge._meta.db_table, IdempotencyKey._meta.db_table
     quantity, fan_id = pledge.quantity, pledge.fan_id
     params: list[Any] = []
     fan_lock = ""
-    limit_guard = ""
+    also, also_params = " AND EXISTS (SELECT 1 FROM f)", []
     if campaign.per_fan_limit is not None:
         fan_lock = f"SELECT id FROM {fan_table} WHERE id = %s FOR UPDATE; "
         params.append(fan_id)
         holding = ", ".join(["%s"] * len(HOLDING_STATUSES))
-        limit_guard = (
+        also = (
             f" AND (per_fan_limit IS NULL OR (SELECT COALESCE(SUM(quantity), 0) FROM {pledge_table} "
-            f"WHERE campaign_id = %s AND fan_id = %s AND status IN ({holding})) + %s <= per_fan_limit)"
+            f"WHERE campaign_id = %s AND fan_id = %s AND status IN ({holding})) + %s <= per_fan_limit)" + also
         )
-    params += [fan_id, quantity, campaign.pk, CampaignStatus.LIVE, CampaignKind.SUBSCRIPTION]
-    params += [now, quantity]
-    if limit_guard:
-        params += [campaign.pk, fan_id, *HOLDING_STATUSES, quantity]
+        also_params = [campaign.pk, fan_id, *HOLDING_STATUSES, quantity]
+    reserve_sql, reserve_params = _reserve_update(
+        campaign.pk, quantity, now, also=also, also_params=also_params
+    )
     columns, values = _pledge_columns(pledge, connection)
-    params += values
+    params += [fan_id, *reserve_params, *values]
     parts = [
         f"f AS MATERIALIZED (SELECT id FROM {fan_table} WHERE id = %s FOR KEY SHARE)",
-        f"c AS (UPDATE {campaign_table} SET committed_quantity = committed_quantity + %s "
-        f"WHERE id = %s AND status = %s AND (kind = %s OR deadline > %s) "
-        f"AND (cap IS NULL OR committed_quantity + %s <= cap){limit_guard} AND EXISTS (SELECT 1 FROM f) "
-        f"RETURNING committed_quantity)",
+        f"c AS ({reserve_sql})",
         f"p AS (INSERT INTO {pledge_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(['%s'] * len(columns))} FROM c RETURNING id)",
     ]

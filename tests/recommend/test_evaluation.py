@@ -25,6 +25,7 @@ from recommend.evaluation import (
     BASELINES,
     METRICS,
     RankerSpec,
+    Selection,
     _row_auc,
     _row_top_k_hits,
     confirm,
@@ -406,20 +407,25 @@ def test_regime_with_no_training_interactions_reports_popularity_only(
     assert any("no training interactions" in note for note in result.notes)
 
 
+def _select_tiny(catalog: Catalog, train: Interactions, regime: str) -> Selection:
+    """tune_and_select on the tiny grid, one thread, seed 0, quietly."""
+    return tune_and_select(
+        catalog,
+        train,
+        regime,
+        k=10,
+        seed=0,
+        num_threads=1,
+        max_fit_seconds=None,
+        grid="tiny",
+        log=lambda _: None,
+    )
+
+
 def test_served_is_never_worse_on_validation_than_the_best_baseline(catalog: Catalog) -> None:
     for regime in REGIMES:
         split = split_interactions(catalog.interactions, regime, seed=0)
-        selection = tune_and_select(
-            catalog,
-            split.train,
-            regime,
-            k=10,
-            seed=0,
-            num_threads=1,
-            max_fit_seconds=None,
-            grid="tiny",
-            log=lambda _: None,
-        )
+        selection = _select_tiny(catalog, split.train, regime)
         scores = selection.scores
         assert scores[selection.served.describe()] >= max(scores[name] for name in BASELINES[regime])
 
@@ -458,17 +464,7 @@ def test_baseline_is_served_unless_the_challenger_is_confirmed(
     # Whatever validation says, only a confirmed gain on the second split replaces the baseline.
     monkeypatch.setattr("recommend.evaluation.paired_bootstrap_lower", lambda *args, **kwargs: lower)
     split = split_interactions(catalog.interactions, "cold_items", seed=0)
-    selection = tune_and_select(
-        catalog,
-        split.train,
-        "cold_items",
-        k=10,
-        seed=0,
-        num_threads=1,
-        max_fit_seconds=None,
-        grid="tiny",
-        log=lambda _: None,
-    )
+    selection = _select_tiny(catalog, split.train, "cold_items")
     assert selection.confirmation is not None, "the fixture's hybrid should beat the baselines on tuning"
     assert selection.confirmation.accepted is served_learned
     if served_learned:
@@ -481,17 +477,7 @@ def test_baseline_is_served_unless_the_challenger_is_confirmed(
 def test_tags_only_fans_get_a_simple_baseline_when_tags_are_irrelevant(tmp_path: Path) -> None:
     catalog = _catalog_for(tmp_path, tag_strength=0.0, seed=0)
     split = split_interactions(catalog.interactions, "cold_users", seed=0)
-    selection = tune_and_select(
-        catalog,
-        split.train,
-        "cold_users",
-        k=10,
-        seed=0,
-        num_threads=1,
-        max_fit_seconds=None,
-        grid="tiny",
-        log=lambda _: None,
-    )
+    selection = _select_tiny(catalog, split.train, "cold_users")
     assert selection.served.kind in BASELINES["cold_users"], selection.note
 
 
