@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
+from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.utils.http import is_same_domain
@@ -33,14 +34,23 @@ def origin_allowed(origin: str) -> bool:
     return any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts)
 
 
+def scope_token(scope: dict[str, Any]) -> str:
+    """The `?token=` of a websocket's URL, or ""."""
+    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+
+
 @database_sync_to_async
 def user_from_token(key: str):
-    from rest_framework.authtoken.models import Token
+    """The API's token check (shops.authentication), for a socket: an anonymous user where it refuses."""
+    from rest_framework.exceptions import AuthenticationFailed
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    from shops.authentication import PlainTokenAuthentication
+
+    try:
+        user, _token = PlainTokenAuthentication().authenticate_credentials(key)
+    except AuthenticationFailed:
         return AnonymousUser()
-    return token.user
+    return user
 
 
 class OriginAndAuthMiddleware:
@@ -50,7 +60,7 @@ class OriginAndAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
         origin = _header(scope, b"origin")
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        token = scope_token(scope)
         if origin is not None and not origin_allowed(origin):
             return await WebsocketDenier.as_asgi()(scope, receive, send)
         if token:
@@ -61,3 +71,17 @@ class OriginAndAuthMiddleware:
         else:
             scope["user"] = await get_user(scope)
         return await self.inner(scope, receive, send)
+
+
+class SessionUnlessToken:
+    """The session only for sockets without ?token= (a token wins over a cookie in OriginAndAuthMiddleware):
+    Channels' session wrapper inspects the session on every frame a socket is sent."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.with_session = CookieMiddleware(SessionMiddleware(inner))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope_token(scope):
+            return await self.inner(scope, receive, send)
+        return await self.with_session(scope, receive, send)
