@@ -40,6 +40,8 @@ def demo_extras_ensure() -> dict[str, int]:
         for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)
     }
     rng = random.Random(7)
+    # Product tags first: the purchases below follow them.
+    counts["product_tags"] = product_tags_derive()
     for shop in Shop.objects.filter(slug__in=["shop1", "shop2"]).order_by("pk"):
         fans = list(Fan.objects.filter(shop=shop).order_by("pk"))
         by_profile: dict[int, list[int]] = {}
@@ -63,8 +65,6 @@ def demo_extras_ensure() -> dict[str, int]:
             counts["canned"] += created
         # Purchases shaped by tags: oily fans mostly buy what suits oily skin, and so on; deterministic.
         # Enough per fan that the offline evaluation can hold some out for fans with history.
-        if counts["product_tags"] == 0:
-            counts["product_tags"] = product_tags_derive()
         products = list(Product.objects.filter(shop=shop).order_by("pk"))
         product_tags: dict[int, set[int]] = {}
         for product_id, tag_id in ProductTag.objects.filter(product__shop=shop).values_list(
@@ -87,7 +87,6 @@ def demo_extras_ensure() -> dict[str, int]:
                     fan=fan, product=product, kind="purchase", key=f"demo:{product.pk}"
                 )
                 counts["purchases"] += created
-    counts["product_tags"] += product_tags_derive()
     if not ModelVersion.objects.filter(status=ModelStatus.READY).exists() and Interaction.objects.exists():
         version = model_train_request()
         counts["model"] = int(model_train(version_id=version.pk).status == ModelStatus.READY)
