@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from recommend.data import (
+    HOLDOUT_FRACTION,
     REGIMES,
     Catalog,
     Interactions,
@@ -57,6 +58,10 @@ BATCH = 512
 # (disjoint held-out part, never used for tuning) with this one-sided paired-bootstrap confidence.
 CONFIRM_LEVEL = 0.95
 BOOTSTRAP_SAMPLES = 2000
+# On small data one validation split has few units (fans, or new items): a real gain of 0.02 precision can
+# sit inside the noise of 150 fans. Further disjoint folds of the same validation stream are pooled until
+# this many units are measured (or the folds run out: 1 / HOLDOUT_FRACTION in all).
+CONFIRM_MIN_UNITS = 600
 
 
 # --- metrics --------------------------------------------------------------------------------------------
@@ -165,6 +170,54 @@ def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
     return _rank_test_users(ranker, split, k, test, users)[0]
 
 
+def selection_units(split: Split) -> np.ndarray:
+    """The ids `selection_scores` reports on, in its order: test fans, or the held-out items."""
+    if len(split.test) == 0:
+        return np.array([], dtype=np.int32)
+    if split.regime == "cold_items":
+        return split.held_out
+    return split.test.user_set()
+
+
+class PooledScores:
+    """Per-unit selection scores over validation folds, by name (a ranker on some folds), averaged per unit.
+
+    Held-out fans or items of different folds are disjoint (cold regimes), so pooling adds units; a warm
+    fan appears in several folds with different held-out pairs and counts once, with the mean.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[str, dict[int, float]] = {}
+        self.counts: dict[str, dict[int, int]] = {}
+
+    def add(self, name: str, units: np.ndarray, values: np.ndarray) -> None:
+        sums = self.sums.setdefault(name, {})
+        counts = self.counts.setdefault(name, {})
+        for unit, value in zip(units.tolist(), values.tolist(), strict=True):
+            if value == value:  # not NaN: the metric is defined for this unit
+                sums[unit] = sums.get(unit, 0.0) + value
+                counts[unit] = counts.get(unit, 0) + 1
+
+    def units(self, *names: str) -> list[int]:
+        """Units measured under every name (names may be folds of one ranker or rankers to pair)."""
+        sets = [set(self.sums.get(name, {})) for name in names]
+        return sorted(set.intersection(*sets)) if sets else []
+
+    def values(self, units: list[int], *names: str) -> np.ndarray:
+        """Per unit, the mean over every (name, fold) that measured it."""
+        out = np.empty(len(units), dtype=np.float64)
+        for index, unit in enumerate(units):
+            total = sum(self.sums.get(name, {}).get(unit, 0.0) for name in names)
+            count = sum(self.counts.get(name, {}).get(unit, 0) for name in names)
+            out[index] = total / count
+        return out
+
+    def mean(self, *names: str) -> float:
+        """Mean over every unit measured under any of `names` (-1 if none)."""
+        units = sorted(set().union(*(set(self.sums.get(name, {})) for name in names)))
+        return float(self.values(units, *names).mean()) if units else -1.0
+
+
 def paired_bootstrap_lower(delta: np.ndarray, *, level: float, samples: int, seed: int) -> float:
     """One-sided lower confidence bound of mean(delta), resampling entities (pairs stay together)."""
     delta = delta[~np.isnan(delta)]
@@ -185,10 +238,11 @@ class Confirmation:
 
     challenger: str
     baseline: str
-    n: int  # entities on the confirmation split with the metric defined
+    n: int  # entities on the confirmation split(s) with the metric defined
     delta: float  # mean per-entity difference, challenger - baseline
     lower: float  # its one-sided lower confidence bound
     level: float
+    folds: int = 1  # validation folds pooled for the confirmation
 
     @property
     def accepted(self) -> bool:
@@ -196,14 +250,15 @@ class Confirmation:
 
     def describe(self, metric: str) -> str:
         verdict = "serving it" if self.accepted else f"keeping {self.baseline}"
+        where = "a second validation split" if self.folds == 1 else f"{self.folds} further validation splits"
         return (
-            f"{self.challenger} vs {self.baseline} on a second validation split: {metric} "
+            f"{self.challenger} vs {self.baseline} on {where}: {metric} "
             f"{self.delta:+.4f} over {self.n}, {self.level:.0%} lower bound {self.lower:+.4f}: {verdict}"
         )
 
 
 def confirm(
-    challenger: np.ndarray, baseline: np.ndarray, *, names: tuple[str, str], seed: int
+    challenger: np.ndarray, baseline: np.ndarray, *, names: tuple[str, str], seed: int, folds: int = 1
 ) -> Confirmation:
     """The selection rule: a challenger replaces the baseline only if it is better by more than noise."""
     both = ~(np.isnan(challenger) | np.isnan(baseline))
@@ -215,6 +270,7 @@ def confirm(
         delta=float(delta.mean()) if delta.size else 0.0,
         lower=paired_bootstrap_lower(delta, level=CONFIRM_LEVEL, samples=BOOTSTRAP_SAMPLES, seed=seed),
         level=CONFIRM_LEVEL,
+        folds=folds,
     )
 
 
@@ -336,6 +392,7 @@ class Selection:
     scores: dict[str, float | None]  # tuning-split score per candidate description
     confirmation: Confirmation | None = None
     note: str = ""
+    incumbent: str = "popularity"  # the best baseline over the validation folds
 
 
 def _selection_value(values: np.ndarray) -> float:
@@ -357,36 +414,64 @@ def tune_and_select(
 ) -> Selection:
     """Choose LightFM configs and the served ranker on validation splits of `train` (never the test split).
 
-    Two validation splits with the regime's structure and disjoint held-out parts: on the tuning split the
-    LightFM grid, blends and the best baseline are chosen; the best learned recipe (the challenger) is then
-    refitted on the confirmation split and served only if it beats the best baseline there by more than
-    noise (`confirm`). Picking the best of many candidates on one split overstates it; the second split,
-    used once, does not.
+    Validation splits with the regime's structure and disjoint held-out parts (folds of one stream): on the
+    tuning split (fold 0) the LightFM grid and blends are chosen; the best learned recipe (the challenger)
+    is then refitted on the confirmation fold(s) and served only if it beats the best baseline there by more
+    than noise (`confirm`). Picking the best of many candidates on one split overstates it; folds used once
+    do not. On small data, folds are pooled until CONFIRM_MIN_UNITS units are measured, and the best
+    baseline (the incumbent) is chosen over all of them.
     """
     val_split = split_interactions(train, regime, seed=seed, stream=1)
     val_train = build_train_set(catalog, val_split.train)
     scores: dict[str, float | None] = {}
     best: dict[str, tuple[float, RankerSpec, Ranker | None]] = {}
 
-    def consider(spec: RankerSpec, ranker: Ranker) -> None:
-        value = _selection_value(selection_scores(ranker, val_split, k))
+    def consider_values(spec: RankerSpec, ranker: Ranker, values: np.ndarray) -> None:
+        value = _selection_value(values)
         scores[spec.describe()] = value
         # Strictly better only: on a tie the earlier (simpler) candidate stays.
         if spec.name not in best or value > best[spec.name][0]:
             best[spec.name] = (value, spec, ranker)
 
+    def consider(spec: RankerSpec, ranker: Ranker) -> None:
+        consider_values(spec, ranker, selection_scores(ranker, val_split, k))
+
     baselines = BASELINES[regime]
     simple = {kind: _simple(kind).fit(val_train) for kind in baselines}
+    # Baselines are cheap: on small data they are compared on every validation fold that will be pooled
+    # for the confirmation, so the incumbent (popularity vs tag popularity, say) is not chosen on noise.
+    pooled = PooledScores()
+    fold0_units = selection_units(val_split)
     for kind in baselines:
-        consider(RankerSpec(kind), simple[kind])
-    incumbent = max(baselines, key=lambda kind: best[kind][0])  # first maximum: ties keep the simpler
+        values = selection_scores(simple[kind], val_split, k)
+        consider_values(RankerSpec(kind), simple[kind], values)
+        pooled.add(kind, fold0_units, values)
+    n_units = len(pooled.units(*baselines))
+    extra_folds = min(int(round(1 / HOLDOUT_FRACTION)) - 1, max(1, -(-CONFIRM_MIN_UNITS // max(n_units, 1))))
+    confirm_splits: list[tuple[Split, TrainSet]] = []
+    for fold in range(1, extra_folds + 1):
+        fold_split = split_interactions(train, regime, seed=seed, stream=1, fold=fold)
+        fold_train = build_train_set(catalog, fold_split.train)
+        if len(fold_split.test) == 0 or fold_train.nnz == 0:
+            continue
+        confirm_splits.append((fold_split, fold_train))
+        for kind in baselines:
+            pooled.add(
+                f"{kind}@confirm",
+                selection_units(fold_split),
+                selection_scores(_simple(kind).fit(fold_train), fold_split, k),
+            )
+    # All folds together, the tuning fold and the confirmation folds; the first maximum: ties keep the simpler.
+    incumbent = max(baselines, key=lambda kind: pooled.mean(kind, f"{kind}@confirm"))
     if len(val_split.test) == 0 or val_train.nnz == 0:
         log(f"  {regime}: validation split too small to tune; serving popularity")
         fallback = RankerSpec("popularity")
         specs = {"popularity": fallback, **{kind: RankerSpec(kind) for kind in baselines}}
         specs["lightfm_hybrid"] = RankerSpec("lightfm", LightFMConfig(features=True))
         specs["lightfm_pure"] = RankerSpec("lightfm", LightFMConfig(features=False))
-        return Selection(fallback, specs, scores, note="validation split too small to tune")
+        return Selection(
+            fallback, specs, scores, note="validation split too small to tune", incumbent=incumbent
+        )
 
     for features in (True, False):
         configs, checkpoints = lightfm_grid(regime, features=features, size=grid)
@@ -423,29 +508,37 @@ def tune_and_select(
     if challenger_value <= baseline_value:
         log(f"  {regime}: serving {incumbent}: no learned recipe beat it on validation")
         return Selection(
-            baseline_spec, specs, scores, note=f"no learned recipe beat {incumbent} on validation"
+            baseline_spec,
+            specs,
+            scores,
+            note=f"no learned recipe beat {incumbent} on validation",
+            incumbent=incumbent,
         )
 
-    confirm_split = split_interactions(train, regime, seed=seed, stream=1, fold=1)
-    confirm_train = build_train_set(catalog, confirm_split.train)
-    if len(confirm_split.test) == 0 or confirm_train.nnz == 0:
+    if not confirm_splits:
         note = f"too little data to confirm {challenger.name} on a second split; serving {incumbent}"
         log(f"  {regime}: {note}")
-        return Selection(baseline_spec, specs, scores, note=note)
-    challenger_ranker = build_ranker(
-        challenger, confirm_train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
-    )
+        return Selection(baseline_spec, specs, scores, note=note, incumbent=incumbent)
+    for fold_split, fold_train in confirm_splits:
+        challenger_ranker = build_ranker(
+            challenger, fold_train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+        )
+        pooled.add(
+            "challenger", selection_units(fold_split), selection_scores(challenger_ranker, fold_split, k)
+        )
+    units = pooled.units("challenger", f"{incumbent}@confirm")
     confirmation = confirm(
-        selection_scores(challenger_ranker, confirm_split, k),
-        selection_scores(_simple(incumbent).fit(confirm_train), confirm_split, k),
+        pooled.values(units, "challenger"),
+        pooled.values(units, f"{incumbent}@confirm"),
         names=(challenger.name, incumbent),
         seed=seed,
+        folds=len(confirm_splits),
     )
     served = challenger if confirmation.accepted else baseline_spec
     note = confirmation.describe(metric)
     log(f"  {regime}: {note}")
     log(f"  {regime}: serving {served.describe()}")
-    return Selection(served, specs, scores, confirmation=confirmation, note=note)
+    return Selection(served, specs, scores, confirmation=confirmation, note=note, incumbent=incumbent)
 
 
 def evaluate_regime(

@@ -24,6 +24,7 @@ from recommend.data import (
 from recommend.evaluation import (
     BASELINES,
     METRICS,
+    PooledScores,
     RankerSpec,
     Selection,
     _row_auc,
@@ -32,6 +33,8 @@ from recommend.evaluation import (
     evaluate_ranker,
     evaluate_regime,
     run_evaluation,
+    selection_scores,
+    selection_units,
     tune_and_select,
 )
 from recommend.rankers import (
@@ -455,6 +458,53 @@ def test_confirmation_rejects_an_equal_or_unmeasurable_challenger() -> None:
     same = np.linspace(0.0, 1.0, 100)
     assert not confirm(same, same.copy(), names=("a", "b"), seed=0).accepted
     assert not confirm(np.array([1.0]), np.array([0.0]), names=("a", "b"), seed=0).accepted
+
+
+def test_pooled_scores_average_a_unit_over_folds_and_pair_only_common_units() -> None:
+    pooled = PooledScores()
+    pooled.add("a", np.array([1, 2]), np.array([0.2, np.nan]))  # NaN: undefined for unit 2, not a zero
+    pooled.add("a@confirm", np.array([1, 3]), np.array([0.4, 1.0]))
+    pooled.add("b", np.array([1, 3]), np.array([0.1, 0.5]))
+    assert pooled.units("a", "b") == [1]
+    assert pooled.values([1, 3], "a", "a@confirm").tolist() == pytest.approx([0.3, 1.0])
+    assert pooled.mean("a", "a@confirm") == pytest.approx(0.65)
+    assert pooled.mean("missing") == -1.0
+
+
+def test_small_data_pools_validation_folds_for_the_confirmation(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 50 items: one confirmation fold holds out 8 of them, far too few to tell a real gain from noise.
+    split = split_interactions(catalog.interactions, "cold_items", seed=0)
+    one_fold = split_interactions(split.train, "cold_items", seed=0, stream=1, fold=1)
+    selection = _select_tiny(catalog, split.train, "cold_items")
+    assert selection.confirmation is not None
+    assert selection.confirmation.folds == 4  # every fold but the tuning one (1 / HOLDOUT_FRACTION = 5)
+    assert selection.confirmation.n > len(one_fold.held_out)
+    assert "4 further validation splits" in selection.note
+
+    monkeypatch.setattr("recommend.evaluation.CONFIRM_MIN_UNITS", 1)
+    single = _select_tiny(catalog, split.train, "cold_items")
+    assert single.confirmation is not None and single.confirmation.folds == 1
+    assert single.confirmation.n <= len(one_fold.held_out)
+    assert "a second validation split" in single.note
+
+
+def test_the_incumbent_is_the_best_baseline_over_every_pooled_fold(catalog: Catalog) -> None:
+    regime = "cold_users"
+    split = split_interactions(catalog.interactions, regime, seed=0)
+    selection = _select_tiny(catalog, split.train, regime)
+    pooled = PooledScores()
+    for fold in range(5):
+        fold_split = split_interactions(split.train, regime, seed=0, stream=1, fold=fold)
+        fold_train = build_train_set(catalog, fold_split.train)
+        for kind, ranker in (("popularity", PopularityRanker()), ("tag_popularity", TagPopularityRanker())):
+            values = selection_scores(ranker.fit(fold_train), fold_split, 10)
+            pooled.add(f"{kind}{fold}", selection_units(fold_split), values)
+    means = {kind: pooled.mean(*(f"{kind}{fold}" for fold in range(5))) for kind in BASELINES[regime]}
+    assert selection.incumbent == max(BASELINES[regime], key=means.__getitem__)
+    if selection.served.kind not in ("lightfm", "blend"):
+        assert selection.served == RankerSpec(selection.incumbent)
 
 
 @pytest.mark.parametrize("lower, served_learned", [(-1e-4, False), (1e-4, True)])
