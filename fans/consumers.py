@@ -13,6 +13,8 @@ from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from fans import services
 from fans.access import access_conversation
@@ -27,6 +29,7 @@ from fans.events import (
 from fans.presence import presence_connect, presence_disconnect
 from fans.selectors import message_list, message_to_dict
 from fans.services.chat_batch import TextSend, message_send_batch
+from fans.ws_auth import scope_language
 from shops.access import staff_shop_ids
 from shops.errors import DomainError, Invalid
 
@@ -128,6 +131,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
+        self.language = scope_language(self.scope)
         self.conversation_groups: dict[int, list[str]] = {}
         self.typing_sent: dict[int, float] = {}
         shop_ids = await db(staff_shop_ids)(user)
@@ -160,21 +164,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_frame({"type": "error", "code": code, "message": message, "client_id": client_id})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Error messages in the socket's language; the override reaches the ORM threads too (sync_to_async
+        # runs them in a copy of this context), and a batched send carries its own (TextSend.language).
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
         if text_data is None:
-            await self.send_error("invalid", "Frames must be JSON text.")
+            await self.send_error("invalid", _("Frames must be JSON text."))
             return
         try:
             data = json.loads(text_data)
         except ValueError:
-            await self.send_error("invalid", "Malformed JSON.")
+            await self.send_error("invalid", _("Malformed JSON."))
             return
         if not isinstance(data, dict):
-            await self.send_error("invalid", "A frame must be a JSON object.")
+            await self.send_error("invalid", _("A frame must be a JSON object."))
             return
         client_id = data.get("client_id") if isinstance(data.get("client_id"), str) else None
         handler = self.handlers.get(data.get("type"))
         if handler is None:
-            await self.send_error("invalid", "Unknown frame type.", client_id)
+            await self.send_error("invalid", _("Unknown frame type."), client_id)
             return
         try:
             await handler(self, data)
@@ -182,7 +192,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_error(exc.code, exc.message, client_id)
         except Exception:
             logger.exception("chat frame %s failed", data.get("type"))
-            await self.send_error("internal", "Something went wrong; please retry.", client_id)
+            await self.send_error("internal", _("Something went wrong; please retry."), client_id)
 
     # --- client frames ---------------------------------------------------------------------
     async def on_message_send(self, data: dict[str, Any]) -> None:
@@ -192,6 +202,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 conversation_id=data.get("conversation"),
                 client_id=data.get("client_id"),
                 text=data.get("text", ""),
+                language=self.language,
             )
             message_dict, _created = await send_batcher().send(request)
             await self.send_frame(

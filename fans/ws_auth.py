@@ -13,7 +13,10 @@ from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.utils.http import is_same_domain
+from django.utils.translation import get_supported_language_variant
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -32,6 +35,23 @@ def origin_allowed(origin: str) -> bool:
     hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
     host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
     return any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts)
+
+
+def scope_language(scope: dict[str, Any]) -> str:
+    """The language of a socket, chosen as LocaleMiddleware chooses it for a page: `?lang=`, then the
+    language cookie (the switch on every page sets it), then Accept-Language, then LANGUAGE_CODE."""
+    candidates = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [])[:1]
+    cookie = parse_cookie(_header(scope, b"cookie") or "").get(settings.LANGUAGE_COOKIE_NAME)
+    if cookie:
+        candidates.append(cookie)
+    accept = _header(scope, b"accept-language") or ""
+    candidates += [code for code, _q in parse_accept_lang_header(accept) if code != "*"]
+    for code in candidates:
+        try:
+            return get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
 
 
 def scope_token(scope: dict[str, Any]) -> str:

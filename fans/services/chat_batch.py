@@ -5,6 +5,7 @@ fans.services.chat; only the statements are batched. One transaction per message
 about 600 msgs/s on two cores (bench/chat.py), most of it per-statement overhead and thread hops.
 """
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fans.models import Conversation, Fan, Message, MessageKind, Side
@@ -41,6 +42,7 @@ class TextSend:
     conversation_id: Any
     client_id: Any
     text: Any
+    language: str | None = None  # the sender's language, for refusals (a batch mixes senders)
 
 
 SendResult = tuple[Message, bool] | DomainError
@@ -59,7 +61,8 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
     seen: set[tuple[int, uuid.UUID]] = set()
     for i, send in enumerate(sends):
         try:
-            cid, text, conversation_pk = _text_send_clean(send)
+            with _language(send):
+                cid, text, conversation_pk = _text_send_clean(send)
         except DomainError as refused:
             results[i] = refused
             continue
@@ -75,7 +78,8 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
         if ok:
             todo.append(entry)
         else:
-            results[entry[0]] = RateLimited()
+            with _language(sends[entry[0]]):
+                results[entry[0]] = RateLimited()
     if todo:
         try:
             stored = _text_batch_store([(sends[i].user, cid, text, conv) for i, cid, text, conv in todo])
@@ -83,19 +87,31 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
             # Most likely a resend of a stored client_id (the unique constraint): one by one, each resend
             # is answered with its first message, as message_send does.
             logger.info("chat batch of %d fell back to one by one: %r", len(todo), exc)
-            stored = [_store_or_refusal(sends[i].user, cid, text, conv) for i, cid, text, conv in todo]
+            stored = []
+            for i, cid, text, conv in todo:
+                with _language(sends[i]):
+                    stored.append(_store_or_refusal(sends[i].user, cid, text, conv))
         for (i, *_rest), result in zip(todo, stored, strict=True):
             results[i] = result
     for i in repeats:
         # The same client_id twice in one batch: the repeat is a resend, answered after the first's commit.
         send = sends[i]
         try:
-            results[i] = message_send(
-                user=send.user, conversation_id=send.conversation_id, client_id=send.client_id, text=send.text
-            )
+            with _language(send):
+                results[i] = message_send(
+                    user=send.user,
+                    conversation_id=send.conversation_id,
+                    client_id=send.client_id,
+                    text=send.text,
+                )
         except DomainError as refused:
             results[i] = refused
     return results  # type: ignore[return-value]  # every slot is filled above
+
+
+def _language(send: TextSend) -> Any:
+    """Refusals in the sender's language (the batch runs in the context of whichever send started it)."""
+    return translation.override(send.language) if send.language else contextlib.nullcontext()
 
 
 def _text_send_clean(send: TextSend) -> tuple[uuid.UUID, str, int]:

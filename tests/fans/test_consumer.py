@@ -321,3 +321,39 @@ async def test_group_send_many_reaches_every_group_in_order():
     assert (await asyncio.wait_for(layer.receive(b), 5))["frame"] == "0"
     await layer.group_discard("many.a", a)
     await layer.group_discard("many.b", b)
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "malformed", "too_long"),
+    [
+        ((), "", "JSON 格式错误。", "最多"),  # nothing asked: the default, zh-hans
+        (((b"accept-language", b"en-US,en;q=0.9"),), "", "Malformed JSON.", "at most"),
+        (((b"cookie", b"django_language=en"), (b"accept-language", b"zh-CN")), "", "Malformed JSON.", "at most"),
+        (((b"accept-language", b"en"),), "&lang=zh-hans", "JSON 格式错误。", "最多"),
+    ],
+)
+async def test_error_messages_speak_the_sockets_language(
+    fan_user, conversation, headers, query, malformed, too_long
+):
+    # The socket's own refusals, and a service's refusal through the batched send path.
+    key = await sync_to_async(token_for)(fan_user)
+    comm = WebsocketCommunicator(application, f"/ws/chat/?token={key}{query}", headers=[ORIGIN, *headers])
+    connected, _ = await comm.connect(timeout=5)
+    assert connected and (await comm.receive_json_from(timeout=5))["type"] == "hello"
+    await comm.send_to(text_data="{not json")
+    assert (await receive_type(comm, "error"))["message"] == malformed
+    await comm.send_json_to(text_frame(conversation.pk, "x" * 4001))
+    error = await receive_type(comm, "error")
+    assert error["code"] == "too_long" and too_long in error["message"]
+    await comm.disconnect()
+
+
+def test_a_batch_answers_each_sender_in_their_own_language(fan_user, conversation):
+    from fans.services.chat_batch import TextSend, message_send_batch
+
+    sends = [
+        TextSend(fan_user, conversation.pk, str(uuid.uuid4()), "x" * 4001, language=language)
+        for language in ("en", "zh-hans")
+    ]
+    english, chinese = message_send_batch(sends)
+    assert "at most" in english.message and "最多" in chinese.message
