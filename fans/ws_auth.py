@@ -26,6 +26,11 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
+def _query(scope: dict[str, Any], name: str) -> str:
+    """The first `?name=` value of a websocket's URL, or ""."""
+    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name, [""])[0]
+
+
 def origin_allowed(origin: str) -> bool:
     if origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
         return True
@@ -40,7 +45,7 @@ def origin_allowed(origin: str) -> bool:
 def scope_language(scope: dict[str, Any]) -> str:
     """The language of a socket, chosen as LocaleMiddleware chooses it for a page: `?lang=`, then the
     language cookie (the switch on every page sets it), then Accept-Language, then LANGUAGE_CODE."""
-    candidates = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [])[:1]
+    candidates = [code] if (code := _query(scope, "lang")) else []
     cookie = parse_cookie(_header(scope, b"cookie") or "").get(settings.LANGUAGE_COOKIE_NAME)
     if cookie:
         candidates.append(cookie)
@@ -56,7 +61,7 @@ def scope_language(scope: dict[str, Any]) -> str:
 
 def scope_token(scope: dict[str, Any]) -> str:
     """The `?token=` of a websocket's URL, or ""."""
-    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+    return _query(scope, "token")
 
 
 @database_sync_to_async

@@ -156,20 +156,6 @@ def evaluate_ranker(ranker: Ranker, split: Split, k: int) -> dict[str, float | N
     return {"precision_at_k": _mean(p), "recall_at_k": _mean(r), "auc": _mean(a)}
 
 
-def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
-    """The regime's selection metric per evaluated entity: per fan (precision@k) or per new item (AUC).
-
-    NaN for an entity the metric is undefined for; the mean over the rest is what `evaluate_ranker` reports.
-    """
-    test = split.test.to_csr(binary=True)
-    users = split.test.user_set()
-    if len(users) == 0:
-        return np.array([])
-    if split.regime == "cold_items":
-        return rank_users_for_items(ranker, split.universe_users, split.held_out, test)
-    return _rank_test_users(ranker, split, k, test, users)[0]
-
-
 def selection_units(split: Split) -> np.ndarray:
     """The ids `selection_scores` reports on, in its order: test fans, or the held-out items."""
     if len(split.test) == 0:
@@ -177,6 +163,20 @@ def selection_units(split: Split) -> np.ndarray:
     if split.regime == "cold_items":
         return split.held_out
     return split.test.user_set()
+
+
+def selection_scores(ranker: Ranker, split: Split, k: int) -> np.ndarray:
+    """The regime's selection metric per `selection_units(split)`: per fan (precision@k) or per new item (AUC).
+
+    NaN for an entity the metric is undefined for; the mean over the rest is what `evaluate_ranker` reports.
+    """
+    units = selection_units(split)
+    if len(units) == 0:
+        return np.array([])
+    test = split.test.to_csr(binary=True)
+    if split.regime == "cold_items":
+        return rank_users_for_items(ranker, split.universe_users, units, test)
+    return _rank_test_users(ranker, split, k, test, units)[0]
 
 
 class PooledScores:
