@@ -2,7 +2,7 @@
 budget, with online recipients receiving it live.
 
 Setup: resets the bench database (name must contain "bench"), migrates, seeds one shop of --fans fans with
-`manage.py seed_scale`, marks 10% of fans as already promoted today (so the budget must skip them) and 5% as
+`bench/seed_scale.py`, marks 10% of fans as already promoted today (so the budget must skip them) and 5% as
 opted out, turns quiet hours off for the shop (so the figures do not depend on the time of day), starts one
 Daphne process and connects --online fan sockets. Then it runs the broadcast job in-process (the Celery task
 body, as a worker would) and measures:
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.chat import manage, start_servers, stop_servers  # noqa: E402
+from bench.chat import manage, seed_scale_run, start_servers, stop_servers  # noqa: E402
 from bench.common import (  # noqa: E402
     machine_info,
     percentile,
@@ -68,9 +68,7 @@ def main() -> None:
         reset_database(env["DATABASE_URL"])
         manage(["migrate", "--noinput"], env, timeout=600)
         log(f"seeding {args.fans} fans")
-        manage(
-            ["seed_scale", "--fans", str(args.fans), "--shop-slug", SLUG, "--tags", "60"], env, timeout=900
-        )
+        seed_scale_run(["--fans", str(args.fans), "--shop-slug", SLUG, "--tags", "60"], env, timeout=900)
 
     import django
 
@@ -81,8 +79,9 @@ def main() -> None:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
-    from fans.models import BotSettings, Broadcast, Fan, PromoDelivery
-    from fans.services import bot
+    from fans.bot import services as bot
+    from fans.bot.models import BotSettings, Broadcast, PromoDelivery
+    from fans.chat.models import Fan
     from shops.models import Shop, ShopMember
 
     shop = Shop.objects.get(slug=SLUG)

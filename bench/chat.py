@@ -74,9 +74,20 @@ def log(msg: str) -> None:
 # --- setup ------------------------------------------------------------------------------------------
 
 
-def manage(args: list[str], env: dict[str, str], timeout: float) -> str:
+SEED_SCALE = (
+    "import sys, django; django.setup(); from bench.seed_scale import Command; "
+    "Command().run_from_argv(['bench', 'seed_scale', *sys.argv[1:]])"
+)
+
+
+def seed_scale_run(args: list[str], env: dict[str, str], timeout: float) -> str:
+    """bench/seed_scale.py in a child process, as `manage.py seed_scale` was (it is not an app's command)."""
+    return manage(["-c", SEED_SCALE, *args], env, timeout, script=None)
+
+
+def manage(args: list[str], env: dict[str, str], timeout: float, *, script: str | None = "manage.py") -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *([script] if script else []), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -95,7 +106,7 @@ def seed_without_demo(fans: int) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
 
-    from fans.services import fan_follow
+    from fans.chat.services import fan_follow
     from shops.models import Shop, ShopMember, ShopRole
 
     user_model = get_user_model()
@@ -126,7 +137,7 @@ def load_cast(fans: int) -> Cast:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from fans.models import Conversation
+    from fans.chat.models import Conversation
     from shops.models import Shop
 
     user_model = get_user_model()
@@ -579,7 +590,7 @@ def verify(load: Load, shop_id: int) -> dict[str, Any]:
     """Lost and duplicated messages, judged against the database (the source of truth)."""
     from django.db.models import Count
 
-    from fans.models import Message
+    from fans.chat.models import Message
 
     records = {cid: r for cid, r in load.records.items() if r.phase != "warmup"}
     stored = Counter(

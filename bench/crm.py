@@ -3,7 +3,7 @@
     python bench/crm.py [--fans 1000000] [--skip-seed] [--runs 30]
 
 Setup (unless --skip-seed): drop and create the bench database (its name must contain "bench"), migrate,
-`manage.py seed_scale`, VACUUM ANALYZE. Then, in process, through the real URLconf and services:
+`bench/seed_scale.py`, VACUUM ANALYZE. Then, in process, through the real URLconf and services:
 
   segment_query_p95_ms  GET /api/fans/?tags_all=A,B&tags_none=C&limit=50 (count + first page) over --runs
                         different tag triples, after a warm-up pass
@@ -85,7 +85,7 @@ def summary(values_ms: list[float]) -> dict[str, Any]:
 
 def tag_triples(shop, runs: int, rng: random.Random) -> list[tuple[str, str, str]]:
     """(A, B, C): A and B from different groups (so both can hold), C from a third; popular and rare mixed."""
-    from fans.models import Tag
+    from fans.crm.models import Tag
 
     tags = list(
         Tag.objects.select_related("group").filter(group__shop__isnull=True)
@@ -164,8 +164,8 @@ def fan_list_page(client, shop) -> dict[str, Any]:
 
 
 def bulk_tag(member, fan_ids: list[int], tag: str) -> dict[str, Any]:
-    from fans.models import BulkJob, FanTag, Tag
-    from fans.services import crm
+    from fans.crm import services as crm
+    from fans.crm.models import BulkJob, FanTag, Tag
 
     tag_obj = Tag.objects.get(group__code=tag.split(":")[0], code=tag.split(":")[1])
     before = FanTag.objects.filter(tag=tag_obj, fan_id__in=fan_ids).count()
@@ -186,7 +186,7 @@ def bulk_tag(member, fan_ids: list[int], tag: str) -> dict[str, Any]:
 
 
 def build_import_csv(shop, fan_ids: list[int], new_tag: str, rng: random.Random) -> bytes:
-    from fans.services.crm import fan_export_rows
+    from fans.crm.services.jobs import fan_export_rows
 
     out = io.StringIO()
     out.write("fan_id,tags,notes\n")
@@ -206,8 +206,8 @@ def build_import_csv(shop, fan_ids: list[int], new_tag: str, rng: random.Random)
 def import_csv(member, data: bytes) -> dict[str, Any]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from fans.models import ImportJob
-    from fans.services import crm
+    from fans.crm import services as crm
+    from fans.crm.models import ImportJob
 
     t0 = time.perf_counter()
     job = crm.import_preview(
@@ -231,8 +231,8 @@ def import_csv(member, data: bytes) -> dict[str, Any]:
 
 
 def export_csv(member, fan_ids: list[int]) -> dict[str, Any]:
-    from fans.models import BulkJob
-    from fans.services import crm
+    from fans.crm import services as crm
+    from fans.crm.models import BulkJob
 
     t0 = time.perf_counter()
     job = crm.bulk_job_create(member=member, action=BulkJob.EXPORT, fan_ids=fan_ids)
@@ -270,7 +270,7 @@ ARRAY_PAGE = """SELECT f.id FROM bench_fan_tag_ids f WHERE f.shop_id = %(shop)s
 def schema_comparison(database_url: str, shop, triples) -> dict[str, Any]:
     import psycopg
 
-    from fans.vocabulary import tags_resolve
+    from fans.crm.vocabulary import tags_resolve
 
     ids = [[t.pk for t in tags_resolve(shop, list(tr))] for tr in triples]
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -375,10 +375,12 @@ def main() -> None:
         django.setup()
         from django.core.management import call_command
 
+        from bench import seed_scale
+
         call_command("migrate", verbosity=0)
         setup["migrate_s"] = round(time.monotonic() - t0, 1)
         t0 = time.monotonic()
-        call_command("seed_scale", fans=args.fans, shop_slug=SLUG, tags=60, seed=args.seed)
+        call_command(seed_scale.Command(), fans=args.fans, shop_slug=SLUG, tags=60, seed=args.seed)
         setup["seed_s"] = round(time.monotonic() - t0, 1)
         t0 = time.monotonic()
         vacuum_analyze(database_url)
@@ -391,7 +393,8 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from rest_framework.test import APIClient
 
-    from fans.models import Fan, FanTag, Tag
+    from fans.chat.models import Fan
+    from fans.crm.models import FanTag, Tag
     from shops.models import Shop, ShopMember
 
     shop = Shop.objects.get(slug=SLUG)

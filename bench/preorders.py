@@ -161,7 +161,7 @@ def seed(clients: int, cap: int) -> dict[str, Any]:
     from django.contrib.auth.hashers import make_password
     from rest_framework.authtoken.models import Token
 
-    from fans.models import Conversation, Fan
+    from fans.chat.models import Conversation, Fan
     from preorders.services import campaign_create, campaign_launch
     from shops.models import (
         Factory,
@@ -477,7 +477,7 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from fans.models import Fan
+    from fans.chat.models import Fan
     from preorders.models import Campaign, CampaignStatus, LedgerEntry, Pledge, Tier
     from shops.models import Variant
 
@@ -544,7 +544,7 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
 def state_counts(campaign_id: int) -> dict[str, Any]:
     from django.db.models import Count, Sum
 
-    from fans.models import Fan
+    from fans.chat.models import Fan
     from preorders.models import CampaignNotice, FactoryOrder, FactoryOrderLine, LedgerEntry, Pledge
 
     return {

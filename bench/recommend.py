@@ -51,7 +51,8 @@ def seed(n_fans: int, n_products: int, n_interactions: int) -> dict[str, float]:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from fans.models import Fan, Tag, TagGroup
+    from fans.chat.models import Fan
+    from fans.crm.models import Tag, TagGroup
     from shops.models import Product, Shop, ShopMember
 
     rng = np.random.default_rng(0)
@@ -244,7 +245,7 @@ def main() -> None:
     from django.core.management import call_command
 
     if args.reuse:
-        from fans.models import FanTag
+        from fans.crm.models import FanTag
         from recommend.models import Interaction, ModelVersion
 
         ModelVersion.objects.all().delete()
@@ -259,7 +260,7 @@ def main() -> None:
 
     import numpy as np
 
-    from fans.models import Fan
+    from fans.chat.models import Fan
     from recommend.models import ModelVersion
     from recommend.services import TrainOptions, _new_version_name, model_train
     from recommend.serving import recommend_for_fan, serving_model, serving_reset

@@ -17,8 +17,8 @@ if settings.DEBUG:
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from fans.routing import websocket_urlpatterns  # noqa: E402
-from fans.ws_auth import OriginAndAuthMiddleware, SessionUnlessToken  # noqa: E402
+from fans.chat.routing import websocket_urlpatterns  # noqa: E402
+from fans.chat.ws_auth import OriginAndAuthMiddleware, SessionUnlessToken  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -3,8 +3,8 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
+from core.errors import Forbidden, NotFound
 from preorders.models import Campaign, CampaignStatus, Pledge
-from shops.errors import Forbidden, NotFound
 from shops.models import Product, ShopMember, ShopRole
 
 MANAGING_ROLES = (ShopRole.OWNER, ShopRole.MANAGER)

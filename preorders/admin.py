@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from core.errors import DomainError
 from preorders import services
 from preorders.models import (
     Campaign,
@@ -16,7 +17,6 @@ from preorders.models import (
     SubscriptionCycle,
     Tier,
 )
-from shops.errors import DomainError
 
 
 class TierInline(admin.TabularInline):

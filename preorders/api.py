@@ -11,10 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Forbidden, Invalid, NotFound
 from preorders import selectors, services
 from preorders.access import access_campaign
 from preorders.models import Campaign, FactoryOrder
-from shops.errors import Forbidden, Invalid, NotFound
 from shops.models import Factory
 
 BOARD_SALT = "preorders.demand-board"

@@ -7,10 +7,10 @@ class PreordersConfig(AppConfig):
 
     def ready(self) -> None:
         # Lower apps expose hooks; this higher app fills them (STYLE.md layering).
-        from fans.cards import card_builder_register
-        from fans.filters import EXTRA_FILTERS
+        from fans.chat.hooks import card_builders
+        from fans.crm.filters import EXTRA_FILTERS
         from preorders.filters import CampaignParticipationFilter
         from preorders.services.campaigns import campaign_card_build
 
-        card_builder_register("campaign_card", campaign_card_build)
+        card_builders.register("campaign_card", campaign_card_build)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()

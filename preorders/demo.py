@@ -24,8 +24,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from PIL import Image, ImageDraw, ImageOps
 
-from fans.models import Conversation, Fan, Message, MessageKind
-from fans.services import conversation_assign, fan_follow, message_send
+from fans.chat.models import Conversation, Fan, Message, MessageKind
+from fans.chat.services import conversation_assign, fan_follow, message_send
 from shops.models import Category, Product, Shop, ShopMember, ShopRole, Variant
 
 PASSWORD = "fansi-demo"
@@ -716,7 +716,7 @@ def demo_seed() -> DemoResult:
         products[spec.slug] = {code: p for code, p in zip(spec.products, catalogue, strict=True)}
     demo_fans_ensure(users, shops, result)
     # The history is the past: the bot still reads it for tag suggestions, but posts no away messages into it.
-    from fans.models import BotSettings
+    from fans.bot.models import BotSettings
 
     for shop in shops.values():
         BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})

@@ -3,8 +3,10 @@ recommendation model. Deterministic and idempotent, like the rest of `manage.py 
 
 import random
 
-from fans.models import CannedReply, Fan, FanTag, FaqRule, Tag, TagSource
-from fans.services.tagging import fan_tags_bulk_add
+from fans.bot.models import CannedReply, FaqRule
+from fans.chat.models import Fan
+from fans.crm.models import FanTag, Tag, TagSource
+from fans.crm.services.tagging import fan_tags_bulk_add
 from recommend.models import Interaction, ModelStatus, ModelVersion, ProductTag
 from recommend.services import interaction_record, model_train, model_train_request, product_tags_derive
 from shops.models import Product, Shop

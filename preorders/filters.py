@@ -5,9 +5,9 @@ from typing import Any
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
 
-from fans.models import Fan
+from core.errors import Invalid
+from fans.chat.models import Fan
 from preorders.models import Campaign, Pledge, PledgeStatus
-from shops.errors import Invalid
 from shops.models import Shop
 
 PARTICIPATING = (PledgeStatus.ACTIVE, PledgeStatus.PAUSED, PledgeStatus.CONFIRMED)

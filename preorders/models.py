@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from fans.models import Fan
+from fans.chat.models import Fan
 from shops.models import FactoryProduct, FactoryVariant, Product, Shop, Variant
 
 MONEY = {"max_digits": 12, "decimal_places": 2}

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
+from core.errors import NotFound
 from preorders import selectors
 from preorders.access import access_campaign
 from preorders.models import HOLDING_STATUSES, Cadence, Campaign, CampaignKind, CampaignStatus, FactoryOrder
@@ -25,7 +26,6 @@ from preorders.selectors import (
     factory_order_totals,
 )
 from shops.access import access_shop_membership
-from shops.errors import NotFound
 from shops.models import Product, ShopMember, ShopRole
 
 

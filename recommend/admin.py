@@ -2,9 +2,9 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import Conflict
 from recommend import services
 from recommend.models import Interaction, ModelVersion, ProductTag
-from shops.errors import Conflict
 
 
 @admin.register(ModelVersion)

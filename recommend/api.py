@@ -12,13 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fans.access import access_fan_as_staff
-from fans.services.chat import message_send
-from fans.services.crm import segment_create
+from core.errors import Conflict, Invalid, NotFound
+from fans.chat.access import access_fan_as_staff
+from fans.chat.services import message_send
+from fans.crm.services.fans import segment_create
 from recommend import services
 from recommend.serving import fans_for_product, picks_as_json, recommend_for_fan, serving_model
 from shops.access import access_shop_membership
-from shops.errors import Conflict, Invalid, NotFound
 from shops.models import Product, ShopMember
 
 

@@ -22,7 +22,8 @@ class RecommendConfig(AppConfig):
     verbose_name = "推荐 Recommendations"
 
     def ready(self) -> None:
-        from fans import bot_hooks, filters
+        from fans.bot import hooks as bot_hooks
+        from fans.crm import filters
         from recommend.segments import FanIdsFilter
 
         bot_hooks.draft_provider_register("recommend", recommend_drafts)

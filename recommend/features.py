@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from fans.models import FanTag, Tag
+from fans.crm.models import FanTag, Tag
 from recommend.models import ProductTag
 
 # Fixed price bands (CNY), so a product created after training gets the same feature it would have had.

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from fans.models import Fan, Tag
+from fans.chat.models import Fan
+from fans.crm.models import Tag
 from shops.models import Product, Shop
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from fans.models import Fan
-from shops.errors import Invalid
+from core.errors import Invalid
+from fans.chat.models import Fan
 from shops.models import Shop
 
 MAX_FAN_IDS = 5000

@@ -12,7 +12,8 @@ import numpy as np
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
-from fans.models import Fan, FanTag, Tag, TagGroup
+from fans.chat.models import Fan
+from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
 from recommend.features import product_features, tag_feature
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion

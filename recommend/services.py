@@ -21,8 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fans.access import access_conversation
-from fans.models import Fan, Message, MessageKind, Side, Tag
+from core.errors import Conflict, Invalid, NotFound
+from fans.chat.access import access_conversation
+from fans.chat.models import Fan, Message, MessageKind, Side
+from fans.crm.models import Tag
 from recommend.data import REGIMES, build_train_set
 from recommend.evaluation import RankerSpec, build_ranker, evaluate_regime
 from recommend.models import (
@@ -45,7 +47,6 @@ from recommend.training import (
     catalog_sample,
     factorize,
 )
-from shops.errors import Conflict, Invalid, NotFound
 from shops.models import Product
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils.translation import get_language
 
-from fans.models import Fan
+from fans.chat.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
 from recommend.selectors import PickProduct, fan_serving_state, products_available, tag_vocabulary

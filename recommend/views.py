@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.errors import Conflict
 from recommend import services
 from recommend.evaluation import SELECTION_METRIC
 from recommend.models import ModelVersion
 from recommend.selectors import model_version_list, model_version_serving
-from shops.errors import Conflict
 from shops.models import ShopMember
 
 REGIME_LABELS = {

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from shops.errors import NotFound
+from core.errors import NotFound
 from shops.models import ShopMember
 
 

@@ -4,9 +4,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Invalid
 from shops import selectors
 from shops.access import access_shop_membership
-from shops.errors import Invalid
 from shops.models import Product, Shop, Variant
 
 

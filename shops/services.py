@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from shops.errors import Conflict, Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from shops.models import ShopMember, ShopRole
 
 STAFF_ROLES = (ShopRole.MANAGER, ShopRole.ASSISTANT)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from fans.models import Conversation, Fan
+from fans.chat.models import Conversation, Fan
 from shops.models import Product, Shop, ShopMember, ShopRole, Variant
 
 PASSWORD = "fansi-test-pw"

@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from PIL import Image
 
-from fans.models import Conversation, Fan, Message, MessageKind, Side
+from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from shops.models import Category, Product, Shop, ShopMember, ShopRole, Variant
 
 PASSWORD = "fansi-demo"

@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from fans.events import announce, publish, shop_group
+from core.errors import Conflict, Invalid
+from core.events import announce, publish, shop_group
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
 from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, Tier
 from preorders.selectors import campaign_current_unit_price
-from shops.errors import Conflict, Invalid
 from shops.models import Shop
 
 

@@ -15,9 +15,9 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fans.events import announce, shop_group, user_group
-from fans.models import Conversation, Fan, MessageKind
-from fans.services.chat import system_message_post
+from core.events import announce, shop_group, user_group
+from fans.chat.models import Conversation, Fan, MessageKind
+from fans.chat.services import system_message_post
 from preorders.models import (
     Campaign,
     CampaignKind,

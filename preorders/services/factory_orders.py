@@ -10,6 +10,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Conflict
 from preorders.models import (
     Campaign,
     CampaignStatus,
@@ -23,7 +24,6 @@ from preorders.models import (
     SubscriptionCycle,
 )
 from preorders.money import line_value
-from shops.errors import Conflict
 
 TRANSITIONS: dict[str, set[str]] = {
     FactoryOrderStatus.DRAFT: {FactoryOrderStatus.SENT, FactoryOrderStatus.CANCELLED},

@@ -19,8 +19,9 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fans.models import Fan
-from fans.services import fan_follow
+from core.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
+from fans.chat.models import Fan
+from fans.chat.services import fan_follow
 from preorders.access import access_pledge
 from preorders.models import (
     HOLDING_STATUSES,
@@ -38,7 +39,6 @@ from preorders.payments import PaymentError, PaymentTimeout, payment_provider
 from preorders.selectors import campaign_tiers, campaign_tiers_cached, unit_price_at
 from preorders.services.campaigns import progress_announce
 from recommend.services import interaction_record
-from shops.errors import Conflict, DomainError, Invalid, NotFound, Unprocessable
 from shops.models import Product, Variant
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Conflict
 from preorders.access import access_pledge
 from preorders.models import (
     Cadence,
@@ -28,7 +29,6 @@ from preorders.selectors import campaign_current_unit_price
 from preorders.services.campaigns import progress_announce
 from preorders.services.factory_orders import cycle_rollup
 from preorders.services.pledges import pledge_cancel, pledge_to_dict
-from shops.errors import Conflict
 
 logger = logging.getLogger(__name__)
 

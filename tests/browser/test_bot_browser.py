@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from fans.models import CannedReply, Fan, FanTag, FaqRule, TagSuggestion
+from fans.bot.models import CannedReply, FaqRule, TagSuggestion
+from fans.chat.models import Fan
+from fans.crm.models import FanTag
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
 from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server

@@ -2,8 +2,9 @@
 
 import pytest
 
-from fans.models import Fan, FanTag, Tag
-from fans.services.tagging import fan_tags_bulk_add
+from fans.chat.models import Fan
+from fans.crm.models import FanTag, Tag
+from fans.crm.services.tagging import fan_tags_bulk_add
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server

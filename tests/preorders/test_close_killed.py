@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from fans.models import Fan
+from fans.chat.models import Fan
 from preorders.models import Campaign, CampaignNotice, LedgerEntry, Pledge
 from preorders.services import campaign_close, campaigns_close_due, closing
 from tests import servers

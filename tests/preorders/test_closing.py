@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from fans.models import Fan, Message
+from fans.chat.models import Fan, Message
 from preorders.models import CampaignNotice, FactoryOrder, FactoryOrderLine, LedgerEntry, Pledge
 from preorders.services import campaign_close, campaign_notify, campaigns_close_due, closing, pledge_place
 from tests.factories import FanFactory
@@ -44,7 +44,7 @@ def test_close_success_prices_every_pledge_and_tells_everyone(
     pledge_many(campaign, product[1], fans, 4)  # 16 committed -> tier >=15 at 350.00
     expire(campaign)
     sent = []
-    monkeypatch.setattr("fans.events.publish", lambda groups, frame: sent.append((groups, frame)))
+    monkeypatch.setattr("core.events.publish", lambda groups, frame: sent.append((groups, frame)))
     with django_capture_on_commit_callbacks(execute=True):
         assert campaign_close(campaign_id=campaign.pk) == "succeeded"
     campaign.refresh_from_db()

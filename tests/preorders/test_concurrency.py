@@ -8,10 +8,10 @@ import pytest
 from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
 
-from fans.models import Fan
+from core.errors import DomainError
+from fans.chat.models import Fan
 from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge
 from preorders.services import pledge_cancel, pledge_change, pledge_place
-from shops.errors import DomainError
 from tests.factories import FanFactory
 from tests.preorders.conftest import make_campaign, shop_product
 

@@ -6,10 +6,10 @@ import pytest
 from django.test import override_settings
 from django.urls import include, path
 
+from core.errors import Conflict
 from preorders.api import board_token
 from preorders.models import FactoryOrder, FactoryOrderStatus, LedgerEntry, Pledge
 from preorders.services import campaign_close, factory_order_transition, pledge_place
-from shops.errors import Conflict
 from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.preorders.conftest import expire, make_campaign, shop_product
 

@@ -6,12 +6,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from fans.models import Conversation, Fan
+from core.errors import Conflict, Invalid, NotFound
+from fans.chat.models import Conversation, Fan
 from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, Tier
 from preorders.selectors import campaign_tiers_cached
 from preorders.services import pledge_place
 from recommend.models import Interaction
-from shops.errors import Conflict, Invalid, NotFound
 from tests.factories import UserFactory
 from tests.preorders.conftest import make_campaign
 

@@ -5,7 +5,8 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from fans.models import Fan
+from core.errors import Conflict, Forbidden, Invalid
+from fans.chat.models import Fan
 from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, Tier
 from preorders.services import (
     PaymentFailed,
@@ -16,7 +17,6 @@ from preorders.services import (
     pledge_change,
     pledge_place,
 )
-from shops.errors import Conflict, Forbidden, Invalid
 from tests.factories import ShopMemberFactory
 from tests.preorders.conftest import expire, make_campaign, shop_product
 
@@ -96,7 +96,7 @@ def test_progress_event_published_after_commit(
 ):
     campaign = make_campaign(owner, product[0])
     sent = []
-    monkeypatch.setattr("fans.events.publish", lambda groups, frame: sent.append((groups, frame)))
+    monkeypatch.setattr("core.events.publish", lambda groups, frame: sent.append((groups, frame)))
     with django_capture_on_commit_callbacks(execute=True):
         pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3)
     progress = [f for g, f in sent if f["type"] == "campaign.progress"]
@@ -300,7 +300,7 @@ def test_campaign_card_builder_returns_snapshot(owner, product, shop, other_shop
 
 
 def test_campaign_card_registered_with_chat_cards(owner, product, shop):
-    from fans.cards import card_build
+    from fans.chat.cards import card_build
 
     campaign = make_campaign(owner, product[0])
     card = card_build("campaign_card", shop, {"campaign": campaign.pk})
@@ -308,7 +308,7 @@ def test_campaign_card_registered_with_chat_cards(owner, product, shop):
 
 
 def test_fan_filter_campaign_participation(owner, product, fan, shop):
-    from fans.filters import fan_filter_clean, fan_queryset
+    from fans.crm.filters import fan_filter_clean, fan_queryset
     from tests.factories import FanFactory
 
     campaign = make_campaign(owner, product[0])

@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.errors import Conflict
 from preorders.models import Campaign, CycleDelivery, FactoryOrder, SubscriptionCycle
 from preorders.services import (
     cycle_cut,
@@ -14,7 +15,6 @@ from preorders.services import (
     subscription_resume,
     subscription_skip,
 )
-from shops.errors import Conflict
 from tests.factories import FanFactory
 from tests.preorders.conftest import make_campaign
 

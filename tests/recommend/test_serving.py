@@ -12,8 +12,10 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
-from fans.models import Message, Segment, Tag, TagGroup
-from fans.services.tagging import fan_tags_bulk_add
+from core.errors import Conflict
+from fans.chat.models import Message
+from fans.crm.models import Segment, Tag, TagGroup
+from fans.crm.services.tagging import fan_tags_bulk_add
 from recommend import services
 from recommend.models import Interaction, InteractionKind, ModelStatus, ModelVersion, ProductTag
 from recommend.services import TrainOptions, interaction_record, model_train, product_tags_derive
@@ -25,7 +27,6 @@ from recommend.serving import (
     serving_model,
     serving_reset,
 )
-from shops.errors import Conflict
 from shops.models import Product, ShopRole
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory, VariantFactory
 
@@ -293,7 +294,7 @@ def test_likely_fans_and_save_as_segment(shop, other_shop) -> None:  # noqa: ANN
     assert resp.status_code == 201, resp.content
     segment = Segment.objects.get(pk=resp.json()["id"])
     assert len(segment.filter["fan_ids"]) == 5
-    from fans.filters import fan_queryset
+    from fans.crm.filters import fan_queryset
 
     assert fan_queryset(shop, segment.filter).count() == 5
 

@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import Conflict
 from recommend.models import ModelStatus, ModelVersion
 from recommend.services import model_train, product_tags_derive
-from shops.errors import Conflict
 
 
 class Command(BaseCommand):

@@ -1,0 +1,278 @@
+"""Bot API: tag suggestions, drafts, canned replies, FAQ rules, settings, handoff, broadcasts, promo opt-out."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import NotFound
+from fans.bot import services as bot
+from fans.bot.models import BotSettings, Broadcast, CannedReply, FaqRule, SuggestionStatus, TagSuggestion
+from fans.chat.access import access_conversation, access_fan_as_staff
+from fans.chat.models import Fan, Side
+from fans.crm.api import member_for
+from fans.crm.models import FanTag
+from fans.crm.services.common import require_role
+from shops.access import access_shop_membership
+from shops.models import ShopRole
+
+
+class SuggestionOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    tag = serializers.CharField()
+    tag_name = serializers.CharField()
+    confidence = serializers.FloatField()
+    phrase = serializers.CharField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+    message_id = serializers.IntegerField(allow_null=True)
+    message_seq = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+def suggestion_out(s: TagSuggestion) -> dict[str, Any]:
+    data = bot.suggestion_to_dict(s)
+    source = data.pop("message")
+    return {**data, "message": source["text"], "message_id": source["id"], "message_seq": source["seq"]}
+
+
+class TagSuggestionListApi(APIView):
+    @extend_schema(responses=SuggestionOut(many=True))
+    def get(self, request: Request, fan_id: int) -> Response:
+        fan, _member = access_fan_as_staff(request.user, fan_id)
+        pending = (
+            TagSuggestion.objects.filter(fan=fan, status=SuggestionStatus.PENDING)
+            # A tag the fan got since (from the owner, an import, a rule) needs no suggestion any more.
+            .exclude(tag_id__in=FanTag.objects.filter(fan=fan).values("tag_id"))
+            .select_related("tag__group", "message")
+            .order_by("-confidence", "pk")
+        )
+        return Response([suggestion_out(s) for s in pending])
+
+
+class TagSuggestionDecideApi(APIView):
+    confirm = True
+
+    @extend_schema(request=None, responses=SuggestionOut)
+    def post(self, request: Request, fan_id: int, suggestion_id: int) -> Response:
+        fan, member = access_fan_as_staff(request.user, fan_id)
+        suggestion = TagSuggestion.objects.filter(pk=suggestion_id, fan=fan).first()
+        if suggestion is None:
+            raise NotFound()
+        decided = bot.suggestion_decide(member=member, suggestion=suggestion, confirm=self.confirm)
+        return Response(
+            suggestion_out(TagSuggestion.objects.select_related("tag__group", "message").get(pk=decided.pk))
+        )
+
+
+class TagSuggestionRejectApi(TagSuggestionDecideApi):
+    confirm = False
+
+
+class DraftIn(serializers.Serializer):
+    command = serializers.CharField(max_length=40)
+    k = serializers.IntegerField(min_value=1, max_value=10, default=3)
+
+
+class FanDraftApi(APIView):
+    """/recommend and /campaign: cards drafted for the owner to review and send."""
+
+    @extend_schema(
+        request=DraftIn, responses=inline_serializer("Drafts", {"drafts": serializers.ListField()})
+    )
+    def post(self, request: Request, fan_id: int) -> Response:
+        fan, member = access_fan_as_staff(request.user, fan_id)
+        data = DraftIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            {
+                "drafts": bot.bot_draft(
+                    member=member, fan=fan, command=data.validated_data["command"], k=data.validated_data["k"]
+                )
+            }
+        )
+
+
+class CannedReplyOut(serializers.ModelSerializer):
+    class Meta:
+        model = CannedReply
+        fields = ["id", "title", "text"]
+
+
+class CannedReplyListApi(APIView):
+    @extend_schema(responses=CannedReplyOut(many=True))
+    def get(self, request: Request) -> Response:
+        member = member_for(request)
+        return Response(
+            CannedReplyOut(CannedReply.objects.filter(shop=member.shop).order_by("title"), many=True).data
+        )
+
+    @extend_schema(request=CannedReplyOut, responses={201: CannedReplyOut})
+    def post(self, request: Request) -> Response:
+        member = member_for(request)
+        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        data = CannedReplyOut(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(
+            CannedReplyOut(CannedReply.objects.create(shop=member.shop, **data.validated_data)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CannedRenderApi(APIView):
+    """A canned reply with its variables filled in for one fan ({fan_name}, {shop_name}, {staff_name})."""
+
+    @extend_schema(request=None, responses=inline_serializer("Rendered", {"text": serializers.CharField()}))
+    def post(self, request: Request, fan_id: int, reply_id: int) -> Response:
+        fan, member = access_fan_as_staff(request.user, fan_id)
+        reply = CannedReply.objects.filter(pk=reply_id, shop=member.shop).first()
+        if reply is None:
+            raise NotFound()
+        return Response({"text": bot.canned_render(reply.text, fan=fan, staff=request.user)})
+
+
+class FaqOut(serializers.ModelSerializer):
+    class Meta:
+        model = FaqRule
+        fields = ["id", "keywords", "answer", "is_active", "position"]
+
+
+class FaqListApi(APIView):
+    @extend_schema(responses=FaqOut(many=True))
+    def get(self, request: Request) -> Response:
+        member = member_for(request)
+        return Response(FaqOut(FaqRule.objects.filter(shop=member.shop), many=True).data)
+
+    @extend_schema(request=FaqOut, responses={201: FaqOut})
+    def post(self, request: Request) -> Response:
+        member = member_for(request)
+        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        data = FaqOut(data=request.data)
+        data.is_valid(raise_exception=True)
+        rule = FaqRule.objects.create(shop=member.shop, **data.validated_data)
+        bot.bot_facts_forget(member.shop_id)
+        return Response(FaqOut(rule).data, status=status.HTTP_201_CREATED)
+
+
+class BotSettingsOut(serializers.ModelSerializer):
+    class Meta:
+        model = BotSettings
+        fields = [
+            "enabled",
+            "promo_per_day",
+            "promo_per_week",
+            "quiet_start",
+            "quiet_end",
+            "business_start",
+            "business_end",
+            "away_enabled",
+            "away_message",
+        ]
+
+
+class BotSettingsApi(APIView):
+    @extend_schema(responses=BotSettingsOut)
+    def get(self, request: Request) -> Response:
+        return Response(BotSettingsOut(bot.bot_settings_get(member_for(request).shop)).data)
+
+    @extend_schema(request=BotSettingsOut, responses=BotSettingsOut)
+    def patch(self, request: Request) -> Response:
+        member = member_for(request)
+        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        settings_obj = bot.bot_settings_get(member.shop)
+        data = BotSettingsOut(settings_obj, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        data.save()
+        bot.bot_facts_forget(member.shop_id)
+        return Response(data.data)
+
+
+class BotResumeApi(APIView):
+    @extend_schema(
+        request=None, responses=inline_serializer("BotState", {"bot_paused": serializers.BooleanField()})
+    )
+    def post(self, request: Request, conversation_id: int) -> Response:
+        conversation, side = access_conversation(request.user, conversation_id)
+        if side != Side.SHOP:
+            raise NotFound()
+        member = access_shop_membership(request.user, conversation.shop_id)
+        bot.conversation_bot_resume(member=member, conversation=conversation)
+        return Response({"bot_paused": False})
+
+
+class BroadcastIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["text", "product_card", "campaign_card"])
+    text = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+    product = serializers.IntegerField(required=False)
+    campaign = serializers.IntegerField(required=False)
+    promotional = serializers.BooleanField(default=True)
+    fan_ids = serializers.JSONField(required=False)
+    segment = serializers.IntegerField(required=False)
+    filter = serializers.JSONField(required=False, help_text="a fan filter; {} means every fan of the shop")
+    shop = serializers.IntegerField(required=False)
+
+
+BROADCAST_OUT = inline_serializer(
+    "BroadcastStats",
+    {
+        "id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "queued": serializers.IntegerField(),
+        "sent": serializers.IntegerField(),
+        "skipped_budget": serializers.IntegerField(),
+        "skipped_opt_out": serializers.IntegerField(),
+        "skipped_quiet": serializers.IntegerField(),
+        "read": serializers.IntegerField(),
+        "progress": serializers.FloatField(),
+    },
+)
+
+
+class BroadcastCreateApi(APIView):
+    @extend_schema(request=BroadcastIn, responses={201: BROADCAST_OUT})
+    def post(self, request: Request) -> Response:
+        member = member_for(request)
+        data = BroadcastIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        broadcast = bot.broadcast_create(
+            member=member,
+            kind=v["kind"],
+            text=v.get("text", ""),
+            product=v.get("product"),
+            campaign=v.get("campaign"),
+            promotional=v["promotional"],
+            fan_ids=v.get("fan_ids"),
+            segment=v.get("segment"),
+            filter=v.get("filter"),
+        )
+        broadcast.refresh_from_db()
+        return Response(bot.broadcast_stats(broadcast), status=status.HTTP_201_CREATED)
+
+
+class BroadcastDetailApi(APIView):
+    @extend_schema(responses=BROADCAST_OUT)
+    def get(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+        if broadcast is None:
+            raise NotFound()
+        access_shop_membership(request.user, broadcast.shop_id)
+        return Response(bot.broadcast_stats(broadcast))
+
+
+class PromotionsOptOutApi(APIView):
+    """A fan turns a shop's promotions off (or back on); answers to their own questions still arrive."""
+
+    @extend_schema(
+        request=inline_serializer("OptOut", {"opt_out": serializers.BooleanField()}),
+        responses=inline_serializer("OptOutState", {"opt_out": serializers.BooleanField()}),
+    )
+    def post(self, request: Request, shop_id: int) -> Response:
+        opt_out = bool(request.data.get("opt_out", True)) if isinstance(request.data, dict) else True
+        updated = Fan.objects.filter(shop_id=shop_id, user=request.user).update(promotions_opt_out=opt_out)
+        if not updated:
+            raise NotFound()
+        return Response({"opt_out": opt_out})

@@ -1,0 +1,38 @@
+from django.urls import path
+
+from fans.bot import api
+
+urlpatterns = [
+    path(
+        "fans/<int:fan_id>/tag-suggestions/",
+        api.TagSuggestionListApi.as_view(),
+        name="api-tag-suggestions",
+    ),
+    path(
+        "fans/<int:fan_id>/tag-suggestions/<int:suggestion_id>/confirm/",
+        api.TagSuggestionDecideApi.as_view(),
+        name="api-tag-suggestion-confirm",
+    ),
+    path(
+        "fans/<int:fan_id>/tag-suggestions/<int:suggestion_id>/reject/",
+        api.TagSuggestionRejectApi.as_view(),
+        name="api-tag-suggestion-reject",
+    ),
+    path("fans/<int:fan_id>/drafts/", api.FanDraftApi.as_view(), name="api-fan-drafts"),
+    path(
+        "fans/<int:fan_id>/canned/<int:reply_id>/render/",
+        api.CannedRenderApi.as_view(),
+        name="api-canned-render",
+    ),
+    path("bot/canned-replies/", api.CannedReplyListApi.as_view(), name="api-canned-replies"),
+    path("bot/faq/", api.FaqListApi.as_view(), name="api-bot-faq"),
+    path("bot/settings/", api.BotSettingsApi.as_view(), name="api-bot-settings"),
+    path(
+        "conversations/<int:conversation_id>/bot/resume/",
+        api.BotResumeApi.as_view(),
+        name="api-bot-resume",
+    ),
+    path("broadcasts/", api.BroadcastCreateApi.as_view(), name="api-broadcasts"),
+    path("broadcasts/<int:broadcast_id>/", api.BroadcastDetailApi.as_view(), name="api-broadcast"),
+    path("me/shops/<int:shop_id>/promotions/", api.PromotionsOptOutApi.as_view(), name="api-my-promotions"),
+]

@@ -1,0 +1,259 @@
+"""Broadcasts to a segment, within every fan's attention budget."""
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import Invalid
+from core.events import announce, user_group
+from core.tasks import task_dispatch_on_commit
+from fans.bot.models import (
+    Broadcast,
+    DeliveryStatus,
+    PromoDelivery,
+)
+from fans.bot.services.budget import promo_statuses
+from fans.chat.cards import card_build
+from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
+from fans.chat.presence import online_user_ids
+from fans.chat.selectors import message_to_dict
+from fans.crm.models import JobStatus
+from fans.crm.services.common import audit, require_role, selection_clean, selection_queryset
+from shops.models import ShopMember, ShopRole
+
+BROADCAST_BATCH = 2000
+
+
+def broadcast_create(
+    *,
+    member: ShopMember,
+    kind: str,
+    text: str = "",
+    product: int | None = None,
+    campaign: int | None = None,
+    promotional: bool = True,
+    fan_ids: Any = None,
+    segment: Any = None,
+    filter: Any = None,
+) -> Broadcast:
+
+    require_role(
+        member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers send broadcasts.")
+    )
+    card: dict[str, Any] = {}
+    if kind == MessageKind.TEXT:
+        text = (text or "").strip()
+        if not text:
+            raise Invalid(_("The message is empty."))
+        if len(text) > 4000:
+            raise Invalid(_("A message can have at most 4,000 characters."), code="too_long")
+    elif kind == MessageKind.PRODUCT_CARD:
+        card = card_build(kind, member.shop, {"product": product})
+    elif kind == MessageKind.CAMPAIGN_CARD:
+        card = card_build(kind, member.shop, {"campaign": campaign})
+    else:
+        raise Invalid(_("A broadcast is a text, a product card or a campaign card."))
+    if fan_ids is None and segment is None and filter is None:
+        raise Invalid(_("Choose fan_ids, a segment or a filter ({} for every fan)."))
+    selection = selection_clean(member, fan_ids=fan_ids, segment=segment, filter=filter)
+    with transaction.atomic():
+        broadcast = Broadcast.objects.create(
+            shop=member.shop,
+            created_by=member.user,
+            kind=kind,
+            text=text,
+            card=card,
+            promotional=promotional,
+            selection=selection,
+            queued=selection_queryset(member.shop, selection).count(),
+        )
+        audit(
+            shop=member.shop,
+            actor=member.user,
+            action="broadcast.create",
+            count=broadcast.queued,
+            broadcast=broadcast.pk,
+        )
+        task_dispatch_on_commit("fans.tasks.broadcast_run_task", broadcast.pk)
+    return broadcast
+
+
+def broadcast_run(*, broadcast_id: int) -> None:
+    """Deliver in batches; each batch locks its fans, applies the budget and commits on its own.
+
+    Safe to rerun: a fan already in the ledger for this broadcast is skipped.
+    """
+    broadcast = Broadcast.objects.select_related("shop", "created_by").filter(pk=broadcast_id).first()
+    if broadcast is None or broadcast.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
+        return
+    Broadcast.objects.filter(pk=broadcast.pk).update(status=JobStatus.RUNNING)
+    ids = list(
+        selection_queryset(broadcast.shop, broadcast.selection).order_by("pk").values_list("pk", flat=True)
+    )
+    done = set(PromoDelivery.objects.filter(broadcast=broadcast).values_list("fan_id", flat=True))
+    ids = [i for i in ids if i not in done]
+    for start in range(0, len(ids), BROADCAST_BATCH):
+        _broadcast_batch(broadcast, ids[start : start + BROADCAST_BATCH])
+    Broadcast.objects.filter(pk=broadcast.pk).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+
+
+def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        fans = list(
+            Fan.objects.select_for_update()
+            .filter(pk__in=fan_ids, shop=broadcast.shop)
+            .order_by("pk")
+            .values_list("pk", "promotions_opt_out")
+        )
+        if broadcast.promotional:
+            statuses = promo_statuses(shop=broadcast.shop, fans=fans, now=now)
+        else:
+            statuses = {f: DeliveryStatus.SENT for f, _ in fans}
+        send_ids = [f for f, s in statuses.items() if s == DeliveryStatus.SENT]
+        convs = list(
+            Conversation.objects.select_for_update()
+            .filter(fan_id__in=send_ids)
+            .order_by("pk")
+            .values_list("pk", "fan_id", "last_seq", "fan__user_id")
+        )
+        preview = (
+            broadcast.text[:200]
+            if broadcast.kind == MessageKind.TEXT
+            else f"[{broadcast.card.get('name') or broadcast.card.get('title') or ''}]"
+        )
+        by_fan = _broadcast_messages_insert(broadcast, convs, now)
+        Conversation.objects.filter(pk__in=[c[0] for c in convs]).update(
+            last_seq=F("last_seq") + 1,
+            fan_unread=F("fan_unread") + 1,
+            last_message_at=now,
+            last_message_preview=preview,
+        )
+        _promo_deliveries_insert(broadcast, statuses, by_fan, now)
+        counts = {s: sum(1 for v in statuses.values() if v == s) for s in DeliveryStatus.values}
+        Broadcast.objects.filter(pk=broadcast.pk).update(
+            processed=F("processed") + len(fan_ids),
+            sent=F("sent") + counts[DeliveryStatus.SENT],
+            skipped_budget=F("skipped_budget") + counts[DeliveryStatus.SKIPPED_BUDGET],
+            skipped_opt_out=F("skipped_opt_out") + counts[DeliveryStatus.SKIPPED_OPT_OUT],
+            skipped_quiet=F("skipped_quiet") + counts[DeliveryStatus.SKIPPED_QUIET],
+        )
+        online = online_user_ids([c[3] for c in convs])
+        for cid, fan_id, last_seq, user_id in convs:
+            if user_id in online:
+                message = Message(
+                    pk=by_fan[fan_id],
+                    conversation=Conversation(pk=cid, fan=Fan(pk=fan_id, user_id=user_id)),
+                    seq=last_seq + 1,
+                    sender=broadcast.created_by,
+                    side=Side.SHOP,
+                    kind=broadcast.kind,
+                    text=broadcast.text,
+                    payload=broadcast.card,
+                    created_at=now,
+                )
+                announce([user_group(user_id)], {"type": "message.new", "message": message_to_dict(message)})
+
+
+def _broadcast_messages_insert(broadcast: Broadcast, convs: list[tuple], now: dt.datetime) -> dict[int, int]:
+    """One message per locked conversation; returns fan id -> message id. Set-based SQL on PostgreSQL."""
+    if not convs:
+        return {}
+    if connection.vendor == "postgresql":
+        opts = Message._meta
+        payload = opts.get_field("payload").get_db_prep_save(broadcast.card, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {opts.db_table} (conversation_id, seq, sender_id, side, kind, text, payload, image, "
+                "thumbnail, created_at) SELECT c, s, %s, %s, %s, %s, %s, '', '', %s "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(c, s) RETURNING id, conversation_id",
+                [
+                    broadcast.created_by_id,
+                    Side.SHOP,
+                    broadcast.kind,
+                    broadcast.text,
+                    payload,
+                    now,
+                    [c[0] for c in convs],
+                    [c[2] + 1 for c in convs],
+                ],
+            )
+            by_conversation = dict((cid, mid) for mid, cid in cursor.fetchall())
+        return {fan_id: by_conversation[cid] for cid, fan_id, _s, _u in convs}
+    messages = [
+        Message(
+            conversation_id=cid,
+            seq=last_seq + 1,
+            sender=broadcast.created_by,
+            side=Side.SHOP,
+            kind=broadcast.kind,
+            text=broadcast.text,
+            payload=broadcast.card,
+            created_at=now,
+        )
+        for cid, _fan, last_seq, _user in convs
+    ]
+    Message.objects.bulk_create(messages, batch_size=BROADCAST_BATCH)
+    return {fan_id: m.pk for (_cid, fan_id, _s, _u), m in zip(convs, messages, strict=True)}
+
+
+def _promo_deliveries_insert(
+    broadcast: Broadcast, statuses: dict[int, str], by_fan: dict[int, int], now: dt.datetime
+) -> None:
+    if connection.vendor == "postgresql":
+        fan_ids = list(statuses)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PromoDelivery._meta.db_table} (fan_id, source, status, broadcast_id, message_id, created_at) "
+                "SELECT f, 'broadcast', st, %s, m, %s FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(f, st, m)",
+                [
+                    broadcast.pk,
+                    now,
+                    fan_ids,
+                    [statuses[f] for f in fan_ids],
+                    [by_fan.get(f) for f in fan_ids],
+                ],
+            )
+        return
+    PromoDelivery.objects.bulk_create(
+        [
+            PromoDelivery(
+                fan_id=f,
+                source="broadcast",
+                status=st,
+                broadcast=broadcast,
+                message_id=by_fan.get(f),
+                created_at=now,
+            )
+            for f, st in statuses.items()
+        ],
+        batch_size=BROADCAST_BATCH,
+    )
+
+
+def broadcast_stats(broadcast: Broadcast) -> dict[str, Any]:
+    read = PromoDelivery.objects.filter(
+        broadcast=broadcast,
+        status=DeliveryStatus.SENT,
+        message__seq__lte=F("message__conversation__fan_read_seq"),
+    ).count()
+    return {
+        "id": broadcast.pk,
+        "status": broadcast.status,
+        "queued": broadcast.queued,
+        "processed": broadcast.processed,
+        "progress": round(broadcast.processed / broadcast.queued, 4) if broadcast.queued else 1.0,
+        "sent": broadcast.sent,
+        "skipped_budget": broadcast.skipped_budget,
+        "skipped_opt_out": broadcast.skipped_opt_out,
+        "skipped_quiet": broadcast.skipped_quiet,
+        "read": read,
+        "kind": broadcast.kind,
+        "promotional": broadcast.promotional,
+        "created_at": broadcast.created_at,
+        "finished_at": broadcast.finished_at,
+    }

@@ -1,0 +1,113 @@
+"""Tag suggestions from what fans say, with learned phrase confidence."""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import Conflict
+from core.events import announce, shop_group
+from fans.bot.models import PhraseRule, SuggestionStatus, TagSuggestion
+from fans.bot.phrases import phrases_find
+from fans.bot.services.facts import _rules_for
+from fans.chat.models import Fan, Message
+from fans.crm.models import FanTag, TagSource
+from fans.crm.services.tagging import fan_tags_change
+from shops.models import ShopMember
+
+SUGGESTION_MIN_CONFIDENCE = 0.3
+
+
+PRIOR_STRENGTH = 4  # confirmations/rejections it takes to move a phrase's confidence halfway
+
+
+def phrase_confidence(rule: PhraseRule) -> float:
+    """The admin's confidence, moved by what owners confirmed and rejected (a Beta-style average)."""
+    return (rule.confirmed + PRIOR_STRENGTH * rule.confidence) / (
+        rule.confirmed + rule.rejected + PRIOR_STRENGTH
+    )
+
+
+def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSuggestion]:
+    """Suggest tags for what the fan said; never a tag they hold or one that was suggested before."""
+    matches = phrases_find(message.text, _rules_for(fan.shop_id))
+    best: dict[int, tuple[PhraseRule, float, str]] = {}
+    for match in matches:
+        rule: PhraseRule = match.key
+        confidence = phrase_confidence(rule)
+        if (
+            confidence >= SUGGESTION_MIN_CONFIDENCE
+            and confidence > best.get(rule.tag_id, (None, -1.0, ""))[1]
+        ):
+            best[rule.tag_id] = (rule, confidence, match.phrase)
+    if not best:
+        return []
+    held = set(FanTag.objects.filter(fan=fan, tag_id__in=best).values_list("tag_id", flat=True))
+    seen = set(TagSuggestion.objects.filter(fan=fan, tag_id__in=best).values_list("tag_id", flat=True))
+    created = []
+    for tag_id, (rule, confidence, phrase) in best.items():
+        if tag_id in held or tag_id in seen:
+            continue
+        try:
+            with transaction.atomic():
+                created.append(
+                    TagSuggestion.objects.create(
+                        fan=fan,
+                        tag_id=tag_id,
+                        rule=rule,
+                        message=message,
+                        phrase=phrase,
+                        confidence=round(confidence, 3),
+                    )
+                )
+        except IntegrityError:  # suggested concurrently
+            continue
+    for suggestion in created:
+        announce(
+            [shop_group(fan.shop_id)],
+            {"type": "tag_suggestion.new", "fan": fan.pk, "suggestion": suggestion_to_dict(suggestion)},
+        )
+    return created
+
+
+def suggestion_to_dict(s: TagSuggestion) -> dict[str, Any]:
+    tag = s.tag
+    return {
+        "id": s.pk,
+        "tag": f"{tag.group.code}:{tag.code}",
+        "tag_name": tag.name,
+        "confidence": s.confidence,
+        "phrase": s.phrase,
+        "status": s.status,
+        "message": {
+            "id": s.message_id,
+            "text": s.message.text if s.message else "",
+            "seq": s.message.seq if s.message else None,
+        },
+        "created_at": s.created_at,
+    }
+
+
+def suggestion_decide(*, member: ShopMember, suggestion: TagSuggestion, confirm: bool) -> TagSuggestion:
+    """Confirm (the fan gets the tag with source "bot") or reject (remembered; never suggested again)."""
+    with transaction.atomic():
+        locked = (
+            TagSuggestion.objects.select_for_update()
+            .select_related("tag__group", "fan")
+            .get(pk=suggestion.pk)
+        )
+        if locked.status != SuggestionStatus.PENDING:
+            raise Conflict(_("This suggestion was decided already."), code="already_decided")
+        locked.status = SuggestionStatus.CONFIRMED if confirm else SuggestionStatus.REJECTED
+        locked.decided_by, locked.decided_at = member.user, timezone.now()
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        if confirm:
+            fan_tags_change(fan=locked.fan, add=[locked.tag], source=TagSource.BOT, actor=member.user)
+        if locked.rule_id:
+            counter = "confirmed" if confirm else "rejected"
+            PhraseRule.objects.filter(pk=locked.rule_id).update(**{counter: F(counter) + 1})
+            cache.delete(f"bot:phrases:{locked.fan.shop_id}")
+    return locked

@@ -1,0 +1,242 @@
+"""REST twins of the chat protocol. One view per operation, small serializers."""
+
+from django.http import FileResponse, Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import Invalid
+from fans.chat import selectors, services
+from fans.chat.access import access_conversation
+from fans.chat.models import Conversation, Message, MessageKind
+
+
+class ConversationOut(serializers.ModelSerializer):
+    fan = serializers.IntegerField(source="fan_id")
+    shop = serializers.IntegerField(source="shop_id")
+    fan_name = serializers.CharField(source="fan.display_name")
+    shop_name = serializers.CharField(source="shop.name")
+    assigned_to = serializers.IntegerField(source="assigned_to_id", allow_null=True)
+    assigned_to_name = serializers.SerializerMethodField()
+    unread = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "shop",
+            "shop_name",
+            "fan",
+            "fan_name",
+            "assigned_to",
+            "assigned_to_name",
+            "last_seq",
+            "last_message_at",
+            "last_message_preview",
+            "unread",
+            "shop_read_seq",
+            "fan_read_seq",
+            "bot_paused",
+        ]
+
+    def get_assigned_to_name(self, obj: Conversation) -> str | None:
+        user = obj.assigned_to
+        return (user.get_full_name() or user.get_username()) if user else None
+
+    def get_unread(self, obj: Conversation) -> int:
+        user = self.context["request"].user
+        return obj.fan_unread if obj.fan.user_id == user.pk else obj.shop_unread
+
+
+class ConversationListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("shop", int),
+            OpenApiParameter("q", str),
+            OpenApiParameter("assigned_to", str, description="staff user id, or 'none'"),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=ConversationOut(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        try:
+            shop_id = int(params["shop"]) if params.get("shop") else None
+            assigned = params.get("assigned_to") or None
+            if assigned not in (None, "none", "unassigned"):
+                int(assigned)
+        except ValueError:
+            raise Invalid("shop and assigned_to must be ids.") from None
+        qs = selectors.conversation_list(
+            user=request.user, shop_id=shop_id, q=params.get("q", "").strip(), assigned_to=assigned
+        )
+        from rest_framework.pagination import LimitOffsetPagination
+
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            ConversationOut(page, many=True, context={"request": request}).data
+        )
+
+
+class ConversationDetailApi(APIView):
+    @extend_schema(responses=ConversationOut)
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation, _side = access_conversation(request.user, conversation_id)
+        return Response(ConversationOut(conversation, context={"request": request}).data)
+
+
+class MessageIn(serializers.Serializer):
+    client_id = serializers.UUIDField()
+    kind = serializers.ChoiceField(
+        choices=[k for k in MessageKind.values if k != MessageKind.SYSTEM], default="text"
+    )
+    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    image = serializers.FileField(required=False)
+    card = serializers.JSONField(required=False)
+
+
+MESSAGE_SCHEMA = inline_serializer(
+    "Message",
+    {
+        "id": serializers.IntegerField(),
+        "conversation": serializers.IntegerField(),
+        "seq": serializers.IntegerField(),
+        "sender": serializers.IntegerField(allow_null=True),
+        "sender_name": serializers.CharField(),
+        "side": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "text": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "client_id": serializers.UUIDField(allow_null=True),
+    },
+)
+
+
+class MessageListApi(APIView):
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after_seq", int, description="messages with seq greater than this, oldest first"
+            ),
+            OpenApiParameter(
+                "before_seq", int, description="the page just before this seq, for scrolling back"
+            ),
+            OpenApiParameter("limit", int),
+        ],
+        responses=inline_serializer(
+            "MessagePage",
+            {
+                "results": MESSAGE_SCHEMA.__class__(many=True),
+                "has_more": serializers.BooleanField(),
+                "last_seq": serializers.IntegerField(),
+            },
+        ),
+    )
+    def get(self, request: Request, conversation_id: int) -> Response:
+        conversation, _side = access_conversation(request.user, conversation_id)
+        try:
+            after_seq = int(request.query_params.get("after_seq", 0))
+            limit = min(max(int(request.query_params.get("limit", 500)), 1), 500)
+            before = request.query_params.get("before_seq")
+            before_seq = int(before) if before not in (None, "") else None
+        except ValueError:
+            raise Invalid("after_seq, before_seq and limit must be whole numbers.") from None
+        if after_seq < 0:
+            raise Invalid("after_seq must be ≥ 0.")
+        if before_seq is not None:
+            rows = selectors.message_list_before(
+                conversation=conversation, before_seq=before_seq, limit=limit + 1
+            )
+            has_more = len(rows) > limit
+            rows = rows[-limit:]
+        else:
+            rows = selectors.message_list(conversation=conversation, after_seq=after_seq, limit=limit + 1)
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+        return Response(
+            {
+                "results": [selectors.message_to_dict(m) for m in rows],
+                "has_more": has_more,
+                "last_seq": conversation.last_seq,
+            }
+        )
+
+    @extend_schema(request=MessageIn, responses={201: MESSAGE_SCHEMA, 200: MESSAGE_SCHEMA})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = MessageIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        message, created = services.message_send(
+            user=request.user,
+            conversation_id=conversation_id,
+            client_id=v["client_id"],
+            kind=v["kind"],
+            text=v.get("text", ""),
+            image=v.get("image"),
+            payload=v.get("card"),
+        )
+        return Response(
+            selectors.message_to_dict(message),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class ReadIn(serializers.Serializer):
+    seq = serializers.IntegerField(min_value=0)
+
+
+class ConversationReadApi(APIView):
+    @extend_schema(request=ReadIn, responses=ConversationOut)
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = ReadIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_read(
+            user=request.user, conversation_id=conversation_id, seq=data.validated_data["seq"]
+        )
+        conversation.refresh_from_db()
+        return Response(ConversationOut(conversation, context={"request": request}).data)
+
+
+class AssignIn(serializers.Serializer):
+    staff = serializers.IntegerField(allow_null=True)
+
+
+class ConversationAssignApi(APIView):
+    @extend_schema(request=AssignIn, responses=ConversationOut)
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = AssignIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_assign(
+            actor=request.user, conversation_id=conversation_id, assignee_id=data.validated_data["staff"]
+        )
+        conversation.refresh_from_db()
+        return Response(ConversationOut(conversation, context={"request": request}).data)
+
+
+class MessageImageApi(APIView):
+    """Chat images are private: served only to the two sides of the conversation."""
+
+    thumbnail = False
+
+    @extend_schema(responses={(200, "image/*"): bytes})
+    def get(self, request: Request, message_id: int) -> FileResponse:
+        message = Message.objects.filter(pk=message_id).only("conversation_id", "image", "thumbnail").first()
+        if message is None or not message.image:
+            raise Http404
+        access_conversation(request.user, message.conversation_id)
+        field = message.thumbnail if self.thumbnail and message.thumbnail else message.image
+        response = FileResponse(field.open("rb"))
+        response["Cache-Control"] = "private, max-age=86400"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class MessageThumbnailApi(MessageImageApi):
+    thumbnail = True

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    """Conversations between a shop and its fans: messages, the websocket, images, cards, read state."""
+
+    name = "fans.chat"
+    label = "chat"
+    verbose_name = "会话 Chat"
+
+    def ready(self) -> None:
+        from fans.chat import cards  # noqa: F401 - registers the product card builder

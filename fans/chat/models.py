@@ -1,0 +1,145 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from shops.models import Shop
+
+
+class Fan(models.Model):
+    """One person's relationship with one shop; each shop sees only its own row."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="fans")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="fan_of")
+    display_name = models.CharField(_("display name"), max_length=100)
+    notes = models.TextField(_("private notes"), blank=True)
+    joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
+    joined_via = models.CharField(max_length=32, default="invite")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_fans",
+    )
+    # Maintained by purchases and pledges, so lists can filter and sort without aggregating.
+    total_spend = models.DecimalField(_("total spend"), max_digits=12, decimal_places=2, default=0)
+    pledge_count = models.PositiveIntegerField(_("pledges"), default=0)
+    promotions_opt_out = models.BooleanField(_("no promotions"), default=False)
+    # Copy of the fan's FanTag ids, kept by fans.services.tagging, for reading one fan's tags (recommend serving).
+    # Unindexed so tag changes update the row in place; segment filters use FanTagSet (fans.models.crm).
+    tag_ids = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        # The table keeps its name from before fans/ was split into apps.
+        db_table = "fans_fan"
+        verbose_name = _("fan")
+        verbose_name_plural = _("fans")
+        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="fan_unique_per_shop")]
+        indexes = [
+            models.Index(fields=["shop", "joined_at"]),
+            models.Index(fields=["shop", "assigned_to"], name="fan_shop_assignee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.shop})"
+
+
+class Side(models.TextChoices):
+    FAN = "fan", _("Fan")
+    SHOP = "shop", _("Shop")
+    BOT = "bot", _("Bot")
+    SYSTEM = "system", _("System")
+
+
+class MessageKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    IMAGE = "image", _("Image")
+    PRODUCT_CARD = "product_card", _("Product card")
+    CAMPAIGN_CARD = "campaign_card", _("Campaign card")
+    SYSTEM = "system", _("System notice")
+
+
+class Conversation(models.Model):
+    """The private conversation between a shop and one of its fans."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="conversations")
+    fan = models.OneToOneField(Fan, on_delete=models.CASCADE, related_name="conversation")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    shop_read_seq = models.PositiveBigIntegerField(default=0)
+    fan_read_seq = models.PositiveBigIntegerField(default=0)
+    shop_unread = models.PositiveIntegerField(default=0)
+    fan_unread = models.PositiveIntegerField(default=0)
+    # Handoff: the bot stays quiet once a person has replied, until someone turns it back on.
+    bot_paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table keeps its name from before fans/ was split into apps.
+        db_table = "fans_conversation"
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "fan"], name="conversation_unique_shop_fan"),
+            models.CheckConstraint(
+                condition=Q(shop_read_seq__lte=models.F("last_seq")), name="conv_shop_read_le_last"
+            ),
+            models.CheckConstraint(
+                condition=Q(fan_read_seq__lte=models.F("last_seq")), name="conv_fan_read_le_last"
+            ),
+        ]
+        indexes = [models.Index(fields=["shop", "-last_message_at"], name="conv_shop_activity")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.shop_id}/{self.fan_id}"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sent_messages",
+    )
+    side = models.CharField(max_length=8, choices=Side.choices)
+    kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.TEXT)
+    text = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    image = models.FileField(upload_to="chat/%Y/%m/", blank=True)
+    thumbnail = models.FileField(upload_to="chat/%Y/%m/", blank=True)
+    image_width = models.PositiveIntegerField(null=True, blank=True)
+    image_height = models.PositiveIntegerField(null=True, blank=True)
+    client_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The table keeps its name from before fans/ was split into apps.
+        db_table = "fans_message"
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_unique_seq"),
+            models.UniqueConstraint(
+                fields=["sender", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_unique_client_id",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=MessageKind.values), name="message_kind_valid"),
+            models.CheckConstraint(condition=Q(side__in=Side.values), name="message_side_valid"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"

@@ -1,0 +1,93 @@
+"""Reads for conversations and messages. Every list is scoped by the caller's access."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.urls import reverse
+
+from fans.chat.models import Conversation, Message, Side
+from shops.access import staff_shop_ids
+
+
+def sender_name(message: Message) -> str:
+    if message.side == Side.FAN:
+        return message.conversation.fan.display_name
+    if message.side == Side.SHOP and message.sender is not None:
+        return message.sender.get_full_name() or message.sender.get_username()
+    if message.side == Side.BOT:
+        return "Bot"
+    return ""
+
+
+def message_to_dict(message: Message) -> dict[str, Any]:
+    """The MSG object of the chat protocol (docs/chat-protocol.md)."""
+    data: dict[str, Any] = {
+        "id": message.pk,
+        "conversation": message.conversation_id,
+        "seq": message.seq,
+        "sender": message.sender_id,
+        "sender_name": sender_name(message),
+        "side": message.side,
+        "kind": message.kind,
+        "text": message.text,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+        "client_id": str(message.client_id) if message.client_id else None,
+    }
+    if message.payload:
+        data["card"] = message.payload
+    if message.image:
+        data["image"] = {
+            "url": reverse("api-message-image", args=[message.pk]),
+            "thumbnail_url": reverse("api-message-thumbnail", args=[message.pk]),
+            "width": message.image_width,
+            "height": message.image_height,
+        }
+    return data
+
+
+def conversation_list(
+    *,
+    user: AbstractBaseUser,
+    shop_id: int | None = None,
+    q: str = "",
+    assigned_to: str | int | None = None,
+) -> QuerySet[Conversation]:
+    """Conversations the user may see, most recent activity first."""
+    shops = staff_shop_ids(user)
+    scope = Q(fan__user=user)
+    if shops:
+        scope |= Q(shop_id__in=shops)
+    qs = Conversation.objects.filter(scope).select_related("fan", "shop", "assigned_to")
+    if shop_id is not None:
+        qs = qs.filter(shop_id=shop_id)
+    if q:
+        text_match = Message.objects.filter(conversation=OuterRef("pk"), text__icontains=q)
+        qs = qs.filter(
+            Q(fan__display_name__icontains=q) | Q(fan__user__username__icontains=q) | Exists(text_match)
+        )
+    if assigned_to not in (None, ""):
+        if assigned_to in ("none", "unassigned"):
+            qs = qs.filter(assigned_to__isnull=True)
+        else:
+            qs = qs.filter(assigned_to_id=int(assigned_to))
+    return qs.order_by("-last_message_at", "-pk")
+
+
+def message_list(*, conversation: Conversation, after_seq: int = 0, limit: int = 500) -> list[Message]:
+    return list(
+        Message.objects.filter(conversation=conversation, seq__gt=after_seq)
+        .select_related("conversation__fan", "sender")
+        .order_by("seq")[:limit]
+    )
+
+
+def message_list_before(*, conversation: Conversation, before_seq: int, limit: int = 50) -> list[Message]:
+    """The `limit` messages just before `before_seq`, oldest first (for scrolling back)."""
+    rows = list(
+        Message.objects.filter(conversation=conversation, seq__lt=before_seq)
+        .select_related("conversation__fan", "sender")
+        .order_by("-seq")[:limit]
+    )
+    rows.reverse()
+    return rows

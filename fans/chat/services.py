@@ -1,0 +1,431 @@
+"""Every write for fans and conversations. Services own their transactions and announce after commit."""
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import DomainError, Forbidden, Invalid, NotFound, TooLong
+from core.events import announce, shop_group, user_group
+from fans.chat.access import access_conversation
+from fans.chat.cards import card_build
+from fans.chat.hooks import CardGate, card_gates, fan_text_listeners
+from fans.chat.images import image_process
+from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
+from fans.chat.ratelimit import message_rate_check
+from fans.chat.selectors import message_to_dict
+from shops.models import Shop, ShopMember, ShopRole
+
+FAN_KINDS = {MessageKind.TEXT, MessageKind.IMAGE}
+STAFF_KINDS = {MessageKind.TEXT, MessageKind.IMAGE, MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
+CARD_KINDS = {MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
+
+
+def conversation_groups(conversation: Conversation) -> list[str]:
+    return [user_group(conversation.fan.user_id), shop_group(conversation.shop_id)]
+
+
+def fan_follow(*, user: AbstractBaseUser, shop: Shop, display_name: str = "", via: str = "invite") -> Fan:
+    """The user follows the shop (idempotent) and gets their private conversation with it."""
+    name = (display_name or user.get_full_name() or user.get_username()).strip()[:100]
+    with transaction.atomic():
+        fan, created = Fan.objects.get_or_create(
+            shop=shop, user=user, defaults={"display_name": name, "joined_via": via}
+        )
+        Conversation.objects.get_or_create(shop=shop, fan=fan)
+    return fan
+
+
+def _parse_client_id(client_id: Any) -> uuid.UUID:
+    if client_id in (None, ""):
+        raise Invalid(_("client_id is required."))
+    try:
+        return uuid.UUID(str(client_id))
+    except (ValueError, TypeError, AttributeError):
+        raise Invalid(_("client_id must be a UUID.")) from None
+
+
+def _preview(kind: str, text: str, payload: dict[str, Any]) -> str:
+    if kind == MessageKind.IMAGE:
+        return _("[Image]")
+    if kind in CARD_KINDS:
+        return f"[{payload.get('name') or payload.get('title') or _('Card')}]"[:200]
+    return text[:200]
+
+
+def message_send(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: int,
+    client_id: Any,
+    kind: str = MessageKind.TEXT,
+    text: str = "",
+    image: UploadedFile | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Message, bool]:
+    """Store a message from a person and announce it. Returns (message, created).
+
+    Resending a client_id returns the first message and stores nothing new.
+    """
+    if kind not in MessageKind.values or kind == MessageKind.SYSTEM:
+        raise Invalid(_("Unknown message kind."))
+    cid = _parse_client_id(client_id)
+    if text is None:
+        text = ""
+    if not isinstance(text, str):
+        raise Invalid(_("text must be a string."))
+
+    text = text.strip()
+    processed = None
+    if kind == MessageKind.TEXT:
+        _text_check(text)
+    elif kind == MessageKind.IMAGE:
+        if image is None:
+            raise Invalid(_("An image message needs an image file."))
+        if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
+            raise TooLong()
+        processed = image_process(image)
+
+    conversation_pk = _as_int(conversation_id)
+    if conversation_pk is None:
+        raise NotFound()
+    if kind in CARD_KINDS:
+        # A resent card is answered before the attention budget is asked again.
+        existing = (
+            Message.objects.select_related("conversation__fan", "sender")
+            .filter(sender=user, client_id=cid)
+            .first()
+        )
+        if existing is not None:
+            if existing.conversation_id != conversation_pk:
+                raise Invalid(_("client_id was already used in another conversation."))
+            return existing, False
+    message_rate_check(user.pk)
+    return _message_store(
+        user=user,
+        conversation_pk=conversation_pk,
+        cid=cid,
+        kind=kind,
+        text=text,
+        processed=processed,
+        payload=payload,
+    )
+
+
+def _text_check(text: str) -> None:
+    if not text:
+        raise Invalid(_("The message is empty."))
+    if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
+        raise TooLong(
+            _("A message can have at most %(n)d characters.") % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
+        )
+
+
+def _message_store(
+    *,
+    user: AbstractBaseUser,
+    conversation_pk: int,
+    cid: uuid.UUID,
+    kind: str,
+    text: str,
+    processed: Any = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[Message, bool]:
+    """The transaction of message_send, after its checks and its rate limit."""
+    try:
+        with transaction.atomic(durable=True):
+            conversation, side = _conversation_lock(conversation_pk, user_id=user.pk)
+            allowed = FAN_KINDS if side == Side.FAN else STAFF_KINDS
+            if kind not in allowed:
+                raise Forbidden(_("You cannot send this kind of message here."))
+            card: dict[str, Any] = {}
+            if kind in CARD_KINDS:
+                card = card_build(kind, conversation.shop, payload)
+                refusal = _card_gate().check(conversation=conversation, source=kind)
+                if refusal is not None:
+                    raise _GateRefused(refusal, conversation.fan.pk)
+            message = _message_append(
+                conversation=conversation,
+                sender=user,
+                side=side,
+                kind=kind,
+                text=text,
+                payload=card,
+                client_id=cid,
+                processed=processed,
+            )
+    except _GateRefused as refused:
+        # Recorded outside the rolled-back transaction: refused means not sent, and logged as skipped.
+        _card_gate().refused(fan_id=refused.fan_id, source=kind, refusal=refused.refusal)
+        raise refused.refusal from None
+    except IntegrityError:
+        # The client_id was stored before (a resend, possibly concurrent): answer with the first message.
+        existing = (
+            Message.objects.select_related("conversation__fan", "sender")
+            .filter(sender=user, client_id=cid)
+            .first()
+        )
+        if existing is None:
+            raise
+        if existing.conversation_id != conversation_pk:
+            raise Invalid(_("client_id was already used in another conversation.")) from None
+        return existing, False
+    return message, True
+
+
+class _GateRefused(Exception):
+    """The card gate's refusal, carried out of the transaction it rolls back."""
+
+    def __init__(self, refusal: DomainError, fan_id: int) -> None:
+        self.refusal, self.fan_id = refusal, fan_id
+
+
+def _card_gate() -> CardGate:
+    gate = card_gates.get("attention_budget")
+    if gate is None:  # core.checks fails start-up first; this guards a test that cleared the registry
+        raise Invalid(_("Cards of this kind are not available yet."))
+    return gate
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# The send path is the hottest code in Fansi, so it speaks plain SQL: the ORM's query compilation
+# cost more CPU than the database work (bench/chat.py). Three statements: lock, insert, update.
+
+
+def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Conversation, str]:
+    """Lock the conversation row and decide the sender's side in one statement.
+
+    With a user_id this is the same rule as fans.access.access_conversation: the fan of the
+    conversation, or an active staff member of its shop; anyone else gets NotFound.
+    """
+    conv, fan, member = Conversation._meta.db_table, Fan._meta.db_table, ShopMember._meta.db_table
+    connection = transaction.get_connection()
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    sql = (
+        f"SELECT c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, c.bot_paused, "
+        f"EXISTS (SELECT 1 FROM {member} m WHERE m.shop_id = c.shop_id AND m.user_id = %s AND m.is_active) "
+        f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id WHERE c.id = %s{lock}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id if user_id is not None else -1, conversation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound()
+    fan_user_id, is_staff = row[3], row[6]
+    if user_id is None:
+        side = Side.SYSTEM
+    elif fan_user_id == user_id:
+        side = Side.FAN
+    elif is_staff:
+        side = Side.SHOP
+    else:
+        raise NotFound()
+    return _conversation_from_row(conversation_id, row[:6]), side
+
+
+def _conversation_from_row(conversation_id: int, row: tuple[Any, ...]) -> Conversation:
+    """The locked conversation as the send path reads it, without the ORM's query: (last_seq, shop_id,
+    fan_id, fan's user_id, fan's display_name, bot_paused). Other fields are deferred (loaded if read)."""
+    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused = row
+    alias = transaction.get_connection().alias
+    fan = Fan.from_db(
+        alias, ["id", "shop_id", "user_id", "display_name"], (fan_id, shop_id, fan_user_id, display_name)
+    )
+    conversation = Conversation.from_db(
+        alias,
+        ["id", "shop_id", "fan_id", "last_seq", "bot_paused"],
+        (conversation_id, shop_id, fan_id, last_seq, bot_paused),
+    )
+    conversation.fan = fan
+    return conversation
+
+
+def _message_append(
+    *,
+    conversation: Conversation,
+    sender: AbstractBaseUser | None,
+    side: str,
+    kind: str,
+    text: str,
+    payload: dict[str, Any],
+    client_id: uuid.UUID | None,
+    processed: Any = None,
+) -> Message:
+    """Append to a conversation locked by the caller; announce message.new after commit."""
+    connection = transaction.get_connection()
+    seq = conversation.last_seq + 1
+    message = Message(
+        conversation=conversation,
+        seq=seq,
+        sender=sender,
+        side=side,
+        kind=kind,
+        text=text,
+        payload=payload,
+        client_id=client_id,
+        created_at=timezone.now(),
+    )
+    if processed is not None:
+        message.image.save(processed.image.name, processed.image, save=False)
+        message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
+        message.image_width, message.image_height = processed.width, processed.height
+    fields = [
+        "conversation",
+        "seq",
+        "sender",
+        "side",
+        "kind",
+        "text",
+        "payload",
+        "image",
+        "thumbnail",
+        "image_width",
+        "image_height",
+        "client_id",
+        "created_at",
+    ]
+    opts = Message._meta
+    columns = [opts.get_field(f).column for f in fields]
+    values = [
+        opts.get_field(f).get_db_prep_save(getattr(message, opts.get_field(f).attname), connection)
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {opts.db_table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            values,
+        )
+        message.pk = cursor.fetchone()[0]
+
+        preview = _preview(kind, text, payload)
+        if side == Side.FAN:
+            # Sending implies having read everything before it.
+            counters, params = "fan_read_seq = %s, fan_unread = 0, shop_unread = shop_unread + 1", [seq]
+        elif side == Side.SHOP:
+            # A person replied: the bot steps back in this conversation until told to resume (handoff).
+            counters = "shop_read_seq = %s, shop_unread = 0, fan_unread = fan_unread + 1, bot_paused = %s"
+            params = [seq, True]
+        else:
+            counters, params = "fan_unread = fan_unread + 1", []
+        last_at = opts.get_field("created_at").get_db_prep_save(message.created_at, connection)
+        cursor.execute(
+            f"UPDATE {Conversation._meta.db_table} SET last_seq = %s, last_message_at = %s, "
+            f"last_message_preview = %s, {counters} WHERE id = %s",
+            [seq, last_at, preview, *params, conversation.pk],
+        )
+    conversation.last_seq = seq
+    _message_announce(conversation, message)
+    return message
+
+
+def _message_announce(conversation: Conversation, message: Message) -> None:
+    """After commit: message.new to both sides and the bot's hand-off; listeners see a fan's text."""
+    announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
+    if message.side == Side.SHOP and not conversation.bot_paused:
+        conversation.bot_paused = True
+        announce(
+            [shop_group(conversation.shop_id)],
+            {"type": "conversation.bot", "conversation": conversation.pk, "paused": True},
+        )
+    if message.side == Side.FAN and message.kind == MessageKind.TEXT:
+        for listener in fan_text_listeners.providers():
+            listener(conversation, message)
+
+
+def system_message_post(
+    *,
+    conversation: Conversation,
+    text: str,
+    kind: str = MessageKind.SYSTEM,
+    payload: dict[str, Any] | None = None,
+    side: str = Side.SYSTEM,
+) -> Message:
+    """A notice or card from the platform or the bot; joins the caller's transaction."""
+    with transaction.atomic():
+        locked, _side = _conversation_lock(conversation.pk, user_id=None)
+        return _message_append(
+            conversation=locked,
+            sender=None,
+            side=side,
+            kind=kind,
+            text=text[:4000],
+            payload=payload or {},
+            client_id=None,
+        )
+
+
+def conversation_read(*, user: AbstractBaseUser, conversation_id: int, seq: Any) -> Conversation:
+    """Move the user's side's read pointer up to `seq` and send a read receipt."""
+    try:
+        seq = int(seq)
+    except (TypeError, ValueError):
+        raise Invalid(_("seq must be a whole number.")) from None
+    if seq < 0:
+        raise Invalid(_("seq must be a whole number."))
+    with transaction.atomic():
+        conversation, side = access_conversation(user, conversation_id, lock=True)
+        seq = min(seq, conversation.last_seq)
+        read_field, unread_field = (
+            ("fan_read_seq", "fan_unread") if side == Side.FAN else ("shop_read_seq", "shop_unread")
+        )
+        if seq <= getattr(conversation, read_field):
+            return conversation
+        from_others = conversation.messages.filter(seq__gt=seq)
+        from_others = (
+            from_others.exclude(side=Side.FAN) if side == Side.FAN else from_others.filter(side=Side.FAN)
+        )
+        unread = from_others.count()
+        Conversation.objects.filter(pk=conversation.pk).update(**{read_field: seq, unread_field: unread})
+        setattr(conversation, read_field, seq)
+        setattr(conversation, unread_field, unread)
+        announce(
+            conversation_groups(conversation),
+            {"type": "read", "conversation": conversation.pk, "side": side, "seq": seq, "user": user.pk},
+        )
+    return conversation
+
+
+def conversation_assign(
+    *, actor: AbstractBaseUser, conversation_id: int, assignee_id: int | None
+) -> Conversation:
+    """Assign a conversation (and its fan) to a staff member; assistants may only take it themselves."""
+    with transaction.atomic():
+        conversation, side = access_conversation(actor, conversation_id, lock=True)
+        if side != Side.SHOP:
+            raise NotFound()
+        member = ShopMember.objects.get(shop_id=conversation.shop_id, user=actor, is_active=True)
+        assignee = None
+        if assignee_id is not None:
+            assignee_member = (
+                ShopMember.objects.select_related("user")
+                .filter(shop_id=conversation.shop_id, user_id=_as_int(assignee_id), is_active=True)
+                .first()
+            )
+            if assignee_member is None:
+                raise Invalid(_("The assignee is not on this shop's team."))
+            assignee = assignee_member.user
+        if member.role == ShopRole.ASSISTANT and assignee_id is not None and assignee.pk != actor.pk:
+            raise Forbidden(_("Assistants can only take conversations themselves."))
+        Conversation.objects.filter(pk=conversation.pk).update(assigned_to=assignee)
+        Fan.objects.filter(pk=conversation.fan_id).update(assigned_to=assignee)
+        conversation.assigned_to = assignee
+        announce(
+            [shop_group(conversation.shop_id)],
+            {
+                "type": "conversation.assigned",
+                "conversation": conversation.pk,
+                "assigned_to": assignee.pk if assignee else None,
+            },
+        )
+    return conversation

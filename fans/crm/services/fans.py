@@ -1,0 +1,101 @@
+"""Writes on one fan, their tags and notes, segments and the shop's tag vocabulary."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.errors import Conflict, Invalid, NotFound
+from fans.chat.models import Fan
+from fans.crm.filters import fan_filter_clean
+from fans.crm.models import Segment, Tag, TagSource
+from fans.crm.services.common import audit, require_role
+from fans.crm.services.tagging import fan_tags_bulk_remove, fan_tags_change, source_for
+from fans.crm.vocabulary import split_tag_list, tags_resolve
+from shops.models import ShopMember, ShopRole
+
+
+def fan_tags_update(*, member: ShopMember, fan: Fan, add: list[str], remove: list[str]) -> Fan:
+    """Tag or untag one fan from `group:tag` strings (the API's POST /fans/{id}/tags/)."""
+    add_tags = tags_resolve(member.shop, split_tag_list(add))
+    remove_tags = tags_resolve(member.shop, split_tag_list(remove))
+    if {t.pk for t in add_tags} & {t.pk for t in remove_tags}:
+        raise Invalid(_("A tag cannot be added and removed at once."))
+    fan_tags_change(
+        fan=fan, add=add_tags, remove=remove_tags, source=source_for(member.role), actor=member.user
+    )
+    return fan
+
+
+def fan_notes_update(*, member: ShopMember, fan: Fan, notes: str) -> Fan:
+    if len(notes) > 5000:
+        raise Invalid(_("Notes can have at most 5,000 characters."), code="too_long")
+    Fan.objects.filter(pk=fan.pk).update(notes=notes)
+    fan.notes = notes
+    return fan
+
+
+def segment_create(*, member: ShopMember, name: str, filter: dict[str, Any]) -> Segment:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise Invalid(_("A segment needs a name of at most 100 characters."))
+    clean = fan_filter_clean(member.shop, filter or {})
+    if Segment.objects.filter(shop=member.shop, name=name).exists():
+        raise Conflict(_("A segment with this name exists already."), code="duplicate_name")
+    return Segment.objects.create(shop=member.shop, name=name, filter=clean, created_by=member.user)
+
+
+def segment_delete(*, member: ShopMember, segment: Segment) -> None:
+    if segment.created_by_id != member.user_id:
+        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+    segment.delete()
+
+
+def fan_tags_erase(*, user: AbstractBaseUser, shop_id: int) -> int:
+    """A fan asks a shop to remove every tag it holds on them; done at once and audited."""
+    fan = Fan.objects.select_related("shop").filter(shop_id=shop_id, user=user).first()
+    if fan is None:
+        raise NotFound()
+    with transaction.atomic():
+        tags = list(Tag.objects.filter(fan_tags__fan=fan))
+        removed = fan_tags_bulk_remove(fan_ids=[fan.pk], tags=tags, source=TagSource.FAN, actor=user)
+        audit(shop=fan.shop, actor=user, action="privacy.tags_erased", count=removed, fan=fan.pk)
+    return removed
+
+
+def tag_group_create(
+    *,
+    member: ShopMember,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    choice: str,
+    scope: str,
+    tags: list[dict[str, str]],
+):
+    """A shop's private tag group; its code may not shadow a platform group's."""
+    from fans.crm.models import TagGroup
+
+    require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+    if (
+        TagGroup.objects.filter(code=code, shop__isnull=True).exists()
+        or TagGroup.objects.filter(code=code, shop=member.shop).exists()
+    ):
+        raise Conflict(_("A tag group with this code exists already."), code="duplicate_code")
+    codes = [t["code"] for t in tags]
+    if len(set(codes)) != len(codes):
+        raise Invalid(_("Tag codes in a group must be unique."))
+    with transaction.atomic():
+        group = TagGroup.objects.create(
+            shop=member.shop,
+            code=code,
+            name_zh=name_zh,
+            name_en=name_en,
+            choice=choice,
+            scope=scope,
+            position=100 + TagGroup.objects.filter(shop=member.shop).count(),
+        )
+        Tag.objects.bulk_create([Tag(group=group, position=i, **t) for i, t in enumerate(tags)])
+        audit(shop=member.shop, actor=member.user, action="tag_group.create", count=len(tags), code=code)
+    return group
