@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from fans.bot import hooks as bot_hooks
 from fans.bot import services as bot
-from fans.bot.services import broadcasts
 from fans.bot.models import BotSettings, Broadcast, FaqRule, PhraseRule, PromoDelivery, TagSuggestion
 from fans.bot.phrases import phrases_find
+from fans.bot.services import broadcasts
 from fans.bot.services.budget import OverBudget
 from fans.chat.models import Conversation, Message
 from fans.chat.services import message_send
