@@ -7,68 +7,18 @@
 (function () {
   "use strict";
 
-  function readJSON(id, fallback) {
-    var node = document.getElementById(id);
-    return node ? JSON.parse(node.textContent) : fallback;
-  }
-  var T = readJSON("bot-i18n", {});
-  var CFG = readJSON("bot-config", {});
-  var FINAL = { succeeded: true, failed: true, cancelled: true };
+  var $ = Fansi.$, el = Fansi.el, api = Fansi.api, toast = Fansi.toast, withShop = Fansi.withShop;
+  var CFG = Fansi.config("bot-config", {});
+  var BROADCAST_STATUS = {
+    queued: gettext("Queued"), running: gettext("Sending"), succeeded: gettext("Done"),
+    failed: gettext("Failed"), cancelled: gettext("Cancelled"),
+  };
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
   function button(text, className, onClick) {
     var b = el("button", className, text);
     b.type = "button";
     b.addEventListener("click", onClick);
     return b;
-  }
-  function csrf() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-  function api(method, url, body) {
-    var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") init.headers["X-CSRFToken"] = csrf();
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(url, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = new Error((data && data.message) || T.error);
-          err.code = data && data.code;
-          err.status = resp.status;
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
-  function withShop(url, shop) {
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "shop=" + encodeURIComponent(shop);
-  }
-
-  var toastTimer = null;
-  function toast(text, isError) {
-    var box = $("bot-flash");
-    if (!box) {
-      box = el("div", "bot-flash floating");
-      box.id = "bot-flash";
-      box.setAttribute("role", "status");
-      document.body.appendChild(box);
-    }
-    box.textContent = text;
-    box.classList.toggle("error", !!isError);
-    box.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(function () { box.hidden = true; }, 5000);
   }
 
   function onFrame(handler) {
@@ -106,7 +56,7 @@
       self.list.textContent = "";
       rows.forEach(function (s) { self.add(s); });
       self.onChange(self.count());
-    }).catch(function (err) { toast(err.message, true); });
+    }).catch(Fansi.toastError);
   };
   Suggestions.prototype.count = function () { return this.list.children.length; };
   Suggestions.prototype.add = function (raw) {
@@ -121,18 +71,18 @@
     top.appendChild(el("strong", "sugg-tag", s.tag_name));
     var pct = Math.round((Number(s.confidence) || 0) * 100);
     var conf = el("span", "sugg-confidence", pct + "%");
-    conf.title = T.confidence;
+    conf.title = gettext("Confidence");
     top.appendChild(conf);
     li.appendChild(top);
     if (s.text) {
       var from = el("div", "sugg-source");
-      from.appendChild(el("span", "visually-hidden", T.from_message + ": "));
+      from.appendChild(el("span", "visually-hidden", gettext("From the message") + ": "));
       from.appendChild(highlighted(s.text, s.phrase));
       li.appendChild(from);
     }
     var actions = el("div", "sugg-actions");
-    actions.appendChild(button(T.confirm, "btn btn-primary btn-small sugg-confirm", function () { self.decide(li, s, true); }));
-    actions.appendChild(button(T.reject, "btn btn-ghost btn-small sugg-reject", function () { self.decide(li, s, false); }));
+    actions.appendChild(button(gettext("Confirm"), "btn btn-primary btn-small sugg-confirm", function () { self.decide(li, s, true); }));
+    actions.appendChild(button(gettext("Ignore"), "btn btn-ghost btn-small sugg-reject", function () { self.decide(li, s, false); }));
     li.appendChild(actions);
     this.list.insertBefore(li, this.list.firstChild);
     this.onChange(this.count());
@@ -144,11 +94,11 @@
     api("POST", url).then(function () {
       li.remove();
       self.onChange(self.count());
-      if (confirm) { toast(T.confirmed); self.afterConfirm(s); }
+      if (confirm) { toast(gettext("Tag added.")); self.afterConfirm(s); }
     }).catch(function (err) {
       if (err.code === "already_decided") { li.remove(); self.onChange(self.count()); self.afterConfirm(s); return; }
       Array.prototype.forEach.call(li.querySelectorAll("button"), function (b) { b.disabled = false; });
-      toast(err.message, true);
+      Fansi.toastError(err);
     });
   };
 
@@ -167,14 +117,14 @@
         var li = el("li", "fan-tag");
         li.dataset.tag = t.tag;
         li.appendChild(el("span", "chip chip-on", (t.group_name ? t.group_name + " · " : "") + t.name));
-        if (t.source === "bot") li.appendChild(el("span", "tag-source", T.source_bot));
+        if (t.source === "bot") li.appendChild(el("span", "tag-source", gettext("Bot")));
         ul.appendChild(li);
       });
       $("fan-tags-empty").hidden = ul.children.length > 0;
     }
     function loadTags() {
       return api("GET", "/api/fans/" + fanId + "/").then(function (fan) { renderTags(fan.tag_details); })
-        .catch(function (err) { toast(err.message, true); });
+        .catch(Fansi.toastError);
     }
 
     var suggestions = new Suggestions($("suggestions"), fanId, function (n) {
@@ -187,7 +137,7 @@
     var status = $("bot-status");
     var resume = $("bot-resume");
     function setPaused(paused) {
-      status.textContent = paused ? T.paused : T.active;
+      status.textContent = paused ? gettext("Bot paused (a person took over)") : gettext("Bot is replying automatically");
       status.classList.toggle("paused", paused);
       resume.hidden = !paused;
     }
@@ -196,7 +146,7 @@
       resume.disabled = true;
       api("POST", "/api/conversations/" + convId + "/bot/resume/")
         .then(function (state) { setPaused(!!state.bot_paused); })
-        .catch(function (err) { toast(err.message, true); })
+        .catch(Fansi.toastError)
         .then(function () { resume.disabled = false; });
     });
 
@@ -262,13 +212,13 @@
       if (d.reason && !preview.reason) preview.reason = d.reason;
       if (window.FansiChat) item.appendChild(window.FansiChat.renderCard(preview, d.kind));
       var actions = el("div", "draft-actions");
-      actions.appendChild(button(T.send, "btn btn-primary btn-small draft-send", function () {
+      actions.appendChild(button(gettext("Send"), "btn btn-primary btn-small draft-send", function () {
         if (!window.FansiChat) return;
         window.FansiChat.sendCard(d.kind, cardFor(d.kind, card, d.reason), preview);
         item.remove();
         if (!list.children.length) close();
       }));
-      actions.appendChild(button(T.discard, "btn btn-ghost btn-small draft-discard", function () {
+      actions.appendChild(button(gettext("Discard"), "btn btn-ghost btn-small draft-discard", function () {
         item.remove();
         if (!list.children.length) close();
       }));
@@ -279,18 +229,20 @@
     function draft(command) {
       box.hidden = false;
       list.textContent = "";
-      title.textContent = command === "/campaign" ? T.campaign_title : command === "/recommend" ? T.recommend_title : command;
-      list.appendChild(el("p", "muted small drafts-note", T.drafting));
+      title.textContent = command === "/campaign" ? gettext("Recommended campaigns")
+        : command === "/recommend" ? gettext("Recommended products") : command;
+      list.appendChild(el("p", "muted small drafts-note", gettext("The bot is drafting…")));
       api("POST", "/api/fans/" + fanId + "/drafts/", { command: command, k: 3 })
         .then(function (data) {
           list.textContent = "";
           var drafts = data.drafts || [];
-          if (!drafts.length) { list.appendChild(el("p", "muted small drafts-note", T.no_drafts)); return; }
+          if (!drafts.length) { list.appendChild(el("p", "muted small drafts-note", gettext("Nothing to suggest right now."))); return; }
           drafts.forEach(function (d) { list.appendChild(renderDraft(d)); });
         })
         .catch(function (err) {
           list.textContent = "";
-          var text = err.code === "unknown_command" ? T.unknown_command : err.message;
+          var text = err.code === "unknown_command"
+            ? gettext("This command is not available yet. Try /recommend or /campaign.") : err.message;
           list.appendChild(el("p", "drafts-note drafts-error", text));
         });
     }
@@ -319,11 +271,11 @@
     $("canned-picker-close").addEventListener("click", function () { picker.hidden = true; });
     function loadCanned() {
       pickerList.textContent = "";
-      pickerList.appendChild(el("li", "empty", T.loading));
+      pickerList.appendChild(el("li", "empty", gettext("Loading…")));
       api("GET", withShop("/api/bot/canned-replies/", shop)).then(function (replies) {
         loaded = true;
         pickerList.textContent = "";
-        if (!replies.length) { pickerList.appendChild(el("li", "empty", T.no_canned)); return; }
+        if (!replies.length) { pickerList.appendChild(el("li", "empty", gettext("No canned replies yet."))); return; }
         replies.forEach(function (r) {
           var li = el("li");
           var b = el("button", "canned-item");
@@ -337,12 +289,12 @@
             api("POST", "/api/fans/" + fanId + "/canned/" + r.id + "/render/").then(function (out) {
               picker.hidden = true;
               if (window.FansiChat) window.FansiChat.fill(out.text);
-            }).catch(function (err) { toast(err.message, true); });
+            }).catch(Fansi.toastError);
           });
           li.appendChild(b);
           pickerList.appendChild(li);
         });
-      }).catch(function (err) { pickerList.textContent = ""; toast(err.message, true); });
+      }).catch(function (err) { pickerList.textContent = ""; Fansi.toastError(err); });
     }
   }
 
@@ -366,9 +318,11 @@
       api("POST", "/api/me/shops/" + box.dataset.shop + "/promotions/", { opt_out: want })
         .then(function (state) {
           box.checked = !!state.opt_out;
-          toast(state.opt_out ? T.opted_out : T.opted_in);
+          toast(state.opt_out
+            ? gettext("You will not receive promotions from this shop. Replies to you still arrive.")
+            : gettext("Promotions from this shop are on again."));
         })
-        .catch(function (err) { box.checked = !want; toast(err.message, true); })
+        .catch(function (err) { box.checked = !want; Fansi.toastError(err); })
         .then(function () { box.disabled = false; });
     });
   }
@@ -400,8 +354,8 @@
         };
         var status = $("settings-status");
         api("PATCH", withShop("/api/bot/settings/", CFG.shop), body)
-          .then(function () { status.textContent = T.saved; toast(T.saved); })
-          .catch(function (err) { status.textContent = ""; toast(err.message, true); });
+          .then(function () { status.textContent = gettext("Saved."); toast(gettext("Saved.")); })
+          .catch(function (err) { status.textContent = ""; Fansi.toastError(err); });
       });
     }
     var faqForm = $("faq-form");
@@ -414,11 +368,11 @@
           is_active: true, position: list.children.length,
         };
         api("POST", withShop("/api/bot/faq/", CFG.shop), body).then(function (rule) {
-          list.appendChild(ruleItem(rule.keywords, rule.answer, el("span", "pill", T.active_rule)));
+          list.appendChild(ruleItem(rule.keywords, rule.answer, el("span", "pill", gettext("Active"))));
           $("faq-empty").hidden = true;
           faqForm.reset();
-          toast(T.added);
-        }).catch(function (err) { toast(err.message, true); });
+          toast(gettext("Added."));
+        }).catch(Fansi.toastError);
       });
     }
     var cannedForm = $("canned-form");
@@ -430,8 +384,8 @@
           $("canned-list").appendChild(ruleItem(reply.title, reply.text));
           $("canned-empty").hidden = true;
           cannedForm.reset();
-          toast(T.added);
-        }).catch(function (err) { toast(err.message, true); });
+          toast(gettext("Added."));
+        }).catch(Fansi.toastError);
       });
     }
   }
@@ -449,26 +403,23 @@
         if (dd && stats[k] !== undefined) dd.textContent = String(stats[k]);
       });
       var pill = li.querySelector('[data-field="status"]');
-      pill.textContent = T[stats.status] || stats.status;
+      pill.textContent = BROADCAST_STATUS[stats.status] || stats.status;
       pill.className = "pill bc-status status-" + stats.status;
-      var pct = Math.round((Number(stats.progress) || 0) * 100);
-      var bar = li.querySelector(".progress");
-      bar.setAttribute("aria-valuenow", String(pct));
-      bar.querySelector("span").style.width = pct + "%";
+      Fansi.setProgress(li.querySelector(".progress"), stats.progress);
     }
 
-    function poll(li) {
-      var id = li.dataset.broadcast;
-      api("GET", "/api/broadcasts/" + id + "/").then(function (stats) {
-        setRow(li, stats);
-        // Running: follow closely. Done: reads keep coming in, more slowly.
-        setTimeout(function () { poll(li); }, FINAL[stats.status] ? 10000 : 1000);
-      }).catch(function () { setTimeout(function () { poll(li); }, 15000); });
+    /* Running: follow closely. Done: reads keep coming in, more slowly. */
+    function follow(li) {
+      Fansi.pollJob("/api/broadcasts/" + li.dataset.broadcast + "/", {
+        immediate: true, every: 1000, thenEvery: 10000, retryEvery: 15000,
+        onUpdate: function (stats) { setRow(li, stats); },
+        onError: function () { /* keep the last numbers; try again later */ },
+      });
     }
 
     Array.prototype.forEach.call(list.querySelectorAll("li[data-broadcast]"), function (li) {
       setRow(li, { status: li.dataset.status, progress: Number(li.querySelector(".progress").getAttribute("aria-valuenow")) / 100 });
-      poll(li);
+      follow(li);
     });
 
     var form = $("broadcast-form");
@@ -487,15 +438,16 @@
       var body = { shop: CFG.shop, kind: kind(), promotional: $("bc-promotional").checked };
       if (body.kind === "text") {
         body.text = $("bc-text").value.trim();
-        if (!body.text) { toast(T.write_text, true); return; }
+        if (!body.text) { toast(gettext("Write the message first."), true); return; }
       } else {
         body.product = Number($("bc-product").value);
-        if (!body.product) { toast(T.choose_product, true); return; }
+        if (!body.product) { toast(gettext("Choose a product first."), true); return; }
       }
       var label = audience.options[audience.selectedIndex].textContent;
       if (audience.value === "all") body.filter = {};  // every fan of the shop, resolved by the server
       else body.segment = Number(audience.value);
-      if (!window.confirm(T.confirm_broadcast.replace("__N__", label))) return;
+      var question = gettext("Send this to %(n)s fans? Fans over their attention budget or who turned promotions off are skipped.");
+      if (!window.confirm(interpolate(question, { n: label }, true))) return;
       var submit = form.querySelector("button[type=submit]");
       submit.disabled = true;
       api("POST", "/api/broadcasts/", body).then(function (stats) {
@@ -509,9 +461,9 @@
         $("broadcast-empty").hidden = true;
         form.reset();
         syncKind();
-        toast(T.broadcast_started);
-        poll(li);
-      }).catch(function (err) { toast(err.message, true); })
+        toast(gettext("The broadcast is on its way."));
+        follow(li);
+      }).catch(Fansi.toastError)
         .then(function () { submit.disabled = false; });
     });
   }

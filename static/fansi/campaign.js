@@ -3,62 +3,21 @@
 (function () {
   "use strict";
 
-  function readJSON(id, fallback) {
-    var el = document.getElementById(id);
-    return el ? JSON.parse(el.textContent) : fallback;
-  }
-  var CFG = readJSON("campaign-config", {});
-  var T = readJSON("campaign-i18n", {});
+  var $ = Fansi.$, api = Fansi.api;
+  var CFG = Fansi.config("campaign-config", {});
   var POLL_MS = 5000;
+  var CAMPAIGN_STATUS = {
+    draft: gettext("Draft"), live: gettext("Live"), succeeded: gettext("Succeeded"), failed: gettext("Failed"),
+    ended: gettext("Ended"), active: gettext("Active"),
+  };
+  var PLEDGE_STATUS = {
+    pending: gettext("Paying deposit"), active: gettext("Active"), paused: gettext("Paused"),
+    cancelled: gettext("Cancelled"), confirmed: gettext("Confirmed"), refunded: gettext("Refunded"),
+  };
 
-  function $(id) { return document.getElementById(id); }
-  function fmt(template, values) {
-    return String(template || "").replace(/%\((\w+)\)s/g, function (_m, key) {
-      return values && values[key] !== undefined && values[key] !== null ? values[key] : "";
-    });
-  }
-  function csrf() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-  function api(method, url, body, headers) {
-    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (method !== "GET") opts.headers["X-CSRFToken"] = csrf();
-    Object.keys(headers || {}).forEach(function (k) { opts.headers[k] = headers[k]; });
-    if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = new Error((data && data.message) || T.error);
-          err.code = data && data.code;
-          err.detail = data && data.detail;
-          err.status = resp.status;
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return "k-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
-  }
   function money(value) {
     var n = Number(value || 0);
     return (Math.round(n * 100) / 100).toFixed(2).replace(/\.00$/, "");
-  }
-  var flashTimer = null;
-  function flash(message, isError) {
-    var box = $("crm-flash");
-    if (!box) return;
-    box.textContent = message;
-    box.classList.toggle("error", !!isError);
-    box.hidden = false;
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(function () { box.hidden = true; }, isError ? 8000 : 4000);
   }
 
   /* ---------------------------------------------------------------------------------------------------
@@ -71,14 +30,13 @@
     var pct = Math.max(0, Math.min(100, Math.round(100 * committed / target)));
     var bar = box.querySelector("[data-bar]");
     if (bar) {
-      bar.style.width = pct + "%";
-      bar.parentNode.setAttribute("aria-valuenow", String(pct));
+      Fansi.setProgress(bar.parentNode, committed, target);
       bar.parentNode.classList.toggle("reached", committed >= target);
     }
     var text = box.querySelector("[data-committed-text]");
-    if (text) text.textContent = fmt(T.committed, { n: committed, target: target });
+    if (text) text.textContent = interpolate(gettext("%(n)s of %(target)s committed"), { n: committed, target: target }, true);
     var pctEl = box.querySelector("[data-percent]");
-    if (pctEl) pctEl.textContent = committed >= target ? T.target_reached + " · " + pct + "%" : pct + "%";
+    if (pctEl) pctEl.textContent = committed >= target ? gettext("Target reached") + " · " + pct + "%" : pct + "%";
     root.setAttribute("data-committed", String(committed));
     root.querySelectorAll("[data-price-now]").forEach(function (el) {
       if (c.current_unit_price !== undefined) el.textContent = "¥" + money(c.current_unit_price);
@@ -99,14 +57,15 @@
       var nextEl = root.querySelector("[data-next-tier]");
       if (nextEl) {
         nextEl.textContent = next
-          ? fmt(T.to_next, { n: Number(next.getAttribute("data-min")) - committed, price: money(next.getAttribute("data-price")) })
-          : (tiers.length > 1 ? T.top_tier : "");
+          ? interpolate(gettext("%(n)s more to ¥%(price)s"),
+            { n: Number(next.getAttribute("data-min")) - committed, price: money(next.getAttribute("data-price")) }, true)
+          : (tiers.length > 1 ? gettext("Lowest price reached") : "");
       }
     }
     if (c.status) {
       root.querySelectorAll("[data-status-badge]").forEach(function (el) {
         el.className = "status-badge status-" + c.status;
-        if (T["status_" + c.status]) el.textContent = T["status_" + c.status];
+        if (CAMPAIGN_STATUS[c.status]) el.textContent = CAMPAIGN_STATUS[c.status];
       });
     }
   }
@@ -117,15 +76,15 @@
     function tick() {
       var left = new Date(CFG.deadline).getTime() - Date.now();
       var text;
-      if (left <= 0) text = T.ended;
+      if (left <= 0) text = gettext("Ended");
       else {
         var mins = Math.floor(left / 60000);
         var d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
         var parts = [];
-        if (d) parts.push(fmt(T.days, { n: d }));
-        if (d || h) parts.push(fmt(T.hours, { n: h }));
-        if (!d) parts.push(fmt(T.minutes, { n: m }));
-        text = fmt(T.ends_in, { time: parts.join(" ") });
+        if (d) parts.push(interpolate(gettext("%(n)sd"), { n: d }, true));
+        if (d || h) parts.push(interpolate(gettext("%(n)sh"), { n: h }, true));
+        if (!d) parts.push(interpolate(gettext("%(n)smin"), { n: m }, true));
+        text = interpolate(gettext("Ends in %(time)s"), { time: parts.join(" ") }, true);
       }
       els.forEach(function (el) { el.textContent = text; });
     }
@@ -285,7 +244,7 @@
         }
         var field = FIELD_FOR_CODE[err.code];
         if (!shown && field) shown = fieldError(field, err.message);
-        if (!shown) { $("form-error").textContent = err.message || T.error; $("form-error").hidden = false; }
+        if (!shown) { $("form-error").textContent = err.message; $("form-error").hidden = false; }
         var first = form.querySelector(".field-invalid input, .field-invalid select");
         if (first) first.focus();
       });
@@ -302,18 +261,14 @@
     var launch = $("launch-campaign");
     if (launch) {
       launch.addEventListener("click", function () {
-        if (!window.confirm(T.launch_confirm)) return;
+        if (!window.confirm(gettext("Launch this campaign? The goal and deadline cannot be changed afterwards."))) return;
         launch.disabled = true;
         api("POST", CFG.launch_api).then(function () {
-          try { sessionStorage.setItem("campaign-flash", T.launched); } catch (e) { /* private mode */ }
+          Fansi.toastAfterReload(gettext("Campaign launched"));
           window.location.reload();
-        }).catch(function (err) { launch.disabled = false; flash(err.message, true); });
+        }).catch(function (err) { launch.disabled = false; Fansi.toastError(err); });
       });
     }
-    try {
-      var pending = sessionStorage.getItem("campaign-flash");
-      if (pending) { sessionStorage.removeItem("campaign-flash"); flash(pending); }
-    } catch (e) { /* private mode */ }
     var last = CFG.committed_quantity;
     watch([{ id: CFG.id, api: CFG.api, status: CFG.status }], function (data) {
       renderProgress(root, data);
@@ -345,7 +300,7 @@
     function quantity() { return Math.max(1, Math.floor(Number(qty.value) || 1)); }
     function updateDeposit() {
       var amount = quantity() * Number(CFG.current_unit_price) * Number(CFG.deposit_percent) / 100;
-      $("deposit-line").textContent = fmt(T.deposit, { amount: money(amount) });
+      $("deposit-line").textContent = interpolate(gettext("Deposit now: ¥%(amount)s"), { amount: money(amount) }, true);
     }
     form.querySelectorAll("[data-step]").forEach(function (b) {
       b.addEventListener("click", function () {
@@ -366,16 +321,17 @@
       $("pledge-error").hidden = true;
       var body = { variant: Number(variant.value), quantity: quantity() };
       // A fresh key per attempt; a network retry of this same request would reuse it.
-      var key = uuid();
+      var key = Fansi.uuid();
       api("POST", CFG.pledge_api, body, { "Idempotency-Key": key }).then(function (p) {
         form.hidden = true;
         var label = variant.parentNode.querySelector("span").textContent;
-        $("pledge-success-text").textContent = fmt(T.pledged, { n: p.quantity, variant: label, amount: money(p.deposit_amount) });
+        $("pledge-success-text").textContent = interpolate(gettext("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
+          { n: p.quantity, variant: label, amount: money(p.deposit_amount) }, true);
         $("pledge-success").hidden = false;
         api("GET", CFG.api).then(function (data) { renderProgress(root, data); }).catch(function () {});
       }).catch(function (err) {
         button.disabled = false;
-        $("pledge-error").textContent = err.message || T.error;
+        $("pledge-error").textContent = err.message;
         $("pledge-error").hidden = false;
       });
     });
@@ -385,11 +341,12 @@
    * Fan: my pledges and subscriptions.
    * --------------------------------------------------------------------------------------------------- */
   function initMine() {
+    var ACTION_DONE = { skip: gettext("The next box is skipped"), pause: gettext("Paused"), resume: gettext("Resumed") };
     function done(card, data, note) {
       var badge = card.querySelector("[data-pledge-status]");
       if (data && data.status) {
         badge.className = "status-badge status-" + data.status;
-        badge.textContent = T[data.status] || T["status_" + data.status] || data.status;
+        badge.textContent = PLEDGE_STATUS[data.status] || data.status;
       }
       var n = card.querySelector("[data-note]");
       n.textContent = note;
@@ -397,7 +354,7 @@
       setTimeout(function () { window.location.reload(); }, 1200);
     }
     function fail(err) {
-      $("mine-error").textContent = err.message || T.error;
+      $("mine-error").textContent = err.message;
       $("mine-error").hidden = false;
     }
     document.querySelectorAll("[data-pledge]").forEach(function (card) {
@@ -407,7 +364,7 @@
           var action = b.getAttribute("data-action");
           b.disabled = true;
           api("POST", "/api/pledges/" + id + "/" + action + "/").then(function (data) {
-            done(card, data, T[{ skip: "skipped", pause: "paused", resume: "resumed" }[action]]);
+            done(card, data, ACTION_DONE[action]);
           }).catch(function (err) { b.disabled = false; fail(err); });
         });
       });
@@ -418,13 +375,34 @@
           var button = cancel.querySelector("button");
           button.disabled = true;
           api("POST", "/api/pledges/" + id + "/cancel/", { reason: cancel.reason.value.trim() }).then(function (data) {
-            done(card, data, T.cancelled);
+            done(card, data, gettext("Cancelled"));
           }).catch(function (err) { button.disabled = false; fail(err); });
         });
       }
     });
   }
 
+  /* ---------------------------------------------------------------------------------------------------
+   * Factory: the public demand board (committed demand against each MOQ), refreshed every 10 s.
+   * --------------------------------------------------------------------------------------------------- */
+  function initBoard(root) {
+    function paint(data) {
+      data.products.forEach(function (p) {
+        [p].concat(p.variants).forEach(function (row, i) {
+          var el = document.querySelector('[data-product="' + p.id + '"] [data-row="' + (i === 0 ? "p" : row.id) + '"]');
+          if (!el) return;
+          // No MOQ means nothing to wait for: a full bar.
+          Fansi.setProgress(el.querySelector(".board-bar"), row.moq ? row.committed : 1, row.moq || 1);
+          el.querySelector("[data-count]").textContent = row.committed + " / " + row.moq;
+          el.classList.toggle("reached", row.committed >= row.moq);
+        });
+      });
+    }
+    setInterval(function () { api("GET", root.dataset.boardApi).then(paint).catch(function () {}); }, 10000);
+  }
+
   var pages = { list: initList, "new": initNew, detail: initDetail, fan: initFan, mine: initMine };
   if (pages[CFG.page]) pages[CFG.page]();
+  var board = document.querySelector("[data-board-api]");
+  if (board) initBoard(board);
 })();

@@ -6,12 +6,9 @@
 (function () {
   "use strict";
 
-  var cfgEl = document.getElementById("chat-config");
-  if (!cfgEl) return;
-  var cfg = JSON.parse(cfgEl.textContent);
-  var T = JSON.parse(document.getElementById("chat-i18n").textContent);
-  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  var csrf = csrfMeta ? csrfMeta.content : "";
+  var cfg = Fansi.config("chat-config", null);
+  if (!cfg) return;
+  var $ = Fansi.$, el = Fansi.el, uuid = Fansi.uuid, api = Fansi.api;
   var lang = document.documentElement.lang || "zh-hans";
 
   var me = cfg.me;
@@ -19,28 +16,9 @@
   var convId = cfg.conversation; // the open conversation, or null in an empty inbox
   var OUTBOX_KEY = "fansi.outbox." + me;
   var RETRYABLE = { rate_limited: true, internal: true };
+  var OVER_BUDGET = gettext("This fan already received a promotion today; skipped.");
 
   // --- small helpers --------------------------------------------------------------------------
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function uuid() {
-    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
-    var b = new Uint8Array(16);
-    if (window.crypto && window.crypto.getRandomValues) window.crypto.getRandomValues(b);
-    else for (var i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
-
   function timeLabel(iso) {
     if (!iso) return "";
     var d = new Date(iso);
@@ -52,27 +30,9 @@
   }
 
   function preview(msg) {
-    if (msg.kind === "image") return T.image;
+    if (msg.kind === "image") return gettext("[Image]");
     if (msg.card && (msg.card.name || msg.card.title)) return "[" + (msg.card.name || msg.card.title) + "]";
     return msg.text || "";
-  }
-
-  function api(method, url, body) {
-    var headers = { "X-CSRFToken": csrf, Accept: "application/json" };
-    var init = { method: method, credentials: "same-origin", headers: headers };
-    if (body instanceof FormData) init.body = body;
-    else if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(url, init).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = new Error((data && data.message) || T.error);
-          err.code = data && data.code;
-          err.status = resp.status;
-          throw err;
-        }
-        return data;
-      });
-    });
   }
 
   // --- outbox: unacknowledged messages, persisted so a reload loses nothing ---------------------
@@ -123,10 +83,10 @@
       box.appendChild(el("div", "chat-card-img", (card.name || card.title || "?").slice(0, 1)));
     }
     var body = el("div", "chat-card-body");
-    body.appendChild(el("span", "chat-card-kind", kind === "campaign_card" ? T.campaign : T.product));
+    body.appendChild(el("span", "chat-card-kind", kind === "campaign_card" ? gettext("Campaign") : gettext("Product")));
     body.appendChild(el("span", "chat-card-name", card.name || card.title || ""));
     if (card.price) body.appendChild(el("span", "chat-card-price", (card.currency === "CNY" || !card.currency ? "¥" : card.currency + " ") + card.price));
-    if (card.available === false) body.appendChild(el("span", "chat-card-note", T.unavailable));
+    if (card.available === false) body.appendChild(el("span", "chat-card-note", gettext("Sold out")));
     if (card.reason) body.appendChild(el("span", "chat-card-note", card.reason));
     box.appendChild(body);
     return box;
@@ -141,18 +101,18 @@
         a.target = "_blank";
         a.rel = "noopener";
         var img = el("img");
-        img.alt = T.image;
+        img.alt = gettext("[Image]");
         img.src = msg.image.thumbnail_url || msg.image.url;
         img.addEventListener("load", function () { if (nearBottom()) toBottom(); });
         a.appendChild(img);
         wrap.appendChild(a);
       } else if (msg.localUrl) {
         var local = el("img");
-        local.alt = T.image;
+        local.alt = gettext("[Image]");
         local.src = msg.localUrl;
         wrap.appendChild(local);
       } else {
-        wrap.textContent = T.uploading;
+        wrap.textContent = gettext("Uploading picture…");
       }
       return wrap;
     }
@@ -161,9 +121,9 @@
   }
 
   function statusText(msg, state) {
-    if (state === "pending") return T.pending;
-    if (state === "failed") return T.failed;
-    return msg.seq <= otherReadSeq ? T.read : T.sent;
+    if (state === "pending") return gettext("Sending…");
+    if (state === "failed") return gettext("Not sent");
+    return msg.seq <= otherReadSeq ? gettext("Read") : gettext("Sent");
   }
 
   function renderMessage(msg, state) {
@@ -178,7 +138,7 @@
     var node = el("div", "msg" + (right ? " own" : "") + (isBot ? " bot" : "") + (state ? " " + state : ""));
     if (isBot) {
       var who = el("div", "msg-sender");
-      who.appendChild(el("span", "bot-badge", T.bot));
+      who.appendChild(el("span", "bot-badge", gettext("Bot")));
       node.appendChild(who);
     }
     // Name the shop's staff to the fan, and a colleague's reply in the inbox.
@@ -236,15 +196,15 @@
       err.setAttribute("role", "alert");
       err.appendChild(el("span", "", errorText));
       if (state === "failed skipped") {
-        var dismiss = el("button", "", T.discard);
+        var dismiss = el("button", "", gettext("Discard"));
         dismiss.type = "button";
         dismiss.addEventListener("click", function () { discardSend(entry.client_id); });
         err.appendChild(dismiss);
       } else if (state === "failed") {
-        var retry = el("button", "", T.retry);
+        var retry = el("button", "", gettext("Retry"));
         retry.type = "button";
         retry.addEventListener("click", function () { retrySend(entry.client_id); });
-        var discard = el("button", "", T.discard);
+        var discard = el("button", "", gettext("Discard"));
         discard.type = "button";
         discard.addEventListener("click", function () { discardSend(entry.client_id); });
         err.appendChild(retry);
@@ -263,7 +223,7 @@
     for (var i = 0; i < nodes.length; i++) {
       var seq = Number(nodes[i].closest(".msg").dataset.seq);
       var read = seq <= otherReadSeq;
-      nodes[i].textContent = read ? T.read : T.sent;
+      nodes[i].textContent = read ? gettext("Read") : gettext("Sent");
       nodes[i].classList.toggle("read", read);
     }
   }
@@ -287,7 +247,7 @@
   function setStatus(online) {
     var s = $("conn-status");
     if (!s) return;
-    s.textContent = online ? T.online : T.offline;
+    s.textContent = online ? gettext("Online") : gettext("Connecting…");
     s.classList.toggle("online", online);
   }
 
@@ -434,21 +394,23 @@
 
   function onError(frame) {
     var entry = frame.client_id ? outboxFind(frame.client_id) : null;
-    if (!entry) { composerError(frame.message || T.error); return; }
+    if (!entry) { composerError(frame.message || gettext("Something went wrong; please retry.")); return; }
     if (frame.code === "over_budget") {
       outboxRemove(entry.client_id);
-      var why = frame.message || T.over_budget;
+      var why = frame.message || OVER_BUDGET;
       showPending(entry, "failed skipped", why);
-      composerError(T.over_budget + (frame.message && frame.message !== T.over_budget ? " · " + frame.message : ""));
+      composerError(OVER_BUDGET + (frame.message && frame.message !== OVER_BUDGET ? " · " + frame.message : ""));
       return;
     }
     if (RETRYABLE[frame.code]) {
-      showPending(entry, "pending", frame.code === "rate_limited" ? T.rate_limited : frame.message);
+      showPending(entry, "pending", frame.code === "rate_limited"
+        ? gettext("You are sending too fast; it will be retried shortly.") : frame.message);
       setTimeout(function () { if (outboxFind(entry.client_id)) sendFrame(frameFor(entry)); }, 4000);
       return;
     }
     entry.failed = true;
-    entry.error = frame.code === "too_long" ? T.too_long : frame.message || T.error;
+    entry.error = frame.code === "too_long" ? gettext("The message is too long.")
+      : frame.message || gettext("Something went wrong; please retry.");
     saveOutbox();
     showPending(entry, "failed", entry.error);
   }
@@ -490,7 +452,7 @@
     uploads[clientId] = file;
     var entry = { conversation: convId, client_id: clientId, kind: "image", created_at: new Date().toISOString() };
     try { entry.localUrl = URL.createObjectURL(file); } catch (e) { /* preview is optional */ }
-    showPending(entry, "pending", T.uploading);
+    showPending(entry, "pending", gettext("Uploading picture…"));
     var form = new FormData();
     form.append("client_id", clientId);
     form.append("kind", "image");
@@ -501,7 +463,7 @@
         onMessage(msg);
       })
       .catch(function (err) {
-        showPending(entry, "failed", T.upload_failed + " " + (err.message || ""));
+        showPending(entry, "failed", gettext("The picture could not be sent.") + " " + err.message);
       });
   }
 
@@ -519,7 +481,7 @@
         autosize();
         return;
       }
-      if (text.length > (cfg.max_length || 4000)) { composerError(T.too_long); return; }
+      if (text.length > (cfg.max_length || 4000)) { composerError(gettext("The message is too long.")); return; }
       queue("text", { text: text });
       textarea.value = "";
       autosize();
@@ -552,7 +514,7 @@
       var file = imageInput.files && imageInput.files[0];
       imageInput.value = "";
       if (!file) return;
-      if (!/^image\//.test(file.type)) { composerError(T.upload_failed); return; }
+      if (!/^image\//.test(file.type)) { composerError(gettext("The picture could not be sent.")); return; }
       uploadImage(file);
     });
   }
@@ -579,6 +541,8 @@
 
   // --- inbox: the live conversation list, assignment, product cards ------------------------------
   var convList = $("conv-list");
+
+  function assignedTo(name) { return name ? interpolate(gettext("Assigned to %(name)s"), { name: name }, true) : ""; }
 
   function convItem(id) { return convList ? convList.querySelector('li[data-conversation="' + id + '"]') : null; }
 
@@ -608,7 +572,7 @@
     bottom.appendChild(badge);
     main.appendChild(top);
     main.appendChild(bottom);
-    main.appendChild(el("span", "conv-assignee muted small", conv.assigned_to_name ? T.assigned_to.replace("__NAME__", conv.assigned_to_name) : ""));
+    main.appendChild(el("span", "conv-assignee muted small", assignedTo(conv.assigned_to_name)));
     a.appendChild(main);
     li.appendChild(a);
     return li;
@@ -656,7 +620,7 @@
     var li = convItem(id);
     if (li) {
       var label = li.querySelector(".conv-assignee");
-      if (label) label.textContent = name ? T.assigned_to.replace("__NAME__", name) : "";
+      if (label) label.textContent = assignedTo(name);
     }
     if (id === convId) {
       var select = $("assign-select");
@@ -673,7 +637,7 @@
         .then(function (conv) { onAssigned(conv.id, conv.assigned_to); })
         .catch(function (err) {
           assignSelect.value = cfg.assigned_to ? String(cfg.assigned_to) : "";
-          composerError(T.assign_failed + " " + (err.message || ""));
+          composerError(gettext("Could not assign the conversation.") + " " + err.message);
         });
     });
   }
@@ -694,7 +658,7 @@
       .then(function (products) {
         productsLoaded = true;
         pickerList.textContent = "";
-        if (!products.length) { pickerList.appendChild(el("li", "empty", T.no_products)); return; }
+        if (!products.length) { pickerList.appendChild(el("li", "empty", gettext("No products yet."))); return; }
         products.forEach(function (p) {
           var li = el("li");
           var b = el("button");
@@ -728,7 +692,6 @@
       textarea.focus();
     },
     error: composerError,
-    api: api,
   };
 
   // --- start --------------------------------------------------------------------------------------

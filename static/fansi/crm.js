@@ -2,90 +2,18 @@
 (function () {
   "use strict";
 
-  function readJSON(id, fallback) {
-    var el = document.getElementById(id);
-    return el ? JSON.parse(el.textContent) : fallback;
-  }
-  var CFG = readJSON("crm-config", {});
-  var T = readJSON("crm-i18n", {});
-  var FINAL = ["succeeded", "failed", "cancelled"];
+  var $ = Fansi.$, el = Fansi.el, api = Fansi.api, flash = Fansi.toast, flashError = Fansi.toastError;
+  var CFG = Fansi.config("crm-config", {});
   var POLL_MS = 700;
-
-  function fmt(template, values) {
-    return String(template || "").replace(/%\((\w+)\)s/g, function (_m, key) {
-      return values && values[key] !== undefined && values[key] !== null ? values[key] : "";
-    });
-  }
-  function $(id) { return document.getElementById(id); }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "className") node.className = attrs[k];
-      else node.setAttribute(k, attrs[k]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-  function csrf() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-
-  /* fetch() wrapper: JSON in and out, errors become {code, message} objects. */
-  function api(method, url, body) {
-    var opts = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
-    if (method !== "GET") opts.headers["X-CSRFToken"] = csrf();
-    if (body instanceof FormData) {
-      opts.body = body;
-    } else if (body !== undefined) {
-      opts.headers["Content-Type"] = "application/json";
-      opts.body = JSON.stringify(body);
-    }
-    return fetch(url, opts).then(function (resp) {
-      if (resp.status === 204) return null;
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) {
-          var err = new Error((data && data.message) || T.error);
-          err.code = data && data.code;
-          err.status = resp.status;
-          throw err;
-        }
-        return data;
-      });
-    });
-  }
-  function withShop(url) {
-    if (!CFG.shop) return url;
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "shop=" + encodeURIComponent(CFG.shop);
-  }
-
-  var flashTimer = null;
-  function flash(message, isError) {
-    var box = $("crm-flash");
-    if (!box) { window.alert(message); return; }
-    box.textContent = message;
-    box.classList.toggle("error", !!isError);
-    box.hidden = false;
-    clearTimeout(flashTimer);
-    flashTimer = setTimeout(function () { box.hidden = true; }, isError ? 8000 : 5000);
-  }
-  function flashError(err) { flash((err && err.message) || T.error, true); }
-  /* A message to show after the reload that follows a change. */
-  function flashNext(message) {
-    try { sessionStorage.setItem("crm-flash", message); } catch (e) { /* private mode */ }
-  }
-  function showPendingFlash() {
-    try {
-      var message = sessionStorage.getItem("crm-flash");
-      if (message) { sessionStorage.removeItem("crm-flash"); flash(message); }
-    } catch (e) { /* private mode */ }
-  }
-
-  function setProgress(container, bar, fraction) {
-    var pct = Math.max(0, Math.min(100, Math.round((fraction || 0) * 100)));
-    container.setAttribute("aria-valuenow", String(pct));
-    bar.style.width = pct + "%";
-  }
+  var JOB_STATUS = {
+    queued: gettext("Queued"), running: gettext("Running"), succeeded: gettext("Done"),
+    failed: gettext("Failed"), cancelled: gettext("Cancelled"),
+  };
+  var JOB_ACTION = {
+    add_tags: gettext("Adding tags"), remove_tags: gettext("Removing tags"), assign: gettext("Assigning fans"),
+    export: gettext("Exporting CSV"),
+  };
+  var TAG_STATE = { all: gettext("Must have"), any: gettext("Any of"), none: gettext("Must not have") };
 
   var lang = document.documentElement.lang || "zh-hans";
   function day(iso) {
@@ -104,7 +32,7 @@
   function JobPanel(onDone) {
     this.onDone = onDone;
     this.job = null;
-    this.timer = null;
+    this.polling = null;
     var self = this;
     $("job-cancel").addEventListener("click", function () {
       if (!self.job) return;
@@ -113,34 +41,29 @@
     $("job-close").addEventListener("click", function () { $("job-panel").hidden = true; });
   }
   JobPanel.prototype.start = function (job) {
-    clearTimeout(this.timer);
+    var self = this;
+    if (this.polling) this.polling.stop();
     $("job-panel").hidden = false;
     this.render(job);
-    this.poll();
-  };
-  JobPanel.prototype.poll = function () {
-    var self = this;
-    this.timer = setTimeout(function () {
-      api("GET", "/api/bulk-jobs/" + self.job.id + "/").then(function (job) {
-        self.render(job);
-        if (FINAL.indexOf(job.status) < 0) self.poll();
-        else if (self.onDone) self.onDone(job);
-      }).catch(function (err) { flashError(err); self.poll(); });
-    }, POLL_MS);
+    this.polling = Fansi.pollJob("/api/bulk-jobs/" + job.id + "/", {
+      every: POLL_MS,
+      onUpdate: function (j) { self.render(j); },
+      onDone: function (j) { if (self.onDone) self.onDone(j); },
+    });
   };
   JobPanel.prototype.render = function (job) {
     this.job = job;
-    var done = FINAL.indexOf(job.status) >= 0;
-    $("job-title").textContent = T[job.action] || job.action;
-    $("job-status").textContent = T[job.status] || job.status;
+    var done = Fansi.isFinished(job.status);
+    $("job-title").textContent = JOB_ACTION[job.action] || job.action;
+    $("job-status").textContent = JOB_STATUS[job.status] || job.status;
     $("job-panel").dataset.status = job.status;
-    setProgress($("job-progress"), $("job-bar"), job.status === "succeeded" ? 1 : job.progress);
+    Fansi.setProgress($("job-progress"), job.status === "succeeded" ? 1 : job.progress);
     $("job-summary").textContent = done
-      ? fmt(T.summary, { processed: job.processed, changed: job.changed })
-      : fmt(T.progress, { processed: job.processed, total: job.total });
+      ? interpolate(gettext("Processed %(processed)s, changed %(changed)s"), { processed: job.processed, changed: job.changed }, true)
+      : interpolate(gettext("%(processed)s of %(total)s"), { processed: job.processed, total: job.total }, true);
     var link = $("job-download");
     link.hidden = !(done && job.download_url);
-    if (job.download_url) { link.href = job.download_url; link.textContent = T.download; }
+    if (job.download_url) { link.href = job.download_url; link.textContent = gettext("Download CSV"); }
     $("job-cancel").hidden = done;
     $("job-close").hidden = !done;
   };
@@ -175,7 +98,7 @@
       chip.dataset.state = value;
       chip.setAttribute("aria-pressed", value ? "true" : "false");
       var label = chip.textContent;
-      chip.title = value ? T["state_" + value] + ": " + label : label;
+      chip.title = value ? TAG_STATE[value] + ": " + label : label;
     }
     function syncForm(params) {
       FILTER_KEYS.forEach(function (key) {
@@ -254,13 +177,13 @@
       var from = state.count ? offset + 1 : 0;
       var to = offset + state.results.length;
       var range = $("fan-range");
-      range.textContent = fmt(T.range, { from: from, to: to, count: state.count.toLocaleString(lang) });
+      range.textContent = interpolate(gettext("Showing %(from)s–%(to)s of %(count)s"), { from: from, to: to, count: state.count.toLocaleString(lang) }, true);
       range.dataset.count = String(state.count);
       $("page-info").textContent = range.textContent;
       $("fan-empty").hidden = state.results.length > 0;
       state.results.forEach(function (fan) {
         var tr = el("tr", { "data-fan": fan.id });
-        var check = el("input", { type: "checkbox", "aria-label": fmt(T.select_fan, { name: fan.display_name }) });
+        var check = el("input", { type: "checkbox", "aria-label": interpolate(gettext("Select %(name)s"), { name: fan.display_name }, true) });
         check.checked = state.allMatching || state.selected.has(fan.id);
         check.addEventListener("change", function () {
           if (state.allMatching) {
@@ -282,7 +205,7 @@
         tr.appendChild(tdCheck);
         tr.appendChild(tdName);
         tr.appendChild(tdTags);
-        tr.appendChild(el("td", { className: "col-hide" }, fan.assigned_to_name || T.unassigned));
+        tr.appendChild(el("td", { className: "col-hide" }, fan.assigned_to_name || gettext("Unassigned")));
         tr.appendChild(el("td", { className: "col-hide nowrap" }, day(fan.joined_at)));
         tr.appendChild(el("td", { className: "col-hide nowrap" }, day(fan.last_message_at)));
         tr.appendChild(el("td", { className: "num" }, money(fan.total_spend)));
@@ -324,22 +247,22 @@
       var more = state.count > state.results.length;
       if (state.allMatching) {
         banner.hidden = false;
-        $("select-banner-text").textContent = fmt(T.all_selected, { count: state.count.toLocaleString(lang) });
+        $("select-banner-text").textContent = interpolate(gettext("All %(count)s matching fans are selected."), { count: state.count.toLocaleString(lang) }, true);
         $("select-all-matching").hidden = true;
         $("clear-selection").hidden = false;
       } else if (pageAll && more) {
         banner.hidden = false;
-        $("select-banner-text").textContent = fmt(T.page_selected, { n: state.results.length });
+        $("select-banner-text").textContent = interpolate(gettext("All %(n)s fans on this page are selected."), { n: state.results.length }, true);
         var btn = $("select-all-matching");
         btn.hidden = false;
-        btn.textContent = fmt(T.select_all, { count: state.count.toLocaleString(lang) });
+        btn.textContent = interpolate(gettext("Select all %(count)s matching fans"), { count: state.count.toLocaleString(lang) }, true);
         $("clear-selection").hidden = true;
       } else {
         banner.hidden = true;
       }
       var n = selectedCount();
       $("bulk-bar").hidden = n === 0;
-      $("bulk-count").textContent = fmt(T.selected, { n: n.toLocaleString(lang) });
+      $("bulk-count").textContent = interpolate(gettext("%(n)s selected"), { n: n.toLocaleString(lang) }, true);
     }
     function selection() {
       if (state.allMatching) return { filter: filterObject(currentParams()) };
@@ -353,7 +276,7 @@
     }
     function chosenTag() {
       var tag = $("bulk-tag").value;
-      if (!tag) { flash(T.choose_tag, true); $("bulk-tag").focus(); }
+      if (!tag) { flash(gettext("Choose a tag first."), true); $("bulk-tag").focus(); }
       return tag;
     }
 
@@ -396,20 +319,20 @@
     });
     if ($("bulk-remove")) $("bulk-remove").addEventListener("click", function () {
       var tag = chosenTag();
-      if (tag && window.confirm(fmt(T.confirm_remove, { count: selectedCount() }))) runJob({ action: "remove_tags", tags: [tag] });
+      if (tag && window.confirm(interpolate(gettext("Remove this tag from %(count)s fans?"), { count: selectedCount() }, true))) runJob({ action: "remove_tags", tags: [tag] });
     });
     if ($("bulk-assign")) $("bulk-assign").addEventListener("click", function () {
       var staff = $("bulk-staff").value;
-      if (window.confirm(fmt(T.confirm_assign, { count: selectedCount() }))) {
+      if (window.confirm(interpolate(gettext("Assign %(count)s fans?"), { count: selectedCount() }, true))) {
         runJob({ action: "assign", staff: staff ? Number(staff) : null });
       }
     });
     if ($("bulk-export")) $("bulk-export").addEventListener("click", function () { runJob({ action: "export" }); });
     $("save-segment").addEventListener("click", function () {
-      var name = window.prompt(T.segment_prompt);
+      var name = window.prompt(gettext("Name this segment:"));
       if (!name || !name.trim()) return;
       api("POST", "/api/segments/", { shop: CFG.shop, name: name.trim(), filter: filterObject(currentParams()) })
-        .then(function (seg) { flash(fmt(T.segment_saved, { name: seg.name, count: seg.count })); })
+        .then(function (seg) { flash(interpolate(gettext("Saved the segment “%(name)s” (%(count)s fans)."), { name: seg.name, count: seg.count }, true)); })
         .catch(flashError);
     });
     window.addEventListener("popstate", function () { syncForm(currentParams()); clearSelection(); load(); });
@@ -446,7 +369,7 @@
       var status = $("notes-status");
       status.textContent = "";
       api("PATCH", "/api/fans/" + CFG.fan + "/", { notes: $("notes").value })
-        .then(function () { status.textContent = T.saved; })
+        .then(function () { status.textContent = gettext("Saved."); })
         .catch(flashError);
     });
   }
@@ -457,7 +380,7 @@
   function segmentsPage() {
     document.querySelectorAll("[data-delete-segment]").forEach(function (btn) {
       btn.addEventListener("click", function () {
-        if (!window.confirm(fmt(T.confirm_segment_delete, { name: btn.dataset.name }))) return;
+        if (!window.confirm(interpolate(gettext("Delete the segment “%(name)s”? The fans are not affected."), { name: btn.dataset.name }, true))) return;
         api("DELETE", "/api/segments/" + btn.dataset.deleteSegment + "/").then(function () {
           var li = btn.closest("li");
           if (li) li.remove();
@@ -474,17 +397,17 @@
     $("import-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var file = $("import-file").files[0];
-      if (!file) { flash(T.choose_file, true); return; }
+      if (!file) { flash(gettext("Choose a CSV file first."), true); return; }
       var data = new FormData();
       data.append("file", file);
       $("import-check").disabled = true;
       $("import-progress-panel").hidden = true;
-      $("import-totals").textContent = T.checking;
+      $("import-totals").textContent = gettext("Checking the file…");
       $("import-preview").hidden = false;
-      api("POST", withShop("/api/imports/"), data).then(function (j) {
+      api("POST", Fansi.withShop("/api/imports/", CFG.shop), data).then(function (j) {
         job = j;
         var errors = (j.result && j.result.error_count) || 0;
-        $("import-totals").textContent = fmt(T.preview, { valid: j.valid, total: j.total, errors: errors });
+        $("import-totals").textContent = interpolate(gettext("%(valid)s of %(total)s rows can be imported; %(errors)s have errors."), { valid: j.valid, total: j.total, errors: errors }, true);
         $("import-warnings").textContent = ((j.result && j.result.warnings) || []).join(" ");
         var body = $("import-errors");
         body.textContent = "";
@@ -509,30 +432,20 @@
         $("import-confirm").hidden = true;
         $("import-progress-panel").hidden = false;
         show(j);
-        poll(j.id);
+        Fansi.pollJob("/api/imports/" + j.id + "/", { every: POLL_MS, onUpdate: show });
       }).catch(function (err) { $("import-confirm").disabled = false; flashError(err); });
     });
     function show(j) {
-      $("import-status").textContent = T[j.status] || (j.status === "preview" ? "" : T.importing);
-      setProgress($("import-progress"), $("import-bar"), j.status === "succeeded" ? 1 : j.progress);
+      $("import-status").textContent = JOB_STATUS[j.status] || (j.status === "preview" ? "" : gettext("Importing…"));
+      Fansi.setProgress($("import-progress"), j.status === "succeeded" ? 1 : j.progress);
       var r = j.result || {};
       if (j.status === "succeeded") {
-        $("import-summary").textContent = fmt(T.imported, {
-          imported: r.imported, tags: r.tags_added, notes: r.notes_updated, skipped: r.skipped,
-        });
+        $("import-summary").textContent = interpolate(gettext("Imported %(imported)s fans: %(tags)s tags added, %(notes)s notes updated, %(skipped)s rows skipped."), { imported: r.imported, tags: r.tags_added, notes: r.notes_updated, skipped: r.skipped }, true);
       } else if (j.status === "failed") {
-        $("import-summary").textContent = T.import_failed + (r.error ? " (" + r.error + ")" : "");
+        $("import-summary").textContent = gettext("The import failed; nothing was changed.") + (r.error ? " (" + r.error + ")" : "");
       } else {
-        $("import-summary").textContent = T.importing;
+        $("import-summary").textContent = gettext("Importing…");
       }
-    }
-    function poll(id) {
-      setTimeout(function () {
-        api("GET", "/api/imports/" + id + "/").then(function (j) {
-          show(j);
-          if (FINAL.indexOf(j.status) < 0) poll(id);
-        }).catch(function (err) { flashError(err); poll(id); });
-      }, POLL_MS);
     }
   }
 
@@ -546,7 +459,7 @@
       var username = $("member-username").value.trim();
       if (!username) return;
       api("POST", "/api/team/", { shop: CFG.shop, username: username, role: $("member-role").value }).then(function (m) {
-        flashNext(fmt(T.member_added, { name: m.name }));
+        Fansi.toastAfterReload(interpolate(gettext("%(name)s joined the team."), { name: m.name }, true));
         window.location.reload();
       }).catch(flashError);
     });
@@ -554,13 +467,13 @@
       var before = select.value;
       select.addEventListener("change", function () {
         api("PATCH", "/api/team/" + select.dataset.roleMember + "/", { role: select.value })
-          .then(function () { before = select.value; flash(T.saved); })
+          .then(function () { before = select.value; flash(gettext("Saved.")); })
           .catch(function (err) { select.value = before; flashError(err); });
       });
     });
     document.querySelectorAll("[data-remove-member]").forEach(function (btn) {
       btn.addEventListener("click", function () {
-        if (!window.confirm(fmt(T.confirm_member_remove, { name: btn.dataset.name }))) return;
+        if (!window.confirm(interpolate(gettext("Remove %(name)s from the team?"), { name: btn.dataset.name }, true))) return;
         api("DELETE", "/api/team/" + btn.dataset.removeMember + "/").then(function () { window.location.reload(); })
           .catch(flashError);
       });
@@ -570,9 +483,9 @@
       e.preventDefault();
       var from = $("handover-from").value;
       var to = $("handover-to").value;
-      if (from === to) { flash(T.same_person, true); return; }
+      if (from === to) { flash(gettext("Choose two different people."), true); return; }
       api("POST", "/api/team/handover/", { shop: CFG.shop, from_user: Number(from), to_user: to ? Number(to) : null })
-        .then(function (r) { flashNext(fmt(T.handed_over, { n: r.moved })); window.location.reload(); })
+        .then(function (r) { Fansi.toastAfterReload(interpolate(gettext("Handed over %(n)s fans."), { n: r.moved }, true)); window.location.reload(); })
         .catch(flashError);
     });
   }
@@ -583,10 +496,10 @@
   function privacyPage() {
     document.querySelectorAll("[data-erase-shop]").forEach(function (btn) {
       btn.addEventListener("click", function () {
-        if (!window.confirm(fmt(T.confirm_erase, { shop: btn.dataset.name }))) return;
+        if (!window.confirm(interpolate(gettext("Ask %(shop)s to remove every tag it holds on you?"), { shop: btn.dataset.name }, true))) return;
         btn.disabled = true;
         api("POST", "/api/me/shops/" + btn.dataset.eraseShop + "/tags/erase/").then(function (r) {
-          flashNext(fmt(T.erased, { n: r.removed }));
+          Fansi.toastAfterReload(interpolate(gettext("%(n)s tags were removed."), { n: r.removed }, true));
           window.location.reload();
         }).catch(function (err) { btn.disabled = false; flashError(err); });
       });
@@ -595,7 +508,6 @@
 
   var PAGES = { fans: fansPage, fan: fanPage, segments: segmentsPage, "import": importPage, team: teamPage, privacy: privacyPage };
   function init() {
-    showPendingFlash();
     var root = document.querySelector("[data-page]");
     if (root && PAGES[root.dataset.page]) PAGES[root.dataset.page]();
   }

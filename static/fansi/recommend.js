@@ -4,33 +4,13 @@
   if (window.fansiRecommendLoaded) return;
   window.fansiRecommendLoaded = true;
 
-  function csrf() {
-    var meta = document.querySelector('meta[name="csrf-token"]');
-    return meta ? meta.content : "";
-  }
-  function api(method, url, body) {
-    return fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), "Accept": "application/json" },
-      body: body ? JSON.stringify(body) : undefined,
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) throw new Error(data.message || resp.statusText);
-        return data;
-      });
-    });
-  }
+  var api = Fansi.api;
+  var MODEL_STATUS = { training: gettext("Training"), ready: gettext("Ready"), failed: gettext("Failed") };
+
   function showError(root, err) {
     var box = root.querySelector(".rec-error");
     box.textContent = err.message;
     box.hidden = false;
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, function (c) {
-      return (c ^ (Math.random() * 16) >> (c / 4)).toString(16);
-    });
   }
 
   function fanPicks(root) {
@@ -44,13 +24,13 @@
         row.querySelector(".rec-name").textContent = pick.product.name;
         row.querySelector(".rec-price").textContent = pick.product.currency + " " + pick.product.price;
         row.querySelector(".rec-reason").textContent = pick.reason.text;
-        var button = row.querySelector("[data-rec-send]"), clientId = uuid();
+        var button = row.querySelector("[data-rec-send]"), clientId = Fansi.uuid();
         button.addEventListener("click", function () {
           button.disabled = true;
           api("POST", "/api/fans/" + fanId + "/recommendations/send/", {
             product: pick.product.id, reason: pick.reason.text, client_id: clientId,
           }).then(function () {
-            button.textContent = root.querySelector("[data-msg-sent]").textContent;
+            button.textContent = gettext("Sent");
           }).catch(function (err) { button.disabled = false; showError(root, err); });
         });
         list.appendChild(row);
@@ -79,7 +59,7 @@
       api("POST", "/api/products/" + productId + "/likely-fans/save-segment/", {
         name: form.elements.name.value, k: Number(k),
       }).then(function () {
-        button.textContent = root.querySelector("[data-msg-saved]").textContent;
+        button.textContent = gettext("Segment saved");
       }).catch(function (err) { button.disabled = false; showError(root, err); });
     });
   }
@@ -87,15 +67,19 @@
   function modelStatus(root) {
     var bar = root.querySelector("[data-rec-progress]"), box = root.querySelector(".rec-train");
     if (!bar || !box || box.dataset.status !== "training") return;
-    var timer = setInterval(function () {
-      api("GET", root.dataset.statusUrl).then(function (data) {
+    Fansi.pollJob(root.dataset.statusUrl, {
+      every: 3000,
+      isDone: function (data) { return !!data.latest && data.latest.status !== "training"; },
+      onUpdate: function (data) {
         var latest = data.latest;
         if (!latest) return;
-        bar.value = latest.progress;
-        root.querySelector("[data-rec-stage]").textContent = latest.status + (latest.stage ? " — " + latest.stage : "");
-        if (latest.status !== "training") { clearInterval(timer); window.location.reload(); }
-      }).catch(function () { clearInterval(timer); });
-    }, 3000);
+        Fansi.setProgress(bar, latest.progress);
+        root.querySelector("[data-rec-stage]").textContent =
+          (MODEL_STATUS[latest.status] || latest.status) + (latest.stage ? " — " + latest.stage : "");
+      },
+      onDone: function () { window.location.reload(); },
+      onError: function () { return false; },
+    });
   }
 
   function init() {

@@ -1,9 +1,15 @@
-"""The fan CRM in a real browser against a real Daphne: filter, select all matching, bulk-tag, watch the job."""
+"""The fan CRM in a real browser against a real Daphne: filter, select all matching, bulk-tag, watch the job.
+
+It also exercises the shared page module (static/fansi/fansi.js): the job poller and progress bar, an API error
+shown as a toast, and the JavaScript catalog's strings in both languages.
+"""
+
+import re
 
 import pytest
 
 from fans.chat.models import Fan
-from fans.crm.models import FanTag, Tag
+from fans.crm.models import FanTag, Segment, Tag
 from fans.crm.services.tagging import fan_tags_bulk_add
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.factories import FanFactory, ShopFactory, UserFactory
@@ -83,10 +89,39 @@ def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db)
             expect(page.locator("#select-banner-text")).to_have_text(f"已选中全部 {n} 位符合条件的粉丝。")
             expect(page.locator("#bulk-count")).to_have_text(f"已选 {n} 位")
 
+            # Record every value the job's progress bar takes.
+            page.evaluate(
+                """() => {
+                  const bar = document.getElementById("job-progress");
+                  window.progressSeen = [];
+                  new MutationObserver(() => window.progressSeen.push(bar.getAttribute("aria-valuenow")))
+                    .observe(bar, { attributes: true, attributeFilter: ["aria-valuenow"] });
+                }"""
+            )
+            # The eager test worker finishes the job inside the POST. Its answers are rewound (queued, then half
+            # way) so the poller has a job in flight to follow; later status answers come from the server as is.
+            rewound: list[dict] = []
+
+            def in_flight(route) -> None:
+                if len(rewound) >= 2:
+                    route.fallback()
+                    return
+                job = route.fetch().json()
+                rewound.append(job)
+                if route.request.method == "POST":
+                    route.fulfill(status=201, json={**job, "status": "queued", "progress": 0, "processed": 0})
+                else:
+                    route.fulfill(
+                        json={**job, "status": "running", "progress": 0.5, "processed": job["total"] // 2}
+                    )
+
+            page.route(re.compile(r"/api/bulk-jobs/(\d+/)?$"), in_flight)
             page.select_option("#bulk-tag", "skin_concern:acne")
             page.click("#bulk-add")
             expect(page.locator("#job-panel")).to_be_visible()
             expect(page.locator("#job-progress")).to_have_attribute("aria-valuenow", "100")
+            assert page.evaluate("window.progressSeen") == ["0", "50", "100"]
+            assert len(rewound) == 2
             assert page.locator("#job-bar").evaluate("el => el.style.width") == "100%"
             expect(page.locator("#job-summary")).to_have_text(f"已处理 {n}，变更 {n}")
             expect(page.locator("#job-status")).to_have_text("已完成")
@@ -98,6 +133,18 @@ def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db)
             # Exactly the matching fans got the tag.
             tagged = set(FanTag.objects.filter(tag=acne).values_list("fan_id", flat=True))
             assert tagged == expected
+
+            # Save the filter as a segment; a second one of the same name is refused with the API's message.
+            toast = page.locator("#crm-flash")
+            page.once("dialog", lambda dialog: dialog.accept("油皮省钱党"))
+            page.click("#save-segment")
+            expect(toast).to_have_text(f"已保存分群“油皮省钱党”（{n} 位粉丝）。")
+            expect(toast).not_to_have_class(re.compile(r"\berror\b"))
+            page.once("dialog", lambda dialog: dialog.accept("油皮省钱党"))
+            page.click("#save-segment")
+            expect(toast).to_have_text("已有同名分群。")
+            expect(toast).to_have_class(re.compile(r"\berror\b"))
+            assert Segment.objects.filter(shop=shop, name="油皮省钱党").count() == 1
 
             # Back to the unfiltered list: the URL holds the state.
             page.go_back()
@@ -135,6 +182,19 @@ def test_owner_filters_selects_all_matching_and_bulk_tags_them(transactional_db)
             assert overflow <= 0, f"page is {overflow}px wider than the phone"
             phone_page.screenshot(path=str(ARTIFACTS / "crm-fans-phone.png"), full_page=True)
             phone.close()
+
+            # With English chosen, the same page script shows the English catalog's strings.
+            english = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+            english.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+            en_page = english.new_page()
+            en_page.set_default_timeout(15000)
+            en_page.on("pageerror", lambda exc: errors.append(str(exc)))
+            log_in(en_page, base, "owner")
+            en_page.goto(f"{base}/fans/?shop={shop.pk}&limit=3")
+            expect(en_page.locator("#fan-range")).to_have_text("Showing 1–3 of 30")
+            en_page.check("#check-page")
+            expect(en_page.locator("#bulk-count")).to_have_text("3 selected")
+            english.close()
             assert errors == []
         finally:
             ctx.close()

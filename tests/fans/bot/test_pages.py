@@ -26,7 +26,7 @@ def test_bot_pages_render_for_the_owner_in_chinese_by_default(url, owner, shop):
     html = response.content.decode()
     assert '<html lang="zh-hans">' in html
     assert "机器人" in html and "群发" in html  # the staff navigation
-    assert "bot-i18n" in html and "fansi/bot.js" in html
+    assert "/jsi18n/" in html and "fansi/bot.js" in html  # the strings come from the JavaScript catalog
 
 
 def test_bot_settings_page_lists_settings_faq_and_canned_replies(owner, shop):
