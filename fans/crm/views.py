@@ -88,7 +88,6 @@ def _base_context(request: HttpRequest, member: ShopMember, **extra: Any) -> dic
         "my_shops": _my_shops(request),
         "can_manage": member.role in MANAGERS,
         "is_owner": member.role == ShopRole.OWNER,
-        "i18n": crm_i18n(),
         **extra,
     }
 
@@ -287,58 +286,4 @@ def my_privacy(request: HttpRequest) -> HttpResponse:
             t["source_label"] = source_labels.get(t["source"], t["source"])
             t["age"] = _age(t["created_at"])
         shops.append({"fan": fan, "shop": fan.shop, "tags": tags})
-    return render(request, "fans/crm/privacy.html", {"shops": shops, "i18n": crm_i18n()})
-
-
-def crm_i18n() -> dict[str, str]:
-    """Strings crm.js shows, translated on the server (like the chat's #chat-i18n)."""
-    return {
-        "range": _("Showing %(from)s–%(to)s of %(count)s"),
-        "empty": _("No fans match these filters."),
-        "loading": _("Loading…"),
-        "page_selected": _("All %(n)s fans on this page are selected."),
-        "select_all": _("Select all %(count)s matching fans"),
-        "all_selected": _("All %(count)s matching fans are selected."),
-        "clear": _("Clear selection"),
-        "selected": _("%(n)s selected"),
-        "state_all": _("Must have"),
-        "state_any": _("Any of"),
-        "state_none": _("Must not have"),
-        "unassigned": _("Unassigned"),
-        "select_fan": _("Select %(name)s"),
-        "queued": _("Queued"),
-        "running": _("Running"),
-        "succeeded": _("Done"),
-        "failed": _("Failed"),
-        "cancelled": _("Cancelled"),
-        "add_tags": _("Adding tags"),
-        "remove_tags": _("Removing tags"),
-        "assign": _("Assigning fans"),
-        "export": _("Exporting CSV"),
-        "summary": _("Processed %(processed)s, changed %(changed)s"),
-        "progress": _("%(processed)s of %(total)s"),
-        "download": _("Download CSV"),
-        "segment_prompt": _("Name this segment:"),
-        "segment_saved": _("Saved the segment “%(name)s” (%(count)s fans)."),
-        "choose_tag": _("Choose a tag first."),
-        "confirm_remove": _("Remove this tag from %(count)s fans?"),
-        "confirm_assign": _("Assign %(count)s fans?"),
-        "error": _("Something went wrong; please retry."),
-        "saved": _("Saved."),
-        "checking": _("Checking the file…"),
-        "choose_file": _("Choose a CSV file first."),
-        "preview": _("%(valid)s of %(total)s rows can be imported; %(errors)s have errors."),
-        "no_errors": _("No errors found."),
-        "importing": _("Importing…"),
-        "imported": _(
-            "Imported %(imported)s fans: %(tags)s tags added, %(notes)s notes updated, %(skipped)s rows skipped."
-        ),
-        "import_failed": _("The import failed; nothing was changed."),
-        "confirm_member_remove": _("Remove %(name)s from the team?"),
-        "handed_over": _("Handed over %(n)s fans."),
-        "member_added": _("%(name)s joined the team."),
-        "confirm_segment_delete": _("Delete the segment “%(name)s”? The fans are not affected."),
-        "confirm_erase": _("Ask %(shop)s to remove every tag it holds on you?"),
-        "erased": _("%(n)s tags were removed."),
-        "same_person": _("Choose two different people."),
-    }
+    return render(request, "fans/crm/privacy.html", {"shops": shops})
