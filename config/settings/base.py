@@ -1,10 +1,12 @@
-"""Settings shared by every environment.
+"""Settings shared by every environment, and what the servers (config.asgi, config.wsgi, config.celery)
+run when DJANGO_SETTINGS_MODULE is not set: DEBUG off, so no visitor ever sees a debug page.
 
 Embedded by default (SQLite, in-memory channel layer, eager Celery); DATABASE_URL and
 REDIS_URL switch to PostgreSQL and Redis.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -27,9 +29,35 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "fansi-dev-only-insecure-key-change-me")
-DEBUG = env_bool("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
+def local_secret_key(path: Path) -> str:
+    """This checkout's own key: made on first run, kept out of git, shared by every process that reads it."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(50))
+    try:
+        # link() never replaces: of two processes starting together, both end up with the first one's key.
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+# Files a running checkout writes for itself (secret key, beat schedule, models): git-ignored.
+VAR_DIR = Path(os.environ.get("FANSI_VAR_DIR", BASE_DIR / "var"))
+
+SECRET_KEY = os.environ.get("SECRET_KEY") or local_secret_key(VAR_DIR / "secret_key")
+# Off unless asked for: config.settings.local turns it on; servers default to these settings.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# Loopback only; pytest-django adds "testserver" itself.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -143,6 +171,9 @@ else:
 # Embedded (eager) mode: a failing background task is logged, never breaks the request that queued it.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TIMEZONE = "Asia/Shanghai"
+# The file scheduler's schedule lives in var/, not in the directory the worker was started from.
+CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
     "preorders-subscription-cutoffs": {
@@ -180,10 +211,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Nothing in front of Daphne (make demo, tests): the ASGI app serves static files and public product
+# pictures itself, whatever DEBUG is. Production turns this off and lets its proxy serve them.
+FANSI_SERVE_FILES = env_bool("FANSI_SERVE_FILES", True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("FANSI_MEDIA_ROOT", BASE_DIR / "media"))
 # Versioned recommendation model artifacts (one folder per version).
-FANSI_RECOMMEND_DIR = Path(os.environ.get("FANSI_RECOMMEND_DIR", BASE_DIR / "var" / "models"))
+FANSI_RECOMMEND_DIR = Path(os.environ.get("FANSI_RECOMMEND_DIR", VAR_DIR / "models"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

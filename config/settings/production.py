@@ -1,17 +1,37 @@
-"""Production: refuses to start without SECRET_KEY and ALLOWED_HOSTS."""
+"""Production: refuses to start without a strong SECRET_KEY and ALLOWED_HOSTS."""
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.settings.base import *  # noqa: F403
+# Keys that are public: the development key this repository once committed.
+KNOWN_SECRET_KEYS = {"fansi-dev-only-insecure-key-change-me"}
 
+
+def secret_key_is_weak(key: str) -> bool:
+    """Django's own deploy check (security.W009), plus keys known to be public."""
+    return len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure") or key in KNOWN_SECRET_KEYS
+
+
+problems = []
 if not os.environ.get("SECRET_KEY"):
-    raise ImproperlyConfigured("SECRET_KEY must be set in production.")
+    problems.append("SECRET_KEY must be set in production.")
+elif secret_key_is_weak(os.environ["SECRET_KEY"]):
+    problems.append(
+        "SECRET_KEY is too weak for production: use at least 50 random characters, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
 if not os.environ.get("ALLOWED_HOSTS"):
-    raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production (comma-separated).")
+    problems.append("ALLOWED_HOSTS must be set in production (comma-separated).")
+if problems:
+    raise ImproperlyConfigured(" ".join(problems))
+
+# Imported only once the key is known good: production never falls back to a generated local key.
+from config.settings.base import *  # noqa: E402, F403
+from config.settings.base import env_bool  # noqa: E402
 
 DEBUG = False
+FANSI_SERVE_FILES = env_bool("FANSI_SERVE_FILES", False)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
