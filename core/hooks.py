@@ -24,6 +24,9 @@ class Registry(Generic[P]):
         """Idempotent: ready() may run more than once (tests, autoreload)."""
         self._providers[key] = provider
 
+    def unregister(self, key: str) -> None:
+        self._providers.pop(key, None)
+
     def get(self, key: str) -> P | None:
         return self._providers.get(key)
 

@@ -7,10 +7,14 @@ class PreordersConfig(AppConfig):
 
     def ready(self) -> None:
         # Lower apps expose hooks; this higher app fills them (STYLE.md layering).
+        from fans.bot.hooks import drafts, progress_answers
         from fans.chat.hooks import card_builders
         from fans.crm.filters import EXTRA_FILTERS
+        from preorders.bot import campaign_drafts, campaign_progress_answer
         from preorders.filters import CampaignParticipationFilter
         from preorders.services.campaigns import campaign_card_build
 
         card_builders.register("campaign_card", campaign_card_build)
+        drafts.register("campaign", campaign_drafts)
+        progress_answers.register("campaigns", campaign_progress_answer)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()

@@ -26,5 +26,5 @@ class RecommendConfig(AppConfig):
         from fans.crm import filters
         from recommend.segments import FanIdsFilter
 
-        bot_hooks.draft_provider_register("recommend", recommend_drafts)
+        bot_hooks.drafts.register("recommend", recommend_drafts)
         filters.EXTRA_FILTERS.setdefault("fan_ids", FanIdsFilter())

@@ -1,27 +1,28 @@
-"""Where higher apps plug into the bot without `fans` importing them (STYLE.md layering).
+"""Where higher apps plug into the bot without the bot importing them (STYLE.md layering).
 
-recommend registers a "recommend" draft provider; preorders registers "campaign" drafts and answers
-progress questions ("还差多少"). Each registers in its AppConfig.ready().
+The owner's composer offers the /recommend and /campaign commands, and the bot answers progress
+questions ("还差多少"): recommend registers "recommend" drafts, preorders registers "campaign" drafts and
+the "campaigns" progress answer, each in its AppConfig.ready(). core.checks fails start-up when one of
+them is missing, so a command the UI offers cannot answer "unknown command".
 """
 
 from collections.abc import Callable
 from typing import Any
 
+from core.hooks import Registry
 from fans.chat.models import Fan
 
-# name → provider(fan, k) -> [{"kind": "product_card"|"campaign_card", "card": {...}, "reason": str}]
+# provider(fan, k) -> [{"kind": "product_card"|"campaign_card", "card": {...}, "reason": str}]
 DraftProvider = Callable[[Fan, int], list[dict[str, Any]]]
 # provider(fan, text) -> answer text, or None when the question is not about its campaigns
 ProgressProvider = Callable[[Fan, str], str | None]
 
-draft_providers: dict[str, DraftProvider] = {}
-progress_providers: list[ProgressProvider] = []
+# The commands the composer offers (templates/fans/_thread.html), each a draft provider's name.
+OFFERED_COMMANDS = ("recommend", "campaign")
 
-
-def draft_provider_register(name: str, provider: DraftProvider) -> None:
-    draft_providers[name] = provider
-
-
-def progress_provider_register(provider: ProgressProvider) -> None:
-    if provider not in progress_providers:
-        progress_providers.append(provider)
+drafts: Registry[DraftProvider] = Registry(
+    "bot.drafts", required=OFFERED_COMMANDS, offered_by="recommend, preorders"
+)
+progress_answers: Registry[ProgressProvider] = Registry(
+    "bot.progress_answers", required=("campaigns",), offered_by="preorders"
+)

@@ -100,7 +100,7 @@ def bot_on_fan_message(*, message_id: int) -> None:
 def _answer_for(fan: Fan, text: str, shop: Shop) -> str | None:
     lowered = text.lower()
     if any(q in lowered for q in PROGRESS_QUESTIONS):
-        for provider in bot_hooks.progress_providers:
+        for provider in bot_hooks.progress_answers.providers():
             answer = provider(fan, text)
             if answer:
                 return answer
@@ -124,7 +124,7 @@ def conversation_bot_resume(*, member: ShopMember, conversation: Conversation) -
 def bot_draft(*, member: ShopMember, fan: Fan, command: str, k: int = 3) -> list[dict[str, Any]]:
     """/recommend or /campaign: draft cards for the owner to review; nothing is sent."""
     name = command.lstrip("/").strip()
-    provider = bot_hooks.draft_providers.get(name)
+    provider = bot_hooks.drafts.get(name)
     if provider is None:
         raise Invalid(_("Unknown command; try /recommend or /campaign."), code="unknown_command")
     return provider(fan, k)

@@ -220,11 +220,11 @@ def test_progress_question_is_answered_by_the_campaign_provider(
         asked.append((f.pk, text))
         return "已认购 80 件，还差 20 件成团，当前价 ¥89"
 
-    bot_hooks.progress_provider_register(provider)
+    bot_hooks.progress_answers.register("test", provider)
     try:
         fan_says(fan, "还差多少？", run_on_commit)
     finally:
-        bot_hooks.progress_providers.remove(provider)
+        bot_hooks.progress_answers.unregister("test")
     assert asked == [(fan.pk, "还差多少？")]
     assert bot_messages(fan.conversation) == ["已认购 80 件，还差 20 件成团，当前价 ¥89"]
 
