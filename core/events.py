@@ -105,8 +105,8 @@ class _PublisherLoop:
         self.thread = threading.Thread(target=self.loop.run_forever, name="fansi-publisher", daemon=True)
         self.thread.start()
 
-    def run(self, groups: list[str], frame: dict[str, Any]) -> None:
-        future = asyncio.run_coroutine_threadsafe(publish_async(groups, frame), self.loop)
+    def run_many(self, frames: list[tuple[list[str], dict[str, Any]]]) -> None:
+        future = asyncio.run_coroutine_threadsafe(publish_collected(frames), self.loop)
         future.result(PUBLISH_TIMEOUT_S)
 
 
@@ -133,14 +133,7 @@ def _in_server_thread() -> bool:
 
 
 def publish(groups: list[str], frame: dict[str, Any]) -> None:
-    try:
-        if isinstance(get_channel_layer(), RedisPubSubChannelLayer) and not _in_server_thread():
-            _publisher_loop().run(groups, frame)
-        else:
-            # In the server (or with the in-process layer, whose queues belong to the server's loop).
-            async_to_sync(publish_async)(groups, frame)
-    except Exception:  # noqa: BLE001 - never fail a committed write because fan-out failed
-        logger.exception("publishing %s failed", frame.get("type"))
+    publish_many([(groups, frame)])
 
 
 # When an async caller (the websocket consumer) runs a service in a worker thread, it collects the
@@ -151,19 +144,31 @@ _collector: contextvars.ContextVar[list[tuple[list[str], dict[str, Any]]] | None
 )
 
 
-def _collect(
-    bucket: list[tuple[list[str], dict[str, Any]]], groups: list[str], frame: dict[str, Any]
-) -> None:
-    bucket.append((groups, frame))
-
-
 def announce(groups: list[str], frame: dict[str, Any]) -> None:
     """Publish `frame` to `groups` once the current transaction commits."""
+    announce_many([(groups, frame)])
+
+
+def announce_many(frames: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """announce() for many frames: after commit, all of them in one pipelined round trip."""
+    if not frames:
+        return
     bucket = _collector.get()
     if bucket is not None:
-        transaction.on_commit(functools.partial(_collect, bucket, groups, frame))
+        transaction.on_commit(functools.partial(bucket.extend, frames))
     else:
-        transaction.on_commit(functools.partial(publish, groups, frame))
+        transaction.on_commit(functools.partial(publish_many, frames))
+
+
+def publish_many(frames: list[tuple[list[str], dict[str, Any]]]) -> None:
+    """Publish frames now, best effort, in one round trip (outside the server's event loop too)."""
+    try:
+        if isinstance(get_channel_layer(), RedisPubSubChannelLayer) and not _in_server_thread():
+            _publisher_loop().run_many(frames)
+        else:
+            async_to_sync(publish_collected)(frames)
+    except Exception:  # noqa: BLE001 - never fail a committed write because fan-out failed
+        logger.exception("publishing %d frames failed", len(frames))
 
 
 @contextlib.contextmanager

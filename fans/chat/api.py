@@ -1,8 +1,11 @@
 """REST twins of the chat protocol. One view per operation, small serializers."""
 
+from typing import Any
+
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.fields import ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -90,12 +93,24 @@ class ConversationDetailApi(APIView):
         return Response(ConversationOut(conversation, context={"request": request}).data)
 
 
+DRF_TEXT_VALIDATORS = (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+
+
+class MessageText(serializers.CharField):
+    """Text checked by the message core (fans.chat.append.text_check), so NUL characters and lone
+    surrogates get the same coded refusal (invalid_text) over HTTP as on the websocket."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, DRF_TEXT_VALIDATORS)]
+
+
 class MessageIn(serializers.Serializer):
     client_id = serializers.UUIDField()
     kind = serializers.ChoiceField(
         choices=[k for k in MessageKind.values if k != MessageKind.SYSTEM], default="text"
     )
-    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
+    text = MessageText(required=False, allow_blank=True, trim_whitespace=False, default="")
     image = serializers.FileField(required=False)
     card = serializers.JSONField(required=False)
 

@@ -3,27 +3,32 @@
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import DomainError, Forbidden, Invalid, NotFound, TooLong
+from core.errors import DomainError, Forbidden, Invalid, NotFound
 from core.events import announce, shop_group, user_group
+from core.limits import message_max_length
 from fans.chat.access import access_conversation
+from fans.chat.append import (
+    CARD_KINDS,
+    NewMessage,
+    conversation_from_row,
+    conversations_lock,
+    messages_append,
+    text_check,
+)
 from fans.chat.cards import card_build
-from fans.chat.hooks import CardGate, card_gates, fan_text_listeners
+from fans.chat.hooks import CardGate, card_gates
 from fans.chat.images import image_process
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.chat.ratelimit import message_rate_check
-from fans.chat.selectors import message_to_dict
 from shops.models import Shop, ShopMember, ShopRole
 
 FAN_KINDS = {MessageKind.TEXT, MessageKind.IMAGE}
 STAFF_KINDS = {MessageKind.TEXT, MessageKind.IMAGE, MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
-CARD_KINDS = {MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
 
 
 def conversation_groups(conversation: Conversation) -> list[str]:
@@ -48,14 +53,6 @@ def _parse_client_id(client_id: Any) -> uuid.UUID:
         return uuid.UUID(str(client_id))
     except (ValueError, TypeError, AttributeError):
         raise Invalid(_("client_id must be a UUID.")) from None
-
-
-def _preview(kind: str, text: str, payload: dict[str, Any]) -> str:
-    if kind == MessageKind.IMAGE:
-        return _("[Image]")
-    if kind in CARD_KINDS:
-        return f"[{payload.get('name') or payload.get('title') or _('Card')}]"[:200]
-    return text[:200]
 
 
 def message_send(
@@ -83,12 +80,11 @@ def message_send(
     text = text.strip()
     processed = None
     if kind == MessageKind.TEXT:
-        _text_check(text)
+        text_check(text)
     elif kind == MessageKind.IMAGE:
         if image is None:
             raise Invalid(_("An image message needs an image file."))
-        if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
-            raise TooLong()
+        text_check(text, allow_empty=True)
         processed = image_process(image)
 
     conversation_pk = _as_int(conversation_id)
@@ -117,15 +113,6 @@ def message_send(
     )
 
 
-def _text_check(text: str) -> None:
-    if not text:
-        raise Invalid(_("The message is empty."))
-    if len(text) > settings.FANSI_CHAT["MAX_TEXT_LENGTH"]:
-        raise TooLong(
-            _("A message can have at most %(n)d characters.") % {"n": settings.FANSI_CHAT["MAX_TEXT_LENGTH"]}
-        )
-
-
 def _message_store(
     *,
     user: AbstractBaseUser,
@@ -149,15 +136,19 @@ def _message_store(
                 refusal = _card_gate().check(conversation=conversation, source=kind)
                 if refusal is not None:
                     raise _GateRefused(refusal, conversation.fan.pk)
-            message = _message_append(
-                conversation=conversation,
-                sender=user,
-                side=side,
-                kind=kind,
-                text=text,
-                payload=card,
-                client_id=cid,
-                processed=processed,
+            (message,) = messages_append(
+                [
+                    NewMessage(
+                        conversation=conversation,
+                        sender=user,
+                        side=side,
+                        kind=kind,
+                        text=text,
+                        payload=card,
+                        client_id=cid,
+                        processed=processed,
+                    )
+                ]
             )
     except _GateRefused as refused:
         # Recorded outside the rolled-back transaction: refused means not sent, and logged as skipped.
@@ -231,116 +222,7 @@ def _conversation_lock(conversation_id: int, *, user_id: int | None) -> tuple[Co
         side = Side.SHOP
     else:
         raise NotFound()
-    return _conversation_from_row(conversation_id, row[:6]), side
-
-
-def _conversation_from_row(conversation_id: int, row: tuple[Any, ...]) -> Conversation:
-    """The locked conversation as the send path reads it, without the ORM's query: (last_seq, shop_id,
-    fan_id, fan's user_id, fan's display_name, bot_paused). Other fields are deferred (loaded if read)."""
-    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused = row
-    alias = transaction.get_connection().alias
-    fan = Fan.from_db(
-        alias, ["id", "shop_id", "user_id", "display_name"], (fan_id, shop_id, fan_user_id, display_name)
-    )
-    conversation = Conversation.from_db(
-        alias,
-        ["id", "shop_id", "fan_id", "last_seq", "bot_paused"],
-        (conversation_id, shop_id, fan_id, last_seq, bot_paused),
-    )
-    conversation.fan = fan
-    return conversation
-
-
-def _message_append(
-    *,
-    conversation: Conversation,
-    sender: AbstractBaseUser | None,
-    side: str,
-    kind: str,
-    text: str,
-    payload: dict[str, Any],
-    client_id: uuid.UUID | None,
-    processed: Any = None,
-) -> Message:
-    """Append to a conversation locked by the caller; announce message.new after commit."""
-    connection = transaction.get_connection()
-    seq = conversation.last_seq + 1
-    message = Message(
-        conversation=conversation,
-        seq=seq,
-        sender=sender,
-        side=side,
-        kind=kind,
-        text=text,
-        payload=payload,
-        client_id=client_id,
-        created_at=timezone.now(),
-    )
-    if processed is not None:
-        message.image.save(processed.image.name, processed.image, save=False)
-        message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
-        message.image_width, message.image_height = processed.width, processed.height
-    fields = [
-        "conversation",
-        "seq",
-        "sender",
-        "side",
-        "kind",
-        "text",
-        "payload",
-        "image",
-        "thumbnail",
-        "image_width",
-        "image_height",
-        "client_id",
-        "created_at",
-    ]
-    opts = Message._meta
-    columns = [opts.get_field(f).column for f in fields]
-    values = [
-        opts.get_field(f).get_db_prep_save(getattr(message, opts.get_field(f).attname), connection)
-        for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {opts.db_table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
-            values,
-        )
-        message.pk = cursor.fetchone()[0]
-
-        preview = _preview(kind, text, payload)
-        if side == Side.FAN:
-            # Sending implies having read everything before it.
-            counters, params = "fan_read_seq = %s, fan_unread = 0, shop_unread = shop_unread + 1", [seq]
-        elif side == Side.SHOP:
-            # A person replied: the bot steps back in this conversation until told to resume (handoff).
-            counters = "shop_read_seq = %s, shop_unread = 0, fan_unread = fan_unread + 1, bot_paused = %s"
-            params = [seq, True]
-        else:
-            counters, params = "fan_unread = fan_unread + 1", []
-        last_at = opts.get_field("created_at").get_db_prep_save(message.created_at, connection)
-        cursor.execute(
-            f"UPDATE {Conversation._meta.db_table} SET last_seq = %s, last_message_at = %s, "
-            f"last_message_preview = %s, {counters} WHERE id = %s",
-            [seq, last_at, preview, *params, conversation.pk],
-        )
-    conversation.last_seq = seq
-    _message_announce(conversation, message)
-    return message
-
-
-def _message_announce(conversation: Conversation, message: Message) -> None:
-    """After commit: message.new to both sides and the bot's hand-off; listeners see a fan's text."""
-    announce(conversation_groups(conversation), {"type": "message.new", "message": message_to_dict(message)})
-    if message.side == Side.SHOP and not conversation.bot_paused:
-        conversation.bot_paused = True
-        announce(
-            [shop_group(conversation.shop_id)],
-            {"type": "conversation.bot", "conversation": conversation.pk, "paused": True},
-        )
-    if message.side == Side.FAN and message.kind == MessageKind.TEXT:
-        for listener in fan_text_listeners.providers():
-            listener(conversation, message)
+    return conversation_from_row(conversation_id, row[:6]), side
 
 
 def system_message_post(
@@ -353,16 +235,19 @@ def system_message_post(
 ) -> Message:
     """A notice or card from the platform or the bot; joins the caller's transaction."""
     with transaction.atomic():
-        locked, _side = _conversation_lock(conversation.pk, user_id=None)
-        return _message_append(
-            conversation=locked,
-            sender=None,
-            side=side,
-            kind=kind,
-            text=text[:4000],
-            payload=payload or {},
-            client_id=None,
+        locked = conversations_lock([conversation.pk])[conversation.pk]
+        (message,) = messages_append(
+            [
+                NewMessage(
+                    conversation=locked,
+                    side=side,
+                    kind=kind,
+                    text=text[: message_max_length()],
+                    payload=payload or {},
+                )
+            ]
         )
+        return message
 
 
 def conversation_read(*, user: AbstractBaseUser, conversation_id: int, seq: Any) -> Conversation:

@@ -44,7 +44,9 @@ def test_close_success_prices_every_pledge_and_tells_everyone(
     pledge_many(campaign, product[1], fans, 4)  # 16 committed -> tier >=15 at 350.00
     expire(campaign)
     sent = []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: sent.append((groups, frame)))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: sent.extend((groups, frame) for groups, frame in batch)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert campaign_close(campaign_id=campaign.pk) == "succeeded"
     campaign.refresh_from_db()

@@ -96,7 +96,9 @@ def test_progress_event_published_after_commit(
 ):
     campaign = make_campaign(owner, product[0])
     sent = []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: sent.append((groups, frame)))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: sent.extend((groups, frame) for groups, frame in batch)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         pledge_place(user=fan.user, campaign_id=campaign.pk, variant_id=product[1].pk, quantity=3)
     progress = [f for g, f in sent if f["type"] == "campaign.progress"]

@@ -8,8 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import Invalid
-from core.events import announce, user_group
+from core.errors import Invalid, RateLimited
 from core.tasks import task_dispatch_on_commit
 from fans.bot.models import (
     Broadcast,
@@ -17,15 +16,16 @@ from fans.bot.models import (
     PromoDelivery,
 )
 from fans.bot.services.budget import promo_statuses
+from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.cards import card_build
-from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
-from fans.chat.presence import online_user_ids
-from fans.chat.selectors import message_to_dict
+from fans.chat.models import Conversation, Fan, MessageKind, Side
 from fans.crm.models import JobStatus
 from fans.crm.services.common import audit, require_role, selection_clean, selection_queryset
-from shops.models import ShopMember, ShopRole
+from shops.models import Shop, ShopMember, ShopRole
 
 BROADCAST_BATCH = 2000
+BROADCASTS_PER_HOUR = 3
+BROADCASTS_PER_DAY = 10
 
 
 def broadcast_create(
@@ -47,10 +47,7 @@ def broadcast_create(
     card: dict[str, Any] = {}
     if kind == MessageKind.TEXT:
         text = (text or "").strip()
-        if not text:
-            raise Invalid(_("The message is empty."))
-        if len(text) > 4000:
-            raise Invalid(_("A message can have at most 4,000 characters."), code="too_long")
+        text_check(text)
     elif kind == MessageKind.PRODUCT_CARD:
         card = card_build(kind, member.shop, {"product": product})
     elif kind == MessageKind.CAMPAIGN_CARD:
@@ -61,6 +58,9 @@ def broadcast_create(
         raise Invalid(_("Choose fan_ids, a segment or a filter ({} for every fan)."))
     selection = selection_clean(member, fan_ids=fan_ids, segment=segment, filter=filter)
     with transaction.atomic():
+        # The shop row serialises concurrent creates, so the rate limit cannot be raced past.
+        Shop.objects.select_for_update().filter(pk=member.shop_id).first()
+        _broadcast_rate_check(member.shop_id)
         broadcast = Broadcast.objects.create(
             shop=member.shop,
             created_by=member.user,
@@ -80,6 +80,22 @@ def broadcast_create(
         )
         task_dispatch_on_commit("fans.tasks.broadcast_run_task", broadcast.pk)
     return broadcast
+
+
+def _broadcast_rate_check(shop_id: int) -> None:
+    """A shop sends at most BROADCASTS_PER_HOUR (and per day) broadcasts: a broadcast is marketing."""
+    now = timezone.now()
+    recent = Broadcast.objects.filter(shop_id=shop_id, created_at__gte=now - dt.timedelta(days=1))
+    per_hour, per_day = BROADCASTS_PER_HOUR, BROADCASTS_PER_DAY
+    if (
+        recent.count() >= per_day
+        or recent.filter(created_at__gte=now - dt.timedelta(hours=1)).count() >= per_hour
+    ):
+        raise RateLimited(
+            _("This shop has sent %(hour)d broadcasts this hour or %(day)d today, the most allowed.")
+            % {"hour": per_hour, "day": per_day},
+            code="broadcast_rate_limited",
+        )
 
 
 def broadcast_run(*, broadcast_id: int) -> None:
@@ -110,29 +126,31 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
             .order_by("pk")
             .values_list("pk", "promotions_opt_out")
         )
-        if broadcast.promotional:
-            statuses = promo_statuses(shop=broadcast.shop, fans=fans, now=now)
-        else:
-            statuses = {f: DeliveryStatus.SENT for f, _ in fans}
+        # Every broadcast is marketing: opt-out, quiet hours and the attention budget always apply. Notices
+        # that must reach a fan (campaign, balance, shipment) are the system's own, never a broadcast.
+        statuses = promo_statuses(shop=broadcast.shop, fans=fans, now=now)
         send_ids = [f for f, s in statuses.items() if s == DeliveryStatus.SENT]
-        convs = list(
-            Conversation.objects.select_for_update()
-            .filter(fan_id__in=send_ids)
-            .order_by("pk")
-            .values_list("pk", "fan_id", "last_seq", "fan__user_id")
+        conversation_ids = list(
+            Conversation.objects.filter(fan_id__in=send_ids).order_by("pk").values_list("pk", flat=True)
         )
-        preview = (
-            broadcast.text[:200]
-            if broadcast.kind == MessageKind.TEXT
-            else f"[{broadcast.card.get('name') or broadcast.card.get('title') or ''}]"
+        locked = conversations_lock(conversation_ids)
+        # The one append core (fans.chat.append): seq, counters, preview, live delivery to both sides.
+        # A broadcast is the shop speaking to many fans, not a person replying: no bot hand-off.
+        appended = messages_append(
+            [
+                NewMessage(
+                    conversation=conversation,
+                    side=Side.SHOP,
+                    kind=broadcast.kind,
+                    text=broadcast.text,
+                    payload=broadcast.card,
+                    sender=broadcast.created_by,
+                    hands_off=False,
+                )
+                for conversation in locked.values()
+            ]
         )
-        by_fan = _broadcast_messages_insert(broadcast, convs, now)
-        Conversation.objects.filter(pk__in=[c[0] for c in convs]).update(
-            last_seq=F("last_seq") + 1,
-            fan_unread=F("fan_unread") + 1,
-            last_message_at=now,
-            last_message_preview=preview,
-        )
+        by_fan = {message.conversation.fan_id: message.pk for message in appended}
         _promo_deliveries_insert(broadcast, statuses, by_fan, now)
         counts = {s: sum(1 for v in statuses.values() if v == s) for s in DeliveryStatus.values}
         Broadcast.objects.filter(pk=broadcast.pk).update(
@@ -142,63 +160,6 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
             skipped_opt_out=F("skipped_opt_out") + counts[DeliveryStatus.SKIPPED_OPT_OUT],
             skipped_quiet=F("skipped_quiet") + counts[DeliveryStatus.SKIPPED_QUIET],
         )
-        online = online_user_ids([c[3] for c in convs])
-        for cid, fan_id, last_seq, user_id in convs:
-            if user_id in online:
-                message = Message(
-                    pk=by_fan[fan_id],
-                    conversation=Conversation(pk=cid, fan=Fan(pk=fan_id, user_id=user_id)),
-                    seq=last_seq + 1,
-                    sender=broadcast.created_by,
-                    side=Side.SHOP,
-                    kind=broadcast.kind,
-                    text=broadcast.text,
-                    payload=broadcast.card,
-                    created_at=now,
-                )
-                announce([user_group(user_id)], {"type": "message.new", "message": message_to_dict(message)})
-
-
-def _broadcast_messages_insert(broadcast: Broadcast, convs: list[tuple], now: dt.datetime) -> dict[int, int]:
-    """One message per locked conversation; returns fan id -> message id. Set-based SQL on PostgreSQL."""
-    if not convs:
-        return {}
-    if connection.vendor == "postgresql":
-        opts = Message._meta
-        payload = opts.get_field("payload").get_db_prep_save(broadcast.card, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {opts.db_table} (conversation_id, seq, sender_id, side, kind, text, payload, image, "
-                "thumbnail, created_at) SELECT c, s, %s, %s, %s, %s, %s, '', '', %s "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(c, s) RETURNING id, conversation_id",
-                [
-                    broadcast.created_by_id,
-                    Side.SHOP,
-                    broadcast.kind,
-                    broadcast.text,
-                    payload,
-                    now,
-                    [c[0] for c in convs],
-                    [c[2] + 1 for c in convs],
-                ],
-            )
-            by_conversation = dict((cid, mid) for mid, cid in cursor.fetchall())
-        return {fan_id: by_conversation[cid] for cid, fan_id, _s, _u in convs}
-    messages = [
-        Message(
-            conversation_id=cid,
-            seq=last_seq + 1,
-            sender=broadcast.created_by,
-            side=Side.SHOP,
-            kind=broadcast.kind,
-            text=broadcast.text,
-            payload=broadcast.card,
-            created_at=now,
-        )
-        for cid, _fan, last_seq, _user in convs
-    ]
-    Message.objects.bulk_create(messages, batch_size=BROADCAST_BATCH)
-    return {fan_id: m.pk for (_cid, fan_id, _s, _u), m in zip(convs, messages, strict=True)}
 
 
 def _promo_deliveries_insert(

@@ -464,7 +464,9 @@ def test_broadcast_to_every_fan_by_empty_filter(
 
 def test_a_human_reply_announces_the_bot_pause(owner, fan, monkeypatch, django_capture_on_commit_callbacks):
     frames = []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: frames.append(frame["type"]))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: frames.extend(frame["type"] for groups, frame in batch)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="我来")
         message_send(user=owner, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text="再说一句")

@@ -35,7 +35,9 @@ def test_message_send_numbers_messages_per_conversation(
     fan_user, owner, conversation, django_capture_on_commit_callbacks, monkeypatch
 ):
     published, bot_tasks = [], []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: published.append(frame["type"]))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: published.extend(frame["type"] for groups, frame in batch)
+    )
     monkeypatch.setattr(
         "fans.bot.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id)
     )
@@ -58,7 +60,9 @@ def test_message_new_is_announced_to_fan_and_shop_groups(
     fan_user, conversation, shop, django_capture_on_commit_callbacks, monkeypatch
 ):
     published = []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: published.append((groups, frame)))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: published.extend((groups, frame) for groups, frame in batch)
+    )
     with django_capture_on_commit_callbacks(execute=True):
         message, _ = send(fan_user, conversation, "在吗")
     assert len(published) == 1
@@ -255,7 +259,9 @@ def test_a_batch_numbers_each_conversation_and_composes_the_counters_in_order(
 ):
     other = FanFactory(shop=shop)
     published, bot_tasks = [], []
-    monkeypatch.setattr("core.events.publish", lambda groups, frame: published.append(frame))
+    monkeypatch.setattr(
+        "core.events.publish_many", lambda batch: published.extend(frame for groups, frame in batch)
+    )
     monkeypatch.setattr(
         "fans.bot.tasks.bot_on_fan_message_task.delay", lambda message_id: bot_tasks.append(message_id)
     )

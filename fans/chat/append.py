@@ -1,0 +1,320 @@
+"""The one way a message enters a conversation: messages_append().
+
+Every message goes through it: a person's send (single or group-committed), bot replies and away
+messages, broadcasts, cards and the platform's notices (campaign, balance, shipment). It assigns `seq`,
+moves the counters, preview and unread state, enforces the text rules and announces `message.new` to both
+sides after commit. The caller holds the conversations locked (conversations_lock), in id order.
+
+It speaks plain SQL, set-based on PostgreSQL: the send path is the hottest code in Fansi, and the ORM's
+query compilation cost more CPU than the database work (bench/chat.py). One INSERT for all the messages
+and one UPDATE for all their conversations, whatever their number.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.db import is_postgresql
+from core.errors import Invalid, TooLong
+from core.events import announce_many, shop_group, user_group
+from core.limits import message_max_length
+from fans.chat.hooks import fan_text_listeners
+from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
+from fans.chat.selectors import message_to_dict
+
+CARD_KINDS = {MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
+
+
+def text_problem(text: str) -> str | None:
+    """Why this text cannot be stored, or None. NUL and lone surrogates pass JSON and Python but not
+    PostgreSQL or UTF-8, so they are refused at the edge, before they can fail anyone else's batch."""
+    if "\x00" in text:
+        return _("The text contains a NUL character.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _("The text is not valid Unicode (a lone surrogate).")
+    return None
+
+
+def text_check(text: str, *, allow_empty: bool = False) -> None:
+    """The rules for any message text: not empty (unless the message has other content), within the
+    length limit, and storable."""
+    if not text and not allow_empty:
+        raise Invalid(_("The message is empty."))
+    limit = message_max_length()
+    if len(text) > limit:
+        raise TooLong(_("A message can have at most %(n)d characters.") % {"n": limit})
+    problem = text_problem(text)
+    if problem:
+        raise Invalid(problem, code="invalid_text")
+
+
+def preview_of(kind: str, text: str, payload: dict[str, Any]) -> str:
+    if kind == MessageKind.IMAGE:
+        return _("[Image]")
+    if kind in CARD_KINDS or (kind == MessageKind.SYSTEM and not text and payload):
+        return f"[{payload.get('name') or payload.get('title') or _('Card')}]"[:200]
+    return text[:200]
+
+
+@dataclass
+class NewMessage:
+    """One message to append to a conversation the caller holds locked."""
+
+    conversation: Conversation
+    side: str
+    kind: str = MessageKind.TEXT
+    text: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    sender: Any = None  # the user on the shop's or fan's side; None for the bot and the platform
+    client_id: uuid.UUID | None = None
+    processed: Any = None  # fans.chat.images.ProcessedImage, for image messages
+    # A person on the shop's side answering this fan: the bot steps back (hand-off). A broadcast is
+    # the shop speaking to many fans, not a reply, so it does not.
+    hands_off: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.hands_off is None:
+            self.hands_off = self.side == Side.SHOP
+
+
+def conversations_lock(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Lock conversations in id order (so concurrent appends cannot deadlock), as messages_append reads
+    them: last_seq, shop, fan (with user and display name) and bot_paused; other fields are deferred."""
+    if not conversation_ids:
+        return {}
+    conv, fan = Conversation._meta.db_table, Fan._meta.db_table
+    connection = transaction.get_connection()
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id, c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, c.bot_paused "
+            f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id "
+            f"WHERE c.id IN ({', '.join(['%s'] * len(conversation_ids))}) ORDER BY c.id{lock}",
+            sorted(conversation_ids),
+        )
+        return {row[0]: conversation_from_row(row[0], row[1:]) for row in cursor.fetchall()}
+
+
+def conversation_from_row(conversation_id: int, row: tuple[Any, ...]) -> Conversation:
+    """The locked conversation from (last_seq, shop_id, fan_id, fan's user_id, fan's display_name,
+    bot_paused), without the ORM's query."""
+    last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused = row
+    alias = transaction.get_connection().alias
+    fan = Fan.from_db(
+        alias, ["id", "shop_id", "user_id", "display_name"], (fan_id, shop_id, fan_user_id, display_name)
+    )
+    conversation = Conversation.from_db(
+        alias,
+        ["id", "shop_id", "fan_id", "last_seq", "bot_paused"],
+        (conversation_id, shop_id, fan_id, last_seq, bot_paused),
+    )
+    conversation.fan = fan
+    return conversation
+
+
+def messages_append(entries: list[NewMessage]) -> list[Message]:
+    """Append the messages, in order, to their locked conversations; announce them after commit."""
+    if not entries:
+        return []
+    for entry in entries:
+        text_check(entry.text, allow_empty=entry.kind != MessageKind.TEXT)
+    connection = transaction.get_connection()
+    now = timezone.now()
+    messages: list[Message] = []
+    counters: dict[int, _Counters] = {}
+    for entry in entries:
+        conversation = entry.conversation
+        conversation.last_seq += 1
+        message = Message(
+            conversation=conversation,
+            seq=conversation.last_seq,
+            sender=entry.sender,
+            side=entry.side,
+            kind=entry.kind,
+            text=entry.text,
+            payload=entry.payload,
+            client_id=entry.client_id,
+            created_at=now,
+        )
+        if entry.processed is not None:
+            processed = entry.processed
+            message.image.save(processed.image.name, processed.image, save=False)
+            message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
+            message.image_width, message.image_height = processed.width, processed.height
+        messages.append(message)
+        counters.setdefault(conversation.pk, _Counters()).add(message, hands_off=bool(entry.hands_off))
+    with connection.cursor() as cursor:
+        ids = _messages_insert(cursor, connection, messages)
+        _conversations_update(cursor, connection, counters, now)
+    frames = []
+    for message, entry in zip(messages, entries, strict=True):
+        message.pk = ids[(message.conversation_id, message.seq)]
+        conversation = entry.conversation
+        frames.append(
+            (
+                [user_group(conversation.fan.user_id), shop_group(conversation.shop_id)],
+                {"type": "message.new", "message": message_to_dict(message)},
+            )
+        )
+        if entry.hands_off and message.side == Side.SHOP and not conversation.bot_paused:
+            conversation.bot_paused = True
+            frames.append(
+                (
+                    [shop_group(conversation.shop_id)],
+                    {"type": "conversation.bot", "conversation": conversation.pk, "paused": True},
+                )
+            )
+    announce_many(frames)
+    for message, entry in zip(messages, entries, strict=True):
+        if message.side == Side.FAN and message.kind == MessageKind.TEXT:
+            for listener in fan_text_listeners.providers():
+                listener(entry.conversation, message)
+    return messages
+
+
+# (field, PostgreSQL array type) of every column a message row is inserted with.
+_COLUMNS = (
+    ("conversation", "bigint"),
+    ("seq", "bigint"),
+    ("sender", "bigint"),
+    ("side", "varchar"),
+    ("kind", "varchar"),
+    ("text", "text"),
+    ("payload", "text"),  # JSON text, cast to jsonb in the statement
+    ("image", "varchar"),
+    ("thumbnail", "varchar"),
+    ("image_width", "integer"),
+    ("image_height", "integer"),
+    ("client_id", "uuid"),
+    ("created_at", "timestamptz"),
+)
+
+
+def _row(message: Message, connection: Any) -> tuple[Any, ...]:
+    opts = Message._meta
+    return (
+        message.conversation_id,
+        message.seq,
+        message.sender_id,
+        message.side,
+        message.kind,
+        message.text,
+        json.dumps(message.payload or {}, ensure_ascii=False),
+        message.image.name or "",
+        message.thumbnail.name or "",
+        message.image_width,
+        message.image_height,
+        opts.get_field("client_id").get_db_prep_save(message.client_id, connection),
+        opts.get_field("created_at").get_db_prep_save(message.created_at, connection),
+    )
+
+
+def _messages_insert(cursor: Any, connection: Any, messages: list[Message]) -> dict[tuple[int, int], int]:
+    """Insert the message rows; {(conversation id, seq): message id}."""
+    opts = Message._meta
+    columns = ", ".join(opts.get_field(name).column for name, _type in _COLUMNS)
+    rows = [_row(m, connection) for m in messages]
+    if is_postgresql(connection):
+        # One array per column: the statement text stays the same whatever the batch size, so the driver
+        # does not re-parse a statement with hundreds of placeholders every time.
+        arrays = ", ".join(f"%s::{type_}[]" for _name, type_ in _COLUMNS)
+        names = ", ".join(name for name, _type in _COLUMNS)
+        select = ", ".join(
+            "u.payload::jsonb" if name == "payload" else f"u.{name}" for name, _type in _COLUMNS
+        )
+        cursor.execute(
+            f"INSERT INTO {opts.db_table} ({columns}) SELECT {select} FROM unnest({arrays}) AS u({names}) "
+            f"RETURNING id, conversation_id, seq",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+    else:
+        row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+        cursor.execute(
+            f"INSERT INTO {opts.db_table} ({columns}) VALUES {', '.join([row] * len(rows))} "
+            f"RETURNING id, conversation_id, seq",
+            [value for values in rows for value in values],
+        )
+    return {(conversation_id, seq): pk for pk, conversation_id, seq in cursor.fetchall()}
+
+
+@dataclass
+class _Counters:
+    """What one append's messages do to one conversation row, composed in order: a counter is reset (to
+    `*_from`) and then incremented by `*_add`; a read pointer moves to `*_read`."""
+
+    last_seq: int = 0
+    preview: str = ""
+    fan_read: int | None = None
+    shop_read: int | None = None
+    fan_unread_from: int | None = None
+    fan_unread_add: int = 0
+    shop_unread_from: int | None = None
+    shop_unread_add: int = 0
+    pause: bool = False
+
+    def add(self, message: Message, *, hands_off: bool) -> None:
+        self.last_seq = message.seq
+        self.preview = preview_of(message.kind, message.text, message.payload)
+        if message.side == Side.FAN:
+            # Sending implies having read everything before it.
+            self.fan_read, self.fan_unread_from, self.fan_unread_add = message.seq, 0, 0
+            self.shop_unread_add += 1
+        elif message.side == Side.SHOP and hands_off:
+            # A person replied: they have read the fan, and the bot steps back (hand-off).
+            self.shop_read, self.shop_unread_from, self.shop_unread_add = message.seq, 0, 0
+            self.fan_unread_add += 1
+            self.pause = True
+        else:
+            # The bot, the platform, or a broadcast: news for the fan, no change to the shop's side.
+            self.fan_unread_add += 1
+
+
+_COUNTER_FIELDS = (
+    ("last_seq", "bigint"),
+    ("preview", "varchar"),
+    ("fan_read", "bigint"),
+    ("shop_read", "bigint"),
+    ("fan_unread_from", "integer"),
+    ("fan_unread_add", "integer"),
+    ("shop_unread_from", "integer"),
+    ("shop_unread_add", "integer"),
+    ("pause", "boolean"),
+)
+# Each value appears once, in _COUNTER_FIELDS order, so positional parameters line up too.
+_COUNTER_SET = (
+    "last_seq = {last_seq}, last_message_at = {last_at}, last_message_preview = {preview}, "
+    "fan_read_seq = COALESCE({fan_read}, {c}fan_read_seq), "
+    "shop_read_seq = COALESCE({shop_read}, {c}shop_read_seq), "
+    "fan_unread = COALESCE({fan_unread_from}, {c}fan_unread) + {fan_unread_add}, "
+    "shop_unread = COALESCE({shop_unread_from}, {c}shop_unread) + {shop_unread_add}, "
+    "bot_paused = ({c}bot_paused OR {pause})"
+)
+
+
+def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Counters], now: Any) -> None:
+    table = Conversation._meta.db_table
+    last_at = Message._meta.get_field("created_at").get_db_prep_save(now, connection)
+    values = {pk: [getattr(c, name) for name, _type in _COUNTER_FIELDS] for pk, c in counters.items()}
+    if is_postgresql(connection):
+        assignments = _COUNTER_SET.format(
+            c="c.", last_at="%s", **{name: f"v.{name}" for name, _type in _COUNTER_FIELDS}
+        )
+        names = ", ".join(["id", *(name for name, _type in _COUNTER_FIELDS)])
+        arrays = ", ".join(["%s::bigint[]", *(f"%s::{type_}[]" for _name, type_ in _COUNTER_FIELDS)])
+        columns = zip(*((pk, *row) for pk, row in values.items()), strict=True)
+        cursor.execute(
+            f"UPDATE {table} AS c SET {assignments} FROM unnest({arrays}) AS v({names}) WHERE c.id = v.id",
+            [last_at, *(list(column) for column in columns)],
+        )
+        return
+    # Elsewhere (SQLite in development): the same assignments, one statement per conversation.
+    assignments = _COUNTER_SET.format(c="", last_at="%s", **{name: "%s" for name, _type in _COUNTER_FIELDS})
+    for pk, row in values.items():
+        cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [row[0], last_at, *row[1:], pk])
