@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import JSONField
 
+from core.db import is_postgresql
 from fans.chat.models import Conversation, Fan
 from fans.crm.models import FanTag, Tag, TagChoice, TagGroup, TagSource
 from fans.crm.services.tagging import fan_tag_ids_refresh
@@ -180,7 +181,7 @@ class Command(BaseCommand):
         plans = self._vocabulary(shop, opts["tags"])
         n_tags = sum(len(p.tag_ids) for p in plans)
         t0 = time.monotonic()
-        if connection.vendor == "postgresql":
+        if is_postgresql(connection):
             totals = self._copy_all(shop, staff_ids, plans, n, rng)
         else:
             totals = self._orm_all(shop, staff_ids, plans, n, rng)
@@ -589,7 +590,7 @@ class Command(BaseCommand):
         """Delete the shop and its seeded users; bulk tables first with plain SQL, then the ORM cascade."""
         User = get_user_model()
         with transaction.atomic():
-            if connection.vendor == "postgresql":
+            if is_postgresql(connection):
                 with connection.cursor() as cur:
                     fans = "SELECT id FROM fans_fan WHERE shop_id = %s"
                     cur.execute(f"DELETE FROM fans_fantagevent WHERE fan_id IN ({fans})", [shop.pk])

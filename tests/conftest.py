@@ -5,6 +5,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from core.db import is_postgresql
 from shops.models import ShopRole
 from tests.factories import FanFactory, ShopFactory, ShopMemberFactory, UserFactory
 
@@ -112,7 +113,7 @@ def _close_worker_connections(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    if connection.vendor != "postgresql":
+    if not is_postgresql(connection):
         return
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(

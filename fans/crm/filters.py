@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from core.db import is_postgresql
 from core.errors import Invalid
 from fans.chat.models import Fan
 from fans.crm.models import FanTag, FanTagSet
@@ -135,7 +136,7 @@ def _tag_set_filter(shop: Shop, flt: dict[str, Any]) -> tuple[Q | None, Q | None
 
 
 def _filter_tags(shop: Shop, qs: QuerySet[Fan], flt: dict[str, Any]) -> QuerySet[Fan]:
-    if connection.vendor != "postgresql":
+    if not is_postgresql(connection):
         if flt.get("tags_all"):
             qs = qs.filter(_has_all(_tag_ids(shop, flt, "tags_all")))
         if flt.get("tags_any"):
@@ -205,7 +206,7 @@ def _tag_segment(shop: Shop, flt: dict[str, Any]) -> QuerySet[FanTagSet] | None:
 
     Counting them reads the narrow rows the GIN index finds instead of as many Fan rows (bench/crm.py).
     """
-    if connection.vendor != "postgresql" or not set(flt) <= {"tags_all", "tags_any", "tags_none"}:
+    if not is_postgresql(connection) or not set(flt) <= {"tags_all", "tags_any", "tags_none"}:
         return None
     must, _none = _tag_set_filter(shop, flt)
     return FanTagSet.objects.filter(must, shop=shop) if must is not None else None

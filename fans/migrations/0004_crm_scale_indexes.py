@@ -6,6 +6,7 @@ lookup. pg_trgm ships with PostgreSQL's contrib; if the role cannot create it, t
 """
 
 from django.db import migrations
+from core.db import is_postgresql
 
 INDEXES = [
     ("fan_display_name_trgm", "fans_fan", 'UPPER("display_name"::text) gin_trgm_ops'),
@@ -35,7 +36,7 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgresql(schema_editor.connection):
         return
     with schema_editor.connection.cursor() as cur:
         for name, _table, _expression in INDEXES:

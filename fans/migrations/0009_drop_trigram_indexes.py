@@ -2,10 +2,11 @@
 use them, and they made every fan update (tag_ids, notes, assignment) write two large GIN entries."""
 
 from django.db import migrations
+from core.db import is_postgresql
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgresql(schema_editor.connection):
         return
     with schema_editor.connection.cursor() as cur:
         cur.execute('DROP INDEX IF EXISTS "fan_display_name_trgm"')

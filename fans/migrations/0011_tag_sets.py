@@ -3,6 +3,7 @@
 import django.contrib.postgres.fields
 import django.db.models.deletion
 from django.db import migrations, models
+from core.db import is_postgresql
 
 
 class Migration(migrations.Migration):
@@ -70,7 +71,7 @@ def _segment_indexes(apps, schema_editor):
     """Fill the tag sets from FanTag and index them; replaces the GIN over Fan.tag_ids, which every tag change
     paid for (its pending list flushed into the index in the middle of bulk jobs) and the planner could not
     estimate (jsonb has no element statistics)."""
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgresql(schema_editor.connection):
         return
     with schema_editor.connection.cursor() as cur:
         cur.execute("CREATE EXTENSION IF NOT EXISTS intarray")
@@ -98,7 +99,7 @@ def _segment_indexes(apps, schema_editor):
 
 
 def _segment_indexes_drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
+    if not is_postgresql(schema_editor.connection):
         return
     with schema_editor.connection.cursor() as cur:
         cur.execute('DROP INDEX IF EXISTS "fantagset_tags_gin"')

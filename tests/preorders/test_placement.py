@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.db import is_postgresql
 from core.errors import Conflict, Invalid, NotFound
 from fans.chat.models import Conversation, Fan
 from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, Tier
@@ -40,7 +41,7 @@ def test_pledge_with_key_takes_few_statements(owner, product, fan):
     assert created
     # PostgreSQL: read, one message (fan lock; per-fan sum, reserve, inserts), activate, interaction.
     # SQLite: read, fan lock, per-fan sum, insert, key, reserve, activate, ledger, count, key, interaction.
-    limit = 4 if connection.vendor == "postgresql" else 11
+    limit = 4 if is_postgresql(connection) else 11
     assert len(_statements(ctx)) <= limit, _statements(ctx)
     record = IdempotencyKey.objects.get(user=fan.user, key="k-2")
     assert record.pledge_id == body["id"] and record.response == body

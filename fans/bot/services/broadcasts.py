@@ -8,6 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import is_postgresql
 from core.errors import Invalid, RateLimited
 from core.tasks import task_dispatch_on_commit
 from fans.bot.models import (
@@ -165,7 +166,7 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
 def _promo_deliveries_insert(
     broadcast: Broadcast, statuses: dict[int, str], by_fan: dict[int, int], now: dt.datetime
 ) -> None:
-    if connection.vendor == "postgresql":
+    if is_postgresql(connection):
         fan_ids = list(statuses)
         with connection.cursor() as cursor:
             cursor.execute(

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.db import is_postgresql
 from core.errors import Conflict, Invalid
 from core.tasks import task_dispatch_on_commit
 from fans.chat.models import Fan
@@ -229,7 +230,7 @@ class _ExportWriter:
     def write(self, fan_ids: list[int]) -> int:
         from fans.crm.csvio import cell_safe
 
-        if connection.vendor == "postgresql":
+        if is_postgresql(connection):
             return self._copy(fan_ids)
         n = 0
         for row in fan_export_rows(self.job.shop, fan_ids, self.tag_names):

@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.db import is_postgresql
 from fans.chat.models import Fan
 from fans.crm.models import FanTag, FanTagEvent, Tag, TagChoice, TagSource
 from fans.crm.vocabulary import check_single_choice
@@ -46,7 +47,7 @@ def fan_tag_ids_refresh(fan_ids: Sequence[int], *, notes: Mapping[int, str] | No
     if not fan_ids and not notes:
         return
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if is_postgresql(connection):
             ids = sorted(set(fan_ids) | set(notes))
             for start in range(0, len(ids), BATCH):
                 chunk = ids[start : start + BATCH]
@@ -100,7 +101,7 @@ def fan_tags_bulk_add(
     """
     tags = list(tags)
     check_single_choice(tags)
-    add = _add_one_tag_sql if connection.vendor == "postgresql" else _add_one_tag_orm
+    add = _add_one_tag_sql if is_postgresql(connection) else _add_one_tag_orm
     created = 0
     with transaction.atomic():
         for start in range(0, len(fan_ids), BATCH):
@@ -195,7 +196,7 @@ def fan_tags_bulk_remove(
     with transaction.atomic():
         for start in range(0, len(fan_ids), BATCH):
             ids = list(fan_ids[start : start + BATCH])
-            if connection.vendor == "postgresql":
+            if is_postgresql(connection):
                 with connection.cursor() as cur:
                     cur.execute(
                         "WITH gone AS (DELETE FROM fans_fantag WHERE fan_id = ANY(%s) AND tag_id = ANY(%s) "

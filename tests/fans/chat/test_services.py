@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.db import is_postgresql
 from core.errors import Forbidden, Invalid, NotFound, RateLimited, TooLong
 from fans.bot.models import BotSettings
 from fans.chat import services
@@ -362,7 +363,7 @@ def test_a_batch_takes_the_same_queries_whatever_its_size(fan_user, conversation
     with CaptureQueriesContext(connection) as many:
         message_send_batch([text_send(f.user, f.conversation.pk) for f in fans for _ in range(2)])
     # Elsewhere than PostgreSQL (SQLite in development) each conversation gets its own UPDATE.
-    extra = 0 if connection.vendor == "postgresql" else len(fans) - 1
+    extra = 0 if is_postgresql(connection) else len(fans) - 1
     assert len(many.captured_queries) == len(one.captured_queries) + extra
     assert len(one.captured_queries) <= 6
     assert Message.objects.count() == 22

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
+from core.db import is_postgresql
 from fans.chat.models import Fan
 from fans.crm import filters
 from fans.crm import services as crm
@@ -29,7 +30,7 @@ def assert_mirrored(fans: list[Fan]) -> None:
     for fan in fans:
         held = sorted(FanTag.objects.filter(fan=fan).values_list("tag_id", flat=True))
         assert sorted(Fan.objects.get(pk=fan.pk).tag_ids) == held
-        if connection.vendor == "postgresql":
+        if is_postgresql(connection):
             tag_set = FanTagSet.objects.filter(fan=fan).first()
             assert (tag_set.tags if tag_set else []) == held
             if tag_set:
