@@ -1,22 +1,20 @@
-"""Creating and launching campaigns, and the campaign.progress event."""
+"""Creating and launching campaigns, and the campaign card the chat shows."""
 
 import datetime as dt
-import functools
-import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from fans.events import announce, publish, shop_group
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
 from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, Tier
 from preorders.selectors import campaign_current_unit_price
+from preorders.services.events import progress_announce
+from preorders.services.subscriptions import cycle_ensure_next
 from shops.errors import Conflict, Invalid
 from shops.models import Shop
 
@@ -173,8 +171,6 @@ def campaign_create(
 
 def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
     """Draft to live. From here on goal, tiers and deadline are locked (no service changes them)."""
-    from preorders.services.subscriptions import cycle_ensure_next
-
     with transaction.atomic(durable=True):
         campaign = access_campaign_to_manage(user, campaign_id, lock=True)
         if campaign.status != CampaignStatus.DRAFT:
@@ -191,54 +187,6 @@ def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
             cycle_ensure_next(campaign)
         progress_announce(campaign)
     return campaign
-
-
-def progress_announce(campaign: Campaign) -> None:
-    """campaign.progress to the shop group after commit, coalesced per campaign.
-
-    A busy campaign commits hundreds of pledges a second; watchers need the latest figure a few times
-    a second, not every step, so frames wait up to FANSI_PROGRESS_COALESCE_S (default 0.25 s; 0 sends
-    each one) and only the newest per campaign goes out. Delivery stays at-most-once, as for all events;
-    GET /api/campaigns/{id}/ is the source of truth.
-    """
-    groups = [shop_group(campaign.shop_id)]
-    frame = {
-        "type": "campaign.progress",
-        "campaign": campaign.pk,
-        "status": campaign.status,
-        "committed_quantity": campaign.committed_quantity,
-        "current_unit_price": str(campaign_current_unit_price(campaign)),
-    }
-    window = float(getattr(settings, "FANSI_PROGRESS_COALESCE_S", 0.25))
-    if window <= 0:
-        announce(groups, frame)
-    else:
-        transaction.on_commit(functools.partial(_progress_queue, groups, frame, window))
-
-
-_progress_lock = threading.Lock()
-_progress_pending: dict[int, tuple[list[str], dict[str, Any]]] = {}
-_progress_timer: list[threading.Timer] = []
-
-
-def _progress_queue(groups: list[str], frame: dict[str, Any], window: float) -> None:
-    with _progress_lock:
-        _progress_pending[frame["campaign"]] = (groups, frame)
-        if not _progress_timer:
-            timer = threading.Timer(window, progress_flush)
-            timer.daemon = True
-            _progress_timer.append(timer)
-            timer.start()
-
-
-def progress_flush() -> None:
-    """Publish the newest queued frame of each campaign (the timer calls this; tests may too)."""
-    with _progress_lock:
-        pending = list(_progress_pending.values())
-        _progress_pending.clear()
-        _progress_timer.clear()
-    for groups, frame in pending:
-        publish(groups, frame)
 
 
 def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
