@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "fans",
     "recommend",
     "preorders",
+    "demo",
 ]
 
 MIDDLEWARE = [
