@@ -1,3 +1,6 @@
+import datetime as dt
+
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -17,6 +20,7 @@ from preorders.models import (
     SubscriptionCycle,
     Tier,
 )
+from preorders.services.campaigns import deadline_clean
 
 
 class TierInline(admin.TabularInline):
@@ -34,8 +38,22 @@ class ReadOnlyTierInline(admin.TabularInline):
         return False
 
 
+class CampaignAdminForm(forms.ModelForm):
+    """Drafts are editable here: the deadline gets the same check as campaign_create, before the save."""
+
+    def clean_deadline(self) -> dt.datetime:
+        deadline = self.cleaned_data["deadline"]
+        if self.instance.pk and "deadline" not in self.changed_data:
+            return deadline  # other fields of an old draft stay editable; launching re-checks the date
+        try:
+            return deadline_clean(deadline)
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from None
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignAdminForm
     list_display = [
         "id",
         "title",

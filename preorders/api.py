@@ -1,5 +1,6 @@
 """Campaign, pledge, subscription and factory-order API. One view per operation, small serializers."""
 
+import datetime as dt
 from typing import Any
 
 from django.core import signing
@@ -24,9 +25,23 @@ def board_token(factory: Factory) -> str:
     return signing.dumps({"factory": factory.pk}, salt=BOARD_SALT)
 
 
+class ShopTimeField(serializers.DateTimeField):
+    """Shop time, as DRF renders it; a stored time that shop time cannot hold (past year 9999 there) is given
+    in UTC instead of failing the whole answer, so one bad row never breaks a list for everyone."""
+
+    def to_representation(self, value: dt.datetime) -> str | None:
+        try:
+            return super().to_representation(value)
+        except serializers.ValidationError:
+            return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 class CampaignOut(serializers.ModelSerializer):
     shop = serializers.IntegerField(source="shop_id")
     product = serializers.IntegerField(source="product_id")
+    deadline = ShopTimeField()
+    launched_at = ShopTimeField(allow_null=True)
+    closed_at = ShopTimeField(allow_null=True)
     current_unit_price = serializers.SerializerMethodField()
     tiers = serializers.SerializerMethodField()
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from preorders.services import closing, pledges, subscriptions
+from preorders.services import closing, payments, subscriptions
 
 
 @shared_task(acks_late=True)
@@ -26,4 +26,4 @@ def subscription_cutoffs_run_task() -> None:
 
 @shared_task(acks_late=True)
 def pledges_pending_sweep_task() -> None:
-    pledges.pledges_pending_sweep()
+    payments.pledges_pending_sweep()

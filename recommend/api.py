@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,10 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Invalid, NotFound
 from fans.chat.access import access_fan_as_staff
-from fans.chat.services import message_send
-from fans.crm.services.fans import segment_create
 from recommend import services
 from recommend.serving import fans_for_product, picks_as_json, recommend_for_fan, serving_model
 from shops.access import access_shop_membership
@@ -121,20 +117,17 @@ class FanRecommendationSendApi(APIView):
         fan, _member = access_fan_as_staff(request.user, fan_id)
         data = SendPickIn(data=request.data)
         data.is_valid(raise_exception=True)
-        conversation = getattr(fan, "conversation", None)
-        if conversation is None:
-            raise Conflict(_("This fan has no conversation yet."), code="no_conversation")
-        message, created = message_send(
+        message, created = services.recommendation_send(
             user=request.user,
-            conversation_id=conversation.pk,
-            client_id=data.validated_data.get("client_id") or uuid.uuid4(),
-            kind="product_card",
-            payload={"product": data.validated_data["product"], "reason": data.validated_data["reason"]},
+            fan=fan,
+            product_id=data.validated_data["product"],
+            reason=data.validated_data["reason"],
+            client_id=data.validated_data.get("client_id"),
         )
         return Response(
             {
                 "message": message.pk,
-                "conversation": conversation.pk,
+                "conversation": message.conversation_id,
                 "seq": message.seq,
                 "payload": message.payload,
             },
@@ -196,13 +189,10 @@ class LikelyFansSaveSegmentApi(APIView):
         product, member = _product_as_staff(request, product_id)
         data = SaveSegmentIn(data=request.data)
         data.is_valid(raise_exception=True)
-        fan_ids = [p.fan.pk for p in fans_for_product(product, data.validated_data["k"])]
-        segment = segment_create(member=member, name=data.validated_data["name"], filter={"fan_ids": fan_ids})
-        if segment.filter.get("fan_ids") != sorted(fan_ids):
-            # Without the fan_ids filter key a segment would silently mean "every fan": refuse instead.
-            segment.delete()
-            raise Conflict(_("Segments of explicit fans are not supported here."), code="fan_ids_unsupported")
+        segment, count = services.likely_fans_segment_save(
+            member=member, product=product, name=data.validated_data["name"], k=data.validated_data["k"]
+        )
         return Response(
-            {"id": segment.pk, "name": segment.name, "filter": segment.filter, "count": len(fan_ids)},
+            {"id": segment.pk, "name": segment.name, "filter": segment.filter, "count": count},
             status=status.HTTP_201_CREATED,
         )

@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,9 @@ from django.utils.translation import gettext as _
 from core.errors import Conflict, Invalid, NotFound
 from fans.chat.access import access_conversation
 from fans.chat.models import Fan, Message, MessageKind, Side
-from fans.crm.models import Tag
+from fans.chat.services import message_send
+from fans.crm.models import Segment, Tag
+from fans.crm.services.fans import segment_create
 from recommend.data import REGIMES, build_train_set
 from recommend.evaluation import RankerSpec, build_ranker, evaluate_regime
 from recommend.models import (
@@ -38,7 +41,7 @@ from recommend.models import (
 )
 from recommend.rankers import BlendRanker, Ranker
 from recommend.selectors import catalog_from_db
-from recommend.serving import SERVING_STAMP_KEY
+from recommend.serving import SERVING_STAMP_KEY, fans_for_product
 from recommend.training import (
     Artifacts,
     artifacts_complete,
@@ -47,7 +50,7 @@ from recommend.training import (
     catalog_sample,
     factorize,
 )
-from shops.models import Product
+from shops.models import Product, ShopMember
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +147,39 @@ def card_click_record(*, user: AbstractBaseUser, message_id: Any) -> tuple[Inter
             kind=InteractionKind.CARD_CLICK,
             key=f"message:{message.pk}",
         )
+
+
+# --- outreach: acting on recommendations ------------------------------------------------------------
+
+
+def recommendation_send(
+    *, user: AbstractBaseUser, fan: Fan, product_id: int, reason: str = "", client_id: uuid.UUID | None = None
+) -> tuple[Message, bool]:
+    """Send a recommended product to the fan as a product card in their conversation (staff only, as
+    message_send checks). Resending a client_id returns the first message."""
+    conversation = getattr(fan, "conversation", None)
+    if conversation is None:
+        raise Conflict(_("This fan has no conversation yet."), code="no_conversation")
+    return message_send(
+        user=user,
+        conversation_id=conversation.pk,
+        client_id=client_id or uuid.uuid4(),
+        kind=MessageKind.PRODUCT_CARD,
+        payload={"product": product_id, "reason": reason},
+    )
+
+
+def likely_fans_segment_save(
+    *, member: ShopMember, product: Product, name: str, k: int
+) -> tuple[Segment, int]:
+    """Save the product's `k` likeliest fans as a segment of explicit fans. Returns (segment, fan count)."""
+    fan_ids = [p.fan.pk for p in fans_for_product(product, k)]
+    with transaction.atomic():
+        segment = segment_create(member=member, name=name, filter={"fan_ids": fan_ids})
+        if segment.filter.get("fan_ids") != sorted(fan_ids):
+            # Without the fan_ids filter key a segment would silently mean "every fan": refuse, storing nothing.
+            raise Conflict(_("Segments of explicit fans are not supported here."), code="fan_ids_unsupported")
+    return segment, len(fan_ids)
 
 
 # --- product tags --------------------------------------------------------------------------------------

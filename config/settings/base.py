@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "fans.bot",
     "recommend",
     "preorders",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,27 +1,34 @@
-"""Creating and launching campaigns, and the campaign.progress event."""
+"""Creating and launching campaigns, and the campaign card the chat shows."""
 
 import datetime as dt
-import functools
-import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from core.errors import Conflict, Invalid
-from core.events import announce, publish, shop_group
+from core.errors import Conflict, DomainError, Invalid, Unprocessable
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
 from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, Tier
 from preorders.selectors import campaign_current_unit_price
+from preorders.services.events import progress_announce
+from preorders.services.subscriptions import cycle_ensure_next
 from shops.models import Shop
 
+# Every date a campaign leads to stays within a year of now: the shop's clock can show all of them, and
+# a deadline years away is a typo, not a plan.
+MAX_AHEAD = dt.timedelta(days=365)
+# The range of the counters' PositiveIntegerField, and of ids (BigAutoField), on every database.
+COUNT_MAX = 2_147_483_647
+ID_MAX = 9_223_372_036_854_775_807
 
-def _int(value: Any, name: str, *, minimum: int, optional: bool = False) -> int | None:
+
+def _int(
+    value: Any, name: str, *, minimum: int, maximum: int = COUNT_MAX, optional: bool = False
+) -> int | None:
     if optional and value in (None, ""):
         return None
     if isinstance(value, bool):
@@ -37,6 +44,10 @@ def _int(value: Any, name: str, *, minimum: int, optional: bool = False) -> int 
     if number < minimum:
         raise Invalid(
             _("%(name)s must be at least %(m)d.") % {"name": name, "m": minimum}, code=f"{name}_invalid"
+        )
+    if number > maximum:
+        raise Invalid(
+            _("%(name)s must be at most %(m)d.") % {"name": name, "m": maximum}, code=f"{name}_invalid"
         )
     return number
 
@@ -54,15 +65,41 @@ def _money(value: Any, name: str) -> Decimal:
     return amount
 
 
-def _deadline(value: Any) -> dt.datetime:
-    parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value or ""))
+def deadline_clean(value: Any) -> dt.datetime:
+    """An aware deadline after now and at most MAX_AHEAD away (Invalid otherwise); the admin checks with it too."""
+    try:
+        parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value or ""))
+    except ValueError:  # well-formed but no such date, e.g. 2025-02-30
+        parsed = None
     if parsed is None:
         raise Invalid(_("deadline must be a date and time (ISO 8601)."), code="deadline_invalid")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     if parsed <= timezone.now():
         raise Invalid(_("The deadline is in the past."), code="deadline_past")
+    _deadline_range_check(parsed, error=Invalid)
     return parsed
+
+
+def _deadline_range_check(deadline: dt.datetime, *, error: type[DomainError]) -> None:
+    """The deadline (a subscription's first delivery) is at most MAX_AHEAD away."""
+    latest = timezone.now() + MAX_AHEAD
+    if deadline > latest:
+        raise error(
+            _("The deadline is more than a year away."),
+            code="deadline_too_far",
+            detail={"latest": latest.isoformat()},
+        )
+
+
+def _delivery_range_check(*, kind: str, lead_time_days: int, error: type[DomainError]) -> None:
+    """Group orders reach the factory at the deadline and arrive a lead time later (delivery_window)."""
+    if kind == CampaignKind.GROUP and lead_time_days > MAX_AHEAD.days:
+        raise error(
+            _("The factory's lead time puts delivery more than a year after the deadline."),
+            code="delivery_too_far",
+            detail={"lead_time_days": lead_time_days, "max_days": MAX_AHEAD.days},
+        )
 
 
 def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
@@ -92,6 +129,11 @@ def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
     return tiers
 
 
+def _lead_time_days(source: Any) -> int:
+    """The factory lead time of a product or campaign (0 without a factory product)."""
+    return source.factory_product.lead_time_days if source.factory_product_id else 0
+
+
 def campaign_create(
     *,
     user: AbstractBaseUser,
@@ -111,7 +153,7 @@ def campaign_create(
     """A draft campaign from one of the shop's products. Nothing is stored if any rule fails."""
     if kind not in CampaignKind.values:
         raise Invalid(_("kind must be group or subscription."), code="kind_invalid")
-    product = access_product_to_campaign(user, _int(product_id, "product", minimum=1))
+    product = access_product_to_campaign(user, _int(product_id, "product", minimum=1, maximum=ID_MAX))
     title = (title or "").strip()[:200]
     if not title:
         raise Invalid(_("A campaign needs a title."), code="title_invalid")
@@ -124,7 +166,8 @@ def campaign_create(
         percent = Decimal("NaN")
     if not percent.is_finite() or not (0 <= percent <= 100) or percent != percent.quantize(Decimal("0.01")):
         raise Invalid(_("deposit_percent must be between 0 and 100."), code="deposit_percent_invalid")
-    when = _deadline(deadline)
+    when = deadline_clean(deadline)
+    _delivery_range_check(kind=kind, lead_time_days=_lead_time_days(product), error=Invalid)
     moq = product.factory_product.moq if product.factory_product else 1
     if target < moq:
         raise Invalid(
@@ -142,7 +185,12 @@ def campaign_create(
         if cadence not in Cadence.values:
             raise Invalid(_("cadence must be weekly, biweekly or monthly."), code="cadence_invalid")
         cycle_count = _int(cycles, "cycles", minimum=1, optional=True)
-        hours = _int(cutoff_hours if cutoff_hours is not None else 0, "cutoff_hours", minimum=0)
+        hours = _int(
+            cutoff_hours if cutoff_hours is not None else 0,
+            "cutoff_hours",
+            minimum=0,
+            maximum=MAX_AHEAD.days * 24,
+        )
         if when - dt.timedelta(hours=hours) <= timezone.now():
             raise Invalid(_("The first cut-off is in the past."), code="deadline_past")
     elif cadence:
@@ -173,8 +221,6 @@ def campaign_create(
 
 def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
     """Draft to live. From here on goal, tiers and deadline are locked (no service changes them)."""
-    from preorders.services.subscriptions import cycle_ensure_next
-
     with transaction.atomic(durable=True):
         campaign = access_campaign_to_manage(user, campaign_id, lock=True)
         if campaign.status != CampaignStatus.DRAFT:
@@ -182,6 +228,12 @@ def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
         first_deadline = campaign.deadline - dt.timedelta(hours=campaign.cutoff_hours)
         if first_deadline <= timezone.now():
             raise Conflict(_("The deadline has passed; create a new campaign."), code="deadline_past")
+        # Checked again before going live: a draft may predate the check, and the factory's lead time
+        # may have changed since the draft was made.
+        _deadline_range_check(campaign.deadline, error=Unprocessable)
+        _delivery_range_check(
+            kind=campaign.kind, lead_time_days=_lead_time_days(campaign), error=Unprocessable
+        )
         campaign.status = CampaignStatus.LIVE
         campaign.launched_at = timezone.now()
         Campaign.objects.filter(pk=campaign.pk).update(
@@ -193,56 +245,8 @@ def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
     return campaign
 
 
-def progress_announce(campaign: Campaign) -> None:
-    """campaign.progress to the shop group after commit, coalesced per campaign.
-
-    A busy campaign commits hundreds of pledges a second; watchers need the latest figure a few times
-    a second, not every step, so frames wait up to FANSI_PROGRESS_COALESCE_S (default 0.25 s; 0 sends
-    each one) and only the newest per campaign goes out. Delivery stays at-most-once, as for all events;
-    GET /api/campaigns/{id}/ is the source of truth.
-    """
-    groups = [shop_group(campaign.shop_id)]
-    frame = {
-        "type": "campaign.progress",
-        "campaign": campaign.pk,
-        "status": campaign.status,
-        "committed_quantity": campaign.committed_quantity,
-        "current_unit_price": str(campaign_current_unit_price(campaign)),
-    }
-    window = float(getattr(settings, "FANSI_PROGRESS_COALESCE_S", 0.25))
-    if window <= 0:
-        announce(groups, frame)
-    else:
-        transaction.on_commit(functools.partial(_progress_queue, groups, frame, window))
-
-
-_progress_lock = threading.Lock()
-_progress_pending: dict[int, tuple[list[str], dict[str, Any]]] = {}
-_progress_timer: list[threading.Timer] = []
-
-
-def _progress_queue(groups: list[str], frame: dict[str, Any], window: float) -> None:
-    with _progress_lock:
-        _progress_pending[frame["campaign"]] = (groups, frame)
-        if not _progress_timer:
-            timer = threading.Timer(window, progress_flush)
-            timer.daemon = True
-            _progress_timer.append(timer)
-            timer.start()
-
-
-def progress_flush() -> None:
-    """Publish the newest queued frame of each campaign (the timer calls this; tests may too)."""
-    with _progress_lock:
-        pending = list(_progress_pending.values())
-        _progress_pending.clear()
-        _progress_timer.clear()
-    for groups, frame in pending:
-        publish(groups, frame)
-
-
 def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot of a launched campaign for a chat card (registered with fans.cards in ready())."""
+    """Snapshot of a launched campaign for a chat card (registered in fans.chat.hooks.card_builders in ready())."""
     try:
         campaign_id = int(payload.get("campaign"))
     except (TypeError, ValueError):

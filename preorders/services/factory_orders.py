@@ -24,6 +24,7 @@ from preorders.models import (
     SubscriptionCycle,
 )
 from preorders.money import line_value
+from preorders.services.settlement import pledges_refund_chunked
 
 TRANSITIONS: dict[str, set[str]] = {
     FactoryOrderStatus.DRAFT: {FactoryOrderStatus.SENT, FactoryOrderStatus.CANCELLED},
@@ -192,8 +193,6 @@ def factory_order_transition(
 
 def factory_order_refunds_run(*, order_id: int) -> int:
     """Refund every confirmed pledge of a cancelled order's campaigns; rerunnable after a crash."""
-    from preorders.services.closing import pledges_refund_chunked
-
     order = FactoryOrder.objects.get(pk=order_id)
     if order.status != FactoryOrderStatus.CANCELLED:
         return 0

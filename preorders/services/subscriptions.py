@@ -26,9 +26,10 @@ from preorders.models import (
 )
 from preorders.money import line_value
 from preorders.selectors import campaign_current_unit_price
-from preorders.services.campaigns import progress_announce
+from preorders.services.changes import pledge_cancel
+from preorders.services.events import progress_announce
 from preorders.services.factory_orders import cycle_rollup
-from preorders.services.pledges import pledge_cancel, pledge_to_dict
+from preorders.services.pledge_rules import pledge_to_dict
 
 logger = logging.getLogger(__name__)
 

@@ -323,12 +323,12 @@ def test_fan_filter_campaign_participation(owner, product, fan, shop):
 def test_progress_events_are_coalesced_to_the_newest(
     owner, product, shop, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from preorders.services.campaigns import progress_flush
+    from preorders.services.events import progress_flush
     from tests.factories import FanFactory
 
     campaign = make_campaign(owner, product[0], per_fan_limit=None, cap=None)
     sent = []
-    monkeypatch.setattr("preorders.services.campaigns.publish", lambda groups, frame: sent.append(frame))
+    monkeypatch.setattr("preorders.services.events.publish", lambda groups, frame: sent.append(frame))
     with override_settings(FANSI_PROGRESS_COALESCE_S=60):
         for q in (1, 2, 3):
             with django_capture_on_commit_callbacks(execute=True):

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from preorders.demo import BASE_URL, demo_report_lines, demo_seed
+from demo.data.seed import BASE_URL, demo_report_lines, demo_seed
 
 
 class Command(BaseCommand):

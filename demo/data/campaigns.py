@@ -2,8 +2,8 @@
 group pre-order in shop1 with a few real pledges, a subscription in shop1 and a group pre-order in shop2.
 
 Idempotent: factories, factory products and variants are found by name/SKU, campaigns by (shop, title),
-pledges by the fan's Idempotency-Key, so a second run stores nothing new. Called by the lead from
-preorders/demo.py after the shops, catalogues and fans exist: `demo_campaigns_ensure()`.
+pledges by the fan's Idempotency-Key, so a second run stores nothing new. Run by demo.data.seed after the
+shops, catalogues and fans exist.
 """
 
 import datetime as dt

@@ -1,0 +1,65 @@
+"""`manage.py demo`: every step in order, and the logins, invite links and URLs printed afterwards."""
+
+from demo.data.campaigns import demo_campaigns_ensure
+from demo.data.catalogue import demo_catalogue_ensure
+from demo.data.chat import demo_history_ensure
+from demo.data.extras import demo_extras_ensure
+from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
+from demo.data.result import DemoResult
+from demo.data.shops import SHOPS, demo_shops_ensure
+from fans.bot.models import BotSettings
+from shops.models import Product
+
+BASE_URL = "http://127.0.0.1:8000"
+
+
+def demo_seed() -> DemoResult:
+    """Create (or find) all demo data. Safe to run again: the second run stores nothing new."""
+    result = DemoResult()
+    users = demo_users_ensure(result)
+    shops = demo_shops_ensure(users, result)
+    products: dict[str, dict[str, Product]] = {}
+    for spec in SHOPS:
+        catalogue = demo_catalogue_ensure(shops[spec.slug], spec.products, result)
+        products[spec.slug] = {code: p for code, p in zip(spec.products, catalogue, strict=True)}
+    demo_fans_ensure(users, shops, result)
+    # The history is the past: the bot still reads it for tag suggestions, but posts no away messages into it.
+    for shop in shops.values():
+        BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})
+    demo_history_ensure(users, shops, products, result)
+    BotSettings.objects.filter(shop__in=list(shops.values())).update(enabled=True)
+    demo_campaigns_ensure()
+    demo_extras_ensure()
+    return result
+
+
+def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[str]:
+    """The logins, invite links and URLs to print after seeding."""
+    created = (
+        f"created: {result.users_created} users, {result.fans_created} fans, {result.products_created} products, "
+        f"{result.variants_created} variants, {result.images_written} images, {result.messages_created} messages"
+    )
+    logins = [
+        ("admin", "platform admin (Django admin)"),
+        ("owner", "shop1 owner"),
+        ("staff1", "shop1 assistant"),
+        ("manager1", "shop1 manager"),
+        ("owner2", "shop2 owner"),
+        (f"fan1 … fan{FAN_COUNT}", f"fans of shop1; fan1 … fan{SHOP2_FAN_COUNT} also follow shop2"),
+    ]
+    width = max(len(name) for name, _ in logins)
+    lines = [created, "", f"{'login'.ljust(width)}  {'password'.ljust(len(PASSWORD))}  role"]
+    lines.append(f"{'-' * width}  {'-' * len(PASSWORD)}  {'-' * 40}")
+    lines += [f"{name.ljust(width)}  {PASSWORD}  {role}" for name, role in logins]
+    lines += ["", "shops:"]
+    for shop in result.shops:
+        lines.append(f"  {shop.slug}  {shop.name}  invite: {base_url}/join/{shop.invite_code}/")
+    lines += [
+        "",
+        "urls:",
+        f"  owner inbox   {base_url}/inbox/",
+        f"  fan chat      {base_url}/s/shop1/",
+        f"  admin         {base_url}/admin/",
+        f"  API docs      {base_url}/api/docs/",
+    ]
+    return lines
