@@ -83,7 +83,7 @@ def test_save_likely_fans_stores_nothing_when_explicit_fans_are_not_kept(shop, m
     FanFactory(shop=shop)
     product = ProductFactory(shop=shop)
     # A filter cleaner that drops fan_ids would turn the segment into "every fan": refused, and rolled back.
-    monkeypatch.setattr("fans.services.crm.fan_filter_clean", lambda shop, flt: {})
+    monkeypatch.setattr("fans.crm.services.fans.fan_filter_clean", lambda shop, flt: {})
     response = _client(shop.owner).post(
         f"/api/products/{product.pk}/likely-fans/save-segment/", {"name": "种子", "k": 5}, format="json"
     )
