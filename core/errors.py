@@ -3,6 +3,7 @@
 Every error body is {"code", "message", "detail"}; websockets send the same code in an error frame.
 """
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -11,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
@@ -69,6 +72,26 @@ class RateLimited(DomainError):
     default_message = _("Too many messages; please slow down.")
 
 
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = _("A service this needs is unavailable; please try again in a moment.")
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+# Redis (cache, channel layer) or the Celery broker being unreachable: a call site that can do without it
+# catches these and degrades; anywhere else the API answers a coded 503, never an HTML 500.
+UNAVAILABLE_ERRORS = _unavailable_errors()
+RETRY_AFTER_S = 5
+
+
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
@@ -95,6 +118,13 @@ def _first_message(detail: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        logger.warning("answered 503, a service is down: %r", exc)
+        return Response(
+            ServiceUnavailable().as_dict(),
+            status=ServiceUnavailable.status,
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -9,3 +9,7 @@ MESSAGE_MAX_LENGTH = 4000
 def message_max_length() -> int:
     """The chat text limit; FANSI_CHAT may lower it for a deployment, never raise it past the column's."""
     return min(int(settings.FANSI_CHAT.get("MAX_TEXT_LENGTH", MESSAGE_MAX_LENGTH)), MESSAGE_MAX_LENGTH)
+
+
+# The roles that run a shop's team (ShopRole values; shops.roles holds the rules built on them).
+MANAGING_ROLES = ("owner", "manager")

@@ -11,6 +11,8 @@ from typing import Any
 from celery import current_app
 from django.db import transaction
 
+from core.errors import UNAVAILABLE_ERRORS
+
 logger = logging.getLogger(__name__)
 
 
@@ -28,12 +30,5 @@ def task_dispatch_on_commit(name: str, *args: Any) -> None:
     transaction.on_commit(functools.partial(task_dispatch, name, *args))
 
 
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    from kombu.exceptions import OperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (OperationalError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
-
-
-BROKER_ERRORS = _broker_errors()
+# What the broker being unreachable raises (the OS-level errors too, for brokers other than Redis).
+BROKER_ERRORS = (*UNAVAILABLE_ERRORS, ConnectionError, TimeoutError)

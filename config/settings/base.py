@@ -182,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
     },
     "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
+    # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.
+    "fans-jobs-sweep": {"task": "fans.tasks.jobs_sweep_task", "schedule": 30.0},
+    "fans-broadcasts-sweep": {"task": "fans.tasks.broadcasts_sweep_task", "schedule": 30.0},
     "recommend-nightly-train": {
         "task": "recommend.tasks.model_train_task",
         "schedule": crontab(hour=3, minute=30),

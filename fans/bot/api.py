@@ -220,6 +220,7 @@ BROADCAST_OUT = inline_serializer(
     {
         "id": serializers.IntegerField(),
         "status": serializers.CharField(),
+        "cancel_requested": serializers.BooleanField(),
         "queued": serializers.IntegerField(),
         "sent": serializers.IntegerField(),
         "skipped_budget": serializers.IntegerField(),
@@ -261,6 +262,16 @@ class BroadcastDetailApi(APIView):
             raise NotFound()
         access_shop_membership(request.user, broadcast.shop_id)
         return Response(bot.broadcast_stats(broadcast))
+
+
+class BroadcastCancelApi(APIView):
+    @extend_schema(request=None, responses=BROADCAST_OUT)
+    def post(self, request: Request, broadcast_id: int) -> Response:
+        broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+        if broadcast is None:
+            raise NotFound()
+        member = access_shop_membership(request.user, broadcast.shop_id)
+        return Response(bot.broadcast_stats(bot.broadcast_cancel(member=member, broadcast=broadcast)))
 
 
 class PromotionsOptOutApi(APIView):

@@ -34,5 +34,8 @@ urlpatterns = [
     ),
     path("broadcasts/", api.BroadcastCreateApi.as_view(), name="api-broadcasts"),
     path("broadcasts/<int:broadcast_id>/", api.BroadcastDetailApi.as_view(), name="api-broadcast"),
+    path(
+        "broadcasts/<int:broadcast_id>/cancel/", api.BroadcastCancelApi.as_view(), name="api-broadcast-cancel"
+    ),
     path("me/shops/<int:shop_id>/promotions/", api.PromotionsOptOutApi.as_view(), name="api-my-promotions"),
 ]

@@ -159,12 +159,23 @@ class Broadcast(models.Model):
     skipped_budget = models.PositiveIntegerField(default=0)
     skipped_opt_out = models.PositiveIntegerField(default=0)
     skipped_quiet = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    # The worker's lease (core.jobs): renewed with every batch; for a queued broadcast, when it was last dispatched.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table keeps its name from before fans/ was split into apps.
         db_table = "fans_broadcast"
+        indexes = [
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+                name="broadcast_unfinished",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(processed__lte=models.F("queued")), name="broadcast_processed_le_queued"

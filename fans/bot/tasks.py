@@ -14,3 +14,8 @@ def bot_on_fan_message_task(message_id: int) -> None:
 @shared_task(name="fans.tasks.broadcast_run_task", acks_late=True)
 def broadcast_run_task(broadcast_id: int) -> None:
     bot.broadcast_run(broadcast_id=broadcast_id)
+
+
+@shared_task(name="fans.tasks.broadcasts_sweep_task")
+def broadcasts_sweep_task() -> None:
+    bot.broadcasts_sweep()

@@ -15,8 +15,9 @@ from fans.bot import services as bot
 from fans.bot.models import Broadcast, CannedReply, FaqRule
 from fans.chat.models import Fan
 from fans.crm.models import Segment
-from fans.crm.views import MANAGERS, _membership, _my_shops
+from fans.crm.views import _membership, _my_shops
 from shops.models import Product, ShopMember
+from shops.roles import is_managing
 
 RECENT_BROADCASTS = 20
 
@@ -26,7 +27,7 @@ def _context(request: HttpRequest, member: ShopMember, **extra: Any) -> dict[str
         "shop": member.shop,
         "membership": member,
         "my_shops": _my_shops(request),
-        "can_manage": member.role in MANAGERS,
+        "can_manage": is_managing(member),
         **extra,
     }
 

@@ -2,6 +2,8 @@
 
 from django.core.cache import cache
 
+from core.errors import UNAVAILABLE_ERRORS
+
 TTL_S = 3600
 
 
@@ -27,7 +29,12 @@ def presence_disconnect(user_id: int) -> None:
 
 
 def online_user_ids(user_ids: list[int]) -> set[int]:
+    """Who of these has a socket open. With Redis down, nobody: its channel layer cannot reach them either, and
+    what this decides (a live push, the bot's away message) is best effort; clients sync by seq."""
     if not user_ids:
         return set()
-    values = cache.get_many([_key(u) for u in user_ids])
+    try:
+        values = cache.get_many([_key(u) for u in user_ids])
+    except UNAVAILABLE_ERRORS:
+        return set()
     return {u for u in user_ids if (values.get(_key(u)) or 0) > 0}

@@ -1,14 +1,23 @@
 """Per-user send rate limit in the shared cache (Redis when configured), fixed window."""
 
 import functools
+import logging
 import time
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from core.errors import RateLimited
+from core.errors import UNAVAILABLE_ERRORS, RateLimited
+
+logger = logging.getLogger(__name__)
+
+# Counts while Redis is down, per process. Failing closed (503) would take chat down with Redis, although the
+# message itself only needs the database (clients sync by seq); failing open would drop the guard against a
+# runaway script. A per-process count keeps the limit, loosened by the number of processes, for the outage.
+_fallback = LocMemCache("fansi-ratelimit-fallback", {"MAX_ENTRIES": 100_000})
 
 
 @functools.cache
@@ -29,8 +38,8 @@ def _count_redis(keys: list[str], window_s: int) -> list[int]:
     return [int(count) for count in pipe.execute()[: len(keys)]]
 
 
-def _count_cache(key: str, window_s: int) -> int:
-    cache = caches["default"]
+def _count_cache(key: str, window_s: int, cache: Any = None) -> int:
+    cache = cache if cache is not None else caches["default"]
     if cache.add(key, 1, timeout=window_s * 2):
         return 1
     try:
@@ -53,8 +62,12 @@ def message_rate_check_many(user_ids: list[int]) -> list[bool]:
         return [True] * len(user_ids)
     window = int(time.time() // window_s)
     keys = [f"rl:msg:{user_id}:{window}" for user_id in user_ids]
-    if isinstance(caches["default"], RedisCache):
-        counts = _count_redis(keys, window_s)
-    else:
-        counts = [_count_cache(key, window_s) for key in keys]
+    try:
+        if isinstance(caches["default"], RedisCache):
+            counts = _count_redis(keys, window_s)
+        else:
+            counts = [_count_cache(key, window_s) for key in keys]
+    except UNAVAILABLE_ERRORS as exc:
+        logger.warning("rate limit counted in-process, the cache is down: %r", exc)
+        counts = [_count_cache(key, window_s, _fallback) for key in keys]
     return [count <= limit for count in counts]

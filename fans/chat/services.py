@@ -25,7 +25,8 @@ from fans.chat.hooks import CardGate, card_gates
 from fans.chat.images import image_process
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.chat.ratelimit import message_rate_check
-from shops.models import Shop, ShopMember, ShopRole
+from shops.models import Shop, ShopMember
+from shops.roles import require_assign
 
 FAN_KINDS = {MessageKind.TEXT, MessageKind.IMAGE}
 STAFF_KINDS = {MessageKind.TEXT, MessageKind.IMAGE, MessageKind.PRODUCT_CARD, MessageKind.CAMPAIGN_CARD}
@@ -300,8 +301,7 @@ def conversation_assign(
             if assignee_member is None:
                 raise Invalid(_("The assignee is not on this shop's team."))
             assignee = assignee_member.user
-        if member.role == ShopRole.ASSISTANT and assignee_id is not None and assignee.pk != actor.pk:
-            raise Forbidden(_("Assistants can only take conversations themselves."))
+        require_assign(member, assignee.pk if assignee else None)
         Conversation.objects.filter(pk=conversation.pk).update(assigned_to=assignee)
         Fan.objects.filter(pk=conversation.fan_id).update(assigned_to=assignee)
         conversation.assigned_to = assignee

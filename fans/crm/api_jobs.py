@@ -1,6 +1,5 @@
 """CRM API: bulk jobs and CSV imports, with progress."""
 
-from django.core.cache import cache
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -14,7 +13,8 @@ from fans.crm import services as crm
 from fans.crm.api import member_for
 from fans.crm.models import BulkJob, ImportJob
 from shops.access import access_shop_membership
-from shops.models import ShopMember, ShopRole
+from shops.models import ShopMember
+from shops.roles import BulkChange, require_bulk_change
 
 
 class BulkJobOut(serializers.ModelSerializer):
@@ -34,6 +34,7 @@ class BulkJobOut(serializers.ModelSerializer):
             "processed",
             "changed",
             "result",
+            "cancel_requested",
             "download_url",
             "created_by",
             "created_at",
@@ -100,7 +101,7 @@ class BulkJobDownloadApi(APIView):
     @extend_schema(responses={(200, "text/csv"): bytes})
     def get(self, request: Request, job_id: int) -> FileResponse:
         job, member = access_job(request, job_id)
-        crm.require_role(member, ShopRole.OWNER, ShopRole.MANAGER, message="Assistants cannot export.")
+        require_bulk_change(member, BulkChange.EXPORT)
         if not job.file:
             raise Http404
         return FileResponse(
@@ -126,14 +127,13 @@ class ImportOut(serializers.ModelSerializer):
             "errors",
             "result",
             "progress",
+            "cancel_requested",
             "created_at",
             "finished_at",
         ]
 
     def get_progress(self, obj: ImportJob) -> float:
-        if obj.status == "running":
-            return float(cache.get(crm.import_progress_key(obj.pk), 0.0))
-        return obj.progress
+        return crm.import_progress(obj)
 
 
 class ImportIn(serializers.Serializer):
@@ -174,3 +174,10 @@ class ImportConfirmApi(APIView):
         job = crm.import_confirm(member=member, job=job)
         job.refresh_from_db()
         return Response(ImportOut(job).data)
+
+
+class ImportCancelApi(APIView):
+    @extend_schema(request=None, responses=ImportOut)
+    def post(self, request: Request, job_id: int) -> Response:
+        job, member = access_import(request, job_id)
+        return Response(ImportOut(crm.import_cancel(member=member, job=job)).data)

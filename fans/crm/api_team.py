@@ -14,7 +14,8 @@ from fans.crm.api import SHOP_PARAM, member_for
 from fans.crm.models import AuditLog
 from shops import services as shop_services
 from shops.access import access_shop_membership
-from shops.models import ShopMember, ShopRole
+from shops.models import ShopMember
+from shops.roles import require_managing
 
 
 class MemberOut(serializers.ModelSerializer):
@@ -138,7 +139,7 @@ class AuditLogApi(APIView):
     )
     def get(self, request: Request) -> Response:
         member = member_for(request)
-        crm.require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        require_managing(member)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(
             AuditLog.objects.filter(shop=member.shop).select_related("actor"), request, view=self

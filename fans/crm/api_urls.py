@@ -21,6 +21,7 @@ urlpatterns = [
     path("imports/", api_jobs.ImportCreateApi.as_view(), name="api-imports"),
     path("imports/<int:job_id>/", api_jobs.ImportDetailApi.as_view(), name="api-import"),
     path("imports/<int:job_id>/confirm/", api_jobs.ImportConfirmApi.as_view(), name="api-import-confirm"),
+    path("imports/<int:job_id>/cancel/", api_jobs.ImportCancelApi.as_view(), name="api-import-cancel"),
     path("team/", api_team.TeamApi.as_view(), name="api-team"),
     path("team/<int:member_id>/", api_team.TeamMemberApi.as_view(), name="api-team-member"),
     path("team/handover/", api_team.TeamHandoverApi.as_view(), name="api-team-handover"),

@@ -7,8 +7,11 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from core.jobs import JobStatus
 from fans.chat.models import Fan
 from shops.models import Shop
+
+__all__ = ["JobStatus"]  # defined with the job lease in core.jobs; the CRM's and the bot's jobs share it
 
 
 class TagChoice(models.TextChoices):
@@ -189,14 +192,6 @@ class Segment(models.Model):
         return self.name
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
 class BulkJob(models.Model):
     ADD_TAGS, REMOVE_TAGS, ASSIGN, EXPORT = "add_tags", "remove_tags", "assign", "export"
     ACTIONS = [
@@ -218,6 +213,11 @@ class BulkJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # The worker's lease (core.jobs): renewed with every batch; for a queued job, when it was last dispatched.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The last fan of the last committed batch: a run that lost its worker resumes after it.
+    last_fan_id = models.BigIntegerField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
     file = models.FileField(upload_to="exports/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -227,6 +227,13 @@ class BulkJob(models.Model):
     class Meta:
         # The table keeps its name from before fans/ was split into apps.
         db_table = "fans_bulkjob"
+        indexes = [
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+                name="bulkjob_unfinished",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(processed__lte=models.F("total")), name="bulkjob_processed_le_total"
@@ -259,15 +266,35 @@ class ImportJob(models.Model):
     processed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # Whose role the import is applied with (shops.roles): the person who confirmed it.
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancel_requested = models.BooleanField(default=False)
+    # The worker's lease (core.jobs); for a queued import, when it was last dispatched.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table keeps its name from before fans/ was split into apps.
         db_table = "fans_importjob"
+        indexes = [
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
+                name="importjob_unfinished",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"import #{self.pk} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        """Outside a run (which reports finer progress through the cache): all or nothing, as it applies."""
+        return 1.0 if self.status == "succeeded" else 0.0
 
 
 class AuditLog(models.Model):

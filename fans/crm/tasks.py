@@ -14,3 +14,8 @@ def bulk_job_run_task(job_id: int) -> None:
 @shared_task(name="fans.tasks.import_apply_task", acks_late=True)
 def import_apply_task(job_id: int) -> None:
     crm.import_apply(job_id=job_id)
+
+
+@shared_task(name="fans.tasks.jobs_sweep_task")
+def jobs_sweep_task() -> None:
+    crm.jobs_sweep()

@@ -29,10 +29,10 @@ from fans.crm.models import AuditLog, FanTagEvent, Segment, TagSource
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
 from shops.models import ShopMember, ShopRole
+from shops.roles import is_managing, may_act_on_work_of
 
 RECENT_MESSAGES = 20
 AUDIT_ROWS = 50
-MANAGERS = (ShopRole.OWNER, ShopRole.MANAGER)
 
 
 def _membership(request: HttpRequest) -> ShopMember:
@@ -86,7 +86,7 @@ def _base_context(request: HttpRequest, member: ShopMember, **extra: Any) -> dic
         "shop": member.shop,
         "membership": member,
         "my_shops": _my_shops(request),
-        "can_manage": member.role in MANAGERS,
+        "can_manage": is_managing(member),
         "is_owner": member.role == ShopRole.OWNER,
         **extra,
     }
@@ -186,7 +186,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
             "segment": s,
             "count": fan_count(member.shop, s.filter),
             "url": f"{reverse('crm-fans')}?{filter_query(member.shop_id, s.filter)}",
-            "can_delete": s.created_by_id == request.user.pk or member.role in MANAGERS,
+            "can_delete": may_act_on_work_of(member, s.created_by_id),
         }
         for s in segments
     ]
@@ -248,7 +248,7 @@ def team(request: HttpRequest) -> HttpResponse:
         for m in members
     ]
     audit: list[dict[str, Any]] = []
-    if member.role in MANAGERS:
+    if is_managing(member):
         names = {m.user_id: r["name"] for m, r in zip(members, rows, strict=True)}
         for entry in AuditLog.objects.filter(shop=member.shop).select_related("actor")[:AUDIT_ROWS]:
             label = AUDIT_ACTIONS.get(entry.action)

@@ -10,7 +10,14 @@ from fans.bot.services.assistant import (
     canned_render,
     conversation_bot_resume,
 )
-from fans.bot.services.broadcasts import BROADCAST_BATCH, broadcast_create, broadcast_run, broadcast_stats
+from fans.bot.services.broadcasts import (
+    BROADCAST_BATCH,
+    broadcast_cancel,
+    broadcast_create,
+    broadcast_run,
+    broadcast_stats,
+    broadcasts_sweep,
+)
 from fans.bot.services.budget import budget_windows, promo_gate, promo_skip_record, promo_statuses
 from fans.bot.services.facts import LOCAL_TTL_S, bot_facts_forget, bot_settings_get
 from fans.bot.services.suggestions import (
@@ -48,4 +55,6 @@ __all__ = [
     "broadcast_create",
     "broadcast_run",
     "broadcast_stats",
+    "broadcast_cancel",
+    "broadcasts_sweep",
 ]

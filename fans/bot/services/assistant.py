@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from core.errors import Invalid
+from core.errors import UNAVAILABLE_ERRORS, Invalid
 from core.events import announce, shop_group
 from core.tasks import task_dispatch_on_commit
 from fans.bot import hooks as bot_hooks
@@ -48,7 +48,12 @@ def bot_should_look(*, shop_id: int, conversation_id: int, bot_paused: bool, tex
     if not cfg.away_enabled:
         return False
     keys = [f"bot:away:{conversation_id}"] + [f"presence:user:{u}" for u in facts["staff"]]
-    values = cache.get_many(keys)
+    try:
+        values = cache.get_many(keys)
+    except UNAVAILABLE_ERRORS:
+        # Redis down: who is online and when the away message went out are unknown; skipping the courtesy
+        # message beats repeating it, and beats failing the fan's message (we are inside its transaction).
+        return False
     if values.get(keys[0]):
         return False  # the away message was sent recently
     closed = not _between(_local_now(facts["shop"]).time(), cfg.business_start, cfg.business_end)

@@ -1,6 +1,7 @@
 """Broadcasts to a segment, within every fan's attention budget."""
 
 import datetime as dt
+import logging
 from typing import Any
 
 from django.db import connection, transaction
@@ -9,7 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.db import is_postgresql
-from core.errors import Invalid, RateLimited
+from core.errors import Conflict, Invalid, RateLimited
+from core.jobs import (
+    JobStatus,
+    LeaseLost,
+    job_beat,
+    job_cancel,
+    job_cancel_requested,
+    job_claim,
+    job_finish,
+    job_release,
+    jobs_sweep,
+)
 from core.tasks import task_dispatch_on_commit
 from fans.bot.models import (
     Broadcast,
@@ -20,11 +32,14 @@ from fans.bot.services.budget import promo_statuses
 from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.cards import card_build
 from fans.chat.models import Conversation, Fan, MessageKind, Side
-from fans.crm.models import JobStatus
 from fans.crm.services.common import audit, require_role, selection_clean, selection_queryset
 from shops.models import Shop, ShopMember, ShopRole
+from shops.roles import require_managing
+
+logger = logging.getLogger(__name__)
 
 BROADCAST_BATCH = 2000
+RUN_TASK = "fans.tasks.broadcast_run_task"
 BROADCASTS_PER_HOUR = 3
 BROADCASTS_PER_DAY = 10
 
@@ -79,7 +94,7 @@ def broadcast_create(
             count=broadcast.queued,
             broadcast=broadcast.pk,
         )
-        task_dispatch_on_commit("fans.tasks.broadcast_run_task", broadcast.pk)
+        task_dispatch_on_commit(RUN_TASK, broadcast.pk)
     return broadcast
 
 
@@ -99,23 +114,72 @@ def _broadcast_rate_check(shop_id: int) -> None:
         )
 
 
-def broadcast_run(*, broadcast_id: int) -> None:
-    """Deliver in batches; each batch locks its fans, applies the budget and commits on its own.
+def _after_batch(broadcast_id: int, processed: int) -> None:
+    """Test seam: a worker killed between batches stops here (tests/fans/crm/test_jobs_recovery.py)."""
 
-    Safe to rerun: a fan already in the ledger for this broadcast is skipped.
+
+def broadcast_run(*, broadcast_id: int) -> None:
+    """Deliver in batches; each batch locks its fans, applies the budget and commits on its own, with the
+    broadcast's progress and lease (core.jobs).
+
+    Safe to rerun: only a queued broadcast is taken, and a fan already in the ledger for this broadcast is
+    skipped (PromoDelivery is unique per broadcast and fan). One whose worker was lost is queued again by the
+    sweeper and resumes; after an error it is queued again for the sweeper to retry, a few times.
     """
-    broadcast = Broadcast.objects.select_related("shop", "created_by").filter(pk=broadcast_id).first()
-    if broadcast is None or broadcast.status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED):
+    attempt = job_claim(Broadcast, broadcast_id)
+    if attempt is None:
         return
-    Broadcast.objects.filter(pk=broadcast.pk).update(status=JobStatus.RUNNING)
-    ids = list(
-        selection_queryset(broadcast.shop, broadcast.selection).order_by("pk").values_list("pk", flat=True)
+    broadcast = Broadcast.objects.select_related("shop", "created_by").get(pk=broadcast_id)
+    cancelled = False
+    try:
+        ids = list(
+            selection_queryset(broadcast.shop, broadcast.selection)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        done = set(PromoDelivery.objects.filter(broadcast=broadcast).values_list("fan_id", flat=True))
+        ids = [i for i in ids if i not in done]
+        job_beat(Broadcast, broadcast.pk, attempt, queued=F("processed") + len(ids))
+        for start in range(0, len(ids), BROADCAST_BATCH):
+            if job_cancel_requested(Broadcast, broadcast.pk):
+                cancelled = True
+                break
+            with transaction.atomic():
+                _broadcast_batch(broadcast, ids[start : start + BROADCAST_BATCH])
+                job_beat(Broadcast, broadcast.pk, attempt)
+            _after_batch(broadcast.pk, start + BROADCAST_BATCH)
+    except LeaseLost:
+        logger.warning(
+            "broadcast %s was taken from this worker (attempt %s); stopping", broadcast.pk, attempt
+        )
+        return
+    except Exception:
+        job_release(Broadcast, broadcast.pk, attempt)
+        raise
+    job_finish(Broadcast, broadcast.pk, attempt, JobStatus.CANCELLED if cancelled else JobStatus.SUCCEEDED)
+
+
+def broadcast_cancel(*, member: ShopMember, broadcast: Broadcast) -> Broadcast:
+    """Cancel in any unfinished state: at once when no live worker holds it, else before its next batch.
+    Fans already sent to keep their message."""
+    require_managing(member, _("Only owners and managers send broadcasts."))
+    outcome = job_cancel(Broadcast, broadcast.pk)
+    if outcome == "finished":
+        raise Conflict(_("The job has finished already."), code="job_finished")
+    audit(
+        shop=member.shop,
+        actor=member.user,
+        action="broadcast.cancel",
+        broadcast=broadcast.pk,
+        outcome=outcome,
     )
-    done = set(PromoDelivery.objects.filter(broadcast=broadcast).values_list("fan_id", flat=True))
-    ids = [i for i in ids if i not in done]
-    for start in range(0, len(ids), BROADCAST_BATCH):
-        _broadcast_batch(broadcast, ids[start : start + BROADCAST_BATCH])
-    Broadcast.objects.filter(pk=broadcast.pk).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+    broadcast.refresh_from_db()
+    return broadcast
+
+
+def broadcasts_sweep() -> dict[str, int]:
+    """Beat's recovery of broadcasts whose worker or dispatch was lost: see core.jobs."""
+    return jobs_sweep(Broadcast, RUN_TASK)
 
 
 def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
@@ -206,6 +270,7 @@ def broadcast_stats(broadcast: Broadcast) -> dict[str, Any]:
     return {
         "id": broadcast.pk,
         "status": broadcast.status,
+        "cancel_requested": broadcast.cancel_requested,
         "queued": broadcast.queued,
         "processed": broadcast.processed,
         "progress": round(broadcast.processed / broadcast.queued, 4) if broadcast.queued else 1.0,

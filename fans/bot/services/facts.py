@@ -1,5 +1,6 @@
 """The bot's per-shop settings and the cached facts the hot path reads."""
 
+import contextlib
 import datetime as dt
 import time
 from typing import Any
@@ -9,6 +10,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import UNAVAILABLE_ERRORS
 from fans.bot.models import (
     BotSettings,
     FaqRule,
@@ -74,12 +76,22 @@ def _between(t: dt.time, start: dt.time, end: dt.time) -> bool:
 
 
 def _rules_for(shop_id: int) -> dict[str, PhraseRule]:
+    """The shop's phrase rules. The shared cache only saves a query: with Redis down they come from the
+    database, so a fan's message (the bot looks inside its transaction) is stored all the same."""
     key = f"bot:phrases:{shop_id}"
-    cached = cache.get(key)
+    try:
+        cached = cache.get(key)
+    except UNAVAILABLE_ERRORS:
+        return _rules_load(shop_id)
     if cached is None:
-        rules = PhraseRule.objects.filter(
-            Q(shop__isnull=True) | Q(shop_id=shop_id), is_active=True
-        ).select_related("tag__group")
-        cached = {r.phrase: r for r in rules}
-        cache.set(key, cached, 60)
+        cached = _rules_load(shop_id)
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):
+            cache.set(key, cached, 60)
     return cached
+
+
+def _rules_load(shop_id: int) -> dict[str, PhraseRule]:
+    rules = PhraseRule.objects.filter(
+        Q(shop__isnull=True) | Q(shop_id=shop_id), is_active=True
+    ).select_related("tag__group")
+    return {r.phrase: r for r in rules}

@@ -22,8 +22,10 @@ from fans.crm.services.imports import (
     IMPORT_MAX_BYTES,
     IMPORT_MAX_ERRORS,
     import_apply,
+    import_cancel,
     import_confirm,
     import_preview,
+    import_progress,
     import_progress_key,
 )
 from fans.crm.services.jobs import (
@@ -32,6 +34,7 @@ from fans.crm.services.jobs import (
     bulk_job_create,
     bulk_job_run,
     fan_export_rows,
+    jobs_sweep,
 )
 from fans.crm.services.tagging import (
     fan_tag_ids_refresh,
@@ -67,10 +70,13 @@ __all__ = [
     "bulk_job_cancel",
     "bulk_job_run",
     "fan_export_rows",
+    "jobs_sweep",
     "IMPORT_MAX_BYTES",
     "IMPORT_MAX_ERRORS",
     "import_preview",
     "import_confirm",
+    "import_cancel",
+    "import_progress",
     "import_progress_key",
     "import_apply",
     "staff_handover",

@@ -27,6 +27,7 @@ def audit(
 
 
 def require_role(member: ShopMember, *roles: str, message: str | None = None) -> None:
+    """Prefer shops.roles, where what each role may do is written once."""
     if member.role not in roles:
         raise Forbidden(message or _("Your role cannot do this."))
 

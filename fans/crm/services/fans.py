@@ -10,10 +10,11 @@ from core.errors import Conflict, Invalid, NotFound
 from fans.chat.models import Fan
 from fans.crm.filters import fan_filter_clean
 from fans.crm.models import Segment, Tag, TagSource
-from fans.crm.services.common import audit, require_role
+from fans.crm.services.common import audit
 from fans.crm.services.tagging import fan_tags_bulk_remove, fan_tags_change, source_for
 from fans.crm.vocabulary import split_tag_list, tags_resolve
-from shops.models import ShopMember, ShopRole
+from shops.models import ShopMember
+from shops.roles import require_act_on_work_of, require_managing
 
 
 def fan_tags_update(*, member: ShopMember, fan: Fan, add: list[str], remove: list[str]) -> Fan:
@@ -29,6 +30,7 @@ def fan_tags_update(*, member: ShopMember, fan: Fan, add: list[str], remove: lis
 
 
 def fan_notes_update(*, member: ShopMember, fan: Fan, notes: str) -> Fan:
+    """Any member may write one fan's notes (shops.roles: overwriting many fans' notes is for managers)."""
     if len(notes) > 5000:
         raise Invalid(_("Notes can have at most 5,000 characters."), code="too_long")
     Fan.objects.filter(pk=fan.pk).update(notes=notes)
@@ -47,8 +49,7 @@ def segment_create(*, member: ShopMember, name: str, filter: dict[str, Any]) -> 
 
 
 def segment_delete(*, member: ShopMember, segment: Segment) -> None:
-    if segment.created_by_id != member.user_id:
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+    require_act_on_work_of(member, segment.created_by_id)
     segment.delete()
 
 
@@ -77,7 +78,7 @@ def tag_group_create(
     """A shop's private tag group; its code may not shadow a platform group's."""
     from fans.crm.models import TagGroup
 
-    require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+    require_managing(member)
     if (
         TagGroup.objects.filter(code=code, shop__isnull=True).exists()
         or TagGroup.objects.filter(code=code, shop=member.shop).exists()

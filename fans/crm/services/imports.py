@@ -2,6 +2,7 @@
 
 import csv
 import io
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -12,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import Conflict, Invalid
+from core.errors import UNAVAILABLE_ERRORS, Conflict, Forbidden, Invalid
+from core.jobs import JobStatus, job_cancel, job_claim, job_finish, lease_kept
 from core.tasks import task_dispatch_on_commit
 from fans.chat.models import Fan
 from fans.crm.csvio import cell_unsafe, decode_csv
@@ -24,7 +26,11 @@ from fans.crm.services.tagging import (
 )
 from fans.crm.vocabulary import check_single_choice, split_tag_list
 from shops.models import Shop, ShopMember
+from shops.roles import BulkChange, may_change_in_bulk, require_act_on_work_of, require_bulk_change
 
+logger = logging.getLogger(__name__)
+
+IMPORT_TASK = "fans.tasks.import_apply_task"
 IMPORT_MAX_BYTES = 50 * 1024 * 1024
 
 
@@ -154,6 +160,30 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
     return out
 
 
+def _import_changes_check(member: ShopMember, shop: Shop, rows: list[dict[str, Any]]) -> None:
+    """Refuse (403, nothing changed) what the member's role may not do to many fans (shops.roles), judged on
+    the fans as they are now: an assignee that differs from the fan's, notes that replace different notes."""
+    if any(row["tags"] for row in rows):
+        require_bulk_change(member, BulkChange.ADD_TAGS)
+    if all(may_change_in_bulk(member, c) for c in (BulkChange.ASSIGN, BulkChange.OVERWRITE_NOTES)):
+        return
+    assignees = {row["fan"]: row["assigned_to"] for row in rows if row["assigned_to"]}
+    notes = {row["fan"]: row["notes"] for row in rows if row["notes"] is not None}
+    ids = sorted(set(assignees) | set(notes))
+    for start in range(0, len(ids), BATCH):
+        current = fans_by_ids(shop, ids[start : start + BATCH]).values_list("pk", "assigned_to_id", "notes")
+        for pk, assigned_to_id, old_notes in current:
+            if pk in assignees and assignees[pk] != assigned_to_id:
+                require_bulk_change(member, BulkChange.ASSIGN)
+            if pk in notes and old_notes and notes[pk] != old_notes:
+                require_bulk_change(member, BulkChange.OVERWRITE_NOTES)
+
+
+def _import_parse_stored(job: ImportJob) -> _ParsedImport:
+    with job.file.open("rb") as fh:
+        return _import_parse(job.shop, fh.read().decode("utf-8"))
+
+
 def import_preview(*, member: ShopMember, upload: UploadedFile) -> ImportJob:
     """Check a CSV and keep it with a per-row error report; nothing changes until it is confirmed."""
     if upload.size is not None and upload.size > IMPORT_MAX_BYTES:
@@ -166,6 +196,7 @@ def import_preview(*, member: ShopMember, upload: UploadedFile) -> ImportJob:
         parsed = _import_parse(member.shop, text)
     except csv.Error as exc:
         raise Invalid(_("The file is not valid CSV: %(e)s") % {"e": exc}, code="bad_csv") from None
+    _import_changes_check(member, member.shop, parsed.rows)
     job = ImportJob(
         shop=member.shop,
         created_by=member.user,
@@ -182,8 +213,21 @@ def import_preview(*, member: ShopMember, upload: UploadedFile) -> ImportJob:
 
 
 def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
-
-    updated = ImportJob.objects.filter(pk=job.pk, status="preview").update(status="queued")
+    """Queue the import, applied with the confirming member's role. The broker being down does not fail it:
+    the import stays queued and the sweeper (jobs_sweep) dispatches it once the broker is back."""
+    require_act_on_work_of(
+        member,
+        job.created_by_id,
+        message=_("Only owners and managers confirm an import someone else prepared."),
+    )
+    if job.status != "preview":
+        raise Conflict(_("This import was confirmed already."), code="import_started")
+    if job.valid:
+        # The fans may have changed since the preview (notes written meanwhile make an overwrite).
+        _import_changes_check(member, job.shop, _import_parse_stored(job).rows)
+    updated = ImportJob.objects.filter(pk=job.pk, status="preview").update(
+        status=JobStatus.QUEUED, confirmed_by=member.user, heartbeat_at=timezone.now()
+    )
     if not updated:
         raise Conflict(_("This import was confirmed already."), code="import_started")
     if job.valid == 0:
@@ -191,7 +235,16 @@ def import_confirm(*, member: ShopMember, job: ImportJob) -> ImportJob:
             status="failed", result={**job.result, "error": "no valid rows"}
         )
         raise Invalid(_("The file has no valid rows to import."), code="no_valid_rows")
-    task_dispatch_on_commit("fans.tasks.import_apply_task", job.pk)
+    task_dispatch_on_commit(IMPORT_TASK, job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def import_cancel(*, member: ShopMember, job: ImportJob) -> ImportJob:
+    """Cancel a preview, a queued import, or one whose worker was lost, at once; a running one is rolled back."""
+    require_act_on_work_of(member, job.created_by_id)
+    if job_cancel(ImportJob, job.pk, waiting=("preview", JobStatus.QUEUED)) == "finished":
+        raise Conflict(_("The job has finished already."), code="job_finished")
     job.refresh_from_db()
     return job
 
@@ -200,61 +253,127 @@ def import_progress_key(job_id: int) -> str:
     return f"import-progress:{job_id}"
 
 
-def import_apply(*, job_id: int) -> None:
-    """Apply every valid row in ONE transaction: a failure leaves nothing half-imported."""
-    job = ImportJob.objects.select_related("shop", "created_by").filter(pk=job_id).first()
-    if job is None or job.status not in ("queued", "running"):
-        return
-    ImportJob.objects.filter(pk=job.pk).update(status="running")
+def _progress_report(job_id: int, fraction: float | None) -> None:
+    """Progress is a nicety kept in the cache: Redis being down must not fail (and roll back) an import."""
     try:
-        with job.file.open("rb") as fh:
-            parsed = _import_parse(job.shop, fh.read().decode("utf-8"))
-        rows = parsed.rows
-        by_tag: dict[int, list[int]] = defaultdict(list)
-        for row in rows:
-            for tag_id in row["tags"]:
-                by_tag[tag_id].append(row["fan"])
-        tags = {t.pk: t for t in Tag.objects.select_related("group").filter(pk__in=by_tag)}
-        steps = max(len(by_tag) + 2, 1)
-        done = 0
-        changed = 0
-        with transaction.atomic():
-            touched: set[int] = set()
-            for tag_id, fan_ids in by_tag.items():
-                changed += fan_tags_bulk_add(
-                    fan_ids=fan_ids,
-                    tags=[tags[tag_id]],
-                    source=TagSource.IMPORT,
-                    actor=job.created_by,
-                    changed=touched,
-                )
-                done += 1
-                cache.set(import_progress_key(job.pk), done / steps, 3600)
-            notes = {r["fan"]: r["notes"] for r in rows if r["notes"] is not None}
-            fan_tag_ids_refresh(sorted(touched), notes=notes)
-            by_staff: dict[int, list[int]] = defaultdict(list)
-            for r in rows:
-                if r["assigned_to"]:
-                    by_staff[r["assigned_to"]].append(r["fan"])
-            for staff_id, fan_ids in by_staff.items():
-                for start in range(0, len(fan_ids), BATCH):
-                    _assign_batch(job.shop, fan_ids[start : start + BATCH], staff_id)
-            cache.set(import_progress_key(job.pk), (steps - 1) / steps, 3600)
-            result = {
-                **job.result,
-                "imported": len(rows),
-                "tags_added": changed,
-                "notes_updated": len(notes),
-                "skipped": parsed.error_count,
-            }
-            ImportJob.objects.filter(pk=job.pk).update(
-                status="succeeded", processed=job.total, finished_at=timezone.now(), result=result
-            )
-            audit(shop=job.shop, actor=job.created_by, action="import", count=len(rows), job=job.pk, **result)
+        if fraction is None:
+            cache.delete(import_progress_key(job_id))
+        else:
+            cache.set(import_progress_key(job_id), fraction, 3600)
+    except UNAVAILABLE_ERRORS as exc:
+        logger.warning("import %s progress not reported: %r", job_id, exc)
+
+
+def import_progress(job: ImportJob) -> float:
+    """How far a running import is (from the cache, 0 when Redis is down); otherwise all or nothing."""
+    if job.status != JobStatus.RUNNING:
+        return job.progress
+    try:
+        return float(cache.get(import_progress_key(job.pk), 0.0))
+    except UNAVAILABLE_ERRORS:
+        return 0.0
+
+
+class _Stopped(Exception):
+    """A cancel was asked, or the import was taken from this worker, while it applied: roll all of it back."""
+
+
+def import_apply(*, job_id: int) -> None:
+    """Apply every valid row in ONE transaction: a failure, a cancel or a lost worker leaves nothing half-imported.
+
+    Safe to run twice: only a queued import is taken (core.jobs.job_claim); one whose worker was lost is queued
+    again by the sweeper and applied from the start.
+    """
+    attempt = job_claim(ImportJob, job_id)
+    if attempt is None:
+        return
+    job = ImportJob.objects.select_related("shop", "created_by").get(pk=job_id)
+    try:
+        with lease_kept(ImportJob, job.pk, attempt), transaction.atomic():
+            _import_apply_rows(job, attempt)
+    except _Stopped:
+        # Fenced: if it was taken rather than cancelled, this writes nothing.
+        job_finish(ImportJob, job.pk, attempt, JobStatus.CANCELLED)
     except Exception as exc:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status="failed", finished_at=timezone.now(), result={**job.result, "error": str(exc)[:500]}
+        job_finish(
+            ImportJob, job.pk, attempt, JobStatus.FAILED, result={**job.result, "error": str(exc)[:500]}
         )
         raise
     finally:
-        cache.delete(import_progress_key(job.pk))
+        _progress_report(job.pk, None)
+
+
+def _import_apply_rows(job: ImportJob, attempt: int) -> None:
+    parsed = _import_parse_stored(job)
+    rows = parsed.rows
+    if job.confirmed_by_id is not None:
+        confirmer = ShopMember.objects.filter(
+            shop=job.shop, user_id=job.confirmed_by_id, is_active=True
+        ).first()
+        if confirmer is None:
+            raise Forbidden(_("The person who confirmed this import is no longer on the team."))
+        _import_changes_check(confirmer, job.shop, rows)
+    by_tag: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        for tag_id in row["tags"]:
+            by_tag[tag_id].append(row["fan"])
+    tags = {t.pk: t for t in Tag.objects.select_related("group").filter(pk__in=by_tag)}
+    steps = max(len(by_tag) + 2, 1)
+    done = 0
+    changed = 0
+    touched: set[int] = set()
+    for tag_id, fan_ids in by_tag.items():
+        changed += fan_tags_bulk_add(
+            fan_ids=fan_ids,
+            tags=[tags[tag_id]],
+            source=TagSource.IMPORT,
+            actor=job.created_by,
+            changed=touched,
+        )
+        done += 1
+        _progress_report(job.pk, done / steps)
+    notes = {r["fan"]: r["notes"] for r in rows if r["notes"] is not None}
+    fan_tag_ids_refresh(sorted(touched), notes=notes)
+    by_staff: dict[int, list[int]] = defaultdict(list)
+    for r in rows:
+        if r["assigned_to"]:
+            by_staff[r["assigned_to"]].append(r["fan"])
+    for staff_id, fan_ids in by_staff.items():
+        for start in range(0, len(fan_ids), BATCH):
+            _assign_batch(job.shop, fan_ids[start : start + BATCH], staff_id)
+    _progress_report(job.pk, (steps - 1) / steps)
+    result = {
+        **job.result,
+        "imported": len(rows),
+        "tags_added": changed,
+        "notes_updated": len(notes),
+        "skipped": parsed.error_count,
+    }
+    # Fenced by the attempt and by no cancel having been asked: otherwise all of it rolls back.
+    if not job_finish(
+        ImportJob,
+        job.pk,
+        attempt,
+        JobStatus.SUCCEEDED,
+        unless_cancelled=True,
+        processed=job.total,
+        result=result,
+    ):
+        raise _Stopped
+    audit(
+        shop=job.shop,
+        actor=job.created_by,
+        action="import",
+        count=len(rows),
+        job=job.pk,
+        confirmed_by=job.confirmed_by_id,
+        **result,
+    )
+
+
+def import_swept(job_id: int, status: str) -> None:
+    """The sweeper finished an import whose worker was lost (a cancel it never saw, or too many attempts)."""
+    if status == JobStatus.FAILED:
+        job = ImportJob.objects.get(pk=job_id)
+        error = _("The worker applying this import was lost %(n)d times.") % {"n": job.attempts}
+        ImportJob.objects.filter(pk=job_id).update(result={**job.result, "error": error})

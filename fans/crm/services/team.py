@@ -5,15 +5,14 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid
 from fans.chat.models import Conversation, Fan
-from fans.crm.services.common import audit, require_role
-from shops.models import ShopMember, ShopRole
+from fans.crm.services.common import audit
+from shops.models import ShopMember
+from shops.roles import require_managing
 
 
 def staff_handover(*, member: ShopMember, from_user_id: int, to_user_id: int | None) -> int:
     """Hand every fan and conversation of a (departing) staff member to another; returns how many fans."""
-    require_role(
-        member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers hand over fans.")
-    )
+    require_managing(member, _("Only owners and managers hand over fans."))
     shop = member.shop
     if not ShopMember.objects.filter(shop=shop, user_id=from_user_id).exists():
         raise Invalid(_("That person is not on this shop's team."))
