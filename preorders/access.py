@@ -4,10 +4,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 
 from core.errors import Forbidden, NotFound
+from core.limits import MANAGING_ROLES
 from preorders.models import Campaign, CampaignStatus, Pledge
-from shops.models import Product, ShopMember, ShopRole
-
-MANAGING_ROLES = (ShopRole.OWNER, ShopRole.MANAGER)
+from shops.models import Product, ShopMember
 
 
 def _member_role(user: AbstractBaseUser, shop_id: int) -> str | None:

@@ -26,7 +26,8 @@ from preorders.selectors import (
     factory_order_totals,
 )
 from shops.access import access_shop_membership
-from shops.models import Product, ShopMember, ShopRole
+from shops.models import Product, ShopMember
+from shops.roles import is_managing
 
 
 def _order(order_id: int) -> FactoryOrder:
@@ -111,8 +112,6 @@ def factory_order_print(request: HttpRequest, order_id: int) -> HttpResponse:
 # Campaign pages: server-rendered shells with vanilla JS (static/fansi/campaign.js) on the campaign REST API.
 # Owner pages are for the shop's staff (404 for everyone else); the fan pages need a login.
 # ------------------------------------------------------------------------------------------------------------
-
-MANAGERS = (ShopRole.OWNER, ShopRole.MANAGER)
 
 
 def _membership(request: HttpRequest, shop_id: int | None = None) -> ShopMember:
@@ -230,7 +229,7 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
             "my_shops": _my_shops(request),
             "rows": rows,
             "products": products,
-            "can_manage": member.role in MANAGERS,
+            "can_manage": is_managing(member),
             "i18n": campaign_i18n(),
             "config": {
                 "shop": member.shop_id,
@@ -272,7 +271,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "my_shops": _my_shops(request),
         "products": products[:200],
         "product": product,
-        "can_manage": member.role in MANAGERS,
+        "can_manage": is_managing(member),
         "i18n": campaign_i18n(),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
         "default_deadline": (timezone.localtime() + dt.timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
@@ -302,7 +301,7 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
             "my_shops": _my_shops(request),
             "campaign": campaign,
             "pledges": pledges,
-            "can_manage": member.role in MANAGERS,
+            "can_manage": is_managing(member),
             "share_url": share_url,
             "price": campaign_current_unit_price(campaign),
             "i18n": campaign_i18n(),

@@ -9,15 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound
+from core.limits import MESSAGE_MAX_LENGTH
 from fans.bot import services as bot
 from fans.bot.models import BotSettings, Broadcast, CannedReply, FaqRule, SuggestionStatus, TagSuggestion
 from fans.chat.access import access_conversation, access_fan_as_staff
 from fans.chat.models import Fan, Side
 from fans.crm.api import member_for
 from fans.crm.models import FanTag
-from fans.crm.services.common import require_role
 from shops.access import access_shop_membership
-from shops.models import ShopRole
+from shops.roles import require_managing
 
 
 class SuggestionOut(serializers.Serializer):
@@ -113,7 +113,7 @@ class CannedReplyListApi(APIView):
     @extend_schema(request=CannedReplyOut, responses={201: CannedReplyOut})
     def post(self, request: Request) -> Response:
         member = member_for(request)
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        require_managing(member)
         data = CannedReplyOut(data=request.data)
         data.is_valid(raise_exception=True)
         return Response(
@@ -149,7 +149,7 @@ class FaqListApi(APIView):
     @extend_schema(request=FaqOut, responses={201: FaqOut})
     def post(self, request: Request) -> Response:
         member = member_for(request)
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        require_managing(member)
         data = FaqOut(data=request.data)
         data.is_valid(raise_exception=True)
         rule = FaqRule.objects.create(shop=member.shop, **data.validated_data)
@@ -181,7 +181,7 @@ class BotSettingsApi(APIView):
     @extend_schema(request=BotSettingsOut, responses=BotSettingsOut)
     def patch(self, request: Request) -> Response:
         member = member_for(request)
-        require_role(member, ShopRole.OWNER, ShopRole.MANAGER)
+        require_managing(member)
         settings_obj = bot.bot_settings_get(member.shop)
         data = BotSettingsOut(settings_obj, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -205,7 +205,7 @@ class BotResumeApi(APIView):
 
 class BroadcastIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["text", "product_card", "campaign_card"])
-    text = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+    text = serializers.CharField(required=False, allow_blank=True, max_length=MESSAGE_MAX_LENGTH, default="")
     product = serializers.IntegerField(required=False)
     campaign = serializers.IntegerField(required=False)
     promotional = serializers.BooleanField(default=True)

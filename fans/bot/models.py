@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.limits import MESSAGE_MAX_LENGTH
 from fans.chat.models import Fan, Message
 from fans.crm.models import JobStatus, Tag
 from shops.models import Shop
@@ -148,7 +149,7 @@ class Broadcast(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     kind = models.CharField(max_length=16)
-    text = models.TextField(blank=True, max_length=4000)
+    text = models.TextField(blank=True, max_length=MESSAGE_MAX_LENGTH)
     card = models.JSONField(default=dict, blank=True)
     promotional = models.BooleanField(default=True)
     selection = models.JSONField(default=dict)

@@ -32,8 +32,8 @@ from fans.bot.services.budget import promo_statuses
 from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.cards import card_build
 from fans.chat.models import Conversation, Fan, MessageKind, Side
-from fans.crm.services.common import audit, require_role, selection_clean, selection_queryset
-from shops.models import Shop, ShopMember, ShopRole
+from fans.crm.services.common import audit, selection_clean, selection_queryset
+from shops.models import Shop, ShopMember
 from shops.roles import require_managing
 
 logger = logging.getLogger(__name__)
@@ -57,9 +57,7 @@ def broadcast_create(
     filter: Any = None,
 ) -> Broadcast:
 
-    require_role(
-        member, ShopRole.OWNER, ShopRole.MANAGER, message=_("Only owners and managers send broadcasts.")
-    )
+    require_managing(member, _("Only owners and managers send broadcasts."))
     card: dict[str, Any] = {}
     if kind == MessageKind.TEXT:
         text = (text or "").strip()

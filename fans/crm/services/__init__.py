@@ -4,7 +4,6 @@ from fans.crm.services.common import (
     BATCH,
     audit,
     fans_by_ids,
-    require_role,
     selection_clean,
     selection_count,
     selection_queryset,
@@ -48,7 +47,6 @@ from fans.crm.services.team import staff_handover
 __all__ = [
     "BATCH",
     "audit",
-    "require_role",
     "selection_clean",
     "fans_by_ids",
     "selection_queryset",

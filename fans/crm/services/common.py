@@ -9,7 +9,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from core.db import is_postgresql
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Invalid, NotFound
 from fans.chat.models import Conversation, Fan
 from fans.crm.filters import fan_count, fan_filter_clean, fan_queryset
 from fans.crm.models import AuditLog, Segment, Tag
@@ -24,12 +24,6 @@ def audit(
     *, shop: Shop, actor: AbstractBaseUser | None, action: str, count: int = 0, **detail: Any
 ) -> AuditLog:
     return AuditLog.objects.create(shop=shop, actor=actor, action=action, count=count, detail=detail)
-
-
-def require_role(member: ShopMember, *roles: str, message: str | None = None) -> None:
-    """Prefer shops.roles, where what each role may do is written once."""
-    if member.role not in roles:
-        raise Forbidden(message or _("Your role cannot do this."))
 
 
 def selection_clean(
