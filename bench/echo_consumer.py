@@ -9,6 +9,7 @@ Neither authenticates or touches the database.
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.urls import path
 
 
 class EchoConsumer(AsyncWebsocketConsumer):
@@ -23,3 +24,9 @@ class LayerEchoConsumer(AsyncWebsocketConsumer):
 
     async def echo_frame(self, event: dict[str, Any]) -> None:
         await self.send(text_data=event["text"])
+
+
+echo_urlpatterns = [
+    path("ws/echo/", EchoConsumer.as_asgi()),
+    path("ws/echo-layer/", LayerEchoConsumer.as_asgi()),
+]

@@ -48,9 +48,16 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from fans.chat.routing import websocket_urlpatterns  # noqa: E402
 from fans.chat.ws_auth import OriginAndAuthMiddleware, SessionUnlessToken  # noqa: E402
 
+websocket_routes = list(websocket_urlpatterns)
+if settings.FANSI_BENCH_ECHO:
+    # bench/chat.py's throughput ceiling (bare echo sockets); never routed in a normal deployment.
+    from bench.echo_consumer import echo_urlpatterns
+
+    websocket_routes += echo_urlpatterns
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_routes))),
     }
 )
