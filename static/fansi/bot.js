@@ -406,7 +406,23 @@
       pill.textContent = BROADCAST_STATUS[stats.status] || stats.status;
       pill.className = "pill bc-status status-" + stats.status;
       Fansi.setProgress(li.querySelector(".progress"), stats.progress);
+      var stop = li.querySelector(".bc-cancel");
+      if (stop) stop.hidden = !(stats.status === "queued" || stats.status === "running");
     }
+
+    /* Stop a broadcast that is still going out; fans already reached keep their message. */
+    list.addEventListener("click", function (e) {
+      var stop = e.target.closest(".bc-cancel");
+      if (!stop) return;
+      var li = stop.closest("li[data-broadcast]");
+      if (!li || !li.dataset.broadcast) return;
+      if (!window.confirm(gettext("Stop this broadcast? Fans already reached keep the message."))) return;
+      stop.disabled = true;
+      api("POST", "/api/broadcasts/" + li.dataset.broadcast + "/cancel/").then(function (stats) {
+        setRow(li, stats);
+        toast(gettext("The broadcast was stopped."));
+      }).catch(Fansi.toastError).then(function () { stop.disabled = false; });
+    });
 
     /* Running: follow closely. Done: reads keep coming in, more slowly. */
     function follow(li) {

@@ -435,6 +435,16 @@
         Fansi.pollJob("/api/imports/" + j.id + "/", { every: POLL_MS, onUpdate: show });
       }).catch(function (err) { $("import-confirm").disabled = false; flashError(err); });
     });
+    $("import-discard").addEventListener("click", function () {
+      if (!job) return;
+      $("import-discard").disabled = true;
+      api("POST", "/api/imports/" + job.id + "/cancel/").then(function () {
+        job = null;
+        $("import-preview").hidden = true;
+        $("import-file").value = "";
+        flash(gettext("The import was discarded; nothing was changed."));
+      }).catch(flashError).then(function () { $("import-discard").disabled = false; });
+    });
     function show(j) {
       $("import-status").textContent = JOB_STATUS[j.status] || (j.status === "preview" ? "" : gettext("Importing…"));
       Fansi.setProgress($("import-progress"), j.status === "succeeded" ? 1 : j.progress);
