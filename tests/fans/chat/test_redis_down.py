@@ -89,3 +89,21 @@ def test_an_api_path_that_meets_redis_down_answers_a_coded_503(api_for, owner, f
     assert response.json()["code"] == "service_unavailable"
     assert set(response.json()) == {"code", "message", "detail"}
     assert response["Retry-After"]
+
+
+def test_a_page_that_needs_redis_answers_a_503_page_not_a_500(client, owner, monkeypatch):
+    """Pages are not the API: with Redis down the person sees a page that retries by itself."""
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr("fans.chat.views.staff_shop_ids", down)
+    client.force_login(owner)
+    client.raise_request_exception = False
+    response = client.get("/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "text/html" in response["Content-Type"]
+    body = response.content.decode()
+    assert "Traceback" not in body and "redis://" not in body
+    assert 'http-equiv="refresh"' in body
