@@ -107,6 +107,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # local_time: shop-time dates that cannot fail a page (core/templatetags/fansi_time.py).
+            "builtins": ["core.templatetags.fansi_time"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
