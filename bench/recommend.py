@@ -262,7 +262,8 @@ def main() -> None:
 
     from fans.chat.models import Fan
     from recommend.models import ModelVersion
-    from recommend.services import TrainOptions, _new_version_name, model_train
+    from recommend.services import TrainOptions, model_train
+    from recommend.services.versions import _new_version_name
     from recommend.serving import recommend_for_fan, serving_model, serving_reset
 
     log("training (bounded evaluation, then the served rankers on all data)")

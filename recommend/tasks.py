@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from core.errors import Conflict
 from recommend import services
 
 
@@ -12,7 +13,7 @@ def model_train_task(version_id: int | None = None) -> None:
     if version_id is None:
         try:
             services.model_train_request()  # dispatches this task again, with the new id, after commit
-        except services.Conflict:
+        except Conflict:
             return
         return
     services.model_train(version_id=version_id)

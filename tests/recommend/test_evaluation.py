@@ -27,8 +27,6 @@ from recommend.evaluation import (
     PooledScores,
     RankerSpec,
     Selection,
-    _row_auc,
-    _row_top_k_hits,
     confirm,
     evaluate_ranker,
     evaluate_regime,
@@ -37,6 +35,7 @@ from recommend.evaluation import (
     selection_units,
     tune_and_select,
 )
+from recommend.evaluation.metrics import _row_auc, _row_top_k_hits
 from recommend.rankers import (
     ContentRanker,
     LightFMConfig,
@@ -403,7 +402,7 @@ def test_regime_with_no_training_interactions_reports_popularity_only(
             universe_items=interactions.item_set(),
         )
 
-    monkeypatch.setattr("recommend.evaluation.split_interactions", everything_held_out)
+    monkeypatch.setattr("recommend.evaluation.regimes.split_interactions", everything_held_out)
     result = evaluate_regime(catalog, "cold_users", k=10, seed=0)
     assert set(result.metrics) == {"popularity", "served"}
     assert result.metrics["served"]["served_name"] == "popularity"
@@ -483,7 +482,7 @@ def test_small_data_pools_validation_folds_for_the_confirmation(
     assert selection.confirmation.n > len(one_fold.held_out)
     assert "4 further validation splits" in selection.note
 
-    monkeypatch.setattr("recommend.evaluation.CONFIRM_MIN_UNITS", 1)
+    monkeypatch.setattr("recommend.evaluation.selection.CONFIRM_MIN_UNITS", 1)
     single = _select_tiny(catalog, split.train, "cold_items")
     assert single.confirmation is not None and single.confirmation.folds == 1
     assert single.confirmation.n <= len(one_fold.held_out)
@@ -512,7 +511,9 @@ def test_baseline_is_served_unless_the_challenger_is_confirmed(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch, lower: float, served_learned: bool
 ) -> None:
     # Whatever validation says, only a confirmed gain on the second split replaces the baseline.
-    monkeypatch.setattr("recommend.evaluation.paired_bootstrap_lower", lambda *args, **kwargs: lower)
+    monkeypatch.setattr(
+        "recommend.evaluation.confirmation.paired_bootstrap_lower", lambda *args, **kwargs: lower
+    )
     split = split_interactions(catalog.interactions, "cold_items", seed=0)
     selection = _select_tiny(catalog, split.train, "cold_items")
     assert selection.confirmation is not None, "the fixture's hybrid should beat the baselines on tuning"

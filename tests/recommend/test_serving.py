@@ -19,6 +19,7 @@ from fans.crm.services.tagging import fan_tags_bulk_add
 from recommend import services
 from recommend.models import Interaction, InteractionKind, ModelStatus, ModelVersion, ProductTag
 from recommend.services import TrainOptions, interaction_record, model_train, product_tags_derive
+from recommend.services.versions import _new_version_name
 from recommend.serving import (
     SIMILAR_FANS,
     fans_for_product,
@@ -27,6 +28,7 @@ from recommend.serving import (
     serving_model,
     serving_reset,
 )
+from recommend.training import artifacts_dir
 from shops.models import Product, ShopRole
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory, VariantFactory
 
@@ -76,7 +78,7 @@ def _seed(shop, *, fans: int = 60, interactions: bool = True):  # noqa: ANN001
 
 
 def _train() -> ModelVersion:
-    version = ModelVersion.objects.create(version=services._new_version_name())
+    version = ModelVersion.objects.create(version=_new_version_name())
     return model_train(version_id=version.pk, options=FAST)
 
 
@@ -187,7 +189,7 @@ def test_failed_training_keeps_the_serving_model(shop) -> None:  # noqa: ANN001
     first = _train()
     before = serving_model()
     assert before is not None and before.version == first.version
-    with mock.patch("recommend.services.factorize", side_effect=RuntimeError("disk on fire")):
+    with mock.patch("recommend.services.versions.factorize", side_effect=RuntimeError("disk on fire")):
         failed = _train()
     assert failed.status == ModelStatus.FAILED and "disk on fire" in failed.error and not failed.is_serving
     first.refresh_from_db()
@@ -200,7 +202,7 @@ def test_switch_refuses_incomplete_artifacts_and_only_one_version_serves(shop, t
     first = _train()
     second = _train()
     assert second.is_serving and not ModelVersion.objects.get(pk=first.pk).is_serving
-    (services.artifacts_dir() / first.version / "meta.json").unlink()
+    (artifacts_dir() / first.version / "meta.json").unlink()
     with pytest.raises(Conflict):
         services.model_switch(version_id=first.pk)
     assert ModelVersion.objects.get(is_serving=True).pk == second.pk

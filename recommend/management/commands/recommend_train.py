@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["derive_tags"]:
             self.stdout.write(f"added {product_tags_derive()} product tag(s)")
-        from recommend.services import _new_version_name
+        from recommend.services.versions import _new_version_name
 
         if ModelVersion.objects.filter(status=ModelStatus.TRAINING, started_at__isnull=False).exists():
             raise CommandError(str(Conflict("A model is training already.")))

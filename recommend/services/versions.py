@@ -1,4 +1,4 @@
-"""Writes for recommendations: interactions, product tags, training runs and the serving switch."""
+"""Model versions: a training run (request, evaluate, fit, write artifacts), the serving switch, pruning."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import datetime as dt
 import functools
 import logging
 import os
-import re
 import secrets
 import time
 import traceback
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,26 +20,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import Conflict, Invalid, NotFound
-from fans.chat.access import access_conversation
-from fans.chat.models import Fan, Message, MessageKind, Side
-from fans.chat.services import message_send
-from fans.crm.models import Segment, Tag
-from fans.crm.services.fans import segment_create
+from core.errors import Conflict
 from recommend.data import REGIMES, build_train_set
 from recommend.evaluation import RankerSpec, build_ranker, evaluate_regime
-from recommend.models import (
-    KIND_WEIGHTS,
-    Interaction,
-    InteractionKind,
-    ModelStatus,
-    ModelVersion,
-    ProductTag,
-    ProductTagSource,
-)
+from recommend.models import ModelStatus, ModelVersion
 from recommend.rankers import BlendRanker, Ranker
 from recommend.selectors import catalog_from_db
-from recommend.serving import SERVING_STAMP_KEY, fans_for_product
+from recommend.serving import SERVING_STAMP_KEY
 from recommend.training import (
     Artifacts,
     artifacts_complete,
@@ -50,7 +35,6 @@ from recommend.training import (
     catalog_sample,
     factorize,
 )
-from shops.models import Product, ShopMember
 
 log = logging.getLogger(__name__)
 
@@ -67,180 +51,6 @@ FIT_BUDGET_SECONDS = float(os.environ.get("FANSI_RECOMMEND_FIT_BUDGET", "50"))
 THREADS = int(os.environ.get("FANSI_RECOMMEND_THREADS", "2"))
 # A run that started longer ago than this is presumed dead, so a new one may start.
 STALE_TRAINING = dt.timedelta(hours=3)
-
-
-# --- interactions --------------------------------------------------------------------------------------
-
-
-def interaction_record(
-    *, fan: Fan, product: Product, kind: str, key: str = "", weight: float | None = None
-) -> tuple[Interaction, bool]:
-    """Record that a fan did something with a product. With a `key`, recording twice stores one row.
-
-    Joins the caller's transaction (preorders calls it inside pledge placement).
-    """
-    if kind not in InteractionKind.values:
-        raise Invalid(_("Unknown interaction kind."))
-    if product.shop_id != fan.shop_id:
-        raise Invalid(_("That product is not in this fan's shop."), code="not_found")
-    weight = KIND_WEIGHTS[kind] if weight is None else float(weight)
-    if not weight > 0:
-        raise Invalid(_("An interaction weight must be positive."))
-    key = (key or "")[:64]
-    if key:
-        # One plain INSERT ... ON CONFLICT DO NOTHING: pledge placement calls this on its hot path.
-        interaction = Interaction(
-            shop_id=fan.shop_id,
-            fan=fan,
-            product=product,
-            kind=kind,
-            weight=weight,
-            key=key,
-            created_at=timezone.now(),
-        )
-        connection = transaction.get_connection()
-        fields = [
-            Interaction._meta.get_field(n)
-            for n in ("shop", "fan", "product", "kind", "weight", "key", "created_at")
-        ]
-        values = [f.get_db_prep_save(getattr(interaction, f.attname), connection) for f in fields]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {Interaction._meta.db_table} ({', '.join(f.column for f in fields)}) "
-                f"VALUES ({', '.join(['%s'] * len(fields))}) "
-                f"ON CONFLICT (fan_id, kind, key) WHERE NOT (key = '') DO NOTHING RETURNING id",
-                values,
-            )
-            row = cursor.fetchone()
-        if row is None:
-            return Interaction.objects.get(fan=fan, kind=kind, key=key), False
-        interaction.pk = row[0]
-        return interaction, True
-    return Interaction.objects.create(
-        shop_id=fan.shop_id, fan=fan, product=product, kind=kind, weight=weight
-    ), True
-
-
-def card_click_record(*, user: AbstractBaseUser, message_id: Any) -> tuple[Interaction, bool]:
-    """A fan tapped a product card in their conversation. Only that fan may record it; once per card."""
-    try:
-        message_pk = int(message_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
-    message = Message.objects.filter(pk=message_pk).only("pk", "conversation_id", "kind", "payload").first()
-    if message is None:
-        raise NotFound()
-    conversation, side = access_conversation(user, message.conversation_id)
-    if side != Side.FAN:
-        raise NotFound()
-    if message.kind != MessageKind.PRODUCT_CARD:
-        raise Invalid(_("Only product cards can be clicked."), code="not_a_product_card")
-    product = Product.objects.filter(
-        pk=(message.payload or {}).get("product"), shop_id=conversation.shop_id
-    ).first()
-    if product is None:
-        raise NotFound(_("That product is gone."))
-    with transaction.atomic():
-        return interaction_record(
-            fan=conversation.fan,
-            product=product,
-            kind=InteractionKind.CARD_CLICK,
-            key=f"message:{message.pk}",
-        )
-
-
-# --- outreach: acting on recommendations ------------------------------------------------------------
-
-
-def recommendation_send(
-    *, user: AbstractBaseUser, fan: Fan, product_id: int, reason: str = "", client_id: uuid.UUID | None = None
-) -> tuple[Message, bool]:
-    """Send a recommended product to the fan as a product card in their conversation (staff only, as
-    message_send checks). Resending a client_id returns the first message."""
-    conversation = getattr(fan, "conversation", None)
-    if conversation is None:
-        raise Conflict(_("This fan has no conversation yet."), code="no_conversation")
-    return message_send(
-        user=user,
-        conversation_id=conversation.pk,
-        client_id=client_id or uuid.uuid4(),
-        kind=MessageKind.PRODUCT_CARD,
-        payload={"product": product_id, "reason": reason},
-    )
-
-
-def likely_fans_segment_save(
-    *, member: ShopMember, product: Product, name: str, k: int
-) -> tuple[Segment, int]:
-    """Save the product's `k` likeliest fans as a segment of explicit fans. Returns (segment, fan count)."""
-    fan_ids = [p.fan.pk for p in fans_for_product(product, k)]
-    with transaction.atomic():
-        segment = segment_create(member=member, name=name, filter={"fan_ids": fan_ids})
-        if segment.filter.get("fan_ids") != sorted(fan_ids):
-            # Without the fan_ids filter key a segment would silently mean "every fan": refuse, storing nothing.
-            raise Conflict(_("Segments of explicit fans are not supported here."), code="fan_ids_unsupported")
-    return segment, len(fan_ids)
-
-
-# --- product tags --------------------------------------------------------------------------------------
-
-# Description phrases -> platform tags ("group:code"). Checked in order; every match adds its tag.
-DESCRIPTION_RULES: tuple[tuple[str, str], ...] = (
-    (r"油皮|油性(肌|皮)|控油|oily skin", "skin_type:oily"),
-    (r"干皮|干性(肌|皮)|dry skin", "skin_type:dry"),
-    (r"混合(肌|皮)|混油|混干|混皮|combination skin", "skin_type:combination"),
-    (r"敏感肌|敏感(皮|肤)|sensitive skin", "skin_type:sensitive"),
-    (r"中性(肌|皮)|normal skin", "skin_type:normal"),
-    (r"痘|acne", "skin_concern:acne"),
-    (r"毛孔|pores", "skin_concern:pores"),
-    (r"暗沉|提亮|dull", "skin_concern:dullness"),
-    (r"细纹|抗皱|fine lines|wrinkle", "skin_concern:fine_lines"),
-    (r"色斑|淡斑|dark spots", "skin_concern:spots"),
-    (r"泛红|redness", "skin_concern:redness"),
-    (r"补水|保湿|缺水|hydrat", "skin_concern:dehydration"),
-    (r"性价比|实惠|平价|value for money", "preference:value"),
-    (r"颜值|高颜|好看|good looks", "preference:looks"),
-    (r"宠物|猫|狗|pet", "household:pets"),
-    (r"宝宝|婴儿|母婴|baby", "household:baby_0_1"),
-    (r"老人|长辈|elderly", "household:elderly"),
-    (r"孕妇|孕期|备孕|expecting", "household:expecting"),
-    (r"一人食|单身|single", "household:single"),
-    (r"甜|sweet", "fruit_taste:sweet"),
-    (r"酸|sour", "fruit_taste:sour"),
-    (r"脆|crisp", "fruit_taste:crisp"),
-    (r"软糯|绵软|soft", "fruit_taste:soft"),
-    (r"多汁|爆汁|juicy", "fruit_taste:juicy"),
-    (r"低糖|控糖|low sugar", "fruit_taste:low_sugar"),
-)
-_RULES = [(re.compile(pattern, re.IGNORECASE), tag) for pattern, tag in DESCRIPTION_RULES]
-
-
-def tags_from_text(text: str) -> list[str]:
-    return sorted({tag for pattern, tag in _RULES if pattern.search(text or "")})
-
-
-def product_tags_derive(*, product_ids: list[int] | None = None) -> int:
-    """Add description-derived ProductTags (platform vocabulary). Staff tags are kept. Returns rows added."""
-    tags = {
-        f"{group}:{code}": pk
-        for pk, group, code in Tag.objects.filter(group__shop__isnull=True).values_list(
-            "pk", "group__code", "code"
-        )
-    }
-    products = Product.objects.all()
-    if product_ids is not None:
-        products = products.filter(pk__in=product_ids)
-    rows = []
-    for pk, name, description in products.values_list("pk", "name", "description").iterator(chunk_size=2000):
-        for tag in tags_from_text(f"{name}\n{description}"):
-            if tag in tags:
-                rows.append(ProductTag(product_id=pk, tag_id=tags[tag], source=ProductTagSource.DESCRIPTION))
-    before = ProductTag.objects.count()
-    ProductTag.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    return ProductTag.objects.count() - before
-
-
-# --- training ------------------------------------------------------------------------------------------
 
 
 def _new_version_name() -> str:

@@ -1,0 +1,166 @@
+"""One regime end to end (split, select on validation, refit, test once) and the report over every regime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from recommend.data import REGIMES, Catalog, build_train_set, split_interactions
+from recommend.evaluation.confirmation import Confirmation
+from recommend.evaluation.metrics import evaluate_ranker
+from recommend.evaluation.selection import BASELINES, tune_and_select
+from recommend.evaluation.specs import RankerSpec, build_ranker
+from recommend.rankers import PopularityRanker, Ranker
+
+
+@dataclass
+class RegimeResult:
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    validation: dict[str, float | None] = field(default_factory=dict)
+    served: RankerSpec | None = None
+    confirmation: Confirmation | None = None
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate_regime(
+    catalog: Catalog,
+    regime: str,
+    *,
+    k: int,
+    seed: int,
+    num_threads: int = 1,
+    max_fit_seconds: float | None = None,
+    grid: str = "standard",
+    log: Callable[[str], None] = lambda _: None,
+) -> RegimeResult:
+    result = RegimeResult()
+    split = split_interactions(catalog.interactions, regime, seed=seed)
+    train = build_train_set(catalog, split.train)
+    if train.nnz == 0:
+        note = f"{regime}: no training interactions, so only popularity can be reported (it ranks nothing)"
+        result.notes.append(note)
+        ranker = PopularityRanker().fit(train)
+        metrics = evaluate_ranker(ranker, split, k)
+        result.metrics = {"popularity": metrics, "served": {**metrics, "served_name": "popularity"}}
+        result.served = RankerSpec("popularity")
+        return result
+    if len(split.test) == 0:
+        result.notes.append(f"{regime}: no test interactions (too few users/items to hold any out)")
+
+    selection = tune_and_select(
+        catalog,
+        split.train,
+        regime,
+        k=k,
+        seed=seed,
+        num_threads=num_threads,
+        max_fit_seconds=max_fit_seconds,
+        grid=grid,
+        log=log,
+    )
+    served, specs, result.validation = selection.served, selection.specs, selection.scores
+    result.served = served
+    result.confirmation = selection.confirmation
+    if selection.note:
+        result.notes.append(f"{regime}: {selection.note}")
+    order = [*BASELINES[regime], "lightfm_hybrid", "lightfm_pure"]
+    fitted: dict[RankerSpec, Ranker] = {}
+    for name in order:
+        spec = specs[name]
+        ranker = build_ranker(
+            spec, train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
+        )
+        fitted[spec] = ranker
+        result.fit_seconds[name] = round(ranker.fit_seconds, 3)
+        result.metrics[name] = evaluate_ranker(ranker, split, k)
+        if ranker.note:
+            result.notes.append(f"{regime}/{name}: {ranker.note}")
+    if served in fitted:
+        served_ranker = fitted[served]
+        served_metrics = result.metrics[served.name]
+    else:
+        served_ranker = build_ranker(
+            served, train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds, fitted=fitted
+        )
+        served_metrics = evaluate_ranker(served_ranker, split, k)
+    result.fit_seconds["served"] = round(served_ranker.fit_seconds, 3)
+    result.metrics["served"] = {**served_metrics, "served_name": served.name}
+    return result
+
+
+@dataclass
+class EvaluationReport:
+    k: int
+    regimes: dict[str, RegimeResult]
+    seconds: float
+
+    @property
+    def fit_seconds(self) -> float:
+        """Seconds to fit the served ranker of each regime on its full training split, summed."""
+        return round(sum(r.fit_seconds.get("served", 0.0) for r in self.regimes.values()), 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "fit_seconds": self.fit_seconds,
+            "regimes": {name: result.metrics for name, result in self.regimes.items()},
+        }
+
+    @property
+    def notes(self) -> list[str]:
+        return [note for result in self.regimes.values() for note in result.notes]
+
+    def table(self) -> str:
+        lines = []
+        header = f"{'regime':<11} {'ranker':<44} {'P@' + str(self.k):>8} {'R@' + str(self.k):>8} {'AUC':>7} {'fit s':>7}"
+        lines.append(header)
+        lines.append("-" * len(header))
+
+        def fmt(value: float | None) -> str:
+            return "    n/a" if value is None else f"{value:.4f}"
+
+        for regime, result in self.regimes.items():
+            for name, metrics in result.metrics.items():
+                label = name
+                if name == "served":
+                    label = f"served = {metrics['served_name']}"
+                lines.append(
+                    f"{regime:<11} {label:<44} {fmt(metrics['precision_at_k']):>8} "
+                    f"{fmt(metrics['recall_at_k']):>8} {fmt(metrics['auc']):>7} "
+                    f"{result.fit_seconds.get(name, 0.0):>7.2f}"
+                )
+            if result.served is not None:
+                lines.append(f"{'':<11} served recipe: {result.served.describe()}")
+        lines.append(f"fit_seconds (served models) = {self.fit_seconds:.2f}; total run {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def run_evaluation(
+    catalog: Catalog,
+    *,
+    k: int = 10,
+    seed: int = 0,
+    num_threads: int = 1,
+    max_fit_seconds: float | None = None,
+    grid: str = "standard",
+    regimes: tuple[str, ...] = REGIMES,
+    log: Callable[[str], None] = lambda _: None,
+) -> EvaluationReport:
+    started = time.perf_counter()
+    results = {
+        regime: evaluate_regime(
+            catalog,
+            regime,
+            k=k,
+            seed=seed,
+            num_threads=num_threads,
+            max_fit_seconds=max_fit_seconds,
+            grid=grid,
+            log=log,
+        )
+        for regime in regimes
+    }
+    return EvaluationReport(k=k, regimes=results, seconds=time.perf_counter() - started)

@@ -1,0 +1,185 @@
+"""Picks for a fan: the shop's products ranked by the regime's ranker, owned and unavailable ones left out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db.models import Q
+
+from fans.chat.models import Fan
+from recommend.models import STRONG_KINDS
+from recommend.selectors import PickProduct, fan_serving_state, products_available
+from recommend.serving import loading
+from recommend.serving.loading import tags_by_id
+from recommend.serving.model import ServingModel, ShopCatalogue
+from recommend.serving.reasons import POPULAR, SIMILAR_FANS, Reason, match_reason, tag_reason
+from shops.models import Product
+
+
+@dataclass(frozen=True)
+class Pick:
+    product: PickProduct
+    score: float
+    reason: Reason
+    ranker: str
+    regime: str
+
+
+def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
+    """Top-k products of the fan's shop for this fan, each with a reason (see recommend.serving).
+
+    Two plain-SQL statements per call (the fan's tags, owned products and new-products stamp; availability
+    and display fields of the top candidates), a third only if most top candidates are owned or sold out.
+    """
+    k = max(1, min(int(k), 100))
+    # Through the module: `_loaded` is rebound on every load, so an imported name would go stale.
+    stamp, model = loading._loaded or loading._serving_load(loading._serving_stamp())
+    state = fan_serving_state(fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None)
+    if state.serving_version is not None and state.serving_version != stamp:
+        # The database names another serving version (a switch since the last call): load it, read again.
+        stamp, model = loading._serving_load(state.serving_version)
+        state = fan_serving_state(
+            fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None
+        )
+    owned = state.owned
+    if model is None:
+        return _popular_fallback(fan, k, owned)
+    vocab = tags_by_id(state.tag_ids)
+    tags = [vocab[t][0] for t in state.tag_ids if t in vocab]
+    names = {feature: (zh, en) for feature, zh, en in vocab.values()}
+    feature_rows = model.user_feature_rows(tags)
+    row = model.user_row(fan.pk)
+    if row is not None and model.artifacts.known_users[row]:
+        regime = "warm_users"
+    elif len(feature_rows):
+        regime = "cold_users"
+    else:
+        regime = "unknown"
+    parts, ranker_name = model.regime(regime)
+    catalogue = model.shop_catalogue(fan.shop_id, state.new_products_stamp)
+    pks = catalogue.pks
+    if len(pks) == 0:
+        return []
+    scores = np.zeros(len(pks), dtype=np.float32)
+    blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
+    for p, (vector, bias), (V, ib) in zip(
+        parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True
+    ):
+        scores += p.scale * (V @ vector + ib + bias)
+
+    chosen: list[tuple[int, int]] = []  # (position, pk)
+    products: dict[int, PickProduct] = {}
+    # Only the head of the ranking is looked at: sort just enough for the first chunk of unowned products.
+    chunk = max(3 * k, 20)
+    order = _top(scores, min(len(pks), chunk + len(owned)))
+    start = 0
+    while len(chosen) < k:
+        batch: list[tuple[int, int]] = []
+        while len(batch) < chunk and start < len(pks):
+            if start >= len(order):
+                order = np.argsort(-scores, kind="stable")
+            pos = int(order[start])
+            start += 1
+            if int(pks[pos]) not in owned:
+                batch.append((pos, int(pks[pos])))
+        if not batch:
+            break
+        chunk *= 2
+        found = products_available([pk for _, pk in batch])
+        products.update(found)
+        chosen.extend((pos, pk) for pos, pk in batch if pk in found)
+    chosen = chosen[:k]
+    reasons = _fan_reasons(model, regime, ranker_name, tags, names, [pos for pos, _ in chosen], catalogue)
+    return [
+        Pick(product=products[pk], score=float(scores[pos]), reason=reason, ranker=ranker_name, regime=regime)
+        for (pos, pk), reason in zip(chosen, reasons, strict=True)
+    ]
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the n best scores, best first, ties in position order (as a stable full sort)."""
+    if n >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    threshold = np.partition(-scores, n - 1)[n - 1]
+    # Everything tied with the n-th score comes along, so the stable order of the head matches a full sort.
+    candidates = np.flatnonzero(-scores <= threshold)
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
+
+
+def _fan_reasons(
+    model: ServingModel,
+    regime: str,
+    ranker_name: str,
+    tags: list[str],
+    names: dict[str, tuple[str, str]],
+    positions: list[int],
+    catalogue: ShopCatalogue,
+) -> list[Reason]:
+    if regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only:
+        return [POPULAR] * len(positions)
+    known_tags = [t for t in tags if t in model.user_vocab]
+    if not known_tags:
+        return [SIMILAR_FANS] * len(positions)
+    explain, _ = model.regime("explain")
+    lift_part = explain[0]
+    tag_cols = np.array([model.user_vocab[t] for t in known_tags], dtype=np.int64)
+    item_rows = catalogue.item_rows
+    n_trained = len(item_rows)
+    reasons = []
+    for pos in positions:
+        if pos < n_trained:
+            lifts = lift_part.V[item_rows[pos], tag_cols]
+            best = int(np.argmax(lifts))
+            if lifts[best] > 0.05 and known_tags[best] in names:
+                reasons.append(tag_reason(*names[known_tags[best]]))
+                continue
+        else:
+            features = {model.artifacts.item_vocab[f] for f in catalogue.new_features[pos - n_trained]}
+            shared = [t for t in known_tags if t in features and t in names]
+            if shared:
+                reasons.append(match_reason(*names[shared[0]]))
+                continue
+        reasons.append(SIMILAR_FANS if regime == "warm_users" or "lightfm" in ranker_name else POPULAR)
+    return reasons
+
+
+def _popular_fallback(fan: Fan, k: int, owned: set[int]) -> list[Pick]:
+    """No model yet: the shop's products by number of pledges and purchases, newest first on ties."""
+    from django.db.models import Count
+
+    qs = (
+        Product.objects.filter(shop_id=fan.shop_id)
+        .exclude(pk__in=owned)
+        .annotate(n=Count("interactions", filter=Q(interactions__kind__in=STRONG_KINDS)))
+        .order_by("-n", "-pk")
+        .values_list("pk", "n")[: max(5 * k, 50)]
+    )
+    ranked = list(qs)
+    found = products_available([pk for pk, _ in ranked])
+    return [
+        Pick(product=found[pk], score=float(n), reason=POPULAR, ranker="popularity", regime="no_model")
+        for pk, n in ranked
+        if pk in found
+    ][:k]
+
+
+def picks_as_json(picks: list[Pick]) -> list[dict[str, Any]]:
+    return [
+        {
+            "product": {
+                "id": p.product.pk,
+                "name": p.product.name,
+                "price": str(p.product.price),
+                "currency": p.product.currency,
+                "image": p.product.image_url,
+                "category": p.product.category,
+            },
+            "score": round(p.score, 4),
+            "reason": p.reason.as_dict(),
+            "ranker": p.ranker,
+            "regime": p.regime,
+        }
+        for p in picks
+    ]

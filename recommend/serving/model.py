@@ -1,0 +1,173 @@
+"""The loaded serving model: a version's factor tables, with per-shop candidates built once and kept."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recommend.features import product_features
+from recommend.training import Artifacts, Part
+from shops.models import Product
+
+
+def _combine(rows: np.ndarray, mode: str) -> np.ndarray:
+    if rows.shape[0] == 0:
+        return np.zeros(rows.shape[1], dtype=np.float32)
+    total = rows.sum(axis=0)
+    if mode == "mean":
+        return total / rows.shape[0]
+    if mode == "l2":
+        norm = float(np.sqrt((total * total).sum()))
+        return total / norm if norm else total
+    return total
+
+
+class ServingModel:
+    def __init__(self, artifacts: Artifacts) -> None:
+        self.artifacts = artifacts
+        self.version = artifacts.version
+        self.popularity_only = bool(artifacts.extra.get("popularity_only"))
+        order = np.argsort(artifacts.user_pks)
+        self._user_pks_sorted, self._user_rows_sorted = artifacts.user_pks[order], order
+        self.user_vocab = {f: n for n, f in enumerate(artifacts.user_vocab)}
+        self.item_vocab = {f: n for n, f in enumerate(artifacts.item_vocab)}
+        self.max_item_pk = int(artifacts.item_pks.max()) if len(artifacts.item_pks) else 0
+        self.max_user_pk = int(artifacts.user_pks.max()) if len(artifacts.user_pks) else 0
+        self._shop_items: dict[int, np.ndarray] = {}
+        self._shop_users: dict[int, np.ndarray] = {}
+        self._shop_catalogues: dict[int, ShopCatalogue] = {}
+        self._new_item_features: dict[int, list[int]] = {}
+        self._lock = threading.Lock()
+
+    def regime(self, name: str) -> tuple[list[Part], str]:
+        info = self.artifacts.regimes[name]
+        return self.artifacts.models[info["model"]], info["name"]
+
+    def regime_model(self, name: str) -> str:
+        """The key of the factor tables a regime is served from (regimes may share one)."""
+        return self.artifacts.regimes[name]["model"]
+
+    def user_row(self, fan_pk: int) -> int | None:
+        pos = int(np.searchsorted(self._user_pks_sorted, fan_pk))
+        if pos < len(self._user_pks_sorted) and self._user_pks_sorted[pos] == fan_pk:
+            return int(self._user_rows_sorted[pos])
+        return None
+
+    def shop_items(self, shop_id: int) -> np.ndarray:
+        rows = self._shop_items.get(shop_id)
+        if rows is None:
+            rows = np.flatnonzero(self.artifacts.item_shops == shop_id)
+            with self._lock:
+                self._shop_items[shop_id] = rows
+        return rows
+
+    def shop_users(self, shop_id: int) -> np.ndarray:
+        rows = self._shop_users.get(shop_id)
+        if rows is None:
+            rows = np.flatnonzero(self.artifacts.user_shops == shop_id)
+            with self._lock:
+                self._shop_users[shop_id] = rows
+        return rows
+
+    def user_feature_rows(self, features: list[str]) -> np.ndarray:
+        """Vocabulary rows of the features training knew; unseen features are ignored."""
+        return np.array(
+            sorted({self.user_vocab[f] for f in features if f in self.user_vocab}), dtype=np.int64
+        )
+
+    def new_products(self, shop_id: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Products created after training (pk above every trained pk), with their known feature rows."""
+        rows = list(
+            Product.objects.filter(shop_id=shop_id, pk__gt=self.max_item_pk).values_list(
+                "pk", "category", "brand", "price"
+            )
+        )
+        missing = [r for r in rows if r[0] not in self._new_item_features]
+        if missing:
+            for pk, features in product_features(missing).items():
+                self._new_item_features[pk] = sorted(
+                    {self.item_vocab[f] for f in features if f in self.item_vocab}
+                )
+        pks = np.array([r[0] for r in rows], dtype=np.int64)
+        return pks, [np.array(self._new_item_features[int(pk)], dtype=np.int64) for pk in pks]
+
+    def shop_catalogue(self, shop_id: int, new_products_stamp: tuple[int, int]) -> ShopCatalogue:
+        """The shop's candidate products, rebuilt only when its new-products stamp changes.
+
+        The stamp is (count, max pk) of the shop's products created after training, read with the fan in
+        `fan_serving_state`, so a product added or deleted since the last call is seen on the next one.
+        """
+        catalogue = self._shop_catalogues.get(shop_id)
+        if catalogue is not None and catalogue.stamp == new_products_stamp:
+            return catalogue
+        item_rows = self.shop_items(shop_id)
+        if new_products_stamp[0]:
+            new_pks, new_features = self.new_products(shop_id)
+        else:
+            new_pks, new_features = np.array([], dtype=np.int64), []
+        catalogue = ShopCatalogue(
+            stamp=new_products_stamp,
+            item_rows=item_rows,
+            pks=np.concatenate([self.artifacts.item_pks[item_rows], new_pks]),
+            new_features=new_features,
+        )
+        with self._lock:
+            self._shop_catalogues[shop_id] = catalogue
+        return catalogue
+
+    def catalogue_blocks(
+        self, catalogue: ShopCatalogue, model_key: str
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(V, ib) of every part of a model over the shop's candidates, built once per catalogue."""
+        blocks = catalogue.blocks.get(model_key)
+        if blocks is None:
+            parts = self.artifacts.models[model_key]
+            blocks = [self.item_block(p, catalogue.item_rows, catalogue.new_features) for p in parts]
+            with self._lock:
+                catalogue.blocks[model_key] = blocks
+        return blocks
+
+    # Scores ---------------------------------------------------------------------------------------------
+
+    def user_vectors(
+        self, parts: list[Part], row: int | None, feature_rows: np.ndarray
+    ) -> list[tuple[np.ndarray, float]]:
+        known = row is not None and bool(self.artifacts.known_users[row])
+        out = []
+        for p in parts:
+            if known:
+                out.append((p.U[row], float(p.ub[row])))
+            else:
+                vector = _combine(p.UF[feature_rows], p.user_combine)
+                bias = p.user_cold_bias + float(_combine(p.ubf[feature_rows][:, None], p.user_combine)[0])
+                out.append((vector, bias))
+        return out
+
+    def item_block(
+        self, p: Part, rows: np.ndarray, new_features: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        V, ib = p.V[rows], p.ib[rows]
+        if new_features:
+            cold_v = np.stack([_combine(p.VF[f], p.item_combine) for f in new_features])
+            cold_b = np.array(
+                [
+                    p.item_cold_bias + float(_combine(p.ibf[f][:, None], p.item_combine)[0])
+                    for f in new_features
+                ],
+                dtype=np.float32,
+            )
+            V, ib = np.vstack([V, cold_v]), np.concatenate([ib, cold_b])
+        return V, ib
+
+
+@dataclass
+class ShopCatalogue:
+    """One shop's candidates for picks: trained products (item_rows) first, then products new since training."""
+
+    stamp: tuple[int, int]
+    item_rows: np.ndarray
+    pks: np.ndarray
+    new_features: list[np.ndarray]
+    blocks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)

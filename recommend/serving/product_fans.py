@@ -1,0 +1,120 @@
+"""Fans for a product: the shop's fans most likely to take it (the cold-items ranker), with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fans.chat.models import Fan
+from recommend.features import fan_features, product_features, tag_names
+from recommend.models import STRONG_KINDS, Interaction
+from recommend.serving.loading import serving_model
+from recommend.serving.model import ServingModel, _combine
+from recommend.serving.reasons import ACTIVE_FAN, SIMILAR_BUYERS, Reason, match_reason
+from shops.models import Product
+
+
+@dataclass(frozen=True)
+class FanPick:
+    fan: Fan
+    score: float
+    reason: Reason
+    ranker: str
+
+
+def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
+    """The shop's fans most likely to take a (new) product: the cold-items ranker, through item features.
+
+    Leaves out fans who already pledged or bought it, and fans who opted out of promotions.
+    """
+    k = max(1, min(int(k), 1000))
+    model = serving_model()
+    exclude = set(
+        Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)
+    ) | set(Fan.objects.filter(shop_id=product.shop_id, promotions_opt_out=True).values_list("pk", flat=True))
+    if model is None:
+        return _active_fans_fallback(product, k, exclude)
+    parts, ranker_name = model.regime("cold_items")
+    item_row = _item_row(model, product.pk)
+    item_features: np.ndarray = np.array([], dtype=np.int64)
+    if item_row is None:
+        features = product_features([(product.pk, product.category, product.brand, product.price)])[
+            product.pk
+        ]
+        item_features = np.array(
+            sorted({model.item_vocab[f] for f in features if f in model.item_vocab}), dtype=np.int64
+        )
+    user_rows = model.shop_users(product.shop_id)
+    fan_pks = model.artifacts.user_pks[user_rows]
+    known = model.artifacts.known_users[user_rows]
+    new_fans = list(
+        Fan.objects.filter(shop_id=product.shop_id, pk__gt=model.max_user_pk).values_list("pk", flat=True)
+    )
+    cold_pks = np.concatenate([fan_pks[~known], np.array(new_fans, dtype=np.int64)])
+    cold_tags = fan_features(cold_pks.tolist()) if len(cold_pks) else {}
+    scores_known = np.zeros(int(known.sum()), dtype=np.float32)
+    scores_cold = np.zeros(len(cold_pks), dtype=np.float32)
+    cold_rows = [model.user_feature_rows(cold_tags.get(int(pk), [])) for pk in cold_pks]
+    for p in parts:
+        if item_row is not None:
+            v, b = p.V[item_row], float(p.ib[item_row])
+        else:
+            v = _combine(p.VF[item_features], p.item_combine)
+            b = p.item_cold_bias + float(_combine(p.ibf[item_features][:, None], p.item_combine)[0])
+        known_rows = user_rows[known]
+        scores_known += p.scale * (p.U[known_rows] @ v + p.ub[known_rows] + b)
+        if len(cold_pks):
+            UC = np.stack([_combine(p.UF[r], p.user_combine) for r in cold_rows])
+            bc = np.array(
+                [p.user_cold_bias + float(_combine(p.ubf[r][:, None], p.user_combine)[0]) for r in cold_rows],
+                dtype=np.float32,
+            )
+            scores_cold += p.scale * (UC @ v + bc + b)
+    all_pks = np.concatenate([fan_pks[known], cold_pks])
+    all_scores = np.concatenate([scores_known, scores_cold])
+    n_known = len(scores_known)
+    picked: list[tuple[int, int]] = []
+    for pos in np.argsort(-all_scores, kind="stable"):
+        pk = int(all_pks[pos])
+        if pk in exclude:
+            continue
+        picked.append((int(pos), pk))
+        if len(picked) >= k:
+            break
+    fans = Fan.objects.in_bulk([pk for _, pk in picked])
+    product_feats = set(
+        product_features([(product.pk, product.category, product.brand, product.price)])[product.pk]
+    )
+    fan_tags = fan_features([pk for _, pk in picked])
+    names = tag_names({t for tags in fan_tags.values() for t in tags if t in product_feats})
+    out = []
+    for pos, pk in picked:
+        if pk not in fans:
+            continue
+        shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
+        if shared:
+            reason = match_reason(*names[shared[0]])
+        elif pos < n_known and "popularity" != ranker_name:
+            reason = SIMILAR_BUYERS
+        else:
+            reason = ACTIVE_FAN
+        out.append(FanPick(fan=fans[pk], score=float(all_scores[pos]), reason=reason, ranker=ranker_name))
+    return out
+
+
+def _item_row(model: ServingModel, product_pk: int) -> int | None:
+    rows = np.flatnonzero(model.artifacts.item_pks == product_pk)
+    return int(rows[0]) if len(rows) else None
+
+
+def _active_fans_fallback(product: Product, k: int, exclude: set[int]) -> list[FanPick]:
+    from django.db.models import Count
+
+    fans = (
+        Fan.objects.filter(shop_id=product.shop_id)
+        .exclude(pk__in=exclude)
+        .annotate(n=Count("interactions"))
+        .order_by("-n", "-pledge_count", "pk")[:k]
+    )
+    return [FanPick(fan=f, score=float(f.n), reason=ACTIVE_FAN, ranker="popularity") for f in fans]

@@ -1,0 +1,33 @@
+"""Why a pick is shown: each reason in Chinese and English, rendered in the active language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import get_language
+
+
+@dataclass(frozen=True)
+class Reason:
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.en if (get_language() or "zh-hans").startswith("en") else self.zh
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zh": self.zh, "en": self.en, "text": str(self)}
+
+
+POPULAR = Reason("本店热销", "popular in this shop")
+SIMILAR_FANS = Reason("和你相似的粉丝认购过", "fans like you pledged")
+ACTIVE_FAN = Reason("本店活跃粉丝", "an active fan of this shop")
+SIMILAR_BUYERS = Reason("和这件商品的买家相似", "similar to this product's buyers")
+
+
+def tag_reason(zh: str, en: str) -> Reason:
+    return Reason(f"{zh}粉丝都在买", f"popular with {en} fans")
+
+
+def match_reason(zh: str, en: str) -> Reason:
+    return Reason(f"适合{zh}粉丝", f"suits {en} fans")
