@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -149,10 +149,21 @@ def announce(groups: list[str], frame: dict[str, Any]) -> None:
     announce_many([(groups, frame)])
 
 
-def announce_many(frames: list[tuple[list[str], dict[str, Any]]]) -> None:
-    """announce() for many frames: after commit, all of them in one pipelined round trip."""
+Frame = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
+def frame_of(frame: Frame) -> dict[str, Any]:
+    """A frame, or a frame built only when it is sent (a large batch skips groups nobody listens to)."""
+    return frame() if callable(frame) else frame
+
+
+def announce_many(frames: list[tuple[list[str], Frame]]) -> None:
+    """announce() for many frames: after commit, all of them in one pipelined round trip. A frame may be a
+    function building it; small batches are built at once, so what is collected is plain frames."""
     if not frames:
         return
+    if len(frames) < LISTENED_CHECK_MIN:
+        frames = [(groups, frame_of(frame)) for groups, frame in frames]
     bucket = _collector.get()
     if bucket is not None:
         transaction.on_commit(functools.partial(bucket.extend, frames))
@@ -183,9 +194,53 @@ def announcements_collected() -> Iterator[list[tuple[list[str], dict[str, Any]]]
 
 
 async def publish_collected(bucket: list[tuple[list[str], dict[str, Any]]]) -> None:
-    """Publish what was collected, every frame encoded once, all of it in one round trip."""
+    """Publish what was collected, every frame encoded once, all of it in one round trip.
+
+    A large batch (a broadcast) first asks Redis which of its groups have a listener at all, and encodes
+    and sends only the frames someone can receive: the rest are in the database for the next sync.
+    """
+    if len(bucket) >= LISTENED_CHECK_MIN:
+        listened = await _listened_groups({group for groups, _frame in bucket for group in groups})
+        if listened is not None:
+            bucket = [
+                (kept, frame) for groups, frame in bucket if (kept := [g for g in groups if g in listened])
+            ]
     sends = []
     for groups, frame in bucket:
-        event = _chat_event(frame)
+        event = _chat_event(frame_of(frame))
         sends += [(group, event) for group in groups]
     await group_send_many(sends)
+
+
+# Batches at least this large check for listeners first (one PUBSUB NUMSUB round trip per shard).
+LISTENED_CHECK_MIN = 50
+_NUMSUB_CHUNK = 5000
+
+
+async def _listened_groups(groups: set[str]) -> set[str] | None:
+    """The groups with at least one subscriber on Redis pub/sub; None when that cannot be told (another
+    layer, or Redis not answering), so the caller publishes everything."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    try:
+        loop_layer = layer._get_layer()
+        by_shard: dict[Any, dict[str, str]] = {}
+        for group in groups:
+            channel = loop_layer._get_group_channel_name(group)
+            by_shard.setdefault(loop_layer._get_shard(channel), {})[channel] = group
+        listened: set[str] = set()
+        for shard, channels in by_shard.items():
+            names = list(channels)
+            async with shard._lock:
+                shard._ensure_redis()
+                for start in range(0, len(names), _NUMSUB_CHUNK):
+                    counts = await shard._redis.pubsub_numsub(*names[start : start + _NUMSUB_CHUNK])
+                    for channel, count in counts:
+                        if count:
+                            key = channel.decode() if isinstance(channel, bytes) else channel
+                            listened.add(channels[key])
+        return listened
+    except Exception as exc:  # noqa: BLE001 - when unsure, publish everything
+        logger.warning("could not ask Redis for listeners: %r", exc)
+        return None

@@ -10,16 +10,18 @@ query compilation cost more CPU than the database work (bench/chat.py). One INSE
 and one UPDATE for all their conversations, whatever their number.
 """
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.db import is_postgresql
+from core.db import is_postgresql, sql_in
 from core.errors import Invalid, TooLong
 from core.events import announce_many, shop_group, user_group
 from core.limits import message_max_length
@@ -63,7 +65,7 @@ def preview_of(kind: str, text: str, payload: dict[str, Any]) -> str:
     return text[:200]
 
 
-@dataclass
+@dataclass(slots=True)
 class NewMessage:
     """One message to append to a conversation the caller holds locked."""
 
@@ -84,39 +86,67 @@ class NewMessage:
             self.hands_off = self.side == Side.SHOP
 
 
-def conversations_lock(conversation_ids: list[int]) -> dict[int, Conversation]:
-    """Lock conversations in id order (so concurrent appends cannot deadlock), as messages_append reads
-    them: last_seq, shop, fan (with user and display name) and bot_paused; other fields are deferred."""
-    if not conversation_ids:
+def _message_frame(message: Message) -> dict[str, Any]:
+    return {"type": "message.new", "message": message_to_dict(message)}
+
+
+def conversations_lock(
+    conversation_ids: list[int] = (), *, fan_ids: list[int] = ()
+) -> dict[int, Conversation]:
+    """Lock conversations (by id, or the conversations of these fans) in id order, so concurrent appends
+    cannot deadlock, as messages_append reads them: last_seq, shop, fan (with user and display name) and
+    bot_paused; other fields are deferred."""
+    key, ids = ("c.fan_id", fan_ids) if fan_ids else ("c.id", conversation_ids)
+    if not ids:
         return {}
     conv, fan = Conversation._meta.db_table, Fan._meta.db_table
     connection = transaction.get_connection()
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
+    where, params = sql_in(key, sorted(ids), connection)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT c.id, c.last_seq, c.shop_id, c.fan_id, f.user_id, f.display_name, c.bot_paused "
-            f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id "
-            f"WHERE c.id IN ({', '.join(['%s'] * len(conversation_ids))}) ORDER BY c.id{lock}",
-            sorted(conversation_ids),
+            f"FROM {conv} c INNER JOIN {fan} f ON f.id = c.fan_id WHERE {where} ORDER BY c.id{lock}",
+            params,
         )
-        return {row[0]: conversation_from_row(row[0], row[1:]) for row in cursor.fetchall()}
+        alias = connection.alias
+        return {row[0]: conversation_from_row(row[0], row[1:], alias=alias) for row in cursor.fetchall()}
 
 
-def conversation_from_row(conversation_id: int, row: tuple[Any, ...]) -> Conversation:
+def conversation_from_row(
+    conversation_id: int, row: tuple[Any, ...], *, alias: str | None = None
+) -> Conversation:
     """The locked conversation from (last_seq, shop_id, fan_id, fan's user_id, fan's display_name,
     bot_paused), without the ORM's query."""
     last_seq, shop_id, fan_id, fan_user_id, display_name, bot_paused = row
-    alias = transaction.get_connection().alias
-    fan = Fan.from_db(
-        alias, ["id", "shop_id", "user_id", "display_name"], (fan_id, shop_id, fan_user_id, display_name)
+    # The connection is looked up once per batch: each lookup is a context-local read (asgiref).
+    alias = alias or transaction.get_connection().alias
+    fan = _instance(
+        Fan, alias, {"id": fan_id, "shop_id": shop_id, "user_id": fan_user_id, "display_name": display_name}
     )
-    conversation = Conversation.from_db(
+    conversation = _instance(
+        Conversation,
         alias,
-        ["id", "shop_id", "fan_id", "last_seq", "bot_paused"],
-        (conversation_id, shop_id, fan_id, last_seq, bot_paused),
+        {
+            "id": conversation_id,
+            "shop_id": shop_id,
+            "fan_id": fan_id,
+            "last_seq": last_seq,
+            "bot_paused": bot_paused,
+        },
     )
-    conversation.fan = fan
+    conversation._state.fields_cache["fan"] = fan
     return conversation
+
+
+def _instance(model: type, alias: str | None, values: dict[str, Any], *, adding: bool = False) -> Any:
+    """A model instance from known column values, without Model.__init__ (no signals, no descriptors):
+    a broadcast builds thousands per batch. Fields left out are deferred, loaded if read."""
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    obj._state = ModelState()
+    obj._state.adding, obj._state.db = adding, alias
+    return obj
 
 
 def messages_append(entries: list[NewMessage]) -> list[Message]:
@@ -132,17 +162,28 @@ def messages_append(entries: list[NewMessage]) -> list[Message]:
     for entry in entries:
         conversation = entry.conversation
         conversation.last_seq += 1
-        message = Message(
-            conversation=conversation,
-            seq=conversation.last_seq,
-            sender=entry.sender,
-            side=entry.side,
-            kind=entry.kind,
-            text=entry.text,
-            payload=entry.payload,
-            client_id=entry.client_id,
-            created_at=now,
+        message = _instance(
+            Message,
+            None,
+            {
+                "id": None,
+                "conversation_id": conversation.pk,
+                "seq": conversation.last_seq,
+                "sender_id": entry.sender.pk if entry.sender is not None else None,
+                "side": entry.side,
+                "kind": entry.kind,
+                "text": entry.text,
+                "payload": entry.payload,
+                "image": "",
+                "thumbnail": "",
+                "image_width": None,
+                "image_height": None,
+                "client_id": entry.client_id,
+                "created_at": now,
+            },
+            adding=True,
         )
+        message._state.fields_cache.update(conversation=conversation, sender=entry.sender)
         if entry.processed is not None:
             processed = entry.processed
             message.image.save(processed.image.name, processed.image, save=False)
@@ -160,7 +201,8 @@ def messages_append(entries: list[NewMessage]) -> list[Message]:
         frames.append(
             (
                 [user_group(conversation.fan.user_id), shop_group(conversation.shop_id)],
-                {"type": "message.new", "message": message_to_dict(message)},
+                # Built only if someone listens (core.events.publish_collected skips unheard groups).
+                functools.partial(_message_frame, message),
             )
         )
         if entry.hands_off and message.side == Side.SHOP and not conversation.bot_paused:
@@ -197,42 +239,73 @@ _COLUMNS = (
 )
 
 
-def _row(message: Message, connection: Any) -> tuple[Any, ...]:
+_ALWAYS_VARYING = {"conversation", "seq"}
+
+
+def _rows(messages: list[Message], connection: Any) -> list[tuple[Any, ...]]:
+    """The INSERT's values (_COLUMNS order). Values prepared for the database once per distinct value:
+    a broadcast's thousands of rows share one card, one time and no client id."""
     opts = Message._meta
-    return (
-        message.conversation_id,
-        message.seq,
-        message.sender_id,
-        message.side,
-        message.kind,
-        message.text,
-        json.dumps(message.payload or {}, ensure_ascii=False),
-        message.image.name or "",
-        message.thumbnail.name or "",
-        message.image_width,
-        message.image_height,
-        opts.get_field("client_id").get_db_prep_save(message.client_id, connection),
-        opts.get_field("created_at").get_db_prep_save(message.created_at, connection),
-    )
+    prep_cid = opts.get_field("client_id").get_db_prep_save
+    prep_at = opts.get_field("created_at").get_db_prep_save
+    payloads: dict[int, str] = {}
+    times: dict[Any, Any] = {}
+    rows = []
+    for message in messages:
+        payload = message.payload or {}
+        encoded = payloads.get(id(payload))
+        if encoded is None:
+            encoded = payloads[id(payload)] = json.dumps(payload, ensure_ascii=False)
+        created = times.get(message.created_at)
+        if created is None:
+            created = times[message.created_at] = prep_at(message.created_at, connection)
+        fields = message.__dict__  # the plain values (the file fields' names, not their FieldFiles)
+        rows.append(
+            (
+                message.conversation_id,
+                message.seq,
+                message.sender_id,
+                message.side,
+                message.kind,
+                message.text,
+                encoded,
+                str(fields["image"] or ""),
+                str(fields["thumbnail"] or ""),
+                message.image_width,
+                message.image_height,
+                None if message.client_id is None else prep_cid(message.client_id, connection),
+                created,
+            )
+        )
+    return rows
 
 
 def _messages_insert(cursor: Any, connection: Any, messages: list[Message]) -> dict[tuple[int, int], int]:
     """Insert the message rows; {(conversation id, seq): message id}."""
     opts = Message._meta
     columns = ", ".join(opts.get_field(name).column for name, _type in _COLUMNS)
-    rows = [_row(m, connection) for m in messages]
+    rows = _rows(messages, connection)
     if is_postgresql(connection):
-        # One array per column: the statement text stays the same whatever the batch size, so the driver
-        # does not re-parse a statement with hundreds of placeholders every time.
-        arrays = ", ".join(f"%s::{type_}[]" for _name, type_ in _COLUMNS)
-        names = ", ".join(name for name, _type in _COLUMNS)
-        select = ", ".join(
-            "u.payload::jsonb" if name == "payload" else f"u.{name}" for name, _type in _COLUMNS
-        )
+        # One array per column that varies, one parameter for a column every row shares (a broadcast's
+        # text and card): the statement text stays the same whatever the batch size, so the driver does
+        # not re-parse a statement with hundreds of placeholders, and a broadcast sends two arrays, not 13.
+        columns_values = list(zip(*rows, strict=True))
+        select, unnested, params = [], [], {}
+        for (name, type_), values in zip(_COLUMNS, columns_values, strict=True):
+            cast = "jsonb" if name == "payload" else type_
+            if name in _ALWAYS_VARYING or len(set(values)) > 1:
+                unnested.append((name, type_))
+                params[f"a_{name}"] = list(values)
+                select.append(f"u.{name}::{cast}" if name == "payload" else f"u.{name}")
+            else:
+                params[f"c_{name}"] = values[0]
+                select.append(f"%(c_{name})s::{cast}")
+        arrays = ", ".join(f"%(a_{name})s::{type_}[]" for name, type_ in unnested)
+        names = ", ".join(name for name, _type in unnested)
         cursor.execute(
-            f"INSERT INTO {opts.db_table} ({columns}) SELECT {select} FROM unnest({arrays}) AS u({names}) "
-            f"RETURNING id, conversation_id, seq",
-            [list(column) for column in zip(*rows, strict=True)],
+            f"INSERT INTO {opts.db_table} ({columns}) SELECT {', '.join(select)} "
+            f"FROM unnest({arrays}) AS u({names}) RETURNING id, conversation_id, seq",
+            params,
         )
     else:
         row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
@@ -303,15 +376,26 @@ def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Cou
     last_at = Message._meta.get_field("created_at").get_db_prep_save(now, connection)
     values = {pk: [getattr(c, name) for name, _type in _COUNTER_FIELDS] for pk, c in counters.items()}
     if is_postgresql(connection):
-        assignments = _COUNTER_SET.format(
-            c="c.", last_at="%s", **{name: f"v.{name}" for name, _type in _COUNTER_FIELDS}
-        )
-        names = ", ".join(["id", *(name for name, _type in _COUNTER_FIELDS)])
-        arrays = ", ".join(["%s::bigint[]", *(f"%s::{type_}[]" for _name, type_ in _COUNTER_FIELDS)])
-        columns = zip(*((pk, *row) for pk, row in values.items()), strict=True)
+        # As for the insert: an array per counter that varies between the conversations, a parameter for
+        # one they all share (a broadcast's preview and +1 unread).
+        rows = list(values.values())
+        params: dict[str, Any] = {"last_at": last_at, "a_id": list(values)}
+        refs, unnested = {}, [("id", "bigint")]
+        for i, (name, type_) in enumerate(_COUNTER_FIELDS):
+            column = [row[i] for row in rows]
+            if len(set(column)) > 1:
+                unnested.append((name, type_))
+                params[f"a_{name}"] = column
+                refs[name] = f"v.{name}"
+            else:
+                params[f"c_{name}"] = column[0]
+                refs[name] = f"%(c_{name})s::{type_}"
+        assignments = _COUNTER_SET.format(c="c.", last_at="%(last_at)s", **refs)
+        arrays = ", ".join(f"%(a_{name})s::{type_}[]" for name, type_ in unnested)
+        names = ", ".join(name for name, _type in unnested)
         cursor.execute(
             f"UPDATE {table} AS c SET {assignments} FROM unnest({arrays}) AS v({names}) WHERE c.id = v.id",
-            [last_at, *(list(column) for column in columns)],
+            params,
         )
         return
     # Elsewhere (SQLite in development): the same assignments, one statement per conversation.

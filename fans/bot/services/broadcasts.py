@@ -31,7 +31,7 @@ from fans.bot.models import (
 from fans.bot.services.budget import promo_statuses
 from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.cards import card_build
-from fans.chat.models import Conversation, Fan, MessageKind, Side
+from fans.chat.models import Fan, MessageKind, Side
 from fans.crm.services.common import audit, selection_clean, selection_queryset
 from shops.models import Shop, ShopMember
 from shops.roles import require_managing
@@ -193,10 +193,7 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
         # that must reach a fan (campaign, balance, shipment) are the system's own, never a broadcast.
         statuses = promo_statuses(shop=broadcast.shop, fans=fans, now=now)
         send_ids = [f for f, s in statuses.items() if s == DeliveryStatus.SENT]
-        conversation_ids = list(
-            Conversation.objects.filter(fan_id__in=send_ids).order_by("pk").values_list("pk", flat=True)
-        )
-        locked = conversations_lock(conversation_ids)
+        locked = conversations_lock(fan_ids=send_ids)
         # The one append core (fans.chat.append): seq, counters, preview, live delivery to both sides.
         # A broadcast is the shop speaking to many fans, not a person replying: no bot hand-off.
         appended = messages_append(

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
+from core.events import LISTENED_CHECK_MIN
 from fans.bot.models import BotSettings
 from fans.chat.batch import TextSend, message_send_batch
 from fans.chat.models import Conversation, Message
@@ -17,11 +18,14 @@ BAD_TEXTS = ["a\ud800b", "nul\x00byte"]
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_broadcast_reaches_the_open_inbox_and_the_fan_socket_live(api_for, shop, owner):
+@pytest.mark.parametrize("audience", [1, LISTENED_CHECK_MIN + 10])
+async def test_a_broadcast_reaches_the_open_inbox_and_the_fan_socket_live(api_for, shop, owner, audience):
+    """One fan, and a batch large enough that frames are built only for groups someone listens to."""
     await sync_to_async(BotSettings.objects.update_or_create)(
         shop=shop, defaults={"enabled": False, "quiet_start": "00:00", "quiet_end": "00:00"}
     )
-    fan = await sync_to_async(FanFactory)(shop=shop, display_name="小红")
+    fans = [await sync_to_async(FanFactory)(shop=shop, display_name=f"粉丝{i}") for i in range(audience)]
+    fan = fans[-1]
     conversation_id = await sync_to_async(lambda: fan.conversation.pk)()
     owner_ws = await ready(owner)
     fan_ws = await ready(fan.user)
@@ -29,17 +33,22 @@ async def test_a_broadcast_reaches_the_open_inbox_and_the_fan_socket_live(api_fo
     response = await sync_to_async(
         lambda: api_for(owner).post(
             "/api/broadcasts/",
-            {"shop": shop.pk, "kind": "text", "text": "新品到货，老粉 8 折", "fan_ids": [fan.pk]},
+            {"shop": shop.pk, "kind": "text", "text": "新品到货，老粉 8 折", "fan_ids": [f.pk for f in fans]},
             format="json",
         )
     )()
     assert response.status_code == 201, response.content
 
-    for ws in (owner_ws, fan_ws):
-        frame = await receive_type(ws, "message.new")
+    frame = await receive_type(fan_ws, "message.new")
+    assert frame["message"]["text"] == "新品到货，老粉 8 折"
+    assert frame["message"]["conversation"] == conversation_id
+    assert frame["message"]["side"] == "shop" and frame["message"]["seq"] == 1
+    seen = set()
+    for _ in range(audience):
+        frame = await receive_type(owner_ws, "message.new")
         assert frame["message"]["text"] == "新品到货，老粉 8 折"
-        assert frame["message"]["conversation"] == conversation_id
-        assert frame["message"]["side"] == "shop" and frame["message"]["seq"] == 1
+        seen.add(frame["message"]["conversation"])
+    assert conversation_id in seen and len(seen) == audience
     conversation = await sync_to_async(Conversation.objects.get)(pk=conversation_id)
     assert (conversation.last_seq, conversation.fan_unread, conversation.bot_paused) == (1, 1, False)
     assert conversation.last_message_preview == "新品到货，老粉 8 折"
