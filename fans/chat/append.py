@@ -285,7 +285,7 @@ def _messages_insert(cursor: Any, connection: Any, messages: list[Message]) -> d
     opts = Message._meta
     columns = ", ".join(opts.get_field(name).column for name, _type in _COLUMNS)
     rows = _rows(messages, connection)
-    if is_postgresql(connection):
+    if is_postgresql(connection) and len(rows) > 1:
         # One array per column that varies, one parameter for a column every row shares (a broadcast's
         # text and card): the statement text stays the same whatever the batch size, so the driver does
         # not re-parse a statement with hundreds of placeholders, and a broadcast sends two arrays, not 13.
@@ -308,6 +308,7 @@ def _messages_insert(cursor: Any, connection: Any, messages: list[Message]) -> d
             params,
         )
     else:
+        # One message (a send, a notice: a plain VALUES plans faster than unnest), or SQLite.
         row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         cursor.execute(
             f"INSERT INTO {opts.db_table} ({columns}) VALUES {', '.join([row] * len(rows))} "
@@ -375,7 +376,7 @@ def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Cou
     table = Conversation._meta.db_table
     last_at = Message._meta.get_field("created_at").get_db_prep_save(now, connection)
     values = {pk: [getattr(c, name) for name, _type in _COUNTER_FIELDS] for pk, c in counters.items()}
-    if is_postgresql(connection):
+    if is_postgresql(connection) and len(values) > 1:
         # As for the insert: an array per counter that varies between the conversations, a parameter for
         # one they all share (a broadcast's preview and +1 unread).
         rows = list(values.values())
@@ -398,7 +399,7 @@ def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Cou
             params,
         )
         return
-    # Elsewhere (SQLite in development): the same assignments, one statement per conversation.
+    # One conversation (a send, a notice), or SQLite: the same assignments, one statement per conversation.
     assignments = _COUNTER_SET.format(c="", last_at="%s", **{name: "%s" for name, _type in _COUNTER_FIELDS})
     for pk, row in values.items():
         cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [row[0], last_at, *row[1:], pk])
