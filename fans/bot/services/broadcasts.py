@@ -185,7 +185,7 @@ def _broadcast_batch(broadcast: Broadcast, fan_ids: list[int]) -> None:
     with transaction.atomic():
         fans = list(
             Fan.objects.select_for_update()
-            .filter(pk__in=fan_ids, shop=broadcast.shop)
+            .filter(pk__any_of=fan_ids, shop=broadcast.shop)
             .order_by("pk")
             .values_list("pk", "promotions_opt_out")
         )

@@ -32,7 +32,7 @@ def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime
     counts = {
         row["fan_id"]: row
         for row in PromoDelivery.objects.filter(
-            fan_id__in=[f for f, _ in fans], status=DeliveryStatus.SENT, created_at__gte=week_start
+            fan_id__any_of=[f for f, _ in fans], status=DeliveryStatus.SENT, created_at__gte=week_start
         )
         .values("fan_id")
         .annotate(week=Count("pk"), day=Count("pk", filter=Q(created_at__gte=day_start)))

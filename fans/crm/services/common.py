@@ -3,12 +3,9 @@
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from core.db import is_postgresql
 from core.errors import Invalid, NotFound
 from fans.chat.models import Conversation, Fan
 from fans.crm.filters import fan_count, fan_filter_clean, fan_queryset
@@ -49,11 +46,9 @@ def selection_clean(
 
 
 def fans_by_ids(shop: Shop, fan_ids: list[int]) -> QuerySet[Fan]:
-    """The shop's fans among these ids, however many there are."""
-    if is_postgresql(connection):
-        # One array parameter: 100,000 placeholders took 0.7 s to render, bind and parse (bench/crm.py).
-        return Fan.objects.filter(shop=shop, pk__in=RawSQL("SELECT unnest(%s::bigint[])", [fan_ids]))
-    return Fan.objects.filter(shop=shop, pk__in=fan_ids)
+    """The shop's fans among these ids, however many there are (one array parameter on PostgreSQL: 100,000
+    placeholders took 0.7 s to render, bind and parse, bench/crm.py)."""
+    return Fan.objects.filter(shop=shop, pk__any_of=fan_ids)
 
 
 def selection_queryset(shop: Shop, selection: dict[str, Any]) -> QuerySet[Fan]:

@@ -28,12 +28,12 @@ from core.jobs import (
 )
 from core.jobs import jobs_sweep as core_jobs_sweep
 from core.tasks import task_dispatch_on_commit
-from fans.chat.models import Fan
 from fans.crm.models import BulkJob, ImportJob, TagSource
 from fans.crm.services.common import (
     BATCH,
     _assign_batch,
     audit,
+    fans_by_ids,
     selection_clean,
     selection_count,
     selection_queryset,
@@ -253,7 +253,7 @@ def fan_export_rows(
     """Export rows for a batch of fans, in id order, in one query (tags come from Fan.tag_ids)."""
     names = tag_names if tag_names is not None else tag_strings_by_id(shop)
     fans = (
-        Fan.objects.filter(shop=shop, pk__in=fan_ids)
+        fans_by_ids(shop, fan_ids)
         .order_by("pk")
         .values_list(
             "pk",
