@@ -12,7 +12,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext as _
 
 from core.errors import NotFound
 from preorders import selectors
@@ -167,44 +166,6 @@ def _campaign_config(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def campaign_i18n() -> dict[str, str]:
-    """Strings campaign.js shows, translated on the server (Django's JS catalog is not wired here)."""
-    return {
-        "error": _("Something went wrong. Please try again."),
-        "saved": _("Saved"),
-        "launched": _("Campaign launched"),
-        "launch_confirm": _("Launch this campaign? The goal and deadline cannot be changed afterwards."),
-        "committed": _("%(n)s of %(target)s committed"),
-        "to_next": _("%(n)s more to ¥%(price)s"),
-        "top_tier": _("Lowest price reached"),
-        "target_reached": _("Target reached"),
-        "active_tier": _("current"),
-        "base_price": _("Base price"),
-        "from_n": _("From %(n)s"),
-        "ends_in": _("Ends in %(time)s"),
-        "ended": _("Ended"),
-        "days": _("%(n)sd"),
-        "hours": _("%(n)sh"),
-        "minutes": _("%(n)smin"),
-        "deposit": _("Deposit now: ¥%(amount)s"),
-        "pledged": _("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
-        "cancel_confirm": _("Cancel this pledge? The deposit will be refunded."),
-        "cancelled": _("Cancelled"),
-        "skipped": _("The next box is skipped"),
-        "paused": _("Paused"),
-        "resumed": _("Resumed"),
-        "reason_prompt": _("Why are you cancelling? (optional)"),
-        "remove": _("Remove"),
-        "live": _("Live"),
-        "status_draft": _("Draft"),
-        "status_live": _("Live"),
-        "status_succeeded": _("Succeeded"),
-        "status_failed": _("Failed"),
-        "status_ended": _("Ended"),
-        "status_active": _("Active"),
-    }
-
-
 @login_required
 def campaign_list_page(request: HttpRequest) -> HttpResponse:
     member = _membership(request)
@@ -230,7 +191,6 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "products": products,
             "can_manage": is_managing(member),
-            "i18n": campaign_i18n(),
             "config": {
                 "shop": member.shop_id,
                 "page": "list",
@@ -272,7 +232,6 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "products": products[:200],
         "product": product,
         "can_manage": is_managing(member),
-        "i18n": campaign_i18n(),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
         "default_deadline": (timezone.localtime() + dt.timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
         "cadences": Cadence.choices,
@@ -304,7 +263,6 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
             "can_manage": is_managing(member),
             "share_url": share_url,
             "price": campaign_current_unit_price(campaign),
-            "i18n": campaign_i18n(),
             "config": {
                 **_campaign_config(campaign),
                 "page": "detail",
@@ -358,7 +316,6 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "mine": mine,
             "is_staff": is_staff,
             "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
-            "i18n": campaign_i18n(),
             "config": {
                 **_campaign_config(campaign),
                 "page": "fan",
@@ -398,7 +355,6 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
         "preorders/my_pledges.html",
         {
             "rows": rows,
-            "i18n": campaign_i18n(),
             "config": {"page": "mine"},
         },
     )

@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,6 +12,15 @@ from shops.models import ShopRole
 from tests.factories import FanFactory, ShopFactory, ShopMemberFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("FANSI_REQUIRE_SERVICES") == "1"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git(*args: str) -> subprocess.CompletedProcess:
+    """git in this checkout. The project is always a git checkout (README, CI's clone): these tests read its
+    ignore rules and status, so outside one they fail rather than pass unchecked."""
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True)
+    assert inside.returncode == 0, "run this test in a git checkout of the project"
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
 
 
 def services_available() -> tuple[bool, str]:

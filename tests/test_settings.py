@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import git
 from tests.servers import daphne_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,14 +51,6 @@ def run_check(settings_module: str | None, code: str = BACKENDS, **env: str) -> 
         text=True,
         timeout=60,
     )
-
-
-def git(*args: str) -> subprocess.CompletedProcess:
-    if subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True
-    ).returncode:
-        pytest.skip("not a git checkout")
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
 
 
 def test_embedded_defaults_without_environment():

@@ -11,32 +11,16 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import git
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.services
 
 
-@pytest.fixture
-def redis_url() -> str:
-    """The worker needs only Redis: it skips locally without it, and fails in CI."""
-    if not settings.REDIS_URL:
-        if REQUIRE_SERVICES:
-            pytest.fail("FANSI_REQUIRE_SERVICES=1 but REDIS_URL is not set")
-        pytest.skip("REDIS_URL is not set")
-    return settings.REDIS_URL
-
-
 def checkout_state() -> tuple[list[str], str]:
     """The top-level entries (git-ignored ones too) and `git status`, to compare before and after."""
-    status = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    status = git("status", "--porcelain", "--untracked-files=all").stdout
     return sorted(os.listdir(ROOT)), status
 
 
@@ -44,15 +28,11 @@ def schedule_files(folder: Path) -> list[Path]:
     return list(folder.glob("celerybeat-schedule*"))
 
 
-def test_worker_with_beat_writes_its_schedule_to_var_only(redis_url, tmp_path):
-    if subprocess.run(
-        ["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True
-    ).returncode:
-        pytest.skip("not a git checkout")
+def test_worker_with_beat_writes_its_schedule_to_var_only(require_services, tmp_path):
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
     env.update(
-        REDIS_URL=redis_url,
+        REDIS_URL=settings.REDIS_URL,
         FANSI_VAR_DIR=str(var),
         FANSI_SQLITE_PATH=str(tmp_path / "worker.sqlite3"),
         PYTHONUNBUFFERED="1",
