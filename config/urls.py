@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("payments.api_urls")),
     path("api/", include("shops.api_urls")),
     path("api/", include("fans.chat.api_urls")),
     path("api/", include("fans.crm.api_urls")),

@@ -42,6 +42,8 @@ class CampaignOut(serializers.ModelSerializer):
     deadline = ShopTimeField()
     launched_at = ShopTimeField(allow_null=True)
     closed_at = ShopTimeField(allow_null=True)
+    balance_deadline = ShopTimeField(allow_null=True)
+    ship_by = ShopTimeField(allow_null=True)
     current_unit_price = serializers.SerializerMethodField()
     tiers = serializers.SerializerMethodField()
 
@@ -68,6 +70,12 @@ class CampaignOut(serializers.ModelSerializer):
             "cadence",
             "cycles",
             "cutoff_hours",
+            "balance_deadline",
+            "lapse_rule",
+            "ship_by",
+            "late_compensation_percent",
+            "moq_shortfall",
+            "moq_decision",
             "launched_at",
             "closed_at",
         ]
@@ -97,6 +105,10 @@ class CampaignIn(serializers.Serializer):
     cadence = serializers.CharField(required=False, allow_blank=True, default="")
     cycles = serializers.JSONField(required=False, allow_null=True)
     cutoff_hours = serializers.JSONField(required=False, default=0)
+    balance_deadline = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    lapse_rule = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    ship_by = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    late_compensation_percent = serializers.JSONField(required=False, allow_null=True)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -143,6 +155,10 @@ class CampaignListApi(APIView):
             cadence=v.get("cadence", ""),
             cycles=v.get("cycles"),
             cutoff_hours=v.get("cutoff_hours", 0),
+            balance_deadline=v.get("balance_deadline"),
+            lapse_rule=v.get("lapse_rule"),
+            ship_by=v.get("ship_by"),
+            late_compensation_percent=v.get("late_compensation_percent"),
         )
         return Response(CampaignOut(campaign).data, status=status.HTTP_201_CREATED)
 

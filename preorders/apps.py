@@ -10,11 +10,16 @@ class PreordersConfig(AppConfig):
         from fans.bot.hooks import drafts, progress_answers
         from fans.chat.hooks import card_builders
         from fans.crm.filters import EXTRA_FILTERS
+        from payments.hooks import payment_settled
         from preorders.bot import campaign_drafts, campaign_progress_answer
         from preorders.filters import CampaignParticipationFilter
+        from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
+        from preorders.services.cycle_charging import cycle_settled
 
         card_builders.register("campaign_card", campaign_card_build)
+        payment_settled.register("balance", balance_settled)
+        payment_settled.register("cycle", cycle_settled)
         drafts.register("campaign", campaign_drafts)
         progress_answers.register("campaigns", campaign_progress_answer)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()

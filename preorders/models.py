@@ -24,6 +24,11 @@ class CampaignStatus(models.TextChoices):
     ENDED = "ended", _("Ended")  # a subscription after its last cycle
 
 
+class LapseRule(models.TextChoices):
+    FORFEIT = "forfeit", _("The deposit is forfeited")
+    REFUND = "refund", _("The deposit is refunded")
+
+
 class Cadence(models.TextChoices):
     WEEKLY = "weekly", _("Every week")
     BIWEEKLY = "biweekly", _("Every two weeks")
@@ -55,6 +60,22 @@ class Campaign(models.Model):
     cadence = models.CharField(max_length=16, choices=Cadence.choices, blank=True)
     cycles = models.PositiveIntegerField(null=True, blank=True)
     cutoff_hours = models.PositiveIntegerField(default=0)
+    # Group campaigns: the balance (尾款) is due by balance_deadline; an unpaid pledge then lapses by
+    # lapse_rule. Every paid unit not shipped by ship_by earns late_compensation_percent of what was paid.
+    balance_deadline = models.DateTimeField(_("balance deadline"), null=True, blank=True)
+    lapse_rule = models.CharField(
+        _("unpaid balance rule"), max_length=8, choices=LapseRule.choices, default=LapseRule.FORFEIT
+    )
+    ship_by = models.DateTimeField(_("ship by"), null=True, blank=True)
+    late_compensation_percent = models.DecimalField(
+        _("late-shipment compensation %"), max_digits=5, decimal_places=2, default=5
+    )
+    balance_reminded = models.PositiveSmallIntegerField(default=0)  # reminders sent: 0, 1 (24 h), 2 (2 h)
+    lapsed_at = models.DateTimeField(null=True, blank=True)  # the balance-deadline sweep finished
+    # After lapses, paid units per factory SKU below its MOQ: {"sku": {"paid": n, "moq": m}}; the owner
+    # decides (moq_decision) before the factory order is built.
+    moq_shortfall = models.JSONField(null=True, blank=True)
+    moq_decision = models.CharField(max_length=16, blank=True)  # ship_anyway | cancel | top_up
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -98,6 +119,21 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=Q(cycles__isnull=True) | Q(cycles__gte=1), name="campaign_cycles_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(balance_deadline__isnull=True) | Q(balance_deadline__gt=F("deadline")),
+                name="campaign_balance_after_deadline",
+            ),
+            models.CheckConstraint(
+                condition=Q(ship_by__isnull=True)
+                | Q(balance_deadline__isnull=True, ship_by__gt=F("deadline"))
+                | Q(ship_by__gt=F("balance_deadline")),
+                name="campaign_ship_by_after_balance",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_compensation_percent__gte=0, late_compensation_percent__lte=100),
+                name="campaign_compensation_percent_range",
+            ),
+            models.CheckConstraint(condition=Q(lapse_rule__in=LapseRule.values), name="campaign_lapse_rule"),
         ]
         indexes = [
             models.Index(fields=["status", "deadline"], name="campaign_due"),
@@ -133,6 +169,8 @@ class PledgeStatus(models.TextChoices):
     PAUSED = "paused", _("Paused")  # subscriptions only
     CANCELLED = "cancelled", _("Cancelled")
     CONFIRMED = "confirmed", _("Confirmed")  # the campaign succeeded; balance due
+    PAID = "paid", _("Paid in full")  # balance paid: certain demand
+    LAPSED = "lapsed", _("Lapsed")  # the balance was not paid by the balance deadline
     REFUNDED = "refunded", _("Refunded")  # the campaign failed or its factory order was cancelled
 
 
@@ -156,6 +194,7 @@ class Pledge(models.Model):
     status = models.CharField(max_length=16, choices=PledgeStatus.choices, default=PledgeStatus.PENDING)
     final_unit_price = models.DecimalField(**MONEY, null=True, blank=True)
     balance_due = models.DecimalField(**MONEY, null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)  # paid in full
     cancel_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -168,7 +207,7 @@ class Pledge(models.Model):
             models.CheckConstraint(condition=Q(deposit_amount__gte=0), name="pledge_deposit_non_negative"),
             models.CheckConstraint(condition=Q(status__in=PledgeStatus.values), name="pledge_status_valid"),
             models.CheckConstraint(
-                condition=~Q(status=PledgeStatus.CONFIRMED)
+                condition=~Q(status__in=[PledgeStatus.CONFIRMED, PledgeStatus.PAID])
                 | Q(final_unit_price__isnull=False, balance_due__isnull=False),
                 name="pledge_confirmed_priced",
             ),
@@ -189,24 +228,27 @@ class LedgerKind(models.TextChoices):
 
 
 class LedgerEntry(models.Model):
-    """One money movement through the payment provider; `reference` is the provider's idempotency key."""
+    """Read-only: the provider leg of every ledger transaction of a pledge, as charge or refund lines.
 
-    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="ledger")
+    A database view (migration 0003) over payments.LedgerTransaction/LedgerLeg, which are the books.
+    """
+
+    pledge = models.ForeignKey(
+        Pledge, on_delete=models.DO_NOTHING, db_constraint=False, related_name="ledger"
+    )
     kind = models.CharField(max_length=8, choices=LedgerKind.choices)
     amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3, default="CNY")
-    reference = models.CharField(max_length=100, unique=True)
-    provider_id = models.CharField(max_length=100, blank=True)
-    note = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    currency = models.CharField(max_length=3)
+    reference = models.CharField(max_length=100)
+    provider_id = models.CharField(max_length=100)
+    note = models.CharField(max_length=24)  # the ledger transaction's kind
+    created_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = _("ledger entry")
-        verbose_name_plural = _("ledger entries")
-        constraints = [
-            models.CheckConstraint(condition=Q(kind__in=LedgerKind.values), name="ledger_kind_valid"),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_amount_positive"),
-        ]
+        managed = False
+        db_table = "preorders_pledge_cash"
+        verbose_name = _("pledge cash line")
+        verbose_name_plural = _("pledge cash lines")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
@@ -270,20 +312,36 @@ class SubscriptionSkip(models.Model):
         return f"skip {self.pledge_id} @ {self.cycle_id}"
 
 
+class DeliveryStatus(models.TextChoices):
+    CHARGING = "charging", _("Charging")
+    CHARGED = "charged", _("Paid")
+    DUNNING = "dunning", _("Payment failed, retrying")
+    SKIPPED = "skipped", _("Skipped (unpaid)")
+
+
 class CycleDelivery(models.Model):
-    """A subscription's box in one cycle: demand made certain at the cut-off."""
+    """A subscription's box in one cycle: charged at the cut-off; only a charged box is demand."""
 
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="deliveries")
     cycle = models.ForeignKey(SubscriptionCycle, on_delete=models.CASCADE, related_name="deliveries")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(**MONEY)
     amount = models.DecimalField(**MONEY)
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.CHARGING)
+    attempts = models.PositiveSmallIntegerField(default=0)  # charge attempts made
+    next_attempt_at = models.DateTimeField(null=True, blank=True)  # dunning: the next retry
+    charged_at = models.DateTimeField(null=True, blank=True)
+    added_to_order = models.BooleanField(default=False)  # counted in its cycle's factory order
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["pledge", "cycle"], name="delivery_unique_pledge_cycle"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="delivery_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values), name="delivery_status_valid"
+            ),
         ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_dunning_due")]
 
     def __str__(self) -> str:
         return f"{self.pledge_id} @ {self.cycle_id} x{self.quantity}"
@@ -388,3 +446,51 @@ class CampaignNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.fan_id} {self.kind}"
+
+
+class CreditKind(models.TextChoices):
+    LATE_COMPENSATION = "late_compensation", _("Late-shipment compensation (慢就赔)")
+    PRICE_PROTECTION = "price_protection", _("Price protection (贵就赔)")
+    AFTER_SALES_REFUND = "after_sales_refund", _("After-sales refund")
+
+
+class Credit(models.Model):
+    """Money the platform owes back to a fan, written before it is paid out (so a rerun finishes it).
+
+    `reference` is the ledger transaction's and the provider refund's: once per reference, ever.
+    """
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="credits")
+    kind = models.CharField(max_length=24, choices=CreditKind.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default="CNY")
+    reference = models.CharField(max_length=100, unique=True)
+    paid_out = models.BooleanField(default=False)  # through the provider, with its ledger transaction
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("credit")
+        verbose_name_plural = _("credits")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_amount_positive"),
+            models.CheckConstraint(condition=Q(kind__in=CreditKind.values), name="credit_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["paid_out", "created_at"], name="credit_unpaid")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.reference})"
+
+
+class PledgeNotice(models.Model):
+    """A fan told about a step of their pledge (balance due, reminder, lapse, shipment): once each."""
+
+    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pledge", "kind"], name="pledgenotice_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.pledge_id} {self.kind}"

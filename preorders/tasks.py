@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from preorders.services import closing, payments, subscriptions
+from preorders.services import balance, closing, cycle_charging, factory_orders, payments, subscriptions
 
 
 @shared_task(acks_late=True)
@@ -27,3 +27,50 @@ def subscription_cutoffs_run_task() -> None:
 @shared_task(acks_late=True)
 def pledges_pending_sweep_task() -> None:
     payments.pledges_pending_sweep()
+
+
+@shared_task(acks_late=True)
+def balance_lapses_due_task() -> None:
+    balance.balance_lapses_due()
+
+
+@shared_task(acks_late=True)
+def balance_reminders_run_task() -> None:
+    balance.balance_reminders_run()
+
+
+@shared_task(acks_late=True)
+def pledge_tell_task(pledge_id: int, what: str) -> None:
+    balance.pledge_tell(pledge_id=pledge_id, what=what)
+
+
+@shared_task(acks_late=True)
+def campaign_after_lapse_task(campaign_id: int) -> None:
+    """Tell the lapsed fans, then build the factory order from paid units (or wait for the owner)."""
+    from preorders.models import Campaign, LapseRule, PledgeStatus
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    what = "lapsed_refund" if campaign.lapse_rule == LapseRule.REFUND else "lapsed_forfeit"
+    while balance.pledges_tell(campaign_id=campaign_id, status=PledgeStatus.LAPSED, what=what) > 0:
+        pass
+    factory_orders.campaign_after_lapse(campaign_id=campaign_id)
+
+
+@shared_task(acks_late=True)
+def cycle_charge_task(cycle_id: int) -> None:
+    cycle_charging.cycle_charge_run(cycle_id=cycle_id)
+
+
+@shared_task(acks_late=True)
+def dunning_run_task() -> None:
+    cycle_charging.dunning_run()
+
+
+@shared_task(acks_late=True)
+def delivery_tell_task(delivery_id: int, what: str) -> None:
+    cycle_charging.delivery_tell(delivery_id=delivery_id, what=what)
+
+
+@shared_task(acks_late=True)
+def cycle_rollup_if_settled_task(cycle_id: int) -> None:
+    cycle_charging.cycle_rollup_if_settled(cycle_id=cycle_id)

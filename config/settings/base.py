@@ -7,6 +7,7 @@ REDIS_URL switch to PostgreSQL and Redis.
 
 import os
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -74,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "core",
+    "payments",
     "shops",
     "fans",
     "fans.chat",
@@ -186,6 +188,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
     },
     "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
+    "preorders-dunning": {"task": "preorders.tasks.dunning_run_task", "schedule": 60.0},
+    "preorders-balance-lapses": {"task": "preorders.tasks.balance_lapses_due_task", "schedule": 60.0},
+    "preorders-balance-reminders": {"task": "preorders.tasks.balance_reminders_run_task", "schedule": 60.0},
+    # Charges whose answer and notification never came: ask the provider.
+    "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
     # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.
     "fans-jobs-sweep": {"task": "fans.tasks.jobs_sweep_task", "schedule": 30.0},
     "fans-broadcasts-sweep": {"task": "fans.tasks.broadcasts_sweep_task", "schedule": 30.0},
@@ -195,7 +202,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 FANSI_PROGRESS_COALESCE_S = 0.25
-FANSI_PAYMENT_PROVIDER = "preorders.payments.SimulatedProvider"
+FANSI_PAYMENT_PROVIDER = os.environ.get("FANSI_PAYMENT_PROVIDER", "payments.simulated.SimulatedProvider")
+# The simulated provider delivers its signed notifications in-process unless this names our webhook URL.
+FANSI_PAYMENT_NOTIFY_URL = os.environ.get("FANSI_PAYMENT_NOTIFY_URL", "")
+# The platform's fee on released sales, in percent of what fans paid.
+FANSI_PLATFORM_FEE_PERCENT = Decimal(os.environ.get("FANSI_PLATFORM_FEE_PERCENT", "2"))
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

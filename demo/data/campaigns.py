@@ -92,6 +92,7 @@ def demo_campaigns_ensure() -> dict[str, int]:
         target_quantity=100,
         cap=500,
         deadline=(now + dt.timedelta(days=10)).isoformat(),
+        balance_deadline=(now + dt.timedelta(days=13)).isoformat(),
         deposit_percent="10",
         per_fan_limit=5,
         tiers=[
@@ -146,6 +147,7 @@ def demo_campaigns_ensure() -> dict[str, int]:
                 target_quantity=100,
                 cap=None,
                 deadline=(now + dt.timedelta(days=10)).isoformat(),
+                balance_deadline=(now + dt.timedelta(days=13)).isoformat(),
                 deposit_percent="10",
                 tiers=[],
             ).pk

@@ -58,6 +58,7 @@ class MessageKind(models.TextChoices):
     PRODUCT_CARD = "product_card", _("Product card")
     CAMPAIGN_CARD = "campaign_card", _("Campaign card")
     SYSTEM = "system", _("System notice")
+    ORDER_CARD = "order_card", _("Order card")  # balance due, payment, shipment: from the platform only
 
 
 class Conversation(models.Model):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import Conflict, DomainError, Invalid, Unprocessable
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
-from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, Tier
+from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, LapseRule, Tier
 from preorders.selectors import campaign_current_unit_price
 from preorders.services.events import progress_announce
 from preorders.services.subscriptions import cycle_ensure_next
@@ -129,6 +129,97 @@ def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
     return tiers
 
 
+def _when(value: Any, name: str) -> dt.datetime:
+    try:
+        parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value or ""))
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise Invalid(
+            _("%(name)s must be a date and time (ISO 8601).") % {"name": name}, code=f"{name}_invalid"
+        )
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    if parsed > timezone.now() + 2 * MAX_AHEAD:
+        raise Invalid(_("%(name)s is too far away.") % {"name": name}, code=f"{name}_too_far")
+    return parsed
+
+
+# Without a stated ship-by date, a group campaign promises delivery a few days after the factory's lead time.
+SHIP_BY_SLACK = dt.timedelta(days=3)
+
+
+def money_terms_clean(
+    *,
+    kind: str,
+    deadline: dt.datetime,
+    deposit_percent: Decimal,
+    lead_time_days: int,
+    balance_deadline: Any,
+    lapse_rule: Any,
+    ship_by: Any,
+    late_compensation_percent: Any,
+) -> dict[str, Any]:
+    """The balance deadline, lapse rule, ship-by date and late compensation of a campaign (Invalid otherwise).
+
+    A group campaign with a deposit below 100% must say when the balance is due (after the deadline), and
+    ship_by comes after it.
+    """
+    rule = lapse_rule if lapse_rule not in (None, "") else LapseRule.FORFEIT
+    if rule not in LapseRule.values:
+        raise Invalid(_("lapse_rule must be forfeit or refund."), code="lapse_rule_invalid")
+    if late_compensation_percent in (None, ""):
+        compensation = Decimal("5")
+    else:
+        try:
+            compensation = Decimal(str(late_compensation_percent))
+        except (InvalidOperation, TypeError):
+            compensation = Decimal("NaN")
+        if (
+            isinstance(late_compensation_percent, bool)
+            or not compensation.is_finite()
+            or not (0 <= compensation <= 100)
+            or compensation != compensation.quantize(Decimal("0.01"))
+        ):
+            raise Invalid(
+                _("late_compensation_percent must be between 0 and 100."),
+                code="late_compensation_percent_invalid",
+            )
+    balance_at = None
+    if kind == CampaignKind.GROUP:
+        if balance_deadline not in (None, ""):
+            balance_at = _when(balance_deadline, "balance_deadline")
+            if balance_at <= deadline:
+                raise Invalid(
+                    _("The balance deadline must come after the deadline."),
+                    code="balance_deadline_before_deadline",
+                )
+        elif deposit_percent < 100:
+            raise Invalid(
+                _("A group campaign with a deposit below 100% needs a balance_deadline."),
+                code="balance_deadline_required",
+            )
+    elif balance_deadline not in (None, ""):
+        raise Invalid(_("Only group campaigns have a balance deadline."), code="balance_deadline_invalid")
+    after = balance_at or deadline
+    if ship_by not in (None, ""):
+        ship_at = _when(ship_by, "ship_by")
+        if ship_at <= after:
+            raise Invalid(
+                _("ship_by must come after the balance deadline."), code="ship_by_before_balance_deadline"
+            )
+    elif kind == CampaignKind.GROUP:
+        ship_at = after + dt.timedelta(days=lead_time_days) + SHIP_BY_SLACK
+    else:
+        ship_at = None
+    return {
+        "balance_deadline": balance_at,
+        "lapse_rule": rule,
+        "ship_by": ship_at,
+        "late_compensation_percent": compensation,
+    }
+
+
 def _lead_time_days(source: Any) -> int:
     """The factory lead time of a product or campaign (0 without a factory product)."""
     return source.factory_product.lead_time_days if source.factory_product_id else 0
@@ -149,6 +240,10 @@ def campaign_create(
     cadence: str = "",
     cycles: Any = None,
     cutoff_hours: Any = 0,
+    balance_deadline: Any = None,
+    lapse_rule: Any = None,
+    ship_by: Any = None,
+    late_compensation_percent: Any = None,
 ) -> Campaign:
     """A draft campaign from one of the shop's products. Nothing is stored if any rule fails."""
     if kind not in CampaignKind.values:
@@ -195,6 +290,16 @@ def campaign_create(
             raise Invalid(_("The first cut-off is in the past."), code="deadline_past")
     elif cadence:
         raise Invalid(_("Only subscriptions have a cadence."), code="cadence_invalid")
+    money_terms = money_terms_clean(
+        kind=kind,
+        deadline=when,
+        deposit_percent=percent,
+        lead_time_days=_lead_time_days(product),
+        balance_deadline=balance_deadline,
+        lapse_rule=lapse_rule,
+        ship_by=ship_by,
+        late_compensation_percent=late_compensation_percent,
+    )
 
     with transaction.atomic():
         campaign = Campaign.objects.create(
@@ -214,6 +319,7 @@ def campaign_create(
             cycles=cycle_count,
             cutoff_hours=hours,
             created_by=user,
+            **money_terms,
         )
         Tier.objects.bulk_create(Tier(campaign=campaign, **t) for t in clean_tiers)
     return campaign

@@ -13,12 +13,14 @@ from django.utils.translation import gettext as _
 
 from core.errors import Conflict, Invalid
 from fans.chat.models import Fan
+from payments.ledger import cash_in, ledger_post
+from payments.models import TransactionKind
+from payments.provider import ChargeRequest, PaymentError, PaymentTimeout, payment_provider
 from preorders.access import access_pledge
-from preorders.models import Campaign, LedgerEntry, LedgerKind, Pledge, PledgeStatus
+from preorders.models import Campaign, Pledge, PledgeStatus
 from preorders.money import deposit_for
-from preorders.payments import PaymentError, PaymentTimeout, payment_provider
 from preorders.services.events import progress_announce
-from preorders.services.payments import PaymentFailed, ledger_refund, net_paid
+from preorders.services.payments import PaymentFailed, ledger_refund, net_paid, pledge_dims
 from preorders.services.pledge_rules import campaign_open_check, pledge_to_dict, quantity_clean, variant_get
 from preorders.services.reservation import fan_limit_check, fan_lock, release, reserve
 
@@ -75,7 +77,7 @@ def pledge_change(
     if difference > 0:
         try:
             result = payment_provider().charge(
-                reference=change_ref, amount=difference, currency=pledge.currency, user_id=user.pk
+                ChargeRequest(change_ref, difference, pledge.currency, user.pk), wait=True
             )
         except PaymentError as exc:
             if isinstance(exc, PaymentTimeout):
@@ -94,14 +96,15 @@ def pledge_change(
             raise PaymentFailed(
                 _("The extra deposit could not be charged; the pledge is unchanged.")
             ) from None
-        LedgerEntry.objects.create(
-            pledge=pledge,
-            kind=LedgerKind.CHARGE,
-            amount=difference,
-            currency=pledge.currency,
-            reference=change_ref,
-            provider_id=result.provider_id,
-            note="change",
+        ledger_post(
+            cash_in(
+                TransactionKind.DEPOSIT,
+                change_ref,
+                difference,
+                provider_id=result.provider_id,
+                memo="change",
+                **pledge_dims(pledge),
+            )
         )
     elif difference < 0:
         ledger_refund(pledge=pledge, amount=-difference, reference=change_ref, note="change")

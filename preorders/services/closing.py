@@ -17,9 +17,9 @@ from fans.chat.models import Conversation, MessageKind
 from fans.chat.services import system_message_post
 from preorders.models import Campaign, CampaignKind, CampaignNotice, CampaignStatus, Pledge, PledgeStatus
 from preorders.selectors import campaign_tiers, unit_price_at
+from preorders.services.balance import order_card, tier_credits_post
 from preorders.services.campaigns import campaign_card_build
 from preorders.services.events import closed_announce
-from preorders.services.factory_orders import campaign_rollup
 from preorders.services.payments import pledges_cancelled_refund, pledges_pending_sweep
 from preorders.services.settlement import CHUNK, pledges_confirm_chunked, pledges_refund_chunked
 
@@ -73,13 +73,17 @@ def campaign_close(*, campaign_id: int, notify: bool = True) -> str:
     else:
         return campaign.status
     pledges_cancelled_refund(campaign_id=campaign_id)
+    if campaign.status == CampaignStatus.SUCCEEDED:
+        tier_credits_post(campaign=campaign)
     with transaction.atomic(durable=True):
         campaign = Campaign.objects.select_for_update().select_related("shop").get(pk=campaign_id)
         if campaign.closed_at is not None:
             return campaign.status
         campaign.closed_at = timezone.now()
         campaign.save(update_fields=["closed_at"])
-        closed_announce(campaign, campaign_rollup(campaign))
+        # The factory order waits for the balance: it is built from paid units after the balance
+        # deadline (preorders.services.balance, then campaign_after_lapse).
+        closed_announce(campaign, None)
         if notify:
             from preorders.tasks import campaign_notify_task
 
@@ -90,11 +94,25 @@ def campaign_close(*, campaign_id: int, notify: bool = True) -> str:
 def _notice_text(campaign: Campaign, pledge: Pledge | None) -> str:
     if campaign.status == CampaignStatus.SUCCEEDED:
         balance = pledge.balance_due if pledge is not None else None
-        return _("「%(title)s」成团啦！最终单价 %(price)s %(cur)s，尾款 %(balance)s %(cur)s。") % {
+        if pledge is not None and pledge.status == PledgeStatus.PAID:
+            return _("「%(title)s」成团啦！最终单价 %(price)s %(cur)s，您已付清。") % {
+                "title": campaign.title,
+                "price": campaign.final_unit_price,
+                "cur": campaign.currency,
+            }
+        deadline = (
+            timezone.localtime(campaign.balance_deadline).strftime("%m-%d %H:%M")
+            if campaign.balance_deadline
+            else "-"
+        )
+        return _(
+            "「%(title)s」成团啦！最终单价 %(price)s %(cur)s，请在 %(deadline)s 前支付尾款 %(balance)s %(cur)s。"
+        ) % {
             "title": campaign.title,
             "price": campaign.final_unit_price,
             "cur": campaign.currency,
             "balance": balance if balance is not None else "-",
+            "deadline": deadline,
         }
     return _("「%(title)s」未达到目标，定金已原路退回。") % {"title": campaign.title}
 
@@ -104,10 +122,14 @@ def campaign_notify(*, campaign_id: int, batch: int = 200) -> int:
     campaign = Campaign.objects.select_related("shop").get(pk=campaign_id)
     if campaign.closed_at is None:
         return 0
-    settled = PledgeStatus.CONFIRMED if campaign.status == CampaignStatus.SUCCEEDED else PledgeStatus.REFUNDED
+    settled = (
+        [PledgeStatus.CONFIRMED, PledgeStatus.PAID, PledgeStatus.LAPSED]
+        if campaign.status == CampaignStatus.SUCCEEDED
+        else [PledgeStatus.REFUNDED]
+    )
     told = CampaignNotice.objects.filter(campaign=campaign, kind=campaign.status).values("fan_id")
     fan_ids = list(
-        Pledge.objects.filter(campaign=campaign, status=settled)
+        Pledge.objects.filter(campaign=campaign, status__in=settled)
         .exclude(fan_id__in=told)
         .values_list("fan_id", flat=True)
         .distinct()
@@ -117,7 +139,10 @@ def campaign_notify(*, campaign_id: int, batch: int = 200) -> int:
     for fan_id in fan_ids[:batch]:
         conversation = Conversation.objects.filter(fan_id=fan_id).first()
         pledge = (
-            Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status=settled).order_by("pk").first()
+            Pledge.objects.filter(campaign=campaign, fan_id=fan_id, status__in=settled)
+            .select_related("campaign")
+            .order_by("pk")
+            .first()
         )
         with transaction.atomic(durable=True):
             _notice, created = CampaignNotice.objects.get_or_create(
@@ -129,6 +154,14 @@ def campaign_notify(*, campaign_id: int, batch: int = 200) -> int:
             system_message_post(
                 conversation=conversation, text="", kind=MessageKind.CAMPAIGN_CARD, payload=card
             )
+            if pledge is not None and pledge.status == PledgeStatus.CONFIRMED:
+                # One tap to pay the balance (尾款).
+                system_message_post(
+                    conversation=conversation,
+                    text=_notice_text(campaign, pledge),
+                    kind=MessageKind.ORDER_CARD,
+                    payload=order_card(pledge, "balance_due"),
+                )
     return max(0, len(fan_ids) - batch)
 
 

@@ -10,11 +10,12 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.errors import Conflict
+from core.errors import Conflict, Invalid
 from preorders.models import (
     Campaign,
     CampaignStatus,
     CycleDelivery,
+    DeliveryStatus,
     FactoryOrder,
     FactoryOrderLine,
     FactoryOrderSource,
@@ -108,7 +109,8 @@ def campaign_rollup(campaign: Campaign) -> FactoryOrder | None:
         )
         # Aggregated in the database: every confirmed pledge of a campaign has the same final price.
         grouped = (
-            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CONFIRMED)
+            # Paid units only: certain demand is paid demand.
+            Pledge.objects.filter(campaign=campaign, status=PledgeStatus.PAID)
             .values(
                 "variant__factory_variant_id",
                 "variant__factory_variant__sku",
@@ -151,7 +153,7 @@ def cycle_rollup(cycle: SubscriptionCycle) -> FactoryOrder | None:
         rows: dict[str, dict] = defaultdict(
             lambda: {"quantity": 0, "deposits": Decimal(0), "value": Decimal(0)}
         )
-        for d in CycleDelivery.objects.filter(cycle=cycle).values(
+        for d in CycleDelivery.objects.filter(cycle=cycle, status=DeliveryStatus.CHARGED).values(
             "pledge__variant__factory_variant_id",
             "pledge__variant__factory_variant__sku",
             "pledge__variant__factory_variant__name",
@@ -167,8 +169,47 @@ def cycle_rollup(cycle: SubscriptionCycle) -> FactoryOrder | None:
             row["quantity"] += d["quantity"]
             row["value"] += d["amount"]
         _lines_add(order, rows)
+        CycleDelivery.objects.filter(cycle=cycle, status=DeliveryStatus.CHARGED).update(added_to_order=True)
         FactoryOrderSource.objects.create(order=order, cycle=cycle)
     return order
+
+
+def cycle_delivery_add(*, cycle_id: int, delivery_id: int) -> None:
+    """A box paid late (in dunning) joins its cycle's order once; the order's source row keeps it unique."""
+    with transaction.atomic(durable=True):
+        order = FactoryOrder.objects.select_for_update().filter(cycle_id=cycle_id).first()
+        if order is None:
+            return  # the order is built later from every paid box
+        d = (
+            CycleDelivery.objects.select_for_update()
+            .filter(pk=delivery_id, status=DeliveryStatus.CHARGED, added_to_order=False)
+            .values(
+                "pledge__variant__factory_variant_id",
+                "pledge__variant__factory_variant__sku",
+                "pledge__variant__factory_variant__name",
+                "pledge__sku",
+                "pledge__variant_name",
+                "quantity",
+                "amount",
+            )
+            .first()
+        )
+        if d is None:
+            return
+        sku = d["pledge__variant__factory_variant__sku"] or d["pledge__sku"]
+        _lines_add(
+            order,
+            {
+                sku: {
+                    "fv": d["pledge__variant__factory_variant_id"],
+                    "name": d["pledge__variant__factory_variant__name"] or d["pledge__variant_name"],
+                    "quantity": d["quantity"],
+                    "deposits": Decimal(0),
+                    "value": d["amount"],
+                }
+            },
+        )
+        CycleDelivery.objects.filter(pk=delivery_id).update(added_to_order=True)
 
 
 def factory_order_transition(
@@ -202,6 +243,86 @@ def factory_order_refunds_run(*, order_id: int) -> int:
         )
     )
     return sum(
-        pledges_refund_chunked(campaign_id=cid, from_status=PledgeStatus.CONFIRMED, reason="factory-cancel")
+        pledges_refund_chunked(campaign_id=cid, from_status=status, reason="factory-cancel")
         for cid in campaign_ids
+        for status in (PledgeStatus.PAID, PledgeStatus.CONFIRMED)
     )
+
+
+def moq_shortfall(campaign: Campaign) -> dict[str, dict[str, int]]:
+    """Paid units per factory SKU (and in total) below the factory's minimum order quantities."""
+    if campaign.factory_product_id is None:
+        return {}
+    paid = {
+        r["variant__factory_variant__sku"] or r["sku"]: r
+        for r in Pledge.objects.filter(campaign=campaign, status=PledgeStatus.PAID)
+        .values("variant__factory_variant__sku", "variant__factory_variant__moq", "sku")
+        .annotate(quantity=Sum("quantity"))
+        .order_by()
+    }
+    short: dict[str, dict[str, int]] = {}
+    for sku, r in paid.items():
+        moq = r["variant__factory_variant__moq"] or 0
+        if r["quantity"] < moq:
+            short[sku] = {"paid": r["quantity"], "moq": moq}
+    total = sum(r["quantity"] for r in paid.values())
+    product_moq = campaign.factory_product.moq
+    if total < product_moq:
+        short["*"] = {"paid": total, "moq": product_moq}
+    return short
+
+
+def campaign_after_lapse(*, campaign_id: int) -> str:
+    """After the balance deadline: build the factory order from paid units, unless lapses pushed a SKU
+    under its MOQ; then the owner is told and decides first (campaign_moq_decide). Safe to rerun."""
+    from core.events import announce
+
+    campaign = Campaign.objects.select_related("factory_product", "shop").get(pk=campaign_id)
+    if campaign.lapsed_at is None or campaign.status != CampaignStatus.SUCCEEDED:
+        return "waiting"
+    if FactoryOrderSource.objects.filter(campaign=campaign).exists():
+        return "ordered"
+    if not campaign.moq_decision:
+        short = moq_shortfall(campaign)
+        if short:
+            with transaction.atomic(durable=True):
+                updated = Campaign.objects.filter(pk=campaign.pk, moq_shortfall__isnull=True).update(
+                    moq_shortfall=short
+                )
+                if updated:
+                    announce(
+                        f"shop.{campaign.shop_id}",
+                        "campaign.moq_shortfall",
+                        {"campaign": campaign.pk, "shortfall": short},
+                    )
+            return "moq_shortfall"
+    with transaction.atomic(durable=True):
+        campaign_rollup(Campaign.objects.select_for_update().get(pk=campaign.pk))
+    return "ordered"
+
+
+MOQ_DECISIONS = ("ship_anyway", "cancel", "top_up")
+
+
+def campaign_moq_decide(*, user: AbstractBaseUser, campaign_id: int, decision: str) -> Campaign:
+    """The owner's answer to a MOQ shortfall: ship anyway at the same price, or cancel with full refunds."""
+    from preorders.access import access_campaign_to_manage
+
+    if decision not in MOQ_DECISIONS:
+        raise Invalid(_("decision must be ship_anyway, cancel or top_up."), code="decision_invalid")
+    with transaction.atomic(durable=True):
+        campaign = access_campaign_to_manage(user, campaign_id, lock=True)
+        if not campaign.moq_shortfall or campaign.moq_decision:
+            raise Conflict(_("There is no MOQ shortfall waiting for a decision."), code="no_moq_decision")
+        if decision == "top_up":
+            raise Conflict(
+                _("Topping up from the waitlist is not available for this campaign."),
+                code="top_up_unavailable",
+            )
+        Campaign.objects.filter(pk=campaign.pk).update(moq_decision=decision)
+    if decision == "cancel":
+        pledges_refund_chunked(campaign_id=campaign_id, from_status=PledgeStatus.PAID, reason="moq-cancel")
+        Campaign.objects.filter(pk=campaign_id).update(status=CampaignStatus.FAILED)
+    else:
+        campaign_after_lapse(campaign_id=campaign_id)
+    return Campaign.objects.get(pk=campaign_id)

@@ -8,21 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from core.db import is_postgresql
 from core.errors import DomainError
 from fans.chat.models import Fan
-from preorders.models import (
-    Campaign,
-    IdempotencyKey,
-    LedgerEntry,
-    LedgerKind,
-    Pledge,
-    PledgeStatus,
-)
-from preorders.payments import payment_provider
+from payments.ledger import cash_in, cash_out, ledger_has, ledger_post, ledger_post_many, pledge_cash
+from payments.models import LedgerLeg, LedgerTransaction, TransactionKind
+from payments.provider import payment_provider
+from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, PledgeStatus
 from preorders.services.reservation import release
 from preorders.services.sql import column_values
 
@@ -40,6 +34,7 @@ def pledge_record_paid(
     provider_id: str | None,
     key_record: int | None,
     body: dict[str, Any],
+    shop_id: int | None = None,
 ) -> int | None:
     """Pending to active, with the charge row, the fan's count and the key's answer (`body`).
 
@@ -56,24 +51,45 @@ def pledge_record_paid(
     )
     params: list[Any] = [PledgeStatus.ACTIVE, updated_at, pledge.pk, PledgeStatus.PENDING]
     ledger_sql, ledger_params = "", []
+    posting = None
     if provider_id is not None:
+        posting = cash_in(
+            TransactionKind.DEPOSIT,
+            reference,
+            pledge.deposit_amount,
+            currency=pledge.currency,
+            shop_id=shop_id,
+            campaign_id=pledge.campaign_id,
+            pledge_id=pledge.pk,
+            provider_id=provider_id,
+            created_at=pledge.updated_at,
+        )
+        posting.check()
         ledger_columns, ledger_params = column_values(
-            LedgerEntry,
+            LedgerTransaction,
             {
-                "pledge": pledge.pk,
-                "kind": LedgerKind.CHARGE,
-                "amount": pledge.deposit_amount,
-                "currency": pledge.currency,
+                "kind": posting.kind,
                 "reference": reference,
+                "amount": posting.amount,
+                "currency": posting.currency,
+                "shop_id": shop_id,
+                "campaign_id": pledge.campaign_id,
+                "pledge_id": pledge.pk,
                 "provider_id": provider_id,
-                "note": "deposit",
+                "memo": "",
                 "created_at": pledge.updated_at,
             },
             connection,
         )
+        amount_field = LedgerLeg._meta.get_field("amount")
+        for account, amount in posting.legs:
+            ledger_params += [account, amount_field.get_db_prep_save(amount, connection)]
+        # The transaction and both its legs in one statement (the balance trigger checks per statement).
         ledger_sql = (
-            f"INSERT INTO {LedgerEntry._meta.db_table} ({', '.join(ledger_columns)}) "
-            f"SELECT {', '.join(['%s'] * len(ledger_columns))}"
+            f"t AS (INSERT INTO {LedgerTransaction._meta.db_table} ({', '.join(ledger_columns)}) "
+            f"SELECT {', '.join(['%s'] * len(ledger_columns))} FROM a RETURNING id), "
+            f"l AS (INSERT INTO {LedgerLeg._meta.db_table} (transaction_id, account, amount) "
+            f"SELECT id, %s, %s FROM t UNION ALL SELECT id, %s, %s FROM t)"
         )
     fan_sql = f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + 1 WHERE id = %s"
     key_sql, key_params = f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", []
@@ -86,7 +102,7 @@ def pledge_record_paid(
         if is_postgresql(connection):
             parts = [f"a AS ({activate})"]
             if ledger_sql:
-                parts.append(f"l AS ({ledger_sql} FROM a)")
+                parts.append(ledger_sql)
                 params += ledger_params
             parts.append(f"f AS ({fan_sql} AND EXISTS (SELECT 1 FROM a) RETURNING id)")
             params.append(fan_id)
@@ -104,8 +120,8 @@ def pledge_record_paid(
         cursor.execute(activate, params)
         if cursor.fetchone() is None:
             return None
-        if ledger_sql:
-            cursor.execute(ledger_sql, ledger_params)
+        if posting is not None:
+            ledger_post_many([posting])
         cursor.execute(fan_sql, [fan_id])
         if key_params:
             cursor.execute(key_sql, key_params)
@@ -139,35 +155,45 @@ def pledges_pending_sweep(*, campaign_id: int | None = None, older_than_s: int =
 
 
 def net_paid(pledge_id: int) -> Decimal:
-    rows = LedgerEntry.objects.filter(pledge_id=pledge_id).values("kind").annotate(total=Sum("amount"))
-    totals = {r["kind"]: r["total"] for r in rows}
-    return totals.get(LedgerKind.CHARGE, Decimal(0)) - totals.get(LedgerKind.REFUND, Decimal(0))
+    """Net cash the fan has paid on a pledge (from the ledger's provider account)."""
+    return pledge_cash(pledge_id)
 
 
-def ledger_refund(*, pledge: Pledge, amount: Decimal, reference: str, note: str) -> LedgerEntry | None:
-    """Refund through the provider (no locks held) and record it once; safe to rerun with one reference."""
-    if amount <= 0:
-        return None
-    existing = LedgerEntry.objects.filter(reference=reference).first()
-    if existing is not None:
-        return existing
+def pledge_dims(pledge: Pledge) -> dict[str, Any]:
+    """The ledger dimensions of a pledge's money movements."""
+    shop_id = Campaign.objects.filter(pk=pledge.campaign_id).values_list("shop_id", flat=True).first()
+    return {
+        "currency": pledge.currency,
+        "shop_id": shop_id,
+        "campaign_id": pledge.campaign_id,
+        "pledge_id": pledge.pk,
+    }
+
+
+def ledger_refund(
+    *,
+    pledge: Pledge,
+    amount: Decimal,
+    reference: str,
+    note: str,
+    kind: str = TransactionKind.REFUND,
+    source: str | None = None,
+) -> bool:
+    """Refund through the provider (no locks held) and post it once; safe to rerun with one reference."""
+    if amount <= 0 or ledger_has(reference):
+        return False
     result = payment_provider().refund(
         reference=reference,
         charge_reference=f"pledge-{pledge.pk}-charge",
         amount=amount,
         currency=pledge.currency,
     )
-    entry = LedgerEntry(
-        pledge_id=pledge.pk,
-        kind=LedgerKind.REFUND,
-        amount=amount,
-        currency=pledge.currency,
-        reference=reference,
-        provider_id=result.provider_id,
-        note=note,
+    extra = {"source": source} if source else {}
+    return ledger_post(
+        cash_out(
+            kind, reference, amount, provider_id=result.provider_id, memo=note, **extra, **pledge_dims(pledge)
+        )
     )
-    LedgerEntry.objects.bulk_create([entry], ignore_conflicts=True)
-    return entry
 
 
 def pledges_cancelled_refund(*, campaign_id: int) -> int:
@@ -175,7 +201,11 @@ def pledges_cancelled_refund(*, campaign_id: int) -> int:
     done = 0
     for pledge in (
         Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CANCELLED)
-        .exclude(ledger__reference__endswith="-cancel-refund")
+        .exclude(
+            pk__in=LedgerTransaction.objects.filter(
+                campaign_id=campaign_id, reference__endswith="-cancel-refund"
+            ).values("pledge_id")
+        )
         .order_by("pk")
     ):
         if ledger_refund(

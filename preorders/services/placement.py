@@ -17,9 +17,9 @@ from core.db import vendor
 from core.errors import Conflict, Invalid, NotFound
 from fans.chat.models import Fan
 from fans.chat.services import fan_follow
+from payments.provider import ChargeRequest, PaymentError, PaymentTimeout, payment_provider
 from preorders.models import Campaign, CampaignStatus, IdempotencyKey, Pledge, PledgeStatus
 from preorders.money import deposit_for
-from preorders.payments import PaymentError, PaymentTimeout, payment_provider
 from preorders.selectors import campaign_tiers, campaign_tiers_cached, unit_price_at
 from preorders.services.events import progress_announce
 from preorders.services.idempotency import key_clean, key_row, replay, replay_after_duplicate, request_hash
@@ -218,8 +218,9 @@ def pledge_place(
     result = None
     if deposit > 0:
         try:
+            # wait=True: the fan is on the page; the provider answers the deposit in its reply.
             result = payment_provider().charge(
-                reference=reference, amount=deposit, currency=pledge.currency, user_id=user.pk
+                ChargeRequest(reference, deposit, pledge.currency, user.pk), wait=True
             )
         except PaymentError as exc:
             if isinstance(exc, PaymentTimeout):
@@ -241,6 +242,7 @@ def pledge_place(
             key_record=record_pk,
             provider_id=None if result is None else result.provider_id,
             body=body,
+            shop_id=campaign.shop_id,
         )
         if committed is None:  # swept as abandoned meanwhile; the sweeper voided the charge
             raise PaymentFailed(_("The deposit could not be confirmed in time."), code="payment_timeout")

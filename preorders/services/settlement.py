@@ -9,13 +9,15 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.db import is_postgresql
 from fans.chat.models import Fan
-from preorders.models import Campaign, LedgerEntry, LedgerKind, Pledge, PledgeStatus
-from preorders.payments import payment_provider
+from payments.ledger import cash_out, ledger_post_many
+from payments.models import Account, LedgerLeg, TransactionKind
+from payments.provider import payment_provider
+from preorders.models import Campaign, Pledge, PledgeStatus
 
 CHUNK = 5000
 # Called with (campaign id, pledges settled so far) after each chunk has committed.
@@ -57,17 +59,28 @@ def pledges_confirm_chunked(
     while True:
         with transaction.atomic(durable=True):
             with connection.cursor() as cursor:
+                # A pledge whose deposit covers the final total is paid in full at once (balance 0).
+                price, now = campaign.final_unit_price, timezone.now()
                 cursor.execute(
-                    f"UPDATE {table} SET status = %s, final_unit_price = %s, "
-                    f"balance_due = quantity * %s - deposit_amount, updated_at = %s "
+                    f"UPDATE {table} SET "
+                    f"status = CASE WHEN quantity * %s - deposit_amount > 0 THEN %s ELSE %s END, "
+                    f"paid_at = CASE WHEN quantity * %s - deposit_amount > 0 THEN NULL ELSE %s END, "
+                    f"final_unit_price = %s, "
+                    f"balance_due = CASE WHEN quantity * %s - deposit_amount > 0 THEN quantity * %s - deposit_amount ELSE 0 END, "
+                    f"updated_at = %s "
                     f"WHERE id IN (SELECT id FROM {table} WHERE campaign_id = %s AND status = %s "
                     f"ORDER BY id LIMIT %s{' FOR UPDATE' if connection.features.has_select_for_update else ''}) "
                     f"RETURNING fan_id, quantity",
                     [
+                        price,
                         PledgeStatus.CONFIRMED,
-                        campaign.final_unit_price,
-                        campaign.final_unit_price,
-                        timezone.now(),
+                        PledgeStatus.PAID,
+                        price,
+                        now,
+                        price,
+                        price,
+                        price,
+                        now,
                         campaign.pk,
                         PledgeStatus.ACTIVE,
                         chunk_size,
@@ -95,6 +108,7 @@ def pledges_refund_chunked(
 ) -> int:
     """Refund each pledge's deposit (provider first, no locks held), then mark the chunk refunded."""
     provider = payment_provider()
+    shop_id = Campaign.objects.filter(pk=campaign_id).values_list("shop_id", flat=True).first()
     done = 0
     last_pk = 0
     while True:
@@ -106,38 +120,47 @@ def pledges_refund_chunked(
         if not chunk:
             return done
         last_pk = chunk[-1]["pk"]
+        # What each fan has paid on the pledge so far (deposit, and the balance if paid): all of it back.
         paid = {
-            r["pledge_id"]: r["n"]
-            for r in LedgerEntry.objects.filter(
-                pledge_id__in=[p["pk"] for p in chunk], kind=LedgerKind.CHARGE
+            r["transaction__pledge_id"]: r["total"]
+            for r in LedgerLeg.objects.filter(
+                transaction__pledge_id__in=[p["pk"] for p in chunk], account=Account.PROVIDER
             )
-            .values("pledge_id")
-            .annotate(n=Count("pk"))
+            .exclude(transaction__kind=TransactionKind.COMPENSATION)
+            .values("transaction__pledge_id")
+            .annotate(total=Sum("amount"))
             .order_by()
         }
         entries = []
-        for p in chunk:
-            reference = f"pledge-{p['pk']}-{reason}-refund"
-            if p["deposit_amount"] > 0 and paid.get(p["pk"]):
-                result = provider.refund(
-                    reference=reference,
-                    charge_reference=f"pledge-{p['pk']}-charge",
-                    amount=p["deposit_amount"],
-                    currency=p["currency"],
+        refunds = [
+            (f"pledge-{p['pk']}-{reason}-refund", f"pledge-{p['pk']}-charge", paid[p["pk"]], p["currency"])
+            for p in chunk
+            if paid.get(p["pk"], 0) > 0
+        ]
+        if hasattr(provider, "refund_many"):
+            replies = provider.refund_many(refunds)
+        else:
+            replies = [
+                provider.refund(reference=r, charge_reference=c, amount=a, currency=cur)
+                for r, c, a, cur in refunds
+            ]
+        pledge_of = {f"pledge-{p['pk']}-{reason}-refund": p["pk"] for p in chunk}
+        for (reference, _charge, amount, currency), reply in zip(refunds, replies, strict=True):
+            entries.append(
+                cash_out(
+                    TransactionKind.REFUND,
+                    reference,
+                    amount,
+                    currency=currency,
+                    shop_id=shop_id,
+                    campaign_id=campaign_id,
+                    pledge_id=pledge_of[reference],
+                    provider_id=reply.provider_id,
+                    memo=reason,
                 )
-                entries.append(
-                    LedgerEntry(
-                        pledge_id=p["pk"],
-                        kind=LedgerKind.REFUND,
-                        amount=p["deposit_amount"],
-                        currency=p["currency"],
-                        reference=reference,
-                        provider_id=result.provider_id,
-                        note=reason,
-                    )
-                )
+            )
         with transaction.atomic(durable=True):
-            LedgerEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=2000)
+            ledger_post_many(entries)
             ids = [p["pk"] for p in chunk]
             with connection.cursor() as cursor:
                 cursor.execute(

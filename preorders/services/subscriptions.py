@@ -19,6 +19,7 @@ from preorders.models import (
     CampaignStatus,
     CycleDelivery,
     CycleStatus,
+    DeliveryStatus,
     Pledge,
     PledgeStatus,
     SubscriptionCycle,
@@ -28,7 +29,6 @@ from preorders.money import line_value
 from preorders.selectors import campaign_current_unit_price
 from preorders.services.changes import pledge_cancel
 from preorders.services.events import progress_announce
-from preorders.services.factory_orders import cycle_rollup
 from preorders.services.pledge_rules import pledge_to_dict
 
 logger = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
             .exclude(pk__in=skipped)
             .values_list("pk", "quantity")
         )
+        # Each box is charged after the commit (cycle_charging); only a paid box becomes demand.
         deliveries = [
             CycleDelivery(
                 pledge_id=pk,
@@ -88,14 +89,18 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
                 quantity=q,
                 unit_price=unit_price,
                 amount=line_value(quantity=q, unit_price=unit_price),
+                status=DeliveryStatus.CHARGING,
             )
             for pk, q in subscriptions
+            if line_value(quantity=q, unit_price=unit_price) > 0
         ]
         CycleDelivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=2000)
         cycle.status = CycleStatus.CUT
-        cycle.quantity = sum(d.quantity for d in deliveries)
+        cycle.quantity = 0  # counts paid boxes as their charges settle
         cycle.save(update_fields=["status", "quantity"])
-        cycle_rollup(cycle)
+        from preorders.tasks import cycle_charge_task
+
+        cycle_charge_task.delay_on_commit(cycle.pk)
         if cycle_ensure_next(campaign) is None:
             Campaign.objects.filter(pk=campaign.pk).update(
                 status=CampaignStatus.ENDED, closed_at=timezone.now()

@@ -126,7 +126,32 @@
     return msg.seq <= otherReadSeq ? gettext("Read") : gettext("Sent");
   }
 
+  // The platform's order cards (balance due, payment, shipment, compensation): one tap to "my orders".
+  function renderOrderCard(card, text) {
+    var box = el("div", "chat-card order-card");
+    box.setAttribute("data-card", card.card || "");
+    var body = el("div", "chat-card-body");
+    body.appendChild(el("span", "chat-card-kind", gettext("Order")));
+    body.appendChild(el("span", "chat-card-name", card.title || ""));
+    if (card.amount) body.appendChild(el("span", "chat-card-price", "¥" + card.amount));
+    if (card.tracking_number) body.appendChild(el("span", "chat-card-note", (card.carrier || "") + " " + card.tracking_number));
+    if (text) body.appendChild(el("span", "chat-card-note", text));
+    if (card.url) {
+      var a = el("a", "btn order-card-action", card.action === "pay_balance" ? gettext("Pay the balance") : gettext("View my orders"));
+      a.href = card.url;
+      body.appendChild(a);
+    }
+    box.appendChild(body);
+    return box;
+  }
+
   function renderMessage(msg, state) {
+    if (msg.kind === "order_card" && msg.card) {
+      var wrap = el("div", "msg system");
+      wrap.setAttribute("data-seq", msg.seq || "");
+      wrap.appendChild(renderOrderCard(msg.card, msg.text));
+      return wrap;
+    }
     if (msg.side === "system" || msg.kind === "system") {
       var sys = el("div", "msg system");
       sys.appendChild(el("div", "notice", msg.text || preview(msg)));

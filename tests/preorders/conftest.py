@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from payments.provider import payment_provider
 from preorders.models import Campaign, CampaignStatus
-from preorders.payments import payment_provider
 from preorders.services import campaign_create, campaign_launch
 from shops.models import Factory, FactoryProduct, FactoryVariant
 from tests.factories import FanFactory, ProductFactory, ShopFactory, VariantFactory
@@ -52,11 +52,14 @@ def make_campaign(owner, product, *, launch=True, **overrides) -> Campaign:
         "target_quantity": 10,
         "cap": 20,
         "deadline": (timezone.now() + dt.timedelta(days=3)).isoformat(),
+        "balance_deadline": (timezone.now() + dt.timedelta(days=5)).isoformat(),
         "deposit_percent": "10",
         "per_fan_limit": 5,
         "tiers": [{"min_quantity": 10, "unit_price": "450.00"}, {"min_quantity": 15, "unit_price": "350.00"}],
     }
     data.update(overrides)
+    if data["kind"] != "group":
+        data.pop("balance_deadline", None)
     campaign = campaign_create(user=owner, **data)
     if launch:
         campaign_launch(user=owner, campaign_id=campaign.pk)

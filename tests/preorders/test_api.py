@@ -24,7 +24,23 @@ def body(product, **kw):
         "tiers": [{"min_quantity": 10, "unit_price": "400.00"}],
     }
     data.update(kw)
+    if "balance_deadline" not in kw and data["kind"] == "group":
+        # Two days after whatever deadline the test chose (a string that parses, or left for the API to refuse).
+        deadline = dt.datetime.fromisoformat(str(data["deadline"])) if _iso(data["deadline"]) else None
+        try:
+            if deadline is not None:
+                data["balance_deadline"] = (deadline + dt.timedelta(days=2)).isoformat()
+        except OverflowError:
+            pass  # a deadline at the end of time: the API refuses the deadline first
     return data
+
+
+def _iso(value) -> bool:
+    try:
+        dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture

@@ -24,6 +24,13 @@ def budget_windows(shop: Shop, now: dt.datetime) -> tuple[dt.datetime, dt.dateti
     return day_start, week_start, local.time()
 
 
+def quiet_hours_now(shop: Shop, now: dt.datetime | None = None) -> bool:
+    """Is it the shop's quiet hours (local time)? Transactional notices wait for them to end too."""
+    cfg = bot_settings_get(shop)
+    _day, _week, local_time = budget_windows(shop, now or timezone.now())
+    return _between(local_time, cfg.quiet_start, cfg.quiet_end)
+
+
 def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime) -> dict[int, str]:
     """Budget decision for each (fan_id, opted_out); callers hold the fans' rows locked."""
     cfg = bot_settings_get(shop)

@@ -1,0 +1,287 @@
+"""The simulated payment provider: its own books in its own table, shared by every process.
+
+It answers like WeChat Pay: a charge is `pending`, then a signed notification reaches our webhook (a Celery
+task delivers it; in-process by default, or by HTTP POST to FANSI_PAYMENT_NOTIFY_URL). It can be told per
+fan, through SimulatorRule rows (Django admin or the staff-only /api/payment-simulator/rules/), to decline,
+time out (money moves, the answer is lost) or succeed for a number of charges.
+"""
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from payments.models import SimulatedTransaction, SimulatorOutcome, SimulatorRule
+from payments.provider import (
+    DECLINED,
+    PENDING,
+    SUCCEEDED,
+    BadNotification,
+    ChargeRequest,
+    Notification,
+    PaymentDeclined,
+    PaymentError,
+    PaymentTimeout,
+    ProviderRecord,
+    ProviderReply,
+)
+
+SIGNATURE_HEADER = "X-Sim-Signature"
+TIMESTAMP_HEADER = "X-Sim-Timestamp"
+MAX_SKEW_S = 300
+
+
+def _key() -> bytes:
+    configured = getattr(settings, "FANSI_SIM_PROVIDER_KEY", "")
+    return (configured or f"sim-provider:{settings.SECRET_KEY}").encode()
+
+
+def sign(body: bytes, timestamp: str) -> str:
+    return hmac.new(_key(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def provider_id_for(kind: str, reference: str) -> str:
+    return f"sim_{'ch' if kind == 'charge' else 're'}_{uuid.uuid5(uuid.NAMESPACE_URL, kind + reference).hex[:20]}"
+
+
+class SimulatedProvider:
+    name = "simulated"
+
+    # --- rules ----------------------------------------------------------------------------------------
+    def _outcomes(self, user_ids: list[int]) -> dict[int, str]:
+        """Consume one matching rule per charge (a fan's own first, then everyone's): atomic per row."""
+        if not SimulatorRule.objects.filter(times__gt=0).exists():
+            return {}
+        out: dict[int, str] = {}
+        for user_id in user_ids:
+            for scope in (Q(user_id=user_id), Q(user__isnull=True)):
+                with transaction.atomic():
+                    rule = (
+                        SimulatorRule.objects.select_for_update()
+                        .filter(scope, times__gt=0)
+                        .order_by("pk")
+                        .first()
+                    )
+                    if rule is not None:
+                        SimulatorRule.objects.filter(pk=rule.pk).update(times=F("times") - 1)
+                        out[user_id] = rule.outcome
+                        break
+        return out
+
+    def rule_add(self, *, user_id: int | None, outcome: str, times: int) -> SimulatorRule:
+        return SimulatorRule.objects.create(user_id=user_id, outcome=outcome, times=times)
+
+    def reset(self) -> None:
+        SimulatorRule.objects.all().delete()
+
+    def fail_next(self, n: int = 1) -> None:
+        """Decline the next `n` charges of anyone."""
+        self.rule_add(user_id=None, outcome=SimulatorOutcome.DECLINE, times=n)
+
+    def timeout_next(self, n: int = 1) -> None:
+        """Time out the next `n` charges of anyone (the money moves; the reply is lost)."""
+        self.rule_add(user_id=None, outcome=SimulatorOutcome.TIMEOUT, times=n)
+
+    def net_charged(self) -> Decimal:
+        """What the provider holds: charges that went through, less refunds."""
+        from django.db.models import Sum
+
+        rows = dict(
+            SimulatedTransaction.objects.filter(status__in=[PENDING, SUCCEEDED])
+            .values("kind")
+            .annotate(t=Sum("amount"))
+            .values_list("kind", "t")
+        )
+        return rows.get("charge", Decimal(0)) - rows.get("refund", Decimal(0))
+
+    # --- charges --------------------------------------------------------------------------------------
+    def charge(self, request: ChargeRequest, *, wait: bool = False) -> ProviderReply:
+        answer = self._charge_batch([request], wait=wait)[0]
+        if isinstance(answer, PaymentError):
+            raise answer
+        return answer
+
+    def charge_many(self, requests: list[ChargeRequest]) -> list[ProviderReply | PaymentError]:
+        return self._charge_batch(requests, wait=False)
+
+    def _charge_batch(
+        self, requests: list[ChargeRequest], *, wait: bool
+    ) -> list[ProviderReply | PaymentError]:
+        outcomes = self._outcomes([r.user_id for r in requests])
+        timed_out: set[str] = set()
+        rows = []
+        for r in requests:
+            outcome = outcomes.get(r.user_id, SimulatorOutcome.OK)
+            if outcome == SimulatorOutcome.DECLINE:
+                status = DECLINED
+            elif outcome == SimulatorOutcome.TIMEOUT:
+                status = PENDING  # the money moves and the notification comes; the reply is lost
+                timed_out.add(r.reference)
+            else:
+                status = SUCCEEDED if wait else PENDING
+            rows.append(
+                SimulatedTransaction(
+                    provider_id=provider_id_for("charge", r.reference),
+                    reference=r.reference,
+                    kind="charge",
+                    amount=r.amount,
+                    currency=r.currency,
+                    user_id=r.user_id,
+                    status=status,
+                    # Answered in the reply: nothing left to notify.
+                    notified_at=timezone.now() if status == SUCCEEDED else None,
+                )
+            )
+        with transaction.atomic():
+            # The same reference twice: the provider's first record stands (idempotent by reference).
+            SimulatedTransaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+            stored = {
+                t.reference: t
+                for t in SimulatedTransaction.objects.filter(
+                    kind="charge", reference__in=[r.reference for r in requests]
+                )
+            }
+            notify = sorted(
+                t.pk for t in stored.values() if t.status in (PENDING, SUCCEEDED) and t.notified_at is None
+            )
+            if notify:
+                from payments.tasks import sim_notify_task
+
+                sim_notify_task.delay_on_commit(notify)
+        answers: list[ProviderReply | PaymentError] = []
+        for r in requests:
+            t = stored[r.reference]
+            if t.status in (DECLINED, "voided"):
+                answers.append(PaymentDeclined("card declined" if t.status == DECLINED else "voided"))
+            elif r.reference in timed_out:
+                answers.append(PaymentTimeout("provider did not answer"))
+            else:
+                answers.append(ProviderReply(r.reference, t.status, t.provider_id, t.amount))
+        return answers
+
+    def refund(
+        self, *, reference: str, charge_reference: str, amount: Decimal, currency: str
+    ) -> ProviderReply:
+        pid = provider_id_for("refund", reference)
+        try:
+            with transaction.atomic():
+                SimulatedTransaction.objects.create(
+                    provider_id=pid,
+                    reference=reference,
+                    kind="refund",
+                    amount=amount,
+                    currency=currency,
+                    status=SUCCEEDED,
+                    charge_reference=charge_reference,
+                    notified_at=timezone.now(),
+                )
+        except IntegrityError:
+            t = SimulatedTransaction.objects.get(kind="refund", reference=reference)
+            return ProviderReply(reference, SUCCEEDED, t.provider_id, t.amount)
+        return ProviderReply(reference, SUCCEEDED, pid, amount)
+
+    def refund_many(self, refunds: list[tuple[str, str, Decimal, str]]) -> list[ProviderReply]:
+        """(reference, charge_reference, amount, currency) each; idempotent by reference."""
+        now = timezone.now()
+        SimulatedTransaction.objects.bulk_create(
+            [
+                SimulatedTransaction(
+                    provider_id=provider_id_for("refund", ref),
+                    reference=ref,
+                    kind="refund",
+                    amount=amount,
+                    currency=currency,
+                    status=SUCCEEDED,
+                    charge_reference=charge_ref,
+                    notified_at=now,
+                )
+                for ref, charge_ref, amount, currency in refunds
+            ],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        return [
+            ProviderReply(ref, SUCCEEDED, provider_id_for("refund", ref), amount)
+            for ref, _c, amount, _cur in refunds
+        ]
+
+    def void(self, *, reference: str) -> None:
+        SimulatedTransaction.objects.filter(kind="charge", reference=reference).exclude(
+            status=DECLINED
+        ).update(status="voided")
+
+    def query(self, *, reference: str) -> str | None:
+        t = SimulatedTransaction.objects.filter(kind="charge", reference=reference).first()
+        if t is None:
+            return None
+        return {"voided": DECLINED}.get(t.status, t.status)
+
+    # --- notifications --------------------------------------------------------------------------------
+    def notifications_build(self, ids: list[int]) -> list[tuple[dict[str, str], bytes]]:
+        """Settle pending charges (the payer confirmed) and sign one notification for each."""
+        with transaction.atomic():
+            SimulatedTransaction.objects.filter(pk__in=ids, status=PENDING).update(status=SUCCEEDED)
+            rows = list(
+                SimulatedTransaction.objects.filter(pk__in=ids, status=SUCCEEDED).values(
+                    "provider_id", "reference", "kind", "amount", "currency"
+                )
+            )
+            SimulatedTransaction.objects.filter(pk__in=ids).update(notified_at=timezone.now())
+        out = []
+        for row in rows:
+            body = json.dumps(
+                {
+                    "id": row["provider_id"],
+                    "reference": row["reference"],
+                    "kind": row["kind"],
+                    "status": SUCCEEDED,
+                    "amount": str(row["amount"]),
+                    "currency": row["currency"],
+                },
+                separators=(",", ":"),
+            ).encode()
+            out.append((self.headers_for(body), body))
+        return out
+
+    def headers_for(self, body: bytes, timestamp: str | None = None) -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))
+        return {SIGNATURE_HEADER: sign(body, timestamp), TIMESTAMP_HEADER: timestamp}
+
+    def notification_parse(self, *, headers: dict[str, str], body: bytes) -> Notification:
+        lower = {k.lower(): v for k, v in headers.items()}
+        signature = lower.get(SIGNATURE_HEADER.lower(), "")
+        timestamp = lower.get(TIMESTAMP_HEADER.lower(), "")
+        if not signature or not timestamp.isdigit():
+            raise BadNotification("missing signature")
+        if abs(time.time() - int(timestamp)) > MAX_SKEW_S:
+            raise BadNotification("stale timestamp")
+        if not hmac.compare_digest(sign(body, timestamp), signature):
+            raise BadNotification("bad signature")
+        try:
+            data = json.loads(body)
+            return Notification(
+                provider_id=str(data["id"]),
+                reference=str(data["reference"]),
+                kind=str(data["kind"]),
+                status=str(data["status"]),
+                amount=Decimal(str(data["amount"])),
+                currency=str(data["currency"]),
+            )
+        except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
+            raise BadNotification("bad body") from exc
+
+    def records(self) -> Iterable[ProviderRecord]:
+        for ref, kind, amount in (
+            SimulatedTransaction.objects.filter(status=SUCCEEDED)
+            .values_list("reference", "kind", "amount")
+            .iterator(chunk_size=10000)
+        ):
+            yield ProviderRecord(ref, amount if kind == "charge" else -amount)

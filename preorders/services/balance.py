@@ -1,0 +1,493 @@
+"""The balance (尾款): collected from each confirmed pledge before the balance deadline, or the pledge lapses.
+
+Paying: a Payment row (payments app) is committed before the provider is called; the reply, the signed
+notification (which may come first, or twice) or the pending sweep settles it, and `balance_settled`
+(registered for the "balance" purpose) marks the pledge paid in that same transaction. At the balance
+deadline the lapse sweep handles every unpaid pledge by the campaign's rule (forfeit or refund), in
+chunks guarded by status with one ledger reference per pledge, so a killed worker's rerun finishes it.
+"""
+
+import datetime as dt
+import functools
+import logging
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.errors import Conflict, Unprocessable
+from fans.chat.models import Conversation, MessageKind
+from fans.chat.services import system_message_post
+from payments.ledger import Posting, ledger_post_many
+from payments.models import Account, Payment, PaymentStatus, TransactionKind
+from payments.services import PaymentInFlight, payment_start, payments_charge
+from preorders.access import access_pledge
+from preorders.models import (
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Credit,
+    CreditKind,
+    LapseRule,
+    Pledge,
+    PledgeNotice,
+    PledgeStatus,
+)
+from preorders.money import money_round
+from preorders.services.idempotency import key_clean
+from preorders.services.payments import PaymentFailed, ledger_refund
+from preorders.services.pledge_rules import pledge_to_dict
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 2000
+REMINDERS = ((1, dt.timedelta(hours=24)), (2, dt.timedelta(hours=2)))
+
+
+def _after_chunk(campaign_id: int, done: int) -> None:
+    """Test seam: a lapse sweep that is killed mid-way raises here."""
+
+
+def balance_reference(pledge_id: int, attempt: int) -> str:
+    return f"pledge-{pledge_id}-balance-{attempt}"
+
+
+def _answer(pledge: Pledge, payment: Payment | None) -> dict[str, Any]:
+    body = pledge_to_dict(pledge)
+    paid = pledge.status == PledgeStatus.PAID
+    body.update(
+        {
+            "pledge": pledge.pk,
+            "status": "paid" if paid else "pending",
+            "pledge_status": pledge.status,
+            "payment": None
+            if payment is None
+            else {"reference": payment.reference, "status": payment.status, "amount": str(payment.amount)},
+        }
+    )
+    return body
+
+
+def balance_pay(*, user: AbstractBaseUser, pledge_id: int, idempotency_key: str | None) -> tuple[dict, bool]:
+    """A fan pays the whole balance of a confirmed pledge. Returns (answer, created).
+
+    The same Idempotency-Key returns the first payment's state; a second payment of a paid pledge is 409
+    already_paid; after the balance deadline 409 balance_deadline_passed. A declined charge is 402 and the
+    fan may try again (a new attempt, a new provider reference).
+    """
+    key = key_clean(idempotency_key)
+    pledge = access_pledge(user, pledge_id)  # someone else's pledge: 404
+    if key:
+        earlier = Payment.objects.filter(user=user, idempotency_key=key).first()
+        if earlier is not None:
+            if earlier.purpose != "balance" or earlier.pledge_id != pledge.pk:
+                raise Unprocessable(
+                    _("This Idempotency-Key was used for another request."), code="idempotency_key_reused"
+                )
+            pledge.refresh_from_db()
+            return _answer(pledge, earlier), False
+    campaign = pledge.campaign
+    if pledge.status == PledgeStatus.PAID:
+        raise Conflict(_("This pledge is already paid in full."), code="already_paid")
+    if pledge.status != PledgeStatus.CONFIRMED or campaign.kind != CampaignKind.GROUP:
+        raise Conflict(
+            _("Only a confirmed pledge has a balance to pay."),
+            code="pledge_not_payable",
+            detail={"status": pledge.status},
+        )
+    if campaign.balance_deadline is not None and timezone.now() >= campaign.balance_deadline:
+        raise Conflict(_("The balance deadline has passed."), code="balance_deadline_passed")
+    live = Payment.objects.filter(
+        purpose="balance", subject_id=pledge.pk, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
+    ).first()
+    if live is not None:
+        return _answer(pledge, live), False
+    attempt = Payment.objects.filter(purpose="balance", subject_id=pledge.pk).count() + 1
+    try:
+        with transaction.atomic(durable=True):
+            payment = payment_start(
+                purpose="balance",
+                reference=balance_reference(pledge.pk, attempt),
+                user_id=user.pk,
+                amount=pledge.balance_due,
+                currency=pledge.currency,
+                shop_id=campaign.shop_id,
+                campaign_id=campaign.pk,
+                pledge_id=pledge.pk,
+                subject_id=pledge.pk,
+                attempt=attempt,
+                idempotency_key=key,
+            )
+    except PaymentInFlight:
+        live = Payment.objects.filter(purpose="balance", subject_id=pledge.pk).order_by("-pk").first()
+        return _answer(pledge, live), False
+    payments_charge([payment])  # no locks held
+    payment.refresh_from_db()
+    pledge.refresh_from_db()
+    if payment.status == PaymentStatus.FAILED:
+        raise PaymentFailed(
+            _("The balance could not be charged; nothing was paid. Please try again."), code="payment_failed"
+        )
+    return _answer(pledge, payment), True
+
+
+def balance_settled(succeeded: list[Payment], failed: list[Payment]) -> None:
+    """payments.hooks handler for "balance": inside the settling transaction."""
+    now = timezone.now()
+    if succeeded:
+        ids = [p.pledge_id for p in succeeded]
+        Pledge.objects.filter(pk__in=ids, status=PledgeStatus.CONFIRMED).update(
+            status=PledgeStatus.PAID, paid_at=now, updated_at=now
+        )
+    for p in succeeded:
+        transaction.on_commit(functools.partial(_tell_fan_task, p.pledge_id, "balance_paid"))
+    for p in failed:
+        transaction.on_commit(functools.partial(_tell_fan_task, p.pledge_id, "balance_failed"))
+
+
+def _tell_fan_task(pledge_id: int, what: str) -> None:
+    from core.tasks import task_dispatch
+
+    task_dispatch("preorders.tasks.pledge_tell_task", pledge_id, what)
+
+
+# --- what the fan is told ------------------------------------------------------------------------------
+
+
+def order_card(pledge: Pledge, what: str) -> dict[str, Any]:
+    """The chat card of a pledge's money step (balance due, paid, lapsed...): one tap to "my orders"."""
+    campaign = pledge.campaign
+    card: dict[str, Any] = {
+        "card": what,
+        "pledge": pledge.pk,
+        "campaign": campaign.pk,
+        "title": campaign.title,
+        "variant_name": pledge.variant_name,
+        "quantity": pledge.quantity,
+        "currency": pledge.currency,
+        "url": f"/me/orders/#pledge-{pledge.pk}",
+    }
+    if what in ("balance_due", "balance_reminder", "balance_failed"):
+        card.update(
+            {
+                "amount": str(pledge.balance_due),
+                "deadline": campaign.balance_deadline.isoformat() if campaign.balance_deadline else None,
+                "action": "pay_balance",
+            }
+        )
+    return card
+
+
+_TEXTS = {
+    "balance_due": "「%(title)s」成团啦！请在 %(deadline)s 前支付尾款 ¥%(amount)s。",
+    "balance_reminder": "提醒：「%(title)s」的尾款 ¥%(amount)s 将于 %(deadline)s 截止，逾期定金将按规则处理。",
+    "balance_paid": "「%(title)s」尾款已付清，工厂将按已付款数量生产。",
+    "balance_failed": "「%(title)s」尾款支付未成功，请重试。",
+    "lapsed_forfeit": "「%(title)s」尾款未在截止前支付，订单已失效，定金按活动规则不予退还。",
+    "lapsed_refund": "「%(title)s」尾款未在截止前支付，订单已失效，定金已原路退回。",
+}
+
+
+def fan_text(pledge: Pledge, what: str) -> str:
+    campaign = pledge.campaign
+    deadline = (
+        timezone.localtime(campaign.balance_deadline).strftime("%m-%d %H:%M")
+        if campaign.balance_deadline
+        else "-"
+    )
+    return _(_TEXTS[what]) % {"title": campaign.title, "amount": pledge.balance_due, "deadline": deadline}
+
+
+def pledge_tell(*, pledge_id: int, what: str, key: str = "") -> bool:
+    """Post the notice and its card to the fan's chat once per (pledge, what, key); safe to rerun."""
+    pledge = Pledge.objects.select_related("campaign").filter(pk=pledge_id).first()
+    if pledge is None:
+        return False
+    conversation = Conversation.objects.filter(fan_id=pledge.fan_id).first()
+    with transaction.atomic(durable=True):
+        _notice, created = PledgeNotice.objects.get_or_create(pledge=pledge, kind=f"{what}{key}"[:40])
+        if not created or conversation is None:
+            return False
+        text = fan_text(pledge, what)
+        system_message_post(conversation=conversation, text=text)
+        system_message_post(
+            conversation=conversation,
+            text=text,
+            kind=MessageKind.ORDER_CARD,
+            payload=order_card(pledge, what),
+        )
+    return True
+
+
+def pledges_tell(*, campaign_id: int, status: str, what: str, batch: int = 200) -> int:
+    """Tell up to `batch` not-yet-told pledges of a campaign in `status`; returns how many remain."""
+    told = PledgeNotice.objects.filter(pledge__campaign_id=campaign_id, kind=what).values("pledge_id")
+    ids = list(
+        Pledge.objects.filter(campaign_id=campaign_id, status=status)
+        .exclude(pk__in=told)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: batch + 1]
+    )
+    for pid in ids[:batch]:
+        pledge_tell(pledge_id=pid, what=what)
+    return max(0, len(ids) - batch)
+
+
+# --- at the close: price protection for deposits paid at a higher tier -------------------------------
+
+
+def tier_credits_post(*, campaign: Campaign) -> int:
+    """Every confirmed pledge pays the final tier price. A pledge placed at a higher tier price gets a
+    price-protection credit for the difference, with its ledger line; a deposit above the final total is
+    refunded in cash. Once per pledge (unique references); joins nothing, safe to rerun."""
+    if campaign.final_unit_price is None:
+        return 0
+    final = campaign.final_unit_price
+    rows = list(
+        Pledge.objects.filter(
+            campaign=campaign,
+            status__in=[PledgeStatus.CONFIRMED, PledgeStatus.PAID],
+            unit_price__gt=final,
+        )
+        .exclude(credits__kind=CreditKind.PRICE_PROTECTION)
+        .values("pk", "quantity", "unit_price", "deposit_amount", "currency")
+    )
+    if not rows:
+        return 0
+    credits, postings = [], []
+    for r in rows:
+        difference = money_round(Decimal(r["quantity"]) * (r["unit_price"] - final))
+        if difference <= 0:
+            continue
+        reference = f"pledge-{r['pk']}-tier-credit"
+        credits.append(
+            Credit(
+                pledge_id=r["pk"],
+                kind=CreditKind.PRICE_PROTECTION,
+                amount=difference,
+                currency=r["currency"],
+                reference=reference,
+                paid_out=True,  # taken off the balance, not paid in cash
+                note=_("Final tier price %(price)s") % {"price": final},
+            )
+        )
+        postings.append(
+            Posting(
+                TransactionKind.PRICE_PROTECTION,
+                reference,
+                difference,
+                [(Account.PRICE_CREDITS, difference), (Account.LIST_PRICE, -difference)],
+                currency=r["currency"],
+                shop_id=campaign.shop_id,
+                campaign_id=campaign.pk,
+                pledge_id=r["pk"],
+                memo="tier credit",
+            )
+        )
+    with transaction.atomic():
+        Credit.objects.bulk_create(credits, ignore_conflicts=True, batch_size=2000)
+        ledger_post_many(postings)
+    # A deposit above what the pledge now costs: the excess goes back in cash.
+    for pledge in Pledge.objects.filter(campaign=campaign, pk__in=[r["pk"] for r in rows]):
+        excess = pledge.deposit_amount - money_round(Decimal(pledge.quantity) * final)
+        if excess > 0:
+            ledger_refund(
+                pledge=pledge,
+                amount=excess,
+                reference=f"pledge-{pledge.pk}-tier-excess",
+                note="deposit above the final total",
+                kind=TransactionKind.PRICE_PROTECTION,
+            )
+    return len(credits)
+
+
+# --- reminders ---------------------------------------------------------------------------------------
+
+
+def balance_reminders_run(*, now: dt.datetime | None = None) -> int:
+    """Beat entry: the 24 h and 2 h reminders of every open balance window (transactional: no attention
+    budget, but they wait for the shop's quiet hours to end; a reminder that would land after the
+    deadline is dropped)."""
+    from fans.bot.services.budget import quiet_hours_now
+
+    now = now or timezone.now()
+    sent = 0
+    for number, ahead in REMINDERS:
+        due = Campaign.objects.select_related("shop").filter(
+            kind=CampaignKind.GROUP,
+            status=CampaignStatus.SUCCEEDED,
+            closed_at__isnull=False,
+            lapsed_at__isnull=True,
+            balance_deadline__gt=now,
+            balance_deadline__lte=now + ahead,
+            balance_reminded__lt=number,
+        )
+        for campaign in due:
+            if quiet_hours_now(campaign.shop, now):
+                continue  # the next run after quiet hours sends it, if the deadline has not come
+            told = 0
+            unpaid = Pledge.objects.filter(campaign=campaign, status=PledgeStatus.CONFIRMED).order_by("pk")
+            for pid in unpaid.values_list("pk", flat=True).iterator():
+                told += pledge_tell(pledge_id=pid, what="balance_reminder", key=f":{number}")
+            Campaign.objects.filter(pk=campaign.pk, balance_reminded__lt=number).update(
+                balance_reminded=number
+            )
+            sent += told
+    return sent
+
+
+# --- the balance deadline ------------------------------------------------------------------------------
+
+
+def balance_lapse_run(*, campaign_id: int, chunk_size: int | None = None) -> bool:
+    """At the balance deadline: every unpaid (confirmed) pledge lapses by the campaign's rule. True when the
+    campaign's lapse is complete. Chunks commit one by one; a killed run is finished by the next."""
+    from preorders.services.settlement import _fan_counters_apply
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.kind != CampaignKind.GROUP or campaign.status != CampaignStatus.SUCCEEDED:
+        return False
+    if campaign.closed_at is None or campaign.lapsed_at is not None:
+        return campaign.lapsed_at is not None
+    if campaign.balance_deadline is not None and campaign.balance_deadline > timezone.now():
+        return False
+    if Payment.objects.filter(
+        purpose="balance", campaign_id=campaign_id, status=PaymentStatus.PENDING
+    ).exists():
+        return False  # a charge in flight settles first (the payments sweep asks the provider)
+    size = chunk_size or CHUNK
+    refund = campaign.lapse_rule == LapseRule.REFUND
+    while True:
+        chunk = list(
+            Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CONFIRMED)
+            .order_by("pk")
+            .values("pk", "fan_id", "quantity", "currency")[:size]
+        )
+        if not chunk:
+            break
+        cash = _cash_by_pledge([p["pk"] for p in chunk])
+        postings = []
+        if refund:
+            from payments.ledger import cash_out
+            from payments.provider import payment_provider
+
+            provider = payment_provider()
+            for p in chunk:
+                amount = cash.get(p["pk"], Decimal(0))
+                if amount <= 0:
+                    continue
+                reference = f"pledge-{p['pk']}-lapse-refund"
+                reply = provider.refund(
+                    reference=reference,
+                    charge_reference=f"pledge-{p['pk']}-charge",
+                    amount=amount,
+                    currency=p["currency"],
+                )
+                postings.append(
+                    cash_out(
+                        TransactionKind.REFUND,
+                        reference,
+                        amount,
+                        currency=p["currency"],
+                        shop_id=campaign.shop_id,
+                        campaign_id=campaign_id,
+                        pledge_id=p["pk"],
+                        provider_id=reply.provider_id,
+                        memo="lapse",
+                    )
+                )
+        else:
+            for p in chunk:
+                amount = cash.get(p["pk"], Decimal(0))
+                if amount > 0:
+                    postings.append(
+                        Posting(
+                            TransactionKind.FORFEIT,
+                            f"pledge-{p['pk']}-forfeit",
+                            amount,
+                            [(Account.FANS_HELD, amount), (Account.FORFEITED, -amount)],
+                            currency=p["currency"],
+                            shop_id=campaign.shop_id,
+                            campaign_id=campaign_id,
+                            pledge_id=p["pk"],
+                            memo="balance unpaid",
+                        )
+                    )
+        with transaction.atomic(durable=True):
+            ledger_post_many(postings)
+            ids = [p["pk"] for p in chunk]
+            moved = list(
+                Pledge.objects.filter(pk__in=ids, status=PledgeStatus.CONFIRMED)
+                .select_for_update()
+                .order_by("pk")
+                .values_list("pk", "fan_id", "quantity", "final_unit_price")
+            )
+            Pledge.objects.filter(pk__in=[m[0] for m in moved]).update(
+                status=PledgeStatus.LAPSED, updated_at=timezone.now()
+            )
+            units = sum(m[2] for m in moved)
+            if units:
+                Campaign.objects.filter(pk=campaign_id, committed_quantity__gte=units).update(
+                    committed_quantity=F("committed_quantity") - units
+                )
+            spend: dict[int, Decimal] = {}
+            counts: dict[int, int] = {}
+            for _pk, fan_id, quantity, price in moved:
+                spend[fan_id] = spend.get(fan_id, Decimal(0)) - quantity * (price or 0)
+                counts[fan_id] = counts.get(fan_id, 0) - 1
+            _fan_counters_apply(spend, counts)
+        _after_chunk(campaign_id, len(chunk))
+    with transaction.atomic(durable=True):
+        done = Campaign.objects.filter(pk=campaign_id, lapsed_at__isnull=True).update(
+            lapsed_at=timezone.now()
+        )
+        if done:
+            from core.events import announce
+            from preorders.tasks import campaign_after_lapse_task
+
+            lapsed = Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.LAPSED).count()
+            announce(
+                f"shop.{campaign.shop_id}", "campaign.lapsed", {"campaign": campaign_id, "lapsed": lapsed}
+            )
+            campaign_after_lapse_task.delay_on_commit(campaign_id)
+    return True
+
+
+def _cash_by_pledge(ids: list[int]) -> dict[int, Decimal]:
+    from django.db.models import Sum
+
+    from payments.models import LedgerLeg
+
+    return {
+        r["transaction__pledge_id"]: r["total"]
+        for r in LedgerLeg.objects.filter(transaction__pledge_id__in=ids, account=Account.PROVIDER)
+        .exclude(transaction__kind=TransactionKind.COMPENSATION)
+        .values("transaction__pledge_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    }
+
+
+def balance_lapses_due() -> list[int]:
+    """Beat entry: every succeeded campaign whose balance deadline has passed and is not lapsed yet."""
+    due = list(
+        Campaign.objects.filter(
+            kind=CampaignKind.GROUP,
+            status=CampaignStatus.SUCCEEDED,
+            closed_at__isnull=False,
+            lapsed_at__isnull=True,
+        )
+        .filter(Q(balance_deadline__isnull=True) | Q(balance_deadline__lte=timezone.now()))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for campaign_id in due:
+        try:
+            balance_lapse_run(campaign_id=campaign_id)
+        except Exception:  # noqa: BLE001 - the next run retries; one campaign must not block the others
+            logger.exception("balance lapse of campaign %s failed", campaign_id)
+    return due
