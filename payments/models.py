@@ -111,7 +111,7 @@ class Payment(models.Model):
     # What is paid for: the pledge (balance) or the cycle delivery (cycle charge).
     subject_id = models.BigIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=1)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 - unique when set
     provider_id = models.CharField(max_length=100, blank=True)
     failure_code = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
