@@ -15,10 +15,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.db import is_postgresql
 from payments.models import SimulatedTransaction, SimulatorOutcome, SimulatorRule
 from payments.provider import (
     DECLINED,
@@ -104,10 +105,59 @@ class SimulatedProvider:
 
     # --- charges --------------------------------------------------------------------------------------
     def charge(self, request: ChargeRequest, *, wait: bool = False) -> ProviderReply:
+        if is_postgresql():
+            answer = self._charge_one(request, wait=wait)
+            if answer is not None:
+                return answer
         answer = self._charge_batch([request], wait=wait)[0]
         if isinstance(answer, PaymentError):
             raise answer
         return answer
+
+    def _charge_one(self, r: ChargeRequest, *, wait: bool) -> ProviderReply | None:
+        """One charge in one statement (PostgreSQL): consume a rule, write the record. None on a retry
+        of a reference already recorded (the batch path answers from the stored record)."""
+        rule, txn = SimulatorRule._meta.db_table, SimulatedTransaction._meta.db_table
+        pid = provider_id_for("charge", r.reference)
+        sql = (
+            f"WITH r AS (UPDATE {rule} SET times = times - 1 WHERE id = ("
+            f"SELECT id FROM {rule} WHERE times > 0 AND (user_id = %s OR user_id IS NULL) "
+            f"ORDER BY user_id NULLS LAST, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING outcome), "
+            f"o AS (SELECT COALESCE((SELECT outcome FROM r), 'ok') AS outcome), "
+            f"ins AS (INSERT INTO {txn} (provider_id, reference, kind, amount, currency, user_id, status, "
+            f"charge_reference, notified_at, created_at) "
+            f"SELECT %s, %s, 'charge', %s, %s, %s, "
+            f"CASE o.outcome WHEN 'decline' THEN 'declined' WHEN 'timeout' THEN 'pending' ELSE %s END, '', "
+            f"CASE WHEN o.outcome = 'ok' AND %s THEN now() ELSE NULL END, now() FROM o "
+            f"ON CONFLICT (kind, reference) DO NOTHING RETURNING id, status, notified_at) "
+            f"SELECT o.outcome, ins.id, ins.status, ins.notified_at FROM o LEFT JOIN ins ON true"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                sql,
+                [
+                    r.user_id,
+                    pid,
+                    r.reference,
+                    r.amount,
+                    r.currency,
+                    r.user_id,
+                    SUCCEEDED if wait else PENDING,
+                    wait,
+                ],
+            )
+            outcome, row_id, status, notified_at = cursor.fetchone()
+            if row_id is None:
+                return None
+            if status in (PENDING, SUCCEEDED) and notified_at is None:
+                from payments.tasks import sim_notify_task
+
+                sim_notify_task.delay_on_commit([row_id])
+        if status == DECLINED:
+            raise PaymentDeclined("card declined")
+        if outcome == SimulatorOutcome.TIMEOUT:
+            raise PaymentTimeout("provider did not answer")
+        return ProviderReply(r.reference, status, pid, r.amount)
 
     def charge_many(self, requests: list[ChargeRequest]) -> list[ProviderReply | PaymentError]:
         return self._charge_batch(requests, wait=False)

@@ -69,7 +69,17 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status"]
     search_fields = ["title", "shop__name"]
     raw_id_fields = ["shop", "product", "factory_product", "created_by"]
-    readonly_fields = ["committed_quantity", "final_unit_price", "launched_at", "decided_at", "closed_at"]
+    readonly_fields = [
+        "committed_quantity",
+        "final_unit_price",
+        "launched_at",
+        "decided_at",
+        "closed_at",
+        "balance_reminded",
+        "lapsed_at",
+        "moq_shortfall",
+        "moq_decision",
+    ]
     inlines = [TierInline]
     actions = ["close_now"]
 

@@ -276,6 +276,33 @@ class PledgeCancelApi(APIView):
         )
 
 
+class PledgePayBalanceApi(APIView):
+    """The fan pays the balance (尾款) of a confirmed pledge, with an Idempotency-Key."""
+
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request, pledge_id: int) -> Response:
+        from preorders.services.balance import balance_pay
+
+        body, created = balance_pay(
+            user=request.user, pledge_id=pledge_id, idempotency_key=request.headers.get("Idempotency-Key")
+        )
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class DeliveryPayNowApi(APIView):
+    """The fan pays a subscription box in dunning now (the next attempt, at once)."""
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, delivery_id: int) -> Response:
+        from preorders.services.cycle_charging import delivery_pay_now
+
+        return Response(delivery_pay_now(user=request.user, delivery_id=delivery_id))
+
+
 class SubscriptionSkipApi(APIView):
     @extend_schema(request=None, responses=PledgeOut)
     def post(self, request: Request, pledge_id: int) -> Response:

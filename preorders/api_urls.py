@@ -12,6 +12,16 @@ urlpatterns = [
     path("me/pledges/", api.MyPledgesApi.as_view(), name="api-my-pledges"),
     path("pledges/<int:pledge_id>/", api.PledgeDetailApi.as_view(), name="api-pledge"),
     path("pledges/<int:pledge_id>/cancel/", api.PledgeCancelApi.as_view(), name="api-pledge-cancel"),
+    path(
+        "pledges/<int:pledge_id>/pay-balance/",
+        api.PledgePayBalanceApi.as_view(),
+        name="api-pledge-pay-balance",
+    ),
+    path(
+        "cycle-deliveries/<int:delivery_id>/pay/",
+        api.DeliveryPayNowApi.as_view(),
+        name="api-delivery-pay-now",
+    ),
     path("pledges/<int:pledge_id>/skip/", api.SubscriptionSkipApi.as_view(), name="api-subscription-skip"),
     path("pledges/<int:pledge_id>/pause/", api.SubscriptionPauseApi.as_view(), name="api-subscription-pause"),
     path(

@@ -250,25 +250,32 @@ def factory_order_refunds_run(*, order_id: int) -> int:
 
 
 def moq_shortfall(campaign: Campaign) -> dict[str, dict[str, int]]:
-    """Paid units per factory SKU (and in total) below the factory's minimum order quantities."""
+    """Factory SKUs (and the product, "*") that lapses pushed under the factory's minimum order quantity:
+    paid units below the MOQ where the units confirmed at the close reached it."""
     if campaign.factory_product_id is None:
         return {}
-    paid = {
-        r["variant__factory_variant__sku"] or r["sku"]: r
-        for r in Pledge.objects.filter(campaign=campaign, status=PledgeStatus.PAID)
+    from django.db.models import Q
+
+    rows = (
+        Pledge.objects.filter(campaign=campaign, status__in=[PledgeStatus.PAID, PledgeStatus.LAPSED])
         .values("variant__factory_variant__sku", "variant__factory_variant__moq", "sku")
-        .annotate(quantity=Sum("quantity"))
+        .annotate(
+            paid=Sum("quantity", filter=Q(status=PledgeStatus.PAID)),
+            confirmed=Sum("quantity"),
+        )
         .order_by()
-    }
+    )
     short: dict[str, dict[str, int]] = {}
-    for sku, r in paid.items():
+    total_paid = total_confirmed = 0
+    for r in rows:
+        paid, confirmed = r["paid"] or 0, r["confirmed"] or 0
+        total_paid, total_confirmed = total_paid + paid, total_confirmed + confirmed
         moq = r["variant__factory_variant__moq"] or 0
-        if r["quantity"] < moq:
-            short[sku] = {"paid": r["quantity"], "moq": moq}
-    total = sum(r["quantity"] for r in paid.values())
+        if paid < moq <= confirmed:
+            short[r["variant__factory_variant__sku"] or r["sku"]] = {"paid": paid, "moq": moq}
     product_moq = campaign.factory_product.moq
-    if total < product_moq:
-        short["*"] = {"paid": total, "moq": product_moq}
+    if total_paid < product_moq <= total_confirmed:
+        short["*"] = {"paid": total_paid, "moq": product_moq}
     return short
 
 
@@ -291,9 +298,8 @@ def campaign_after_lapse(*, campaign_id: int) -> str:
                 )
                 if updated:
                     announce(
-                        f"shop.{campaign.shop_id}",
-                        "campaign.moq_shortfall",
-                        {"campaign": campaign.pk, "shortfall": short},
+                        [f"shop.{campaign.shop_id}"],
+                        {"type": "campaign.moq_shortfall", "campaign": campaign.pk, "shortfall": short},
                     )
             return "moq_shortfall"
     with transaction.atomic(durable=True):

@@ -60,6 +60,10 @@ def make_campaign(owner, product, *, launch=True, **overrides) -> Campaign:
     data.update(overrides)
     if data["kind"] != "group":
         data.pop("balance_deadline", None)
+    elif "balance_deadline" not in overrides and isinstance(data["deadline"], str):
+        data["balance_deadline"] = (
+            dt.datetime.fromisoformat(data["deadline"]) + dt.timedelta(days=2)
+        ).isoformat()
     campaign = campaign_create(user=owner, **data)
     if launch:
         campaign_launch(user=owner, campaign_id=campaign.pk)
@@ -77,3 +81,44 @@ def fans_of(shop, n):
 
 
 __all__ = ["CampaignStatus", "ShopFactory", "expire", "fans_of", "make_campaign", "shop_product"]
+
+
+def pay_balances(campaign: Campaign, *, unpaid: int = 0) -> None:
+    """Every confirmed pledge pays its balance (but the last `unpaid`), through the service and provider."""
+    from django.test import TestCase
+
+    from preorders.models import Pledge
+    from preorders.services.balance import balance_pay
+
+    pledges = list(Pledge.objects.filter(campaign=campaign, status="confirmed").select_related("user"))
+    for pledge in pledges[: len(pledges) - unpaid]:
+        # Inside a test transaction: run what the commit would (the provider's signed notification).
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            balance_pay(user=pledge.user, pledge_id=pledge.pk, idempotency_key=f"pay-{pledge.pk}")
+
+
+def balance_deadline_pass(campaign: Campaign) -> str:
+    """Move the balance deadline into the past and run the lapse sweep and the factory-order step."""
+    from django.test import TestCase
+
+    from preorders.services.balance import balance_lapse_run
+    from preorders.services.factory_orders import campaign_after_lapse
+
+    Campaign.objects.filter(pk=campaign.pk).update(balance_deadline=timezone.now() - dt.timedelta(seconds=1))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        balance_lapse_run(campaign_id=campaign.pk)
+    result = campaign_after_lapse(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return result
+
+
+def settle(campaign: Campaign, *, unpaid: int = 0) -> str:
+    """Close (deadline passed), pay balances, pass the balance deadline: the factory order exists."""
+    from preorders.services import campaign_close
+
+    expire(campaign)
+    status = campaign_close(campaign_id=campaign.pk)
+    if status == "succeeded":
+        pay_balances(campaign, unpaid=unpaid)
+        balance_deadline_pass(campaign)
+    return status

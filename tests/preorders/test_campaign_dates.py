@@ -90,7 +90,7 @@ def test_launch_with_an_out_of_range_deadline_is_422_and_stays_draft(api_for, ow
     draft = make_campaign(owner, product[0], launch=False)
     # Drafts written before the check existed (or through other tools) may hold such a deadline.
     stored = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC) if deadline == FAR else too_far()
-    Campaign.objects.filter(pk=draft.pk).update(deadline=stored)
+    Campaign.objects.filter(pk=draft.pk).update(deadline=stored, balance_deadline=None, ship_by=None)
     response = api_for(owner).post(f"/api/campaigns/{draft.pk}/launch/")
     assert response.status_code == 422
     assert _error(response)["code"] == "deadline_too_far"
@@ -109,7 +109,9 @@ def test_launch_service_refuses_a_subscription_with_an_out_of_range_deadline(own
         tiers=[],
         cap=None,
     )
-    Campaign.objects.filter(pk=draft.pk).update(deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    Campaign.objects.filter(pk=draft.pk).update(
+        deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC), balance_deadline=None, ship_by=None
+    )
     with pytest.raises(Unprocessable) as err:
         campaign_launch(user=owner, campaign_id=draft.pk)
     assert err.value.code == "deadline_too_far"
@@ -138,7 +140,9 @@ def test_a_stored_deadline_the_shop_clock_cannot_show_does_not_break_the_api(
     live = make_campaign(owner, product[0])
     other = make_campaign(owner, product[0], title="另一个")
     # A row stored before the check: rendering falls back to UTC instead of failing the whole list.
-    Campaign.objects.filter(pk=other.pk).update(deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    Campaign.objects.filter(pk=other.pk).update(
+        deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC), balance_deadline=None, ship_by=None
+    )
     listed = api_for(fan_user).get("/api/campaigns/")
     assert listed.status_code == 200
     by_id = {c["id"]: c for c in listed.json()}
@@ -157,7 +161,9 @@ def test_a_stored_deadline_the_shop_clock_cannot_show_does_not_break_the_pages(
 
     bad = make_campaign(owner, product[0], title="旧数据")
     pledge_place(user=fan_user, campaign_id=bad.pk, variant_id=product[1].pk, quantity=1)
-    Campaign.objects.filter(pk=bad.pk).update(deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    Campaign.objects.filter(pk=bad.pk).update(
+        deadline=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC), balance_deadline=None, ship_by=None
+    )
     client.force_login(owner)
     listed = client.get(f"/campaigns/?shop={bad.shop_id}")
     assert listed.status_code == 200 and "9999-12-31 23:59 UTC" in listed.content.decode()
@@ -207,6 +213,16 @@ def _admin_change(client, campaign, **changes):
         "cycles": campaign.cycles or "",
         "cutoff_hours": campaign.cutoff_hours,
         "created_by": campaign.created_by_id or "",
+        "lapse_rule": campaign.lapse_rule,
+        "late_compensation_percent": campaign.late_compensation_percent,
+        "balance_deadline_0": timezone.localtime(campaign.balance_deadline).strftime("%Y-%m-%d")
+        if campaign.balance_deadline
+        else "",
+        "balance_deadline_1": timezone.localtime(campaign.balance_deadline).strftime("%H:%M:%S")
+        if campaign.balance_deadline
+        else "",
+        "ship_by_0": timezone.localtime(campaign.ship_by).strftime("%Y-%m-%d") if campaign.ship_by else "",
+        "ship_by_1": timezone.localtime(campaign.ship_by).strftime("%H:%M:%S") if campaign.ship_by else "",
         "tiers-TOTAL_FORMS": "0",
         "tiers-INITIAL_FORMS": "0",
         "tiers-MIN_NUM_FORMS": "0",
@@ -236,6 +252,11 @@ def test_admin_refuses_an_out_of_range_deadline_on_a_draft_and_saves_nothing(own
         draft,
         deadline_0=later.strftime("%Y-%m-%d"),
         deadline_1=later.strftime("%H:%M:%S"),
+        # The balance is due, and the parcels ship, after the new deadline (database constraints).
+        balance_deadline_0=(later + dt.timedelta(days=2)).strftime("%Y-%m-%d"),
+        balance_deadline_1=later.strftime("%H:%M:%S"),
+        ship_by_0=(later + dt.timedelta(days=40)).strftime("%Y-%m-%d"),
+        ship_by_1=later.strftime("%H:%M:%S"),
         title="改",
     )
     assert saved.status_code == 302

@@ -66,10 +66,11 @@ def test_close_success_prices_every_pledge_and_tells_everyone(
         kinds = list(
             Message.objects.filter(conversation__fan=fan).order_by("seq").values_list("kind", flat=True)
         )
-        assert kinds == ["system", "campaign_card"]
+        # The outcome, the campaign card and the one-tap "pay the balance" order card.
+        assert kinds == ["system", "campaign_card", "order_card"]
     assert CampaignNotice.objects.count() == 4
     assert campaign_notify(campaign_id=campaign.pk) == 0
-    assert Message.objects.count() == 8
+    assert Message.objects.count() == 12
 
 
 def test_close_failure_refunds_every_deposit(

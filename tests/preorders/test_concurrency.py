@@ -85,10 +85,10 @@ def test_concurrent_duplicate_key_gets_409_then_first_result(
     charging, release = threading.Event(), threading.Event()
     real_charge = provider.charge
 
-    def slow_charge(**kwargs):
+    def slow_charge(*args, **kwargs):
         charging.set()
         release.wait(10)
-        return real_charge(**kwargs)
+        return real_charge(*args, **kwargs)
 
     monkeypatch.setattr(provider, "charge", slow_charge)
     args = {
@@ -184,7 +184,7 @@ def test_campaign_row_is_not_locked_while_the_provider_charges(
         fan = FanFactory(shop=shop)
         seen = {}
 
-        def probing_charge(real=provider.charge, campaign=campaign, fan=fan, seen=seen, **kwargs):
+        def probing_charge(request, real=provider.charge, campaign=campaign, fan=fan, seen=seen, **kwargs):
             def probe():
                 with connection.cursor() as cursor:
                     cursor.execute("SET lock_timeout = '200ms'")
@@ -199,7 +199,7 @@ def test_campaign_row_is_not_locked_while_the_provider_charges(
 
             with ThreadPoolExecutor(max_workers=1) as pool:
                 pool.submit(_in_thread, probe).result(10)
-            return real(**kwargs)
+            return real(request, **kwargs)
 
         monkeypatch.setattr(provider, "charge", probing_charge)
         body, created = pledge_place(

@@ -9,9 +9,9 @@ from django.urls import include, path
 from core.errors import Conflict
 from preorders.api import board_token
 from preorders.models import FactoryOrder, FactoryOrderStatus, LedgerEntry, Pledge
-from preorders.services import campaign_close, factory_order_transition, pledge_place
+from preorders.services import factory_order_transition, pledge_place
 from tests.factories import FanFactory, ShopFactory, UserFactory
-from tests.preorders.conftest import expire, make_campaign, shop_product
+from tests.preorders.conftest import make_campaign, settle, shop_product
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +32,8 @@ def run_campaign(shop, factory_product, quantities, *, tiers=None):
         pledge_place(
             user=fan.user, campaign_id=campaign.pk, variant_id=(v_l if variant == "L" else v_m).pk, quantity=q
         )
-    expire(campaign)
-    assert campaign_close(campaign_id=campaign.pk) == "succeeded"
+    # Close, every fan pays the balance, the balance deadline passes: the order holds paid units.
+    assert settle(campaign) == "succeeded"
     return campaign
 
 
@@ -77,6 +77,7 @@ def test_order_lifecycle_and_cancel_refunds(factory_product, provider):
         factory_order_transition(order_id=order.pk, status=status)
     factory_order_transition(order_id=order.pk, status="cancelled")
     assert set(Pledge.objects.values_list("status", flat=True)) == {"refunded"}
+    # The deposit and the balance, both back in one refund.
     assert LedgerEntry.objects.filter(kind="refund").count() == 1
     assert provider.net_charged() == 0
 
