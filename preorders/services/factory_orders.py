@@ -181,7 +181,7 @@ def cycle_delivery_add(*, cycle_id: int, delivery_id: int) -> None:
         if order is None:
             return  # the order is built later from every paid box
         d = (
-            CycleDelivery.objects.select_for_update()
+            CycleDelivery.objects.select_for_update(of=("self",))
             .filter(pk=delivery_id, status=DeliveryStatus.CHARGED, added_to_order=False)
             .values(
                 "pledge__variant__factory_variant_id",

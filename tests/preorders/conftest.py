@@ -90,7 +90,9 @@ def pay_balances(campaign: Campaign, *, unpaid: int = 0) -> None:
     from preorders.models import Pledge
     from preorders.services.balance import balance_pay
 
-    pledges = list(Pledge.objects.filter(campaign=campaign, status="confirmed").select_related("user"))
+    pledges = list(
+        Pledge.objects.filter(campaign=campaign, status="confirmed").select_related("user").order_by("pk")
+    )
     for pledge in pledges[: len(pledges) - unpaid]:
         # Inside a test transaction: run what the commit would (the provider's signed notification).
         with TestCase.captureOnCommitCallbacks(execute=True):
