@@ -237,6 +237,16 @@ class MyPledgesApi(APIView):
         )
 
 
+class MyOrdersApi(APIView):
+    """The fan's orders: pledges with balance due, what was paid, boxes, parcels, credits, after-sales."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        from preorders.orders import order_list
+
+        return Response(order_list(user=request.user))
+
+
 class PledgeChangeIn(serializers.Serializer):
     variant = serializers.JSONField(required=False)
     quantity = serializers.JSONField(required=False)

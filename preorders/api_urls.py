@@ -10,6 +10,7 @@ urlpatterns = [
         "campaigns/<int:campaign_id>/pledges/", api.CampaignPledgesApi.as_view(), name="api-campaign-pledges"
     ),
     path("me/pledges/", api.MyPledgesApi.as_view(), name="api-my-pledges"),
+    path("me/orders/", api.MyOrdersApi.as_view(), name="api-my-orders"),
     path("pledges/<int:pledge_id>/", api.PledgeDetailApi.as_view(), name="api-pledge"),
     path("pledges/<int:pledge_id>/cancel/", api.PledgeCancelApi.as_view(), name="api-pledge-cancel"),
     path(

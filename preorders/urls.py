@@ -15,4 +15,5 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
     path("me/pledges/", views.my_pledges, name="my-pledges"),
+    path("me/orders/", views.my_orders, name="my-orders"),
 ]

@@ -360,6 +360,18 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+def my_orders(request: HttpRequest) -> HttpResponse:
+    """One phone page: every pledge, balance due (with pay), box, parcel, credit and after-sales request."""
+    from preorders.orders import order_list
+
+    return render(
+        request,
+        "preorders/my_orders.html",
+        {"orders": order_list(user=request.user), "config": {"page": "orders"}},
+    )
+
+
 def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
     """The factory's read-only demand board: committed demand by variant against each MOQ, refreshed live."""
     from django.core import signing

@@ -78,3 +78,5 @@ def daphne_server(env: dict[str, str] | None = None, port: int | None = None) ->
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if os.environ.get("FANSI_SERVER_LOG"):
+            print(proc.stdout.read() if proc.stdout else "")

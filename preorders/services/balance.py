@@ -150,9 +150,9 @@ def balance_settled(succeeded: list[Payment], failed: list[Payment]) -> None:
 
 
 def _tell_fan_task(pledge_id: int, what: str) -> None:
-    from core.tasks import task_dispatch
+    from preorders.tasks import pledge_tell_task
 
-    task_dispatch("preorders.tasks.pledge_tell_task", pledge_id, what)
+    pledge_tell_task.delay(pledge_id, what)
 
 
 # --- what the fan is told ------------------------------------------------------------------------------

@@ -221,15 +221,15 @@ def cycle_settled(succeeded: list[Payment], failed: list[Payment]) -> None:
 
 
 def _tell_task(delivery_id: int, what: str) -> None:
-    from core.tasks import task_dispatch
+    from preorders.tasks import delivery_tell_task
 
-    task_dispatch("preorders.tasks.delivery_tell_task", delivery_id, what)
+    delivery_tell_task.delay(delivery_id, what)
 
 
 def _rollup_check_task(cycle_id: int) -> None:
-    from core.tasks import task_dispatch
+    from preorders.tasks import cycle_rollup_if_settled_task
 
-    task_dispatch("preorders.tasks.cycle_rollup_if_settled_task", cycle_id)
+    cycle_rollup_if_settled_task.delay(cycle_id)
 
 
 def cycle_rollup_if_settled(*, cycle_id: int) -> FactoryOrder | None:

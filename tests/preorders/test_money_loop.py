@@ -450,3 +450,25 @@ def test_the_database_refuses_an_unbalanced_transaction(require_services):
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerLeg.objects.filter(transaction=txn).update(amount=Decimal("2.00"))
+
+
+def test_my_orders_lists_balance_due_paid_amounts_and_credits(
+    shop, factory_product, api_for, django_capture_on_commit_callbacks
+):
+    campaign, fans = _closed(shop, factory_product)
+    pledge = Pledge.objects.get(fan=fans[0])
+    api = api_for(fans[0].user)
+    (order,) = api.get("/api/me/orders/").json()
+    assert order["pledge"] == pledge.pk and order["campaign"] == campaign.pk and order["status"] == "confirmed"
+    assert order["balance_due"] == str(pledge.balance_due) and order["balance_deadline"]
+    assert order["paid_amount"] == str(pledge.deposit_amount)
+    assert order["shipments"] == [] and isinstance(order["credits"], list)
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay(api, pledge.pk)
+    (order,) = api.get("/api/me/orders/").json()
+    assert order["status"] == "paid" and order["balance_due"] is None
+    assert Decimal(order["paid_amount"]) == pledge.deposit_amount + pledge.balance_due
+    # Only the caller's own orders.
+    assert [o["pledge"] for o in api_for(fans[1].user).get("/api/me/orders/").json()] == [
+        Pledge.objects.get(fan=fans[1]).pk
+    ]
