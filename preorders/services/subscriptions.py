@@ -29,6 +29,7 @@ from preorders.selectors import campaign_current_unit_price
 from preorders.services.changes import pledge_cancel
 from preorders.services.events import progress_announce
 from preorders.services.factory_orders import cycle_rollup
+from preorders.services.fruit_box import box_cycle_plan  # fruit box: off-week exclusion in cycle_cut
 from preorders.services.pledge_rules import pledge_to_dict
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
                 campaign=campaign, status=PledgeStatus.ACTIVE, created_at__lte=cycle.cutoff_at
             )
             .exclude(pk__in=skipped)
+            .exclude(pk__in=box_cycle_plan(cycle)["excluded"])  # fruit box: biweekly fans' off-weeks
             .values_list("pk", "quantity")
         )
         deliveries = [
