@@ -191,7 +191,7 @@ def test_fan_changes_their_box_on_a_phone(transactional_db):
             # Never mango: durian (same price) comes instead; then the small box.
             page.locator(f'#never-list input[value="{mango.pk}"]').check()
             page.click("#prefs-save")
-            expect(lines).to_contain_text("榴莲 ×2")
+            expect(lines.locator(f'[data-item="{durian.pk}"]')).to_contain_text("榴莲 ×2")
             prefs = SubscriptionPrefs.objects.get(pledge_id=pledge_id)
             assert list(prefs.never_items.values_list("pk", flat=True)) == [mango.pk]
             page.check('#prefs-form [name=box_size][value="small"]')

@@ -4,9 +4,12 @@ biweekly rhythm at the cut-off, cancel-with-an-offer, and the delivery notes on 
 import csv
 import datetime as dt
 import io
+import threading
+import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -800,3 +803,33 @@ def test_box_calendar_of_a_fan_follows_their_swaps_and_delay(api_for, fan_user, 
     standard = box_calendar(box, cycle=first_cycle(box))
     assert standard["delivery_date"] == usual.isoformat()
     assert [r["name"] for r in standard["days"][3]["ready"] if r["best"]] == ["芒果"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_waiting_on_the_cut_is_refused_once_the_cut_commits(box, pledge, fan_user):
+    """A fan's change takes the lock cycle_cut takes: one that queues behind a running cut sees it cut."""
+    from core.errors import Conflict
+    from preorders.services.fruit_box import box_delay
+
+    first = first_cycle(box)
+    outcome: dict[str, str] = {}
+
+    def delay() -> None:
+        try:
+            box_delay(user=fan_user, pledge_id=pledge, days=2)
+            outcome["code"] = "ok"
+        except Conflict as exc:
+            outcome["code"] = exc.code
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        SubscriptionCycle.objects.select_for_update().get(pk=first.pk)  # as cycle_cut does
+        worker = threading.Thread(target=delay)
+        worker.start()
+        time.sleep(0.5)
+        assert worker.is_alive(), "the change should wait for the cut"
+        SubscriptionCycle.objects.filter(pk=first.pk).update(status="cut")
+    worker.join(10)
+    assert outcome == {"code": "past_cutoff"}
+    assert not CycleChange.objects.exists()
