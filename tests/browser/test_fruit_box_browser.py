@@ -232,9 +232,7 @@ def test_fan_changes_their_box_on_a_phone(transactional_db):
             page.check('#frequency-form [name=frequency][value="biweekly"]')
             page.click("#frequency-save")
             expect(page.locator("#box-error")).to_be_hidden()
-            page.wait_for_function(
-                "() => document.querySelector('[data-toast]') && !document.querySelector('[data-toast]').hidden"
-            )
+            expect(page.locator("[data-toast]")).to_have_text("你的果盒改为每两周一盒")
             assert SubscriptionPrefs.objects.get(pledge_id=pledge_id).frequency == "biweekly"
 
             # Going away: the offer is to skip the next box, and the fan takes it.

@@ -833,3 +833,13 @@ def test_a_change_waiting_on_the_cut_is_refused_once_the_cut_commits(box, pledge
     worker.join(10)
     assert outcome == {"code": "past_cutoff"}
     assert not CycleChange.objects.exists()
+
+
+def test_admin_shows_the_box_inline_and_the_cancel_reasons(api_for, fan_user, box, pledge):
+    api_for(fan_user).post(f"/api/pledges/{pledge}/cancel-offer/", {"reason": "price"}, format="json")
+    admin = client_for(UserFactory(username="platform", is_staff=True, is_superuser=True))
+    page = admin.get(f"/admin/preorders/campaign/{box.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="box_items-TOTAL_FORMS" value="7"' in page.content.decode()
+    listing = admin.get("/admin/preorders/retentionoffer/")
+    assert listing.status_code == 200 and "换成小盒" in listing.content.decode()
