@@ -5,7 +5,7 @@ from django.db.models import Q
 
 from core.errors import Forbidden, NotFound
 from core.limits import MANAGING_ROLES
-from preorders.models import Campaign, CampaignStatus, Pledge
+from preorders.models import BoxItem, Campaign, CampaignStatus, Pledge
 from shops.models import Product, ShopMember
 
 
@@ -70,3 +70,15 @@ def access_pledge(user: AbstractBaseUser, pledge_id: int, *, lock: bool = False)
     if pledge is None:
         raise NotFound()
     return pledge
+
+
+def access_box_item_to_manage(user: AbstractBaseUser, item_id: int, *, lock: bool = False) -> BoxItem:
+    """A fruit-box item of a campaign the user manages (as access_campaign_to_manage: 404, or 403)."""
+    qs = BoxItem.objects.select_related("campaign")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    item = qs.filter(pk=item_id).first()
+    if item is None:
+        raise NotFound()
+    access_campaign_to_manage(user, item.campaign_id)
+    return item

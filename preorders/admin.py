@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from core.errors import DomainError
 from preorders import services
 from preorders.models import (
+    BoxItem,
     Campaign,
     FactoryOrder,
     FactoryOrderLine,
@@ -17,6 +18,7 @@ from preorders.models import (
     FactoryOrderStatus,
     LedgerEntry,
     Pledge,
+    RetentionOffer,
     SubscriptionCycle,
     Tier,
 )
@@ -36,6 +38,14 @@ class ReadOnlyTierInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class BoxItemInline(admin.TabularInline):
+    """A subscription's fruit box stays editable while it runs (the owner's box page does the same)."""
+
+    model = BoxItem
+    extra = 0
+    fields = ["name", "unit_price", "ripen_days", "quantity", "is_default", "position"]
 
 
 class CampaignAdminForm(forms.ModelForm):
@@ -90,7 +100,8 @@ class CampaignAdmin(admin.ModelAdmin):
         return self.readonly_fields
 
     def get_inlines(self, request: HttpRequest, obj: Campaign | None = None) -> list:
-        return [TierInline] if obj is None or obj.status == "draft" else [ReadOnlyTierInline]
+        tiers = TierInline if obj is None or obj.status == "draft" else ReadOnlyTierInline
+        return [tiers, BoxItemInline] if obj is not None and obj.kind == "subscription" else [tiers]
 
     @admin.action(description="Close due campaigns now (idempotent)")
     def close_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
@@ -128,6 +139,19 @@ class PledgeAdmin(admin.ModelAdmin):
     raw_id_fields = ["campaign", "fan", "user", "variant"]
     readonly_fields = [f.name for f in Pledge._meta.fields]
     inlines = [LedgerInline]
+
+
+@admin.register(RetentionOffer)
+class RetentionOfferAdmin(admin.ModelAdmin):
+    """Why fans tried to cancel a subscription, the offer they met and what they chose (read-only)."""
+
+    list_display = ["id", "pledge", "reason", "offer", "outcome", "created_at", "decided_at"]
+    list_filter = ["reason", "offer", "outcome"]
+    raw_id_fields = ["pledge"]
+    readonly_fields = [f.name for f in RetentionOffer._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(SubscriptionCycle)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import api
+from preorders import api, api_box
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
@@ -28,6 +28,34 @@ urlpatterns = [
     path(
         "pledges/<int:pledge_id>/resume/", api.SubscriptionResumeApi.as_view(), name="api-subscription-resume"
     ),
+    # The fruit box (preorders/api_box.py).
+    path("pledges/<int:pledge_id>/box/", api_box.PledgeBoxApi.as_view(), name="api-pledge-box"),
+    path("pledges/<int:pledge_id>/box/swap/", api_box.PledgeBoxSwapApi.as_view(), name="api-pledge-box-swap"),
+    path(
+        "pledges/<int:pledge_id>/box/delay/", api_box.PledgeBoxDelayApi.as_view(), name="api-pledge-box-delay"
+    ),
+    path("pledges/<int:pledge_id>/box/gift/", api_box.PledgeBoxGiftApi.as_view(), name="api-pledge-box-gift"),
+    path(
+        "pledges/<int:pledge_id>/box/frequency/",
+        api_box.PledgeBoxFrequencyApi.as_view(),
+        name="api-pledge-box-frequency",
+    ),
+    path(
+        "pledges/<int:pledge_id>/cancel-offer/",
+        api_box.CancelOfferApi.as_view(),
+        name="api-pledge-cancel-offer",
+    ),
+    path(
+        "pledges/<int:pledge_id>/cancel-offer/accept/",
+        api_box.CancelOfferAcceptApi.as_view(),
+        name="api-pledge-cancel-offer-accept",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/box-items/",
+        api_box.CampaignBoxItemsApi.as_view(),
+        name="api-campaign-box-items",
+    ),
+    path("box-items/<int:item_id>/", api_box.BoxItemDetailApi.as_view(), name="api-box-item"),
     path("factory-orders/", api.FactoryOrderListApi.as_view(), name="api-factory-orders"),
     path(
         "factory-orders/<int:order_id>/transition/",

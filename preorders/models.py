@@ -494,3 +494,13 @@ class PledgeNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pledge_id} {self.kind}"
+
+
+# The fruit box's tables live in their own module; imported here so Django registers them with the app.
+from preorders.box_models import (  # noqa: E402, F401
+    BoxItem,
+    BoxSwap,
+    CycleChange,
+    RetentionOffer,
+    SubscriptionPrefs,
+)

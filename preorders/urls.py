@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import views
+from preorders import views, views_box
 
 urlpatterns = [
     path("factory-board/<str:token>/", views.factory_board_page, name="factory-board"),
@@ -11,9 +11,11 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail_page, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/poster.png", views.campaign_poster, name="campaign-poster"),
+    path("campaigns/<int:campaign_id>/box/", views_box.campaign_box_page, name="campaign-box"),
     # Fan pages.
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
     path("me/pledges/", views.my_pledges, name="my-pledges"),
     path("me/orders/", views.my_orders, name="my-orders"),
+    path("me/box/<int:pledge_id>/", views_box.pledge_box_page, name="pledge-box"),
 ]

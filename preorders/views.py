@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from core.errors import NotFound
 from preorders import selectors
 from preorders.access import access_campaign
+from preorders.box_selectors import DELIVERY_NOTE_COLUMNS, cycle_delivery_notes
 from preorders.models import HOLDING_STATUSES, Cadence, Campaign, CampaignKind, CampaignStatus, FactoryOrder
 from preorders.poster import render_poster
 from preorders.selectors import (
@@ -71,6 +72,13 @@ def factory_order_csv(request: HttpRequest, order_id: int) -> HttpResponse:
                 order.currency,
             ]
         )
+    # fruit box: a cycle's boxes that go out late or to someone else, below the lines
+    notes = cycle_delivery_notes(order.cycle) if order.cycle_id else []
+    if notes:
+        writer.writerow([])
+        writer.writerow(["delivery", *DELIVERY_NOTE_COLUMNS])
+        for note in notes:
+            writer.writerow(["delivery", *(note[c] for c in DELIVERY_NOTE_COLUMNS)])
     return response
 
 

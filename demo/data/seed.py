@@ -4,6 +4,7 @@ from demo.data.campaigns import demo_campaigns_ensure
 from demo.data.catalogue import demo_catalogue_ensure
 from demo.data.chat import demo_history_ensure
 from demo.data.extras import demo_extras_ensure
+from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
@@ -29,6 +30,7 @@ def demo_seed() -> DemoResult:
     demo_history_ensure(users, shops, products, result)
     BotSettings.objects.filter(shop__in=list(shops.values())).update(enabled=True)
     demo_campaigns_ensure()
+    result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
     return result
 
@@ -62,4 +64,8 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
         f"  admin         {base_url}/admin/",
         f"  API docs      {base_url}/api/docs/",
     ]
+    if "campaign" in result.fruit_box:
+        lines.append(f"  fruit box     {base_url}/campaigns/{result.fruit_box['campaign']}/box/  (owner)")
+    if "pledge" in result.fruit_box:
+        lines.append(f"  fan's box     {base_url}/me/box/{result.fruit_box['pledge']}/  (fan13)")
     return lines

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, Invalid
@@ -17,7 +18,7 @@ from payments.ledger import cash_in, ledger_post
 from payments.models import TransactionKind
 from payments.provider import ChargeRequest, PaymentError, PaymentTimeout, payment_provider
 from preorders.access import access_pledge
-from preorders.models import Campaign, Pledge, PledgeStatus
+from preorders.models import Campaign, Pledge, PledgeStatus, RetentionOffer
 from preorders.money import deposit_for
 from preorders.services.events import progress_announce
 from preorders.services.payments import PaymentFailed, ledger_refund, net_paid, pledge_dims
@@ -127,6 +128,10 @@ def pledge_cancel(*, user: AbstractBaseUser, pledge_id: int, reason: str = "") -
         pledge.save(update_fields=["status", "cancel_reason", "updated_at"])
         release(pledge.campaign_id, pledge.quantity)
         _fan_count_add(pledge.fan_id, -1)
+        # fruit box: cancelling after a retention offer declines it
+        RetentionOffer.objects.filter(pledge=pledge, outcome="shown").update(
+            outcome="declined", decided_at=timezone.now()
+        )
     ledger_refund(
         pledge=pledge,
         amount=net_paid(pledge.pk),

@@ -25,10 +25,11 @@ from preorders.models import (
     SubscriptionCycle,
     SubscriptionSkip,
 )
-from preorders.money import line_value
+from preorders.money import line_value, money_round
 from preorders.selectors import campaign_current_unit_price
 from preorders.services.changes import pledge_cancel
 from preorders.services.events import progress_announce
+from preorders.services.fruit_box import box_cycle_plan  # fruit box: off-week exclusion in cycle_cut
 from preorders.services.pledge_rules import pledge_to_dict
 
 logger = logging.getLogger(__name__)
@@ -74,26 +75,31 @@ def cycle_cut(*, cycle_id: int) -> SubscriptionCycle:
         campaign = Campaign.objects.select_for_update().prefetch_related("tiers").get(pk=cycle.campaign_id)
         unit_price = campaign_current_unit_price(campaign)
         skipped = SubscriptionSkip.objects.filter(cycle=cycle).values("pledge_id")
+        plan = box_cycle_plan(cycle)  # fruit box: biweekly off-weeks and half-price small boxes
+        small_price = money_round(unit_price / 2)
         subscriptions = (
             Pledge.objects.filter(
                 campaign=campaign, status=PledgeStatus.ACTIVE, created_at__lte=cycle.cutoff_at
             )
             .exclude(pk__in=skipped)
+            .exclude(pk__in=plan["excluded"])
             .values_list("pk", "quantity")
         )
         # Each box is charged after the commit (cycle_charging); only a paid box becomes demand.
-        deliveries = [
-            CycleDelivery(
-                pledge_id=pk,
-                cycle=cycle,
-                quantity=q,
-                unit_price=unit_price,
-                amount=line_value(quantity=q, unit_price=unit_price),
-                status=DeliveryStatus.CHARGING,
-            )
-            for pk, q in subscriptions
-            if line_value(quantity=q, unit_price=unit_price) > 0
-        ]
+        deliveries = []
+        for pk, q in subscriptions:
+            price = small_price if pk in plan["small"] else unit_price
+            if line_value(quantity=q, unit_price=price) > 0:
+                deliveries.append(
+                    CycleDelivery(
+                        pledge_id=pk,
+                        cycle=cycle,
+                        quantity=q,
+                        unit_price=price,
+                        amount=line_value(quantity=q, unit_price=price),
+                        status=DeliveryStatus.CHARGING,
+                    )
+                )
         CycleDelivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=2000)
         cycle.status = CycleStatus.CUT
         cycle.quantity = 0  # counts paid boxes as their charges settle

@@ -143,3 +143,25 @@ def test_demo_second_run_creates_nothing_new(demo_output):
     second = run_demo()
     assert row_counts() == before
     assert "created: 0 users, 0 fans, 0 products, 0 variants, 0 images, 0 messages" in second
+
+
+def test_demo_fruit_box_has_ripening_items_and_changed_boxes(demo_output):
+    from preorders.box_selectors import box_calendar
+    from preorders.models import BoxItem, BoxSwap, Campaign, CycleChange, SubscriptionPrefs
+
+    campaign = Campaign.objects.get(shop__slug="shop1", title="每周鲜果订阅")
+    items = {i.name: i for i in BoxItem.objects.filter(campaign=campaign)}
+    assert (items["芒果"].ripen_days, items["猕猴桃"].ripen_days, items["苹果"].ripen_days) == (3, 4, 0)
+    assert items["榴莲"].is_default is False and items["梨"].unit_price == items["苹果"].unit_price
+    assert box_calendar(campaign)["gaps"] == []
+    never = SubscriptionPrefs.objects.get(pledge__user__username="fan13").never_items.all()
+    assert [i.name for i in never] == ["榴莲"]
+    assert BoxSwap.objects.filter(pledge__user__username="fan13", option__name="梨").exists()
+    assert (
+        CycleChange.objects.filter(pledge__user__username="fan14", kind="gift")
+        .exclude(gift_address="")
+        .exists()
+    )
+    assert SubscriptionPrefs.objects.get(pledge__user__username="fan15").frequency == "biweekly"
+    assert SubscriptionPrefs.objects.get(pledge__user__username="fan16").box_size == "small"
+    assert f"/campaigns/{campaign.pk}/box/" in demo_output and "/me/box/" in demo_output
