@@ -478,7 +478,7 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
     from django.utils import timezone
 
     from fans.chat.models import Fan
-    from preorders.models import Campaign, CampaignStatus, LedgerEntry, Pledge, Tier
+    from preorders.models import Campaign, CampaignStatus, Pledge, Tier
     from shops.models import Variant
 
     user_model = get_user_model()
@@ -524,11 +524,19 @@ def seed_big_campaign(cast: dict[str, Any], pledges: int, fans: int) -> int:
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {Pledge._meta.db_table} ({cols}) FROM STDIN") as copy:
             copy.write(buf.getvalue())
+        # The deposits in the double-entry ledger: one transaction and two legs per pledge.
         cursor.execute(
-            f"INSERT INTO {LedgerEntry._meta.db_table} (pledge_id, kind, amount, currency, reference, provider_id, note, "
-            f"created_at) SELECT id, 'charge', deposit_amount, currency, 'pledge-' || id || '-charge', 'seed', 'deposit', "
-            f"created_at FROM {Pledge._meta.db_table} WHERE campaign_id = %s",
-            [campaign.pk],
+            "INSERT INTO payments_ledgertransaction (kind, reference, amount, currency, shop_id, campaign_id, "
+            "pledge_id, provider_id, memo, created_at) SELECT 'deposit', 'pledge-' || id || '-charge', "
+            "deposit_amount, currency, %s, campaign_id, id, 'seed', '', created_at "
+            f"FROM {Pledge._meta.db_table} WHERE campaign_id = %s",
+            [cast["shop"], campaign.pk],
+        )
+        cursor.execute(
+            "INSERT INTO payments_ledgerleg (transaction_id, account, amount) "
+            "SELECT id, 'provider', amount FROM payments_ledgertransaction WHERE campaign_id = %s "
+            "UNION ALL SELECT id, 'fans_held', -amount FROM payments_ledgertransaction WHERE campaign_id = %s",
+            [campaign.pk, campaign.pk],
         )
         cursor.execute(
             f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + %s WHERE shop_id = %s AND id >= %s",

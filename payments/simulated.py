@@ -58,23 +58,30 @@ class SimulatedProvider:
 
     # --- rules ----------------------------------------------------------------------------------------
     def _outcomes(self, user_ids: list[int]) -> dict[int, str]:
-        """Consume one matching rule per charge (a fan's own first, then everyone's): atomic per row."""
-        if not SimulatorRule.objects.filter(times__gt=0).exists():
-            return {}
-        out: dict[int, str] = {}
-        for user_id in user_ids:
-            for scope in (Q(user_id=user_id), Q(user__isnull=True)):
-                with transaction.atomic():
-                    rule = (
-                        SimulatorRule.objects.select_for_update()
-                        .filter(scope, times__gt=0)
-                        .order_by("pk")
-                        .first()
-                    )
-                    if rule is not None:
-                        SimulatorRule.objects.filter(pk=rule.pk).update(times=F("times") - 1)
+        """Consume one matching rule per charge (a fan's own first, then everyone's), in one locked read."""
+        with transaction.atomic():
+            rules = list(
+                SimulatorRule.objects.select_for_update()
+                .filter(Q(user_id__in=set(user_ids)) | Q(user__isnull=True), times__gt=0)
+                .order_by("pk")
+            )
+            if not rules:
+                return {}
+            own: dict[int, list[SimulatorRule]] = {}
+            anyone = [r for r in rules if r.user_id is None]
+            for r in rules:
+                if r.user_id is not None:
+                    own.setdefault(r.user_id, []).append(r)
+            out: dict[int, str] = {}
+            used: dict[int, int] = {}
+            for user_id in user_ids:
+                for rule in [*own.get(user_id, []), *anyone]:
+                    if rule.times - used.get(rule.pk, 0) > 0:
+                        used[rule.pk] = used.get(rule.pk, 0) + 1
                         out[user_id] = rule.outcome
                         break
+            for pk, n in used.items():
+                SimulatorRule.objects.filter(pk=pk).update(times=F("times") - n)
         return out
 
     def rule_add(self, *, user_id: int | None, outcome: str, times: int) -> SimulatorRule:

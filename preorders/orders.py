@@ -24,15 +24,21 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
     if not user.is_authenticated:
         return []
     pledges = list(
-        Pledge.objects.filter(user=user).select_related("campaign", "campaign__shop").order_by("-created_at", "-pk")[
-            :limit
-        ]
+        Pledge.objects.filter(user=user)
+        .select_related("campaign", "campaign__shop")
+        .order_by("-created_at", "-pk")[:limit]
     )
     ids = [p.pk for p in pledges]
     paid: dict[int, Decimal] = {
         r["transaction__pledge_id"]: r["total"]
         for r in LedgerLeg.objects.filter(transaction__pledge_id__in=ids, account=Account.PROVIDER)
-        .filter(transaction__kind__in=[TransactionKind.DEPOSIT, TransactionKind.BALANCE, TransactionKind.CYCLE_CHARGE])
+        .filter(
+            transaction__kind__in=[
+                TransactionKind.DEPOSIT,
+                TransactionKind.BALANCE,
+                TransactionKind.CYCLE_CHARGE,
+            ]
+        )
         .values("transaction__pledge_id")
         .annotate(total=Sum("amount"))
         .order_by()
@@ -40,15 +46,23 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
     credits: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for c in Credit.objects.filter(pledge_id__in=ids).order_by("-created_at"):
         credits[c.pledge_id].append(
-            {"kind": c.kind, "amount": str(c.amount), "paid_out": c.paid_out, "note": c.note, "at": c.created_at.isoformat()}
+            {
+                "kind": c.kind,
+                "amount": str(c.amount),
+                "paid_out": c.paid_out,
+                "note": c.note,
+                "at": c.created_at.isoformat(),
+            }
         )
     pending = set(
-        Payment.objects.filter(pledge_id__in=ids, purpose="balance", status=PaymentStatus.PENDING).values_list(
-            "pledge_id", flat=True
-        )
+        Payment.objects.filter(
+            pledge_id__in=ids, purpose="balance", status=PaymentStatus.PENDING
+        ).values_list("pledge_id", flat=True)
     )
     deliveries: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for d in CycleDelivery.objects.filter(pledge_id__in=ids).select_related("cycle").order_by("-cycle__number"):
+    for d in (
+        CycleDelivery.objects.filter(pledge_id__in=ids).select_related("cycle").order_by("-cycle__number")
+    ):
         deliveries[d.pledge_id].append(
             {
                 "id": d.pk,
@@ -63,7 +77,9 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
     shipments: dict[int, list[dict[str, Any]]] = defaultdict(list)
     item_model = _model("ShipmentItem")
     if item_model is not None:
-        for item in item_model.objects.filter(pledge_id__in=ids).select_related("shipment").order_by("-shipment__pk"):
+        for item in (
+            item_model.objects.filter(pledge_id__in=ids).select_related("shipment").order_by("-shipment__pk")
+        ):
             s = item.shipment
             shipments[item.pledge_id].append(
                 {

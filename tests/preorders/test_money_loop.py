@@ -459,7 +459,9 @@ def test_my_orders_lists_balance_due_paid_amounts_and_credits(
     pledge = Pledge.objects.get(fan=fans[0])
     api = api_for(fans[0].user)
     (order,) = api.get("/api/me/orders/").json()
-    assert order["pledge"] == pledge.pk and order["campaign"] == campaign.pk and order["status"] == "confirmed"
+    assert (
+        order["pledge"] == pledge.pk and order["campaign"] == campaign.pk and order["status"] == "confirmed"
+    )
     assert order["balance_due"] == str(pledge.balance_due) and order["balance_deadline"]
     assert order["paid_amount"] == str(pledge.deposit_amount)
     assert order["shipments"] == [] and isinstance(order["credits"], list)
