@@ -451,7 +451,8 @@ def balance_lapse_run(*, campaign_id: int, chunk_size: int | None = None) -> boo
 
             lapsed = Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.LAPSED).count()
             announce(
-                f"shop.{campaign.shop_id}", "campaign.lapsed", {"campaign": campaign_id, "lapsed": lapsed}
+                [f"shop.{campaign.shop_id}"],
+                {"type": "campaign.lapsed", "campaign": campaign_id, "lapsed": lapsed},
             )
             campaign_after_lapse_task.delay_on_commit(campaign_id)
     return True

@@ -182,7 +182,8 @@ def cycle_delivery_add(*, cycle_id: int, delivery_id: int) -> None:
         if order is None:
             return  # the order is built later from every paid box
         d = (
-            CycleDelivery.objects.select_for_update()
+            # Only the box row is locked: PostgreSQL cannot lock the nullable side of the variant joins.
+            CycleDelivery.objects.select_for_update(of=("self",))
             .filter(pk=delivery_id, status=DeliveryStatus.CHARGED, added_to_order=False)
             .values(
                 "pledge__variant__factory_variant_id",
@@ -297,9 +298,8 @@ def campaign_after_lapse(*, campaign_id: int) -> str:
                 )
                 if updated:
                     announce(
-                        f"shop.{campaign.shop_id}",
-                        "campaign.moq_shortfall",
-                        {"campaign": campaign.pk, "shortfall": short},
+                        [f"shop.{campaign.shop_id}"],
+                        {"type": "campaign.moq_shortfall", "campaign": campaign.pk, "shortfall": short},
                     )
             return "moq_shortfall"
     with transaction.atomic(durable=True):
