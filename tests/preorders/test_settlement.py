@@ -43,9 +43,9 @@ from preorders.services.release import (
     factory_order_releases_sweep,
 )
 from shops.models import Factory, FactoryProduct, FactoryVariant, ShopRole
+from tests import servers
 from tests.factories import FanFactory, ShopMemberFactory, UserFactory
 from tests.preorders.conftest import expire, make_campaign, shop_product
-from tests import servers
 
 pytestmark = pytest.mark.django_db
 
@@ -707,3 +707,48 @@ def test_reconcile_command_exit_status(require_services, shop, jacket):
     pledge = Pledge.objects.get()
     assert f"amount_mismatch      pledge-{pledge.pk}-charge" in dirty.stdout
     assert "1 differences" in dirty.stderr
+
+
+def test_admin_campaign_form_checks_and_defaults_the_money_terms(client, shop, jacket):
+    product, _v_l, _v_m = shop_product(shop, jacket)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    deadline = timezone.localtime() + dt.timedelta(days=7)
+    form = {
+        "created_by": admin.pk,
+        "shop": shop.pk,
+        "product": product.pk,
+        "factory_product": jacket.pk,
+        "kind": "group",
+        "title": "后台建的团",
+        "status": "draft",
+        "target_quantity": 10,
+        "deadline_0": deadline.strftime("%Y-%m-%d"),
+        "deadline_1": deadline.strftime("%H:%M:%S"),
+        "deposit_percent": "10",
+        "base_unit_price": "500.00",
+        "currency": "CNY",
+        "cutoff_hours": 0,
+        "lapse_rule": "refund",
+        "late_compensation_percent": "6",
+        "tiers-TOTAL_FORMS": 0,
+        "tiers-INITIAL_FORMS": 0,
+        "tiers-MIN_NUM_FORMS": 0,
+        "tiers-MAX_NUM_FORMS": 1000,
+    }
+    assert client.get("/admin/preorders/campaign/add/").status_code == 200
+    refused = client.post("/admin/preorders/campaign/add/", form)
+    assert refused.status_code == 200 and not Campaign.objects.exists()
+    with override("zh-hans"):
+        message = gettext("A group campaign with a deposit below 100% needs a balance_deadline.")
+    assert message in refused.content.decode()
+    balance = deadline + dt.timedelta(days=3)
+    form |= {
+        "balance_deadline_0": balance.strftime("%Y-%m-%d"),
+        "balance_deadline_1": balance.strftime("%H:%M:%S"),
+    }
+    assert client.post("/admin/preorders/campaign/add/", form).status_code == 302
+    campaign = Campaign.objects.get()
+    # ship_by left empty: the balance deadline plus the 30-day lead time plus 3 days, as campaign_create does.
+    assert campaign.ship_by == campaign.balance_deadline + dt.timedelta(days=33)
+    assert campaign.lapse_rule == "refund" and campaign.late_compensation_percent == D("6")
