@@ -152,17 +152,25 @@ def ledger_has(reference: str) -> bool:
 
 def _sums(filters: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     """Sum of legs by (transaction kind, account) for transactions matching `filters`."""
+    return statements_sums(None, **filters).get(None, {})
+
+
+def statements_sums(group: str | None, **filters: Any) -> dict[Any, dict[tuple[str, str], Decimal]]:
+    """Sums of legs by (kind, account), per value of the transaction field `group` (None: one group)."""
     from django.db.models import Sum
 
+    fields = ["transaction__kind", "account"] + ([f"transaction__{group}"] if group else [])
     rows = (
         LedgerLeg.objects.filter(**{f"transaction__{k}": v for k, v in filters.items()})
-        .values("transaction__kind", "account")
+        .values(*fields)
         .annotate(total=Sum("amount"))
         .order_by()
     )
-    out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    out: dict[Any, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in rows:
-        out[(r["transaction__kind"], r["account"])] += r["total"]
+        out[r[f"transaction__{group}"] if group else None][(r["transaction__kind"], r["account"])] += r[
+            "total"
+        ]
     return out
 
 
@@ -172,8 +180,23 @@ def statement(**filters: Any) -> dict[str, Any]:
     `balanced` checks the books two ways: every transaction's legs sum to zero, and the cash the provider
     holds for these transactions equals what is still held plus every payable.
     """
-    sums = _sums(filters)
+    return statement_from_sums(_sums(filters), legs_zero=not unbalanced_transactions(**filters))
 
+
+def statements_by(group: str, **filters: Any) -> dict[Any, dict[str, Any]]:
+    """statement() for each value of the transaction field `group` (e.g. campaign_id), in two queries."""
+    unbalanced = set(
+        LedgerTransaction.objects.filter(pk__in=unbalanced_transactions(**filters)).values_list(
+            group, flat=True
+        )
+    )
+    return {
+        key: statement_from_sums(sums, legs_zero=key not in unbalanced)
+        for key, sums in statements_sums(group, **filters).items()
+    }
+
+
+def statement_from_sums(sums: dict[tuple[str, str], Decimal], *, legs_zero: bool = True) -> dict[str, Any]:
     def account_total(account: str, kinds: Iterable[str] | None = None) -> Decimal:
         return sum(
             (v for (k, a), v in sums.items() if a == account and (kinds is None or k in kinds)), Decimal(0)
@@ -193,7 +216,7 @@ def statement(**filters: Any) -> dict[str, Any]:
     fee = -account_total(Account.PLATFORM_FEES)
     price_credits = account_total(Account.PRICE_CREDITS)
     cash = account_total(Account.PROVIDER)
-    legs_zero = sum(sums.values(), Decimal(0)) == 0 and not unbalanced_transactions(**filters)
+    legs_zero = legs_zero and sum(sums.values(), Decimal(0)) == 0
     identity = cash == held + forfeit_unreleased + payable_factory + payable_shop + fee
     flow = collected - refunded - compensated == cash
     return {
@@ -203,6 +226,7 @@ def statement(**filters: Any) -> dict[str, Any]:
         "compensated": compensated,
         "price_credits": price_credits,
         "held": held,
+        "forfeited_held": forfeit_unreleased,
         "payable_to_factory": payable_factory,
         "payable_to_shop": payable_shop,
         "platform_fee": fee,

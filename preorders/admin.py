@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -6,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from preorders import services
@@ -22,7 +24,7 @@ from preorders.models import (
     SubscriptionCycle,
     Tier,
 )
-from preorders.services.campaigns import deadline_clean
+from preorders.services.campaigns import deadline_clean, money_terms_clean
 
 
 class TierInline(admin.TabularInline):
@@ -60,6 +62,36 @@ class CampaignAdminForm(forms.ModelForm):
         except DomainError as exc:
             raise forms.ValidationError(exc.message, code=exc.code) from None
 
+    def clean(self) -> dict[str, Any]:
+        """The money terms get campaign_create's rules and defaults: a balance deadline for a group
+        campaign below a 100% deposit, ship_by after it (empty: the service's default)."""
+        cleaned = super().clean()
+        kind, deadline, percent = (cleaned.get(k) for k in ("kind", "deadline", "deposit_percent"))
+        if kind is None or deadline is None or percent is None:
+            return cleaned  # a field error is shown already
+        factory_product = cleaned.get("factory_product")
+        try:
+            terms = money_terms_clean(
+                kind=kind,
+                deadline=deadline,
+                deposit_percent=percent,
+                lead_time_days=factory_product.lead_time_days if factory_product else 0,
+                balance_deadline=cleaned.get("balance_deadline"),
+                lapse_rule=cleaned.get("lapse_rule"),
+                ship_by=cleaned.get("ship_by"),
+                late_compensation_percent=cleaned.get("late_compensation_percent"),
+            )
+        except DomainError as exc:
+            field = next((f for f in MONEY_TERM_FIELDS if exc.code.startswith(f)), None)
+            self.add_error(field, forms.ValidationError(exc.message, code=exc.code))
+            return cleaned
+        cleaned.update(terms)
+        return cleaned
+
+
+# The money-term fields, by the prefix of the codes money_terms_clean raises for each.
+MONEY_TERM_FIELDS = ("balance_deadline", "lapse_rule", "ship_by", "late_compensation_percent")
+
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
@@ -74,6 +106,8 @@ class CampaignAdmin(admin.ModelAdmin):
         "target_quantity",
         "cap",
         "deadline",
+        "balance_deadline",
+        "ship_by",
         "closed_at",
     ]
     list_filter = ["kind", "status"]
@@ -89,6 +123,52 @@ class CampaignAdmin(admin.ModelAdmin):
         "lapsed_at",
         "moq_shortfall",
         "moq_decision",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "shop",
+                    "product",
+                    "factory_product",
+                    "kind",
+                    "title",
+                    "status",
+                    "target_quantity",
+                    "cap",
+                    "deadline",
+                    "deposit_percent",
+                    "per_fan_limit",
+                    "base_unit_price",
+                    "currency",
+                    "cadence",
+                    "cycles",
+                    "cutoff_hours",
+                    "created_by",
+                ]
+            },
+        ),
+        (
+            _("Balance and shipping"),
+            {"fields": ["balance_deadline", "lapse_rule", "ship_by", "late_compensation_percent"]},
+        ),
+        (
+            _("Progress"),
+            {
+                "fields": [
+                    "committed_quantity",
+                    "final_unit_price",
+                    "launched_at",
+                    "decided_at",
+                    "closed_at",
+                    "balance_reminded",
+                    "lapsed_at",
+                    "moq_shortfall",
+                    "moq_decision",
+                ]
+            },
+        ),
     ]
     inlines = [TierInline]
     actions = ["close_now"]

@@ -16,6 +16,7 @@ from core.errors import Forbidden, Invalid, NotFound
 from preorders import selectors, services
 from preorders.access import access_campaign
 from preorders.models import Campaign, FactoryOrder
+from preorders.statements import factory_statement, factory_statement_out
 from shops.models import Factory
 
 BOARD_SALT = "preorders.demand-board"
@@ -23,6 +24,15 @@ BOARD_SALT = "preorders.demand-board"
 
 def board_token(factory: Factory) -> str:
     return signing.dumps({"factory": factory.pk}, salt=BOARD_SALT)
+
+
+def board_factory(token: str) -> Factory | None:
+    """The factory a signed board link is for; None for a forged or unknown one."""
+    try:
+        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
+    return Factory.objects.filter(pk=factory_id).first()
 
 
 class ShopTimeField(serializers.DateTimeField):
@@ -405,11 +415,9 @@ class DemandBoardApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, token: str) -> Response:
-        try:
-            factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
-        except (signing.BadSignature, KeyError, TypeError):
-            raise NotFound() from None
-        factory = Factory.objects.filter(pk=factory_id).first()
+        factory = board_factory(token)
         if factory is None:
             raise NotFound()
-        return Response(selectors.factory_demand(factory=factory))
+        # The factory's settlement statement: aggregates per campaign or cycle, never a fan.
+        statement = factory_statement_out(factory_statement(factory))
+        return Response({**selectors.factory_demand(factory=factory), "statement": statement})

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import api, api_box
+from preorders import api, api_box, api_settlement
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
@@ -8,6 +8,16 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/launch/", api.CampaignLaunchApi.as_view(), name="api-campaign-launch"),
     path(
         "campaigns/<int:campaign_id>/pledges/", api.CampaignPledgesApi.as_view(), name="api-campaign-pledges"
+    ),
+    path(
+        "campaigns/<int:campaign_id>/settlement/",
+        api_settlement.CampaignSettlementApi.as_view(),
+        name="api-campaign-settlement",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/moq-decision/",
+        api_settlement.CampaignMoqDecisionApi.as_view(),
+        name="api-campaign-moq-decision",
     ),
     path("me/pledges/", api.MyPledgesApi.as_view(), name="api-my-pledges"),
     path("me/orders/", api.MyOrdersApi.as_view(), name="api-my-orders"),

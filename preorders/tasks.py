@@ -1,6 +1,14 @@
 from celery import shared_task
 
-from preorders.services import balance, closing, cycle_charging, factory_orders, payments, subscriptions
+from preorders.services import (
+    balance,
+    closing,
+    cycle_charging,
+    factory_orders,
+    payments,
+    release,
+    subscriptions,
+)
 
 
 @shared_task(acks_late=True)
@@ -74,3 +82,8 @@ def delivery_tell_task(delivery_id: int, what: str) -> None:
 @shared_task(acks_late=True)
 def cycle_rollup_if_settled_task(cycle_id: int) -> None:
     cycle_charging.cycle_rollup_if_settled(cycle_id=cycle_id)
+
+
+@shared_task(acks_late=True)
+def factory_order_releases_sweep_task() -> None:
+    release.factory_order_releases_sweep()

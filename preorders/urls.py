@@ -1,9 +1,14 @@
 from django.urls import path
 
-from preorders import views, views_box
+from preorders import views, views_box, views_settlement
 
 urlpatterns = [
     path("factory-board/<str:token>/", views.factory_board_page, name="factory-board"),
+    path(
+        "factory-board/<str:token>/statement.csv",
+        views_settlement.factory_statement_csv,
+        name="factory-statement-csv",
+    ),
     path("factory-orders/<int:order_id>/export.csv", views.factory_order_csv, name="factory-order-csv"),
     path("factory-orders/<int:order_id>/print/", views.factory_order_print, name="factory-order-print"),
     # Owner pages (shop staff).
@@ -12,6 +17,18 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/", views.campaign_detail_page, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/poster.png", views.campaign_poster, name="campaign-poster"),
     path("campaigns/<int:campaign_id>/box/", views_box.campaign_box_page, name="campaign-box"),
+    path(
+        "campaigns/<int:campaign_id>/settlement/",
+        views_settlement.campaign_settlement_page,
+        name="campaign-settlement",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/settlement.csv",
+        views_settlement.campaign_settlement_csv,
+        name="campaign-settlement-csv",
+    ),
+    path("shop/settlement/", views_settlement.shop_settlement_page, name="shop-settlement"),
+    path("shop/settlement.csv", views_settlement.shop_settlement_csv, name="shop-settlement-csv"),
     # Fan pages.
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),

@@ -17,7 +17,16 @@ from core.errors import NotFound
 from preorders import selectors
 from preorders.access import access_campaign
 from preorders.box_selectors import DELIVERY_NOTE_COLUMNS, cycle_delivery_notes
-from preorders.models import HOLDING_STATUSES, Cadence, Campaign, CampaignKind, CampaignStatus, FactoryOrder
+from preorders.dashboard import owner_panels
+from preorders.models import (
+    HOLDING_STATUSES,
+    Cadence,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    FactoryOrder,
+    LapseRule,
+)
 from preorders.poster import render_poster
 from preorders.selectors import (
     campaign_current_unit_price,
@@ -25,9 +34,15 @@ from preorders.selectors import (
     factory_order_list,
     factory_order_totals,
 )
+from preorders.services.campaigns import SHIP_BY_SLACK
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember
 from shops.roles import is_managing
+
+# The value a datetime-local input holds: local wall time to the minute.
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+# The form proposes the balance deadline this long after the deadline.
+BALANCE_DEFAULT = dt.timedelta(days=3)
 
 
 def _order(order_id: int) -> FactoryOrder:
@@ -233,6 +248,9 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             product = None
         if product is None:
             raise Http404
+    lead_days = product.factory_product.lead_time_days if product and product.factory_product else 0
+    deadline = timezone.localtime() + dt.timedelta(days=14)
+    balance_at = deadline + BALANCE_DEFAULT
     context = {
         "shop": member.shop,
         "membership": member,
@@ -241,7 +259,12 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "product": product,
         "can_manage": is_managing(member),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
-        "default_deadline": (timezone.localtime() + dt.timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+        "lead_days": lead_days,
+        "default_deadline": deadline.strftime(LOCAL_INPUT),
+        # The service's own defaults (money_terms_clean), shown so the owner sees and can change them.
+        "default_balance_deadline": balance_at.strftime(LOCAL_INPUT),
+        "default_ship_by": (balance_at + dt.timedelta(days=lead_days) + SHIP_BY_SLACK).strftime(LOCAL_INPUT),
+        "lapse_rules": LapseRule.choices,
         "cadences": Cadence.choices,
         "config": {
             "shop": member.shop_id,
@@ -259,6 +282,7 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
     campaign, member = _staff_campaign(request, campaign_id)
     pledges = list(selectors.pledge_list_for_campaign(campaign=campaign)[:500])
     share_url = request.build_absolute_uri(reverse("campaign-join", args=[campaign.pk]))
+    can_manage = is_managing(member)
     return render(
         request,
         "preorders/campaign_detail.html",
@@ -268,13 +292,15 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
             "my_shops": _my_shops(request),
             "campaign": campaign,
             "pledges": pledges,
-            "can_manage": is_managing(member),
+            "can_manage": can_manage,
             "share_url": share_url,
             "price": campaign_current_unit_price(campaign),
+            **owner_panels(campaign, can_manage=can_manage),
             "config": {
                 **_campaign_config(campaign),
                 "page": "detail",
                 "launch_api": reverse("api-campaign-launch", args=[campaign.pk]),
+                "moq_api": reverse("api-campaign-moq-decision", args=[campaign.pk]),
             },
         },
     )
@@ -382,18 +408,18 @@ def my_orders(request: HttpRequest) -> HttpResponse:
 
 def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
     """The factory's read-only demand board: committed demand by variant against each MOQ, refreshed live."""
-    from django.core import signing
+    from preorders.api import board_factory
+    from preorders.statements import factory_statement
 
-    from preorders.api import BOARD_SALT
-    from shops.models import Factory
-
-    try:
-        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
-    except (signing.BadSignature, KeyError, TypeError):
-        raise Http404 from None
-    factory = get_object_or_404(Factory, pk=factory_id)
+    factory = board_factory(token)
+    if factory is None:
+        raise Http404
     demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:
             row["percent"] = min(100, round(100 * row["committed"] / row["moq"])) if row["moq"] else 100
-    return render(request, "preorders/factory_board.html", {"demand": demand, "token": token})
+    return render(
+        request,
+        "preorders/factory_board.html",
+        {"demand": demand, "token": token, "statement": factory_statement(factory)},
+    )

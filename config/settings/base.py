@@ -191,6 +191,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "preorders-dunning": {"task": "preorders.tasks.dunning_run_task", "schedule": 60.0},
     "preorders-balance-lapses": {"task": "preorders.tasks.balance_lapses_due_task", "schedule": 60.0},
     "preorders-balance-reminders": {"task": "preorders.tasks.balance_reminders_run_task", "schedule": 60.0},
+    # Sent factory orders whose release (the settlement posting) a crash left unposted.
+    "preorders-release-sweep": {
+        "task": "preorders.tasks.factory_order_releases_sweep_task",
+        "schedule": 300.0,
+    },
     # Charges whose answer and notification never came: ask the provider.
     "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
     # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.

@@ -25,6 +25,7 @@ from preorders.models import (
     SubscriptionCycle,
 )
 from preorders.money import line_value
+from preorders.services.release import cycle_box_release, factory_order_release
 from preorders.services.settlement import pledges_refund_chunked
 
 TRANSITIONS: dict[str, set[str]] = {
@@ -181,6 +182,7 @@ def cycle_delivery_add(*, cycle_id: int, delivery_id: int) -> None:
         if order is None:
             return  # the order is built later from every paid box
         d = (
+            # Only the box row is locked: PostgreSQL cannot lock the nullable side of the variant joins.
             CycleDelivery.objects.select_for_update(of=("self",))
             .filter(pk=delivery_id, status=DeliveryStatus.CHARGED, added_to_order=False)
             .values(
@@ -210,6 +212,7 @@ def cycle_delivery_add(*, cycle_id: int, delivery_id: int) -> None:
             },
         )
         CycleDelivery.objects.filter(pk=delivery_id).update(added_to_order=True)
+        cycle_box_release(order=order, delivery_id=delivery_id)
 
 
 def factory_order_transition(
@@ -218,16 +221,20 @@ def factory_order_transition(
     """draft → sent → confirmed → in production → shipped → delivered, or cancelled (with refunds)."""
     with transaction.atomic(durable=True):
         order = FactoryOrder.objects.select_for_update().get(pk=order_id)
-        if status == order.status:
-            return order
-        if status not in TRANSITIONS.get(order.status, set()):
-            raise Conflict(
-                _("A factory order cannot go from %(a)s to %(b)s.") % {"a": order.status, "b": status},
-                code="transition_invalid",
-            )
-        order.status = status
-        order.save(update_fields=["status", "updated_at"])
-    if status == FactoryOrderStatus.CANCELLED:
+        repeated = status == order.status
+        if not repeated:
+            if status not in TRANSITIONS.get(order.status, set()):
+                raise Conflict(
+                    _("A factory order cannot go from %(a)s to %(b)s.") % {"a": order.status, "b": status},
+                    code="transition_invalid",
+                )
+            order.status = status
+            order.save(update_fields=["status", "updated_at"])
+    # After the status commit, and again when the same move is asked twice (a rerun finishes it).
+    if status == FactoryOrderStatus.SENT:
+        with transaction.atomic(durable=True):
+            factory_order_release(order_id=order_id)
+    elif status == FactoryOrderStatus.CANCELLED and not repeated:
         factory_order_refunds_run(order_id=order_id)
     return order
 

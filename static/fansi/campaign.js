@@ -147,8 +147,26 @@
     deadline_past: "deadline", deadline_invalid: "deadline", tiers_invalid: "tiers", tiers_not_increasing: "tiers",
     deposit_percent_invalid: "deposit_percent", target_quantity_invalid: "target_quantity", below_moq: "target_quantity",
     cap_below_target: "cap", cap_invalid: "cap", per_fan_limit_invalid: "per_fan_limit", cadence_invalid: "cadence",
-    cycles_invalid: "cycles", cutoff_hours_invalid: "cutoff_hours", title_invalid: "title", kind_invalid: "kind"
+    cycles_invalid: "cycles", cutoff_hours_invalid: "cutoff_hours", title_invalid: "title", kind_invalid: "kind",
+    balance_deadline_required: "balance_deadline", balance_deadline_before_deadline: "balance_deadline",
+    balance_deadline_invalid: "balance_deadline", balance_deadline_too_far: "balance_deadline",
+    lapse_rule_invalid: "lapse_rule", ship_by_before_balance_deadline: "ship_by", ship_by_invalid: "ship_by",
+    ship_by_too_far: "ship_by", late_compensation_percent_invalid: "late_compensation_percent"
   };
+
+  /* datetime-local values are local wall time ("2026-12-03T18:00"): add days to one and format it back. */
+  function localInputPlusDays(value, days) {
+    var d = value ? new Date(value) : null;
+    if (!d || isNaN(d)) return "";
+    d.setDate(d.getDate() + days);
+    function pad(n) { return (n < 10 ? "0" : "") + n; }
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function isoOrNull(value) {
+    if (!value) return null;
+    var d = new Date(value);
+    return isNaN(d) ? value : d.toISOString();
+  }
 
   function initNew() {
     var form = $("campaign-form");
@@ -170,10 +188,32 @@
     function syncKind() {
       var sub = form.querySelector('[name="kind"]:checked').value === "subscription";
       form.querySelectorAll(".sub-only").forEach(function (el) { el.hidden = !sub; });
+      form.querySelectorAll(".group-only").forEach(function (el) { el.hidden = sub; });
       form.querySelector("[data-label-group]").hidden = sub;
       form.querySelector("[data-label-sub]").hidden = !sub;
     }
     form.querySelectorAll('[name="kind"]').forEach(function (r) { r.addEventListener("change", syncKind); });
+
+    // Money terms: the balance deadline follows the deadline (+3 days) and ship-by follows the balance
+    // deadline (+ lead time + 3 days) until the owner edits them; a full deposit needs no balance deadline.
+    var leadDays = Number(form.getAttribute("data-lead-days") || 0);
+    var edited = { balance_deadline: false, ship_by: false };
+    function syncBalanceRequired() {
+      var full = Number(form.deposit_percent.value) >= 100;
+      form.balance_deadline.required = !full;
+      form.querySelector("[data-balance-required]").hidden = full;
+    }
+    function followShipBy() {
+      if (!edited.ship_by) form.ship_by.value = localInputPlusDays(form.balance_deadline.value || form.deadline.value, leadDays + 3);
+    }
+    form.deadline.addEventListener("change", function () {
+      if (!edited.balance_deadline) form.balance_deadline.value = localInputPlusDays(form.deadline.value, 3);
+      followShipBy();
+    });
+    form.balance_deadline.addEventListener("input", function () { edited.balance_deadline = true; followShipBy(); });
+    form.ship_by.addEventListener("input", function () { edited.ship_by = true; });
+    form.deposit_percent.addEventListener("input", syncBalanceRequired);
+    syncBalanceRequired();
     syncKind();
 
     function clearErrors() {
@@ -223,6 +263,12 @@
         deadline: deadline && !isNaN(deadline) ? deadline.toISOString() : form.deadline.value,
         deposit_percent: num("deposit_percent"), per_fan_limit: num("per_fan_limit"), tiers: tiers
       };
+      body.late_compensation_percent = num("late_compensation_percent");
+      if (kind === "group") {
+        body.balance_deadline = isoOrNull(form.balance_deadline.value);
+        body.lapse_rule = form.lapse_rule.value;
+        body.ship_by = isoOrNull(form.ship_by.value);
+      }
       if (kind === "subscription") {
         body.cadence = form.cadence.value;
         body.cycles = num("cycles");
@@ -269,6 +315,26 @@
         }).catch(function (err) { launch.disabled = false; Fansi.toastError(err); });
       });
     }
+    // The owner's answer to a MOQ shortfall after lapses: ship anyway, or cancel with full refunds.
+    document.querySelectorAll("#moq-shortfall [data-decision]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var decision = button.getAttribute("data-decision");
+        var question = decision === "cancel"
+          ? gettext("Cancel this campaign and refund every fan in full?")
+          : gettext("Ship anyway below the factory minimum, at the same price?");
+        if (!window.confirm(question)) return;
+        var buttons = document.querySelectorAll("#moq-shortfall [data-decision]");
+        buttons.forEach(function (b) { b.disabled = true; });
+        api("POST", CFG.moq_api, { decision: decision }).then(function () {
+          Fansi.toastAfterReload(decision === "cancel" ? gettext("Cancelled; every fan is refunded")
+            : gettext("The factory order will be built"));
+          window.location.reload();
+        }).catch(function (err) {
+          buttons.forEach(function (b) { b.disabled = false; });
+          Fansi.toastError(err);
+        });
+      });
+    });
     var last = CFG.committed_quantity;
     watch([{ id: CFG.id, api: CFG.api, status: CFG.status }], function (data) {
       renderProgress(root, data);
