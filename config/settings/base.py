@@ -191,6 +191,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "preorders-dunning": {"task": "preorders.tasks.dunning_run_task", "schedule": 60.0},
     "preorders-balance-lapses": {"task": "preorders.tasks.balance_lapses_due_task", "schedule": 60.0},
     "preorders-balance-reminders": {"task": "preorders.tasks.balance_reminders_run_task", "schedule": 60.0},
+    # 慢就赔 at ship_by (and after-sales refunds a crash left unpaid); receipt confirmed 7 days after delivery.
+    "preorders-late-compensation": {"task": "preorders.tasks.late_compensation_due_task", "schedule": 60.0},
+    "preorders-shipments-autoconfirm": {
+        "task": "preorders.tasks.shipments_autoconfirm_run_task",
+        "schedule": 60.0,
+    },
     # Charges whose answer and notification never came: ask the provider.
     "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
     # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.

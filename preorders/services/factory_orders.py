@@ -226,7 +226,11 @@ def factory_order_transition(
                 code="transition_invalid",
             )
         order.status = status
-        order.save(update_fields=["status", "updated_at"])
+        fields = ["status", "updated_at"]
+        if status == FactoryOrderStatus.SENT and order.sent_at is None:
+            order.sent_at = timezone.now()
+            fields.append("sent_at")
+        order.save(update_fields=fields)
     if status == FactoryOrderStatus.CANCELLED:
         factory_order_refunds_run(order_id=order_id)
     return order
@@ -291,9 +295,8 @@ def campaign_after_lapse(*, campaign_id: int) -> str:
                 )
                 if updated:
                     announce(
-                        f"shop.{campaign.shop_id}",
-                        "campaign.moq_shortfall",
-                        {"campaign": campaign.pk, "shortfall": short},
+                        [f"shop.{campaign.shop_id}"],
+                        {"type": "campaign.moq_shortfall", "campaign": campaign.pk, "shortfall": short},
                     )
             return "moq_shortfall"
     with transaction.atomic(durable=True):
