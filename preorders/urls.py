@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import views
+from preorders import views, views_fulfilment
 
 urlpatterns = [
     path("factory-board/<str:token>/", views.factory_board_page, name="factory-board"),
@@ -11,8 +11,18 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail_page, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/poster.png", views.campaign_poster, name="campaign-poster"),
+    path(
+        "campaigns/<int:campaign_id>/after-sales/",
+        views_fulfilment.campaign_after_sales_page,
+        name="campaign-after-sales",
+    ),
     # Fan pages.
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
     path("me/pledges/", views.my_pledges, name="my-pledges"),
+    path(
+        "me/orders/<int:pledge_id>/after-sales/",
+        views_fulfilment.pledge_after_sales_page,
+        name="pledge-after-sales",
+    ),
 ]

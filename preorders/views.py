@@ -361,19 +361,21 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
 
 
 def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The factory's read-only demand board: committed demand by variant against each MOQ, refreshed live."""
-    from django.core import signing
-
-    from preorders.api import BOARD_SALT
-    from shops.models import Factory
+    """The factory's board behind its signed link: committed demand by variant against each MOQ, refreshed
+    live, and its orders with the per-fan lines to ship, a shipment form and a CSV upload."""
+    from preorders.access import access_board
+    from preorders.fulfilment_selectors import board_orders
 
     try:
-        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
-    except (signing.BadSignature, KeyError, TypeError):
+        factory = access_board(token)
+    except NotFound:
         raise Http404 from None
-    factory = get_object_or_404(Factory, pk=factory_id)
     demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:
             row["percent"] = min(100, round(100 * row["committed"] / row["moq"])) if row["moq"] else 100
-    return render(request, "preorders/factory_board.html", {"demand": demand, "token": token})
+    return render(
+        request,
+        "preorders/factory_board.html",
+        {"demand": demand, "token": token, "orders": board_orders(factory)},
+    )
