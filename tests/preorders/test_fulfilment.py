@@ -680,3 +680,16 @@ def test_late_risk_is_for_the_shop_staff(flow, other_shop, api_for):
     assert api_for(other_shop.owner).get(url).status_code == 404
     assert api_for(flow.fans[0].user).get(url).status_code == 404
     assert api_for(ShopFactory().owner).get(url).status_code == 404
+
+
+def test_admin_marks_a_parcel_delivered(flow, owner, api_for, client):
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    sid = ship(api_for(owner), flow.order, [flow.pledges[0]], "ADM1").json()["id"]
+    client.force_login(admin)
+    marked = client.post(
+        "/admin/preorders/shipment/", {"action": "mark_delivered", "_selected_action": [sid]}
+    )
+    assert marked.status_code == 302
+    assert Shipment.objects.get(pk=sid).status == "delivered"
+    assert client.get(f"/admin/preorders/shipment/{sid}/change/").status_code == 200
+    assert client.get("/admin/preorders/aftersalesrequest/").status_code == 200
