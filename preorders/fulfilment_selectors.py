@@ -62,7 +62,7 @@ def factory_order_sources(
         campaign = s.campaign if s.campaign_id else s.cycle.campaign
         if shop_ids is not None and campaign.shop_id not in shop_ids:
             continue
-        row: dict[str, Any] = {"campaign": campaign.pk, "title": campaign.title}
+        row: dict[str, Any] = {"campaign": campaign.pk}
         if s.cycle_id:
             row.update({"cycle": s.cycle_id, "quantity": charged.get(s.cycle_id, 0) or 0})
         else:
