@@ -85,7 +85,7 @@ class ShipmentOut(serializers.Serializer):
     pledges = serializers.ListField(child=serializers.IntegerField())
 
 
-class ImportOut(serializers.Serializer):
+class ShipmentImportOut(serializers.Serializer):
     created = serializers.IntegerField()
     shipments = serializers.ListField(child=serializers.IntegerField())
     errors = serializers.ListField(child=serializers.DictField())
@@ -138,7 +138,7 @@ class FactoryOrderShipmentsImportApi(APIView):
                 "properties": {"file": {"type": "string", "format": "binary"}},
             }
         },
-        responses=ImportOut,
+        responses=ShipmentImportOut,
     )
     def post(self, request: Request, order_id: int) -> Response:
         order, shop_ids = access_factory_order_to_ship(request.user, order_id)
@@ -210,7 +210,7 @@ class BoardShipmentsImportApi(BoardApi):
                 "properties": {"file": {"type": "string", "format": "binary"}},
             }
         },
-        responses=ImportOut,
+        responses=ShipmentImportOut,
     )
     def post(self, request: Request, token: str, order_id: int) -> Response:
         order = access_factory_order_on_board(access_board(token), order_id)

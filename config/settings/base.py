@@ -271,6 +271,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShopRoleEnum": "shops.models.ShopRole",
         "StaffRoleEnum": [("manager", "manager"), ("assistant", "assistant")],
+        # Factory orders come in two answers (with and without their sources).
+        "FactoryOrderStatusEnum": "preorders.models.FactoryOrderStatus",
     },
 }
 
