@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from core.errors import DomainError
 from preorders import services
 from preorders.models import (
+    AfterSalesRequest,
     BoxItem,
     Campaign,
     FactoryOrder,
@@ -21,9 +22,12 @@ from preorders.models import (
     LedgerEntry,
     Pledge,
     RetentionOffer,
+    Shipment,
+    ShipmentItem,
     SubscriptionCycle,
     Tier,
 )
+from preorders.services import fulfilment
 from preorders.services.campaigns import deadline_clean, money_terms_clean
 
 
@@ -295,3 +299,71 @@ class FactoryOrderAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # orders come from roll-ups only
+
+
+# --- fulfilment ------------------------------------------------------------------------------------------
+
+
+class ShipmentItemInline(admin.TabularInline):
+    model = ShipmentItem
+    extra = 0
+    can_delete = False
+    fields = ["pledge", "quantity", "lost"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    """Read-mostly: parcels are recorded through the API, the board or a CSV; the admin can mark them."""
+
+    list_display = [
+        "id",
+        "factory_order",
+        "fan",
+        "carrier",
+        "tracking_number",
+        "status",
+        "shipped_at",
+        "confirmed_at",
+    ]
+    list_filter = ["status", "confirmed_by"]
+    search_fields = ["tracking_number"]
+    readonly_fields = [f.name for f in Shipment._meta.fields]
+    inlines = [ShipmentItemInline]
+    actions = ["mark_delivered", "mark_lost"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Shipment], step) -> None:
+        for shipment in queryset.order_by("pk"):
+            try:
+                step(shipment_id=shipment.pk)
+            except DomainError as exc:
+                self.message_user(request, f"{shipment}: {exc.message}", level=messages.ERROR)
+
+    @admin.action(description="Mark delivered")
+    def mark_delivered(self, request: HttpRequest, queryset: QuerySet[Shipment]) -> None:
+        self._each(request, queryset, fulfilment.shipment_deliver)
+
+    @admin.action(description="Mark lost")
+    def mark_lost(self, request: HttpRequest, queryset: QuerySet[Shipment]) -> None:
+        self._each(request, queryset, fulfilment.shipment_lose)
+
+
+@admin.register(AfterSalesRequest)
+class AfterSalesRequestAdmin(admin.ModelAdmin):
+    """Read-only: the shop decides on its after-sales page."""
+
+    list_display = ["id", "pledge", "kind", "amount", "status", "created_at", "decided_at"]
+    list_filter = ["status", "kind"]
+    readonly_fields = [f.name for f in AfterSalesRequest._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -14,12 +14,11 @@ from rest_framework.views import APIView
 
 from core.errors import Forbidden, Invalid, NotFound
 from preorders import selectors, services
-from preorders.access import access_campaign
+from preorders.access import BOARD_SALT, access_campaign, access_campaign_to_manage, is_admin
+from preorders.fulfilment_selectors import factory_order_sources, factory_orders_of_campaign
 from preorders.models import Campaign, FactoryOrder
 from preorders.statements import factory_statement, factory_statement_out
 from shops.models import Factory
-
-BOARD_SALT = "preorders.demand-board"
 
 
 def board_token(factory: Factory) -> str:
@@ -380,12 +379,41 @@ class FactoryOrderOut(serializers.ModelSerializer):
         return {k: str(v) for k, v in selectors.factory_order_totals(obj).items()}
 
 
-class FactoryOrderListApi(APIView):
-    permission_classes = [IsAdminUser]
+class FactoryOrderWithSourcesOut(FactoryOrderOut):
+    sources = serializers.SerializerMethodField()
 
-    @extend_schema(responses=FactoryOrderOut(many=True))
+    class Meta(FactoryOrderOut.Meta):
+        fields = [*FactoryOrderOut.Meta.fields, "sources"]
+
+    def get_sources(self, obj: FactoryOrder) -> list[dict[str, Any]]:
+        return self.context["sources"].get(obj.pk, [])
+
+
+class FactoryOrderListApi(APIView):
+    """Every factory order, for the platform's staff; ?campaign= the orders a campaign feeds, for the staff
+    or the campaign's owner. Each carries its sources: the campaigns feeding it and their paid units."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("campaign", int)], responses=FactoryOrderWithSourcesOut(many=True)
+    )
     def get(self, request: Request) -> Response:
-        return Response(FactoryOrderOut(selectors.factory_order_list()[:200], many=True).data)
+        campaign_id = _int_param(request, "campaign")
+        shop_ids: set[int] | None = None
+        if campaign_id is None:
+            if not is_admin(request.user):
+                raise Forbidden()
+            orders = list(selectors.factory_order_list()[:200])
+        else:
+            if is_admin(request.user):
+                campaign = Campaign.objects.filter(pk=campaign_id).first()
+                if campaign is None:
+                    raise NotFound()
+            else:
+                campaign = access_campaign_to_manage(request.user, campaign_id)
+                shop_ids = {campaign.shop_id}
+            orders = list(factory_orders_of_campaign(campaign).distinct()[:200])
+        sources = factory_order_sources(orders, shop_ids=shop_ids)
+        return Response(FactoryOrderWithSourcesOut(orders, many=True, context={"sources": sources}).data)
 
 
 class StatusIn(serializers.Serializer):

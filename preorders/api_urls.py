@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import api, api_box, api_settlement
+from preorders import api, api_box, api_fulfilment, api_settlement
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
@@ -73,4 +73,81 @@ urlpatterns = [
         name="api-factory-order-transition",
     ),
     path("factory-board/<str:token>/", api.DemandBoardApi.as_view(), name="api-factory-board"),
+    # Fulfilment (preorders/api_fulfilment.py).
+    path(
+        "factory-orders/<int:order_id>/shipments/",
+        api_fulfilment.FactoryOrderShipmentsApi.as_view(),
+        name="api-factory-order-shipments",
+    ),
+    path(
+        "factory-orders/<int:order_id>/shipments/import/",
+        api_fulfilment.FactoryOrderShipmentsImportApi.as_view(),
+        name="api-factory-order-shipments-import",
+    ),
+    path(
+        "shipments/<int:shipment_id>/deliver/",
+        api_fulfilment.ShipmentDeliverApi.as_view(),
+        name="api-shipment-deliver",
+    ),
+    path(
+        "shipments/<int:shipment_id>/lost/",
+        api_fulfilment.ShipmentLostApi.as_view(),
+        name="api-shipment-lost",
+    ),
+    path(
+        "shipments/<int:shipment_id>/confirm/",
+        api_fulfilment.ShipmentConfirmApi.as_view(),
+        name="api-shipment-confirm",
+    ),
+    path(
+        "factory-board/<str:token>/orders/",
+        api_fulfilment.BoardOrdersApi.as_view(),
+        name="api-factory-board-orders",
+    ),
+    path(
+        "factory-board/<str:token>/orders/<int:order_id>/shipments/",
+        api_fulfilment.BoardShipmentsApi.as_view(),
+        name="api-factory-board-shipments",
+    ),
+    path(
+        "factory-board/<str:token>/orders/<int:order_id>/shipments/import/",
+        api_fulfilment.BoardShipmentsImportApi.as_view(),
+        name="api-factory-board-shipments-import",
+    ),
+    path(
+        "factory-board/<str:token>/shipments/<int:shipment_id>/deliver/",
+        api_fulfilment.BoardShipmentDeliverApi.as_view(),
+        name="api-factory-board-shipment-deliver",
+    ),
+    path(
+        "factory-board/<str:token>/shipments/<int:shipment_id>/lost/",
+        api_fulfilment.BoardShipmentLostApi.as_view(),
+        name="api-factory-board-shipment-lost",
+    ),
+    path(
+        "pledges/<int:pledge_id>/after-sales/",
+        api_fulfilment.PledgeAfterSalesApi.as_view(),
+        name="api-pledge-after-sales",
+    ),
+    path("after-sales/", api_fulfilment.AfterSalesListApi.as_view(), name="api-after-sales"),
+    path(
+        "after-sales/<int:request_id>/approve/",
+        api_fulfilment.AfterSalesApproveApi.as_view(),
+        name="api-after-sales-approve",
+    ),
+    path(
+        "after-sales/<int:request_id>/decline/",
+        api_fulfilment.AfterSalesDeclineApi.as_view(),
+        name="api-after-sales-decline",
+    ),
+    path(
+        "after-sales/<int:request_id>/photo/",
+        api_fulfilment.AfterSalesPhotoApi.as_view(),
+        name="api-after-sales-photo",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/late-risk/",
+        api_fulfilment.CampaignLateRiskApi.as_view(),
+        name="api-campaign-late-risk",
+    ),
 ]

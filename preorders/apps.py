@@ -11,6 +11,7 @@ class PreordersConfig(AppConfig):
         from fans.chat.hooks import card_builders
         from fans.crm.filters import EXTRA_FILTERS
         from payments.hooks import payment_settled
+        from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
         from preorders.bot import campaign_drafts, campaign_progress_answer
         from preorders.filters import CampaignParticipationFilter
         from preorders.services.balance import balance_settled

@@ -72,6 +72,8 @@ class Campaign(models.Model):
     )
     balance_reminded = models.PositiveSmallIntegerField(default=0)  # reminders sent: 0, 1 (24 h), 2 (2 h)
     lapsed_at = models.DateTimeField(null=True, blank=True)  # the balance-deadline sweep finished
+    # The ship-by sweep finished: every paid unit unshipped at ship_by has its compensation paid out.
+    late_checked_at = models.DateTimeField(null=True, blank=True)
     # After lapses, paid units per factory SKU below its MOQ: {"sku": {"paid": n, "moq": m}}; the owner
     # decides (moq_decision) before the factory order is built.
     moq_shortfall = models.JSONField(null=True, blank=True)
@@ -369,6 +371,8 @@ class FactoryOrder(models.Model):
         max_length=16, choices=FactoryOrderStatus.choices, default=FactoryOrderStatus.DRAFT
     )
     currency = models.CharField(max_length=3, default="CNY")
+    # When it went to the factory: a factory that had its full lead time before ship_by pays 慢就赔.
+    sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -503,4 +507,11 @@ from preorders.box_models import (  # noqa: E402, F401
     CycleChange,
     RetentionOffer,
     SubscriptionPrefs,
+)
+
+# Fulfilment's tables live in their own module; imported here so Django registers them with the app.
+from preorders.fulfilment_models import (  # noqa: E402, F401
+    AfterSalesRequest,
+    Shipment,
+    ShipmentItem,
 )

@@ -1,10 +1,13 @@
 from celery import shared_task
 
 from preorders.services import (
+    after_sales,
     balance,
     closing,
     cycle_charging,
     factory_orders,
+    fulfilment,
+    late_compensation,
     payments,
     release,
     subscriptions,
@@ -87,3 +90,25 @@ def cycle_rollup_if_settled_task(cycle_id: int) -> None:
 @shared_task(acks_late=True)
 def factory_order_releases_sweep_task() -> None:
     release.factory_order_releases_sweep()
+
+
+@shared_task(acks_late=True)
+def shipment_tell_task(shipment_id: int, what: str) -> None:
+    fulfilment.shipment_tell(shipment_id=shipment_id, what=what)
+
+
+@shared_task(acks_late=True)
+def shipments_autoconfirm_run_task() -> None:
+    fulfilment.shipments_autoconfirm_run()
+
+
+@shared_task(acks_late=True)
+def late_compensation_due_task() -> None:
+    """慢就赔 at ship_by, and any after-sales refund a crash left unpaid."""
+    late_compensation.late_compensation_due()
+    after_sales.after_sales_payouts_sweep()
+
+
+@shared_task(acks_late=True)
+def after_sales_tell_task(request_id: int, what: str) -> None:
+    after_sales.after_sales_tell(request_id=request_id, what=what)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import views, views_box, views_settlement
+from preorders import views, views_box, views_fulfilment, views_settlement
 
 urlpatterns = [
     path("factory-board/<str:token>/", views.factory_board_page, name="factory-board"),
@@ -29,10 +29,20 @@ urlpatterns = [
     ),
     path("shop/settlement/", views_settlement.shop_settlement_page, name="shop-settlement"),
     path("shop/settlement.csv", views_settlement.shop_settlement_csv, name="shop-settlement-csv"),
+    path(
+        "campaigns/<int:campaign_id>/after-sales/",
+        views_fulfilment.campaign_after_sales_page,
+        name="campaign-after-sales",
+    ),
     # Fan pages.
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
     path("me/pledges/", views.my_pledges, name="my-pledges"),
     path("me/orders/", views.my_orders, name="my-orders"),
     path("me/box/<int:pledge_id>/", views_box.pledge_box_page, name="pledge-box"),
+    path(
+        "me/orders/<int:pledge_id>/after-sales/",
+        views_fulfilment.pledge_after_sales_page,
+        name="pledge-after-sales",
+    ),
 ]

@@ -407,13 +407,16 @@ def my_orders(request: HttpRequest) -> HttpResponse:
 
 
 def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
-    """The factory's read-only demand board: committed demand by variant against each MOQ, refreshed live."""
-    from preorders.api import board_factory
+    """The factory's board behind its signed link: committed demand by variant against each MOQ, refreshed
+    live, and its orders with the per-fan lines to ship, a shipment form and a CSV upload."""
+    from preorders.access import access_board
+    from preorders.fulfilment_selectors import board_orders
     from preorders.statements import factory_statement
 
-    factory = board_factory(token)
-    if factory is None:
-        raise Http404
+    try:
+        factory = access_board(token)
+    except NotFound:
+        raise Http404 from None
     demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:
@@ -421,5 +424,10 @@ def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "preorders/factory_board.html",
-        {"demand": demand, "token": token, "statement": factory_statement(factory)},
+        {
+            "demand": demand,
+            "token": token,
+            "orders": board_orders(factory),
+            "statement": factory_statement(factory),
+        },
     )

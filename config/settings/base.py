@@ -196,6 +196,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "preorders.tasks.factory_order_releases_sweep_task",
         "schedule": 300.0,
     },
+    # 慢就赔 at ship_by (and after-sales refunds a crash left unpaid); receipt confirmed 7 days after delivery.
+    "preorders-late-compensation": {"task": "preorders.tasks.late_compensation_due_task", "schedule": 60.0},
+    "preorders-shipments-autoconfirm": {
+        "task": "preorders.tasks.shipments_autoconfirm_run_task",
+        "schedule": 60.0,
+    },
     # Charges whose answer and notification never came: ask the provider.
     "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
     # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.
@@ -270,6 +276,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShopRoleEnum": "shops.models.ShopRole",
         "StaffRoleEnum": [("manager", "manager"), ("assistant", "assistant")],
+        # Factory orders come in two answers (with and without their sources).
+        "FactoryOrderStatusEnum": "preorders.models.FactoryOrderStatus",
     },
 }
 

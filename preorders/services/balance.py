@@ -202,8 +202,18 @@ def fan_text(pledge: Pledge, what: str) -> str:
     return _(_TEXTS[what]) % {"title": campaign.title, "amount": pledge.balance_due, "deadline": deadline}
 
 
-def pledge_tell(*, pledge_id: int, what: str, key: str = "") -> bool:
-    """Post the notice and its card to the fan's chat once per (pledge, what, key); safe to rerun."""
+def pledge_tell(
+    *,
+    pledge_id: int,
+    what: str,
+    key: str = "",
+    text: Any = None,
+    card: dict[str, Any] | None = None,
+) -> bool:
+    """Post the notice and its card to the fan's chat once per (pledge, what, key); safe to rerun.
+
+    `text` (a callable of the pledge, for steps outside fan_text) and `card` (fields added to the order
+    card) serve the other steps of an order: shipments, compensation, after-sales."""
     pledge = Pledge.objects.select_related("campaign").filter(pk=pledge_id).first()
     if pledge is None:
         return False
@@ -212,13 +222,13 @@ def pledge_tell(*, pledge_id: int, what: str, key: str = "") -> bool:
         _notice, created = PledgeNotice.objects.get_or_create(pledge=pledge, kind=f"{what}{key}"[:40])
         if not created or conversation is None:
             return False
-        text = fan_text(pledge, what)
-        system_message_post(conversation=conversation, text=text)
+        body = text(pledge) if text is not None else fan_text(pledge, what)
+        system_message_post(conversation=conversation, text=body)
         system_message_post(
             conversation=conversation,
-            text=text,
+            text=body,
             kind=MessageKind.ORDER_CARD,
-            payload=order_card(pledge, what),
+            payload={**order_card(pledge, what), **(card or {})},
         )
     return True
 

@@ -229,7 +229,11 @@ def factory_order_transition(
                     code="transition_invalid",
                 )
             order.status = status
-            order.save(update_fields=["status", "updated_at"])
+            fields = ["status", "updated_at"]
+            if status == FactoryOrderStatus.SENT and order.sent_at is None:
+                order.sent_at = timezone.now()
+                fields.append("sent_at")
+            order.save(update_fields=fields)
     # After the status commit, and again when the same move is asked twice (a rerun finishes it).
     if status == FactoryOrderStatus.SENT:
         with transaction.atomic(durable=True):

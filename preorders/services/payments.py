@@ -16,7 +16,7 @@ from fans.chat.models import Fan
 from payments.ledger import cash_in, cash_out, ledger_has, ledger_post, ledger_post_many, pledge_cash
 from payments.models import LedgerLeg, LedgerTransaction, TransactionKind
 from payments.provider import payment_provider
-from preorders.models import Campaign, IdempotencyKey, LedgerEntry, Pledge, PledgeStatus
+from preorders.models import Campaign, Credit, IdempotencyKey, LedgerEntry, Pledge, PledgeStatus
 from preorders.services.reservation import release
 from preorders.services.sql import column_values
 
@@ -178,8 +178,11 @@ def ledger_refund(
     note: str,
     kind: str = TransactionKind.REFUND,
     source: str | None = None,
+    factory_id: int | None = None,
 ) -> bool:
-    """Refund through the provider (no locks held) and post it once; safe to rerun with one reference."""
+    """Refund through the provider (no locks held) and post it once; safe to rerun with one reference.
+
+    `factory_id` names the factory whose payable the money comes out of (late compensation)."""
     if amount <= 0 or ledger_has(reference):
         return False
     result = payment_provider().refund(
@@ -188,12 +191,31 @@ def ledger_refund(
         amount=amount,
         currency=pledge.currency,
     )
-    extra = {"source": source} if source else {}
+    extra: dict[str, Any] = {"source": source} if source else {}
+    if factory_id is not None:
+        extra["factory_id"] = factory_id
     return ledger_post(
         cash_out(
             kind, reference, amount, provider_id=result.provider_id, memo=note, **extra, **pledge_dims(pledge)
         )
     )
+
+
+def credit_pay_out(*, credit: Credit, kind: str, source: str, factory_id: int | None = None) -> bool:
+    """Pay a written Credit out through the provider and the ledger, then mark it paid; safe to rerun
+    after a crash at any step (the provider refund and the ledger posting are once per reference)."""
+    if credit.paid_out:
+        return False
+    ledger_refund(
+        pledge=credit.pledge,
+        amount=credit.amount,
+        reference=credit.reference,
+        note=credit.kind,
+        kind=kind,
+        source=source,
+        factory_id=factory_id,
+    )
+    return bool(Credit.objects.filter(pk=credit.pk, paid_out=False).update(paid_out=True))
 
 
 def pledges_cancelled_refund(*, campaign_id: int) -> int:
