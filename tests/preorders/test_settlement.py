@@ -525,14 +525,14 @@ def test_factory_board_statement_and_csv_show_no_fan(worked, api_for, admin_user
 def test_owner_campaign_page_shows_funnel_risk_and_settlement(worked, api_for, shop, staff, page_as):
     campaign = worked["campaign"]
     funnel = {step["key"]: step["value"] for step in campaign_funnel(campaign)}
-    # Shipment models are not installed on this branch: their steps are unknown, not zero.
+    # Nothing shipped yet: the shipment steps count zero.
     assert funnel == {
         "pledged": 12,
         "paid": 9,
         "lapsed": 3,
-        "shipped": None,
-        "delivered": None,
-        "after_sales": None,
+        "shipped": 0,
+        "delivered": 0,
+        "after_sales": 0,
     }
     risk = late_risk(campaign)
     assert risk["units_unshipped"] == 9 and not risk["overdue"]
@@ -579,7 +579,11 @@ def moq_short_campaign(shop, factory_product, api_for, django_capture_on_commit_
     pay_balance(django_capture_on_commit_callbacks, payer)
     lapse(django_capture_on_commit_callbacks, campaign)
     campaign.refresh_from_db()
-    assert campaign.moq_shortfall == {"*": {"paid": 5, "moq": 10}} and not campaign.moq_decision
+    # The unpaid M line lapsed under its own MOQ of 5, and the product under its MOQ of 10.
+    assert campaign.moq_shortfall == {
+        "*": {"paid": 5, "moq": 10},
+        "F-DOWN-M": {"paid": 0, "moq": 5},
+    } and not campaign.moq_decision
     return campaign
 
 
