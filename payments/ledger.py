@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from payments.models import CHARGE_KINDS, Account, LedgerLeg, LedgerTransaction, TransactionKind
@@ -150,6 +151,15 @@ def ledger_has(reference: str) -> bool:
 # --- reading ---------------------------------------------------------------------------------------------
 
 
+CENT = Decimal("0.01")
+HALF_CENT = Decimal("0.005")
+
+
+def cents(value: Any) -> Decimal:
+    """A sum of legs as exact cents: every leg is whole cents, and SQLite sums them as floating point."""
+    return Decimal(value or 0).quantize(CENT)
+
+
 def _sums(filters: dict[str, Any]) -> dict[tuple[str, str], Decimal]:
     """Sum of legs by (transaction kind, account) for transactions matching `filters`."""
     return statements_sums(None, **filters).get(None, {})
@@ -168,9 +178,9 @@ def statements_sums(group: str | None, **filters: Any) -> dict[Any, dict[tuple[s
     )
     out: dict[Any, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for r in rows:
-        out[r[f"transaction__{group}"] if group else None][(r["transaction__kind"], r["account"])] += r[
-            "total"
-        ]
+        out[r[f"transaction__{group}"] if group else None][(r["transaction__kind"], r["account"])] += cents(
+            r["total"]
+        )
     return out
 
 
@@ -219,7 +229,7 @@ def statement_from_sums(sums: dict[tuple[str, str], Decimal], *, legs_zero: bool
     legs_zero = legs_zero and sum(sums.values(), Decimal(0)) == 0
     identity = cash == held + forfeit_unreleased + payable_factory + payable_shop + fee
     flow = collected - refunded - compensated == cash
-    return {
+    figures = {
         "collected": collected,
         "refunded": refunded,
         "forfeited": forfeited,
@@ -230,8 +240,8 @@ def statement_from_sums(sums: dict[tuple[str, str], Decimal], *, legs_zero: bool
         "payable_to_factory": payable_factory,
         "payable_to_shop": payable_shop,
         "platform_fee": fee,
-        "balanced": bool(legs_zero and identity and flow),
     }
+    return {**{k: cents(v) for k, v in figures.items()}, "balanced": bool(legs_zero and identity and flow)}
 
 
 def unbalanced_transactions(**filters: Any) -> list[int]:
@@ -242,7 +252,8 @@ def unbalanced_transactions(**filters: Any) -> list[int]:
         LedgerLeg.objects.filter(**{f"transaction__{k}": v for k, v in filters.items()})
         .values("transaction_id")
         .annotate(total=Sum("amount"))
-        .exclude(total=0)
+        # Not zero to the cent (SQLite sums decimals as floating point; PostgreSQL exactly).
+        .filter(Q(total__gte=HALF_CENT) | Q(total__lte=-HALF_CENT))
         .values_list("transaction_id", flat=True)[:100]
     )
 
@@ -256,7 +267,7 @@ def pledge_cash(pledge_id: int) -> Decimal:
         .exclude(transaction__kind=TransactionKind.COMPENSATION)
         .aggregate(t=Sum("amount"))["t"]
     )
-    return total or Decimal(0)
+    return cents(total)
 
 
 def pledge_charged(pledge_id: int, kind: str) -> bool:

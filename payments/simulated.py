@@ -308,6 +308,29 @@ class SimulatedProvider:
             out.append((self.headers_for(body), body))
         return out
 
+    def redeliver(self, *, older_than_s: int = 60, limit: int = 5000) -> int:
+        """Like a real provider, retry notifications nobody acknowledged: charges never notified, or whose
+        payment is still pending on our side a minute after the notification. Returns how many were queued."""
+        from payments.models import Payment, PaymentStatus
+
+        cutoff = timezone.now() - timezone.timedelta(seconds=older_than_s)
+        stale = SimulatedTransaction.objects.filter(
+            kind="charge", status__in=[PENDING, SUCCEEDED], created_at__lt=cutoff
+        ).filter(
+            Q(notified_at__isnull=True)
+            | Q(
+                notified_at__lt=cutoff,
+                reference__in=Payment.objects.filter(status=PaymentStatus.PENDING).values("reference"),
+            )
+        )
+        ids = list(stale.order_by("pk").values_list("pk", flat=True)[:limit])
+        if ids:
+            from payments.tasks import sim_notify_task
+
+            for start in range(0, len(ids), 2000):
+                sim_notify_task.delay(ids[start : start + 2000])
+        return len(ids)
+
     def headers_for(self, body: bytes, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
         return {SIGNATURE_HEADER: sign(body, timestamp), TIMESTAMP_HEADER: timestamp}

@@ -40,3 +40,13 @@ def sim_notify_task(ids: list[int]) -> None:
 @shared_task(acks_late=True)
 def payments_pending_sweep_task() -> None:
     services.payments_pending_sweep()
+
+
+@shared_task(acks_late=True)
+def sim_redeliver_task() -> None:
+    """The simulated provider's notification retries (a real provider retries until we acknowledge)."""
+    from payments.simulated import SimulatedProvider
+
+    provider = payment_provider()
+    if isinstance(provider, SimulatedProvider):
+        provider.redeliver()

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Sum
 
+from payments.ledger import cents
 from payments.models import Account, LedgerLeg, Payment, PaymentStatus, TransactionKind
 from preorders.models import Credit, CycleDelivery, Pledge, PledgeStatus
 
@@ -30,7 +31,7 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
     )
     ids = [p.pk for p in pledges]
     paid: dict[int, Decimal] = {
-        r["transaction__pledge_id"]: r["total"]
+        r["transaction__pledge_id"]: cents(r["total"])
         for r in LedgerLeg.objects.filter(transaction__pledge_id__in=ids, account=Account.PROVIDER)
         .filter(
             transaction__kind__in=[

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
-from payments.ledger import statement, statement_from_sums, statements_by, statements_sums
+from payments.ledger import cents, statement, statement_from_sums, statements_by, statements_sums
 from payments.models import Account, LedgerLeg, LedgerTransaction, TransactionKind
 from preorders.models import (
     Campaign,
@@ -178,6 +178,7 @@ def factory_statement(factory: Factory) -> dict[str, Any]:
         .order_by()
         .values_list("transaction__campaign_id", "total")
     )
+    compensation = {k: cents(v) for k, v in compensation.items()}
     campaign_units = dict(
         Pledge.objects.filter(
             campaign_id__in=[s.campaign_id for s in sources if s.campaign_id], status=PledgeStatus.PAID

@@ -56,6 +56,13 @@ def pledge_tell_task(pledge_id: int, what: str) -> None:
 
 
 @shared_task(acks_late=True)
+def pledges_tell_task(pledge_ids: list[int], what: str) -> None:
+    """Many fans told the same step (once each: PledgeNotice makes a rerun a no-op)."""
+    for pledge_id in pledge_ids:
+        balance.pledge_tell(pledge_id=pledge_id, what=what)
+
+
+@shared_task(acks_late=True)
 def campaign_after_lapse_task(campaign_id: int) -> None:
     """Tell the lapsed fans, then build the factory order from paid units (or wait for the owner)."""
     from preorders.models import Campaign, LapseRule, PledgeStatus

@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Charges whose answer and notification never came: ask the provider.
     "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
+    # The simulated provider retries notifications nobody acknowledged (no-op with a real provider).
+    "payments-sim-redeliver": {"task": "payments.tasks.sim_redeliver_task", "schedule": 60.0},
     # Jobs whose worker was lost (stale heartbeat) or whose dispatch was lost (broker down): core/jobs.py.
     "fans-jobs-sweep": {"task": "fans.tasks.jobs_sweep_task", "schedule": 30.0},
     "fans-broadcasts-sweep": {"task": "fans.tasks.broadcasts_sweep_task", "schedule": 30.0},

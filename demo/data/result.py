@@ -14,6 +14,7 @@ class DemoResult:
     images_written: int = 0
     messages_created: int = 0
     shops: list[Shop] = field(default_factory=list)
+    money: dict[str, int] = field(default_factory=dict)  # the shipped and the balance-due campaigns
     fruit_box: dict[str, int] = field(
         default_factory=dict
     )  # the box's campaign and a fan's pledge, for links

@@ -5,6 +5,7 @@ from demo.data.catalogue import demo_catalogue_ensure
 from demo.data.chat import demo_history_ensure
 from demo.data.extras import demo_extras_ensure
 from demo.data.fruit_box import demo_fruit_box_ensure
+from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
@@ -30,6 +31,7 @@ def demo_seed() -> DemoResult:
     demo_history_ensure(users, shops, products, result)
     BotSettings.objects.filter(shop__in=list(shops.values())).update(enabled=True)
     demo_campaigns_ensure()
+    result.money = demo_money_ensure()
     result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
     return result
@@ -64,6 +66,13 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
         f"  admin         {base_url}/admin/",
         f"  API docs      {base_url}/api/docs/",
     ]
+    if "shipped" in result.money:
+        shipped, due = result.money["shipped"], result.money.get("balance_open")
+        lines.append(f"  shipped order {base_url}/campaigns/{shipped}/  (funnel, settlement, after-sales: owner)")
+        lines.append(f"  settlement    {base_url}/campaigns/{shipped}/settlement/  ·  {base_url}/shop/settlement/")
+        if due:
+            lines.append(f"  balance due   {base_url}/campaigns/{due}/  (owner)  ·  fans: {base_url}/me/orders/")
+        lines.append(f"  my orders     {base_url}/me/orders/  (fan1: paid, shipped, compensated)")
     if "campaign" in result.fruit_box:
         lines.append(f"  fruit box     {base_url}/campaigns/{result.fruit_box['campaign']}/box/  (owner)")
     if "pledge" in result.fruit_box:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from core.errors import Conflict, Unprocessable
 from fans.chat.models import Conversation, MessageKind
 from fans.chat.services import system_message_post
-from payments.ledger import Posting, ledger_post_many
+from payments.ledger import Posting, cents, ledger_post_many
 from payments.models import Account, Payment, PaymentStatus, TransactionKind
 from payments.services import PaymentInFlight, payment_start, payments_charge
 from preorders.access import access_pledge
@@ -143,16 +143,21 @@ def balance_settled(succeeded: list[Payment], failed: list[Payment]) -> None:
         Pledge.objects.filter(pk__in=ids, status=PledgeStatus.CONFIRMED).update(
             status=PledgeStatus.PAID, paid_at=now, updated_at=now
         )
-    for p in succeeded:
-        transaction.on_commit(functools.partial(_tell_fan_task, p.pledge_id, "balance_paid"))
-    for p in failed:
-        transaction.on_commit(functools.partial(_tell_fan_task, p.pledge_id, "balance_failed"))
+    # One task per settled batch, not per fan: a run of 100k balances queues tens of notices, not 100k
+    # tasks ahead of the provider's next notifications.
+    for what, rows in (("balance_paid", succeeded), ("balance_failed", failed)):
+        ids = [p.pledge_id for p in rows]
+        for start in range(0, len(ids), TELL_BATCH):
+            transaction.on_commit(functools.partial(_tell_fans_task, ids[start : start + TELL_BATCH], what))
 
 
-def _tell_fan_task(pledge_id: int, what: str) -> None:
-    from preorders.tasks import pledge_tell_task
+TELL_BATCH = 500
 
-    pledge_tell_task.delay(pledge_id, what)
+
+def _tell_fans_task(pledge_ids: list[int], what: str) -> None:
+    from preorders.tasks import pledges_tell_task
+
+    pledges_tell_task.delay(pledge_ids, what)
 
 
 # --- what the fan is told ------------------------------------------------------------------------------
@@ -474,7 +479,7 @@ def _cash_by_pledge(ids: list[int]) -> dict[int, Decimal]:
     from payments.models import LedgerLeg
 
     return {
-        r["transaction__pledge_id"]: r["total"]
+        r["transaction__pledge_id"]: cents(r["total"])
         for r in LedgerLeg.objects.filter(transaction__pledge_id__in=ids, account=Account.PROVIDER)
         .exclude(transaction__kind=TransactionKind.COMPENSATION)
         .values("transaction__pledge_id")

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from payments.ledger import Posting, ledger_has, ledger_post_many
+from payments.ledger import Posting, cents, ledger_has, ledger_post_many
 from payments.models import Account, LedgerLeg, LedgerTransaction, TransactionKind
 from preorders.models import (
     Campaign,
@@ -112,7 +112,7 @@ def _held_for(pledge_ids: Any) -> Decimal:
     total = LedgerLeg.objects.filter(
         transaction__pledge_id__in=pledge_ids, account=Account.FANS_HELD
     ).aggregate(t=Sum("amount"))["t"]
-    return -(total or Decimal(0))
+    return -cents(total)
 
 
 def _campaign_posting(order: FactoryOrder, campaign: Campaign) -> Posting | None:
@@ -120,7 +120,8 @@ def _campaign_posting(order: FactoryOrder, campaign: Campaign) -> Posting | None
     units = paid.aggregate(n=Sum("quantity"))["n"] or 0
     forfeited = LedgerLeg.objects.filter(
         transaction__campaign_id=campaign.pk, account=Account.FORFEITED
-    ).aggregate(t=Sum("amount"))["t"] or Decimal(0)
+    ).aggregate(t=Sum("amount"))["t"]
+    forfeited = cents(forfeited)
     return release_posting(
         reference=campaign_release_reference(campaign.pk, order.pk),
         campaign=campaign,
@@ -142,7 +143,7 @@ def _boxes_posting(order: FactoryOrder, cycle: SubscriptionCycle, boxes: Q, refe
         reference=reference,
         campaign=cycle.campaign,
         factory_id=order.factory_product.factory_id,
-        held=sums["amount"] or Decimal(0),
+        held=cents(sums["amount"]),
         forfeited=Decimal(0),
         units=sums["n"],
         unit_cost=order.factory_product.unit_cost,

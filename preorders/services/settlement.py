@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.db import is_postgresql
 from fans.chat.models import Fan
-from payments.ledger import cash_out, ledger_post_many
+from payments.ledger import cash_out, cents, ledger_post_many
 from payments.models import Account, LedgerLeg, TransactionKind
 from payments.provider import payment_provider
 from preorders.models import Campaign, Pledge, PledgeStatus
@@ -122,7 +122,7 @@ def pledges_refund_chunked(
         last_pk = chunk[-1]["pk"]
         # What each fan has paid on the pledge so far (deposit, and the balance if paid): all of it back.
         paid = {
-            r["transaction__pledge_id"]: r["total"]
+            r["transaction__pledge_id"]: cents(r["total"])
             for r in LedgerLeg.objects.filter(
                 transaction__pledge_id__in=[p["pk"] for p in chunk], account=Account.PROVIDER
             )

@@ -474,3 +474,28 @@ def test_my_orders_lists_balance_due_paid_amounts_and_credits(
     assert [o["pledge"] for o in api_for(fans[1].user).get("/api/me/orders/").json()] == [
         Pledge.objects.get(fan=fans[1]).pk
     ]
+
+
+def test_a_lost_notification_is_redelivered_by_the_simulated_provider(
+    shop, factory_product, api_for, django_capture_on_commit_callbacks
+):
+    from payments.tasks import sim_redeliver_task
+
+    _campaign, fans = _closed(shop, factory_product)
+    pledge = Pledge.objects.get(fan=fans[0])
+    # The notification task is queued at the provider's commit but never runs (no commit hooks here).
+    assert _pay(api_for(fans[0].user), pledge.pk).json()["status"] == "pending"
+    with django_capture_on_commit_callbacks(execute=True):
+        sim_redeliver_task()  # too recent: nothing yet
+    pledge.refresh_from_db()
+    assert pledge.status == "confirmed"
+    SimulatedTransaction.objects.filter(reference__endswith="-balance-1").update(
+        created_at=timezone.now() - dt.timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sim_redeliver_task()
+        sim_redeliver_task()  # acknowledged: not sent again
+    pledge.refresh_from_db()
+    assert pledge.status == "paid"
+    assert LedgerTransaction.objects.filter(pledge_id=pledge.pk, kind="balance").count() == 1
+    assert SimulatedTransaction.objects.get(reference=f"pledge-{pledge.pk}-balance-1").notified_at is not None
