@@ -119,3 +119,11 @@ def late_compensation_due_task() -> None:
 @shared_task(acks_late=True)
 def after_sales_tell_task(request_id: int, what: str) -> None:
     after_sales.after_sales_tell(request_id=request_id, what=what)
+
+
+@shared_task(acks_late=True)
+def price_protection_due_task() -> None:
+    """贵就赔: the product got cheaper within 30 days of a close; paid fans get the difference back."""
+    from preorders.services.price_protection import price_protection_due
+
+    price_protection_due()

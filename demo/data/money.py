@@ -33,7 +33,9 @@ OPEN_TITLE = "羊绒围巾拼团"
 
 def _linked_product(shop: Shop, *, name: str, price: str, fp: FactoryProduct, variants: list[str]) -> Product:
     product, _ = Product.objects.get_or_create(
-        shop=shop, name=name, defaults={"price": Decimal(price), "category": "clothing", "factory_product": fp}
+        shop=shop,
+        name=name,
+        defaults={"price": Decimal(price), "category": "clothing", "factory_product": fp},
     )
     fvs = list(fp.variants.order_by("pk"))
     for vname, fv in zip(variants, fvs, strict=True):
@@ -51,7 +53,9 @@ def _factory_product(name: str, cost: str, skus: list[tuple[str, str]]) -> Facto
         factory=factory, name=name, defaults={"moq": 8, "lead_time_days": 3, "unit_cost": Decimal(cost)}
     )
     for sku, vname in skus:
-        FactoryVariant.objects.get_or_create(sku=sku, defaults={"factory_product": fp, "name": vname, "moq": 2})
+        FactoryVariant.objects.get_or_create(
+            sku=sku, defaults={"factory_product": fp, "name": vname, "moq": 2}
+        )
     return fp
 
 
@@ -137,7 +141,10 @@ def demo_money_ensure() -> dict[str, int]:
         late_compensation_run(campaign_id=campaign.pk)
         delivered = [s.items.first().pledge for s in shipments[2:5]]
         approved = after_sales_request(
-            user=delivered[0].user, pledge_id=delivered[0].pk, kind="refund", reason="袖口有线头，申请部分退款",
+            user=delivered[0].user,
+            pledge_id=delivered[0].pk,
+            kind="refund",
+            reason="袖口有线头，申请部分退款",
             amount="20.00",
         )
         after_sales_approve(user=shop.owner, request_id=approved.pk, reason="抱歉，已退 20 元")

@@ -68,10 +68,16 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
     ]
     if "shipped" in result.money:
         shipped, due = result.money["shipped"], result.money.get("balance_open")
-        lines.append(f"  shipped order {base_url}/campaigns/{shipped}/  (funnel, settlement, after-sales: owner)")
-        lines.append(f"  settlement    {base_url}/campaigns/{shipped}/settlement/  ·  {base_url}/shop/settlement/")
+        lines.append(
+            f"  shipped order {base_url}/campaigns/{shipped}/  (funnel, settlement, after-sales: owner)"
+        )
+        lines.append(
+            f"  settlement    {base_url}/campaigns/{shipped}/settlement/  ·  {base_url}/shop/settlement/"
+        )
         if due:
-            lines.append(f"  balance due   {base_url}/campaigns/{due}/  (owner)  ·  fans: {base_url}/me/orders/")
+            lines.append(
+                f"  balance due   {base_url}/campaigns/{due}/  (owner)  ·  fans: {base_url}/me/orders/"
+            )
         lines.append(f"  my orders     {base_url}/me/orders/  (fan1: paid, shipped, compensated)")
     if "campaign" in result.fruit_box:
         lines.append(f"  fruit box     {base_url}/campaigns/{result.fruit_box['campaign']}/box/  (owner)")

@@ -499,3 +499,53 @@ def test_a_lost_notification_is_redelivered_by_the_simulated_provider(
     assert pledge.status == "paid"
     assert LedgerTransaction.objects.filter(pledge_id=pledge.pk, kind="balance").count() == 1
     assert SimulatedTransaction.objects.get(reference=f"pledge-{pledge.pk}-balance-1").notified_at is not None
+
+
+def test_a_price_cut_within_30_days_refunds_every_paid_fan_once(
+    shop, factory_product, django_capture_on_commit_callbacks
+):
+    from preorders.services.price_protection import price_protection_due
+
+    campaign, fans = _closed(shop, factory_product, quantities=(3, 3, 4))
+    pay_balances(campaign, unpaid=1)
+    assert price_protection_due() == [campaign.pk]  # nothing cheaper yet: nothing paid
+    assert not LedgerTransaction.objects.filter(
+        kind="price_protection", reference__endswith="price-cut"
+    ).exists()
+    # The owner cuts the product's price (e.g. in the admin) from 500 to 420; the final price was 450.
+    from shops.models import Product, Variant
+
+    Product.objects.filter(pk=campaign.product_id).update(price=Decimal("420.00"))
+    Variant.objects.filter(product_id=campaign.product_id).update(price=Decimal("420.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        price_protection_due()
+        price_protection_due()  # once
+    paid = list(Pledge.objects.filter(campaign=campaign, status="paid").order_by("pk"))
+    assert len(paid) == 2
+    for pledge in paid:
+        txn = LedgerTransaction.objects.get(reference=f"pledge-{pledge.pk}-price-cut")
+        assert txn.amount == Decimal(pledge.quantity) * Decimal("30.00") and txn.kind == "price_protection"
+        assert SimulatedTransaction.objects.filter(kind="refund", reference=txn.reference).count() == 1
+    unpaid = Pledge.objects.get(campaign=campaign, status="confirmed")
+    assert not unpaid.credits.filter(reference__endswith="price-cut").exists()
+    assert statement(campaign_id=campaign.pk)["balanced"]
+    # After 30 days a cut is no longer this campaign's business.
+    Campaign.objects.filter(pk=campaign.pk).update(closed_at=timezone.now() - dt.timedelta(days=31))
+    assert price_protection_due() == []
+
+
+def test_another_cheaper_campaign_for_the_same_product_triggers_price_protection(
+    shop, factory_product, django_capture_on_commit_callbacks
+):
+    from preorders.services import campaign_launch
+    from preorders.services.price_protection import price_protection_run
+
+    campaign, _fans = _closed(shop, factory_product, quantities=(5, 5))
+    pay_balances(campaign)
+    cheaper = make_campaign(shop.owner, campaign.product, launch=False, tiers=[], title="再来一团")
+    Campaign.objects.filter(pk=cheaper.pk).update(base_unit_price=Decimal("400.00"))
+    campaign_launch(user=shop.owner, campaign_id=cheaper.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert price_protection_run(campaign_id=campaign.pk) == 2
+    credits = LedgerTransaction.objects.filter(campaign_id=campaign.pk, reference__endswith="price-cut")
+    assert sorted(credits.values_list("amount", flat=True)) == [Decimal("250.00"), Decimal("250.00")]

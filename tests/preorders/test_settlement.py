@@ -580,10 +580,14 @@ def moq_short_campaign(shop, factory_product, api_for, django_capture_on_commit_
     lapse(django_capture_on_commit_callbacks, campaign)
     campaign.refresh_from_db()
     # The unpaid M line lapsed under its own MOQ of 5, and the product under its MOQ of 10.
-    assert campaign.moq_shortfall == {
-        "*": {"paid": 5, "moq": 10},
-        "F-DOWN-M": {"paid": 0, "moq": 5},
-    } and not campaign.moq_decision
+    assert (
+        campaign.moq_shortfall
+        == {
+            "*": {"paid": 5, "moq": 10},
+            "F-DOWN-M": {"paid": 0, "moq": 5},
+        }
+        and not campaign.moq_decision
+    )
     return campaign
 
 
