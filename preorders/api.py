@@ -246,6 +246,47 @@ class MyPledgesApi(APIView):
         )
 
 
+class WaitlistIn(serializers.Serializer):
+    variant = serializers.JSONField()
+    quantity = serializers.JSONField(required=False, default=1)
+
+
+class CampaignWaitlistApi(APIView):
+    """POST: a fan joins the waitlist of a full (or closed, not yet ordered) campaign. GET: staff see it."""
+
+    @extend_schema(request=WaitlistIn, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, campaign_id: int) -> Response:
+        from preorders.services.waitlist import waitlist_join
+
+        data = WaitlistIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = waitlist_join(
+            user=request.user,
+            campaign_id=campaign_id,
+            variant_id=data.validated_data["variant"],
+            quantity=data.validated_data["quantity"],
+        )
+        return Response(
+            {
+                "id": entry.pk,
+                "campaign": campaign_id,
+                "variant": entry.variant_id,
+                "quantity": entry.quantity,
+                "status": entry.status,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, campaign_id: int) -> Response:
+        from preorders.services.waitlist import waitlist_summary
+
+        campaign, is_staff = access_campaign(request.user, campaign_id)
+        if not is_staff:
+            raise Forbidden()
+        return Response(waitlist_summary(campaign))
+
+
 class MyOrdersApi(APIView):
     """The fan's orders: pledges with balance due, what was paid, boxes, parcels, credits, after-sales."""
 

@@ -21,6 +21,11 @@ urlpatterns = [
     ),
     path("me/pledges/", api.MyPledgesApi.as_view(), name="api-my-pledges"),
     path("me/orders/", api.MyOrdersApi.as_view(), name="api-my-orders"),
+    path(
+        "campaigns/<int:campaign_id>/waitlist/",
+        api.CampaignWaitlistApi.as_view(),
+        name="api-campaign-waitlist",
+    ),
     path("pledges/<int:pledge_id>/", api.PledgeDetailApi.as_view(), name="api-pledge"),
     path("pledges/<int:pledge_id>/cancel/", api.PledgeCancelApi.as_view(), name="api-pledge-cancel"),
     path(

@@ -229,6 +229,12 @@ def campaign_late_risk(campaign: Campaign) -> dict[str, Any] | None:
     return provided(campaign) if provided is not None else late_risk(campaign)
 
 
+def _waitlist_units(campaign: Campaign) -> int:
+    from preorders.services.waitlist import waitlist_summary
+
+    return waitlist_summary(campaign)["waiting_units"]
+
+
 def owner_panels(campaign: Campaign, *, can_manage: bool) -> dict[str, Any]:
     """The owner views on the campaign page: funnel, dunning, late-shipment risk, MOQ shortfall and the
     settlement summary (money for the owner and managers only)."""
@@ -243,6 +249,7 @@ def owner_panels(campaign: Campaign, *, can_manage: bool) -> dict[str, Any]:
         "dunning": list(dunning_list(campaign)) if campaign.kind == CampaignKind.SUBSCRIPTION else None,
         "late_risk": campaign_late_risk(campaign),
         "moq_shortfall": shortfall,
+        "waitlist_units": _waitlist_units(campaign) if shortfall else 0,
         "statement": None,
     }
     if can_manage:

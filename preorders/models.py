@@ -78,6 +78,7 @@ class Campaign(models.Model):
     # decides (moq_decision) before the factory order is built.
     moq_shortfall = models.JSONField(null=True, blank=True)
     moq_decision = models.CharField(max_length=16, blank=True)  # ship_anyway | cancel | top_up
+    topup_deadline = models.DateTimeField(null=True, blank=True)  # waitlisted fans' pay-by after a top-up
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -515,3 +516,37 @@ from preorders.fulfilment_models import (  # noqa: E402, F401
     Shipment,
     ShipmentItem,
 )
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    OFFERED = "offered", _("Offered a place")
+    EXPIRED = "expired", _("Not needed")
+
+
+class WaitlistEntry(models.Model):
+    """A fan who wants in when a campaign is full or closed: offered a place if lapses leave a MOQ short."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="waitlist")
+    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
+    pledge = models.OneToOneField(Pledge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist entries")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "user"], name="waitlist_unique_user"),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="waitlist_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(status__in=WaitlistStatus.values), name="waitlist_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status", "created_at"], name="waitlist_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.user_id} x{self.quantity}"

@@ -127,3 +127,11 @@ def price_protection_due_task() -> None:
     from preorders.services.price_protection import price_protection_due
 
     price_protection_due()
+
+
+@shared_task(acks_late=True)
+def topups_due_task() -> None:
+    """Top-ups from the waitlist whose offers are paid or expired: order, or back to the owner."""
+    from preorders.services.waitlist import topups_due
+
+    topups_due()

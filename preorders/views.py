@@ -326,6 +326,12 @@ def campaign_join(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return redirect("campaign-fan", campaign_id=campaign_id)
 
 
+def _waitlist_open(campaign: Campaign) -> bool:
+    from preorders.services.waitlist import waitlist_open
+
+    return waitlist_open(campaign)
+
+
 @login_required
 def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     try:
@@ -350,6 +356,7 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "mine": mine,
             "is_staff": is_staff,
             "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
+            "waitlist_open": _waitlist_open(campaign),
             "config": {
                 **_campaign_config(campaign),
                 "page": "fan",

@@ -189,6 +189,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "preorders-pending-sweep": {"task": "preorders.tasks.pledges_pending_sweep_task", "schedule": 300.0},
     "preorders-price-protection": {"task": "preorders.tasks.price_protection_due_task", "schedule": 60.0},
+    "preorders-topups": {"task": "preorders.tasks.topups_due_task", "schedule": 60.0},
     "preorders-dunning": {"task": "preorders.tasks.dunning_run_task", "schedule": 60.0},
     "preorders-balance-lapses": {"task": "preorders.tasks.balance_lapses_due_task", "schedule": 60.0},
     "preorders-balance-reminders": {"task": "preorders.tasks.balance_reminders_run_task", "schedule": 60.0},

@@ -99,7 +99,13 @@ def balance_pay(*, user: AbstractBaseUser, pledge_id: int, idempotency_key: str 
             code="pledge_not_payable",
             detail={"status": pledge.status},
         )
-    if campaign.balance_deadline is not None and timezone.now() >= campaign.balance_deadline:
+    # A place offered from the waitlist after a top-up is paid by the top-up deadline.
+    deadline = (
+        max(d for d in (campaign.balance_deadline, campaign.topup_deadline) if d)
+        if (campaign.balance_deadline or campaign.topup_deadline)
+        else None
+    )
+    if deadline is not None and timezone.now() >= deadline:
         raise Conflict(_("The balance deadline has passed."), code="balance_deadline_passed")
     live = Payment.objects.filter(
         purpose="balance", subject_id=pledge.pk, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]

@@ -322,7 +322,8 @@ MOQ_DECISIONS = ("ship_anyway", "cancel", "top_up")
 
 
 def campaign_moq_decide(*, user: AbstractBaseUser, campaign_id: int, decision: str) -> Campaign:
-    """The owner's answer to a MOQ shortfall: ship anyway at the same price, or cancel with full refunds."""
+    """The owner's answer to a MOQ shortfall: ship anyway at the same price, top up from the waitlist
+    (preorders.services.waitlist), or cancel with full refunds."""
     from preorders.access import access_campaign_to_manage
 
     if decision not in MOQ_DECISIONS:
@@ -332,11 +333,13 @@ def campaign_moq_decide(*, user: AbstractBaseUser, campaign_id: int, decision: s
         if not campaign.moq_shortfall or campaign.moq_decision:
             raise Conflict(_("There is no MOQ shortfall waiting for a decision."), code="no_moq_decision")
         if decision == "top_up":
-            raise Conflict(
-                _("Topping up from the waitlist is not available for this campaign."),
-                code="top_up_unavailable",
-            )
+            from preorders.services.waitlist import campaign_top_up
+
+            if not campaign_top_up(campaign=campaign):
+                raise Conflict(_("Nobody on the waitlist can cover the shortfall."), code="waitlist_empty")
         Campaign.objects.filter(pk=campaign.pk).update(moq_decision=decision)
+    if decision == "top_up":
+        return Campaign.objects.get(pk=campaign_id)
     if decision == "cancel":
         pledges_refund_chunked(campaign_id=campaign_id, from_status=PledgeStatus.PAID, reason="moq-cancel")
         Campaign.objects.filter(pk=campaign_id).update(status=CampaignStatus.FAILED)

@@ -321,12 +321,15 @@
         var decision = button.getAttribute("data-decision");
         var question = decision === "cancel"
           ? gettext("Cancel this campaign and refund every fan in full?")
-          : gettext("Ship anyway below the factory minimum, at the same price?");
+          : decision === "top_up"
+            ? gettext("Offer the missing units to the waitlist, at the final price, for 48 hours?")
+            : gettext("Ship anyway below the factory minimum, at the same price?");
         if (!window.confirm(question)) return;
         var buttons = document.querySelectorAll("#moq-shortfall [data-decision]");
         buttons.forEach(function (b) { b.disabled = true; });
         api("POST", CFG.moq_api, { decision: decision }).then(function () {
           Fansi.toastAfterReload(decision === "cancel" ? gettext("Cancelled; every fan is refunded")
+            : decision === "top_up" ? gettext("Waitlisted fans have been offered a place")
             : gettext("The factory order will be built"));
           window.location.reload();
         }).catch(function (err) {
@@ -471,4 +474,28 @@
   if (pages[CFG.page]) pages[CFG.page]();
   var board = document.querySelector("[data-board-api]");
   if (board) initBoard(board);
+})();
+
+/* The fan's "join the waitlist" on a full or closed campaign. */
+(function () {
+  "use strict";
+  var form = document.getElementById("waitlist-form");
+  if (!form || !window.Fansi) return;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var picked = form.querySelector("input[name='waitlist-variant']:checked");
+    var button = document.getElementById("waitlist-submit");
+    var note = document.getElementById("waitlist-note");
+    button.disabled = true;
+    window.Fansi.api("POST", form.getAttribute("data-api"), { variant: picked ? Number(picked.value) : null, quantity: 1 })
+      .then(function () {
+        note.textContent = gettext("You are on the waitlist. We will message you if a place opens.");
+        note.hidden = false;
+      })
+      .catch(function (err) {
+        button.disabled = false;
+        note.textContent = (err && err.message) || gettext("Something went wrong");
+        note.hidden = false;
+      });
+  });
 })();

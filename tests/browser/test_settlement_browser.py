@@ -65,7 +65,8 @@ def short_campaign(shop, product, v_l, v_m, title) -> Campaign:
     payer = place(shop, campaign, v_l, 5, f"{title}-付款")
     place(shop, campaign, v_m, 5, f"{title}-未付")
     campaign = after_balance_deadline(campaign, pay=[payer])
-    assert campaign.moq_shortfall == {"*": {"paid": 5, "moq": 10}}
+    # The product under its MOQ of 10; the unpaid M line under its own (when the variant has one).
+    assert campaign.moq_shortfall["*"] == {"paid": 5, "moq": 10}
     return campaign
 
 
@@ -279,6 +280,48 @@ def test_settlement_links_and_csv_exports(transactional_db):
             text = "\n".join(",".join(r) for r in rows) + board.content()
             for name in ("小红", "小明", "小刚"):
                 assert name not in text
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_fan_joins_the_waitlist_and_the_owner_tops_up(transactional_db):
+    from playwright.sync_api import expect, sync_playwright
+
+    from preorders.models import WaitlistEntry
+
+    owner = UserFactory(username="owner")
+    shop = ShopFactory(name="暖冬小铺", slug="warm-shop", owner=owner)
+    product, v_l, v_m = jacket(shop, variant_moq=0)
+    campaign = make_campaign(owner, product, title="候补团", cap=None, per_fan_limit=None, tiers=[])
+    payer = place(shop, campaign, v_l, 5, "付款")
+    place(shop, campaign, v_m, 5, "未付")
+    Campaign.objects.filter(pk=campaign.pk).update(deadline=timezone.now() - dt.timedelta(seconds=1))
+    campaign_close(campaign_id=campaign.pk)
+    waiter = FanFactory(shop=shop, user=UserFactory(username="waiter"), display_name="候补")
+    with daphne_server() as base, sync_playwright() as pw:
+        browser, context = browser_context(pw)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        try:
+            # The campaign closed, no factory order yet: a fan queues from the campaign page.
+            log_in(page, base, "waiter")
+            page.goto(f"{base}/c/{campaign.pk}/")
+            page.click("#waitlist-submit")
+            expect(page.locator("#waitlist-note")).to_be_visible()
+            assert WaitlistEntry.objects.get(campaign=campaign).user_id == waiter.user_id
+            # The balance deadline passes with M unpaid: 5 paid against the MOQ of 10; the owner tops up.
+            after_balance_deadline(Campaign.objects.get(pk=campaign.pk), pay=[payer])
+            page.context.clear_cookies()
+            log_in(page, base, "owner")
+            page.goto(f"{base}/campaigns/{campaign.pk}/")
+            page.click("#moq-top-up")
+            expect(page.locator("[data-moq-decision]")).to_have_attribute("data-moq-decision", "top_up")
+            entry = WaitlistEntry.objects.get(campaign=campaign)
+            assert entry.status == "offered" and entry.pledge.status == PledgeStatus.CONFIRMED
             assert errors == []
         finally:
             browser.close()

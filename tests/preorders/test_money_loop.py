@@ -549,3 +549,80 @@ def test_another_cheaper_campaign_for_the_same_product_triggers_price_protection
         assert price_protection_run(campaign_id=campaign.pk) == 2
     credits = LedgerTransaction.objects.filter(campaign_id=campaign.pk, reference__endswith="price-cut")
     assert sorted(credits.values_list("amount", flat=True)) == [Decimal("250.00"), Decimal("250.00")]
+
+
+def test_waitlist_tops_up_a_moq_shortfall(shop, factory_product, api_for, django_capture_on_commit_callbacks):
+    """Lapses leave the product under its MOQ of 10; two waitlisted fans cover it and the order is built."""
+    from preorders.models import WaitlistEntry
+    from preorders.services.waitlist import topups_due
+
+    campaign, fans = _closed(shop, factory_product, quantities=(3, 3, 4))
+    product = campaign.product
+    v_l = product.variants.get(name="L")
+    # The campaign closed but has not ordered yet: fans may queue for a place.
+    waiting = [FanFactory(shop=shop) for _ in range(3)]
+    for n, fan in enumerate(waiting):
+        joined = api_for(fan.user).post(
+            f"/api/campaigns/{campaign.pk}/waitlist/",
+            {"variant": v_l.pk, "quantity": 2 + n % 2},
+            format="json",
+        )
+        assert joined.status_code == 201, joined.json()
+    again = api_for(waiting[0].user).post(
+        f"/api/campaigns/{campaign.pk}/waitlist/", {"variant": v_l.pk}, format="json"
+    )
+    assert again.status_code == 409 and again.json()["code"] == "already_waitlisted"
+    assert api_for(fans[0].user).get(f"/api/campaigns/{campaign.pk}/waitlist/").status_code == 403
+    summary = api_for(shop.owner).get(f"/api/campaigns/{campaign.pk}/waitlist/").json()
+    assert summary["waiting_units"] == 7
+    pay_balances(campaign, unpaid=1)  # the 4-unit pledge lapses: 6 paid < MOQ 10
+    assert balance_deadline_pass(campaign) == "moq_shortfall"
+    url = f"/api/campaigns/{campaign.pk}/moq-decision/"
+    topped = api_for(shop.owner).post(url, {"decision": "top_up"}, format="json")
+    assert topped.status_code == 200 and topped.json()["moq_decision"] == "top_up"
+    offers = list(WaitlistEntry.objects.filter(campaign=campaign, status="offered").order_by("pk"))
+    assert [e.user_id for e in offers] == [waiting[0].user_id, waiting[1].user_id]  # 2 + 3 units cover 4
+    offered = [Pledge.objects.get(pk=e.pledge_id) for e in offers]
+    assert all(p.status == "confirmed" and p.deposit_amount == 0 for p in offered)
+    assert offered[0].balance_due == Decimal("900.00")  # 2 x the final 450
+    # The first pays at once; the beat waits for the second until the top-up deadline.
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = _pay(api_for(waiting[0].user), offered[0].pk)
+    assert paid.status_code == 201
+    topups_due()
+    assert not FactoryOrderSource.objects.filter(campaign=campaign).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        _pay(api_for(waiting[1].user), offered[1].pk, key="k-w2")
+    topups_due()
+    order = FactoryOrderSource.objects.get(campaign=campaign).order
+    assert sum(line.quantity for line in order.lines.all()) == 11  # 6 paid + 5 topped up
+    assert statement(campaign_id=campaign.pk)["balanced"]
+
+
+def test_an_unpaid_top_up_lapses_and_the_owner_decides_again(
+    shop, factory_product, api_for, django_capture_on_commit_callbacks
+):
+    from preorders.services.waitlist import topups_due
+
+    campaign, _fans = _closed(shop, factory_product, quantities=(3, 3, 4))
+    v_l = campaign.product.variants.get(name="L")
+    late = FanFactory(shop=shop)
+    api_for(late.user).post(
+        f"/api/campaigns/{campaign.pk}/waitlist/", {"variant": v_l.pk, "quantity": 4}, format="json"
+    )
+    pay_balances(campaign, unpaid=1)
+    balance_deadline_pass(campaign)
+    url = f"/api/campaigns/{campaign.pk}/moq-decision/"
+    assert api_for(shop.owner).post(url, {"decision": "top_up"}, format="json").status_code == 200
+    campaign.refresh_from_db()
+    assert campaign.committed_quantity == 10
+    Campaign.objects.filter(pk=campaign.pk).update(topup_deadline=timezone.now() - dt.timedelta(seconds=1))
+    topups_due()
+    campaign.refresh_from_db()
+    assert campaign.moq_decision == "" and campaign.moq_shortfall["*"]["paid"] == 6
+    assert campaign.committed_quantity == 6
+    # Nobody else waits: topping up again is refused with a code, nothing changes.
+    again = api_for(shop.owner).post(url, {"decision": "top_up"}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "waitlist_empty"
+    assert api_for(shop.owner).post(url, {"decision": "ship_anyway"}, format="json").status_code == 200
+    assert FactoryOrderSource.objects.filter(campaign=campaign).exists()
