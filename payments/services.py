@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.db import is_postgresql
 from payments.hooks import payment_settled
 from payments.ledger import cash_in, ledger_post_many
 from payments.models import LedgerTransaction, Payment, PaymentStatus, TransactionKind
@@ -117,17 +118,9 @@ def payments_settle(items: Iterable[tuple[str, str]]) -> int:
     if not provider_ids:
         return 0
     with transaction.atomic():
-        rows = list(
-            Payment.objects.select_for_update()
-            .filter(reference__in=list(provider_ids), status=PaymentStatus.PENDING)
-            .order_by("pk")
-        )
+        rows = _settle_rows(provider_ids)
         if not rows:
             return 0
-        now = timezone.now()
-        for p in rows:
-            p.status, p.provider_id, p.updated_at = PaymentStatus.SUCCEEDED, provider_ids[p.reference], now
-        Payment.objects.bulk_update(rows, ["status", "provider_id", "updated_at"], batch_size=2000)
         ledger_post_many(
             cash_in(
                 PURPOSE_KINDS[p.purpose],
@@ -143,6 +136,61 @@ def payments_settle(items: Iterable[tuple[str, str]]) -> int:
         )
         _handlers_run(rows, [])
     return len(rows)
+
+
+_SETTLE_FIELDS = (
+    "id",
+    "purpose",
+    "reference",
+    "user_id",
+    "amount",
+    "currency",
+    "shop_id",
+    "campaign_id",
+    "pledge_id",
+    "subject_id",
+    "attempt",
+    "provider_id",
+)
+
+
+def _settle_rows(provider_ids: dict[str, str]) -> list[Payment]:
+    """Pending to succeeded, guarded by status: the rows this call moved (a second notification gets none)."""
+    now = timezone.now()
+    if not is_postgresql():
+        rows = list(
+            Payment.objects.select_for_update()
+            .filter(reference__in=list(provider_ids), status=PaymentStatus.PENDING)
+            .order_by("pk")
+        )
+        for p in rows:
+            p.status, p.provider_id, p.updated_at = PaymentStatus.SUCCEEDED, provider_ids[p.reference], now
+        Payment.objects.bulk_update(rows, ["status", "provider_id", "updated_at"], batch_size=2000)
+        return rows
+    # One statement per 2000 (a notification batch): UPDATE ... FROM VALUES ... RETURNING.
+    table = Payment._meta.db_table
+    out: list[Payment] = []
+    items = sorted(provider_ids.items())
+    with transaction.get_connection().cursor() as cursor:
+        for start in range(0, len(items), 2000):
+            chunk = items[start : start + 2000]
+            values = ", ".join(["(%s, %s)"] * len(chunk))
+            params: list = [PaymentStatus.SUCCEEDED, now]
+            for ref, pid in chunk:
+                params += [ref, pid or ""]
+            params.append(PaymentStatus.PENDING)
+            cursor.execute(
+                f"UPDATE {table} AS p SET status = %s, updated_at = %s, "
+                f"provider_id = CASE WHEN v.pid = '' THEN p.provider_id ELSE v.pid END "
+                f"FROM (VALUES {values}) AS v(ref, pid) WHERE p.reference = v.ref AND p.status = %s "
+                f"RETURNING {', '.join('p.' + f for f in _SETTLE_FIELDS)}",
+                params,
+            )
+            for row in cursor.fetchall():
+                p = Payment(**dict(zip(_SETTLE_FIELDS, row, strict=True)))
+                p.status = PaymentStatus.SUCCEEDED
+                out.append(p)
+    return out
 
 
 def payments_fail(references: Iterable[str], *, code: str) -> int:
