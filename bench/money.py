@@ -184,8 +184,9 @@ def bench_cycle(shop, product, variant, fans) -> dict:
         launched_at=now,
     )
     seed_pledges(campaign, variant, fans, status="active", deposit="0.00", balance=None)
+    cutoff = timezone.now()  # after the subscriptions were placed
     cycle = SubscriptionCycle.objects.create(
-        campaign=campaign, number=1, delivery_at=now + timezone.timedelta(hours=1), cutoff_at=now
+        campaign=campaign, number=1, delivery_at=cutoff + timezone.timedelta(hours=1), cutoff_at=cutoff
     )
     declines = len(fans) // 20
     SimulatorRule.objects.bulk_create(

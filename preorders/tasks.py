@@ -57,9 +57,8 @@ def pledge_tell_task(pledge_id: int, what: str) -> None:
 
 @shared_task(acks_late=True)
 def pledges_tell_task(pledge_ids: list[int], what: str) -> None:
-    """Many fans told the same step (once each: PledgeNotice makes a rerun a no-op)."""
-    for pledge_id in pledge_ids:
-        balance.pledge_tell(pledge_id=pledge_id, what=what)
+    """Many fans told the same step in one batched append (once each: a rerun tells nobody twice)."""
+    balance.pledges_tell_many(pledge_ids=pledge_ids, what=what)
 
 
 @shared_task(acks_late=True)

@@ -244,6 +244,56 @@ def pledge_tell(
     return True
 
 
+def pledges_tell_many(*, pledge_ids: list[int], what: str) -> int:
+    """pledge_tell for many pledges (the standard texts) in one transaction and one batched append: the
+    pledges are locked in id order, so two runs over the same ids tell each fan once. Returns how many."""
+    from fans.chat.append import NewMessage, conversations_lock, messages_append
+    from fans.chat.models import Side
+
+    if not pledge_ids:
+        return 0
+    with transaction.atomic(durable=True):
+        pledges = list(
+            Pledge.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk__in=pledge_ids)
+            .order_by("pk")
+        )
+        told = set(
+            PledgeNotice.objects.filter(pledge_id__in=pledge_ids, kind=what).values_list(
+                "pledge_id", flat=True
+            )
+        )
+        pledges = [p for p in pledges if p.pk not in told]
+        if not pledges:
+            return 0
+        PledgeNotice.objects.bulk_create(
+            [PledgeNotice(pledge=p, kind=what) for p in pledges], batch_size=2000
+        )
+        locked = conversations_lock(fan_ids=[p.fan_id for p in pledges])
+        by_fan = {c.fan_id: c for c in locked.values()}
+        entries = []
+        for p in pledges:
+            conversation = by_fan.get(p.fan_id)
+            if conversation is None:
+                continue
+            text = fan_text(p, what)
+            entries.append(
+                NewMessage(conversation=conversation, side=Side.SYSTEM, kind=MessageKind.SYSTEM, text=text)
+            )
+            entries.append(
+                NewMessage(
+                    conversation=conversation,
+                    side=Side.SYSTEM,
+                    kind=MessageKind.ORDER_CARD,
+                    text=text,
+                    payload=order_card(p, what),
+                )
+            )
+        messages_append(entries)
+    return len(pledges)
+
+
 def pledges_tell(*, campaign_id: int, status: str, what: str, batch: int = 200) -> int:
     """Tell up to `batch` not-yet-told pledges of a campaign in `status`; returns how many remain."""
     told = PledgeNotice.objects.filter(pledge__campaign_id=campaign_id, kind=what).values("pledge_id")

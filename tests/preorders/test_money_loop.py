@@ -69,6 +69,16 @@ def test_pay_balance_through_the_webhook_before_the_reply(
     assert first.json()["status"] == "paid" and first.json()["pledge"] == pledge.pk
     pledge.refresh_from_db()
     assert pledge.status == "paid" and pledge.paid_at is not None
+    # The fan is told once, with an order card (the batched notice task).
+    from fans.chat.models import Message
+
+    paid_cards = Message.objects.filter(
+        conversation__fan=fans[0], kind="order_card", payload__card="balance_paid"
+    )
+    assert paid_cards.count() == 1
+    from preorders.services.balance import pledges_tell_many
+
+    assert pledges_tell_many(pledge_ids=[pledge.pk], what="balance_paid") == 0  # told already
     txn = LedgerTransaction.objects.get(reference=f"pledge-{pledge.pk}-balance-1")
     assert txn.kind == "balance" and txn.amount == pledge.balance_due and txn.campaign_id == campaign.pk
     assert sorted(txn.legs.values_list("account", "amount")) == [
