@@ -284,14 +284,31 @@ class SimulatedProvider:
     # --- notifications --------------------------------------------------------------------------------
     def notifications_build(self, ids: list[int]) -> list[tuple[dict[str, str], bytes]]:
         """Settle pending charges (the payer confirmed) and sign one notification for each."""
+        # The payer confirmed: pending to succeeded and stamped notified, in one statement.
+        from django.db.models import Case, Value, When
+
+        now = timezone.now()
         with transaction.atomic():
-            SimulatedTransaction.objects.filter(pk__in=ids, status=PENDING).update(status=SUCCEEDED)
-            rows = list(
-                SimulatedTransaction.objects.filter(pk__in=ids, status=SUCCEEDED).values(
-                    "provider_id", "reference", "kind", "amount", "currency"
+            if is_postgresql():
+                table = SimulatedTransaction._meta.db_table
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE {table} SET status = %s, notified_at = %s WHERE id = ANY(%s) "
+                        f"AND status IN (%s, %s) RETURNING provider_id, reference, kind, amount, currency",
+                        [SUCCEEDED, now, list(ids), PENDING, SUCCEEDED],
+                    )
+                    keys = ("provider_id", "reference", "kind", "amount", "currency")
+                    rows = [dict(zip(keys, r, strict=True)) for r in cursor.fetchall()]
+            else:
+                SimulatedTransaction.objects.filter(pk__in=ids, status__in=[PENDING, SUCCEEDED]).update(
+                    status=Case(When(status=PENDING, then=Value(SUCCEEDED)), default="status"),
+                    notified_at=now,
                 )
-            )
-            SimulatedTransaction.objects.filter(pk__in=ids).update(notified_at=timezone.now())
+                rows = list(
+                    SimulatedTransaction.objects.filter(pk__in=ids, status=SUCCEEDED).values(
+                        "provider_id", "reference", "kind", "amount", "currency"
+                    )
+                )
         out = []
         for row in rows:
             body = json.dumps(

@@ -84,6 +84,12 @@ def dunning_run_task() -> None:
 
 
 @shared_task(acks_late=True)
+def deliveries_tell_task(items: list[list]) -> None:
+    """Dunning notices for many boxes, in one batched append."""
+    cycle_charging.deliveries_tell_many([(int(pk), str(what)) for pk, what in items])
+
+
+@shared_task(acks_late=True)
 def delivery_tell_task(delivery_id: int, what: str) -> None:
     cycle_charging.delivery_tell(delivery_id=delivery_id, what=what)
 
