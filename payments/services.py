@@ -229,6 +229,8 @@ def notifications_apply(notifications: Iterable[Notification]) -> int:
     if not charges:
         return 0
     done = payments_settle((n.reference, n.provider_id) for n in charges)
+    if done == len({n.reference for n in charges}):
+        return done  # every one settled now: nothing unknown to look for
     known = set(
         Payment.objects.filter(reference__in=[n.reference for n in charges]).values_list(
             "reference", flat=True

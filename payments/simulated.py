@@ -80,8 +80,11 @@ class SimulatedProvider:
                         used[rule.pk] = used.get(rule.pk, 0) + 1
                         out[user_id] = rule.outcome
                         break
+            by_count: dict[int, list[int]] = {}
             for pk, n in used.items():
-                SimulatorRule.objects.filter(pk=pk).update(times=F("times") - n)
+                by_count.setdefault(n, []).append(pk)
+            for n, pks in by_count.items():  # usually one statement: each fan's rule used once
+                SimulatorRule.objects.filter(pk__in=pks).update(times=F("times") - n)
         return out
 
     def rule_add(self, *, user_id: int | None, outcome: str, times: int) -> SimulatorRule:
@@ -301,7 +304,7 @@ class SimulatedProvider:
                     rows = [dict(zip(keys, r, strict=True)) for r in cursor.fetchall()]
             else:
                 SimulatedTransaction.objects.filter(pk__in=ids, status__in=[PENDING, SUCCEEDED]).update(
-                    status=Case(When(status=PENDING, then=Value(SUCCEEDED)), default="status"),
+                    status=Case(When(status=PENDING, then=Value(SUCCEEDED)), default=F("status")),
                     notified_at=now,
                 )
                 rows = list(

@@ -278,9 +278,7 @@ def pledges_tell_many(*, pledge_ids: list[int], what: str) -> int:
             if conversation is None:
                 continue
             text = fan_text(p, what)
-            entries.append(
-                NewMessage(conversation=conversation, side=Side.SYSTEM, kind=MessageKind.SYSTEM, text=text)
-            )
+            # One message: the order card carries the notice's text (chat.js shows it in the card).
             entries.append(
                 NewMessage(
                     conversation=conversation,

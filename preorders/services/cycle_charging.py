@@ -60,12 +60,8 @@ def _payments_for(rows: list[dict]) -> list[Payment]:
         )
         for r in rows
     ]
-    Payment.objects.bulk_create(payments, ignore_conflicts=True, batch_size=CHUNK)
-    return list(
-        Payment.objects.filter(
-            reference__in=[p.reference for p in payments], status=PaymentStatus.PENDING
-        ).order_by("pk")
-    )
+    # The boxes were claimed (their attempt counted) in this same transaction, so no reference exists yet.
+    return Payment.objects.bulk_create(payments, batch_size=CHUNK)
 
 
 _FIELDS = (
