@@ -174,17 +174,18 @@ def _settle_rows(provider_ids: dict[str, str]) -> list[Payment]:
     with transaction.get_connection().cursor() as cursor:
         for start in range(0, len(items), 2000):
             chunk = items[start : start + 2000]
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            params: list = [PaymentStatus.SUCCEEDED, now]
-            for ref, pid in chunk:
-                params += [ref, pid or ""]
-            params.append(PaymentStatus.PENDING)
             cursor.execute(
                 f"UPDATE {table} AS p SET status = %s, updated_at = %s, "
                 f"provider_id = CASE WHEN v.pid = '' THEN p.provider_id ELSE v.pid END "
-                f"FROM (VALUES {values}) AS v(ref, pid) WHERE p.reference = v.ref AND p.status = %s "
+                f"FROM unnest(%s::varchar[], %s::varchar[]) AS v(ref, pid) WHERE p.reference = v.ref AND p.status = %s "
                 f"RETURNING {', '.join('p.' + f for f in _SETTLE_FIELDS)}",
-                params,
+                [
+                    PaymentStatus.SUCCEEDED,
+                    now,
+                    [r for r, _p in chunk],
+                    [p or "" for _r, p in chunk],
+                    PaymentStatus.PENDING,
+                ],
             )
             for row in cursor.fetchall():
                 p = Payment(**dict(zip(_SETTLE_FIELDS, row, strict=True)))
