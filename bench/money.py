@@ -15,6 +15,7 @@ Writes bench/results/money.json (with the machine it ran on).
 import argparse
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -44,6 +45,7 @@ def worker(env: dict[str, str]) -> subprocess.Popen:
         [sys.executable, "-m", "celery", "-A", "config", "worker", "-c", "2", "--loglevel", "WARNING"],
         cwd=ROOT,
         env=env,
+        start_new_session=True,  # its own process group: SIGKILL reaches the pool's children too
     )
 
 
@@ -246,6 +248,113 @@ def bench_reconcile(n: int) -> dict:
     }
 
 
+def bench_compensation(shop, product, variant, fans, env: dict[str, str]) -> dict:
+    """慢就赔 for every paid, unshipped pledge past ship_by, with the worker SIGKILLed mid-run and restarted:
+    every pledge must end with exactly one credit, one provider refund and one ledger transaction."""
+    import signal
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from preorders.models import Campaign, CampaignStatus, Credit
+    from preorders.tasks import late_compensation_due_task
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        shop=shop,
+        product=product,
+        factory_product=product.factory_product,
+        kind="group",
+        title="Bench late",
+        status=CampaignStatus.SUCCEEDED,
+        target_quantity=1,
+        deadline=now - timezone.timedelta(days=3),
+        balance_deadline=now - timezone.timedelta(days=2),
+        ship_by=now - timezone.timedelta(minutes=1),
+        deposit_percent=Decimal("10"),
+        base_unit_price=Decimal("499.00"),
+        final_unit_price=Decimal("449.00"),
+        committed_quantity=len(fans),
+        closed_at=now - timezone.timedelta(days=3),
+        decided_at=now - timezone.timedelta(days=3),
+        lapsed_at=now - timezone.timedelta(days=2),
+    )
+    seed_pledges(campaign, variant, fans, status="paid", deposit="44.90", balance="404.10")
+    with connection.cursor() as cursor:  # what each fan paid, in the ledger
+        cursor.execute(
+            "INSERT INTO payments_ledgertransaction (kind, reference, amount, currency, shop_id, campaign_id, "
+            "pledge_id, provider_id, memo, created_at) SELECT 'balance', 'late-seed-' || id, 449.00, 'CNY', %s, "
+            "campaign_id, id, 'seed', '', now() FROM preorders_pledge WHERE campaign_id = %s",
+            [shop.pk, campaign.pk],
+        )
+        cursor.execute(
+            "INSERT INTO payments_ledgerleg (transaction_id, account, amount) "
+            "SELECT id, 'provider', amount FROM payments_ledgertransaction WHERE campaign_id = %s AND reference LIKE 'late-seed-%%' "
+            "UNION ALL SELECT id, 'fans_held', -amount FROM payments_ledgertransaction WHERE campaign_id = %s "
+            "AND reference LIKE 'late-seed-%%'",
+            [campaign.pk, campaign.pk],
+        )
+    credits = Credit.objects.filter(pledge__campaign=campaign, kind="late_compensation")
+    proc = worker(env)
+    time.sleep(6)
+    log(f"late-shipment sweep over {len(fans)} paid, unshipped pledges; SIGKILL once a third is paid")
+    start = time.perf_counter()
+    late_compensation_due_task.delay()
+    wait_until(lambda: credits.filter(paid_out=True).count() >= len(fans) // 3, timeout=600)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed_at = credits.filter(paid_out=True).count()
+    log(f"killed the worker with {killed_at} credits paid; restarting it")
+    proc = worker(env)
+    try:
+        time.sleep(6)
+        late_compensation_due_task.delay()  # what beat does on its next minute
+        done = wait_until(
+            lambda: Campaign.objects.filter(pk=campaign.pk, late_checked_at__isnull=False).exists(),
+            timeout=900,
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    elapsed = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT pledge_id FROM preorders_credit WHERE kind = 'late_compensation' "
+            "AND pledge_id IN (SELECT id FROM preorders_pledge WHERE campaign_id = %s) "
+            "GROUP BY pledge_id HAVING COUNT(*) > 1) d",
+            [campaign.pk],
+        )
+        dup_credits = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT pledge_id FROM payments_ledgertransaction WHERE kind = 'compensation' "
+            "AND campaign_id = %s GROUP BY pledge_id HAVING COUNT(*) > 1) d",
+            [campaign.pk],
+        )
+        dup_ledger = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(*) FROM payments_simulatedtransaction WHERE kind = 'refund' AND reference LIKE 'pledge-%%-late'"
+        )
+        refunds = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT COUNT(DISTINCT pledge_id) FROM payments_ledgertransaction WHERE kind = 'compensation' "
+            "AND campaign_id = %s",
+            [campaign.pk],
+        )
+        compensated = cursor.fetchone()[0]
+    log(
+        f"compensation: {compensated} pledges, {refunds} refunds, duplicates {dup_credits + dup_ledger} in {elapsed:.1f} s"
+    )
+    return {
+        "compensation_pledges": len(fans),
+        "compensation_paid_when_killed": killed_at,
+        "compensation_compensated": compensated,
+        "compensation_provider_refunds": refunds,
+        "compensation_duplicates": dup_credits + dup_ledger + max(0, refunds - compensated),
+        "compensation_complete": bool(done) and compensated == len(fans),
+        "compensation_s": round(elapsed, 2),
+    }
+
+
 def invariants() -> dict:
     from django.db import connection
 
@@ -272,6 +381,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pledges", type=int, default=100_000)
     parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--late", type=int, default=5_000, help="paid, unshipped pledges for the kill test")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -297,18 +407,20 @@ def main() -> None:
         figures = {**bench_balance(shop, product, variant, fans)}
         figures.update(bench_cycle(shop, product, variant, fans))
         figures.update(bench_reconcile(args.transactions))
-        figures.update(invariants())
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    figures.update(bench_compensation(shop, product, variant, fans[: args.late], env))
+    figures.update(invariants())
     figures["ratios_to_ceiling"] = {
         k: round(figures[k] / c, 3) for k, c in CEILINGS.items() if isinstance(figures.get(k), int | float)
     }
-    figures["compensation_duplicates"] = None
     figures["note"] = (
-        "1 bench process (starts the charges) + 1 Celery worker (-c 2, delivers the simulated provider's signed "
-        "notifications and runs the cycle charge) + PostgreSQL + Redis on one machine. compensation_duplicates "
-        "is measured by the late-shipment sweep's kill test (tests/preorders/test_fulfilment.py), not here yet."
+        "1 bench process (starts the balance charges, like many fans tapping pay) + 1 Celery worker (-c 2: "
+        "delivers the simulated provider's signed notifications, runs the cycle charge and the late-shipment "
+        "sweep) + PostgreSQL + Redis on one 2-core machine. The late-shipment sweep's worker is SIGKILLed once a "
+        "third of the credits are paid and restarted; duplicates count credits, ledger transactions and provider "
+        "refunds beyond one per pledge."
     )
     path = write_results("money", machine, figures)
     log(f"wrote {path}")
