@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/crm.py
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/preorders.py
+	$(BIN)/python bench/money.py
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests
