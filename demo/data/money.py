@@ -1,10 +1,10 @@
 """Demo money loop: two closed group pre-orders in shop1 that walked the real services.
 
-- 「春装防晒衣拼团」: closed, eight fans paid the balance, two let it lapse (deposits forfeited), the factory
+- 「春季新品拼团（已发货）」: closed, eight fans paid the balance, two let it lapse (deposits forfeited), the factory
   order was built from paid units and sent (the release split the money between factory, shop and
   platform), seven parcels shipped (five delivered, two confirmed), one paid pledge missed ship_by and got
   its 慢就赔 compensation, one fan asked for an after-sales refund that the owner approved, one is open.
-- 「羊绒围巾拼团」: closed, the balance window is open: half the fans paid, the others see the balance due
+- 「秋冬新品拼团（待付尾款）」: closed, the balance window is open: half the fans paid, the others see the balance due
   in chat and on /me/orders/.
 
 Dates are moved with plain updates between the steps (the services check "now"), so the campaign pages,
@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from payments.provider import payment_provider
 from preorders.models import Campaign, FactoryOrderSource, Pledge
 from preorders.services import campaign_close, campaign_create, campaign_launch, pledge_place
 from preorders.services.after_sales import after_sales_approve, after_sales_request
@@ -27,36 +28,44 @@ from preorders.services.fulfilment import shipment_confirm, shipment_deliver, sh
 from preorders.services.late_compensation import late_compensation_run
 from shops.models import Factory, FactoryProduct, FactoryVariant, Product, Shop, Variant
 
-SHIPPED_TITLE = "春装防晒衣拼团"
-OPEN_TITLE = "羊绒围巾拼团"
+SHIPPED_TITLE = "春季新品拼团（已发货）"
+OPEN_TITLE = "秋冬新品拼团（待付尾款）"
 
 
-def _linked_product(shop: Shop, *, name: str, price: str, fp: FactoryProduct, variants: list[str]) -> Product:
-    product, _ = Product.objects.get_or_create(
-        shop=shop,
-        name=name,
-        defaults={"price": Decimal(price), "category": "clothing", "factory_product": fp},
+def _linked_product(shop: Shop, fp: FactoryProduct, *, skip: int) -> Product | None:
+    """One of the shop's own clothing products (catalogue pictures, brand, description), not yet in a
+    campaign, linked variant by variant to the factory product."""
+    candidates = list(
+        Product.objects.filter(shop=shop, category="clothing", campaigns__isnull=True).order_by("pk")
     )
-    fvs = list(fp.variants.order_by("pk"))
-    for vname, fv in zip(variants, fvs, strict=True):
-        Variant.objects.get_or_create(
-            product=product,
-            name=vname,
-            defaults={"sku": f"{fv.sku}-{shop.slug}", "price": Decimal(price), "factory_variant": fv},
+    candidates = [p for p in candidates if p.factory_product_id in (None, fp.pk)]
+    if len(candidates) <= skip:
+        return None
+    product = candidates[skip]
+    Product.objects.filter(pk=product.pk).update(factory_product=fp)
+    product.factory_product = fp
+    for n, variant in enumerate(product.variants.order_by("pk")):
+        fv, _ = FactoryVariant.objects.get_or_create(
+            sku=f"FAC-{fp.pk}-{n}", defaults={"factory_product": fp, "name": variant.name, "moq": 2}
         )
+        if variant.factory_variant_id != fv.pk:
+            Variant.objects.filter(pk=variant.pk).update(factory_variant=fv)
     return product
 
 
-def _factory_product(name: str, cost: str, skus: list[tuple[str, str]]) -> FactoryProduct:
+def _factory_product(name: str, cost: str) -> FactoryProduct:
     factory, _ = Factory.objects.get_or_create(name="杭州轻衣制衣厂", defaults={"contact": "李经理"})
     fp, _ = FactoryProduct.objects.get_or_create(
         factory=factory, name=name, defaults={"moq": 8, "lead_time_days": 3, "unit_cost": Decimal(cost)}
     )
-    for sku, vname in skus:
-        FactoryVariant.objects.get_or_create(
-            sku=sku, defaults={"factory_product": fp, "name": vname, "moq": 2}
-        )
     return fp
+
+
+def _cost_from(fp: FactoryProduct, product: Product) -> None:
+    """A believable factory cost: about 45% of the shop's price."""
+    cost = (product.price * Decimal("0.45")).quantize(Decimal("0.01"))
+    FactoryProduct.objects.filter(pk=fp.pk).update(unit_cost=cost)
+    fp.unit_cost = cost
 
 
 def _closed_campaign(owner, product: Product, title: str, buyers: list, *, tier_price: str) -> Campaign:
@@ -92,6 +101,11 @@ def _closed_campaign(owner, product: Product, title: str, buyers: list, *, tier_
 def _pay(campaign: Campaign, count: int) -> None:
     for pledge in Pledge.objects.filter(campaign=campaign, status="confirmed").order_by("pk")[:count]:
         balance_pay(user=pledge.user, pledge_id=pledge.pk, idempotency_key=f"demo-balance-{pledge.pk}")
+    # The provider's notifications normally arrive at its commit; inside an outer transaction (the demo's
+    # tests) they wait for it, so ask the simulated provider to deliver what nobody has acknowledged yet.
+    provider = payment_provider()
+    if hasattr(provider, "redeliver"):
+        provider.redeliver(older_than_s=0)
 
 
 def demo_money_ensure() -> dict[str, int]:
@@ -105,9 +119,13 @@ def demo_money_ensure() -> dict[str, int]:
     out: dict[str, int] = {}
     existing = Campaign.objects.filter(shop=shop, title=SHIPPED_TITLE).first()
     if existing is None:
-        fp = _factory_product("防晒衣", "58.00", [("FAC-SUN-S", "S"), ("FAC-SUN-M", "M")])
-        product = _linked_product(shop, name="冰丝防晒衣", price="169.00", fp=fp, variants=["S", "M"])
-        campaign = _closed_campaign(shop.owner, product, SHIPPED_TITLE, buyers[:10], tier_price="139.00")
+        fp = _factory_product("轻薄外套（代工）", "58.00")
+        product = _linked_product(shop, fp, skip=0)
+        if product is None:
+            return out
+        _cost_from(fp, product)
+        tier = str((product.price * Decimal("0.8")).quantize(Decimal("0.01")))
+        campaign = _closed_campaign(shop.owner, product, SHIPPED_TITLE, buyers[:10], tier_price=tier)
         _pay(campaign, 8)
         # The balance deadline passes: two pledges lapse, the order is built from paid units and sent.
         past = timezone.now()
@@ -155,9 +173,13 @@ def demo_money_ensure() -> dict[str, int]:
     out["shipped"] = existing.pk
     open_campaign = Campaign.objects.filter(shop=shop, title=OPEN_TITLE).first()
     if open_campaign is None:
-        fp = _factory_product("羊绒围巾", "88.00", [("FAC-SCARF-G", "灰"), ("FAC-SCARF-R", "酒红")])
-        product = _linked_product(shop, name="羊绒围巾", price="259.00", fp=fp, variants=["灰", "酒红"])
-        open_campaign = _closed_campaign(shop.owner, product, OPEN_TITLE, buyers[2:12], tier_price="219.00")
+        fp = _factory_product("秋冬针织（代工）", "88.00")
+        product = _linked_product(shop, fp, skip=0)
+        if product is None:
+            return out
+        _cost_from(fp, product)
+        tier = str((product.price * Decimal("0.85")).quantize(Decimal("0.01")))
+        open_campaign = _closed_campaign(shop.owner, product, OPEN_TITLE, buyers[2:12], tier_price=tier)
         _pay(open_campaign, 5)
     out["balance_open"] = open_campaign.pk
     return out

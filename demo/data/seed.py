@@ -78,7 +78,10 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
             lines.append(
                 f"  balance due   {base_url}/campaigns/{due}/  (owner)  ·  fans: {base_url}/me/orders/"
             )
-        lines.append(f"  my orders     {base_url}/me/orders/  (fan1: paid, shipped, compensated)")
+        lines.append(
+            f"  my orders     {base_url}/me/orders/  (fan1: paid and received; fan3: after-sales refund; "
+            "fan8: 慢就赔 credit; fan9: lapsed; fan11: balance due)"
+        )
     if "campaign" in result.fruit_box:
         lines.append(f"  fruit box     {base_url}/campaigns/{result.fruit_box['campaign']}/box/  (owner)")
     if "pledge" in result.fruit_box:
