@@ -135,7 +135,10 @@ def test_fan_confirms_and_asks_owner_approves_and_declines(flow, tmp_path):
         try:
             fan = new_page(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
             log_in(fan, base, a.user.username)
-            fan.goto(f"{base}/me/orders/{a.pk}/after-sales/")
+            # From "my orders", the parcel's link leads to receipt and after-sales.
+            fan.goto(f"{base}/me/orders/")
+            fan.locator(f"#pledge-{a.pk} [data-after-sales-link]").click()
+            fan.wait_for_url(f"**/me/orders/{a.pk}/after-sales/")
             parcel = fan.locator(f'[data-shipment="{shipments[a.pk].pk}"]')
             parcel.locator("[data-confirm]").click()
             expect(fan.locator(f'[data-shipment="{shipments[a.pk].pk}"] [data-confirm]')).to_have_count(0)
