@@ -205,6 +205,7 @@ def seed(clients: int, cap: int) -> dict[str, Any]:
         target_quantity=min(100, cap),
         cap=cap,
         deadline=deadline,
+        balance_deadline=in_seconds(3 * 86400).isoformat(),
         deposit_percent="10",
         tiers=[{"min_quantity": 100, "unit_price": "449.00"}, {"min_quantity": 1000, "unit_price": "349.00"}],
     )
@@ -415,6 +416,7 @@ def campaign_for_offered(cast: dict[str, Any], cap: int) -> int:
         target_quantity=min(100, cap),
         cap=cap,
         deadline=in_seconds(3600).isoformat(),
+        balance_deadline=in_seconds(3 * 86400).isoformat(),
         deposit_percent="10",
         tiers=[{"min_quantity": 100, "unit_price": "449.00"}],
     )
