@@ -108,22 +108,29 @@ def wait_until(check, timeout: float) -> bool:
     return False
 
 
+def bench_campaign(shop, product, **fields):
+    """A campaign row straight in the table (its life so far is not what a phase measures)."""
+    from preorders.models import Campaign
+
+    return Campaign.objects.create(
+        shop=shop, product=product, factory_product=product.factory_product, target_quantity=1, **fields
+    )
+
+
 def bench_balance(shop, product, variant, fans) -> dict:
     from django.utils import timezone
 
     from payments.models import Payment
     from payments.services import payments_charge
-    from preorders.models import Campaign, CampaignStatus, Pledge
+    from preorders.models import CampaignStatus, Pledge
 
     now = timezone.now()
-    campaign = Campaign.objects.create(
-        shop=shop,
-        product=product,
-        factory_product=product.factory_product,
+    campaign = bench_campaign(
+        shop,
+        product,
         kind="group",
         title="Bench balance",
         status=CampaignStatus.SUCCEEDED,
-        target_quantity=1,
         deadline=now - timezone.timedelta(hours=1),
         balance_deadline=now + timezone.timedelta(days=2),
         deposit_percent=Decimal("10"),
@@ -166,19 +173,19 @@ def bench_balance(shop, product, variant, fans) -> dict:
 def bench_cycle(shop, product, variant, fans) -> dict:
     from django.utils import timezone
 
+    from django.db.models import Count
+
     from payments.models import SimulatorRule
-    from preorders.models import Campaign, CampaignStatus, CycleDelivery, SubscriptionCycle
+    from preorders.models import CampaignStatus, CycleDelivery, SubscriptionCycle
     from preorders.services.subscriptions import cycle_cut
 
     now = timezone.now()
-    campaign = Campaign.objects.create(
-        shop=shop,
-        product=product,
-        factory_product=product.factory_product,
+    campaign = bench_campaign(
+        shop,
+        product,
         kind="subscription",
         title="Bench box",
         status=CampaignStatus.LIVE,
-        target_quantity=1,
         deadline=now + timezone.timedelta(hours=1),
         deposit_percent=Decimal("0"),
         base_unit_price=Decimal("99.00"),
@@ -260,14 +267,12 @@ def bench_compensation(shop, product, variant, fans, env: dict[str, str]) -> dic
     from preorders.tasks import late_compensation_due_task
 
     now = timezone.now()
-    campaign = Campaign.objects.create(
-        shop=shop,
-        product=product,
-        factory_product=product.factory_product,
+    campaign = bench_campaign(
+        shop,
+        product,
         kind="group",
         title="Bench late",
         status=CampaignStatus.SUCCEEDED,
-        target_quantity=1,
         deadline=now - timezone.timedelta(days=3),
         balance_deadline=now - timezone.timedelta(days=2),
         ship_by=now - timezone.timedelta(minutes=1),

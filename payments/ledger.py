@@ -316,5 +316,21 @@ def pledge_cash(pledge_id: int) -> Decimal:
     return cents(total)
 
 
+def pledges_cash(pledge_ids: Iterable[int]) -> dict[int, Decimal]:
+    """pledge_cash for many pledges in one query (pledges with no cash are left out)."""
+    from django.db.models import Sum
+
+    return {
+        r["transaction__pledge_id"]: cents(r["total"])
+        for r in LedgerLeg.objects.filter(
+            transaction__pledge_id__in=list(pledge_ids), account=Account.PROVIDER
+        )
+        .exclude(transaction__kind=TransactionKind.COMPENSATION)
+        .values("transaction__pledge_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    }
+
+
 def pledge_charged(pledge_id: int, kind: str) -> bool:
     return LedgerTransaction.objects.filter(pledge_id=pledge_id, kind=kind).exists()

@@ -18,7 +18,7 @@ from preorders.access import access_campaign, access_pledge
 from preorders.box_models import CycleChangeKind
 from preorders.box_selectors import box_item_to_dict, campaign_box_get, pledge_box_get
 from preorders.models import CampaignKind
-from preorders.services import fruit_box
+from preorders.services import fruit_box, fruit_box_items, fruit_box_retention
 from preorders.services.fruit_box import UNSET
 
 
@@ -274,7 +274,7 @@ class CancelOfferApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         return Response(
-            fruit_box.retention_offer_make(
+            fruit_box_retention.retention_offer_make(
                 user=request.user, pledge_id=pledge_id, reason=v["reason"], note=v.get("note", "")
             )
         )
@@ -283,7 +283,7 @@ class CancelOfferApi(APIView):
 class CancelOfferAcceptApi(APIView):
     @extend_schema(request=None, responses=CancelOfferAcceptOut)
     def post(self, request: Request, pledge_id: int) -> Response:
-        return Response(fruit_box.retention_offer_accept(user=request.user, pledge_id=pledge_id))
+        return Response(fruit_box_retention.retention_offer_accept(user=request.user, pledge_id=pledge_id))
 
 
 class BoxItemIn(serializers.Serializer):
@@ -319,7 +319,7 @@ class CampaignBoxItemsApi(APIView):
     def post(self, request: Request, campaign_id: int) -> Response:
         data = BoxItemIn(data=request.data)
         data.is_valid(raise_exception=True)
-        item = fruit_box.box_item_create(
+        item = fruit_box_items.box_item_create(
             user=request.user, campaign_id=campaign_id, **_given(request.data, *ITEM_FIELDS)
         )
         return Response(box_item_to_dict(item), status=status.HTTP_201_CREATED)
@@ -330,12 +330,12 @@ class BoxItemDetailApi(APIView):
     def patch(self, request: Request, item_id: int) -> Response:
         data = BoxItemChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        item = fruit_box.box_item_update(
+        item = fruit_box_items.box_item_update(
             user=request.user, item_id=item_id, **_given(request.data, *ITEM_FIELDS)
         )
         return Response(box_item_to_dict(item))
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, item_id: int) -> Response:
-        fruit_box.box_item_delete(user=request.user, item_id=item_id)
+        fruit_box_items.box_item_delete(user=request.user, item_id=item_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

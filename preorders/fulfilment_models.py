@@ -13,7 +13,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from fans.chat.models import Fan
-from preorders.models import MONEY, Credit, FactoryOrder, Pledge
+from preorders.models import MONEY, FactoryOrder, Pledge
+from preorders.money_models import Credit
 
 
 class ShipmentStatus(models.TextChoices):

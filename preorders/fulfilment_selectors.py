@@ -198,7 +198,7 @@ def board_orders(factory: Factory) -> list[dict[str, Any]]:
 
 def late_risk(campaign: Campaign, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """Paid units not shipped yet and the time left to ship_by; what 慢就赔 would pay if the time ran out."""
-    from preorders.services.balance import _cash_by_pledge
+    from payments.ledger import pledges_cash
     from preorders.services.late_compensation import unshipped_pledges
 
     now = now or timezone.now()
@@ -207,7 +207,7 @@ def late_risk(campaign: Campaign, *, now: dt.datetime | None = None) -> dict[str
         or 0
     )
     rows = list(unshipped_pledges(campaign.pk).values_list("pk", "quantity"))
-    cash = _cash_by_pledge([pk for pk, _q in rows])
+    cash = pledges_cash([pk for pk, _q in rows])
     percent = campaign.late_compensation_percent
     at_risk = sum((money_round(cash.get(pk, Decimal(0)) * percent / 100) for pk, _q in rows), Decimal("0.00"))
     seconds_left = int((campaign.ship_by - now).total_seconds()) if campaign.ship_by else None

@@ -6,7 +6,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from fans.chat.models import Fan
-from shops.models import FactoryProduct, FactoryVariant, Product, Shop, Variant
+from shops.models import FactoryProduct, Product, Shop, Variant
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -225,38 +225,6 @@ class Pledge(models.Model):
         return f"#{self.pk} {self.sku} x{self.quantity}"
 
 
-class LedgerKind(models.TextChoices):
-    CHARGE = "charge", _("Charge")
-    REFUND = "refund", _("Refund")
-
-
-class LedgerEntry(models.Model):
-    """Read-only: the provider leg of every ledger transaction of a pledge, as charge or refund lines.
-
-    A database view (migration 0003) over payments.LedgerTransaction/LedgerLeg, which are the books.
-    """
-
-    pledge = models.ForeignKey(
-        Pledge, on_delete=models.DO_NOTHING, db_constraint=False, related_name="ledger"
-    )
-    kind = models.CharField(max_length=8, choices=LedgerKind.choices)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
-    reference = models.CharField(max_length=100)
-    provider_id = models.CharField(max_length=100)
-    note = models.CharField(max_length=24)  # the ledger transaction's kind
-    created_at = models.DateTimeField()
-
-    class Meta:
-        managed = False
-        db_table = "preorders_pledge_cash"
-        verbose_name = _("pledge cash line")
-        verbose_name_plural = _("pledge cash lines")
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.amount} {self.currency} ({self.reference})"
-
-
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key for creating a pledge; a retry returns `response`."""
 
@@ -350,94 +318,6 @@ class CycleDelivery(models.Model):
         return f"{self.pledge_id} @ {self.cycle_id} x{self.quantity}"
 
 
-class FactoryOrderStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    SENT = "sent", _("Sent")
-    CONFIRMED = "confirmed", _("Confirmed")
-    IN_PRODUCTION = "in_production", _("In production")
-    SHIPPED = "shipped", _("Shipped")
-    DELIVERED = "delivered", _("Delivered")
-    CANCELLED = "cancelled", _("Cancelled")
-
-
-class FactoryOrder(models.Model):
-    """Certain demand for one factory product: successful campaigns of one delivery window, or one cycle."""
-
-    factory_product = models.ForeignKey(FactoryProduct, on_delete=models.PROTECT, related_name="orders")
-    window_start = models.DateField(_("delivery window (week of)"))
-    cycle = models.OneToOneField(
-        SubscriptionCycle, null=True, blank=True, on_delete=models.PROTECT, related_name="factory_order"
-    )
-    status = models.CharField(
-        max_length=16, choices=FactoryOrderStatus.choices, default=FactoryOrderStatus.DRAFT
-    )
-    currency = models.CharField(max_length=3, default="CNY")
-    # When it went to the factory: a factory that had its full lead time before ship_by pays 慢就赔.
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("factory order")
-        verbose_name_plural = _("factory orders")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=FactoryOrderStatus.values), name="factoryorder_status_valid"
-            ),
-            # One open (draft) group roll-up per factory product and window; later campaigns join it.
-            models.UniqueConstraint(
-                fields=["factory_product", "window_start"],
-                condition=Q(status="draft", cycle__isnull=True),
-                name="factoryorder_one_draft_per_window",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"FO-{self.pk} {self.factory_product.name} {self.window_start}"
-
-
-class FactoryOrderLine(models.Model):
-    order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="lines")
-    factory_variant = models.ForeignKey(
-        FactoryVariant, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    sku = models.CharField(max_length=64)
-    name = models.CharField(max_length=100)
-    quantity = models.PositiveIntegerField(default=0)
-    deposits = models.DecimalField(**MONEY, default=0)
-    value = models.DecimalField(**MONEY, default=0)
-
-    class Meta:
-        ordering = ["sku"]
-        constraints = [models.UniqueConstraint(fields=["order", "sku"], name="factoryorderline_unique_sku")]
-
-    def __str__(self) -> str:
-        return f"{self.sku} x{self.quantity}"
-
-
-class FactoryOrderSource(models.Model):
-    """A campaign or cycle whose demand went into an order: rolled up once, ever."""
-
-    order = models.ForeignKey(FactoryOrder, on_delete=models.CASCADE, related_name="sources")
-    campaign = models.OneToOneField(
-        Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    cycle = models.OneToOneField(
-        SubscriptionCycle, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(campaign__isnull=True) ^ Q(cycle__isnull=True),
-                name="factoryordersource_one_origin",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"FO-{self.order_id} <- {self.campaign_id or self.cycle_id}"
-
-
 class CampaignNotice(models.Model):
     """A fan told about a campaign outcome; makes the notify step safe to rerun."""
 
@@ -453,54 +333,9 @@ class CampaignNotice(models.Model):
         return f"{self.campaign_id}/{self.fan_id} {self.kind}"
 
 
-class CreditKind(models.TextChoices):
-    LATE_COMPENSATION = "late_compensation", _("Late-shipment compensation (慢就赔)")
-    PRICE_PROTECTION = "price_protection", _("Price protection (贵就赔)")
-    AFTER_SALES_REFUND = "after_sales_refund", _("After-sales refund")
-
-
-class Credit(models.Model):
-    """Money the platform owes back to a fan, written before it is paid out (so a rerun finishes it).
-
-    `reference` is the ledger transaction's and the provider refund's: once per reference, ever.
-    """
-
-    pledge = models.ForeignKey(Pledge, on_delete=models.PROTECT, related_name="credits")
-    kind = models.CharField(max_length=24, choices=CreditKind.choices)
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3, default="CNY")
-    reference = models.CharField(max_length=100, unique=True)
-    paid_out = models.BooleanField(default=False)  # through the provider, with its ledger transaction
-    note = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("credit")
-        verbose_name_plural = _("credits")
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_amount_positive"),
-            models.CheckConstraint(condition=Q(kind__in=CreditKind.values), name="credit_kind_valid"),
-        ]
-        indexes = [models.Index(fields=["paid_out", "created_at"], name="credit_unpaid")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.amount} ({self.reference})"
-
-
-class PledgeNotice(models.Model):
-    """A fan told about a step of their pledge (balance due, reminder, lapse, shipment): once each."""
-
-    pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="notices")
-    kind = models.CharField(max_length=40)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["pledge", "kind"], name="pledgenotice_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.pledge_id} {self.kind}"
-
-
+# Factory orders, money owed and told to fans (cash lines, credits, notices, the waitlist), the fruit box
+# and fulfilment live in their own modules; imported here so Django registers them with the app (money first: fulfilment
+# refers to Credit).
 # The fruit box's tables live in their own module; imported here so Django registers them with the app.
 from preorders.box_models import (  # noqa: E402, F401
     BoxItem,
@@ -509,6 +344,12 @@ from preorders.box_models import (  # noqa: E402, F401
     RetentionOffer,
     SubscriptionPrefs,
 )
+from preorders.factory_order_models import (  # noqa: E402, F401
+    FactoryOrder,
+    FactoryOrderLine,
+    FactoryOrderSource,
+    FactoryOrderStatus,
+)
 
 # Fulfilment's tables live in their own module; imported here so Django registers them with the app.
 from preorders.fulfilment_models import (  # noqa: E402, F401
@@ -516,37 +357,12 @@ from preorders.fulfilment_models import (  # noqa: E402, F401
     Shipment,
     ShipmentItem,
 )
-
-
-class WaitlistStatus(models.TextChoices):
-    WAITING = "waiting", _("Waiting")
-    OFFERED = "offered", _("Offered a place")
-    EXPIRED = "expired", _("Not needed")
-
-
-class WaitlistEntry(models.Model):
-    """A fan who wants in when a campaign is full or closed: offered a place if lapses leave a MOQ short."""
-
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="waitlist")
-    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    variant = models.ForeignKey(Variant, on_delete=models.PROTECT, related_name="+")
-    quantity = models.PositiveIntegerField()
-    status = models.CharField(max_length=8, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING)
-    pledge = models.OneToOneField(Pledge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("waitlist entry")
-        verbose_name_plural = _("waitlist entries")
-        constraints = [
-            models.UniqueConstraint(fields=["campaign", "user"], name="waitlist_unique_user"),
-            models.CheckConstraint(condition=Q(quantity__gte=1), name="waitlist_quantity_positive"),
-            models.CheckConstraint(
-                condition=Q(status__in=WaitlistStatus.values), name="waitlist_status_valid"
-            ),
-        ]
-        indexes = [models.Index(fields=["campaign", "status", "created_at"], name="waitlist_queue")]
-
-    def __str__(self) -> str:
-        return f"{self.campaign_id}/{self.user_id} x{self.quantity}"
+from preorders.money_models import (  # noqa: E402, F401
+    Credit,
+    CreditKind,
+    LedgerEntry,
+    LedgerKind,
+    PledgeNotice,
+    WaitlistEntry,
+    WaitlistStatus,
+)

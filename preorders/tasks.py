@@ -8,6 +8,7 @@ from preorders.services import (
     factory_orders,
     fulfilment,
     late_compensation,
+    notices,
     payments,
     release,
     subscriptions,
@@ -52,13 +53,13 @@ def balance_reminders_run_task() -> None:
 
 @shared_task(acks_late=True)
 def pledge_tell_task(pledge_id: int, what: str) -> None:
-    balance.pledge_tell(pledge_id=pledge_id, what=what)
+    notices.pledge_tell(pledge_id=pledge_id, what=what)
 
 
 @shared_task(acks_late=True)
 def pledges_tell_task(pledge_ids: list[int], what: str) -> None:
     """Many fans told the same step in one batched append (once each: a rerun tells nobody twice)."""
-    balance.pledges_tell_many(pledge_ids=pledge_ids, what=what)
+    notices.pledges_tell_many(pledge_ids=pledge_ids, what=what)
 
 
 @shared_task(acks_late=True)
@@ -68,7 +69,7 @@ def campaign_after_lapse_task(campaign_id: int) -> None:
 
     campaign = Campaign.objects.get(pk=campaign_id)
     what = "lapsed_refund" if campaign.lapse_rule == LapseRule.REFUND else "lapsed_forfeit"
-    while balance.pledges_tell(campaign_id=campaign_id, status=PledgeStatus.LAPSED, what=what) > 0:
+    while notices.pledges_tell(campaign_id=campaign_id, status=PledgeStatus.LAPSED, what=what) > 0:
         pass
     factory_orders.campaign_after_lapse(campaign_id=campaign_id)
 

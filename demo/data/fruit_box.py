@@ -15,10 +15,10 @@ from preorders.services.fruit_box import (
     box_delay,
     box_frequency_set,
     box_gift,
-    box_item_create,
     box_prefs_update,
     box_swap,
 )
+from preorders.services.fruit_box_items import box_item_create
 
 SUBSCRIPTION_TITLE = "每周鲜果订阅"
 

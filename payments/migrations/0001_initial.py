@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from core.db import is_postgresql
+
 
 BALANCED = """
 CREATE FUNCTION payments_legs_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -36,12 +38,12 @@ DROP FUNCTION IF EXISTS payments_legs_balanced();
 
 def balanced_trigger(apps, schema_editor):
     """PostgreSQL refuses a statement that leaves a transaction's legs unbalanced (SQLite: the service)."""
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgresql(schema_editor.connection):
         schema_editor.execute(BALANCED)
 
 
 def balanced_trigger_drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    if is_postgresql(schema_editor.connection):
         schema_editor.execute(UNBALANCED_DROP)
 
 

@@ -206,7 +206,7 @@ def _tell(request_id: int, what: str) -> None:
 
 
 def after_sales_tell(*, request_id: int, what: str) -> bool:
-    from preorders.services.balance import pledge_tell
+    from preorders.services.notices import pledge_tell
 
     request = AfterSalesRequest.objects.filter(pk=request_id).first()
     if request is None:

@@ -19,11 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.db import is_postgresql
 from core.errors import Conflict, Unprocessable
-from fans.chat.models import Conversation, MessageKind
-from fans.chat.services import system_message_post
-from payments.ledger import Posting, cents, ledger_post_many
+from payments.ledger import Posting, ledger_post_many, pledges_cash
 from payments.models import Account, Payment, PaymentStatus, TransactionKind
 from payments.services import PaymentInFlight, payment_start, payments_charge
 from preorders.access import access_pledge
@@ -31,16 +28,13 @@ from preorders.models import (
     Campaign,
     CampaignKind,
     CampaignStatus,
-    Credit,
-    CreditKind,
     LapseRule,
     Pledge,
-    PledgeNotice,
     PledgeStatus,
 )
-from preorders.money import money_round
 from preorders.services.idempotency import key_clean
-from preorders.services.payments import PaymentFailed, ledger_refund
+from preorders.services.notices import pledge_tell
+from preorders.services.payments import PaymentFailed
 from preorders.services.pledge_rules import pledge_to_dict
 
 logger = logging.getLogger(__name__)
@@ -100,13 +94,9 @@ def balance_pay(*, user: AbstractBaseUser, pledge_id: int, idempotency_key: str 
             code="pledge_not_payable",
             detail={"status": pledge.status},
         )
-    # A place offered from the waitlist after a top-up is paid by the top-up deadline.
-    deadline = (
-        max(d for d in (campaign.balance_deadline, campaign.topup_deadline) if d)
-        if (campaign.balance_deadline or campaign.topup_deadline)
-        else None
-    )
-    if deadline is not None and timezone.now() >= deadline:
+    # A place offered from the waitlist after a top-up is paid by the (later) top-up deadline.
+    deadlines = [d for d in (campaign.balance_deadline, campaign.topup_deadline) if d is not None]
+    if deadlines and timezone.now() >= max(deadlines):
         raise Conflict(_("The balance deadline has passed."), code="balance_deadline_passed")
     live = Payment.objects.filter(
         purpose="balance", subject_id=pledge.pk, status__in=[PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
@@ -165,273 +155,6 @@ def _tell_fans_task(pledge_ids: list[int], what: str) -> None:
     from preorders.tasks import pledges_tell_task
 
     pledges_tell_task.delay(pledge_ids, what)
-
-
-# --- what the fan is told ------------------------------------------------------------------------------
-
-
-def order_card(pledge: Pledge, what: str) -> dict[str, Any]:
-    """The chat card of a pledge's money step (balance due, paid, lapsed...): one tap to "my orders"."""
-    campaign = pledge.campaign
-    card: dict[str, Any] = {
-        "card": what,
-        "pledge": pledge.pk,
-        "campaign": campaign.pk,
-        "title": campaign.title,
-        "variant_name": pledge.variant_name,
-        "quantity": pledge.quantity,
-        "currency": pledge.currency,
-        "url": f"/me/orders/#pledge-{pledge.pk}",
-    }
-    if what in ("balance_due", "balance_reminder", "balance_failed"):
-        card.update(
-            {
-                "amount": str(pledge.balance_due),
-                "deadline": campaign.balance_deadline.isoformat() if campaign.balance_deadline else None,
-                "action": "pay_balance",
-            }
-        )
-    return card
-
-
-_TEXTS = {
-    "balance_due": "「%(title)s」成团啦！请在 %(deadline)s 前支付尾款 ¥%(amount)s。",
-    "balance_reminder": "提醒：「%(title)s」的尾款 ¥%(amount)s 将于 %(deadline)s 截止，逾期定金将按规则处理。",
-    "balance_paid": "「%(title)s」尾款已付清，工厂将按已付款数量生产。",
-    "balance_failed": "「%(title)s」尾款支付未成功，请重试。",
-    "lapsed_forfeit": "「%(title)s」尾款未在截止前支付，订单已失效，定金按活动规则不予退还。",
-    "lapsed_refund": "「%(title)s」尾款未在截止前支付，订单已失效，定金已原路退回。",
-}
-
-
-def fan_text(pledge: Pledge, what: str) -> str:
-    campaign = pledge.campaign
-    deadline = (
-        timezone.localtime(campaign.balance_deadline).strftime("%m-%d %H:%M")
-        if campaign.balance_deadline
-        else "-"
-    )
-    return _(_TEXTS[what]) % {"title": campaign.title, "amount": pledge.balance_due, "deadline": deadline}
-
-
-def pledge_tell(
-    *,
-    pledge_id: int,
-    what: str,
-    key: str = "",
-    text: Any = None,
-    card: dict[str, Any] | None = None,
-) -> bool:
-    """Post the notice and its card to the fan's chat once per (pledge, what, key); safe to rerun.
-
-    `text` (a callable of the pledge, for steps outside fan_text) and `card` (fields added to the order
-    card) serve the other steps of an order: shipments, compensation, after-sales."""
-    pledge = Pledge.objects.select_related("campaign").filter(pk=pledge_id).first()
-    if pledge is None:
-        return False
-    conversation = Conversation.objects.filter(fan_id=pledge.fan_id).first()
-    with transaction.atomic(durable=True):
-        _notice, created = PledgeNotice.objects.get_or_create(pledge=pledge, kind=f"{what}{key}"[:40])
-        if not created or conversation is None:
-            return False
-        body = text(pledge) if text is not None else fan_text(pledge, what)
-        system_message_post(conversation=conversation, text=body)
-        system_message_post(
-            conversation=conversation,
-            text=body,
-            kind=MessageKind.ORDER_CARD,
-            payload={**order_card(pledge, what), **(card or {})},
-        )
-    return True
-
-
-def pledges_tell_many(*, pledge_ids: list[int], what: str) -> int:
-    """pledge_tell for many pledges (the standard texts) in one transaction and one batched append: the
-    pledges are locked in id order, so two runs over the same ids tell each fan once. Returns how many."""
-    from fans.chat.append import NewMessage, conversations_lock, messages_append
-    from fans.chat.models import Side
-
-    if not pledge_ids:
-        return 0
-    with transaction.atomic(durable=True):
-        pledges = list(
-            Pledge.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .filter(pk__in=pledge_ids)
-            .order_by("pk")
-        )
-        told = set(
-            PledgeNotice.objects.filter(pledge_id__in=pledge_ids, kind=what).values_list(
-                "pledge_id", flat=True
-            )
-        )
-        pledges = [p for p in pledges if p.pk not in told]
-        if not pledges:
-            return 0
-        PledgeNotice.objects.bulk_create(
-            [PledgeNotice(pledge=p, kind=what) for p in pledges], batch_size=2000
-        )
-        locked = conversations_lock(fan_ids=[p.fan_id for p in pledges])
-        by_fan = {c.fan_id: c for c in locked.values()}
-        entries = []
-        for p in pledges:
-            conversation = by_fan.get(p.fan_id)
-            if conversation is None:
-                continue
-            text = fan_text(p, what)
-            # One message: the order card carries the notice's text (chat.js shows it in the card).
-            entries.append(
-                NewMessage(
-                    conversation=conversation,
-                    side=Side.SYSTEM,
-                    kind=MessageKind.ORDER_CARD,
-                    text=text,
-                    payload=order_card(p, what),
-                )
-            )
-        messages_append(entries)
-    return len(pledges)
-
-
-def pledges_tell(*, campaign_id: int, status: str, what: str, batch: int = 200) -> int:
-    """Tell up to `batch` not-yet-told pledges of a campaign in `status`; returns how many remain."""
-    told = PledgeNotice.objects.filter(pledge__campaign_id=campaign_id, kind=what).values("pledge_id")
-    ids = list(
-        Pledge.objects.filter(campaign_id=campaign_id, status=status)
-        .exclude(pk__in=told)
-        .order_by("pk")
-        .values_list("pk", flat=True)[: batch + 1]
-    )
-    for pid in ids[:batch]:
-        pledge_tell(pledge_id=pid, what=what)
-    return max(0, len(ids) - batch)
-
-
-# --- at the close: price protection for deposits paid at a higher tier -------------------------------
-
-
-def tier_credits_post(*, campaign: Campaign) -> int:
-    """Every confirmed pledge pays the final tier price. A pledge placed at a higher tier price gets a
-    price-protection credit for the difference, with its ledger line; a deposit above the final total is
-    refunded in cash. Once per pledge (unique references); joins nothing, safe to rerun."""
-    if campaign.final_unit_price is None:
-        return 0
-    final = campaign.final_unit_price
-    note = _("Final tier price %(price)s") % {"price": final}
-    if is_postgresql():
-        created = _tier_credits_sql(campaign, final, note)
-    else:
-        created = _tier_credits_rows(campaign, final, note)
-    # A deposit above what the pledge now costs: the excess goes back in cash (rare: a high deposit %).
-    for pledge in Pledge.objects.filter(
-        campaign=campaign,
-        status__in=[PledgeStatus.CONFIRMED, PledgeStatus.PAID],
-        unit_price__gt=final,
-        deposit_amount__gt=F("quantity") * final,
-    ):
-        excess = pledge.deposit_amount - money_round(Decimal(pledge.quantity) * final)
-        if excess > 0:
-            ledger_refund(
-                pledge=pledge,
-                amount=excess,
-                reference=f"pledge-{pledge.pk}-tier-excess",
-                note="deposit above the final total",
-                kind=TransactionKind.PRICE_PROTECTION,
-            )
-    return created
-
-
-def _tier_credits_sql(campaign: Campaign, final: Decimal, note: str) -> int:
-    """Set-based (PostgreSQL): the credits, their transactions and legs from the pledges, three statements."""
-    from django.db import connection
-
-    from payments.models import LedgerLeg, LedgerTransaction
-
-    credit, pledge = Credit._meta.db_table, Pledge._meta.db_table
-    txn, leg = LedgerTransaction._meta.db_table, LedgerLeg._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {credit} (pledge_id, kind, amount, currency, reference, paid_out, note, created_at) "
-            f"SELECT p.id, %s, ROUND(p.quantity * (p.unit_price - %s), 2), p.currency, "
-            f"'pledge-' || p.id || '-tier-credit', true, %s, now() FROM {pledge} p "
-            f"WHERE p.campaign_id = %s AND p.status IN (%s, %s) AND p.unit_price > %s "
-            f"ON CONFLICT (reference) DO NOTHING",
-            [
-                CreditKind.PRICE_PROTECTION,
-                final,
-                note,
-                campaign.pk,
-                PledgeStatus.CONFIRMED,
-                PledgeStatus.PAID,
-                final,
-            ],
-        )
-        created = cursor.rowcount
-        cursor.execute(
-            f"INSERT INTO {txn} (kind, reference, amount, currency, shop_id, campaign_id, pledge_id, provider_id, "
-            f"memo, created_at) SELECT %s, c.reference, c.amount, c.currency, %s, %s, c.pledge_id, '', "
-            f"'tier credit', now() FROM {credit} c JOIN {pledge} p ON p.id = c.pledge_id "
-            f"WHERE p.campaign_id = %s AND c.reference = 'pledge-' || p.id || '-tier-credit' "
-            f"ON CONFLICT (reference) DO NOTHING RETURNING id, amount",
-            [TransactionKind.PRICE_PROTECTION, campaign.shop_id, campaign.pk, campaign.pk],
-        )
-        rows = cursor.fetchall()
-        if rows:
-            ids = [r[0] for r in rows for _side in (0, 1)]
-            accounts = [a for _r in rows for a in (Account.PRICE_CREDITS, Account.LIST_PRICE)]
-            amounts = [a for r in rows for a in (r[1], -r[1])]
-            cursor.execute(
-                f"INSERT INTO {leg} (transaction_id, account, amount) "
-                f"SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[])",
-                [ids, accounts, amounts],
-            )
-    return created
-
-
-def _tier_credits_rows(campaign: Campaign, final: Decimal, note: str) -> int:
-    rows = list(
-        Pledge.objects.filter(
-            campaign=campaign,
-            status__in=[PledgeStatus.CONFIRMED, PledgeStatus.PAID],
-            unit_price__gt=final,
-        )
-        .exclude(credits__kind=CreditKind.PRICE_PROTECTION)
-        .values("pk", "quantity", "unit_price", "currency")
-    )
-    credits, postings = [], []
-    for r in rows:
-        difference = money_round(Decimal(r["quantity"]) * (r["unit_price"] - final))
-        if difference <= 0:
-            continue
-        reference = f"pledge-{r['pk']}-tier-credit"
-        credits.append(
-            Credit(
-                pledge_id=r["pk"],
-                kind=CreditKind.PRICE_PROTECTION,
-                amount=difference,
-                currency=r["currency"],
-                reference=reference,
-                paid_out=True,  # taken off the balance, not paid in cash
-                note=note,
-            )
-        )
-        postings.append(
-            Posting(
-                TransactionKind.PRICE_PROTECTION,
-                reference,
-                difference,
-                [(Account.PRICE_CREDITS, difference), (Account.LIST_PRICE, -difference)],
-                currency=r["currency"],
-                shop_id=campaign.shop_id,
-                campaign_id=campaign.pk,
-                pledge_id=r["pk"],
-                memo="tier credit",
-            )
-        )
-    with transaction.atomic():
-        Credit.objects.bulk_create(credits, ignore_conflicts=True, batch_size=2000)
-        ledger_post_many(postings)
-    return len(credits)
 
 
 # --- reminders ---------------------------------------------------------------------------------------
@@ -498,7 +221,7 @@ def balance_lapse_run(*, campaign_id: int, chunk_size: int | None = None) -> boo
         )
         if not chunk:
             break
-        cash = _cash_by_pledge([p["pk"] for p in chunk])
+        cash = pledges_cash([p["pk"] for p in chunk])
         postings = []
         if refund:
             from payments.ledger import cash_out
@@ -585,21 +308,6 @@ def balance_lapse_run(*, campaign_id: int, chunk_size: int | None = None) -> boo
             )
             campaign_after_lapse_task.delay_on_commit(campaign_id)
     return True
-
-
-def _cash_by_pledge(ids: list[int]) -> dict[int, Decimal]:
-    from django.db.models import Sum
-
-    from payments.models import LedgerLeg
-
-    return {
-        r["transaction__pledge_id"]: cents(r["total"])
-        for r in LedgerLeg.objects.filter(transaction__pledge_id__in=ids, account=Account.PROVIDER)
-        .exclude(transaction__kind=TransactionKind.COMPENSATION)
-        .values("transaction__pledge_id")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    }
 
 
 def balance_lapses_due() -> list[int]:

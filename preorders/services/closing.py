@@ -17,11 +17,12 @@ from fans.chat.models import Conversation, MessageKind
 from fans.chat.services import system_message_post
 from preorders.models import Campaign, CampaignKind, CampaignNotice, CampaignStatus, Pledge, PledgeStatus
 from preorders.selectors import campaign_tiers, unit_price_at
-from preorders.services.balance import order_card, tier_credits_post
 from preorders.services.campaigns import campaign_card_build
 from preorders.services.events import closed_announce
+from preorders.services.notices import order_card
 from preorders.services.payments import pledges_cancelled_refund, pledges_pending_sweep
 from preorders.services.settlement import CHUNK, pledges_confirm_chunked, pledges_refund_chunked
+from preorders.services.tier_credits import tier_credits_post
 
 logger = logging.getLogger(__name__)
 

@@ -13,33 +13,25 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, Invalid, Unprocessable
-from preorders.access import access_box_item_to_manage, access_campaign_to_manage, access_pledge
+from preorders.access import access_pledge
 from preorders.box_models import (
     MAX_DELAY_DAYS,
-    MAX_RIPEN_DAYS,
-    OFFER_FOR_REASON,
     BoxItem,
     BoxSize,
     BoxSwap,
-    CancelReason,
     CycleChange,
     CycleChangeKind,
     Frequency,
-    RetentionOffer,
-    RetentionOfferKind,
-    RetentionOutcome,
     SubscriptionPrefs,
 )
 from preorders.box_selectors import (
     box_choices_get,
     box_plan_for_cycle,
-    box_unit_price,
     is_off_week,
     pledge_box_get,
     swap_valid,
@@ -47,8 +39,6 @@ from preorders.box_selectors import (
 from preorders.models import (
     Cadence,
     Campaign,
-    CampaignKind,
-    CampaignStatus,
     CycleStatus,
     Pledge,
     PledgeStatus,
@@ -312,208 +302,6 @@ def box_change_remove(*, user: AbstractBaseUser, pledge_id: int, kind: str) -> d
     with _box_change(user, pledge_id) as (pledge, cycle):
         CycleChange.objects.filter(pledge=pledge, cycle=cycle, kind=kind).delete()
     return pledge_box_get(pledge)
-
-
-# --- cancelling with a reason ---------------------------------------------------------------------------------
-
-
-def _offer_fits(pledge: Pledge, kind: str) -> bool:
-    """Whether the offer for a reason can be taken now (before the cut-off, and not already so)."""
-    try:
-        cycle = subscriptions._next_open_cycle(pledge.campaign_id)
-    except Conflict:  # past the cut-off: nothing can change before the next box
-        return False
-    choices = box_choices_get(pledge.pk)
-    if kind == RetentionOfferKind.BIWEEKLY:
-        return pledge.campaign.cadence == Cadence.WEEKLY and choices.frequency != Frequency.BIWEEKLY
-    if kind == RetentionOfferKind.SKIP:
-        return (
-            pledge.status == PledgeStatus.ACTIVE
-            and not SubscriptionSkip.objects.filter(pledge=pledge, cycle=cycle).exists()
-        )
-    return choices.box_size != BoxSize.SMALL
-
-
-def _offer_message(pledge: Pledge, offer: str) -> str:
-    if offer == RetentionOfferKind.BIWEEKLY:
-        return _("Too much fruit? Keep your subscription and get a box every two weeks instead.")
-    if offer == RetentionOfferKind.SKIP:
-        return _("Going away? Skip the next box instead; your subscription waits for you.")
-    if offer == RetentionOfferKind.SMALL_BOX:
-        return _("A smaller box at half the price: ¥%(small)s a box instead of ¥%(full)s.") % {
-            "small": box_unit_price(pledge.campaign, BoxSize.SMALL),
-            "full": box_unit_price(pledge.campaign, BoxSize.STANDARD),
-        }
-    return _("Sorry to see you go. If you cancel, your deposit is refunded.")
-
-
-def retention_offer_make(
-    *, user: AbstractBaseUser, pledge_id: int, reason: Any, note: Any = ""
-) -> dict[str, Any]:
-    """A fan says why they want to cancel; answer the offer that fits the reason (or none) and record it."""
-    if reason not in CancelReason.values:
-        raise Invalid(_("Pick a reason."), code="reason_invalid")
-    note = _text(
-        note, max_length=200, code="note_invalid", message=_("The note is too long."), required=False
-    )
-    pledge = subscriptions._subscription(user, pledge_id)
-    if pledge.status not in (PledgeStatus.ACTIVE, PledgeStatus.PAUSED):
-        raise Conflict(_("This subscription is not running."), code="pledge_not_active")
-    kind = OFFER_FOR_REASON.get(reason)
-    offer = kind if kind is not None and _offer_fits(pledge, kind) else ""
-    record = RetentionOffer.objects.create(pledge=pledge, reason=reason, note=note, offer=offer)
-    return {
-        "id": record.pk,
-        "reason": reason,
-        "offer": offer or None,
-        "message": _offer_message(pledge, offer),
-    }
-
-
-def retention_offer_accept(*, user: AbstractBaseUser, pledge_id: int) -> dict[str, Any]:
-    """Take the offer last shown (every two weeks, skip the next box, or a small box) instead of cancelling."""
-    with _box_change(user, pledge_id) as (pledge, cycle):
-        record = (
-            RetentionOffer.objects.select_for_update()
-            .filter(pledge=pledge, outcome=RetentionOutcome.SHOWN)
-            .order_by("-created_at", "-pk")
-            .first()
-        )
-        if record is None or not record.offer:
-            raise Conflict(_("There is no offer to accept."), code="no_offer")
-        if record.offer == RetentionOfferKind.BIWEEKLY:
-            _frequency_apply(pledge, cycle, Frequency.BIWEEKLY)
-        elif record.offer == RetentionOfferKind.SKIP:
-            subscriptions.subscription_skip(user=user, pledge_id=pledge.pk)
-        else:
-            prefs = _prefs(pledge)
-            prefs.box_size = BoxSize.SMALL
-            prefs.save(update_fields=["box_size", "updated_at"])
-        record.outcome = RetentionOutcome.ACCEPTED
-        record.decided_at = timezone.now()
-        record.save(update_fields=["outcome", "decided_at"])
-    accepted = {
-        RetentionOfferKind.BIWEEKLY: _("Done: your box now comes every two weeks."),
-        RetentionOfferKind.SKIP: _("Done: the next box is skipped."),
-        RetentionOfferKind.SMALL_BOX: _("Done: you get the small box from the next delivery."),
-    }
-    return {"offer": record.offer, "message": accepted[record.offer], "box": pledge_box_get(pledge)}
-
-
-# --- the owner's items ------------------------------------------------------------------------------------
-
-
-def _box_campaign(user: AbstractBaseUser, campaign_id: int) -> Campaign:
-    campaign = access_campaign_to_manage(user, campaign_id)
-    if campaign.kind != CampaignKind.SUBSCRIPTION:
-        raise Conflict(_("Only a subscription has a box."), code="not_subscription")
-    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.LIVE):
-        raise Conflict(_("This subscription has ended."), code="campaign_closed")
-    return campaign
-
-
-def _item_fields(
-    *,
-    name: Any = UNSET,
-    unit_price: Any = UNSET,
-    ripen_days: Any = UNSET,
-    quantity: Any = UNSET,
-    is_default: Any = UNSET,
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if name is not UNSET:
-        fields["name"] = _text(
-            name,
-            max_length=60,
-            code="box_item_name_invalid",
-            message=_("Give the fruit a name (up to 60 characters)."),
-        )
-    if unit_price is not UNSET:
-        fields["unit_price"] = _price(unit_price)
-    if ripen_days is not UNSET:
-        fields["ripen_days"] = _whole(
-            ripen_days,
-            lo=0,
-            hi=MAX_RIPEN_DAYS,
-            code="ripen_days_invalid",
-            message=_("Ready to eat after 0 to %(n)s days.") % {"n": MAX_RIPEN_DAYS},
-        )
-    if quantity is not UNSET:
-        fields["quantity"] = _whole(
-            quantity, lo=1, hi=99, code="box_item_quantity_invalid", message=_("The quantity is 1 to 99.")
-        )
-    if is_default is not UNSET:
-        if not isinstance(is_default, bool):
-            raise Invalid(_("is_default must be true or false."), code="box_item_role_invalid")
-        fields["is_default"] = is_default
-    return fields
-
-
-def _name_taken(campaign_id: int, name: str, *, but: int | None = None) -> None:
-    if BoxItem.objects.filter(campaign_id=campaign_id, name=name).exclude(pk=but).exists():
-        raise Conflict(_("The box already has %(name)s.") % {"name": name}, code="box_item_exists")
-
-
-def _save_item(item: BoxItem) -> None:
-    try:
-        with transaction.atomic():
-            item.save()
-    except IntegrityError:  # the same name added at the same moment
-        raise Conflict(
-            _("The box already has %(name)s.") % {"name": item.name}, code="box_item_exists"
-        ) from None
-
-
-def box_item_create(
-    *,
-    user: AbstractBaseUser,
-    campaign_id: int,
-    name: Any,
-    unit_price: Any,
-    ripen_days: Any = 0,
-    quantity: Any = 1,
-    is_default: Any = True,
-) -> BoxItem:
-    fields = _item_fields(
-        name=name, unit_price=unit_price, ripen_days=ripen_days, quantity=quantity, is_default=is_default
-    )
-    with transaction.atomic(durable=True):
-        campaign = _box_campaign(user, campaign_id)
-        _name_taken(campaign.pk, fields["name"])
-        last = BoxItem.objects.filter(campaign=campaign).aggregate(m=Max("position"))["m"]
-        item = BoxItem(campaign=campaign, position=0 if last is None else last + 1, **fields)
-        _save_item(item)
-    return item
-
-
-def box_item_update(*, user: AbstractBaseUser, item_id: int, **changes: Any) -> BoxItem:
-    """Change an item; fans' swaps that no longer pair a standard item with an equal-price option go."""
-    fields = _item_fields(**changes)
-    if not fields:
-        raise Invalid(_("Nothing to change."), code="invalid")
-    with transaction.atomic(durable=True):
-        item = access_box_item_to_manage(user, item_id, lock=True)
-        _box_campaign(user, item.campaign_id)
-        if "name" in fields:
-            _name_taken(item.campaign_id, fields["name"], but=item.pk)
-        for key, value in fields.items():
-            setattr(item, key, value)
-        _save_item(item)
-        stale = [
-            s.pk
-            for s in BoxSwap.objects.filter(Q(item=item) | Q(option=item)).select_related("item", "option")
-            if not swap_valid(s.item, s.option)
-        ]
-        BoxSwap.objects.filter(pk__in=stale).delete()
-    return item
-
-
-def box_item_delete(*, user: AbstractBaseUser, item_id: int) -> None:
-    """Remove an item; fans' swaps and never-lists that named it go with it."""
-    with transaction.atomic(durable=True):
-        item = access_box_item_to_manage(user, item_id, lock=True)
-        _box_campaign(user, item.campaign_id)
-        item.delete()
 
 
 # --- the cut-off ----------------------------------------------------------------------------------------------

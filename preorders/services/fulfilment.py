@@ -365,7 +365,7 @@ CARDS = {"shipped": "shipment", "delivered": "shipment_delivered", "lost": "ship
 
 def shipment_tell(*, shipment_id: int, what: str) -> int:
     """Tell every fan's pledge in the parcel once per shipment and step; safe to rerun."""
-    from preorders.services.balance import pledge_tell
+    from preorders.services.notices import pledge_tell
 
     shipment = Shipment.objects.filter(pk=shipment_id).first()
     if shipment is None or what not in CARDS:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from payments.ledger import pledges_cash
 from payments.models import Account, TransactionKind
 from preorders.models import (
     Campaign,
@@ -32,7 +33,7 @@ from preorders.models import (
     ShipmentItem,
 )
 from preorders.money import money_round
-from preorders.services.balance import _cash_by_pledge, pledge_tell
+from preorders.services.notices import pledge_tell
 from preorders.services.payments import credit_pay_out
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def late_credits_write(*, campaign: Campaign) -> int:
     rows = list(unshipped_pledges(campaign.pk).order_by("pk").values("pk", "currency"))
     if not rows:
         return 0
-    cash = _cash_by_pledge([r["pk"] for r in rows])
+    cash = pledges_cash([r["pk"] for r in rows])
     percent = campaign.late_compensation_percent
     ship_by = timezone.localtime(campaign.ship_by).strftime("%Y-%m-%d %H:%M")
     credits = []

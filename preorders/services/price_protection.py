@@ -21,7 +21,7 @@ from payments.models import Account, TransactionKind
 from preorders.models import Campaign, CampaignKind, CampaignStatus, Credit, CreditKind, Pledge, PledgeStatus
 from preorders.money import money_round
 from preorders.selectors import campaign_current_unit_price
-from preorders.services.balance import pledge_tell
+from preorders.services.notices import pledge_tell
 from preorders.services.payments import credit_pay_out
 from shops.models import Product, Variant
 

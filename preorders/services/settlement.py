@@ -9,13 +9,13 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from core.db import is_postgresql
 from fans.chat.models import Fan
-from payments.ledger import cash_out, cents, ledger_post_many
-from payments.models import Account, LedgerLeg, TransactionKind
+from payments.ledger import cash_out, ledger_post_many, pledges_cash
+from payments.models import TransactionKind
 from payments.provider import payment_provider
 from preorders.models import Campaign, Pledge, PledgeStatus
 
@@ -121,16 +121,7 @@ def pledges_refund_chunked(
             return done
         last_pk = chunk[-1]["pk"]
         # What each fan has paid on the pledge so far (deposit, and the balance if paid): all of it back.
-        paid = {
-            r["transaction__pledge_id"]: cents(r["total"])
-            for r in LedgerLeg.objects.filter(
-                transaction__pledge_id__in=[p["pk"] for p in chunk], account=Account.PROVIDER
-            )
-            .exclude(transaction__kind=TransactionKind.COMPENSATION)
-            .values("transaction__pledge_id")
-            .annotate(total=Sum("amount"))
-            .order_by()
-        }
+        paid = pledges_cash(p["pk"] for p in chunk)
         entries = []
         refunds = [
             (f"pledge-{p['pk']}-{reason}-refund", f"pledge-{p['pk']}-charge", paid[p["pk"]], p["currency"])

@@ -159,7 +159,7 @@ def campaign_top_up(*, campaign: Campaign) -> int:
 
 def _tell(pledge_id: int):
     def tell() -> None:
-        from preorders.services.balance import pledge_tell
+        from preorders.services.notices import pledge_tell
 
         pledge_tell(
             pledge_id=pledge_id,

@@ -27,7 +27,8 @@ from preorders.models import (
     SubscriptionSkip,
 )
 from preorders.services import cycle_cut, pledge_place
-from preorders.services.fruit_box import box_cycle_plan, box_item_create
+from preorders.services.fruit_box import box_cycle_plan
+from preorders.services.fruit_box_items import box_item_create
 from tests.factories import FanFactory, ShopMemberFactory, UserFactory
 from tests.preorders.conftest import make_campaign, shop_product
 

@@ -76,7 +76,7 @@ def test_pay_balance_through_the_webhook_before_the_reply(
         conversation__fan=fans[0], kind="order_card", payload__card="balance_paid"
     )
     assert paid_cards.count() == 1
-    from preorders.services.balance import pledges_tell_many
+    from preorders.services.notices import pledges_tell_many
 
     assert pledges_tell_many(pledge_ids=[pledge.pk], what="balance_paid") == 0  # told already
     txn = LedgerTransaction.objects.get(reference=f"pledge-{pledge.pk}-balance-1")
