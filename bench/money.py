@@ -171,9 +171,8 @@ def bench_balance(shop, product, variant, fans) -> dict:
 
 
 def bench_cycle(shop, product, variant, fans) -> dict:
-    from django.utils import timezone
-
     from django.db.models import Count
+    from django.utils import timezone
 
     from payments.models import SimulatorRule
     from preorders.models import CampaignStatus, CycleDelivery, SubscriptionCycle
@@ -208,11 +207,7 @@ def bench_cycle(shop, product, variant, fans) -> dict:
         lambda: not CycleDelivery.objects.filter(cycle=cycle, status="charging").exists(), timeout=600
     )
     elapsed = time.perf_counter() - start
-    counts = dict(
-        CycleDelivery.objects.filter(cycle=cycle)
-        .values_list("status")
-        .annotate(n=__import__("django").db.models.Count("pk"))
-    )
+    counts = dict(CycleDelivery.objects.filter(cycle=cycle).values_list("status").annotate(n=Count("pk")))
     log(f"cycle: {counts} in {elapsed:.1f} s (complete: {done})")
     return {"cycle_charge_100k_s": round(elapsed, 2), "cycle_statuses": counts, "cycle_complete": done}
 
