@@ -16,7 +16,7 @@ from preorders.models import (
     SubscriptionSkip,
 )
 from preorders.services import campaign_create, campaign_launch, pledge_place
-from preorders.services.fruit_box import box_item_create
+from preorders.services.fruit_box_items import box_item_create
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.factories import FanFactory, ProductFactory, ShopFactory, UserFactory, VariantFactory
 from tests.servers import daphne_server
