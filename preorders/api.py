@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Forbidden, Invalid, NotFound
-from preorders import selectors, services
+from preorders import selectors, services, sharing
 from preorders.access import BOARD_SALT, access_campaign, access_campaign_to_manage, is_admin
 from preorders.fulfilment_selectors import factory_order_sources, factory_orders_of_campaign
 from preorders.models import Campaign, FactoryOrder
@@ -55,6 +55,8 @@ class CampaignOut(serializers.ModelSerializer):
     ship_by = ShopTimeField(allow_null=True)
     current_unit_price = serializers.SerializerMethodField()
     tiers = serializers.SerializerMethodField()
+    share_url = serializers.SerializerMethodField()
+    join_url = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
@@ -87,7 +89,16 @@ class CampaignOut(serializers.ModelSerializer):
             "moq_decision",
             "launched_at",
             "closed_at",
+            "share_url",
+            "join_url",
         ]
+
+    def get_share_url(self, obj: Campaign) -> str:
+        # context "ref": the caller's referral code for this campaign's shop (the detail view looks it up)
+        return sharing.share_url(self.context.get("request"), obj, self.context.get("ref"))
+
+    def get_join_url(self, obj: Campaign) -> str:
+        return sharing.join_url(self.context.get("request"), obj)
 
     def get_current_unit_price(self, obj: Campaign) -> str:
         return str(selectors.campaign_current_unit_price(obj))
@@ -170,13 +181,6 @@ class CampaignListApi(APIView):
             late_compensation_percent=v.get("late_compensation_percent"),
         )
         return Response(CampaignOut(campaign).data, status=status.HTTP_201_CREATED)
-
-
-class CampaignDetailApi(APIView):
-    @extend_schema(responses=CampaignOut)
-    def get(self, request: Request, campaign_id: int) -> Response:
-        campaign, _staff = access_campaign(request.user, campaign_id)
-        return Response(CampaignOut(campaign).data)
 
 
 class CampaignLaunchApi(APIView):

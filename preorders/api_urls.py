@@ -1,10 +1,10 @@
 from django.urls import path
 
-from preorders import api, api_box, api_fulfilment, api_settlement
+from preorders import api, api_box, api_fulfilment, api_public, api_settlement
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
-    path("campaigns/<int:campaign_id>/", api.CampaignDetailApi.as_view(), name="api-campaign"),
+    path("campaigns/<int:campaign_id>/", api_public.CampaignDetailApi.as_view(), name="api-campaign"),
     path("campaigns/<int:campaign_id>/launch/", api.CampaignLaunchApi.as_view(), name="api-campaign-launch"),
     path(
         "campaigns/<int:campaign_id>/pledges/", api.CampaignPledgesApi.as_view(), name="api-campaign-pledges"

@@ -8,7 +8,7 @@ class PreordersConfig(AppConfig):
     def ready(self) -> None:
         # Lower apps expose hooks; this higher app fills them (STYLE.md layering).
         from fans.bot.hooks import drafts, progress_answers
-        from fans.chat.hooks import card_builders
+        from fans.chat.hooks import card_builders, shop_showcase
         from fans.crm.filters import EXTRA_FILTERS
         from payments.hooks import payment_settled
         from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
@@ -17,8 +17,10 @@ class PreordersConfig(AppConfig):
         from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
         from preorders.services.cycle_charging import cycle_settled
+        from preorders.sharing import campaign_showcase
 
         card_builders.register("campaign_card", campaign_card_build)
+        shop_showcase.register("campaigns", campaign_showcase)
         payment_settled.register("balance", balance_settled)
         payment_settled.register("cycle", cycle_settled)
         drafts.register("campaign", campaign_drafts)

@@ -16,6 +16,7 @@ import qrcode
 import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
+from core.zones import in_zone
 from preorders.models import Campaign
 from preorders.selectors import campaign_current_unit_price, campaign_tiers
 
@@ -150,6 +151,11 @@ def _product_picture(campaign: Campaign, size: tuple[int, int]) -> Image.Image:
     return Image.new("RGB", size, colour)
 
 
+def deadline_in_shop_time(campaign: Campaign) -> str:
+    """The deadline as the shop's fans read it (the page shows shop time too), not UTC."""
+    return in_zone(campaign.deadline, campaign.shop.timezone).strftime("%Y-%m-%d %H:%M")
+
+
 def _price(value: Decimal) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".") if value == value.to_integral() else f"{value:.2f}"
 
@@ -247,7 +253,7 @@ def render_poster(campaign: Campaign, *, shop_url: str, join_url: str, fonts: Fo
     pct = f"{round(fraction * 100)}%"
     draw.text((WIDTH - PAD, y), pct, font=fonts.get(30), fill=ACCENT, anchor="ra")
     y += 50
-    deadline = campaign.deadline.strftime("%Y-%m-%d %H:%M")
+    deadline = deadline_in_shop_time(campaign)
     draw.text((PAD, y), say(f"截止 {deadline}", f"Ends {deadline}"), font=fonts.get(26), fill=MUTED)
 
     # Footer: a QR code of the join link (what people scan off a shared picture), and the links as text.

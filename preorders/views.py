@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -35,6 +36,7 @@ from preorders.selectors import (
     factory_order_totals,
 )
 from preorders.services.campaigns import SHIP_BY_SLACK
+from preorders.views_visitor import visitor_config, visitor_context
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember
 from shops.roles import is_managing
@@ -322,8 +324,10 @@ def campaign_poster(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 def campaign_join(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    """The short link printed on posters."""
-    return redirect("campaign-fan", campaign_id=campaign_id)
+    """The short link printed on posters; a share's ?ref= goes along to the campaign page."""
+    url = reverse("campaign-fan", args=[campaign_id])
+    ref = request.GET.get("ref", "")[:32]
+    return redirect(f"{url}?{urlencode({'ref': ref})}" if ref else url)
 
 
 def _waitlist_open(campaign: Campaign) -> bool:
@@ -332,18 +336,23 @@ def _waitlist_open(campaign: Campaign) -> bool:
     return waitlist_open(campaign)
 
 
-@login_required
 def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The campaign for its fans; logged out, a public preview whose join button signs up in place."""
     try:
         campaign, is_staff = access_campaign(request.user, campaign_id)
     except NotFound:
         raise Http404 from None
     variants = list(campaign.product.variants.filter(is_available=True).order_by("pk"))
-    mine = [
-        p
-        for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)
-        if p.status in HOLDING_STATUSES
-    ]
+    anonymous = not request.user.is_authenticated
+    mine = (
+        []
+        if anonymous
+        else [
+            p
+            for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)
+            if p.status in HOLDING_STATUSES
+        ]
+    )
     return render(
         request,
         "preorders/campaign_fan.html",
@@ -357,11 +366,13 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "is_staff": is_staff,
             "is_open": campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now(),
             "waitlist_open": _waitlist_open(campaign),
+            **visitor_context(request, campaign),
             "config": {
                 **_campaign_config(campaign),
                 "page": "fan",
                 "pledge_api": reverse("api-campaign-pledges", args=[campaign.pk]),
                 "mine_url": reverse("my-pledges"),
+                **visitor_config(request, campaign),
             },
         },
     )

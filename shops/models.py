@@ -159,3 +159,7 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.name} / {self.name}"
+
+
+# Phone sign-in lives in its own module; imported here so Django finds its models.
+from shops.auth_models import PhoneAccount, PhoneCode  # noqa: E402, F401

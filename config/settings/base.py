@@ -218,6 +218,17 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 FANSI_PROGRESS_COALESCE_S = 0.25
 FANSI_PAYMENT_PROVIDER = os.environ.get("FANSI_PAYMENT_PROVIDER", "payments.simulated.SimulatedProvider")
+# Phone sign-in codes: the SMS provider (the simulated one logs each code), and whether answers also carry the
+# code (development and tests; production.py turns it off).
+FANSI_SMS_PROVIDER = os.environ.get("FANSI_SMS_PROVIDER", "shops.sms.SimulatedSmsProvider")
+FANSI_SMS_DEBUG_CODES = env_bool("FANSI_SMS_DEBUG_CODES", True)
+FANSI_PHONE_CODE = {
+    "TTL_S": 600,
+    "MAX_ATTEMPTS": 5,
+    "PER_PHONE_MINUTE": 1,
+    "PER_PHONE_DAY": 10,
+    "PER_IP_HOUR": 20,
+}
 # The simulated provider delivers its signed notifications in-process unless this names our webhook URL.
 FANSI_PAYMENT_NOTIFY_URL = os.environ.get("FANSI_PAYMENT_NOTIFY_URL", "")
 # The platform's fee on released sales, in percent of what fans paid.

@@ -31,6 +31,7 @@ from config.settings.base import *  # noqa: E402, F403
 from config.settings.base import env_bool  # noqa: E402
 
 DEBUG = False
+FANSI_SMS_DEBUG_CODES = False  # a code in the answer would let anyone sign in as any phone
 FANSI_SERVE_FILES = env_bool("FANSI_SERVE_FILES", False)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

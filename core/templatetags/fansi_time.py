@@ -8,6 +8,8 @@ from django.template.defaultfilters import date as date_filter
 from django.utils import dateformat
 from django.utils.timezone import template_localtime
 
+from core.zones import in_zone
+
 register = template.Library()
 
 
@@ -20,3 +22,11 @@ def local_time(value: dt.datetime | None, fmt: str = "Y-m-d H:i") -> str:
     except (OverflowError, ValueError):
         return dateformat.format(value.astimezone(dt.UTC), fmt) + " UTC"
     return date_filter(shown, fmt)
+
+
+@register.filter(expects_localtime=False)
+def shop_time(value: dt.datetime | None, tz_name: str = "") -> str:
+    """`{{ campaign.deadline|shop_time:shop.timezone }}`: the time as the shop's fans read it."""
+    if not value:
+        return ""
+    return date_filter(in_zone(value, tz_name), "Y-m-d H:i")

@@ -7,6 +7,7 @@ from demo.data.extras import demo_extras_ensure
 from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
+from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
 from fans.bot.models import BotSettings
@@ -25,6 +26,7 @@ def demo_seed() -> DemoResult:
         catalogue = demo_catalogue_ensure(shops[spec.slug], spec.products, result)
         products[spec.slug] = {code: p for code, p in zip(spec.products, catalogue, strict=True)}
     demo_fans_ensure(users, shops, result)
+    demo_referrals_ensure(shops["shop1"])
     # The history is the past: the bot still reads it for tag suggestions, but posts no away messages into it.
     for shop in shops.values():
         BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})

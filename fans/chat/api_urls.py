@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fans.chat import api
+from fans.chat import api, api_follow
 
 urlpatterns = [
     path("conversations/", api.ConversationListApi.as_view(), name="api-conversations"),
@@ -18,6 +18,7 @@ urlpatterns = [
         api.ConversationAssignApi.as_view(),
         name="api-conversation-assign",
     ),
+    path("follows/", api_follow.FollowApi.as_view(), name="api-follows"),
     path("messages/<int:message_id>/image/", api.MessageImageApi.as_view(), name="api-message-image"),
     path(
         "messages/<int:message_id>/thumbnail/",

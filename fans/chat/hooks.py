@@ -5,6 +5,7 @@
 - card_gate: whether a card may reach the fan now (fans.bot's attention budget).
 - fan_text_listeners: called inside the append of a fan's text message, e.g. the bot deciding whether
   to look at it (it dispatches its own task after commit).
+- shop_showcase: what a shop's public page shows a logged-out visitor (preorders: its live campaigns).
 """
 
 from collections.abc import Callable
@@ -24,6 +25,7 @@ class CardGate(Protocol):
 
 CardBuilder = Callable[[Any, dict[str, Any]], dict[str, Any]]  # (shop, payload) -> card snapshot
 FanTextListener = Callable[[Any, Any], None]  # (conversation, message), inside the transaction
+ShowcaseProvider = Callable[[Any], list[dict[str, Any]]]  # (shop) -> public items: no fan identities
 
 card_builders: Registry[CardBuilder] = Registry(
     "chat.card_builders", required=("product_card", "campaign_card"), offered_by="fans.chat / preorders"
@@ -33,4 +35,7 @@ card_gates: Registry[CardGate] = Registry(
 )
 fan_text_listeners: Registry[FanTextListener] = Registry(
     "chat.fan_text_listeners", required=("bot",), offered_by="fans.bot"
+)
+shop_showcase: Registry[ShowcaseProvider] = Registry(
+    "chat.shop_showcase", required=("campaigns",), offered_by="preorders"
 )

@@ -29,13 +29,27 @@ class Fan(models.Model):
     # Copy of the fan's FanTag ids, kept by fans.services.tagging, for reading one fan's tags (recommend serving).
     # Unindexed so tag changes update the row in place; segment filters use FanTagSet (fans.models.crm).
     tag_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The code a fan's share links carry (?ref=), given on first share (fans.chat.referrals), so rows loaded
+    # in bulk need none; who brought this fan in, one level only (no commissions on commissions).
+    referral_code = models.CharField(max_length=16, unique=True, null=True, blank=True, editable=False)
+    referred_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="referred_fans",
+        verbose_name=_("invited by"),
+    )
 
     class Meta:
         # The table keeps its name from before fans/ was split into apps.
         db_table = "fans_fan"
         verbose_name = _("fan")
         verbose_name_plural = _("fans")
-        constraints = [models.UniqueConstraint(fields=["shop", "user"], name="fan_unique_per_shop")]
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "user"], name="fan_unique_per_shop"),
+            models.CheckConstraint(condition=~Q(referred_by=models.F("id")), name="fan_not_self_referred"),
+        ]
         indexes = [
             models.Index(fields=["shop", "joined_at"]),
             models.Index(fields=["shop", "assigned_to"], name="fan_shop_assignee"),

@@ -16,6 +16,7 @@ from core.errors import NotFound
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
 from fans.chat.forms import JoinForm
+from fans.chat.hooks import shop_showcase
 from fans.chat.models import Fan, Side
 from shops.access import access_shop_membership, staff_shop_ids
 from shops.models import Shop, ShopMember
@@ -92,10 +93,11 @@ def _chat_config(request: HttpRequest, conversation: Any, side: str, **extra: An
     }
 
 
-@login_required
 def fan_chat(request: HttpRequest, shop_slug: str) -> HttpResponse:
-    """The fan's private conversation with one shop (mobile first)."""
+    """The fan's private conversation with one shop (mobile first); a logged-out visitor sees its preview."""
     shop = get_object_or_404(Shop, slug=shop_slug)
+    if not request.user.is_authenticated:
+        return shop_preview(request, shop)
     fan = Fan.objects.filter(shop=shop, user=request.user).select_related("conversation").first()
     if fan is None:
         return render(request, "fans/not_following.html", {"shop": shop})
@@ -105,6 +107,22 @@ def fan_chat(request: HttpRequest, shop_slug: str) -> HttpResponse:
         request,
         "fans/chat_fan.html",
         {"shop": shop, "fan": fan, "conversation": conversation, "config": config},
+    )
+
+
+def shop_preview(request: HttpRequest, shop: Shop) -> HttpResponse:
+    """The public face of a shop for a shared link: name, description and what it offers now (hooks)."""
+    items = [item for _key, provider in shop_showcase.items() for item in provider(shop)]
+    image = next((i["image"] for i in items if i.get("image")), "")
+    return render(
+        request,
+        "fans/shop_public.html",
+        {
+            "shop": shop,
+            "items": items,
+            "og_image": request.build_absolute_uri(image) if image else "",
+            "login_url": f"{reverse('login')}?next={request.path}",
+        },
     )
 
 

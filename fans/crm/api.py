@@ -204,9 +204,19 @@ class FanDetailOut(FanOut):
     notes = serializers.CharField()
     tag_details = serializers.SerializerMethodField()
     tag_history = serializers.SerializerMethodField()
+    invited_count = serializers.SerializerMethodField()
+    invited_by = serializers.SerializerMethodField()
 
     class Meta(FanOut.Meta):
-        fields = FanOut.Meta.fields + ["notes", "tag_details", "tag_history"]
+        fields = FanOut.Meta.fields + ["notes", "tag_details", "tag_history", "invited_count", "invited_by"]
+
+    def get_invited_count(self, obj: Fan) -> int:
+        """People this fan brought in through their share links (one level: not their invitees' invitees)."""
+        return obj.referred_fans.count()
+
+    def get_invited_by(self, obj: Fan) -> dict[str, Any] | None:
+        by = obj.referred_by
+        return {"id": by.pk, "display_name": by.display_name} if by is not None else None
 
     def get_tag_details(self, obj: Fan) -> list[dict[str, Any]]:
         return selectors.fan_tag_details(obj)
@@ -230,7 +240,7 @@ class FanDetailOut(FanOut):
 
 
 def fan_detail_response(fan: Fan) -> Response:
-    fan = Fan.objects.select_related("user", "assigned_to", "conversation").get(pk=fan.pk)
+    fan = Fan.objects.select_related("user", "assigned_to", "conversation", "referred_by").get(pk=fan.pk)
     return Response(FanDetailOut(fan, context={"tags": selectors.fan_tag_strings([fan.pk])}).data)
 
 

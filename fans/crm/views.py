@@ -127,7 +127,8 @@ def fan_detail(request: HttpRequest, fan_id: int) -> HttpResponse:
         fan, member = access_fan_as_staff(request.user, fan_id)
     except NotFound:
         raise Http404 from None
-    fan = Fan.objects.select_related("user", "assigned_to", "shop").get(pk=fan.pk)
+    fan = Fan.objects.select_related("user", "assigned_to", "shop", "referred_by").get(pk=fan.pk)
+    fan.invited_count = fan.referred_fans.count()
     held = selectors.fan_tag_details(fan)
     source_labels = dict(TagSource.choices)
     for item in held:

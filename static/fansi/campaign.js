@@ -381,8 +381,32 @@
     });
     qty.addEventListener("input", updateDeposit);
     updateDeposit();
+    // Logged out, "join" opens the phone sign-up in place; signed in, the visitor follows the shop (through
+    // the share link's referral code) and the same form goes on to the deposit.
+    var signup = CFG.anonymous && window.FansiSignup ? FansiSignup.attach($("signup-panel"), function () {
+      CFG.anonymous = false;
+      follow().then(function () {
+        var button = $("pledge-submit");
+        button.textContent = button.getAttribute("data-pay-label");
+        var hint = $("password-login");
+        if (hint) hint.hidden = true;
+        Fansi.toast(gettext("Welcome! You now follow this shop. Check your choice and pay the deposit."));
+        button.focus();
+      }).catch(function (err) { Fansi.toastError(err); });
+    }) : null;
+    function follow() {
+      if (CFG.following) return Promise.resolve(null);
+      return api("POST", CFG.follow_api, { shop: CFG.shop, ref: CFG.ref || "", via: "campaign" }).then(function (data) {
+        CFG.following = true;
+        return data;
+      });
+    }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      if (CFG.anonymous) {
+        if (signup) signup.open();
+        return;
+      }
       var variant = form.querySelector('[name="variant"]:checked');
       if (!variant) return;
       var button = $("pledge-submit");
@@ -391,7 +415,9 @@
       var body = { variant: Number(variant.value), quantity: quantity() };
       // A fresh key per attempt; a network retry of this same request would reuse it.
       var key = Fansi.uuid();
-      api("POST", CFG.pledge_api, body, { "Idempotency-Key": key }).then(function (p) {
+      follow().then(function () {
+        return api("POST", CFG.pledge_api, body, { "Idempotency-Key": key });
+      }).then(function (p) {
         form.hidden = true;
         var label = variant.parentNode.querySelector("span").textContent;
         $("pledge-success-text").textContent = interpolate(gettext("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),

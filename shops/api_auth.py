@@ -1,0 +1,74 @@
+"""Phone sign-in API: ask for a code, then sign in with it (the account is made on first sign-in).
+
+Both answer logged-out callers. Signing in answers an API token and also logs the browser session in, so the
+campaign page's in-place sign-up goes on to the pledge without a trip to the login page.
+"""
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.middleware.csrf import get_token
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shops.phone_auth import phone_code_send, phone_login
+
+
+class PhoneCodeIn(serializers.Serializer):
+    # Shape only: phone_normalise answers phone_invalid for anything that is not a mainland mobile number.
+    phone = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", max_length=32
+    )
+
+
+class PhoneLoginIn(serializers.Serializer):
+    phone = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", max_length=32
+    )
+    code = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="", max_length=12)
+    display_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=30)
+
+
+class PhoneCodeApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PhoneCodeIn, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = PhoneCodeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        phone, code = phone_code_send(phone=data.validated_data["phone"], ip=request.META.get("REMOTE_ADDR"))
+        body: dict[str, object] = {"phone": phone, "expires_in_s": settings.FANSI_PHONE_CODE["TTL_S"]}
+        if settings.FANSI_SMS_DEBUG_CODES:
+            body["debug_code"] = code
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class PhoneLoginApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=PhoneLoginIn, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request) -> Response:
+        data = PhoneLoginIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user, created = phone_login(phone=v["phone"], code=v["code"], display_name=v["display_name"])
+        token, _created = Token.objects.get_or_create(user=user)
+        login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return Response(
+            {
+                "token": token.key,
+                "created": created,
+                "user": {
+                    "id": user.pk,
+                    "username": user.get_username(),
+                    "display_name": user.get_full_name() or user.get_username(),
+                },
+                # login() rotates the CSRF token; the page's next POST needs the new one.
+                "csrf_token": get_token(request._request),
+            }
+        )
