@@ -293,6 +293,9 @@ SPECTACULAR_SETTINGS = {
         "StaffRoleEnum": [("manager", "manager"), ("assistant", "assistant")],
         # Factory orders come in two answers (with and without their sources).
         "FactoryOrderStatusEnum": "preorders.models.FactoryOrderStatus",
+        # Campaigns come in two answers too (the list, and one campaign with who joined).
+        "CampaignKindEnum": "preorders.models.CampaignKind",
+        "CampaignStatusEnum": "preorders.models.CampaignStatus",
     },
 }
 

@@ -92,9 +92,10 @@ def test_fan_campaign_page(fan_user, campaign, product):
     assert 'id="pledge-form"' in html and campaign.title in html and f'value="{product[1].pk}"' in html
 
 
-def test_fan_campaign_page_needs_login_and_hides_drafts(fan_user, draft, campaign):
+def test_fan_campaign_page_is_a_public_preview_but_hides_drafts(fan_user, draft, campaign):
     response = Client().get(f"/c/{campaign.pk}/")
-    assert response.status_code == 302 and f"next=/c/{campaign.pk}/" in response["Location"]
+    assert response.status_code == 200 and 'id="signup-panel"' in response.content.decode()
+    assert Client().get(f"/c/{draft.pk}/").status_code == 404
     assert client_for(fan_user).get(f"/c/{draft.pk}/").status_code == 404
 
 
