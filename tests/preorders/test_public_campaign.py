@@ -95,7 +95,7 @@ def test_logged_out_page_previews_the_campaign_with_shop_time_and_og_tags(live, 
     assert "羽绒服团购" in html and "tier-ladder" in html and "data-progress" in html
     shown = live.deadline.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m-%d %H:%M")
     assert shown in html
-    assert "1 人已参团" in html or "1 person has joined" in html
+    assert "1 人已参团" in html and f"截止 {shown}（店铺时间）" in html
     assert "<span>赵</span>" in html and "赵敏" not in html
     assert re.search(r'<meta property="og:title" content="羽绒服团购">', html)
     assert f'<meta property="og:url" content="http://testserver/c/{live.pk}/">' in html
