@@ -154,7 +154,7 @@ class CampaignListApi(APIView):
             shop_id=_int_param(request, "shop"),
             status=request.query_params.get("status") or None,
         )
-        return Response(CampaignOut(qs[:200], many=True).data)
+        return Response(CampaignOut(qs[:200], many=True, context={"request": request}).data)
 
     @extend_schema(request=CampaignIn, responses={201: CampaignOut})
     def post(self, request: Request) -> Response:
@@ -180,7 +180,9 @@ class CampaignListApi(APIView):
             ship_by=v.get("ship_by"),
             late_compensation_percent=v.get("late_compensation_percent"),
         )
-        return Response(CampaignOut(campaign).data, status=status.HTTP_201_CREATED)
+        return Response(
+            CampaignOut(campaign, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class CampaignLaunchApi(APIView):
@@ -188,7 +190,7 @@ class CampaignLaunchApi(APIView):
     def post(self, request: Request, campaign_id: int) -> Response:
         services.campaign_launch(user=request.user, campaign_id=campaign_id)
         campaign, _staff = access_campaign(request.user, campaign_id)
-        return Response(CampaignOut(campaign).data)
+        return Response(CampaignOut(campaign, context={"request": request}).data)
 
 
 class PledgeOut(serializers.Serializer):

@@ -170,3 +170,20 @@ def test_demo_fruit_box_has_ripening_items_and_changed_boxes(demo_output):
     assert SubscriptionPrefs.objects.get(pledge__user__username="fan15").frequency == "biweekly"
     assert SubscriptionPrefs.objects.get(pledge__user__username="fan16").box_size == "small"
     assert f"/campaigns/{campaign.pk}/box/" in demo_output and "/me/box/" in demo_output
+
+
+def test_demo_fans_brought_friends_in_one_level(demo_output):
+    from django.db.models import Count
+
+    shop1 = Fan.objects.filter(shop__slug="shop1")
+    counts = dict(
+        shop1.filter(referred_fans__isnull=False)
+        .annotate(n=Count("referred_fans"))
+        .values_list("user__username", "n")
+    )
+    assert counts == {"fan1": 5, "fan2": 3, "fan3": 1}
+    assert all(shop1.get(user__username=u).referral_code for u in counts)
+    # one level: nobody who was invited has invited anyone
+    assert not shop1.filter(referred_by__isnull=False, referred_fans__isnull=False).exists()
+    run_demo()
+    assert shop1.filter(referred_by__isnull=False).count() == 9
