@@ -2,6 +2,8 @@
 fan's shared campaign link, sees the preview, joins, signs up by phone code in place, and pays the deposit
 on the same page; the pledge exists and the sharer is recorded as having invited them."""
 
+import re
+
 import pytest
 
 from fans.chat.models import Fan
@@ -91,6 +93,36 @@ def test_visitor_signs_up_in_place_and_pledges(transactional_db, size):
             expect(page.locator("#share-link")).to_have_value(
                 f"{base}/campaigns/{campaign.pk}/join/?ref={Fan.objects.get(pk=fan.pk).referral_code}"
             )
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_login_page_signs_in_by_phone_and_goes_on_to_next(transactional_db):
+    from playwright.sync_api import expect, sync_playwright
+
+    with daphne_server() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(locale="zh-CN", **SIZES["phone"]).new_page()
+        page.set_default_timeout(15000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            page.goto(f"{base}/login/?next=/me/pledges/")
+            expect(page.locator("#id_username")).to_be_visible()  # passwords still work
+            page.fill("#signup-phone", "13700001111")
+            page.click("#signup-send")
+            debug = page.locator("#signup-debug")
+            expect(debug).to_be_visible()
+            page.fill(
+                "#signup-code", "000000" if debug.get_attribute("data-debug-code") != "000000" else "111111"
+            )
+            page.click("#signup-verify")
+            expect(page.locator("#signup-error")).to_contain_text("验证码错误")
+            page.fill("#signup-code", debug.get_attribute("data-debug-code"))
+            page.click("#signup-verify")
+            page.wait_for_url(re.compile(r"^[^?]*/me/pledges/$"))
+            assert PhoneAccount.objects.filter(phone="13700001111").exists()
             assert errors == []
         finally:
             browser.close()
