@@ -350,6 +350,22 @@
     });
   }
 
+  /* Who joined, counts and initials only (the public campaign answer carries no names). */
+  function renderJoined(root, c) {
+    var box = root.querySelector("[data-joined]");
+    if (!box || c.pledger_count === undefined) return;
+    var n = Number(c.pledger_count);
+    box.querySelector("[data-joined-count]").textContent =
+      interpolate(ngettext("%(n)s person has joined", "%(n)s people have joined", n), { n: n }, true);
+    var initials = box.querySelector(".fc-initials");
+    if (!initials) {
+      initials = Fansi.el("span", { className: "fc-initials", "aria-hidden": "true" });
+      box.insertBefore(initials, box.firstChild);
+    }
+    initials.textContent = "";
+    (c.pledger_initials || []).forEach(function (i) { initials.appendChild(Fansi.el("span", "", i)); });
+  }
+
   /* ---------------------------------------------------------------------------------------------------
    * Fan: campaign page with the join form.
    * --------------------------------------------------------------------------------------------------- */
@@ -360,6 +376,7 @@
     watch([{ id: CFG.id, api: CFG.api, status: CFG.status }], function (data) {
       CFG.current_unit_price = data.current_unit_price;
       renderProgress(root, data);
+      renderJoined(root, data);
       updateDeposit();
     });
     var form = $("pledge-form");
@@ -423,7 +440,7 @@
         $("pledge-success-text").textContent = interpolate(gettext("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
           { n: p.quantity, variant: label, amount: money(p.deposit_amount) }, true);
         $("pledge-success").hidden = false;
-        api("GET", CFG.api).then(function (data) { renderProgress(root, data); }).catch(function () {});
+        api("GET", CFG.api).then(function (data) { renderProgress(root, data); renderJoined(root, data); }).catch(function () {});
       }).catch(function (err) {
         button.disabled = false;
         $("pledge-error").textContent = err.message;

@@ -48,7 +48,8 @@ def test_visitor_signs_up_in_place_and_pledges(transactional_db, size):
             page.wait_for_url(f"**/c/{campaign.pk}/?ref={code}")
             expect(page.locator("h1")).to_have_text("冬季羽绒服团购")
             expect(page.locator("[data-ladder] .tier")).to_have_count(3)
-            expect(page.locator("[data-joined-count]")).to_contain_text("0")
+            expect(page.locator("[data-joined-count]")).to_have_text("0 人已参团")
+            expect(page.locator("[data-deadline]")).to_contain_text("店铺时间")
             expect(page.locator("[data-deadline]")).to_be_visible()
             assert page.locator('meta[property="og:title"]').get_attribute("content") == "冬季羽绒服团购"
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
@@ -79,6 +80,8 @@ def test_visitor_signs_up_in_place_and_pledges(transactional_db, size):
             button.click()
             expect(page.locator("#pledge-success")).to_be_visible()
             expect(page.locator("[data-page=campaign-fan]")).to_have_attribute("data-committed", "1")
+            expect(page.locator("[data-joined-count]")).to_have_text("1 人已参团")
+            expect(page.locator(".fc-initials span")).to_have_text(["新"])
             page.screenshot(path=str(ARTIFACTS / f"visitor-pledged-{size}.png"), full_page=True)
 
             user = PhoneAccount.objects.get(phone="13912345678").user
