@@ -4,6 +4,8 @@ Both answer logged-out callers. Signing in answers an API token and also logs th
 campaign page's in-place sign-up goes on to the pledge without a trip to the login page.
 """
 
+import ipaddress
+
 from django.conf import settings
 from django.contrib.auth import login
 from django.middleware.csrf import get_token
@@ -17,6 +19,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shops.phone_auth import phone_code_send, phone_login
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address: behind a proxy, the header it sets (FANSI_CLIENT_IP_HEADER, e.g. X-Real-IP),
+    else the socket's; without this every visitor would share the proxy's IP throttle."""
+    header = settings.FANSI_CLIENT_IP_HEADER
+    raw = (request.META.get(header) if header else None) or request.META.get("REMOTE_ADDR") or ""
+    raw = raw.split(",")[0].strip()
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
 
 
 class PhoneCodeIn(serializers.Serializer):
@@ -41,7 +55,7 @@ class PhoneCodeApi(APIView):
     def post(self, request: Request) -> Response:
         data = PhoneCodeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        phone, code = phone_code_send(phone=data.validated_data["phone"], ip=request.META.get("REMOTE_ADDR"))
+        phone, code = phone_code_send(phone=data.validated_data["phone"], ip=client_ip(request))
         body: dict[str, object] = {"phone": phone, "expires_in_s": settings.FANSI_PHONE_CODE["TTL_S"]}
         if settings.FANSI_SMS_DEBUG_CODES:
             body["debug_code"] = code

@@ -222,6 +222,8 @@ FANSI_PAYMENT_PROVIDER = os.environ.get("FANSI_PAYMENT_PROVIDER", "payments.simu
 # code (development and tests; production.py turns it off).
 FANSI_SMS_PROVIDER = os.environ.get("FANSI_SMS_PROVIDER", "shops.sms.SimulatedSmsProvider")
 FANSI_SMS_DEBUG_CODES = env_bool("FANSI_SMS_DEBUG_CODES", True)
+# The request header a trusted proxy puts the client's address in (e.g. HTTP_X_REAL_IP); unset: REMOTE_ADDR.
+FANSI_CLIENT_IP_HEADER = os.environ.get("FANSI_CLIENT_IP_HEADER", "")
 FANSI_PHONE_CODE = {
     "TTL_S": 600,
     "MAX_ATTEMPTS": 5,

@@ -432,7 +432,8 @@
       var body = { variant: Number(variant.value), quantity: quantity() };
       // A fresh key per attempt; a network retry of this same request would reuse it.
       var key = Fansi.uuid();
-      follow().then(function () {
+      // Placing a pledge follows the shop anyway; through a share link, follow first so the referral counts.
+      (CFG.ref ? follow() : Promise.resolve(null)).then(function () {
         return api("POST", CFG.pledge_api, body, { "Idempotency-Key": key });
       }).then(function (p) {
         form.hidden = true;

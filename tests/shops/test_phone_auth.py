@@ -178,3 +178,10 @@ def test_password_login_still_works_for_existing_accounts(fan_user):
 def test_login_page_offers_phone_sign_in(client):
     html = client.get("/login/").content.decode()
     assert 'id="signup-phone"' in html and 'id="id_username"' in html
+
+
+def test_ip_throttle_reads_the_proxy_header_when_configured(settings):
+    settings.FANSI_CLIENT_IP_HEADER = "HTTP_X_REAL_IP"
+    resp = APIClient().post(CODE_URL, {"phone": PHONE}, format="json", HTTP_X_REAL_IP="203.0.113.7")
+    assert resp.status_code == 202
+    assert PhoneCode.objects.get().ip == "203.0.113.7"
