@@ -142,3 +142,22 @@ def test_logged_in_non_follower_still_sees_the_follow_page(live, shop, stranger,
     assert resp.status_code == 200
     assert 'data-testid="join-button"' in resp.content.decode()
     assert not Fan.objects.filter(user=stranger).exists()
+
+
+def test_share_links_are_absolute_in_lists_and_carry_no_code_for_non_fans(live, owner, stranger, api_for):
+    rows = api_for(owner).get("/api/campaigns/").json()
+    assert rows[0]["share_url"] == f"http://testserver/campaigns/{live.pk}/join/"
+    body = api_for(stranger).get(f"/api/campaigns/{live.pk}/").json()
+    assert body["share_url"] == f"http://testserver/campaigns/{live.pk}/join/"
+    assert not Fan.objects.filter(user=stranger).exists()  # reading never follows
+
+
+def test_initials_are_capped_and_count_people_not_pledges(live, product, shop):
+    fans = [FanFactory(shop=shop, display_name=f"{chr(0x4E00 + i)}某") for i in range(10)]
+    for f in fans:
+        _join(live, f, product[1])
+    _join(live, fans[0], product[2])  # a second pledge of the same person
+    body = APIClient().get(f"/api/campaigns/{live.pk}/").json()
+    assert body["pledger_count"] == 10
+    assert len(body["pledger_initials"]) == 8
+    assert all(len(i) == 1 for i in body["pledger_initials"])
