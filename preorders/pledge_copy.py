@@ -5,7 +5,6 @@ A group pre-order is 鍙傚洟 (joined), a subscription 璁㈤槄 and a fruit box 鏋滅
 are the owner's words and say "Active" for all three.
 """
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from preorders.models import CampaignKind, CampaignStatus, PledgeStatus
@@ -13,34 +12,37 @@ from preorders.models import CampaignKind, CampaignStatus, PledgeStatus
 GROUP, SUBSCRIPTION, BOX = "group", "subscription", "box"
 
 _S = PledgeStatus
+
+
+# In their own context: "Joined" and "Subscribed" already name other things (a join date, a button).
 STATUS_LABELS = {
     GROUP: {
-        _S.PENDING: _("Paying deposit"),
-        _S.ACTIVE: _("Joined"),
-        _S.CANCELLED: _("Cancelled"),
-        _S.CONFIRMED: _("Group succeeded 路 balance due"),
-        _S.PAID: _("Paid in full"),
-        _S.LAPSED: _("Lapsed: balance not paid"),
-        _S.REFUNDED: _("Refunded"),
+        _S.PENDING: pgettext_lazy("pledge status", "Paying deposit"),
+        _S.ACTIVE: pgettext_lazy("pledge status", "Joined"),
+        _S.CANCELLED: pgettext_lazy("pledge status", "Cancelled"),
+        _S.CONFIRMED: pgettext_lazy("pledge status", "Group succeeded 路 balance due"),
+        _S.PAID: pgettext_lazy("pledge status", "Paid in full"),
+        _S.LAPSED: pgettext_lazy("pledge status", "Lapsed: balance not paid"),
+        _S.REFUNDED: pgettext_lazy("pledge status", "Refunded"),
     },
     SUBSCRIPTION: {
-        _S.PENDING: _("Paying deposit"),
-        _S.ACTIVE: _("Subscribed"),
-        _S.PAUSED: _("Paused"),
-        _S.CANCELLED: _("Subscription cancelled"),
-        _S.REFUNDED: _("Refunded"),
+        _S.PENDING: pgettext_lazy("pledge status", "Paying deposit"),
+        _S.ACTIVE: pgettext_lazy("pledge status", "Subscribed"),
+        _S.PAUSED: pgettext_lazy("pledge status", "Paused"),
+        _S.CANCELLED: pgettext_lazy("pledge status", "Subscription cancelled"),
+        _S.REFUNDED: pgettext_lazy("pledge status", "Refunded"),
     },
     BOX: {
-        _S.PENDING: _("Paying deposit"),
-        _S.ACTIVE: pgettext_lazy("fruit box", "Box subscribed"),
-        _S.PAUSED: pgettext_lazy("fruit box", "Box paused"),
-        _S.CANCELLED: pgettext_lazy("fruit box", "Box cancelled"),
-        _S.REFUNDED: _("Refunded"),
+        _S.PENDING: pgettext_lazy("pledge status", "Paying deposit"),
+        _S.ACTIVE: pgettext_lazy("pledge status", "Box subscribed"),
+        _S.PAUSED: pgettext_lazy("pledge status", "Box paused"),
+        _S.CANCELLED: pgettext_lazy("pledge status", "Box cancelled"),
+        _S.REFUNDED: pgettext_lazy("pledge status", "Refunded"),
     },
 }
 # A pledge still holding when its campaign moved on: the campaign's state is the truthful word.
-AWAITING_RESULT = _("Joined 路 awaiting the result")
-ENDED = _("Ended")
+AWAITING_RESULT = pgettext_lazy("pledge status", "Joined 路 awaiting the result")
+ENDED = pgettext_lazy("pledge status", "Ended")
 
 
 def pledge_kind(campaign_kind: str, *, has_box: bool) -> str:
