@@ -72,7 +72,11 @@ def test_fan_changes_a_pledge_cancels_with_the_refund_shown_and_skips_a_box(
             expect(card.locator("[data-line]")).to_have_text("4 × M")
             expect(card.locator("[data-deposit]")).to_have_text("200.00")
             pledge = Pledge.objects.get(pk=pledge_id)
-            assert (pledge.quantity, pledge.variant_id, pledge.deposit_amount) == (4, v_m.pk, Decimal("200.00"))
+            assert (pledge.quantity, pledge.variant_id, pledge.deposit_amount) == (
+                4,
+                v_m.pk,
+                Decimal("200.00"),
+            )
             assert pledge_cash(pledge_id) == Decimal("200.00")
 
             # Down to 3: the refund and its timing, before confirming.
