@@ -171,4 +171,8 @@
     initCancel(card, id);
     initActions(card, id);
   });
+  // Arriving from a campaign page's "change" link: that pledge's change dialog, open.
+  var target = location.hash && document.getElementById(location.hash.slice(1));
+  var box = target && target.querySelector("[data-change-box]");
+  if (box) { box.open = true; target.scrollIntoView({ block: "start" }); }
 })();

@@ -53,13 +53,16 @@ def test_fan_changes_a_pledge_cancels_with_the_refund_shown_and_skips_a_box(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
             log_in(page, base, "pledger")
-            page.goto(f"{base}/me/pledges/")
+            # From the campaign page's "my pledges here" to this pledge's change dialog, open.
+            page.goto(f"{base}/c/{group.pk}/")
+            page.click("[data-change-link]")
+            page.wait_for_url(f"**/me/pledges/#pledge-{pledge_id}")
             card = page.locator(f'[data-pledge="{pledge_id}"]')
+            expect(card.locator("[data-change-box]")).to_have_attribute("open", "")
             expect(card.locator("[data-pledge-status]")).to_have_text("已参团")
             expect(card.locator("[data-shop-link]")).to_have_attribute("href", "/s/warm-pledges/")
 
             # Up: 4 × M, ¥100 more deposit, quoted before confirming.
-            card.locator("[data-change-box] > summary").click()
             expect(card.locator("[data-change-quote]")).to_have_text("请选择新的数量或规格。")
             expect(card.locator("[data-change-confirm]")).to_be_disabled()
             card.locator(f'input[name=variant][value="{v_m.pk}"] + span').click()

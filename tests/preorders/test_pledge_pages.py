@@ -200,4 +200,7 @@ def test_the_campaign_page_says_subscribed_for_a_subscription(fan, subscription,
     group_html = client.get(f"/c/{group.pk}/").content.decode()
     mine = re.search(r'class="fc-card fc-mine">(.*?)</section>', sub_html, re.S).group(1)
     assert "订阅中" in mine and "参团" not in mine
-    assert "已参团" in re.search(r'class="fc-card fc-mine">(.*?)</section>', group_html, re.S).group(1)
+    group_mine = re.search(r'class="fc-card fc-mine">(.*?)</section>', group_html, re.S).group(1)
+    assert "已参团" in group_mine
+    group_pledge = Pledge.objects.get(campaign=group)
+    assert f'href="/me/pledges/#pledge-{group_pledge.pk}" data-change-link>修改</a>' in group_mine
