@@ -4,6 +4,7 @@ Server-rendered shells; static/fansi/pledges.js changes a pledge in place throug
 the shop's (each card in its shop's time zone), words are per kind and status (preorders.pledge_copy).
 """
 
+import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -13,7 +14,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from preorders import selectors
-from preorders.box_models import BoxItem
+from preorders.box_models import BoxItem, CycleChange, CycleChangeKind
+from preorders.box_selectors import box_choices_get, is_off_week
 from preorders.fulfilment_models import AfterSalesKind, AfterSalesStatus, ShipmentStatus
 from preorders.models import (
     HOLDING_STATUSES,
@@ -26,8 +28,8 @@ from preorders.models import (
     SubscriptionCycle,
     SubscriptionSkip,
 )
-from preorders.pledge_copy import pledge_kind, pledge_status_label, status_labels
-from preorders.services.change_quote import pledge_max_quantity
+from preorders.pledge_copy import BOX, pledge_kind, pledge_status_label, status_labels
+from preorders.services.change_quote import max_quantity, quantity_bounds
 from preorders.services.subscriptions import delivery_at
 from shops.models import Variant
 
@@ -42,20 +44,28 @@ def _next_open_cycles(campaign_ids: set[int]) -> dict[int, SubscriptionCycle]:
     return found
 
 
-def _subscription_rows(pledge: Pledge, next_cycle: SubscriptionCycle | None) -> dict[str, Any]:
-    """Skipped boxes (kept across reloads: they are stored) and the fan's next delivery."""
+def _subscription_rows(pledge: Pledge, next_cycle: SubscriptionCycle | None, *, box: bool) -> dict[str, Any]:
+    """Skipped boxes (kept across reloads: they are stored) and the fan's next delivery: past skips and, for
+    a fruit box, biweekly off-weeks, with the next box's delay."""
     skips = list(pledge.skips.all())
     skipped_numbers = {s.cycle.number for s in skips}
     next_delivery = None
     campaign = pledge.campaign
     if pledge.status == PledgeStatus.ACTIVE and campaign.status == CampaignStatus.LIVE and next_cycle:
+        choices = box_choices_get(pledge.pk) if box else None
         number = next_cycle.number
-        while number in skipped_numbers:
+        while number in skipped_numbers or (choices is not None and is_off_week(choices, number)):
             number += 1
         if campaign.cycles is None or number <= campaign.cycles:
             next_delivery = (
                 next_cycle.delivery_at if number == next_cycle.number else delivery_at(campaign, number)
             )
+            if box and number == next_cycle.number:
+                delay = CycleChange.objects.filter(
+                    pledge=pledge, cycle=next_cycle, kind=CycleChangeKind.DELAY
+                ).first()
+                if delay is not None and delay.delay_days:
+                    next_delivery += dt.timedelta(days=delay.delay_days)
     return {
         "skips": [{"number": s.cycle.number, "delivery_at": s.cycle.delivery_at} for s in skips],
         "next_delivery": next_delivery,
@@ -80,6 +90,12 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
     subscriptions = {p.campaign_id for p in pledges if p.campaign.kind == CampaignKind.SUBSCRIPTION}
     next_cycles = _next_open_cycles(subscriptions)
     changeable = [p for p in pledges if p.status == PledgeStatus.ACTIVE and _is_open(p, now)]
+    # What each fan holds per campaign, for the change dialog's bound (one query for the page).
+    held: dict[tuple[int, int], int] = {}
+    for campaign_id, fan_id, quantity in Pledge.objects.filter(
+        user=request.user, campaign_id__in={p.campaign_id for p in changeable}, status__in=HOLDING_STATUSES
+    ).values_list("campaign_id", "fan_id", "quantity"):
+        held[(campaign_id, fan_id)] = held.get((campaign_id, fan_id), 0) + quantity
     variants: dict[int, list[Variant]] = {}
     for v in Variant.objects.filter(
         product_id__in={p.campaign.product_id for p in changeable}, is_available=True
@@ -104,9 +120,12 @@ def my_pledges(request: HttpRequest) -> HttpResponse:
         }
         if row["can_change"]:
             row["variants"] = variants.get(c.product_id, [])
-            row["max_quantity"] = pledge_max_quantity(p)
+            others = held.get((c.pk, p.fan_id), 0) - p.quantity
+            row["max_quantity"] = max_quantity(
+                quantity_bounds(p, others_held=others, committed=c.committed_quantity)
+            )
         if row["subscription"]:
-            row.update(_subscription_rows(p, next_cycles.get(c.pk)))
+            row.update(_subscription_rows(p, next_cycles.get(c.pk), box=kind == BOX))
         rows.append(row)
     return render(
         request,

@@ -38,27 +38,34 @@ def cancel_refund_amount(pledge: Pledge) -> Decimal:
     return max(pledge_cash(pledge.pk), Decimal("0.00"))
 
 
-def _bounds(pledge: Pledge) -> tuple[int | None, int | None]:
-    """(by the per-fan limit, by the cap): the most this pledge may hold, each None when unbounded."""
+def quantity_bounds(pledge: Pledge, *, others_held: int, committed: int) -> tuple[int | None, int | None]:
+    """(by the per-fan limit, by the cap): the most this pledge may hold after a change, each None when
+    unbounded. `others_held`: the fan's other holding pledges here; `committed`: the campaign's total."""
     campaign = pledge.campaign
     by_limit = by_cap = None
     if campaign.per_fan_limit is not None:
-        others = (
-            Pledge.objects.filter(campaign_id=campaign.pk, fan_id=pledge.fan_id, status__in=HOLDING_STATUSES)
-            .exclude(pk=pledge.pk)
-            .aggregate(q=Sum("quantity"))["q"]
-        )
-        by_limit = max(campaign.per_fan_limit - (others or 0), pledge.quantity)
+        by_limit = max(campaign.per_fan_limit - others_held, pledge.quantity)
     if campaign.cap is not None:
-        committed = Campaign.objects.filter(pk=campaign.pk).values_list("committed_quantity", flat=True).get()
         by_cap = max(pledge.quantity + campaign.cap - committed, pledge.quantity)
     return by_limit, by_cap
 
 
-def pledge_max_quantity(pledge: Pledge) -> int | None:
-    """The most this pledge may hold after a change (None: no bound)."""
-    bounds = [b for b in _bounds(pledge) if b is not None]
-    return min(bounds) if bounds else None
+def max_quantity(bounds: tuple[int | None, int | None]) -> int | None:
+    return min((b for b in bounds if b is not None), default=None)
+
+
+def _bounds(pledge: Pledge) -> tuple[int | None, int | None]:
+    others = (
+        Pledge.objects.filter(
+            campaign_id=pledge.campaign_id, fan_id=pledge.fan_id, status__in=HOLDING_STATUSES
+        )
+        .exclude(pk=pledge.pk)
+        .aggregate(q=Sum("quantity"))["q"]
+    )
+    committed = (
+        Campaign.objects.filter(pk=pledge.campaign_id).values_list("committed_quantity", flat=True).get()
+    )
+    return quantity_bounds(pledge, others_held=others or 0, committed=committed)
 
 
 def pledge_change_quote(
@@ -93,7 +100,7 @@ def pledge_change_quote(
         "variant_name": variant.name if variant else pledge.variant_name,
         "deposit_amount": str(deposit),
         "difference": str(deposit - pledge.deposit_amount),
-        "max_quantity": min((b for b in (by_limit, by_cap) if b is not None), default=None),
+        "max_quantity": max_quantity((by_limit, by_cap)),
         "currency": pledge.currency,
     }
 

@@ -204,3 +204,38 @@ def test_the_campaign_page_says_subscribed_for_a_subscription(fan, subscription,
     assert "已参团" in group_mine
     group_pledge = Pledge.objects.get(campaign=group)
     assert f'href="/me/pledges/#pledge-{group_pledge.pk}" data-change-link>修改</a>' in group_mine
+
+
+def _next_delivery(html: str, pledge_id: int) -> str:
+    card = re.search(rf'data-pledge="{pledge_id}"(.*?)</section>', html, re.S).group(1)
+    return re.search(r'data-next-delivery datetime="([^"]+)"', card).group(1)
+
+
+def test_a_fruit_box_next_delivery_follows_off_weeks_and_delays(fan, fruit_box, product):
+    from preorders.box_models import CycleChange, SubscriptionPrefs
+
+    biweekly, delayed = place(fan, fruit_box, product[1]), place(fan, fruit_box, product[2])
+    first = SubscriptionCycle.objects.get(campaign=fruit_box, number=1)
+    SubscriptionPrefs.objects.create(pledge_id=biweekly, frequency="biweekly", frequency_from=0)
+    CycleChange.objects.create(pledge_id=delayed, cycle=first, kind="delay", delay_days=2)
+    html = client_for(fan.user).get("/me/pledges/").content.decode()
+    shanghai = zoneinfo.ZoneInfo("Asia/Shanghai")
+    expected = {
+        biweekly: first.delivery_at + dt.timedelta(weeks=1),
+        delayed: first.delivery_at + dt.timedelta(days=2),
+    }
+    for pledge_id, when in expected.items():
+        assert _next_delivery(html, pledge_id) == when.astimezone(shanghai).isoformat()
+
+
+def test_my_pledges_reads_in_a_bounded_number_of_queries(
+    fan, group, subscription, fruit_box, product, django_assert_max_num_queries
+):
+    for campaign in (group, subscription, fruit_box):
+        place(fan, campaign, product[1])
+        place(fan, campaign, product[2])
+    client = client_for(fan.user)
+    client.get("/me/pledges/")  # warm the session and the catalogues
+    with django_assert_max_num_queries(20):
+        response = client.get("/me/pledges/")
+    assert response.status_code == 200 and len(badges(response.content.decode())) == 6
