@@ -94,7 +94,7 @@
         var diff = Number(p.difference || 0);
         note(card, diff > 0
           ? interpolate(gettext("Changed. Extra deposit of ¥%(amount)s paid."), { amount: money(diff) }, true)
-          : diff < 0 ? gettext("Changed.") + " " + refundCopy(diff) : gettext("Changed."));
+          : diff < 0 ? interpolate(gettext("Changed. %(refund)s"), { refund: refundCopy(diff) }, true) : gettext("Changed."));
         show(quote, "");
         card.querySelector("[data-change-box]").open = false;
         var cancelQuote = card.querySelector("[data-cancel-quote]");
@@ -128,7 +128,8 @@
       api("POST", "/api/pledges/" + id + "/cancel/", { reason: form.reason.value.trim() }).then(function (p) {
         setStatus(card, p.status);
         var refunded = Number(p.refund_amount || 0);
-        note(card, gettext("Cancelled.") + (refunded > 0 ? " " + refundCopy(refunded) : ""));
+        note(card, refunded > 0 ? interpolate(gettext("Cancelled. %(refund)s"), { refund: refundCopy(refunded) }, true)
+          : gettext("Cancelled."));
         card.querySelectorAll("[data-change-box], [data-cancel-box], [data-action]").forEach(function (el) { el.remove(); });
       }).catch(function (err) { button.disabled = false; show(error, err.message); });
     });

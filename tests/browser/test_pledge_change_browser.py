@@ -87,6 +87,7 @@ def test_fan_changes_a_pledge_cancels_with_the_refund_shown_and_skips_a_box(
             card.locator('[data-step="-1"]').click()
             expect(card.locator("[data-change-quote]")).to_have_text("将退还 ¥50，1–3 个工作日原路退回。")
             card.locator("[data-change-confirm]").click()
+            expect(card.locator("[data-note]")).to_have_text("已修改。将退还 ¥50，1–3 个工作日原路退回。")
             expect(card.locator("[data-line]")).to_have_text("3 × M")
             assert pledge_cash(pledge_id) == Decimal("150.00")
 
@@ -102,7 +103,7 @@ def test_fan_changes_a_pledge_cancels_with_the_refund_shown_and_skips_a_box(
             expect(card.locator("[data-cancel-quote]")).to_have_text("将退还 ¥150，1–3 个工作日原路退回。")
             card.locator("[data-cancel-form] button[type=submit]").click()
             expect(card.locator("[data-pledge-status]")).to_have_text("已取消")
-            expect(card.locator("[data-note]")).to_have_text("已取消。 将退还 ¥150，1–3 个工作日原路退回。")
+            expect(card.locator("[data-note]")).to_have_text("已取消。将退还 ¥150，1–3 个工作日原路退回。")
             assert Pledge.objects.get(pk=pledge_id).status == "cancelled"
             assert pledge_cash(pledge_id) == Decimal("0.00")
 
