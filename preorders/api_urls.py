@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import api, api_box, api_fulfilment, api_public, api_settlement
+from preorders import api, api_box, api_fulfilment, api_pledges, api_public, api_settlement
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
@@ -28,6 +28,16 @@ urlpatterns = [
     ),
     path("pledges/<int:pledge_id>/", api.PledgeDetailApi.as_view(), name="api-pledge"),
     path("pledges/<int:pledge_id>/cancel/", api.PledgeCancelApi.as_view(), name="api-pledge-cancel"),
+    path(
+        "pledges/<int:pledge_id>/change-quote/",
+        api_pledges.PledgeChangeQuoteApi.as_view(),
+        name="api-pledge-change-quote",
+    ),
+    path(
+        "pledges/<int:pledge_id>/cancel-quote/",
+        api_pledges.PledgeCancelQuoteApi.as_view(),
+        name="api-pledge-cancel-quote",
+    ),
     path(
         "pledges/<int:pledge_id>/pay-balance/",
         api.PledgePayBalanceApi.as_view(),

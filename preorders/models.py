@@ -199,6 +199,8 @@ class Pledge(models.Model):
     balance_due = models.DecimalField(**MONEY, null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)  # paid in full
     cancel_reason = models.CharField(max_length=200, blank=True)
+    # Set while a change's extra deposit is being charged: no other change or cancel starts meanwhile.
+    change_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -110,6 +110,7 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
                 "campaign": c.pk,
                 "campaign_title": c.title,
                 "shop": c.shop.name,
+                "shop_slug": c.shop.slug,
                 "kind": c.kind,
                 "status": p.status,
                 "variant_name": p.variant_name,

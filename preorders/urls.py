@@ -1,6 +1,6 @@
 from django.urls import path
 
-from preorders import views, views_box, views_fulfilment, views_settlement, views_visitor
+from preorders import views, views_box, views_fulfilment, views_pledges, views_settlement, views_visitor
 
 urlpatterns = [
     path("factory-board/<str:token>/", views.factory_board_page, name="factory-board"),
@@ -38,8 +38,8 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/join/", views.campaign_join, name="campaign-join"),
     path("c/<int:campaign_id>/", views.campaign_fan_page, name="campaign-fan"),
     path("c/<int:campaign_id>/share.png", views_visitor.campaign_share_image, name="campaign-share-image"),
-    path("me/pledges/", views.my_pledges, name="my-pledges"),
-    path("me/orders/", views.my_orders, name="my-orders"),
+    path("me/pledges/", views_pledges.my_pledges, name="my-pledges"),
+    path("me/orders/", views_pledges.my_orders, name="my-orders"),
     path("me/box/<int:pledge_id>/", views_box.pledge_box_page, name="pledge-box"),
     path(
         "me/orders/<int:pledge_id>/after-sales/",

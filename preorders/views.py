@@ -23,11 +23,11 @@ from preorders.models import (
     HOLDING_STATUSES,
     Cadence,
     Campaign,
-    CampaignKind,
     CampaignStatus,
     FactoryOrder,
     LapseRule,
 )
+from preorders.pledge_copy import pledge_kind, pledge_status_label
 from preorders.poster import render_poster
 from preorders.selectors import (
     campaign_current_unit_price,
@@ -353,6 +353,10 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             if p.status in HOLDING_STATUSES
         ]
     )
+    for p in mine:  # the fan's words for its status (preorders.pledge_copy)
+        p.status_label = pledge_status_label(
+            kind=pledge_kind(campaign.kind, has_box=campaign.box_items.exists()), status=p.status
+        )
     return render(
         request,
         "preorders/campaign_fan.html",
@@ -375,52 +379,6 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 **visitor_config(request, campaign),
             },
         },
-    )
-
-
-@login_required
-def my_pledges(request: HttpRequest) -> HttpResponse:
-    pledges = list(
-        selectors.pledge_list_for_user(user=request.user).select_related(
-            "campaign__shop", "campaign__product"
-        )[:200]
-    )
-    now = timezone.now()
-    rows = []
-    for p in pledges:
-        c = p.campaign
-        rows.append(
-            {
-                "pledge": p,
-                "campaign": c,
-                "subscription": c.kind == CampaignKind.SUBSCRIPTION,
-                "holding": p.status in HOLDING_STATUSES,
-                "can_cancel": p.status in HOLDING_STATUSES
-                and (
-                    c.kind == CampaignKind.SUBSCRIPTION
-                    or (c.status == CampaignStatus.LIVE and c.deadline > now)
-                ),
-            }
-        )
-    return render(
-        request,
-        "preorders/my_pledges.html",
-        {
-            "rows": rows,
-            "config": {"page": "mine"},
-        },
-    )
-
-
-@login_required
-def my_orders(request: HttpRequest) -> HttpResponse:
-    """One phone page: every pledge, balance due (with pay), box, parcel, credit and after-sales request."""
-    from preorders.orders import order_list
-
-    return render(
-        request,
-        "preorders/my_orders.html",
-        {"orders": order_list(user=request.user), "config": {"page": "orders"}},
     )
 
 

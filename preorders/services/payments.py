@@ -17,6 +17,7 @@ from payments.ledger import cash_in, cash_out, ledger_has, ledger_post, ledger_p
 from payments.models import LedgerLeg, LedgerTransaction, TransactionKind
 from payments.provider import payment_provider
 from preorders.models import Campaign, Credit, IdempotencyKey, LedgerEntry, Pledge, PledgeStatus
+from preorders.services.change_quote import cancel_refund_amount
 from preorders.services.reservation import release
 from preorders.services.sql import column_values
 
@@ -223,6 +224,7 @@ def pledges_cancelled_refund(*, campaign_id: int) -> int:
     done = 0
     for pledge in (
         Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.CANCELLED)
+        .select_related("campaign")
         .exclude(
             pk__in=LedgerTransaction.objects.filter(
                 campaign_id=campaign_id, reference__endswith="-cancel-refund"
@@ -232,7 +234,7 @@ def pledges_cancelled_refund(*, campaign_id: int) -> int:
     ):
         if ledger_refund(
             pledge=pledge,
-            amount=net_paid(pledge.pk),
+            amount=cancel_refund_amount(pledge),
             reference=f"pledge-{pledge.pk}-cancel-refund",
             note="cancel",
         ):

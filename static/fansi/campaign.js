@@ -1,4 +1,4 @@
-/* Fansi campaign pages (owner list / new / detail, fan campaign page, my pledges): vanilla JS on the campaign
+/* Fansi campaign pages (owner list / new / detail, fan campaign page; my pledges: pledges.js): vanilla JS on the campaign
  * REST API. User data is rendered with textContent only. */
 (function () {
   "use strict";
@@ -9,10 +9,6 @@
   var CAMPAIGN_STATUS = {
     draft: gettext("Draft"), live: gettext("Live"), succeeded: gettext("Succeeded"), failed: gettext("Failed"),
     ended: gettext("Ended"), active: gettext("Active"),
-  };
-  var PLEDGE_STATUS = {
-    pending: gettext("Paying deposit"), active: gettext("Active"), paused: gettext("Paused"),
-    cancelled: gettext("Cancelled"), confirmed: gettext("Confirmed"), refunded: gettext("Refunded"),
   };
 
   function money(value) {
@@ -438,7 +434,9 @@
       }).then(function (p) {
         form.hidden = true;
         var label = variant.parentNode.querySelector("span").textContent;
-        $("pledge-success-text").textContent = interpolate(gettext("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
+        $("pledge-success-text").textContent = interpolate(CFG.kind === "subscription"
+          ? gettext("Subscribed! %(n)s × %(variant)s, deposit ¥%(amount)s paid.")
+          : gettext("You are in! %(n)s × %(variant)s, deposit ¥%(amount)s paid."),
           { n: p.quantity, variant: label, amount: money(p.deposit_amount) }, true);
         $("pledge-success").hidden = false;
         api("GET", CFG.api).then(function (data) { renderProgress(root, data); renderJoined(root, data); }).catch(function () {});
@@ -447,51 +445,6 @@
         $("pledge-error").textContent = err.message;
         $("pledge-error").hidden = false;
       });
-    });
-  }
-
-  /* ---------------------------------------------------------------------------------------------------
-   * Fan: my pledges and subscriptions.
-   * --------------------------------------------------------------------------------------------------- */
-  function initMine() {
-    var ACTION_DONE = { skip: gettext("The next box is skipped"), pause: gettext("Paused"), resume: gettext("Resumed") };
-    function done(card, data, note) {
-      var badge = card.querySelector("[data-pledge-status]");
-      if (data && data.status) {
-        badge.className = "status-badge status-" + data.status;
-        badge.textContent = PLEDGE_STATUS[data.status] || data.status;
-      }
-      var n = card.querySelector("[data-note]");
-      n.textContent = note;
-      n.hidden = false;
-      setTimeout(function () { window.location.reload(); }, 1200);
-    }
-    function fail(err) {
-      $("mine-error").textContent = err.message;
-      $("mine-error").hidden = false;
-    }
-    document.querySelectorAll("[data-pledge]").forEach(function (card) {
-      var id = card.getAttribute("data-pledge");
-      card.querySelectorAll("[data-action]").forEach(function (b) {
-        b.addEventListener("click", function () {
-          var action = b.getAttribute("data-action");
-          b.disabled = true;
-          api("POST", "/api/pledges/" + id + "/" + action + "/").then(function (data) {
-            done(card, data, ACTION_DONE[action]);
-          }).catch(function (err) { b.disabled = false; fail(err); });
-        });
-      });
-      var cancel = card.querySelector("[data-cancel-form]");
-      if (cancel) {
-        cancel.addEventListener("submit", function (ev) {
-          ev.preventDefault();
-          var button = cancel.querySelector("button");
-          button.disabled = true;
-          api("POST", "/api/pledges/" + id + "/cancel/", { reason: cancel.reason.value.trim() }).then(function (data) {
-            done(card, data, gettext("Cancelled"));
-          }).catch(function (err) { button.disabled = false; fail(err); });
-        });
-      }
     });
   }
 
@@ -514,7 +467,7 @@
     setInterval(function () { api("GET", root.dataset.boardApi).then(paint).catch(function () {}); }, 10000);
   }
 
-  var pages = { list: initList, "new": initNew, detail: initDetail, fan: initFan, mine: initMine };
+  var pages = { list: initList, "new": initNew, detail: initDetail, fan: initFan };
   if (pages[CFG.page]) pages[CFG.page]();
   var board = document.querySelector("[data-board-api]");
   if (board) initBoard(board);

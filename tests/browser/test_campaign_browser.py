@@ -124,7 +124,7 @@ def test_owner_creates_and_launches_fan_pledges_owner_sees_progress(transactiona
             expect(fan.locator(f'[data-pledge="{pledge.pk}"]')).to_contain_text("冬季羽绒服团购")
             fan.screenshot(path=str(ARTIFACTS / "campaign-fan-mine.png"), full_page=True)
             card = fan.locator(f'[data-pledge="{pledge.pk}"]')
-            card.locator("summary").click()
+            card.locator("[data-cancel-box] > summary").click()
             card.locator("input[name=reason]").fill("买重了")
             card.locator("[data-cancel-form] button").click()
             expect(card.locator("[data-pledge-status]")).to_have_text("已取消")
