@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from shops import selectors
 from shops.access import access_shop_membership
+from shops.api_products import product_create_response, shop_create_response
 from shops.models import Product, Shop, Variant
 
 
@@ -24,6 +25,10 @@ class ShopListApi(APIView):
     @extend_schema(responses=ShopOut(many=True))
     def get(self, request: Request) -> Response:
         return Response(ShopOut(selectors.shop_list_for_user(user=request.user), many=True).data)
+
+    def post(self, request: Request) -> Response:
+        """A new shop (name, slug, timezone[, description, avatar]): the caller becomes its owner."""
+        return shop_create_response(request)
 
 
 class VariantOut(serializers.ModelSerializer):
@@ -49,6 +54,7 @@ class ProductOut(serializers.ModelSerializer):
             "currency",
             "image",
             "is_available",
+            "factory_product",
             "variants",
         ]
 
@@ -73,3 +79,7 @@ class ProductListApi(APIView):
             shop=membership.shop, category=request.query_params.get("category") or None
         )
         return Response(ProductOut(products, many=True).data)
+
+    def post(self, request: Request) -> Response:
+        """A product (name, price, variants[{name, sku}]) or one picked from the catalogue (factory_product)."""
+        return product_create_response(request)
