@@ -9,7 +9,9 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainError
 from shops.models import Category
+from shops.services import shop_slug_check
 
 # Listed first in the time zone select: where Fansi's shops mostly are.
 COMMON_ZONES = (
@@ -74,6 +76,13 @@ class ShopForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["timezone"].choices = timezone_choices()
+
+    def clean_slug(self) -> str:
+        # The service's own check, here too so a bad address shows with the other fields' errors.
+        try:
+            return shop_slug_check(self.cleaned_data["slug"])
+        except DomainError as err:
+            raise forms.ValidationError(err.message, code=err.code) from None
 
 
 class ProductForm(forms.Form):
