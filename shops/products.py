@@ -200,8 +200,9 @@ def product_update(
         if not product.name:
             raise Invalid(_("Give the product a name."), code="name_required", detail={"field": "name"})
     if "price" in fields:
-        product.price = price_clean(fields["price"])
-        if product.factory_product_id:
+        old_price, product.price = product.price, price_clean(fields["price"])
+        # The platform's bounds apply to a price the shop sets, not to one it had before they existed.
+        if product.factory_product_id and product.price != old_price:
             fp = product.factory_product
             low, high = fp.retail_price_min, fp.retail_price_max
             if (low is not None and product.price < low) or (high is not None and product.price > high):
