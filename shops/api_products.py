@@ -13,7 +13,63 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from shops import products, services
 from shops.access import access_product, access_shop_membership
-from shops.models import FactoryProduct, FactoryVariant, Product, Shop
+from shops.models import Category, FactoryProduct, FactoryVariant, Product, Shop, Variant
+
+
+class VariantOut(serializers.ModelSerializer):
+    class Meta:
+        model = Variant
+        fields = ["id", "name", "sku", "price", "is_available"]
+
+
+class ProductOut(serializers.ModelSerializer):
+    variants = VariantOut(many=True)
+    image = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "shop",
+            "name",
+            "category",
+            "brand",
+            "description",
+            "price",
+            "currency",
+            "image",
+            "is_available",
+            "factory_product",
+            "variants",
+        ]
+
+    def get_image(self, obj: Product) -> str:
+        return obj.image.url if obj.image else ""
+
+
+class VariantIn(serializers.Serializer):
+    id = serializers.IntegerField(required=False, help_text="PATCH: an existing variant to keep or change")
+    name = serializers.CharField()
+    sku = serializers.CharField(required=False, allow_blank=True, help_text="empty: one is made")
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, help_text="default: the product's"
+    )
+
+
+class ProductIn(serializers.Serializer):
+    """The schema of product writes; shops.products checks the rules (price > 0, unique SKUs, bounds)."""
+
+    shop = serializers.IntegerField(
+        required=False, help_text="needed only by someone on several shops' teams"
+    )
+    name = serializers.CharField(required=False)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    variants = VariantIn(many=True, required=False, help_text="none: one default variant")
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    brand = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    image = serializers.ImageField(required=False, help_text="multipart only")
+    factory_product = serializers.IntegerField(required=False, help_text="选品: pick this catalogue product")
 
 
 class ShopIn(serializers.Serializer):
@@ -68,10 +124,15 @@ def shop_create_response(request: Request) -> Response:
     return Response(ShopCreatedOut(shop, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
+class SlugCheckOut(serializers.Serializer):
+    slug = serializers.CharField()
+    available = serializers.BooleanField()
+
+
 class SlugCheckApi(APIView):
     """Is this shop address free? (the live check on the new-shop form)"""
 
-    @extend_schema(parameters=[OpenApiParameter("slug", str)])
+    @extend_schema(parameters=[OpenApiParameter("slug", str)], responses=SlugCheckOut)
     def get(self, request: Request) -> Response:
         services.shop_slug_check(request.query_params.get("slug", ""))
         return Response({"slug": request.query_params["slug"], "available": True})
@@ -110,8 +171,6 @@ def _shop_id(request: Request) -> int | None:
 
 
 def _product_out(product: Product) -> dict[str, Any]:
-    from shops.api import ProductOut  # shops.api's ProductListApi.post calls into this module
-
     return ProductOut(Product.objects.prefetch_related("variants").get(pk=product.pk)).data
 
 
@@ -146,10 +205,12 @@ class ProductDetailApi(APIView):
 
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
+    @extend_schema(responses=ProductOut)
     def get(self, request: Request, product_id: int) -> Response:
         product, _member = access_product(request.user, product_id)
         return Response(_product_out(product))
 
+    @extend_schema(request=ProductIn, responses=ProductOut)
     def patch(self, request: Request, product_id: int) -> Response:
         product, member = access_product(request.user, product_id)
         fields = {
@@ -165,10 +226,15 @@ class ProductDetailApi(APIView):
         )
         return Response(_product_out(product))
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, product_id: int) -> Response:
         product, member = access_product(request.user, product_id)
         products.product_retire(member=member, product=product)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProductImageIn(serializers.Serializer):
+    image = serializers.ImageField()
 
 
 class ProductImageApi(APIView):
@@ -176,6 +242,7 @@ class ProductImageApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema(request={"multipart/form-data": ProductImageIn}, responses=ProductOut)
     def post(self, request: Request, product_id: int) -> Response:
         product, member = access_product(request.user, product_id)
         image = request.FILES.get("image")
