@@ -204,7 +204,7 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
         }
         for c in campaigns
     ]
-    products = Product.objects.filter(shop=member.shop).order_by("-created_at")[:200]
+    products = Product.objects.filter(shop=member.shop, is_available=True).order_by("-created_at")[:200]
     return render(
         request,
         "preorders/campaign_list.html",

@@ -1,4 +1,5 @@
-"""A logged-in person without a shop who opens a shop tool is sent to create their shop, not to a 404."""
+"""A logged-in person with no shop at all (neither on a team nor a fan) who opens a shop tool is sent to create
+their shop, not to a 404: a new owner, or one whose shop is not made yet."""
 
 from collections.abc import Callable
 
@@ -6,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from shops.access import staff_shop_ids
+from shops.models import Shop
 
 # The staff pages that take no object id: for them "not your shop" can only mean "no shop yet".
 STAFF_LIST_PAGES = frozenset(
@@ -38,6 +40,9 @@ class NoShopRedirectMiddleware:
         if not isinstance(exception, Http404) or not request.user.is_authenticated:
             return None
         match = request.resolver_match
-        if match is None or match.url_name not in STAFF_LIST_PAGES or staff_shop_ids(request.user):
+        if match is None or match.url_name not in STAFF_LIST_PAGES or request.GET.get("shop"):
+            return None
+        # Fans keep their 404 (a shop tool is not for them); someone with no shop at all is a new owner.
+        if staff_shop_ids(request.user) or Shop.objects.filter(fans__user=request.user).exists():
             return None
         return redirect("shop-new")

@@ -90,6 +90,13 @@ def test_shopless_user_on_staff_pages_is_sent_to_create_a_shop(client):
         assert resp.status_code == 302 and resp["Location"] == "/shop/new/", url
 
 
+def test_fans_and_other_shops_pages_still_404(client, shop, fan_user):
+    client.force_login(fan_user)
+    assert client.get("/inbox/").status_code == 404
+    client.force_login(UserFactory())
+    assert client.get(f"/campaigns/?shop={shop.pk}").status_code == 404
+
+
 def test_staff_page_of_another_shop_still_404s_for_an_owner(client, shop, other_shop):
     client.force_login(shop.owner)
     assert client.get(f"/products/?shop={other_shop.pk}").status_code == 404
