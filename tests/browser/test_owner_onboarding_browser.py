@@ -121,3 +121,78 @@ def test_new_owner_shop_product_campaign_poster(transactional_db, size):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_owner_picks_from_catalogue_edits_and_takes_off_sale_on_a_phone(transactional_db):
+    from decimal import Decimal
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from shops.models import Factory, FactoryProduct, FactoryVariant
+    from tests.browser.helpers import log_in
+    from tests.factories import ShopFactory, UserFactory
+
+    owner = UserFactory(username="pickowner")
+    shop = ShopFactory(owner=owner, name="橙子小铺", slug="orange-shop")
+    fp = FactoryProduct.objects.create(
+        factory=Factory.objects.create(name="赣南果园"),
+        name="赣南脐橙",
+        unit_cost=Decimal("25"),
+        category="fruit",
+        retail_price_min=Decimal("45"),
+        retail_price_max=Decimal("69"),
+    )
+    FactoryVariant.objects.create(factory_product=fp, name="5 斤装", sku="F-OR-5")
+    FactoryVariant.objects.create(factory_product=fp, name="10 斤装", sku="F-OR-10")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with daphne_server() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_context(locale="zh-CN", **SIZES["phone"]).new_page()
+        page.set_default_timeout(15000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        try:
+            log_in(page, base, "pickowner")
+            page.goto(f"{base}/products/")
+            page.click("#product-add")
+            page.click("#tab-pick")
+            item = page.locator(f'[data-factory-product="{fp.pk}"]')
+            expect(item).to_contain_text("¥45.00 – ¥69.00")
+            # Above the platform's bound: refused next to the item, nothing stored.
+            item.locator("input[name=price]").fill("99")
+            item.locator("button[type=submit]").click()
+            item = page.locator(f'[data-factory-product="{fp.pk}"]')
+            expect(item.locator(".field-errors")).to_contain_text("¥45.00")
+            assert not Product.objects.filter(shop=shop).exists()
+            item.locator("input[name=price]").fill("59")
+            item.locator("button[type=submit]").click()
+            page.wait_for_url(re.compile(r".*/campaigns/new/.*"))
+            product = Product.objects.get(shop=shop)
+            assert product.factory_product == fp and product.price == Decimal("59.00")
+
+            # Edit: drop the 10-jin variant and rename the product.
+            page.goto(f"{base}/products/")
+            card = page.locator(f'[data-product="{product.pk}"]')
+            card.locator(f'a[href="/products/{product.pk}/edit/"]').click()
+            page.fill("#id_name", "赣南脐橙（产地直发）")
+            page.locator(".variant-row", has=page.locator('[value="10 斤装"]')).locator(
+                "[data-remove-variant]"
+            ).click()
+            page.click("#product-submit")
+            page.wait_for_url(re.compile(r".*/products/\?shop=\d+$"))
+            product.refresh_from_db()
+            assert product.name == "赣南脐橙（产地直发）"
+            assert list(product.variants.filter(is_available=True).values_list("name", flat=True)) == [
+                "5 斤装"
+            ]
+            page.screenshot(path=str(ARTIFACTS / "owner-products-phone.png"), full_page=True)
+
+            # Take off sale (confirmed in a dialog).
+            page.locator(f'[data-product="{product.pk}"] form[data-confirm] button').click()
+            expect(page.locator(f'[data-product="{product.pk}"]')).to_have_class(re.compile("retired"))
+            product.refresh_from_db()
+            assert product.is_available is False
+            assert errors == []
+        finally:
+            browser.close()
