@@ -43,6 +43,10 @@ def timezone_check(name: str) -> str:
     return name
 
 
+def _has_shop(user: AbstractBaseUser) -> bool:
+    return ShopMember.objects.filter(user=user, is_active=True).exists()
+
+
 def shop_create(
     *,
     user: AbstractBaseUser,
@@ -60,13 +64,17 @@ def shop_create(
         raise Invalid(
             _("The name is at most 100 characters."), code="name_too_long", detail={"field": "name"}
         )
-    if ShopMember.objects.filter(user=user, is_active=True).exists():
+    if _has_shop(user):
         raise Conflict(_("You already run a shop."), code="already_has_shop")
     slug = shop_slug_check(slug)
     timezone = timezone_check(timezone)
     picture = picture_clean(avatar) if avatar is not None else None
     try:
         with transaction.atomic():
+            # The user's row, locked, serialises two submits of the form: the second finds the first's shop.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            if _has_shop(user):
+                raise Conflict(_("You already run a shop."), code="already_has_shop")
             shop = Shop(name=name, slug=slug, timezone=timezone, description=description.strip(), owner=user)
             if picture is not None:
                 shop.avatar.save(picture.name, picture, save=False)
