@@ -21,8 +21,10 @@ def _not_an_image() -> Invalid:
     return Invalid(_("The file is not a supported image (JPEG, PNG, GIF or WebP)."), code="image_invalid")
 
 
-def picture_clean(upload: UploadedFile) -> ContentFile:
-    """A clean copy of an uploaded picture (JPEG, or PNG when it has transparency); Invalid otherwise."""
+def picture_clean(upload: UploadedFile, *, square: int | None = None) -> ContentFile:
+    """A clean copy of an uploaded picture (JPEG, or PNG when it has transparency); Invalid otherwise.
+
+    `square` crops to the centre square of that many pixels (avatars, shown in circles)."""
     if upload.size is not None and upload.size > MAX_BYTES:
         raise Invalid(_("The image is larger than 10 MB."), code="image_invalid")
     data = upload.read(MAX_BYTES + 1)
@@ -44,7 +46,10 @@ def picture_clean(upload: UploadedFile) -> ContentFile:
         img = ImageOps.exif_transpose(img)
     except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
         raise Invalid(_("The image is damaged and cannot be read."), code="image_invalid") from None
-    img.thumbnail((MAX_SIDE, MAX_SIDE))
+    if square:
+        img = ImageOps.fit(img, (square, square))
+    else:
+        img.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
     # Saving without `exif` drops EXIF (location, device) from the stored copy.
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):

@@ -17,6 +17,7 @@ STAFF_ROLES = (ShopRole.MANAGER, ShopRole.ASSISTANT)
 # The shop's address (/s/<slug>/): a Django slug, lowercase so two shops never differ by case alone.
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,58})[a-z0-9]$")
 NAME_MAX = 100
+AVATAR_SIZE = 256
 
 
 def shop_slug_check(slug: str) -> str:
@@ -68,7 +69,7 @@ def shop_create(
         raise Conflict(_("You already run a shop."), code="already_has_shop")
     slug = shop_slug_check(slug)
     timezone = timezone_check(timezone)
-    picture = picture_clean(avatar) if avatar is not None else None
+    picture = picture_clean(avatar, square=AVATAR_SIZE) if avatar is not None else None
     try:
         with transaction.atomic():
             # The user's row, locked, serialises two submits of the form: the second finds the first's shop.

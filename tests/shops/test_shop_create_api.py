@@ -49,7 +49,7 @@ def test_shop_created_with_avatar_is_reencoded(api_for, tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    avatar = SimpleUploadedFile("me.png", png_bytes(), content_type="image/png")
+    avatar = SimpleUploadedFile("me.png", png_bytes((300, 200)), content_type="image/png")
     resp = api_for(UserFactory()).post(
         "/api/shops/",
         {"name": "头像店", "slug": "avatar-shop", "timezone": "Asia/Shanghai", "avatar": avatar},
@@ -58,6 +58,8 @@ def test_shop_created_with_avatar_is_reencoded(api_for, tmp_path, settings):
     shop = Shop.objects.get(slug="avatar-shop")
     assert shop.avatar.name.startswith("avatars/") and shop.avatar.name.endswith(".jpg")
     assert resp.json()["avatar"].endswith(".jpg")
+    with shop.avatar.open("rb") as fh:
+        assert Image.open(io.BytesIO(fh.read())).size == (256, 256)  # cropped square for the round avatar
 
 
 def test_logged_out_cannot_create_a_shop(client):
