@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, Invalid, NotFound
@@ -46,6 +46,19 @@ def _category_clean(category: str | None, default: str) -> str:
             _("Choose a category from the list."), code="category_invalid", detail={"field": "category"}
         )
     return category
+
+
+def _usual_category(shop: Shop) -> str:
+    """The category most of the shop's products are in (a beauty shop adds beauty), else home goods."""
+    top = (
+        Product.objects.filter(shop=shop)
+        .values("category")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "category")
+        .values_list("category", flat=True)
+        .first()
+    )
+    return top or Category.HOME
 
 
 def _variants_clean(variants: list[VariantIn], *, price: Decimal, shop: Shop) -> list[VariantIn]:
@@ -102,7 +115,7 @@ def product_create(
     if not name:
         raise Invalid(_("Give the product a name."), code="name_required", detail={"field": "name"})
     price = price_clean(price)
-    category = _category_clean(category, Category.HOME)
+    category = _category_clean(category, _usual_category(member.shop))
     variants = _variants_clean(variants, price=price, shop=member.shop)
     product = Product(
         shop=member.shop,

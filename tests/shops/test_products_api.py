@@ -59,6 +59,11 @@ def test_product_without_variants_gets_one_default_variant(api_for, owner):
     (variant,) = resp.json()["variants"]
     assert variant["price"] == "59.00" and variant["sku"]
     assert resp.json()["category"] == "home"
+    # A shop that sells beauty products adds beauty by default.
+    ProductFactory(shop=ShopMember.objects.get(user=owner).shop, category="beauty")
+    ProductFactory(shop=ShopMember.objects.get(user=owner).shop, category="beauty")
+    resp = api_for(owner).post("/api/products/", {"name": "面霜", "price": "99"}, format="json")
+    assert resp.json()["category"] == "beauty"
 
 
 def test_manager_may_add_but_assistant_may_not(api_for, shop):
