@@ -17,6 +17,7 @@ from shops.roles import require_managing
 
 PRICE_MAX = Decimal("1000000")
 CENT = Decimal("0.01")
+SKU_MAX = 64
 
 
 @dataclass
@@ -61,16 +62,20 @@ def _usual_category(shop: Shop) -> str:
     return top or Category.HOME
 
 
-def _variants_clean(variants: list[VariantIn], *, price: Decimal, shop: Shop) -> list[VariantIn]:
+def _variants_clean(variants: list[VariantIn], *, price: Decimal) -> list[VariantIn]:
     """Names and SKUs present and unique; a product without variants gets one default variant."""
     if not variants:
         return [VariantIn(name=_("Default"), sku="", price=price)]
     seen_names: set[str] = set()
     seen_skus: set[str] = set()
     for i, v in enumerate(variants):
-        v.name, v.sku = (v.name or "").strip(), (v.sku or "").strip()
+        v.name, v.sku = (v.name or "").strip()[:100], (v.sku or "").strip()
         if not v.name:
             raise Invalid(_("Every variant needs a name."), code="variant_invalid", detail={"index": i})
+        if len(v.sku) > SKU_MAX or not v.sku.isprintable():
+            raise Invalid(
+                _("A SKU is at most 64 plain characters."), code="variant_invalid", detail={"index": i}
+            )
         if v.name in seen_names:
             raise Invalid(_("Two variants have the same name."), code="variant_invalid", detail={"index": i})
         seen_names.add(v.name)
@@ -116,7 +121,7 @@ def product_create(
         raise Invalid(_("Give the product a name."), code="name_required", detail={"field": "name"})
     price = price_clean(price)
     category = _category_clean(category, _usual_category(member.shop))
-    variants = _variants_clean(variants, price=price, shop=member.shop)
+    variants = _variants_clean(variants, price=price)
     product = Product(
         shop=member.shop,
         name=name[:200],
@@ -222,16 +227,17 @@ def product_update(
                 raise Invalid(_("The price is outside the platform's bounds."), code="price_out_of_bounds")
     if "category" in fields:
         product.category = _category_clean(fields["category"], product.category)
-    for key in ("brand", "description"):
-        if key in fields:
-            setattr(product, key, (fields[key] or "").strip())
+    if "brand" in fields:
+        product.brand = (fields["brand"] or "").strip()[:100]
+    if "description" in fields:
+        product.description = (fields["description"] or "").strip()
     if "is_available" in fields:
         product.is_available = bool(fields["is_available"])
     existing = {v.pk: v for v in product.variants.all()}
     if variants is not None:
         if any(v.id and v.id not in existing for v in variants):
             raise Invalid(_("A variant does not belong to this product."), code="variant_invalid")
-        variants = _variants_clean(variants, price=product.price, shop=product.shop)
+        variants = _variants_clean(variants, price=product.price)
     _picture(product, image)
     try:
         with transaction.atomic():

@@ -119,6 +119,7 @@ def test_owner_of_two_shops_picks_the_shop(api_for, shop, owner):
             "price_invalid",
         ),
         ({"name": "x", "price": "10", "variants": "nope"}, 400, "variant_invalid"),
+        ({"name": "x", "price": "10", "variants": [{"name": "A", "sku": "S" * 65}]}, 400, "variant_invalid"),
     ],
 )
 def test_bad_product_input_is_coded_and_writes_nothing(api_for, owner, body, status, code):
