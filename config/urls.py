@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("preorders.api_urls")),
     path("api/", include("recommend.api_urls")),
     path("", include("recommend.urls")),
+    path("", include("shops.urls")),
     path("", include("fans.chat.urls")),
     path("", include("fans.crm.urls")),
     path("", include("fans.bot.urls")),

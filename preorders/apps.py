@@ -14,10 +14,12 @@ class PreordersConfig(AppConfig):
         from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
         from preorders.bot import campaign_drafts, campaign_progress_answer
         from preorders.filters import CampaignParticipationFilter
+        from preorders.onboarding import campaign_step, poster_step
         from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
         from preorders.services.cycle_charging import cycle_settled
         from preorders.sharing import campaign_showcase
+        from shops.onboarding import onboarding_steps
 
         card_builders.register("campaign_card", campaign_card_build)
         shop_showcase.register("campaigns", campaign_showcase)
@@ -26,3 +28,5 @@ class PreordersConfig(AppConfig):
         drafts.register("campaign", campaign_drafts)
         progress_answers.register("campaigns", campaign_progress_answer)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()
+        onboarding_steps.register("campaign", campaign_step)
+        onboarding_steps.register("poster", poster_step)

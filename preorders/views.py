@@ -38,8 +38,9 @@ from preorders.selectors import (
 from preorders.services.campaigns import SHIP_BY_SLACK
 from preorders.views_visitor import visitor_config, visitor_context
 from shops.access import access_shop_membership
-from shops.models import Product, ShopMember
+from shops.models import Product, ShopMember, ShopMilestone
 from shops.roles import is_managing
+from shops.services import shop_milestone_record
 
 # The value a datetime-local input holds: local wall time to the minute.
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
@@ -205,7 +206,7 @@ def campaign_list_page(request: HttpRequest) -> HttpResponse:
         }
         for c in campaigns
     ]
-    products = Product.objects.filter(shop=member.shop).order_by("-created_at")[:200]
+    products = Product.objects.filter(shop=member.shop, is_available=True).order_by("-created_at")[:200]
     return render(
         request,
         "preorders/campaign_list.html",
@@ -317,6 +318,9 @@ def campaign_poster(request: HttpRequest, campaign_id: int) -> HttpResponse:
         join_url=request.build_absolute_uri(reverse("campaign-join", args=[campaign.pk])),
     )
     response = HttpResponse(png, content_type="image/png")
+    # Opened on its own or downloaded, not the page's thumbnail: the owner is sharing it (onboarding).
+    if request.GET.get("download") or request.headers.get("Sec-Fetch-Dest") == "document":
+        shop_milestone_record(shop_id=campaign.shop_id, key=ShopMilestone.Key.POSTER_SHARED)
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}.png"'
     response["Cache-Control"] = "no-cache"  # the numbers move with every pledge

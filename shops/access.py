@@ -3,7 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 
 from core.errors import NotFound
-from shops.models import ShopMember
+from shops.models import Product, ShopMember
 
 
 def staff_shop_ids(user: AbstractBaseUser) -> list[int]:
@@ -23,3 +23,11 @@ def access_shop_membership(user: AbstractBaseUser, shop_id: int | None = None) -
     if membership is None:
         raise NotFound()
     return membership
+
+
+def access_product(user: AbstractBaseUser, product_id: int) -> tuple[Product, ShopMember]:
+    """A product of a shop the user works for, with their membership there; NotFound for anyone else."""
+    product = Product.objects.select_related("shop", "factory_product").filter(pk=product_id).first()
+    if product is None:
+        raise NotFound()
+    return product, access_shop_membership(user, product.shop_id)

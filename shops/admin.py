@@ -1,6 +1,19 @@
-from django.contrib import admin
+from typing import Any
 
-from shops.models import Factory, FactoryProduct, FactoryVariant, Product, Shop, ShopMember, Variant
+from django.contrib import admin
+from django.http import HttpRequest
+
+from shops.models import (
+    Factory,
+    FactoryProduct,
+    FactoryVariant,
+    Product,
+    Shop,
+    ShopMember,
+    ShopMilestone,
+    Variant,
+)
+from shops.services import shop_owner_ensure
 
 
 class ShopMemberInline(admin.TabularInline):
@@ -15,6 +28,11 @@ class ShopAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "owner__username"]
     raw_id_fields = ["owner"]
     inlines = [ShopMemberInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # After the inlines, so a staff row edited there cannot take the owner's role away again.
+        super().save_related(request, form, formsets, change)
+        shop_owner_ensure(shop=form.instance)
 
 
 class VariantInline(admin.TabularInline):
@@ -49,7 +67,25 @@ class FactoryVariantInline(admin.TabularInline):
 
 @admin.register(FactoryProduct)
 class FactoryProductAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "factory", "moq", "lead_time_days", "unit_cost", "currency"]
-    list_filter = ["factory"]
+    list_display = [
+        "id",
+        "name",
+        "factory",
+        "moq",
+        "lead_time_days",
+        "unit_cost",
+        "retail_price_min",
+        "retail_price_max",
+        "in_catalogue",
+        "currency",
+    ]
+    list_editable = ["retail_price_min", "retail_price_max", "in_catalogue"]
+    list_filter = ["factory", "in_catalogue", "category"]
     search_fields = ["name", "factory__name"]
     inlines = [FactoryVariantInline]
+
+
+@admin.register(ShopMilestone)
+class ShopMilestoneAdmin(admin.ModelAdmin):
+    list_display = ["id", "shop", "key", "reached_at"]
+    list_filter = ["key"]

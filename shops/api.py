@@ -7,7 +7,15 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from shops import selectors
 from shops.access import access_shop_membership
-from shops.models import Product, Shop, Variant
+from shops.api_products import (
+    ProductIn,
+    ProductOut,
+    ShopCreatedOut,
+    ShopIn,
+    product_create_response,
+    shop_create_response,
+)
+from shops.models import Shop
 
 
 class ShopOut(serializers.ModelSerializer):
@@ -25,35 +33,10 @@ class ShopListApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(ShopOut(selectors.shop_list_for_user(user=request.user), many=True).data)
 
-
-class VariantOut(serializers.ModelSerializer):
-    class Meta:
-        model = Variant
-        fields = ["id", "name", "sku", "price", "is_available"]
-
-
-class ProductOut(serializers.ModelSerializer):
-    variants = VariantOut(many=True)
-    image = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Product
-        fields = [
-            "id",
-            "shop",
-            "name",
-            "category",
-            "brand",
-            "description",
-            "price",
-            "currency",
-            "image",
-            "is_available",
-            "variants",
-        ]
-
-    def get_image(self, obj: Product) -> str:
-        return obj.image.url if obj.image else ""
+    @extend_schema(request=ShopIn, responses={201: ShopCreatedOut})
+    def post(self, request: Request) -> Response:
+        """A new shop (name, slug, timezone[, description, avatar]): the caller becomes its owner."""
+        return shop_create_response(request)
 
 
 class ProductListApi(APIView):
@@ -73,3 +56,8 @@ class ProductListApi(APIView):
             shop=membership.shop, category=request.query_params.get("category") or None
         )
         return Response(ProductOut(products, many=True).data)
+
+    @extend_schema(request=ProductIn, responses={201: ProductOut})
+    def post(self, request: Request) -> Response:
+        """A product (name, price, variants[{name, sku}]) or one picked from the catalogue (factory_product)."""
+        return product_create_response(request)

@@ -2,7 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,6 +17,7 @@ class Shop(models.Model):
     invite_code = models.CharField(max_length=32, unique=True, default=new_invite_code)
     description = models.TextField(_("description"), blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    avatar = models.ImageField(_("avatar"), upload_to="avatars/", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -85,6 +86,16 @@ class FactoryProduct(models.Model):
     lead_time_days = models.PositiveIntegerField(_("lead time (days)"), default=0)
     unit_cost = models.DecimalField(_("unit cost"), max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3, default="CNY")
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices, default=Category.HOME)
+    description = models.TextField(_("description"), blank=True)
+    # The retail prices a shop may set when it picks this product from the platform catalogue (选品).
+    retail_price_min = models.DecimalField(
+        _("lowest retail price"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    retail_price_max = models.DecimalField(
+        _("highest retail price"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    in_catalogue = models.BooleanField(_("offered to shops"), default=True)
 
     class Meta:
         verbose_name = _("factory product")
@@ -92,6 +103,12 @@ class FactoryProduct(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(moq__gte=1), name="factoryproduct_moq_positive"),
             models.CheckConstraint(condition=Q(unit_cost__gte=0), name="factoryproduct_cost_non_negative"),
+            models.CheckConstraint(
+                condition=Q(retail_price_min__isnull=True)
+                | Q(retail_price_max__isnull=True)
+                | Q(retail_price_min__lte=F("retail_price_max")),
+                name="factoryproduct_retail_bounds_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,6 +176,25 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product.name} / {self.name}"
+
+
+class ShopMilestone(models.Model):
+    """A first time in a shop's life that no other row records, e.g. its poster first opened (onboarding)."""
+
+    class Key(models.TextChoices):
+        POSTER_SHARED = "poster_shared", _("Poster shared")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="milestones")
+    key = models.CharField(max_length=32, choices=Key.choices)
+    reached_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("shop milestone")
+        verbose_name_plural = _("shop milestones")
+        constraints = [models.UniqueConstraint(fields=["shop", "key"], name="shopmilestone_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.shop} · {self.key}"
 
 
 # Phone sign-in lives in its own module; imported here so Django finds its models.

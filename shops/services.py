@@ -1,13 +1,109 @@
-"""Shop writes: the team (owner, managers, assistants)."""
+"""Shop writes: a new shop and its owner, the team (owner, managers, assistants), milestones."""
+
+import re
+import zoneinfo
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from shops.models import ShopMember, ShopRole
+from shops.images import picture_clean
+from shops.models import Shop, ShopMember, ShopMilestone, ShopRole
 
 STAFF_ROLES = (ShopRole.MANAGER, ShopRole.ASSISTANT)
+# The shop's address (/s/<slug>/): a Django slug, lowercase so two shops never differ by case alone.
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,58})[a-z0-9]$")
+NAME_MAX = 100
+AVATAR_SIZE = 256
+
+
+def shop_slug_check(slug: str) -> str:
+    """The slug if it is URL-safe and free: Invalid `slug_invalid`, Conflict `slug_taken` otherwise."""
+    slug = (slug or "").strip()
+    if not SLUG_RE.match(slug):
+        raise Invalid(
+            _("The address may use lowercase letters, digits and hyphens, 3 to 60 characters."),
+            code="slug_invalid",
+            detail={"field": "slug"},
+        )
+    if Shop.objects.filter(slug=slug).exists():
+        raise Conflict(_("This address is taken; try another."), code="slug_taken", detail={"field": "slug"})
+    return slug
+
+
+def timezone_check(name: str) -> str:
+    if name not in zoneinfo.available_timezones():
+        raise Invalid(
+            _("Choose a time zone from the list, e.g. Asia/Shanghai."),
+            code="timezone_invalid",
+            detail={"field": "timezone"},
+        )
+    return name
+
+
+def _has_shop(user: AbstractBaseUser) -> bool:
+    return ShopMember.objects.filter(user=user, is_active=True).exists()
+
+
+def shop_create(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    slug: str,
+    timezone: str = "Asia/Shanghai",
+    description: str = "",
+    avatar: UploadedFile | None = None,
+) -> Shop:
+    """A new shop whose owner is `user`, with their owner staff row in the same transaction."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid(_("Give the shop a name."), code="name_required", detail={"field": "name"})
+    if len(name) > NAME_MAX:
+        raise Invalid(
+            _("The name is at most 100 characters."), code="name_too_long", detail={"field": "name"}
+        )
+    if _has_shop(user):
+        raise Conflict(_("You already run a shop."), code="already_has_shop")
+    slug = shop_slug_check(slug)
+    timezone = timezone_check(timezone)
+    picture = picture_clean(avatar, square=AVATAR_SIZE) if avatar is not None else None
+    try:
+        with transaction.atomic():
+            # The user's row, locked, serialises two submits of the form: the second finds the first's shop.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            if _has_shop(user):
+                raise Conflict(_("You already run a shop."), code="already_has_shop")
+            shop = Shop(name=name, slug=slug, timezone=timezone, description=description.strip(), owner=user)
+            if picture is not None:
+                shop.avatar.save(picture.name, picture, save=False)
+            shop.save()
+            shop_owner_ensure(shop=shop)
+    except IntegrityError:
+        # Another request took the slug between the check and the insert.
+        raise Conflict(
+            _("This address is taken; try another."), code="slug_taken", detail={"field": "slug"}
+        ) from None
+    return shop
+
+
+def shop_owner_ensure(*, shop: Shop) -> ShopMember:
+    """The owner's staff row, made active with role owner (a shop saved in the admin gets it here too)."""
+    member, created = ShopMember.objects.get_or_create(
+        shop=shop, user_id=shop.owner_id, defaults={"role": ShopRole.OWNER}
+    )
+    if not created and (member.role != ShopRole.OWNER or not member.is_active):
+        member.role, member.is_active = ShopRole.OWNER, True
+        member.save(update_fields=["role", "is_active"])
+    return member
+
+
+def shop_milestone_record(*, shop_id: int, key: str) -> bool:
+    """Record a first time (idempotent); True when this call was the first."""
+    _milestone, created = ShopMilestone.objects.get_or_create(shop_id=shop_id, key=key)
+    return created
 
 
 def _require_owner(member: ShopMember) -> None:

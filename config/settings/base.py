@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Redis or the broker down: a 503 page, not a 500 (the API answers coded JSON itself).
     "core.middleware.ServiceUnavailableMiddleware",
+    # A logged-in person without a shop opening a shop tool: to "create your shop", not a 404.
+    "shops.middleware.NoShopRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -7,6 +7,7 @@ from demo.data.extras import demo_extras_ensure
 from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
+from demo.data.platform_catalogue import demo_platform_catalogue_ensure
 from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
@@ -36,6 +37,7 @@ def demo_seed() -> DemoResult:
     result.money = demo_money_ensure()
     result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
+    demo_platform_catalogue_ensure()
     return result
 
 
@@ -64,6 +66,7 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
         "",
         "urls:",
         f"  owner inbox   {base_url}/inbox/",
+        f"  new owner     {base_url}/signup/owner/  (sign up, open a shop, pick from the platform catalogue)",
         f"  fan chat      {base_url}/s/shop1/",
         f"  admin         {base_url}/admin/",
         f"  API docs      {base_url}/api/docs/",

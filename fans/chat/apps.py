@@ -10,3 +10,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         from fans.chat import cards  # noqa: F401 - registers the product card builder
+        from fans.chat.onboarding import first_fan_step
+        from shops.onboarding import onboarding_steps
+
+        onboarding_steps.register("fan", first_fan_step)

@@ -20,6 +20,7 @@ from fans.chat.hooks import shop_showcase
 from fans.chat.models import Fan, Side
 from shops.access import access_shop_membership, staff_shop_ids
 from shops.models import Shop, ShopMember
+from shops.onboarding import onboarding_checklist
 
 HISTORY_PAGE = 50
 
@@ -209,5 +210,7 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
         "assignee": assignee,
         "config": config,
         "invite_url": request.build_absolute_uri(reverse("join", kwargs={"invite_code": shop.invite_code})),
+        # A new shop's empty inbox: the steps to a first campaign, ticked from data.
+        "checklist": onboarding_checklist(shop=shop) if not conversations and not (q or assignee) else [],
     }
     return render(request, "fans/inbox.html", context)

@@ -83,7 +83,9 @@ def test_managers_can_write_on_bot_pages(url, shop):
 @pytest.mark.parametrize("url", PAGES)
 def test_bot_pages_are_404_for_fans_strangers_and_other_shops(url, shop, fan_user, stranger, other_shop):
     assert client_for(fan_user).get(url).status_code == 404
-    assert client_for(stranger).get(url).status_code == 404
+    # Someone with no shop at all is a new owner: sent to create their shop (shops.middleware).
+    assert client_for(stranger).get(url)["Location"] == "/shop/new/"
+    assert client_for(stranger).get(f"{url}?shop={shop.pk}").status_code == 404
     assert client_for(other_shop.owner).get(f"{url}?shop={shop.pk}").status_code == 404
     assert client_for(shop.owner).get(f"{url}?shop=abc").status_code == 404
 
