@@ -5,6 +5,8 @@
 - card_gate: whether a card may reach the fan now (fans.bot's attention budget).
 - fan_text_listeners: called inside the append of a fan's text message, e.g. the bot deciding whether
   to look at it (it dispatches its own task after commit).
+- conversation_fan_filters: the inbox's filters on who the fan is (fans.crm: by tag), as a Q on the
+  conversation; the inbox offers the tag filter, so it is required.
 """
 
 from collections.abc import Callable
@@ -22,6 +24,14 @@ class CardGate(Protocol):
         """After the sender's transaction rolled back: record the refusal."""
 
 
+class ConversationFanFilter(Protocol):
+    def q(self, shop_ids: list[int], value: str) -> Any:
+        """A Q (or Exists) on Conversation for the caller's shops; raises Invalid for a bad value."""
+
+    def choices(self, shop: Any) -> list[tuple[str, str]]:
+        """(value, label) of every value the inbox offers for this shop, in display order."""
+
+
 CardBuilder = Callable[[Any, dict[str, Any]], dict[str, Any]]  # (shop, payload) -> card snapshot
 FanTextListener = Callable[[Any, Any], None]  # (conversation, message), inside the transaction
 
@@ -33,4 +43,7 @@ card_gates: Registry[CardGate] = Registry(
 )
 fan_text_listeners: Registry[FanTextListener] = Registry(
     "chat.fan_text_listeners", required=("bot",), offered_by="fans.bot"
+)
+conversation_fan_filters: Registry[ConversationFanFilter] = Registry(
+    "chat.conversation_fan_filters", required=("tag",), offered_by="fans.crm"
 )
