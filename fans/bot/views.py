@@ -60,7 +60,9 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
     rows = Broadcast.objects.filter(pk__in=[r["id"] for r in recent])
     texts = {pk: (text, card) for pk, text, card in rows.values_list("pk", "text", "card")}
     scheduled = dict(
-        Broadcast.objects.filter(retry_of__in=[r["id"] for r in recent]).values_list("retry_of", "scheduled_at")
+        Broadcast.objects.filter(retry_of__in=[r["id"] for r in recent]).values_list(
+            "retry_of", "scheduled_at"
+        )
     )
     for row in recent:
         row["text"], card = texts.get(row["id"], ("", {}))
