@@ -173,7 +173,8 @@ def test_broadcast_with_confirmation(transactional_db, size):
             sent = Broadcast.objects.get()
             assert sent.selection["segment"] == segment.pk and sent.kind == "campaign_card"
 
-            # The skipped fan by name and reason, and "send later".
+            # The skipped fan by name and reason, and "send later" (which adds a row on top).
+            row = page.locator(f'#broadcast-list li[data-broadcast="{sent.pk}"]')
             toggle = row.locator(".bc-skipped-toggle")
             expect(toggle).to_be_visible()
             toggle.click()
