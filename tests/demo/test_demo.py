@@ -170,3 +170,17 @@ def test_demo_fruit_box_has_ripening_items_and_changed_boxes(demo_output):
     assert SubscriptionPrefs.objects.get(pledge__user__username="fan15").frequency == "biweekly"
     assert SubscriptionPrefs.objects.get(pledge__user__username="fan16").box_size == "small"
     assert f"/campaigns/{campaign.pk}/box/" in demo_output and "/me/box/" in demo_output
+
+
+def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
+    from fans.bot.models import Broadcast, PromoDelivery
+
+    broadcast = Broadcast.objects.get(shop__slug="shop1")
+    assert broadcast.status == "succeeded" and broadcast.queued > 2
+    assert broadcast.skipped_opt_out == 2
+    skipped = PromoDelivery.objects.filter(broadcast=broadcast).exclude(status="sent")
+    assert skipped.filter(status="skipped_opt_out").count() == 2
+    # Delivered or not, no conversation's inbox order is the broadcast's time.
+    reached = Conversation.objects.filter(fan__promo_deliveries__broadcast=broadcast)
+    assert not reached.filter(activity_at__gte=broadcast.created_at).exists()
+    assert Conversation.objects.filter(shop__slug="shop1", awaiting_reply=True).exists()
