@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from fans.bot.models import BotSettings, Broadcast, PromoDelivery
 from fans.chat import services
-from fans.chat.models import Fan
+from fans.chat.models import Conversation, Fan
 from fans.crm.models import Segment
 from fans.crm.services.fans import fan_tags_update
 from shops.access import access_shop_membership
-from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, wait_online
+from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
 from tests.factories import FanFactory, ProductFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server
 
@@ -114,6 +114,12 @@ def test_triage_with_filters(transactional_db, size):
             expect(page.locator("#fan-presence")).to_have_text("在线")
             fan_page.context.close()
             expect(page.locator("#fan-presence")).to_have_text("离线")
+
+            # Answering her empties 待回复, and the chip's count follows live.
+            expect(page.locator('.triage-chip[data-filter="awaiting_reply"] .chip-count')).to_have_text("1")
+            send(page, "明天上午发顺丰～")
+            expect(page.locator('.triage-chip[data-filter="awaiting_reply"] .chip-count')).to_have_text("0")
+            assert not Conversation.objects.get(pk=waiting.conversation.pk).awaiting_reply
             assert errors == []
         finally:
             browser.close()
