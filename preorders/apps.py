@@ -7,12 +7,12 @@ class PreordersConfig(AppConfig):
 
     def ready(self) -> None:
         # Lower apps expose hooks; this higher app fills them (STYLE.md layering).
-        from fans.bot.hooks import drafts, progress_answers
+        from fans.bot.hooks import broadcast_campaigns, drafts, progress_answers
         from fans.chat.hooks import card_builders, shop_showcase
         from fans.crm.filters import EXTRA_FILTERS
         from payments.hooks import payment_settled
         from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
-        from preorders.bot import campaign_drafts, campaign_progress_answer
+        from preorders.bot import broadcast_campaign_choices, campaign_drafts, campaign_progress_answer
         from preorders.filters import CampaignParticipationFilter
         from preorders.onboarding import campaign_step, poster_step
         from preorders.services.balance import balance_settled
@@ -27,6 +27,7 @@ class PreordersConfig(AppConfig):
         payment_settled.register("cycle", cycle_settled)
         drafts.register("campaign", campaign_drafts)
         progress_answers.register("campaigns", campaign_progress_answer)
+        broadcast_campaigns.register("campaigns", broadcast_campaign_choices)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()
         onboarding_steps.register("campaign", campaign_step)
         onboarding_steps.register("poster", poster_step)

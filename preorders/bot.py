@@ -115,3 +115,13 @@ def _progress_line(campaign: Campaign) -> str:
         )
         % values
     )
+
+
+def broadcast_campaign_choices(shop: Any) -> list[tuple[int, str]]:
+    """The shop's live campaigns, soonest deadline first, for the broadcast form's campaign card."""
+    return [
+        (c.pk, c.title)
+        for c in Campaign.objects.filter(shop=shop, status=CampaignStatus.LIVE, deadline__gt=timezone.now())
+        .only("pk", "title")
+        .order_by("deadline", "pk")[:100]
+    ]

@@ -248,4 +248,4 @@ def _history_backdate(conversation_id: int, created_ids: list[int], total: int, 
     with transaction.atomic():
         for offset, pk in enumerate(reversed(created_ids)):
             Message.objects.filter(pk=pk).update(created_at=end - timedelta(minutes=3 * offset))
-        Conversation.objects.filter(pk=conversation_id).update(last_message_at=end)
+        Conversation.objects.filter(pk=conversation_id).update(last_message_at=end, activity_at=end)

@@ -1,5 +1,6 @@
 """`manage.py demo`: every step in order, and the logins, invite links and URLs printed afterwards."""
 
+from demo.data.broadcasts import demo_broadcasts_ensure
 from demo.data.campaigns import demo_campaigns_ensure
 from demo.data.catalogue import demo_catalogue_ensure
 from demo.data.chat import demo_history_ensure
@@ -38,6 +39,7 @@ def demo_seed() -> DemoResult:
     result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
     demo_platform_catalogue_ensure()
+    demo_broadcasts_ensure()
     return result
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fans.bot import api
+from fans.bot import api, api_broadcasts
 
 urlpatterns = [
     path(
@@ -33,6 +33,17 @@ urlpatterns = [
         name="api-bot-resume",
     ),
     path("broadcasts/", api.BroadcastCreateApi.as_view(), name="api-broadcasts"),
+    path("broadcasts/preview/", api_broadcasts.BroadcastPreviewApi.as_view(), name="api-broadcast-preview"),
+    path(
+        "broadcasts/<int:broadcast_id>/skipped/",
+        api_broadcasts.BroadcastSkippedApi.as_view(),
+        name="api-broadcast-skipped",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/send-later/",
+        api_broadcasts.BroadcastSendLaterApi.as_view(),
+        name="api-broadcast-send-later",
+    ),
     path("broadcasts/<int:broadcast_id>/", api.BroadcastDetailApi.as_view(), name="api-broadcast"),
     path(
         "broadcasts/<int:broadcast_id>/cancel/", api.BroadcastCancelApi.as_view(), name="api-broadcast-cancel"

@@ -1,5 +1,6 @@
 """Where higher apps plug into the bot without the bot importing them (STYLE.md layering).
 
+The broadcast form offers campaign cards: preorders lists a shop's live campaigns ("campaigns").
 The owner's composer offers the /recommend and /campaign commands, and the bot answers progress
 questions ("还差多少"): recommend registers "recommend" drafts, preorders registers "campaign" drafts and
 the "campaigns" progress answer, each in its AppConfig.ready(). core.checks fails start-up when one of
@@ -16,6 +17,8 @@ from fans.chat.models import Fan
 DraftProvider = Callable[[Fan, int], list[dict[str, Any]]]
 # provider(fan, text) -> answer text, or None when the question is not about its campaigns
 ProgressProvider = Callable[[Fan, str], str | None]
+# provider(shop) -> [(campaign id, label)]: the live campaigns a broadcast may carry as its card
+CampaignChoices = Callable[[Any], list[tuple[int, str]]]
 
 # The commands the composer offers (templates/fans/_thread.html), each a draft provider's name.
 OFFERED_COMMANDS = ("recommend", "campaign")
@@ -25,4 +28,7 @@ drafts: Registry[DraftProvider] = Registry(
 )
 progress_answers: Registry[ProgressProvider] = Registry(
     "bot.progress_answers", required=("campaigns",), offered_by="preorders"
+)
+broadcast_campaigns: Registry[CampaignChoices] = Registry(
+    "bot.broadcast_campaigns", required=("campaigns",), offered_by="preorders"
 )

@@ -161,6 +161,12 @@ class Broadcast(models.Model):
     skipped_opt_out = models.PositiveIntegerField(default=0)
     skipped_quiet = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # "Send later": the fans an earlier broadcast skipped for budget or quiet hours, sent at this time by the
+    # beat (broadcasts_due). Until then heartbeat_at equals it, so the sweeper leaves the broadcast alone.
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    retry_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="send_later"
+    )
     # The worker's lease (core.jobs): renewed with every batch; for a queued broadcast, when it was last dispatched.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -175,7 +181,12 @@ class Broadcast(models.Model):
                 fields=["status", "heartbeat_at"],
                 condition=Q(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]),
                 name="broadcast_unfinished",
-            )
+            ),
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status=JobStatus.QUEUED, scheduled_at__isnull=False),
+                name="broadcast_scheduled",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

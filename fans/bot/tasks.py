@@ -19,3 +19,8 @@ def broadcast_run_task(broadcast_id: int) -> None:
 @shared_task(name="fans.tasks.broadcasts_sweep_task")
 def broadcasts_sweep_task() -> None:
     bot.broadcasts_sweep()
+
+
+@shared_task(name="fans.tasks.broadcasts_due_task")
+def broadcasts_due_task() -> None:
+    bot.broadcasts_due()

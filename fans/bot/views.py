@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from fans.bot import services as bot
+from fans.bot.hooks import broadcast_campaigns
 from fans.bot.models import Broadcast, CannedReply, FaqRule
 from fans.chat.models import Fan
 from fans.crm.models import Segment
@@ -56,9 +57,18 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
         bot.broadcast_stats(b)
         for b in Broadcast.objects.filter(shop=shop).order_by("-created_at", "-pk")[:RECENT_BROADCASTS]
     ]
-    texts = dict(Broadcast.objects.filter(pk__in=[r["id"] for r in recent]).values_list("pk", "text"))
+    rows = Broadcast.objects.filter(pk__in=[r["id"] for r in recent])
+    texts = {pk: (text, card) for pk, text, card in rows.values_list("pk", "text", "card")}
+    scheduled = dict(
+        Broadcast.objects.filter(retry_of__in=[r["id"] for r in recent]).values_list(
+            "retry_of", "scheduled_at"
+        )
+    )
     for row in recent:
-        row["text"] = texts.get(row["id"], "")
+        row["text"], card = texts.get(row["id"], ("", {}))
+        row["card_title"] = (card or {}).get("title") or (card or {}).get("name") or ""
+        row["skipped"] = row["skipped_budget"] + row["skipped_opt_out"] + row["skipped_quiet"]
+        row["send_later_at"] = scheduled.get(row["id"])
     config = {
         "shop": shop.pk,
         "page": "broadcasts",
@@ -69,6 +79,7 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
         member,
         segments=list(Segment.objects.filter(shop=shop).order_by("name")),
         products=list(Product.objects.filter(shop=shop, is_available=True).order_by("name")[:200]),
+        campaigns=broadcast_campaigns.get("campaigns")(shop),
         recent=recent,
         fan_count=Fan.objects.filter(shop=shop).count(),
         config=config,

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.fields import ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator
@@ -14,7 +15,9 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
+from fans.chat.hooks import conversation_fan_filters
 from fans.chat.models import Conversation, Message, MessageKind
+from shops.access import access_shop_membership, staff_shop_ids
 
 
 class ConversationOut(serializers.ModelSerializer):
@@ -39,6 +42,8 @@ class ConversationOut(serializers.ModelSerializer):
             "last_seq",
             "last_message_at",
             "last_message_preview",
+            "activity_at",
+            "awaiting_reply",
             "unread",
             "shop_read_seq",
             "fan_read_seq",
@@ -60,6 +65,8 @@ class ConversationListApi(APIView):
             OpenApiParameter("shop", int),
             OpenApiParameter("q", str),
             OpenApiParameter("assigned_to", str, description="staff user id, or 'none'"),
+            OpenApiParameter("filter", str, enum=list(selectors.TRIAGE_FILTERS)),
+            OpenApiParameter("tag", str, description="a tag id or group:tag, e.g. skin_type:oily"),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
@@ -73,9 +80,20 @@ class ConversationListApi(APIView):
             if assigned not in (None, "none", "unassigned"):
                 int(assigned)
         except ValueError:
-            raise Invalid("shop and assigned_to must be ids.") from None
+            raise Invalid(_("shop and assigned_to must be ids.")) from None
+        triage = params.get("filter") or None
+        if triage is not None and triage not in selectors.TRIAGE_FILTERS:
+            raise Invalid(
+                _("filter must be one of: %(names)s.") % {"names": ", ".join(selectors.TRIAGE_FILTERS)},
+                code="filter_invalid",
+            )
         qs = selectors.conversation_list(
-            user=request.user, shop_id=shop_id, q=params.get("q", "").strip(), assigned_to=assigned
+            user=request.user,
+            shop_id=shop_id,
+            q=params.get("q", "").strip(),
+            assigned_to=assigned,
+            triage=triage,
+            fans=conversation_tag_filter(request.user, shop_id, params.get("tag")),
         )
         from rest_framework.pagination import LimitOffsetPagination
 
@@ -84,6 +102,34 @@ class ConversationListApi(APIView):
         return paginator.get_paginated_response(
             ConversationOut(page, many=True, context={"request": request}).data
         )
+
+
+def conversation_tag_filter(user: Any, shop_id: int | None, tag: str | None) -> Any:
+    """The crm's tag filter (fans.chat.hooks), for the caller's shops (or the one asked for)."""
+    if not tag:
+        return None
+    shops = staff_shop_ids(user)
+    if shop_id is not None:
+        shops = [s for s in shops if s == shop_id]
+    return conversation_fan_filters.get("tag").q(list(shops), tag)
+
+
+class ConversationCountsApi(APIView):
+    """How many conversations each triage filter holds in a shop (the inbox's chips)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("shop", int)],
+        responses=inline_serializer(
+            "TriageCounts", {name: serializers.IntegerField() for name in selectors.TRIAGE_FILTERS}
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            shop_id = int(request.query_params["shop"]) if request.query_params.get("shop") else None
+        except ValueError:
+            raise Invalid(_("shop must be an id.")) from None
+        member = access_shop_membership(request.user, shop_id)
+        return Response(selectors.triage_counts(user=request.user, shop_id=member.shop_id))
 
 
 class ConversationDetailApi(APIView):

@@ -4,6 +4,7 @@ from fans.chat import api, api_follow
 
 urlpatterns = [
     path("conversations/", api.ConversationListApi.as_view(), name="api-conversations"),
+    path("conversations/counts/", api.ConversationCountsApi.as_view(), name="api-conversation-counts"),
     path(
         "conversations/<int:conversation_id>/", api.ConversationDetailApi.as_view(), name="api-conversation"
     ),

@@ -80,14 +80,31 @@ class NewMessage:
     # A person on the shop's side answering this fan: the bot steps back (hand-off). A broadcast is
     # the shop speaking to many fans, not a reply, so it does not.
     hands_off: bool | None = None
+    # Whether this answers the fan (the inbox's 待回复 clears): a person's reply or the bot's answer, by
+    # default; a broadcast, a notice or the bot's away message does not.
+    answers: bool | None = None
 
     def __post_init__(self) -> None:
         if self.hands_off is None:
             self.hands_off = self.side == Side.SHOP
+        if self.answers is None:
+            self.answers = (self.side == Side.SHOP and self.hands_off) or self.side == Side.BOT
+
+    def moves_inbox(self) -> bool:
+        """The fan writing or a person answering moves the conversation up the inbox; nothing else."""
+        return self.side == Side.FAN or bool(self.side == Side.SHOP and self.hands_off)
+
+    def awaiting_reply(self) -> bool | None:
+        """The conversation's 待回复 after this message: on, off, or None for unchanged."""
+        if self.side == Side.FAN:
+            return True
+        return False if self.answers else None
 
 
-def _message_frame(message: Message) -> dict[str, Any]:
-    return {"type": "message.new", "message": message_to_dict(message)}
+def _message_frame(message: Message, entry: "NewMessage") -> dict[str, Any]:
+    # How the message moves the inbox (_Counters): to the top or not, and 待回复 on, off or as it was.
+    inbox = {"moves_inbox": entry.moves_inbox(), "awaiting_reply": entry.awaiting_reply()}
+    return {"type": "message.new", "message": {**message_to_dict(message), **inbox}}
 
 
 def conversations_lock(
@@ -190,7 +207,7 @@ def messages_append(entries: list[NewMessage]) -> list[Message]:
             message.thumbnail.save(processed.thumbnail.name, processed.thumbnail, save=False)
             message.image_width, message.image_height = processed.width, processed.height
         messages.append(message)
-        counters.setdefault(conversation.pk, _Counters()).add(message, hands_off=bool(entry.hands_off))
+        counters.setdefault(conversation.pk, _Counters()).add(message, entry)
     with connection.cursor() as cursor:
         ids = _messages_insert(cursor, connection, messages)
         _conversations_update(cursor, connection, counters, now)
@@ -202,7 +219,7 @@ def messages_append(entries: list[NewMessage]) -> list[Message]:
             (
                 [user_group(conversation.fan.user_id), shop_group(conversation.shop_id)],
                 # Built only if someone listens (core.events.publish_collected skips unheard groups).
-                functools.partial(_message_frame, message),
+                functools.partial(_message_frame, message, entry),
             )
         )
         if entry.hands_off and message.side == Side.SHOP and not conversation.bot_paused:
@@ -332,10 +349,18 @@ class _Counters:
     shop_unread_from: int | None = None
     shop_unread_add: int = 0
     pause: bool = False
+    # The inbox order moves only for the fan and a person answering; None leaves 待回复 as it was.
+    active: bool = False
+    awaiting: bool | None = None
 
-    def add(self, message: Message, *, hands_off: bool) -> None:
+    def add(self, message: Message, entry: NewMessage) -> None:
+        hands_off = bool(entry.hands_off)
         self.last_seq = message.seq
         self.preview = preview_of(message.kind, message.text, message.payload)
+        self.active = self.active or entry.moves_inbox()
+        awaiting = entry.awaiting_reply()
+        if awaiting is not None:
+            self.awaiting = awaiting
         if message.side == Side.FAN:
             # Sending implies having read everything before it.
             self.fan_read, self.fan_unread_from, self.fan_unread_add = message.seq, 0, 0
@@ -360,15 +385,19 @@ _COUNTER_FIELDS = (
     ("shop_unread_from", "integer"),
     ("shop_unread_add", "integer"),
     ("pause", "boolean"),
+    ("active", "boolean"),
+    ("awaiting", "boolean"),
 )
-# Each value appears once, in _COUNTER_FIELDS order, so positional parameters line up too.
+# Each value appears once, in _COUNTER_FIELDS order (but the time, twice), so positional parameters line up.
 _COUNTER_SET = (
     "last_seq = {last_seq}, last_message_at = {last_at}, last_message_preview = {preview}, "
     "fan_read_seq = COALESCE({fan_read}, {c}fan_read_seq), "
     "shop_read_seq = COALESCE({shop_read}, {c}shop_read_seq), "
     "fan_unread = COALESCE({fan_unread_from}, {c}fan_unread) + {fan_unread_add}, "
     "shop_unread = COALESCE({shop_unread_from}, {c}shop_unread) + {shop_unread_add}, "
-    "bot_paused = ({c}bot_paused OR {pause})"
+    "bot_paused = ({c}bot_paused OR {pause}), "
+    "activity_at = CASE WHEN {active} THEN {last_at2} ELSE {c}activity_at END, "
+    "awaiting_reply = COALESCE({awaiting}, {c}awaiting_reply)"
 )
 
 
@@ -391,7 +420,7 @@ def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Cou
             else:
                 params[f"c_{name}"] = column[0]
                 refs[name] = f"%(c_{name})s::{type_}"
-        assignments = _COUNTER_SET.format(c="c.", last_at="%(last_at)s", **refs)
+        assignments = _COUNTER_SET.format(c="c.", last_at="%(last_at)s", last_at2="%(last_at)s", **refs)
         arrays = ", ".join(f"%(a_{name})s::{type_}[]" for name, type_ in unnested)
         names = ", ".join(name for name, _type in unnested)
         cursor.execute(
@@ -400,6 +429,14 @@ def _conversations_update(cursor: Any, connection: Any, counters: dict[int, _Cou
         )
         return
     # One conversation (a send, a notice), or SQLite: the same assignments, one statement per conversation.
-    assignments = _COUNTER_SET.format(c="", last_at="%s", **{name: "%s" for name, _type in _COUNTER_FIELDS})
+    assignments = _COUNTER_SET.format(
+        c="", last_at="%s", last_at2="%s", **{name: "%s" for name, _type in _COUNTER_FIELDS}
+    )
     for pk, row in values.items():
-        cursor.execute(f"UPDATE {table} SET {assignments} WHERE id = %s", [row[0], last_at, *row[1:], pk])
+        # The positional order of _COUNTER_SET: last_seq, last_at, the counters to pause, active, last_at
+        # again, awaiting.
+        *head, active, awaiting = row
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} WHERE id = %s",
+            [head[0], last_at, *head[1:], active, last_at, awaiting, pk],
+        )

@@ -28,7 +28,7 @@ from core.events import (
 from fans.chat import services
 from fans.chat.access import access_conversation
 from fans.chat.batch import TextSend, message_send_batch
-from fans.chat.presence import presence_connect, presence_disconnect
+from fans.chat.presence import presence_connect, presence_disconnect, presence_frames
 from fans.chat.selectors import message_list, message_to_dict
 from fans.chat.ws_auth import scope_language
 from shops.access import staff_shop_ids
@@ -139,7 +139,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await db(presence_connect)(user.pk)
+        if await db(presence_connect)(user.pk):
+            await self.presence_announce(True)
         self.present = True
         await self.send_frame({"type": "hello", "user": user.pk, "shops": shop_ids})
 
@@ -152,10 +153,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "present", False):
-            await db(presence_disconnect)(self.user.pk)
+        if getattr(self, "present", False) and await db(presence_disconnect)(self.user.pk):
+            await self.presence_announce(False)
         for group in getattr(self, "joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def presence_announce(self, online: bool) -> None:
+        """Best effort, like presence itself: a lost frame only leaves a stale 在线 until the next page."""
+        try:
+            await publish_collected(await db(presence_frames)(self.user.pk, online))
+        except Exception:  # noqa: BLE001 - a socket must open and close whatever the fan-out does
+            logger.warning("presence of user %s not announced", self.user.pk, exc_info=True)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=encode_frame(frame))

@@ -6,6 +6,8 @@
 - fan_text_listeners: called inside the append of a fan's text message, e.g. the bot deciding whether
   to look at it (it dispatches its own task after commit).
 - shop_showcase: what a shop's public page shows a logged-out visitor (preorders: its live campaigns).
+- conversation_fan_filters: the inbox's filters on who the fan is (fans.crm: by tag), as a Q on the
+  conversation; the inbox offers the tag filter, so it is required.
 """
 
 from collections.abc import Callable
@@ -23,6 +25,14 @@ class CardGate(Protocol):
         """After the sender's transaction rolled back: record the refusal."""
 
 
+class ConversationFanFilter(Protocol):
+    def q(self, shop_ids: list[int], value: str) -> Any:
+        """A Q (or Exists) on Conversation for the caller's shops; raises Invalid for a bad value."""
+
+    def choices(self, shop: Any) -> list[tuple[str, str]]:
+        """(value, label) of every value the inbox offers for this shop, in display order."""
+
+
 CardBuilder = Callable[[Any, dict[str, Any]], dict[str, Any]]  # (shop, payload) -> card snapshot
 FanTextListener = Callable[[Any, Any], None]  # (conversation, message), inside the transaction
 ShowcaseProvider = Callable[[Any], list[dict[str, Any]]]  # (shop) -> public items: no fan identities
@@ -38,4 +48,7 @@ fan_text_listeners: Registry[FanTextListener] = Registry(
 )
 shop_showcase: Registry[ShowcaseProvider] = Registry(
     "chat.shop_showcase", required=("campaigns",), offered_by="preorders"
+)
+conversation_fan_filters: Registry[ConversationFanFilter] = Registry(
+    "chat.conversation_fan_filters", required=("tag",), offered_by="fans.crm"
 )

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shops.models import Shop
@@ -90,6 +91,11 @@ class Conversation(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message_at = models.DateTimeField(null=True, blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
+    # The inbox's order: moved by the fan writing and by a person answering, not by broadcasts, the bot or
+    # the platform's notices, so a broadcast to 150 fans does not bury the ones waiting for an answer.
+    activity_at = models.DateTimeField(default=timezone.now)
+    # The fan wrote last and nobody (a person or the bot) has answered since: the inbox's 待回复 filter.
+    awaiting_reply = models.BooleanField(default=False)
     shop_read_seq = models.PositiveBigIntegerField(default=0)
     fan_read_seq = models.PositiveBigIntegerField(default=0)
     shop_unread = models.PositiveIntegerField(default=0)
@@ -112,7 +118,22 @@ class Conversation(models.Model):
                 condition=Q(fan_read_seq__lte=models.F("last_seq")), name="conv_fan_read_le_last"
             ),
         ]
-        indexes = [models.Index(fields=["shop", "-last_message_at"], name="conv_shop_activity")]
+        indexes = [
+            models.Index(fields=["shop", "-last_message_at"], name="conv_shop_activity"),
+            models.Index(fields=["shop", "-activity_at", "-id"], name="conv_shop_inbox_order"),
+            # The triage filters: each a small slice of a shop's conversations, in inbox order.
+            models.Index(
+                fields=["shop", "-activity_at", "-id"],
+                condition=Q(awaiting_reply=True),
+                name="conv_shop_awaiting",
+            ),
+            models.Index(
+                fields=["shop", "-activity_at", "-id"],
+                condition=Q(shop_unread__gt=0),
+                name="conv_shop_unread",
+            ),
+            models.Index(fields=["assigned_to", "-activity_at", "-id"], name="conv_assignee_order"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.shop_id}/{self.fan_id}"

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
 from fans.chat.models import Conversation, Message, Side
@@ -46,14 +46,32 @@ def message_to_dict(message: Message) -> dict[str, Any]:
     return data
 
 
+# The inbox's triage filters (?filter=): each answered by a partial or leading index on the conversation.
+TRIAGE_FILTERS = ("awaiting_reply", "mine", "unread")
+
+
+def triage_q(name: str, user: AbstractBaseUser) -> Q:
+    """awaiting_reply: the fan wrote last and nobody answered; mine: assigned to the caller; unread: the
+    shop has not read the fan's latest messages."""
+    return {
+        "awaiting_reply": Q(awaiting_reply=True),
+        "mine": Q(assigned_to_id=user.pk),
+        "unread": Q(shop_unread__gt=0),
+    }[name]
+
+
 def conversation_list(
     *,
     user: AbstractBaseUser,
     shop_id: int | None = None,
     q: str = "",
     assigned_to: str | int | None = None,
+    triage: str | None = None,
+    fans: Q | None = None,
 ) -> QuerySet[Conversation]:
-    """Conversations the user may see, most recent activity first."""
+    """Conversations the user may see, most recent activity first: for staff, the inbox order (the fan
+    writing or a person answering; fans.chat.append); for a fan, any news. `fans` narrows to the
+    conversations of some fans (a Q on the conversation, e.g. the crm's tag filter)."""
     shops = staff_shop_ids(user)
     scope = Q(fan__user=user)
     if shops:
@@ -71,7 +89,20 @@ def conversation_list(
             qs = qs.filter(assigned_to__isnull=True)
         else:
             qs = qs.filter(assigned_to_id=int(assigned_to))
+    if triage:
+        qs = qs.filter(triage_q(triage, user))
+    if fans is not None:
+        qs = qs.filter(fans)
+    if shops:
+        return qs.order_by("-activity_at", "-pk")
     return qs.order_by("-last_message_at", "-pk")
+
+
+def triage_counts(*, user: AbstractBaseUser, shop_id: int) -> dict[str, int]:
+    """How many of a shop's conversations each triage filter holds (the inbox's chips); one query."""
+    return Conversation.objects.filter(shop_id=shop_id).aggregate(
+        **{name: Count("pk", filter=triage_q(name, user)) for name in TRIAGE_FILTERS}
+    )
 
 
 def message_list(*, conversation: Conversation, after_seq: int = 0, limit: int = 500) -> list[Message]:

@@ -233,8 +233,10 @@ def system_message_post(
     kind: str = MessageKind.SYSTEM,
     payload: dict[str, Any] | None = None,
     side: str = Side.SYSTEM,
+    answers: bool | None = None,
 ) -> Message:
-    """A notice or card from the platform or the bot; joins the caller's transaction."""
+    """A notice or card from the platform or the bot; joins the caller's transaction. `answers`: whether
+    it answers the fan (NewMessage.answers; by default, the bot's messages do)."""
     with transaction.atomic():
         locked = conversations_lock([conversation.pk])[conversation.pk]
         (message,) = messages_append(
@@ -245,6 +247,7 @@ def system_message_post(
                     kind=kind,
                     text=text[: message_max_length()],
                     payload=payload or {},
+                    answers=answers,
                 )
             ]
         )

@@ -10,14 +10,17 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from core.errors import NotFound
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
 from fans.chat.forms import JoinForm
-from fans.chat.hooks import shop_showcase
+from fans.chat.hooks import conversation_fan_filters, shop_showcase
 from fans.chat.models import Fan, Side
+from fans.chat.presence import online_user_ids
 from shops.access import access_shop_membership, staff_shop_ids
 from shops.models import Shop, ShopMember
 from shops.onboarding import onboarding_checklist
@@ -128,6 +131,32 @@ def shop_preview(request: HttpRequest, shop: Shop) -> HttpResponse:
 
 
 ASSIGNEE_SPECIAL = {"mine", "unassigned", ""}
+TRIAGE_LABELS = {
+    "awaiting_reply": gettext_lazy("Awaiting reply"),
+    "mine": gettext_lazy("Assigned to me"),
+    "unread": gettext_lazy("Unread"),
+}
+
+
+def _triage_chips(request: HttpRequest, shop_id: int, active: str, **keep: str) -> list[dict[str, Any]]:
+    """A chip per triage filter with its count; a chip's link turns it on (or off, when on)."""
+    counts = selectors.triage_counts(user=request.user, shop_id=shop_id)
+    base = reverse("inbox")
+    return [
+        {
+            "name": name,
+            "label": TRIAGE_LABELS[name],
+            "count": counts[name],
+            "active": name == active,
+            "url": f"{base}?{_keep_params(shop=str(shop_id), filter='' if name == active else name, **keep)}",
+        }
+        for name in selectors.TRIAGE_FILTERS
+    ]
+
+
+def _keep_params(**params: str) -> str:
+    """The inbox's filters as a query string, so opening a conversation keeps them (and the URL says them)."""
+    return urlencode({k: v for k, v in params.items() if v})
 
 
 @login_required
@@ -169,8 +198,23 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
         assigned_to = int(assignee)
     else:
         assignee, assigned_to = "", None
+    triage = request.GET.get("filter", "").strip()
+    if triage not in selectors.TRIAGE_FILTERS:
+        triage = ""
+    tag_filter = conversation_fan_filters.get("tag")
+    tag_choices = tag_filter.choices(shop)
+    tag = request.GET.get("tag", "").strip()
+    if tag not in {value for value, _label in tag_choices}:
+        tag = ""
     conversations = list(
-        selectors.conversation_list(user=request.user, shop_id=shop.pk, q=q, assigned_to=assigned_to)[:200]
+        selectors.conversation_list(
+            user=request.user,
+            shop_id=shop.pk,
+            q=q,
+            assigned_to=assigned_to,
+            triage=triage or None,
+            fans=tag_filter.q([shop.pk], tag) if tag else None,
+        )[:200]
     )
     my_shops = (
         ShopMember.objects.filter(user=request.user, is_active=True)
@@ -197,7 +241,12 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
             "conversation": None,
             "max_length": settings.FANSI_CHAT["MAX_TEXT_LENGTH"],
         }
-    config["filtered"] = bool(q or assignee)
+    config["filtered"] = bool(q or assignee or triage or tag)
+    if open_conversation is not None:
+        # The fan's presence, not this page's own connection (chat.js follows "presence" frames).
+        fan_user = open_conversation.fan.user_id
+        config["fan_user"] = fan_user
+        config["fan_online"] = fan_user in online_user_ids([fan_user])
     config["team"] = {str(m.user_id): m.user.get_full_name() or m.user.get_username() for m in team}
     context = {
         "shop": shop,
@@ -208,9 +257,16 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
         "team": team,
         "q": q,
         "assignee": assignee,
+        "triage": triage,
+        "triage_chips": _triage_chips(request, shop.pk, triage, q=q, assigned=assignee, tag=tag),
+        "tag": tag,
+        "tag_choices": tag_choices,
+        "keep": _keep_params(q=q, assigned=assignee, filter=triage, tag=tag),
         "config": config,
         "invite_url": request.build_absolute_uri(reverse("join", kwargs={"invite_code": shop.invite_code})),
         # A new shop's empty inbox: the steps to a first campaign, ticked from data.
-        "checklist": onboarding_checklist(shop=shop) if not conversations and not (q or assignee) else [],
+        "checklist": onboarding_checklist(shop=shop)
+        if not conversations and not (q or assignee or triage or tag)
+        else [],
     }
     return render(request, "fans/inbox.html", context)

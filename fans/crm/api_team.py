@@ -11,6 +11,7 @@ from core.errors import NotFound
 from fans.chat.models import Fan
 from fans.crm import services as crm
 from fans.crm.api import SHOP_PARAM, member_for
+from fans.crm.audit_labels import audit_action_label
 from fans.crm.models import AuditLog
 from shops import services as shop_services
 from shops.access import access_shop_membership
@@ -123,10 +124,14 @@ class TeamHandoverApi(APIView):
 
 class AuditOut(serializers.ModelSerializer):
     actor_name = serializers.SerializerMethodField()
+    action_label = serializers.SerializerMethodField()
 
     class Meta:
         model = AuditLog
-        fields = ["id", "actor", "actor_name", "action", "count", "detail", "created_at"]
+        fields = ["id", "actor", "actor_name", "action", "action_label", "count", "detail", "created_at"]
+
+    def get_action_label(self, obj: AuditLog) -> str:
+        return audit_action_label(obj.action)
 
     def get_actor_name(self, obj: AuditLog) -> str | None:
         return obj.actor.get_username() if obj.actor else None

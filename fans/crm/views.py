@@ -17,13 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from core.errors import NotFound
 from fans.chat import selectors as chat_selectors
 from fans.chat.access import access_fan_as_staff
 from fans.chat.models import Fan
 from fans.crm import selectors
+from fans.crm.audit_labels import audit_action_label
 from fans.crm.filters import FILTER_KEYS, fan_count
 from fans.crm.models import AuditLog, FanTagEvent, Segment, TagSource
 from fans.crm.vocabulary import tag_groups_for_shop
@@ -215,18 +215,6 @@ def fan_import_template(request: HttpRequest) -> HttpResponse:
     return response
 
 
-AUDIT_ACTIONS = {
-    "bulk.add_tags": gettext_noop("Bulk: added tags"),
-    "bulk.remove_tags": gettext_noop("Bulk: removed tags"),
-    "bulk.assign": gettext_noop("Bulk: assigned fans"),
-    "bulk.export": gettext_noop("Bulk: exported CSV"),
-    "import": gettext_noop("CSV import"),
-    "team.handover": gettext_noop("Handed over fans"),
-    "privacy.tags_erased": gettext_noop("A fan erased their tags"),
-    "tag_group.create": gettext_noop("Created a tag group"),
-}
-
-
 @login_required
 def team(request: HttpRequest) -> HttpResponse:
     """Team members, roles and assigned fans; the owner manages staff, owners and managers hand fans over."""
@@ -252,7 +240,6 @@ def team(request: HttpRequest) -> HttpResponse:
     if is_managing(member):
         names = {m.user_id: r["name"] for m, r in zip(members, rows, strict=True)}
         for entry in AuditLog.objects.filter(shop=member.shop).select_related("actor")[:AUDIT_ROWS]:
-            label = AUDIT_ACTIONS.get(entry.action)
             detail = ""
             if entry.action == "team.handover":
                 detail = f"{names.get(entry.detail.get('from_user'), '?')} → " + (
@@ -263,7 +250,7 @@ def team(request: HttpRequest) -> HttpResponse:
             audit.append(
                 {
                     "entry": entry,
-                    "label": _(label) if label else entry.action,
+                    "label": audit_action_label(entry.action),
                     "detail": detail,
                     "actor": entry.actor.get_username() if entry.actor else "",
                 }

@@ -1,5 +1,5 @@
 /* Fansi bot UI: the inbox bot panel (tag suggestions, fan tags, handoff), the composer assistant (drafts,
- * canned replies), the bot settings and broadcast pages, and the fan's "no promotions" switch.
+ * canned replies), the bot settings page and the fan's "no promotions" switch (broadcasts: broadcasts.js).
  *
  * Vanilla JS on top of the bot REST API. Every piece of user text reaches the DOM through textContent.
  * Websocket frames come from chat.js as "fansi:frame" events (one socket per page).
@@ -9,10 +9,6 @@
 
   var $ = Fansi.$, el = Fansi.el, api = Fansi.api, toast = Fansi.toast, withShop = Fansi.withShop;
   var CFG = Fansi.config("bot-config", {});
-  var BROADCAST_STATUS = {
-    queued: gettext("Queued"), running: gettext("Sending"), succeeded: gettext("Done"),
-    failed: gettext("Failed"), cancelled: gettext("Cancelled"),
-  };
 
   function button(text, className, onClick) {
     var b = el("button", className, text);
@@ -390,100 +386,6 @@
     }
   }
 
-  // --- /broadcasts/: compose and live stats ------------------------------------------------------------------------
-
-  function initBroadcasts() {
-    var list = $("broadcast-list");
-    var template = $("broadcast-row-template");
-
-    function setRow(li, stats) {
-      li.dataset.status = stats.status;
-      ["queued", "sent", "skipped_budget", "skipped_opt_out", "skipped_quiet", "read"].forEach(function (k) {
-        var dd = li.querySelector('[data-field="' + k + '"]');
-        if (dd && stats[k] !== undefined) dd.textContent = String(stats[k]);
-      });
-      var pill = li.querySelector('[data-field="status"]');
-      pill.textContent = BROADCAST_STATUS[stats.status] || stats.status;
-      pill.className = "pill bc-status status-" + stats.status;
-      Fansi.setProgress(li.querySelector(".progress"), stats.progress);
-      var stop = li.querySelector(".bc-cancel");
-      if (stop) stop.hidden = !(stats.status === "queued" || stats.status === "running");
-    }
-
-    /* Stop a broadcast that is still going out; fans already reached keep their message. */
-    list.addEventListener("click", function (e) {
-      var stop = e.target.closest(".bc-cancel");
-      if (!stop) return;
-      var li = stop.closest("li[data-broadcast]");
-      if (!li || !li.dataset.broadcast) return;
-      if (!window.confirm(gettext("Stop this broadcast? Fans already reached keep the message."))) return;
-      stop.disabled = true;
-      api("POST", "/api/broadcasts/" + li.dataset.broadcast + "/cancel/").then(function (stats) {
-        setRow(li, stats);
-        toast(gettext("The broadcast was stopped."));
-      }).catch(Fansi.toastError).then(function () { stop.disabled = false; });
-    });
-
-    /* Running: follow closely. Done: reads keep coming in, more slowly. */
-    function follow(li) {
-      Fansi.pollJob("/api/broadcasts/" + li.dataset.broadcast + "/", {
-        immediate: true, every: 1000, thenEvery: 10000, retryEvery: 15000,
-        onUpdate: function (stats) { setRow(li, stats); },
-        onError: function () { /* keep the last numbers; try again later */ },
-      });
-    }
-
-    Array.prototype.forEach.call(list.querySelectorAll("li[data-broadcast]"), function (li) {
-      setRow(li, { status: li.dataset.status, progress: Number(li.querySelector(".progress").getAttribute("aria-valuenow")) / 100 });
-      follow(li);
-    });
-
-    var form = $("broadcast-form");
-    if (!form) return;
-    function kind() { return form.querySelector("input[name=kind]:checked").value; }
-    function syncKind() {
-      $("bc-text-field").hidden = kind() !== "text";
-      $("bc-product-field").hidden = kind() !== "product_card";
-    }
-    Array.prototype.forEach.call(form.querySelectorAll("input[name=kind]"), function (r) { r.addEventListener("change", syncKind); });
-    syncKind();
-
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      var audience = form.elements.audience;
-      var body = { shop: CFG.shop, kind: kind(), promotional: $("bc-promotional").checked };
-      if (body.kind === "text") {
-        body.text = $("bc-text").value.trim();
-        if (!body.text) { toast(gettext("Write the message first."), true); return; }
-      } else {
-        body.product = Number($("bc-product").value);
-        if (!body.product) { toast(gettext("Choose a product first."), true); return; }
-      }
-      var label = audience.options[audience.selectedIndex].textContent;
-      if (audience.value === "all") body.filter = {};  // every fan of the shop, resolved by the server
-      else body.segment = Number(audience.value);
-      var question = gettext("Send this to %(n)s fans? Fans over their attention budget or who turned promotions off are skipped.");
-      if (!window.confirm(interpolate(question, { n: label }, true))) return;
-      var submit = form.querySelector("button[type=submit]");
-      submit.disabled = true;
-      api("POST", "/api/broadcasts/", body).then(function (stats) {
-        var li = template.content.firstElementChild.cloneNode(true);
-        li.dataset.broadcast = stats.id;
-        li.querySelector(".bc-title").textContent = body.kind === "text" ? body.text.slice(0, 60) : $("bc-product").selectedOptions[0].textContent;
-        var when = li.querySelector("time");
-        when.textContent = new Date().toLocaleString(document.documentElement.lang || undefined, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-        setRow(li, stats);
-        list.insertBefore(li, list.firstChild);
-        $("broadcast-empty").hidden = true;
-        form.reset();
-        syncKind();
-        toast(gettext("The broadcast is on its way."));
-        follow(li);
-      }).catch(Fansi.toastError)
-        .then(function () { submit.disabled = false; });
-    });
-  }
-
   // --- start ---------------------------------------------------------------------------------------------------
 
   var panel = $("bot-panel");
@@ -495,5 +397,4 @@
   var optOut = $("promo-opt-out");
   if (optOut) initOptOut(optOut);
   if (CFG.page === "bot") initBotSettings();
-  if (CFG.page === "broadcasts") initBroadcasts();
 })();

@@ -272,8 +272,17 @@
   function setStatus(online) {
     var s = $("conn-status");
     if (!s) return;
-    s.textContent = online ? gettext("Online") : gettext("Connecting…");
+    s.textContent = online ? (s.dataset.online || gettext("Online")) : gettext("Connecting…");
     s.classList.toggle("online", online);
+  }
+
+  /* The fan's presence under their name in the inbox: from the server and its "presence" frames only,
+   * never this page's own socket. */
+  function setFanPresence(online) {
+    var p = $("fan-presence");
+    if (!p) return;
+    p.textContent = online ? gettext("Online") : gettext("Offline");
+    p.classList.toggle("online", !!online);
   }
 
   function sendFrame(frame) {
@@ -368,6 +377,9 @@
         break;
       case "conversation.assigned":
         onAssigned(frame.conversation, frame.assigned_to);
+        break;
+      case "presence":
+        if (cfg.fan_user && frame.user === cfg.fan_user) setFanPresence(frame.online);
         break;
       case "error":
         onError(frame);
@@ -608,6 +620,7 @@
     var li = convItem(msg.conversation);
     if (!li) {
       if (cfg.filtered) return; // a filtered list only shows what the server matched
+      if (msg.moves_inbox === false) return; // a broadcast or notice does not bring a conversation up
       api("GET", "/api/conversations/" + msg.conversation + "/").then(function (conv) {
         if (conv.shop !== cfg.shop || convItem(conv.id)) return;
         var empty = $("conv-empty");
@@ -637,7 +650,19 @@
     li.querySelector(".conv-preview").textContent = preview(msg);
     li.querySelector(".conv-time").textContent = timeLabel(msg.created_at);
     setBadge(id, unread);
-    if (convList.firstChild !== li) convList.insertBefore(li, convList.firstChild);
+    setAwaiting(li, msg.awaiting_reply);
+    // Only the fan writing or a person answering moves a conversation up (not broadcasts or notices).
+    if (msg.moves_inbox !== false && convList.firstChild !== li) convList.insertBefore(li, convList.firstChild);
+  }
+
+  function setAwaiting(li, awaiting) {
+    if (awaiting === undefined || awaiting === null) return;
+    var label = li.querySelector(".conv-awaiting");
+    if (!label && awaiting) {
+      label = el("span", "conv-awaiting small", gettext("Awaiting reply"));
+      li.querySelector(".conv-main").appendChild(label);
+    }
+    if (label) label.hidden = !awaiting;
   }
 
   function onAssigned(id, userId) {
@@ -734,6 +759,7 @@
   }
   toBottom();
   setStatus(false);
+  if (cfg.fan_user) setFanPresence(!!cfg.fan_online);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) maybeRead(); });
   window.addEventListener("online", function () { if (!ready) { attempts = 0; connect(); } });
   connect();

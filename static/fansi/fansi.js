@@ -183,6 +183,25 @@
     pollJob: pollJob,
   };
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", showPendingToast);
-  else showPendingToast();
+  /* The staff navigation on a narrow screen: the bar scrolls to the current section, and "More" opens
+   * every section as a panel under the top bar. */
+  function initStaffNav() {
+    var nav = $("staff-nav"), more = $("nav-more");
+    if (!nav || !more) return;
+    var current = nav.querySelector("[aria-current=page]");
+    if (current && nav.scrollWidth > nav.clientWidth) nav.scrollLeft = current.offsetLeft - nav.clientWidth / 3;
+    function setOpen(open) {
+      nav.classList.toggle("open", open);
+      more.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    more.addEventListener("click", function () { setOpen(!nav.classList.contains("open")); });
+    document.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
+    document.addEventListener("click", function (e) {
+      if (nav.classList.contains("open") && !nav.contains(e.target) && e.target !== more) setOpen(false);
+    });
+  }
+
+  function onReady() { showPendingToast(); initStaffNav(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onReady);
+  else onReady();
 })();

@@ -139,8 +139,9 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
                 f"全部粉丝 ({len(others) + 1})"
             )
             owner_page.fill("#bc-text", "新品控油洁面乳到货啦，老粉丝专享 8 折～")
-            owner_page.once("dialog", lambda dialog: dialog.accept())
             owner_page.click("#broadcast-form button[type=submit]")
+            expect(owner_page.locator("#bc-confirm-count")).to_have_text(f"将发送给 {len(others) + 1} 人")
+            owner_page.click("#bc-confirm-send")
             row = owner_page.locator("#broadcast-list li.broadcast-row").first
             expect(row.locator('[data-field="status"]')).to_have_text("已完成")
             expect(row.locator('[data-field="queued"]')).to_have_text(str(len(others) + 1))

@@ -1,7 +1,10 @@
 """Two real browsers against a real Daphne: a shop owner's inbox and a fan's phone chat, live."""
 
+import datetime as dt
+
 import pytest
 
+from fans.bot.models import BotSettings
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, send, wait_online
 from tests.factories import FanFactory, ShopFactory, UserFactory
 from tests.servers import daphne_server
@@ -112,6 +115,8 @@ def test_cards_pictures_and_assignment_in_the_browser(transactional_db):
     owner = UserFactory(username="owner", first_name="王店主")
     shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
     ProductFactory(shop=shop, name="保湿面霜 50ml", price="129.00")
+    # An unprompted card waits out quiet hours (22:00-08:00): the test must not depend on the hour.
+    BotSettings.objects.create(shop=shop, quiet_start=dt.time(0, 0), quiet_end=dt.time(0, 0))
     fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
     conversation_id = fan.conversation.pk
     ARTIFACTS.mkdir(exist_ok=True)

@@ -187,3 +187,17 @@ def test_demo_fans_brought_friends_in_one_level(demo_output):
     assert not shop1.filter(referred_by__isnull=False, referred_fans__isnull=False).exists()
     run_demo()
     assert shop1.filter(referred_by__isnull=False).count() == 9
+
+
+def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
+    from fans.bot.models import Broadcast, PromoDelivery
+
+    broadcast = Broadcast.objects.get(shop__slug="shop1")
+    assert broadcast.status == "succeeded" and broadcast.queued > 2
+    assert broadcast.skipped_opt_out == 2
+    skipped = PromoDelivery.objects.filter(broadcast=broadcast).exclude(status="sent")
+    assert skipped.filter(status="skipped_opt_out").count() == 2
+    # Delivered or not, no conversation's inbox order is the broadcast's time.
+    reached = Conversation.objects.filter(fan__promo_deliveries__broadcast=broadcast)
+    assert not reached.filter(activity_at__gte=broadcast.created_at).exists()
+    assert Conversation.objects.filter(shop__slug="shop1", awaiting_reply=True).exists()

@@ -10,6 +10,12 @@ from fans.bot.services.assistant import (
     canned_render,
     conversation_bot_resume,
 )
+from fans.bot.services.broadcast_followup import (
+    broadcast_audience_count,
+    broadcast_send_later,
+    broadcast_skipped,
+    broadcasts_due,
+)
 from fans.bot.services.broadcasts import (
     BROADCAST_BATCH,
     broadcast_cancel,
@@ -57,4 +63,8 @@ __all__ = [
     "broadcast_stats",
     "broadcast_cancel",
     "broadcasts_sweep",
+    "broadcast_audience_count",
+    "broadcast_skipped",
+    "broadcast_send_later",
+    "broadcasts_due",
 ]

@@ -62,12 +62,17 @@ def bot_should_look(*, shop_id: int, conversation_id: int, bot_paused: bool, tex
 
 
 def bot_reply(
-    *, conversation: Conversation, text: str, kind: str = MessageKind.TEXT, payload: dict | None = None
+    *,
+    conversation: Conversation,
+    text: str,
+    kind: str = MessageKind.TEXT,
+    payload: dict | None = None,
+    answers: bool = True,
 ) -> Message:
     from fans.chat.services import system_message_post
 
     return system_message_post(
-        conversation=conversation, text=text, kind=kind, payload=payload, side=Side.BOT
+        conversation=conversation, text=text, kind=kind, payload=payload, side=Side.BOT, answers=answers
     )
 
 
@@ -99,7 +104,8 @@ def bot_on_fan_message(*, message_id: int) -> None:
     staff_ids = list(ShopMember.objects.filter(shop=shop, is_active=True).values_list("user_id", flat=True))
     nobody_online = not online_user_ids(staff_ids)
     if (closed or nobody_online) and cache.add(f"bot:away:{conversation.pk}", 1, AWAY_REPEAT_S):
-        bot_reply(conversation=conversation, text=settings_obj.away_message)
+        # "We'll answer soon" is not an answer: the fan still waits for a person (待回复).
+        bot_reply(conversation=conversation, text=settings_obj.away_message, answers=False)
 
 
 def _answer_for(fan: Fan, text: str, shop: Shop) -> str | None:

@@ -28,6 +28,7 @@ from fans.bot.models import (
     DeliveryStatus,
     PromoDelivery,
 )
+from fans.bot.services.broadcast_followup import broadcast_not_due
 from fans.bot.services.budget import promo_statuses
 from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.cards import card_build
@@ -124,6 +125,8 @@ def broadcast_run(*, broadcast_id: int) -> None:
     skipped (PromoDelivery is unique per broadcast and fan). One whose worker was lost is queued again by the
     sweeper and resumes; after an error it is queued again for the sweeper to retry, a few times.
     """
+    if broadcast_not_due(broadcast_id):
+        return
     attempt = job_claim(Broadcast, broadcast_id)
     if attempt is None:
         return
@@ -278,4 +281,6 @@ def broadcast_stats(broadcast: Broadcast) -> dict[str, Any]:
         "promotional": broadcast.promotional,
         "created_at": broadcast.created_at,
         "finished_at": broadcast.finished_at,
+        "scheduled_at": broadcast.scheduled_at,
+        "retry_of": broadcast.retry_of_id,
     }

@@ -59,7 +59,7 @@ def queued_broadcast(shop, fans, monkeypatch, text="双十二预售") -> Broadca
 
 
 def test_broadcast_whose_pool_child_died_is_finished_by_the_sweeper_sending_each_fan_once(
-    shop, monkeypatch, sweep
+    shop, monkeypatch, sweep, no_quiet_hours
 ):
     monkeypatch.setattr(broadcasts, "BROADCAST_BATCH", 2)
     fans = [FanFactory(shop=shop) for _ in range(5)]
@@ -132,7 +132,7 @@ def test_cancel_a_broadcast_whose_worker_died(shop, post, monkeypatch, sweep):
     assert not Message.objects.filter(text="双十二预售").exists()
 
 
-def test_cancel_a_running_broadcast_stops_it_at_the_next_batch(shop, post, monkeypatch):
+def test_cancel_a_running_broadcast_stops_it_at_the_next_batch(shop, post, monkeypatch, no_quiet_hours):
     monkeypatch.setattr(broadcasts, "BROADCAST_BATCH", 2)
     fans = [FanFactory(shop=shop) for _ in range(5)]
     broadcast = queued_broadcast(shop, fans, monkeypatch)

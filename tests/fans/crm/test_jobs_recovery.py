@@ -185,7 +185,9 @@ def kill_after_first_batch(kind: str, job_id: int) -> None:
 
 @pytest.mark.parametrize("kind", ["bulk", "broadcast"])
 @pytest.mark.django_db(transaction=True)
-def test_sigkilled_worker_job_is_finished_by_the_sweeper(require_services, shop, monkeypatch, kind):
+def test_sigkilled_worker_job_is_finished_by_the_sweeper(
+    require_services, shop, monkeypatch, kind, no_quiet_hours
+):
     from fans.bot import services as bot
     from fans.bot.models import Broadcast, PromoDelivery
     from fans.bot.services import broadcasts
