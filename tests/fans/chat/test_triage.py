@@ -166,7 +166,7 @@ def test_the_backfill_counts_only_fans_and_people_answering(shop, owner):
     """The migration's statement, run again on rows it would find after the upgrade."""
     from importlib import import_module
 
-    backfill = import_module("fans.chat.migrations.0003_conversation_inbox_activity").BACKFILL
+    backfill = import_module("fans.chat.migrations.0004_conversation_inbox_activity").BACKFILL
     fan = FanFactory(shop=shop)
     say(fan.user, fan, "请问")
     fan_wrote = Conversation.objects.get(fan=fan).activity_at
