@@ -52,6 +52,11 @@ def test_owner_signs_up_then_creates_shop_then_lands_on_first_product(client):
     assert client.get("/signup/owner/")["Location"] == "/inbox/"
 
 
+def test_login_page_offers_owners_their_own_shop(client):
+    page = client.get("/login/").content.decode()
+    assert 'href="/signup/owner/"' in page
+
+
 def test_signup_shows_every_error_at_once(client):
     resp = client.post(
         "/signup/owner/", {"username": "", "display_name": "", "password1": "a", "password2": "b"}
