@@ -10,17 +10,22 @@ class PreordersConfig(AppConfig):
         from fans.bot.hooks import drafts, progress_answers
         from fans.chat.hooks import card_builders
         from fans.crm.filters import EXTRA_FILTERS
-        from payments.hooks import payment_settled
+        from fans.crm.hooks import fan_pledges
+        from payments.hooks import ledger_posted, payment_settled
         from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
         from preorders.bot import campaign_drafts, campaign_progress_answer
+        from preorders.fan_profile import fan_pledges_list
         from preorders.filters import CampaignParticipationFilter
         from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
         from preorders.services.cycle_charging import cycle_settled
+        from preorders.services.spend import spend_posted
 
         card_builders.register("campaign_card", campaign_card_build)
         payment_settled.register("balance", balance_settled)
         payment_settled.register("cycle", cycle_settled)
+        ledger_posted.register("fan_spend", spend_posted)
+        fan_pledges.register("pledges", fan_pledges_list)
         drafts.register("campaign", campaign_drafts)
         progress_answers.register("campaigns", campaign_progress_answer)
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()

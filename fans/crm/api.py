@@ -15,6 +15,7 @@ from fans.chat.models import Fan
 from fans.crm import selectors
 from fans.crm import services as crm
 from fans.crm.filters import fan_count, fan_filter_clean, fan_page, ordering_clean
+from fans.crm.hooks import fan_pledge_list
 from fans.crm.models import FanTagEvent, Segment, TagGroup
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
@@ -204,9 +205,13 @@ class FanDetailOut(FanOut):
     notes = serializers.CharField()
     tag_details = serializers.SerializerMethodField()
     tag_history = serializers.SerializerMethodField()
+    pledges = serializers.SerializerMethodField()
 
     class Meta(FanOut.Meta):
-        fields = FanOut.Meta.fields + ["notes", "tag_details", "tag_history"]
+        fields = FanOut.Meta.fields + ["notes", "tag_details", "tag_history", "pledges"]
+
+    def get_pledges(self, obj: Fan) -> list[dict[str, Any]]:
+        return fan_pledge_list(obj)
 
     def get_tag_details(self, obj: Fan) -> list[dict[str, Any]]:
         return selectors.fan_tag_details(obj)
