@@ -96,3 +96,38 @@ def test_trained_picks_claim_tag_buying_only_when_true(shop) -> None:  # noqa: A
     if picks[0].ranker == "popularity":
         # Ranked by best sellers: the reason says so, and never "fans like you".
         assert {p.reason for p in picks} <= {POPULAR, FOR_YOU}
+
+
+@pytest.mark.urls(URLS)
+def test_the_model_page_speaks_plainly_and_shows_each_shop_its_own_figures(
+    client, shop, owner, other_shop
+) -> None:  # noqa: ANN001
+    from fans.chat.models import Message
+
+    people, products = _seed(shop, fans=10)
+    _train()
+    fan = people[0][0]
+    product = next(p for p in products[people[0][1]] if not fan.interactions.filter(product=p).exists())
+    # One recommendation card, then the fan pledges its product: one of one taken.
+    # Stored as the chat stores a sent card (the send itself is tested in fans/chat; quiet hours aside).
+    Message.objects.create(
+        conversation=fan.conversation,
+        seq=fan.conversation.last_seq + 1,
+        sender=owner,
+        side="shop",
+        kind="product_card",
+        payload={"product": product.pk, "reason": "本店热销"},
+    )
+    interaction_record(fan=fan, product=product, kind=InteractionKind.PLEDGE)
+    client.force_login(owner)
+    html = client.get("/recommend/models/").content.decode()
+    assert "老粉丝（有认购记录）" in html and "按全店热销排序" in html and "所有店铺" in html
+    # The jargon stays in the details toggle only.
+    visible, _, details = html.partition('<details class="rec-details">')
+    assert "precision_at_k" not in visible and "NDCG" not in visible and "precision_at_k" in details
+    shop_part = html.split('id="rec-shop"')[1].split("</section>")[0]
+    assert "10 位粉丝" in shop_part and "1 张，其中 1 张" in shop_part and "(100.0%)" in shop_part
+    # Another shop's owner sees their own (empty) figures, not this shop's.
+    client.force_login(other_shop.owner)
+    other = client.get("/recommend/models/").content.decode().split('id="rec-shop"')[1].split("</section>")[0]
+    assert other_shop.name in other and "0 位粉丝" in other and "(100.0%)" not in other
