@@ -37,11 +37,14 @@ def _spend_sql(fan_filter: str) -> tuple[str, str]:
         f"WHERE f.id = f0.id AND {fan_filter} AND f.total_spend <> COALESCE(s.spend, 0)"
     )
     # SQLite (the embedded demo): a correlated subquery; it sums decimals as floating point, so round.
-    portable = (
-        f"UPDATE {fan} SET total_spend = ROUND(COALESCE((SELECT SUM(l.amount) FROM {pledge} p "
+    spend = (
+        f"ROUND(COALESCE((SELECT SUM(l.amount) FROM {pledge} p "
         f"JOIN {txn} t ON t.pledge_id = p.id JOIN {leg} l ON l.transaction_id = t.id AND l.account = %s "
-        f"WHERE p.fan_id = {fan}.id), 0), 2) "
-        f"WHERE id IN (SELECT f0.id FROM {fan} f0 WHERE {fan_filter})"
+        f"WHERE p.fan_id = {fan}.id), 0), 2)"
+    )
+    portable = (
+        f"UPDATE {fan} SET total_spend = {spend} "
+        f"WHERE id IN (SELECT f0.id FROM {fan} f0 WHERE {fan_filter}) AND total_spend <> {spend}"
     )
     return postgresql, portable
 
@@ -53,7 +56,7 @@ def _run(fan_filter: str, params: list) -> int:
         if is_postgresql(connection):
             cursor.execute(postgresql, [Account.PROVIDER, *params, *params])
         else:
-            cursor.execute(portable, [Account.PROVIDER, *params])
+            cursor.execute(portable, [Account.PROVIDER, *params, Account.PROVIDER])
         return cursor.rowcount
 
 
