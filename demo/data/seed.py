@@ -10,6 +10,7 @@ from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ens
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
 from fans.bot.models import BotSettings
+from preorders.services.spend import fans_spend_sweep
 from shops.models import Product
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -34,6 +35,8 @@ def demo_seed() -> DemoResult:
     result.money = demo_money_ensure()
     result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
+    # 消费 from the ledger for every fan (postings refresh it after commit; the sweep makes sure).
+    fans_spend_sweep()
     return result
 
 
