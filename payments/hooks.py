@@ -14,3 +14,11 @@ SettledHandler = Callable[[list, list], None]
 payment_settled: Registry[SettledHandler] = Registry(
     "payments.payment_settled", required=("balance", "cycle"), offered_by="preorders"
 )
+
+PostedHandler = Callable[[list[int]], None]
+
+ledger_posted: Registry[PostedHandler] = Registry(
+    "payments.ledger_posted", required=("fan_spend",), offered_by="preorders"
+)
+"""Called inside the posting's transaction with the pledge ids whose cash at the provider moved (charges,
+refunds, compensation), so the app that knows whose pledge it is can refresh what that fan has spent."""

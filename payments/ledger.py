@@ -183,7 +183,24 @@ def ledger_post_many(postings: Iterable[Posting]) -> set[str]:
                     + ", ".join(["(%s, %s, %s)"] * n),
                     leg_params,
                 )
+        _announce(p for p in postings if p.reference in written)
     return written
+
+
+def _announce(postings: Iterable[Posting]) -> None:
+    """Tell payments.hooks.ledger_posted which pledges' cash moved (a fan's 消费 is read from it)."""
+    from payments.hooks import ledger_posted
+
+    pledge_ids = sorted(
+        {
+            p.pledge_id
+            for p in postings
+            if p.pledge_id is not None and any(a == Account.PROVIDER for a, _ in p.legs)
+        }
+    )
+    if pledge_ids:
+        for handler in ledger_posted.providers():
+            handler(pledge_ids)
 
 
 def ledger_post(posting: Posting) -> bool:

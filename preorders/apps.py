@@ -10,14 +10,17 @@ class PreordersConfig(AppConfig):
         from fans.bot.hooks import broadcast_campaigns, drafts, progress_answers
         from fans.chat.hooks import card_builders, shop_showcase
         from fans.crm.filters import EXTRA_FILTERS
-        from payments.hooks import payment_settled
+        from fans.crm.hooks import fan_pledges
+        from payments.hooks import ledger_posted, payment_settled
         from preorders import tasks  # noqa: F401 - registers the tasks that services dispatch by name
         from preorders.bot import broadcast_campaign_choices, campaign_drafts, campaign_progress_answer
+        from preorders.fan_profile import fan_pledges_list
         from preorders.filters import CampaignParticipationFilter
         from preorders.onboarding import campaign_step, poster_step
         from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
         from preorders.services.cycle_charging import cycle_settled
+        from preorders.services.spend import spend_posted
         from preorders.sharing import campaign_showcase
         from shops.onboarding import onboarding_steps
 
@@ -25,6 +28,8 @@ class PreordersConfig(AppConfig):
         shop_showcase.register("campaigns", campaign_showcase)
         payment_settled.register("balance", balance_settled)
         payment_settled.register("cycle", cycle_settled)
+        ledger_posted.register("fan_spend", spend_posted)
+        fan_pledges.register("pledges", fan_pledges_list)
         drafts.register("campaign", campaign_drafts)
         progress_answers.register("campaigns", campaign_progress_answer)
         broadcast_campaigns.register("campaigns", broadcast_campaign_choices)

@@ -11,6 +11,7 @@ from preorders.services import (
     notices,
     payments,
     release,
+    spend,
     subscriptions,
 )
 
@@ -141,3 +142,13 @@ def topups_due_task() -> None:
     from preorders.services.waitlist import topups_due
 
     topups_due()
+
+
+@shared_task(acks_late=True)
+def pledges_spend_refresh_task(pledge_ids: list[int]) -> None:
+    spend.pledges_spend_refresh(pledge_ids=pledge_ids)
+
+
+@shared_task(acks_late=True)
+def fans_spend_sweep_task() -> None:
+    spend.fans_spend_sweep()

@@ -4,20 +4,22 @@ factory's statement behind its signed board link (aggregates only: never a fan).
 import csv
 from collections.abc import Iterable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.errors import Forbidden, NotFound
 from fans.crm.csvio import cell_safe
-from payments.models import Account
+from payments.models import Account, TransactionKind
 from preorders.access import access_campaign_to_manage
 from preorders.api import board_factory
-from preorders.models import Campaign
+from preorders.factory_order_models import FactoryOrderStatus
+from preorders.models import Campaign, CampaignKind, CampaignStatus
 from preorders.statements import (
     ACCOUNTS,
     FIGURE_LABELS,
@@ -33,6 +35,10 @@ from preorders.statements import (
 )
 from preorders.views import _membership, _my_shops
 from shops.roles import is_managing
+
+# CSVs: headers in the UI language, times in the shop's time zone, and every code in a column of its own
+# ("kind_code" beside the kind in words) so a spreadsheet can filter on it.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 class _Echo:
@@ -98,14 +104,28 @@ def campaign_settlement_csv(request: HttpRequest, campaign_id: int) -> Streaming
     """Every ledger transaction of the campaign with its legs by account, and a totals row."""
     campaign = _managed_campaign(request, campaign_id)
 
+    zone = ZoneInfo(campaign.shop.timezone or "Asia/Shanghai")
+    kinds = dict(TransactionKind.choices)
+
     def rows() -> Iterator[list[Any]]:
-        yield ["date", "kind", "reference", "pledge", "amount", "currency", *ACCOUNTS, "memo"]
+        yield [
+            _("Date (shop time)"),
+            _("Kind"),
+            "kind_code",
+            _("Reference"),
+            _("Pledge"),
+            _("Amount"),
+            _("Currency"),
+            *_account_labels(),
+            _("Memo"),
+        ]
         totals = [0] * len(ACCOUNTS)
         for row in campaign_transactions(campaign):
             t = row["transaction"]
             totals = [a + b for a, b in zip(totals, row["accounts"], strict=True)]
             yield [
-                timezone.localtime(t.created_at).isoformat(timespec="seconds"),
+                t.created_at.astimezone(zone).strftime(TIME_FORMAT),
+                kinds.get(t.kind, t.kind),
                 t.kind,
                 cell_safe(t.reference),
                 t.pledge_id or "",
@@ -114,7 +134,7 @@ def campaign_settlement_csv(request: HttpRequest, campaign_id: int) -> Streaming
                 *[money_str(v) for v in row["accounts"]],
                 cell_safe(t.memo),
             ]
-        yield ["total", "", "", "", "", campaign.currency, *[money_str(v) for v in totals], ""]
+        yield [_("Total"), "", "", "", "", "", campaign.currency, *[money_str(v) for v in totals], ""]
 
     return _csv_response(f"campaign-{campaign.pk}-settlement.csv", rows())
 
@@ -151,39 +171,68 @@ def shop_settlement_csv(request: HttpRequest) -> StreamingHttpResponse:
     member = _managed_shop(request)
     data = shop_statement(member.shop)
 
+    kinds, statuses = dict(CampaignKind.choices), dict(CampaignStatus.choices)
+
+    def yes_no(value: bool) -> str:
+        return _("Yes") if value else _("No")
+
     def rows() -> Iterator[list[Any]]:
-        yield ["campaign", "title", "kind", "status", "currency", *FIGURES, "balanced"]
+        yield [
+            _("Campaign ID"),
+            _("Title"),
+            _("Kind"),
+            "kind_code",
+            _("Status"),
+            "status_code",
+            _("Currency"),
+            *[str(FIGURE_LABELS[f]) for f in FIGURES],
+            _("Balanced"),
+        ]
         for r in data["rows"]:
             c, s = r["campaign"], r["statement"]
             yield [
                 c.pk,
                 cell_safe(c.title),
+                kinds.get(c.kind, c.kind),
                 c.kind,
+                statuses.get(c.status, c.status),
                 c.status,
                 c.currency,
                 *[money_str(s[f]) for f in FIGURES],
-                s["balanced"],
+                yes_no(s["balanced"]),
             ]
         for t in data["totals"]:
             s = t["statement"]
-            yield ["total", "", "", "", t["currency"], *[money_str(s[f]) for f in FIGURES], s["balanced"]]
+            yield [
+                _("Total"),
+                "",
+                "",
+                "",
+                "",
+                "",
+                t["currency"],
+                *[money_str(s[f]) for f in FIGURES],
+                yes_no(s["balanced"]),
+            ]
 
     return _csv_response(f"shop-{member.shop_id}-settlement.csv", rows())
 
 
-FACTORY_COLUMNS = (
-    "order",
-    "window_start",
-    "order_status",
-    "shop",
-    "campaign",
-    "cycle",
-    "units",
-    "payable_to_factory",
-    "compensation",
-    "net",
-    "currency",
-)
+def _factory_columns() -> list[str]:
+    return [
+        _("Factory order"),
+        _("Window start"),
+        _("Order status"),
+        "order_status_code",
+        _("Shop"),
+        _("Campaign"),
+        _("Cycle"),
+        _("Units"),
+        _("Payable to the factory"),
+        _("Compensation"),
+        _("Net"),
+        _("Currency"),
+    ]
 
 
 def factory_statement_csv(request: HttpRequest, token: str) -> StreamingHttpResponse:
@@ -193,12 +242,15 @@ def factory_statement_csv(request: HttpRequest, token: str) -> StreamingHttpResp
         raise Http404
     data = factory_statement(factory)
 
+    statuses = dict(FactoryOrderStatus.choices)
+
     def rows() -> Iterator[list[Any]]:
-        yield list(FACTORY_COLUMNS)
+        yield _factory_columns()
         for r in data["rows"]:
             yield [
                 f"FO-{r['order'].pk}",
                 r["order"].window_start.isoformat(),
+                statuses.get(r["order"].status, r["order"].status),
                 r["order"].status,
                 cell_safe(r["shop"]),
                 cell_safe(r["campaign"]),
@@ -211,7 +263,8 @@ def factory_statement_csv(request: HttpRequest, token: str) -> StreamingHttpResp
             ]
         for t in data["totals"]:
             yield [
-                "total",
+                _("Total"),
+                "",
                 "",
                 "",
                 "",

@@ -12,19 +12,13 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.errors import Conflict
+from core.errors import Conflict, NotFound
 from recommend import services
-from recommend.evaluation import SELECTION_METRIC
 from recommend.models import ModelVersion
 from recommend.selectors import model_version_list, model_version_serving
+from recommend.shop_figures import regime_chart, shop_model_figures
+from shops.access import access_shop_membership
 from shops.models import ShopMember
-
-REGIME_LABELS = {
-    "warm_users": ("老粉丝（有认购记录）", "Fans with history"),
-    "cold_users": ("只有标签的新粉丝", "New fans known by tags"),
-    "cold_items": ("新品：邀请哪些粉丝", "New products: which fans to invite"),
-}
-METRIC_LABELS = {"precision_at_k": "precision@10", "auc": "AUC"}
 
 
 def _require_staff(request: HttpRequest) -> None:
@@ -32,35 +26,6 @@ def _require_staff(request: HttpRequest) -> None:
         return
     if not ShopMember.objects.filter(user=request.user, is_active=True).exists():
         raise PermissionDenied
-
-
-def _chart(version: ModelVersion) -> list[dict[str, Any]]:
-    """Per regime: one bar per ranker on the metric that chooses what is served (SVG drawn in the template)."""
-    regimes = []
-    for regime, rankers in (version.metrics or {}).items():
-        metric = SELECTION_METRIC.get(regime, "auc")
-        rows = []
-        for name, values in rankers.items():
-            value = values.get(metric)
-            label = f"served: {values.get('served_name')}" if name == "served" else name
-            rows.append({"name": label, "value": value, "served": name == "served"})
-        top = max([r["value"] for r in rows if r["value"] is not None] or [1.0]) or 1.0
-        for n, row in enumerate(rows):
-            row["width"] = round(300 * (row["value"] or 0) / top, 1)
-            row["y"] = n * 26
-        zh, en = REGIME_LABELS.get(regime, (regime, regime))
-        regimes.append(
-            {
-                "regime": regime,
-                "label_zh": zh,
-                "label_en": en,
-                "metric": METRIC_LABELS.get(metric, metric),
-                "rows": rows,
-                "height": len(rows) * 26,
-                "served": (version.served or {}).get(regime, {}),
-            }
-        )
-    return regimes
 
 
 def _status(version: ModelVersion | None) -> dict[str, Any] | None:
@@ -83,13 +48,21 @@ def model_page(request: HttpRequest) -> HttpResponse:
     versions = list(model_version_list()[:10])
     serving = model_version_serving()
     latest = versions[0] if versions else None
+    try:
+        raw = request.GET.get("shop")
+        member = access_shop_membership(request.user, int(raw) if raw and raw.isdigit() else None)
+    except NotFound:
+        member = None  # platform staff with no shop: the platform-wide figures only
     context = {
         "serving": serving,
         "latest": latest,
         "versions": versions,
-        "chart": _chart(serving) if serving else [],
+        "chart": regime_chart(serving) if serving else [],
         "can_train": request.user.is_staff,
         "status": _status(latest),
+        "shop": member.shop if member else None,
+        "membership": member,
+        "shop_figures": shop_model_figures(member.shop, serving) if member else None,
     }
     return render(request, "recommend/models.html", context)
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 def new_invite_code() -> str:
@@ -59,7 +60,8 @@ class ShopMember(models.Model):
 
 class Category(models.TextChoices):
     BEAUTY = "beauty", _("Beauty")
-    HOME = "home", _("Home")
+    # A context of its own: the admin's "Home" breadcrumb is the same English word (首页, not 家居).
+    HOME = "home", pgettext_lazy("product category", "Home")
     FRUIT = "fruit", _("Fruit")
     CLOTHING = "clothing", _("Clothing")
 

@@ -206,6 +206,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "preorders.tasks.shipments_autoconfirm_run_task",
         "schedule": 60.0,
     },
+    # 消费 recomputed from the ledger for every fan (posting-time refreshes are after-commit tasks).
+    "preorders-fans-spend-sweep": {"task": "preorders.tasks.fans_spend_sweep_task", "schedule": 3600.0},
     # Charges whose answer and notification never came: ask the provider.
     "payments-pending-sweep": {"task": "payments.tasks.payments_pending_sweep_task", "schedule": 60.0},
     # The simulated provider retries notifications nobody acknowledged (no-op with a real provider).

@@ -13,6 +13,7 @@ from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
 from demo.data.shops import SHOPS, demo_shops_ensure
 from fans.bot.models import BotSettings
+from preorders.services.spend import fans_spend_sweep
 from shops.models import Product
 
 BASE_URL = "http://127.0.0.1:8000"
@@ -40,6 +41,8 @@ def demo_seed() -> DemoResult:
     demo_extras_ensure()
     demo_platform_catalogue_ensure()
     demo_broadcasts_ensure()
+    # 消费 from the ledger for every fan (postings refresh it after commit; the sweep makes sure).
+    fans_spend_sweep()
     return result
 
 

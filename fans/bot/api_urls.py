@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fans.bot import api, api_broadcasts
+from fans.bot import api, api_broadcasts, api_replies
 
 urlpatterns = [
     path(
@@ -25,7 +25,13 @@ urlpatterns = [
         name="api-canned-render",
     ),
     path("bot/canned-replies/", api.CannedReplyListApi.as_view(), name="api-canned-replies"),
+    path(
+        "bot/canned-replies/<int:reply_id>/",
+        api_replies.CannedReplyDetailApi.as_view(),
+        name="api-canned-reply",
+    ),
     path("bot/faq/", api.FaqListApi.as_view(), name="api-bot-faq"),
+    path("bot/faq/<int:rule_id>/", api_replies.FaqDetailApi.as_view(), name="api-bot-faq-rule"),
     path("bot/settings/", api.BotSettingsApi.as_view(), name="api-bot-settings"),
     path(
         "conversations/<int:conversation_id>/bot/resume/",

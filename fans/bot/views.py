@@ -43,7 +43,7 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
         settings=bot.bot_settings_get(member.shop),
         faq=list(FaqRule.objects.filter(shop=member.shop)),
         canned=list(CannedReply.objects.filter(shop=member.shop).order_by("title")),
-        config={"shop": member.shop_id, "page": "bot"},
+        config={"shop": member.shop_id, "page": "bot", "can_manage": is_managing(member)},
     )
     return render(request, "fans/bot/settings.html", context)
 

@@ -15,6 +15,7 @@ from fans.chat.models import Fan
 from fans.crm import selectors
 from fans.crm import services as crm
 from fans.crm.filters import fan_count, fan_filter_clean, fan_page, ordering_clean
+from fans.crm.hooks import fan_pledge_list
 from fans.crm.models import FanTagEvent, Segment, TagGroup
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
@@ -206,9 +207,17 @@ class FanDetailOut(FanOut):
     tag_history = serializers.SerializerMethodField()
     invited_count = serializers.SerializerMethodField()
     invited_by = serializers.SerializerMethodField()
+    pledges = serializers.SerializerMethodField()
 
     class Meta(FanOut.Meta):
-        fields = FanOut.Meta.fields + ["notes", "tag_details", "tag_history", "invited_count", "invited_by"]
+        fields = FanOut.Meta.fields + [
+            "notes",
+            "tag_details",
+            "tag_history",
+            "invited_count",
+            "invited_by",
+            "pledges",
+        ]
 
     def get_invited_count(self, obj: Fan) -> int:
         """People this fan brought in through their share links (one level: not their invitees' invitees)."""
@@ -217,6 +226,9 @@ class FanDetailOut(FanOut):
     def get_invited_by(self, obj: Fan) -> dict[str, Any] | None:
         by = obj.referred_by
         return {"id": by.pk, "display_name": by.display_name} if by is not None else None
+
+    def get_pledges(self, obj: Fan) -> list[dict[str, Any]]:
+        return fan_pledge_list(obj)
 
     def get_tag_details(self, obj: Fan) -> list[dict[str, Any]]:
         return selectors.fan_tag_details(obj)

@@ -25,6 +25,7 @@ from fans.chat.models import Fan
 from fans.crm import selectors
 from fans.crm.audit_labels import audit_action_label
 from fans.crm.filters import FILTER_KEYS, fan_count
+from fans.crm.hooks import fan_pledge_list
 from fans.crm.models import AuditLog, FanTagEvent, Segment, TagSource
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
@@ -167,6 +168,7 @@ def fan_detail(request: HttpRequest, fan_id: int) -> HttpResponse:
         request,
         member,
         fan=fan,
+        pledges=fan_pledge_list(fan),
         held=held,
         vocabulary=vocabulary,
         history=history,

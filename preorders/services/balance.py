@@ -286,12 +286,11 @@ def balance_lapse_run(*, campaign_id: int, chunk_size: int | None = None) -> boo
                 Campaign.objects.filter(pk=campaign_id, committed_quantity__gte=units).update(
                     committed_quantity=F("committed_quantity") - units
                 )
-            spend: dict[int, Decimal] = {}
             counts: dict[int, int] = {}
-            for _pk, fan_id, quantity, price in moved:
-                spend[fan_id] = spend.get(fan_id, Decimal(0)) - quantity * (price or 0)
+            for _pk, fan_id, _quantity, _price in moved:
                 counts[fan_id] = counts.get(fan_id, 0) - 1
-            _fan_counters_apply(spend, counts)
+            # 消费 follows the refund postings (preorders.services.spend), not the order value.
+            _fan_counters_apply({}, counts)
         _after_chunk(campaign_id, len(chunk))
     with transaction.atomic(durable=True):
         done = Campaign.objects.filter(pk=campaign_id, lapsed_at__isnull=True).update(

@@ -92,7 +92,12 @@ def pledge_record_paid(
             f"l AS (INSERT INTO {LedgerLeg._meta.db_table} (transaction_id, account, amount) "
             f"SELECT id, %s, %s FROM t UNION ALL SELECT id, %s, %s FROM t)"
         )
-    fan_sql = f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + 1 WHERE id = %s"
+    # 消费 (preorders.services.spend) counts the deposit now recorded, in the same statement.
+    fan_sql = (
+        f"UPDATE {Fan._meta.db_table} SET pledge_count = pledge_count + 1, total_spend = total_spend + %s "
+        f"WHERE id = %s"
+    )
+    deposit = pledge.deposit_amount if posting is not None else Decimal(0)
     key_sql, key_params = f"UPDATE {IdempotencyKey._meta.db_table} SET response = %s WHERE id = %s", []
     if key_record is not None:
         key_params = [
@@ -106,7 +111,7 @@ def pledge_record_paid(
                 parts.append(ledger_sql)
                 params += ledger_params
             parts.append(f"f AS ({fan_sql} AND EXISTS (SELECT 1 FROM a) RETURNING id)")
-            params.append(fan_id)
+            params += [deposit, fan_id]
             if key_params:
                 # The fan row before the key row, as in the plain sequence below: a twin request holding
                 # the fan lock waits on our key row in its insert, so taking the key first would deadlock.
@@ -123,7 +128,7 @@ def pledge_record_paid(
             return None
         if posting is not None:
             ledger_post_many([posting])
-        cursor.execute(fan_sql, [fan_id])
+        cursor.execute(fan_sql, [deposit, fan_id])
         if key_params:
             cursor.execute(key_sql, key_params)
         cursor.execute(f"SELECT committed_quantity FROM {campaign_table} WHERE id = %s", [pledge.campaign_id])

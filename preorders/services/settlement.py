@@ -87,10 +87,7 @@ def pledges_confirm_chunked(
                     ],
                 )
                 rows = cursor.fetchall()
-            spend: dict[int, Decimal] = defaultdict(Decimal)
-            for fan_id, quantity in rows:
-                spend[fan_id] += quantity * campaign.final_unit_price
-            _fan_counters_apply(spend, {})
+            # 消费 is what was paid (preorders.services.spend): a confirmed balance is not paid yet.
         if not rows:
             return settled
         settled += len(rows)

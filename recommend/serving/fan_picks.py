@@ -14,7 +14,8 @@ from recommend.selectors import PickProduct, fan_serving_state, products_availab
 from recommend.serving import loading
 from recommend.serving.loading import tags_by_id
 from recommend.serving.model import ServingModel, ShopCatalogue
-from recommend.serving.reasons import POPULAR, SIMILAR_FANS, Reason, match_reason, tag_reason
+from recommend.serving.reasons import FOR_YOU, POPULAR, SIMILAR_FANS, Reason, match_reason, tag_reason
+from recommend.serving.truth import pick_facts
 from shops.models import Product
 
 
@@ -30,8 +31,9 @@ class Pick:
 def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     """Top-k products of the fan's shop for this fan, each with a reason (see recommend.serving).
 
-    Two plain-SQL statements per call (the fan's tags, owned products and new-products stamp; availability
-    and display fields of the top candidates), a third only if most top candidates are owned or sold out.
+    Three plain-SQL statements per call (the fan's tags, owned products and new-products stamp; availability
+    and display fields of the top candidates; the facts behind each reason, recommend.serving.truth), one
+    more only if most top candidates are owned or sold out.
     """
     k = max(1, min(int(k), 100))
     # Through the module: `_loaded` is rebound on every load, so an imported name would go stale.
@@ -91,7 +93,8 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         products.update(found)
         chosen.extend((pos, pk) for pos, pk in batch if pk in found)
     chosen = chosen[:k]
-    reasons = _fan_reasons(model, regime, ranker_name, tags, names, [pos for pos, _ in chosen], catalogue)
+    tag_ids = {feature: tag_id for tag_id, (feature, _zh, _en) in vocab.items()}
+    reasons = _fan_reasons(model, regime, ranker_name, tags, names, chosen, catalogue, products, tag_ids)
     return [
         Pick(product=products[pk], score=float(scores[pos]), reason=reason, ranker=ranker_name, regime=regime)
         for (pos, pk), reason in zip(chosen, reasons, strict=True)
@@ -114,34 +117,54 @@ def _fan_reasons(
     ranker_name: str,
     tags: list[str],
     names: dict[str, tuple[str, str]],
-    positions: list[int],
+    chosen: list[tuple[int, int]],
     catalogue: ShopCatalogue,
+    products: dict[int, PickProduct],
+    tag_ids: dict[str, int],
 ) -> list[Reason]:
-    if regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only:
-        return [POPULAR] * len(positions)
+    """One reason per pick, each true for that pair (recommend.serving.truth checks what it claims)."""
+    pks = [pk for _, pk in chosen]
+    # One statement: who bought each pick, and which of the fan's tags truly "都在买" it.
+    buyers, bought = pick_facts(tag_ids.values(), {pk: products[pk].category for pk in pks})
+
+    by_popularity = regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only
+
+    def plain(pk: int) -> Reason:
+        if not buyers.get(pk):
+            return FOR_YOU  # nobody has taken it yet: neither "popular" nor "fans like you pledged"
+        if not by_popularity and (regime == "warm_users" or "lightfm" in ranker_name):
+            return SIMILAR_FANS
+        return POPULAR
+
+    if by_popularity:
+        return [plain(pk) for pk in pks]
     known_tags = [t for t in tags if t in model.user_vocab]
     if not known_tags:
-        return [SIMILAR_FANS] * len(positions)
+        return [plain(pk) for pk in pks]
     explain, _ = model.regime("explain")
     lift_part = explain[0]
     tag_cols = np.array([model.user_vocab[t] for t in known_tags], dtype=np.int64)
     item_rows = catalogue.item_rows
     n_trained = len(item_rows)
     reasons = []
-    for pos in positions:
+    for pos, pk in chosen:
+        reason = None
         if pos < n_trained:
             lifts = lift_part.V[item_rows[pos], tag_cols]
-            best = int(np.argmax(lifts))
-            if lifts[best] > 0.05 and known_tags[best] in names:
-                reasons.append(tag_reason(*names[known_tags[best]]))
-                continue
+            for i in np.argsort(-lifts, kind="stable"):
+                tag = known_tags[int(i)]
+                if lifts[i] <= 0.05:
+                    break
+                if tag in names and (tag_ids.get(tag), pk) in bought:
+                    reason = tag_reason(*names[tag])
+                    break
         else:
             features = {model.artifacts.item_vocab[f] for f in catalogue.new_features[pos - n_trained]}
+            # The product itself is tagged for these fans (its ProductTags): "suits X fans" is its own claim.
             shared = [t for t in known_tags if t in features and t in names]
             if shared:
-                reasons.append(match_reason(*names[shared[0]]))
-                continue
-        reasons.append(SIMILAR_FANS if regime == "warm_users" or "lightfm" in ranker_name else POPULAR)
+                reason = match_reason(*names[shared[0]])
+        reasons.append(reason or plain(pk))
     return reasons
 
 
@@ -159,7 +182,13 @@ def _popular_fallback(fan: Fan, k: int, owned: set[int]) -> list[Pick]:
     ranked = list(qs)
     found = products_available([pk for pk, _ in ranked])
     return [
-        Pick(product=found[pk], score=float(n), reason=POPULAR, ranker="popularity", regime="no_model")
+        Pick(
+            product=found[pk],
+            score=float(n),
+            reason=POPULAR if n else FOR_YOU,
+            ranker="popularity",
+            regime="no_model",
+        )
         for pk, n in ranked
         if pk in found
     ][:k]

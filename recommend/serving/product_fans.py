@@ -11,7 +11,8 @@ from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction
 from recommend.serving.loading import serving_model
 from recommend.serving.model import ServingModel, _combine
-from recommend.serving.reasons import ACTIVE_FAN, SIMILAR_BUYERS, Reason, match_reason
+from recommend.serving.reasons import ACTIVE_FAN, SHOP_FAN, SIMILAR_BUYERS, Reason, match_reason
+from recommend.serving.truth import fan_activity
 from shops.models import Product
 
 
@@ -30,9 +31,12 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     """
     k = max(1, min(int(k), 1000))
     model = serving_model()
-    exclude = set(
+    exclude_buyers = set(
         Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)
-    ) | set(Fan.objects.filter(shop_id=product.shop_id, promotions_opt_out=True).values_list("pk", flat=True))
+    )
+    exclude = exclude_buyers | set(
+        Fan.objects.filter(shop_id=product.shop_id, promotions_opt_out=True).values_list("pk", flat=True)
+    )
     if model is None:
         return _active_fans_fallback(product, k, exclude)
     parts, ranker_name = model.regime("cold_items")
@@ -88,6 +92,9 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     )
     fan_tags = fan_features([pk for _, pk in picked])
     names = tag_names({t for tags in fan_tags.values() for t in tags if t in product_feats})
+    # Each reason only when true for the pair (recommend.serving.truth).
+    has_buyers = bool(exclude_buyers)
+    active = fan_activity(pk for _, pk in picked)
     out = []
     for pos, pk in picked:
         if pk not in fans:
@@ -95,10 +102,12 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
         shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
         if shared:
             reason = match_reason(*names[shared[0]])
-        elif pos < n_known and "popularity" != ranker_name:
+        elif pos < n_known and "popularity" != ranker_name and has_buyers:
             reason = SIMILAR_BUYERS
-        else:
+        elif pk in active:
             reason = ACTIVE_FAN
+        else:
+            reason = SHOP_FAN
         out.append(FanPick(fan=fans[pk], score=float(all_scores[pos]), reason=reason, ranker=ranker_name))
     return out
 
@@ -117,4 +126,7 @@ def _active_fans_fallback(product: Product, k: int, exclude: set[int]) -> list[F
         .annotate(n=Count("interactions"))
         .order_by("-n", "-pledge_count", "pk")[:k]
     )
-    return [FanPick(fan=f, score=float(f.n), reason=ACTIVE_FAN, ranker="popularity") for f in fans]
+    return [
+        FanPick(fan=f, score=float(f.n), reason=ACTIVE_FAN if f.n else SHOP_FAN, ranker="popularity")
+        for f in fans
+    ]

@@ -23,6 +23,9 @@ POPULAR = Reason("本店热销", "popular in this shop")
 SIMILAR_FANS = Reason("和你相似的粉丝认购过", "fans like you pledged")
 ACTIVE_FAN = Reason("本店活跃粉丝", "an active fan of this shop")
 SIMILAR_BUYERS = Reason("和这件商品的买家相似", "similar to this product's buyers")
+# Always true: the fallback when no stronger claim holds for the pair (recommend.serving.truth).
+FOR_YOU = Reason("为你推荐", "picked for you")
+SHOP_FAN = Reason("本店粉丝", "a fan of this shop")
 
 
 def tag_reason(zh: str, en: str) -> Reason:

@@ -325,15 +325,6 @@
 
   // --- /bot/: settings, FAQ rules, canned replies -------------------------------------------------------------
 
-  function ruleItem(head, text, pill) {
-    var li = el("li");
-    var top = el("div", "rule-keys", head);
-    if (pill) top.appendChild(pill);
-    li.appendChild(top);
-    li.appendChild(el("div", "rule-text", text));
-    return li;
-  }
-
   function initBotSettings() {
     var form = $("bot-settings-form");
     if (form && form.querySelector("button[type=submit]")) {
@@ -354,36 +345,7 @@
           .catch(function (err) { status.textContent = ""; Fansi.toastError(err); });
       });
     }
-    var faqForm = $("faq-form");
-    if (faqForm) {
-      faqForm.addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        var list = $("faq-list");
-        var body = {
-          keywords: faqForm.elements.keywords.value.trim(), answer: faqForm.elements.answer.value.trim(),
-          is_active: true, position: list.children.length,
-        };
-        api("POST", withShop("/api/bot/faq/", CFG.shop), body).then(function (rule) {
-          list.appendChild(ruleItem(rule.keywords, rule.answer, el("span", "pill", gettext("Active"))));
-          $("faq-empty").hidden = true;
-          faqForm.reset();
-          toast(gettext("Added."));
-        }).catch(Fansi.toastError);
-      });
-    }
-    var cannedForm = $("canned-form");
-    if (cannedForm) {
-      cannedForm.addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        var body = { title: cannedForm.elements.title.value.trim(), text: cannedForm.elements.text.value.trim() };
-        api("POST", withShop("/api/bot/canned-replies/", CFG.shop), body).then(function (reply) {
-          $("canned-list").appendChild(ruleItem(reply.title, reply.text));
-          $("canned-empty").hidden = true;
-          cannedForm.reset();
-          toast(gettext("Added."));
-        }).catch(Fansi.toastError);
-      });
-    }
+    // FAQ answers and canned replies (add, edit, delete): bot_rules.js.
   }
 
   // --- start ---------------------------------------------------------------------------------------------------

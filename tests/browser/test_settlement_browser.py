@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import override
 
+from payments.models import Account
 from preorders.api import board_token
 from preorders.models import Campaign, CampaignStatus, FactoryOrder, LapseRule, Pledge, PledgeStatus
 from preorders.services import campaign_close, factory_order_transition, pledge_place
@@ -242,8 +244,8 @@ def test_settlement_links_and_csv_exports(transactional_db):
             )
             page.screenshot(path=str(ARTIFACTS / "campaign-owner-panels.png"), full_page=True)
             rows = downloaded_csv(page, "#settlement-csv-link")
-            assert rows[0][:3] == ["date", "kind", "reference"] and rows[-1][0] == "total"
-            assert "release" in [r[1] for r in rows]
+            assert rows[0][:3] == ["日期（店铺时间）", "类型", "kind_code"] and rows[-1][0] == "合计"
+            assert "release" in [r[2] for r in rows]
 
             page.click("#settlement-link")
             page.wait_for_url(f"**/campaigns/{campaign.pk}/settlement/")
@@ -254,7 +256,9 @@ def test_settlement_links_and_csv_exports(transactional_db):
             rows = downloaded_csv(page, "#settlement-csv")
             header = rows[0]
             total = dict(zip(header, rows[-1], strict=True))
-            assert total["factory_payable"] == "-1400.00" and total["fans_held"] == "0.00"
+            with override("zh-hans"):
+                labels = {code: str(label) for code, label in Account.choices}
+            assert total[labels["factory_payable"]] == "-1400.00" and total[labels["fans_held"]] == "0.00"
 
             # The owner nav leads to the shop's statement, and back to the campaign's.
             page.click(".staff-nav >> text=结算")
@@ -265,8 +269,8 @@ def test_settlement_links_and_csv_exports(transactional_db):
             page.screenshot(path=str(ARTIFACTS / "shop-settlement.png"), full_page=True)
             rows = downloaded_csv(page, "#shop-settlement-csv")
             by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
-            assert by_id[str(campaign.pk)]["payable_to_shop"] == "2180.00"
-            assert by_id["total"]["forfeited"] == "150.00"
+            assert by_id[str(campaign.pk)]["应付店铺"] == "2180.00"
+            assert by_id["合计"]["没收的定金"] == "150.00"
             page.click(f'[data-campaign="{campaign.pk}"] [data-settlement-link]')
             page.wait_for_url(f"**/campaigns/{campaign.pk}/settlement/")
 
@@ -276,7 +280,7 @@ def test_settlement_links_and_csv_exports(transactional_db):
             expect(board.locator("#factory-statement-table")).to_contain_text("1400.00")
             board.screenshot(path=str(ARTIFACTS / "factory-board-statement.png"), full_page=True)
             rows = downloaded_csv(board, "#factory-statement-csv")
-            assert rows[1][0] == f"FO-{order.pk}" and rows[1][6] == "7" and rows[1][7] == "1400.00"
+            assert rows[1][0] == f"FO-{order.pk}" and rows[1][7] == "7" and rows[1][8] == "1400.00"
             text = "\n".join(",".join(r) for r in rows) + board.content()
             for name in ("小红", "小明", "小刚"):
                 assert name not in text

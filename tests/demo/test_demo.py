@@ -201,3 +201,30 @@ def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
     reached = Conversation.objects.filter(fan__promo_deliveries__broadcast=broadcast)
     assert not reached.filter(activity_at__gte=broadcast.created_at).exists()
     assert Conversation.objects.filter(shop__slug="shop1", awaiting_reply=True).exists()
+
+
+def test_demo_spend_is_what_each_fan_paid(demo_output):
+    """消费 is true in the demo: fans who paid deposits show them, and every spend matches the ledger."""
+    from payments.ledger import pledges_cash
+    from payments.models import LedgerLeg, TransactionKind
+    from preorders.models import Pledge
+
+    fans = Fan.objects.filter(shop__slug=Shop.objects.order_by("pk").first().slug)
+    payers = set(Pledge.objects.filter(fan__in=fans).values_list("fan_id", flat=True))
+    assert len(payers) >= 10
+    spent = dict(Fan.objects.filter(pk__in=payers).values_list("pk", "total_spend"))
+    assert sum(1 for v in spent.values() if v > 0) >= 0.9 * len(payers)
+    cash = pledges_cash(Pledge.objects.filter(fan__in=fans).values_list("pk", flat=True))
+    compensation = LedgerLeg.objects.filter(
+        transaction__kind=TransactionKind.COMPENSATION, account="provider", transaction__shop_id__isnull=False
+    )
+    by_fan: dict[int, object] = {}
+    for pk, fan_id in Pledge.objects.filter(fan__in=fans).values_list("pk", "fan_id"):
+        by_fan[fan_id] = by_fan.get(fan_id, 0) + cash.get(pk, 0)
+    for leg in compensation.select_related("transaction"):
+        fan_id = Pledge.objects.filter(pk=leg.transaction.pledge_id).values_list("fan_id", flat=True).first()
+        if fan_id in by_fan:
+            by_fan[fan_id] += leg.amount
+    assert all(spent[f] == by_fan[f] for f in payers), [
+        (f, spent[f], by_fan[f]) for f in payers if spent[f] != by_fan[f]
+    ][:5]

@@ -55,8 +55,10 @@ def test_close_success_prices_every_pledge_and_tells_everyone(
         assert pledge.status == "confirmed" and pledge.final_unit_price == Decimal("350.00")
         # 4 x 350 = 1400; the deposit was 10% of the price at placement
         assert pledge.balance_due == Decimal("1400.00") - pledge.deposit_amount
+    # 消费 is what was paid: the deposit, not the 1400.00 balance still due.
+    deposits = dict(Pledge.objects.filter(campaign=campaign).values_list("fan_id", "deposit_amount"))
     assert all(
-        f.total_spend == Decimal("1400.00") and f.pledge_count == 1
+        f.total_spend == deposits[f.pk] and f.pledge_count == 1
         for f in Fan.objects.filter(pk__in=[f.pk for f in fans])
     )
     closed = [(g, f) for g, f in sent if f["type"] == "campaign.closed"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -434,16 +435,29 @@ def test_campaign_csv_lists_every_transaction_with_totals(worked, api_for, shop,
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     header, body, total = rows[0], rows[1:-1], rows[-1]
-    assert header[:6] == ["date", "kind", "reference", "pledge", "amount", "currency"]
-    assert header[6:-1] == list(Account.values)
+    # Labels in the UI language, the kind's code in a column of its own, accounts named in words.
+    assert header[:7] == ["日期（店铺时间）", "类型", "kind_code", "参考号", "认购", "金额", "币种"]
+    with override("zh-hans"):
+        account_of = {str(label): code for code, label in Account.choices}
+    header = header[:7] + [account_of.get(h, h) for h in header[7:]]
+    assert header[7:-1] == list(Account.values)
     assert len(body) == LedgerTransaction.objects.filter(campaign_id=campaign.pk).count()
+    assert {r[1] for r in body if r[2] == "deposit"} == {"定金"}
+    # Shop time (Asia/Shanghai): the first posting's wall-clock time in the shop, not UTC.
+    first = LedgerTransaction.objects.filter(campaign_id=campaign.pk).order_by("created_at", "pk").first()
+    assert body[0][0] == timezone.localtime(first.created_at, ZoneInfo("Asia/Shanghai")).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    body = [r[:1] + r[2:] for r in body]  # from here on, columns by code as before
+    header = header[:1] + ["kind"] + header[3:]
     kinds = [r[1] for r in body]
     assert kinds.count("deposit") == 5 and kinds.count("balance") == 3 and kinds.count("forfeit") == 1
     assert kinds.count("refund") == 1 and kinds.count("price_protection") == 3 and kinds.count("release") == 1
     column = {name: i for i, name in enumerate(header)}
     for r in body:  # every transaction's legs sum to zero
         assert sum(D(r[column[a]]) for a in Account.values) == 0
-    assert total[0] == "total"
+    total = total[:1] + total[2:]
+    assert total[0] == "合计"
     assert total[column["provider"]] == "4202.25" and total[column["fans_held"]] == "0.00"
     assert total[column["factory_payable"]] == "-1111.05" and total[column["shop_payable"]] == "-3010.15"
     release = next(r for r in body if r[1] == "release")
@@ -469,9 +483,11 @@ def test_shop_statement_page_and_csv(worked, api_for, shop, jacket, page_as):
     )
     header = rows[0]
     by_campaign = {r[0]: dict(zip(header, r, strict=True)) for r in rows[1:]}
-    assert by_campaign[str(worked["campaign"].pk)]["collected"] == "4247.28"
-    assert by_campaign[str(quiet.pk)]["collected"] == "0.00"
-    assert by_campaign["total"]["held"] == "4052.25" and by_campaign["total"]["balanced"] == "True"
+    worked_row = by_campaign[str(worked["campaign"].pk)]
+    assert worked_row["已收款"] == "4247.28" and worked_row["status_code"] == worked["campaign"].status
+    assert worked_row["状态"] != worked_row["status_code"] and worked_row["kind_code"] == "group"
+    assert by_campaign[str(quiet.pk)]["已收款"] == "0.00"
+    assert by_campaign["合计"]["代管中"] == "4052.25" and by_campaign["合计"]["账目平衡"] == "是"
 
 
 def test_factory_board_statement_and_csv_show_no_fan(worked, api_for, admin_user, client, jacket, shop):
@@ -511,9 +527,9 @@ def test_factory_board_statement_and_csv_show_no_fan(worked, api_for, admin_user
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:3] == ["order", "window_start", "order_status"]
-    assert rows[1][0] == f"FO-{worked['order'].pk}" and rows[1][7:10] == ["1111.05", "90.05", "1021.00"]
-    assert rows[-1][0] == "total"
+    assert rows[0][:4] == ["工厂订单", "窗口开始", "订单状态", "order_status_code"]
+    assert rows[1][0] == f"FO-{worked['order'].pk}" and rows[1][8:11] == ["1111.05", "90.05", "1021.00"]
+    assert rows[-1][0] == "合计"
     for fan in worked["fans"].values():  # aggregates only: no fan's name or login anywhere
         for text_shown in (text, page, str(body)):
             assert fan.display_name not in text_shown and fan.user.username not in text_shown

@@ -20,6 +20,7 @@ from fans.chat.models import Fan
 from fans.crm.csvio import cell_unsafe, decode_csv
 from fans.crm.models import ImportJob, Tag, TagSource
 from fans.crm.services.common import BATCH, _assign_batch, audit, fans_by_ids
+from fans.crm.services.export import header_codes
 from fans.crm.services.tagging import (
     fan_tag_ids_refresh,
     fan_tags_bulk_add,
@@ -51,10 +52,18 @@ class _ParsedImport:
             self.errors.append({"row": row, "reason": reason})
 
 
+def _tag_key(text: str) -> str:
+    """A tag as written in a file, a code or a label: ASCII in any case, Chinese as is."""
+    text = text.strip()
+    return text.lower() if text.isascii() else text
+
+
 def _import_parse(shop: Shop, text: str) -> _ParsedImport:
     out = _ParsedImport()
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    # Columns by code ("tags") or by the label an export wrote in either UI language ("标签代码", "Tags").
+    names = header_codes()
+    header = [names.get(h.strip().lower(), h.strip().lower()) for h in (reader.fieldnames or [])]
     if not header:
         raise Invalid(_("The file is empty."), code="empty_file")
     reader.fieldnames = header
@@ -75,16 +84,21 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
         "total_spend",
         "pledge_count",
         "last_message_at",
+        "tag_labels",
     }
     unknown_cols = [h for h in header if h not in known]
     if unknown_cols:
         out.warnings.append(_("Ignored columns: %(c)s") % {"c": ", ".join(unknown_cols)})
 
-    vocab = {
-        f"{t.group.code}:{t.code}": t
-        for t in Tag.objects.select_related("group").filter(group__shop__isnull=True)
+    shop_tags = list(
+        Tag.objects.select_related("group").filter(group__shop__isnull=True)
         | Tag.objects.select_related("group").filter(group__shop=shop)
-    }
+    )
+    vocab = {_tag_key(f"{t.group.code}:{t.code}"): t for t in shop_tags}
+    # The labels the UI shows, in either language: "肤质:油皮", "Skin type:Oily" (codes win on a clash).
+    for t in shop_tags:
+        for label in (f"{t.group.name_zh}:{t.name_zh}", f"{t.group.name_en}:{t.name_en}"):
+            vocab.setdefault(_tag_key(label), t)
     staff = dict(
         ShopMember.objects.filter(shop=shop, is_active=True).values_list("user__username", "user_id")
     )
@@ -132,12 +146,13 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
         if fan_id in seen:
             out.error(line, _("Duplicate row: the same fan as row %(n)d.") % {"n": seen[fan_id]})
             continue
-        tag_strings = split_tag_list(cell_unsafe((row.get("tags") or "").strip()))
-        unknown = [s for s in tag_strings if s not in vocab]
+        cell = (row.get("tags") or "").strip() or (row.get("tag_labels") or "").strip()
+        tag_strings = split_tag_list(cell_unsafe(cell).replace("：", ":"))
+        unknown = [s for s in tag_strings if _tag_key(s) not in vocab]
         if unknown:
             out.error(line, _("Unknown tags: %(t)s") % {"t": ", ".join(unknown)})
             continue
-        tags = [vocab[s] for s in dict.fromkeys(tag_strings)]
+        tags = list({vocab[_tag_key(s)].pk: vocab[_tag_key(s)] for s in tag_strings}.values())
         try:
             check_single_choice(tags)
         except Invalid as exc:

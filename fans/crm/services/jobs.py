@@ -1,21 +1,17 @@
 """Bulk jobs over a selection of fans (tag, untag, assign, export), with progress, cancel and recovery."""
 
-import csv
 import logging
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
-from django.core.files import File
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from core.db import is_postgresql
 from core.errors import Conflict, Invalid
 from core.jobs import (
     JobStatus,
@@ -33,37 +29,23 @@ from fans.crm.services.common import (
     BATCH,
     _assign_batch,
     audit,
-    fans_by_ids,
     selection_clean,
     selection_count,
     selection_queryset,
-    tag_strings_by_id,
 )
+from fans.crm.services.export import EXPORT_HEADER, ExportWriter, fan_export_rows  # noqa: F401 - re-exported
 from fans.crm.services.imports import IMPORT_TASK, import_swept
 from fans.crm.services.tagging import (
     fan_tags_bulk_add,
     fan_tags_bulk_remove,
 )
 from fans.crm.vocabulary import check_single_choice, split_tag_list, tags_resolve
-from shops.models import Shop, ShopMember
+from shops.models import ShopMember
 from shops.roles import BulkChange, require_act_on_work_of, require_bulk_change
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "fans.tasks.bulk_job_run_task"
-
-EXPORT_HEADER = [
-    "fan_id",
-    "username",
-    "display_name",
-    "joined_at",
-    "assigned_to",
-    "total_spend",
-    "pledge_count",
-    "last_message_at",
-    "notes",
-    "tags",
-]
 
 
 def bulk_job_create(
@@ -83,6 +65,9 @@ def bulk_job_create(
         raise Invalid(_("Unknown action; use one of %(a)s.") % {"a": ", ".join(actions)})
     require_bulk_change(member, BulkChange(action))
     params: dict[str, Any] = {}
+    if action == BulkJob.EXPORT:
+        # The file is written later by a worker: its column labels follow the language of the request.
+        params["language"] = get_language() or settings.LANGUAGE_CODE
     if action in (BulkJob.ADD_TAGS, BulkJob.REMOVE_TAGS):
         resolved = tags_resolve(member.shop, split_tag_list(tags))
         if not resolved:
@@ -142,7 +127,7 @@ def bulk_job_run(*, job_id: int) -> None:
     job = BulkJob.objects.select_related("shop", "created_by").get(pk=job_id)
     tags = tags_resolve(job.shop, job.params.get("tags", [])) if job.params.get("tags") else []
     source = TagSource.OWNER if job.shop.owner_id == job.created_by_id else TagSource.STAFF
-    export: _ExportWriter | None = None
+    export: ExportWriter | None = None
     cancelled = False
     try:
         # An export starts over: its file was the lost worker's. So does a job with progress but no cursor
@@ -163,7 +148,7 @@ def bulk_job_run(*, job_id: int) -> None:
             total=job.processed + len(ids),
         )
         if job.action == BulkJob.EXPORT:
-            export = _ExportWriter(job)
+            export = ExportWriter(job)
         for start in range(0, len(ids), BATCH):
             if job_cancel_requested(BulkJob, job.pk):
                 cancelled = True
@@ -245,103 +230,3 @@ def jobs_sweep() -> dict[str, int]:
     done.update(core_jobs_sweep(BulkJob, RUN_TASK, on_finished=_bulk_job_swept))
     done.update(core_jobs_sweep(ImportJob, IMPORT_TASK, on_finished=import_swept))
     return dict(done)
-
-
-def fan_export_rows(
-    shop: Shop, fan_ids: list[int], tag_names: dict[int, str] | None = None
-) -> Iterator[list[object]]:
-    """Export rows for a batch of fans, in id order, in one query (tags come from Fan.tag_ids)."""
-    names = tag_names if tag_names is not None else tag_strings_by_id(shop)
-    fans = (
-        fans_by_ids(shop, fan_ids)
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "user__username",
-            "display_name",
-            "joined_at",
-            "assigned_to__username",
-            "total_spend",
-            "pledge_count",
-            "conversation__last_message_at",
-            "notes",
-            "tag_ids",
-        )
-    )
-    for pk, username, name, joined, assigned, spend, pledges, last_msg, notes, tag_ids in fans:
-        yield [
-            pk,
-            username,
-            name,
-            joined.isoformat(),
-            assigned or "",
-            spend,
-            pledges,
-            last_msg.isoformat() if last_msg else "",
-            notes,
-            ";".join(names[t] for t in tag_ids if t in names),
-        ]
-
-
-class _ExportWriter:
-    """Streams export rows to a temporary file, then stores it on the job."""
-
-    def __init__(self, job: BulkJob) -> None:
-        self.job = job
-        self.tag_names = tag_strings_by_id(job.shop)
-        fd, self.path = tempfile.mkstemp(suffix=".csv")
-        self.stream = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
-        self.writer = csv.writer(self.stream)
-        self.writer.writerow(EXPORT_HEADER)
-
-    def write(self, fan_ids: list[int]) -> int:
-        from fans.crm.csvio import cell_safe
-
-        if is_postgresql(connection):
-            return self._copy(fan_ids)
-        n = 0
-        for row in fan_export_rows(self.job.shop, fan_ids, self.tag_names):
-            self.writer.writerow([cell_safe(v) for v in row])
-            n += 1
-        return n
-
-    def _copy(self, fan_ids: list[int]) -> int:
-        """PostgreSQL writes the CSV itself (COPY), several times faster than row objects; same columns and
-        the same formula neutralising as fans.csvio.cell_safe."""
-
-        def safe(expr: str) -> str:
-            return f"CASE WHEN ({expr}) ~ '^[=+@\t\r-]' THEN '''' || ({expr}) ELSE ({expr}) END"
-
-        tags = (
-            "COALESCE((SELECT string_agg(g.code || ':' || t.code, ';' ORDER BY t.id) "
-            "FROM jsonb_array_elements_text(f.tag_ids) AS x(id) JOIN fans_tag t ON t.id = x.id::bigint "
-            "JOIN fans_taggroup g ON g.id = t.group_id), '')"
-        )
-        sql = (
-            f"COPY (SELECT f.id, {safe('u.username')}, {safe('f.display_name')}, to_json(f.joined_at) #>> '{{}}', "
-            f"COALESCE({safe('a.username')}, ''), f.total_spend, f.pledge_count, "
-            f"COALESCE(to_json(c.last_message_at) #>> '{{}}', ''), {safe('f.notes')}, {safe(tags)} "
-            "FROM fans_fan f JOIN auth_user u ON u.id = f.user_id LEFT JOIN auth_user a ON a.id = f.assigned_to_id "
-            "LEFT JOIN fans_conversation c ON c.fan_id = f.id "
-            f"WHERE f.shop_id = {int(self.job.shop_id)} AND f.id = ANY(%s) ORDER BY f.id) TO STDOUT WITH (FORMAT csv)"
-        )
-        self.stream.flush()
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(sql, [fan_ids]) as copy:
-                data = b"".join(bytes(chunk) for chunk in copy).decode("utf-8")
-            rows = cursor.cursor.rowcount
-        self.stream.write(data)
-        return rows
-
-    def save(self) -> None:
-        self.stream.close()
-        with open(self.path, "rb") as fh:
-            self.job.file.save(f"fans-{self.job.shop_id}-{self.job.pk}.csv", File(fh), save=False)
-        BulkJob.objects.filter(pk=self.job.pk).update(file=self.job.file.name)
-        os.unlink(self.path)
-
-    def discard(self) -> None:
-        if not self.stream.closed:
-            self.stream.close()
-        if os.path.exists(self.path):
-            os.unlink(self.path)

@@ -231,9 +231,10 @@ def test_bulk_export_neutralises_formulas(api_for, owner, tagged):
     content = b"".join(client.get(job["download_url"]).streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(content)))
     assert len(rows) == 6
-    row = next(r for r in rows if r["fan_id"] == str(tagged[0].pk))
-    assert row["notes"] == '\'=HYPERLINK("http://evil")'
-    assert set(row["tags"].split(";")) == {"skin_type:oily", "preference:value"}
+    # Labels in the UI language (zh-hans by default); codes in a column of their own.
+    row = next(r for r in rows if r["粉丝编号"] == str(tagged[0].pk))
+    assert row["私密备注"] == '\'=HYPERLINK("http://evil")'
+    assert set(row["标签代码"].split(";")) == {"skin_type:oily", "preference:value"}
 
 
 def test_bulk_job_validation(api_for, owner, tagged, other_shop):

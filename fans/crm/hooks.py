@@ -1,0 +1,24 @@
+"""Extension points of the CRM that higher apps fill (STYLE.md layering).
+
+`fan_pledges`: the fan profile lists the fan's pledges in this shop, which preorders owns. A provider is
+`provider(fan) -> list[dict]`, each dict with id, campaign_id, campaign_title, campaign_url, kind,
+variant, quantity, status, status_label, paid (the net cash paid, a string) and currency.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from core.hooks import Registry
+
+PledgeLister = Callable[[Any], list[dict[str, Any]]]
+
+fan_pledges: Registry[PledgeLister] = Registry(
+    "fans.crm.fan_pledges", required=("pledges",), offered_by="preorders"
+)
+
+
+def fan_pledge_list(fan: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for provider in fan_pledges.providers():
+        rows += provider(fan)
+    return rows
