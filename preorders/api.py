@@ -51,6 +51,7 @@ class CampaignOut(serializers.ModelSerializer):
     deadline = ShopTimeField()
     launched_at = ShopTimeField(allow_null=True)
     closed_at = ShopTimeField(allow_null=True)
+    cancelled_at = ShopTimeField(allow_null=True)
     balance_deadline = ShopTimeField(allow_null=True)
     ship_by = ShopTimeField(allow_null=True)
     current_unit_price = serializers.SerializerMethodField()
@@ -87,6 +88,7 @@ class CampaignOut(serializers.ModelSerializer):
             "moq_decision",
             "launched_at",
             "closed_at",
+            "cancelled_at",
         ]
 
     def get_current_unit_price(self, obj: Campaign) -> str:

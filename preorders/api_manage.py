@@ -18,7 +18,6 @@ class CampaignManageOut(CampaignOut):
     original_deadline = ShopTimeField(allow_null=True)
     closed_early_at = ShopTimeField(allow_null=True)
     extended_at = ShopTimeField(allow_null=True)
-    cancelled_at = ShopTimeField(allow_null=True)
 
     class Meta(CampaignOut.Meta):
         model = Campaign
@@ -27,7 +26,6 @@ class CampaignManageOut(CampaignOut):
             "original_deadline",
             "closed_early_at",
             "extended_at",
-            "cancelled_at",
             "cancel_reason",
         ]
 

@@ -34,6 +34,7 @@ from preorders.selectors import (
     factory_order_list,
     factory_order_totals,
 )
+from preorders.services.campaign_manage import EXTEND_MAX, shop_zone
 from preorders.services.campaigns import SHIP_BY_SLACK
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember
@@ -184,6 +185,7 @@ def _campaign_config(campaign: Campaign) -> dict[str, Any]:
         "deposit_percent": str(campaign.deposit_percent),
         "per_fan_limit": campaign.per_fan_limit,
         "deadline": campaign.deadline.isoformat(),
+        "cancelled_at": campaign.cancelled_at.isoformat() if campaign.cancelled_at else None,
         "tiers": _tier_rows(campaign),
         "api": reverse("api-campaign", args=[campaign.pk]),
     }
@@ -301,9 +303,32 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
                 "page": "detail",
                 "launch_api": reverse("api-campaign-launch", args=[campaign.pk]),
                 "moq_api": reverse("api-campaign-moq-decision", args=[campaign.pk]),
+                **_manage_config(campaign),
             },
+            **_extend_bounds(campaign),
         },
     )
+
+
+def _manage_config(campaign: Campaign) -> dict[str, Any]:
+    """The owner's controls (preorders/api_manage.py) for campaign_manage.js."""
+    return {
+        "close_api": reverse("api-campaign-close", args=[campaign.pk]),
+        "extend_api": reverse("api-campaign-extend", args=[campaign.pk]),
+        "cancel_api": reverse("api-campaign-cancel", args=[campaign.pk]),
+        "display_status": campaign.display_status,
+    }
+
+
+def _extend_bounds(campaign: Campaign) -> dict[str, str]:
+    """The date picker of an extension, in the shop's wall time: after the deadline, at most 14 days on."""
+    zone = shop_zone(campaign.shop)
+    deadline = campaign.deadline.astimezone(zone)
+    return {
+        "extend_min": (deadline + dt.timedelta(minutes=1)).strftime(LOCAL_INPUT),
+        "extend_max": (deadline + EXTEND_MAX).strftime(LOCAL_INPUT),
+        "extend_default": (deadline + dt.timedelta(days=7)).strftime(LOCAL_INPUT),
+    }
 
 
 @login_required

@@ -103,14 +103,23 @@ def campaign_close_now(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
     return Campaign.objects.select_related("shop").get(pk=campaign_id)
 
 
-def _deadline_parse(value: Any) -> dt.datetime:
+def shop_zone(shop: Any) -> dt.tzinfo:
+    """The shop's time zone (the server's if the shop names none that exists)."""
+    try:
+        return zoneinfo.ZoneInfo(shop.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        return timezone.get_current_timezone()
+
+
+def _deadline_parse(value: Any, zone: dt.tzinfo) -> dt.datetime:
+    """An ISO date and time; without an offset it is the shop's wall time (what its date picker shows)."""
     try:
         parsed = value if isinstance(value, dt.datetime) else parse_datetime(str(value or ""))
     except ValueError:
         parsed = None
     if parsed is None:
         raise Invalid(_("The new deadline must be a date and time."), code="deadline_invalid")
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    return timezone.make_aware(parsed, zone) if timezone.is_naive(parsed) else parsed
 
 
 def campaign_extend(*, user: AbstractBaseUser, campaign_id: int, deadline: Any) -> Campaign:
@@ -119,9 +128,11 @@ def campaign_extend(*, user: AbstractBaseUser, campaign_id: int, deadline: Any) 
     The balance deadline and ship-by date move by the same amount, so the fans' balance window and the
     promised delivery keep their length.
     """
-    new_deadline = _deadline_parse(deadline)
+    if not isinstance(deadline, (str, dt.datetime)):
+        raise Invalid(_("The new deadline must be a date and time."), code="deadline_invalid")
     with transaction.atomic(durable=True):
         campaign = _group_campaign(user, campaign_id)
+        new_deadline = _deadline_parse(deadline, shop_zone(campaign.shop))
         now = timezone.now()
         if campaign.status != CampaignStatus.LIVE:
             raise Conflict(_("This campaign is not running."), code="campaign_not_live")
@@ -209,11 +220,7 @@ def campaign_cancel(*, user: AbstractBaseUser, campaign_id: int, reason: Any = "
 
 
 def _shop_time(campaign: Campaign, when: dt.datetime) -> str:
-    try:
-        zone = zoneinfo.ZoneInfo(campaign.shop.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = timezone.get_current_timezone()
-    return when.astimezone(zone).strftime("%m-%d %H:%M")
+    return when.astimezone(shop_zone(campaign.shop)).strftime("%m-%d %H:%M")
 
 
 def campaign_extended_notify(*, campaign_id: int, batch: int = 200) -> int:
@@ -229,7 +236,10 @@ def campaign_extended_notify(*, campaign_id: int, batch: int = 200) -> int:
         .distinct()
         .order_by("fan_id")[: batch + 1]
     )
-    text = _("「%(title)s」的截止时间已延长至 %(deadline)s（店铺时间）。您的认购保持不变，无需任何操作。") % {
+    text = _(
+        "The deadline of “%(title)s” is extended to %(deadline)s (shop time). Your pledge stays as it is; "
+        "there is nothing to do."
+    ) % {
         "title": campaign.title,
         "deadline": _shop_time(campaign, campaign.deadline),
     }

@@ -118,7 +118,8 @@ def _notice_text(campaign: Campaign, pledge: Pledge | None) -> str:
         }
     if campaign.cancelled_at is not None:
         return _(
-            "「%(title)s」已由店铺取消，您支付的 %(amount)s %(cur)s 已全额原路退回，通常 1–3 个工作日到账。"
+            "“%(title)s” was cancelled by the shop. The %(amount)s %(cur)s you paid is refunded in full, "
+            "the way you paid; it usually arrives within 1–3 working days."
         ) % {
             "title": campaign.title,
             "amount": pledge.deposit_amount if pledge is not None else "-",

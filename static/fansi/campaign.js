@@ -8,7 +8,7 @@
   var POLL_MS = 5000;
   var CAMPAIGN_STATUS = {
     draft: gettext("Draft"), live: gettext("Live"), succeeded: gettext("Succeeded"), failed: gettext("Failed"),
-    ended: gettext("Ended"), active: gettext("Active"),
+    ended: gettext("Ended"), active: gettext("Active"), closing: gettext("Closing"), cancelled: gettext("Cancelled"),
   };
   var PLEDGE_STATUS = {
     pending: gettext("Paying deposit"), active: gettext("Active"), paused: gettext("Paused"),
@@ -63,9 +63,13 @@
       }
     }
     if (c.status) {
+      // As a person reads it: past its deadline a live group campaign is closing; an ended-early one cancelled.
+      var shown = c.cancelled_at ? "cancelled" : c.status;
+      var deadline = c.deadline || CFG.deadline;
+      if (shown === "live" && (c.kind || CFG.kind) === "group" && deadline && new Date(deadline) <= new Date()) shown = "closing";
       root.querySelectorAll("[data-status-badge]").forEach(function (el) {
-        el.className = "status-badge status-" + c.status;
-        if (CAMPAIGN_STATUS[c.status]) el.textContent = CAMPAIGN_STATUS[c.status];
+        el.className = "status-badge status-" + shown;
+        if (CAMPAIGN_STATUS[shown]) el.textContent = CAMPAIGN_STATUS[shown];
       });
     }
   }
@@ -76,7 +80,7 @@
     function tick() {
       var left = new Date(CFG.deadline).getTime() - Date.now();
       var text;
-      if (left <= 0) text = gettext("Ended");
+      if (left <= 0) text = gettext("Deadline passed");
       else {
         var mins = Math.floor(left / 60000);
         var d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
