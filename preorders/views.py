@@ -31,6 +31,7 @@ from preorders.poster import render_poster
 from preorders.selectors import (
     campaign_current_unit_price,
     campaign_tiers,
+    campaign_variants_offered,
     factory_order_list,
     factory_order_totals,
 )
@@ -259,6 +260,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "my_shops": _my_shops(request),
         "products": products[:200],
         "product": product,
+        "variants": list(product.variants.order_by("pk")) if product else [],
         "can_manage": is_managing(member),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
         "lead_days": lead_days,
@@ -323,12 +325,15 @@ def _manage_config(campaign: Campaign) -> dict[str, Any]:
 def _extend_bounds(campaign: Campaign) -> dict[str, str]:
     """The date picker of an extension, in the shop's wall time: after the deadline, at most 14 days on."""
     zone = shop_zone(campaign.shop)
-    deadline = campaign.deadline.astimezone(zone)
-    return {
-        "extend_min": (deadline + dt.timedelta(minutes=1)).strftime(LOCAL_INPUT),
-        "extend_max": (deadline + EXTEND_MAX).strftime(LOCAL_INPUT),
-        "extend_default": (deadline + dt.timedelta(days=7)).strftime(LOCAL_INPUT),
-    }
+    try:
+        deadline = campaign.deadline.astimezone(zone)
+        return {
+            "extend_min": (deadline + dt.timedelta(minutes=1)).strftime(LOCAL_INPUT),
+            "extend_max": (deadline + EXTEND_MAX).strftime(LOCAL_INPUT),
+            "extend_default": (deadline + dt.timedelta(days=7)).strftime(LOCAL_INPUT),
+        }
+    except OverflowError:  # a stored deadline at the end of time: no extension to offer
+        return {}
 
 
 @login_required
@@ -363,7 +368,7 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign, is_staff = access_campaign(request.user, campaign_id)
     except NotFound:
         raise Http404 from None
-    variants = list(campaign.product.variants.filter(is_available=True).order_by("pk"))
+    variants = list(campaign_variants_offered(campaign).filter(is_available=True).order_by("pk"))
     mine = [
         p
         for p in selectors.pledge_list_for_user(user=request.user).filter(campaign=campaign)

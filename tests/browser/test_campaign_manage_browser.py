@@ -144,3 +144,56 @@ def test_owner_extends_then_cancels(transactional_db, size):
     assert campaign.extended_at is not None and campaign.cancelled_at is not None
     assert campaign.cancel_reason == "工厂停产"
     assert set(Pledge.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"refunded"}
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_campaign_form_shows_every_error_previews_the_ladder_and_offers_variants(transactional_db, size):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.servers import daphne_server
+
+    owner = UserFactory(username="owner")
+    shop = ShopFactory(name="暖冬小铺", slug="warm-shop", owner=owner)
+    product = ProductFactory(shop=shop, name="轻暖羽绒服", price=Decimal("500.00"))
+    black = VariantFactory(product=product, name="M 黑", price=Decimal("500.00"))
+    white = VariantFactory(product=product, name="M 白", price=Decimal("500.00"))
+    with daphne_server() as base, sync_playwright() as pw:
+        browser, page, errors = browser_page(pw, size)
+        try:
+            log_in(page, base, "owner")
+            page.goto(f"{base}/campaigns/new/?shop={shop.pk}&product={product.pk}")
+            page.fill("#f-title", "")
+            page.fill("#f-target", "0")
+            page.fill("#f-cap", "0")
+            page.fill("#f-deposit", "150")
+            # The ladder preview follows the typing; a tier dearer than the base is flagged at once.
+            page.click("#add-tier")
+            page.locator("#tier-rows tr").nth(0).locator("[name=min_quantity]").fill("10")
+            page.locator("#tier-rows tr").nth(0).locator("[name=unit_price]").fill("550")
+            expect(page.locator("#tier-preview li")).to_have_count(2)
+            expect(page.locator("#tier-preview li").nth(1)).to_contain_text("满 10 件")
+            expect(page.locator("#tier-preview-warning")).to_be_visible()
+            page.locator("#tier-rows tr").nth(0).locator("[name=unit_price]").fill("450")
+            expect(page.locator("#tier-preview li").nth(1)).to_contain_text("¥450")
+            expect(page.locator("#tier-preview-warning")).to_be_hidden()
+            page.click("#create-campaign")
+            # Every error at once, each under its own field, in Chinese, never a raw field name.
+            for field in ("title", "target_quantity", "cap", "deposit_percent"):
+                expect(page.locator(f'[data-field="{field}"] .field-errors')).to_be_visible()
+            expect(page.locator('[data-field="target_quantity"] .field-errors')).to_contain_text("目标数量")
+            assert "target_quantity" not in page.locator("#campaign-form").inner_text()
+            no_horizontal_scroll(page)
+            page.screenshot(path=str(ARTIFACTS / f"campaign-form-errors-{size}.png"), full_page=True)
+            page.fill("#f-title", "冬季羽绒服团购")
+            page.fill("#f-target", "10")
+            page.fill("#f-cap", "30")
+            page.fill("#f-deposit", "20")
+            page.uncheck(f'[name="variant"][value="{white.pk}"]')
+            page.click("#create-campaign")
+            page.wait_for_url("**/campaigns/*/")
+            assert errors == []
+        finally:
+            browser.close()
+    campaign = Campaign.objects.get()
+    assert campaign.title == "冬季羽绒服团购" and campaign.target_quantity == 10
+    assert list(campaign.variants.values_list("pk", flat=True)) == [black.pk]
