@@ -244,3 +244,43 @@ def test_subscription_is_not_managed_here(api_for, owner, product):
     )
     r = api_for(owner).post(f"/api/campaigns/{sub.pk}/cancel/")
     assert r.status_code == 409 and r.json()["code"] == "not_group"
+
+
+# --- the owner's page -----------------------------------------------------------------------------------
+
+
+def badge(client, campaign) -> str:
+    import re
+
+    html = client.get(f"/campaigns/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    return re.search(r'class="status-badge status-(\w+)" data-status-badge>([^<]*)<', html).groups()
+
+
+def test_page_offers_the_controls_only_while_live(client, owner, campaign):
+    client.force_login(owner)
+    html = client.get(f"/campaigns/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'id="close-now"' in html and "提前成团" in html and 'id="extend-open"' in html
+    assert 'id="cancel-open"' in html and "取消活动" in html
+    assert 'id="close-now" disabled' in html  # 0 of 10: not yet
+    assert badge(client, campaign) == ("live", "进行中")
+
+
+def test_page_reads_closing_past_the_deadline_not_live(client, owner, campaign):
+    client.force_login(owner)
+    expire(campaign)
+    status, text = badge(client, campaign)
+    assert (status, text) == ("closing", "正在结算")
+    html = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="campaign-controls"' not in html
+
+
+def test_page_reads_cancelled_after_a_cancel(api_for, client, owner, campaign):
+    assert api_for(owner).post(f"/api/campaigns/{campaign.pk}/cancel/").status_code == 200
+    client.force_login(owner)
+    assert badge(client, campaign) == ("cancelled", "已取消")
+
+
+def test_assistant_sees_no_controls(client, staff, campaign):
+    client.force_login(staff)
+    html = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="campaign-controls"' not in html
