@@ -89,14 +89,16 @@ class Campaign(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)  # every pledge settled and everyone told
     # Owner management (preorders.services.campaign_manage): closing early or cancelling moves `deadline` to
     # that moment and keeps the announced one here; an extension (once) moves it later.
-    original_deadline = models.DateTimeField(null=True, blank=True)
-    closed_early_at = models.DateTimeField(null=True, blank=True)
-    extended_at = models.DateTimeField(null=True, blank=True)
+    original_deadline = models.DateTimeField(_("announced deadline"), null=True, blank=True)
+    closed_early_at = models.DateTimeField(_("closed early at"), null=True, blank=True)
+    extended_at = models.DateTimeField(_("extended at"), null=True, blank=True)
     # A cancelled campaign is a failed one (every deposit refunded) that the owner ended before its deadline.
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=200, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
     # The product variants on offer; none chosen means all of them.
-    variants = models.ManyToManyField(Variant, blank=True, related_name="+")
+    variants = models.ManyToManyField(
+        Variant, verbose_name=_("variants on offer"), blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("campaign")
