@@ -35,14 +35,12 @@ from preorders.selectors import (
     factory_order_list,
     factory_order_totals,
 )
-from preorders.services.campaign_manage import EXTEND_MAX, shop_zone
 from preorders.services.campaigns import SHIP_BY_SLACK
+from preorders.views_manage import LOCAL_INPUT, extend_bounds, manage_config
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember
 from shops.roles import is_managing
 
-# The value a datetime-local input holds: local wall time to the minute.
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 # The form proposes the balance deadline this long after the deadline.
 BALANCE_DEFAULT = dt.timedelta(days=3)
 
@@ -305,35 +303,11 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
                 "page": "detail",
                 "launch_api": reverse("api-campaign-launch", args=[campaign.pk]),
                 "moq_api": reverse("api-campaign-moq-decision", args=[campaign.pk]),
-                **_manage_config(campaign),
+                **manage_config(campaign),
             },
-            **_extend_bounds(campaign),
+            **extend_bounds(campaign),
         },
     )
-
-
-def _manage_config(campaign: Campaign) -> dict[str, Any]:
-    """The owner's controls (preorders/api_manage.py) for campaign_manage.js."""
-    return {
-        "close_api": reverse("api-campaign-close", args=[campaign.pk]),
-        "extend_api": reverse("api-campaign-extend", args=[campaign.pk]),
-        "cancel_api": reverse("api-campaign-cancel", args=[campaign.pk]),
-        "display_status": campaign.display_status,
-    }
-
-
-def _extend_bounds(campaign: Campaign) -> dict[str, str]:
-    """The date picker of an extension, in the shop's wall time: after the deadline, at most 14 days on."""
-    zone = shop_zone(campaign.shop)
-    try:
-        deadline = campaign.deadline.astimezone(zone)
-        return {
-            "extend_min": (deadline + dt.timedelta(minutes=1)).strftime(LOCAL_INPUT),
-            "extend_max": (deadline + EXTEND_MAX).strftime(LOCAL_INPUT),
-            "extend_default": (deadline + dt.timedelta(days=7)).strftime(LOCAL_INPUT),
-        }
-    except OverflowError:  # a stored deadline at the end of time: no extension to offer
-        return {}
 
 
 @login_required
