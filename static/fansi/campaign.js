@@ -109,6 +109,8 @@
       });
     }
     setInterval(poll, POLL_MS);
+    // One campaign's page reads the numbers at once too: a pledge between render and socket is not missed.
+    if (campaigns.length === 1) poll();
     document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
     if (CFG.page === "fan" || !("WebSocket" in window)) return;
     var delay = 1000;

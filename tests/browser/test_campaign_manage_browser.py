@@ -107,6 +107,13 @@ def test_owner_extends_then_cancels(transactional_db, size):
             # Below the target: closing early is not offered yet.
             expect(page.locator("#close-now")).to_be_disabled()
             expect(page.locator("#close-now-hint")).to_be_visible()
+            # Two more fans join elsewhere: the live progress enables closing early, without a reload.
+            variant = campaign.product.variants.get()
+            for f in [FanFactory(shop=campaign.shop) for _ in range(2)]:
+                pledge_place(user=f.user, campaign_id=campaign.pk, variant_id=variant.pk, quantity=1)
+            expect(page.locator("[data-committed-text]")).to_contain_text("4")
+            expect(page.locator("#close-now")).to_be_enabled()
+            expect(page.locator("#close-now-hint")).to_be_hidden()
             page.click("#extend-open")
             picker = page.locator("#extend-deadline")
             expect(picker).to_be_visible()
