@@ -284,3 +284,13 @@ def test_assistant_sees_no_controls(client, staff, campaign):
     client.force_login(staff)
     html = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert 'id="campaign-controls"' not in html
+
+
+def test_fan_page_says_a_cancelled_campaign_is_refunded(api_for, client, owner, campaign, product, fans):
+    pledge(campaign, product[1], fans[0], 1)
+    assert api_for(owner).post(f"/api/campaigns/{campaign.pk}/cancel/").status_code == 200
+    client.force_login(fans[0].user)
+    html = client.get(f"/campaigns/{campaign.pk}/join/", follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = html.content.decode()
+    assert 'id="campaign-cancelled"' in text and "全额" in text
+    assert 'id="pledge-form"' not in text
