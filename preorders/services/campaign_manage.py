@@ -13,6 +13,7 @@ paid and the MOQ decision (cancel with full refunds) is the way out.
 """
 
 import datetime as dt
+import time
 import zoneinfo
 from typing import Any
 
@@ -42,6 +43,8 @@ from preorders.services.closing import campaign_close
 
 # How far one extension may push the deadline.
 EXTEND_MAX = dt.timedelta(days=14)
+# How long closing early or cancelling waits for deposits in flight (a provider answers in well under this).
+PENDING_WAIT_S = 3.0
 NOTICE_EXTENDED = "extended"
 
 
@@ -65,6 +68,23 @@ def _held_quantity(campaign: Campaign) -> int:
         n=Sum("quantity")
     )
     return campaign.committed_quantity - (pending["n"] or 0)
+
+
+def _close_settled(campaign_id: int, *, timeout_s: float = PENDING_WAIT_S) -> None:
+    """Run the close once deposits already in flight have landed, so it settles them now.
+
+    A pledge whose statement was queued on the campaign row while we moved the deadline may still reserve
+    just after (its guard compares the time it was sent), so the close is retried until it finishes or the
+    wait runs out; then the beat's next campaigns_close_due finishes it."""
+    give_up = time.monotonic() + timeout_s
+    while True:
+        pending = Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.PENDING)
+        while pending.exists() and time.monotonic() < give_up:
+            time.sleep(0.05)
+        campaign_close(campaign_id=campaign_id)
+        closed = Campaign.objects.filter(pk=campaign_id, closed_at__isnull=False).exists()
+        if closed or time.monotonic() >= give_up:
+            return
 
 
 def campaign_close_now(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
@@ -99,7 +119,7 @@ def campaign_close_now(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
                     count=held,
                     campaign=campaign.pk,
                 )
-    campaign_close(campaign_id=campaign_id)
+    _close_settled(campaign_id)
     return Campaign.objects.select_related("shop").get(pk=campaign_id)
 
 
@@ -215,7 +235,7 @@ def campaign_cancel(*, user: AbstractBaseUser, campaign_id: int, reason: Any = "
                 count=campaign.committed_quantity,
                 campaign=campaign.pk,
             )
-    campaign_close(campaign_id=campaign_id)
+    _close_settled(campaign_id)
     return Campaign.objects.select_related("shop").get(pk=campaign_id)
 
 
