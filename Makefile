@@ -23,8 +23,8 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo --base-url http://$(HOST):$(PORT)
 	$(BIN)/python manage.py collectstatic --noinput -v 0
-	@echo "Serving http://$(HOST):$(PORT) (HTTP + websockets). Ctrl-C to stop."
-	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	@echo "Serving http://$(HOST):$(PORT) (HTTP + websockets, timed jobs in-process). Ctrl-C to stop."
+	$(BIN)/python manage.py serve_demo --host $(HOST) --port $(PORT)
 
 serve: install
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application

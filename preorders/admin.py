@@ -127,6 +127,11 @@ class CampaignAdmin(admin.ModelAdmin):
         "lapsed_at",
         "moq_shortfall",
         "moq_decision",
+        "original_deadline",
+        "closed_early_at",
+        "extended_at",
+        "cancelled_at",
+        "cancel_reason",
     ]
     fieldsets = [
         (
@@ -170,6 +175,12 @@ class CampaignAdmin(admin.ModelAdmin):
                     "lapsed_at",
                     "moq_shortfall",
                     "moq_decision",
+                    # The owner's controls (preorders.services.campaign_manage).
+                    "original_deadline",
+                    "closed_early_at",
+                    "extended_at",
+                    "cancelled_at",
+                    "cancel_reason",
                 ]
             },
         ),

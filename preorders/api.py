@@ -51,6 +51,7 @@ class CampaignOut(serializers.ModelSerializer):
     deadline = ShopTimeField()
     launched_at = ShopTimeField(allow_null=True)
     closed_at = ShopTimeField(allow_null=True)
+    cancelled_at = ShopTimeField(allow_null=True)
     balance_deadline = ShopTimeField(allow_null=True)
     ship_by = ShopTimeField(allow_null=True)
     current_unit_price = serializers.SerializerMethodField()
@@ -91,6 +92,7 @@ class CampaignOut(serializers.ModelSerializer):
             "closed_at",
             "share_url",
             "join_url",
+            "cancelled_at",
         ]
 
     def get_share_url(self, obj: Campaign) -> str:
@@ -115,11 +117,12 @@ class CampaignIn(serializers.Serializer):
 
     kind = serializers.CharField(default="group")
     product = serializers.JSONField()
-    title = serializers.CharField(max_length=200)
-    target_quantity = serializers.JSONField()
+    # Blank or missing values reach the service, which reports every field's error at once.
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    target_quantity = serializers.JSONField(required=False, default=None)
     cap = serializers.JSONField(required=False, allow_null=True)
-    deadline = serializers.CharField()
-    deposit_percent = serializers.JSONField()
+    deadline = serializers.CharField(required=False, allow_blank=True, default="")
+    deposit_percent = serializers.JSONField(required=False, default=None)
     per_fan_limit = serializers.JSONField(required=False, allow_null=True)
     tiers = serializers.JSONField(required=False, allow_null=True)
     cadence = serializers.CharField(required=False, allow_blank=True, default="")
@@ -129,6 +132,7 @@ class CampaignIn(serializers.Serializer):
     lapse_rule = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     ship_by = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     late_compensation_percent = serializers.JSONField(required=False, allow_null=True)
+    variants = serializers.JSONField(required=False, allow_null=True)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -179,6 +183,7 @@ class CampaignListApi(APIView):
             lapse_rule=v.get("lapse_rule"),
             ship_by=v.get("ship_by"),
             late_compensation_percent=v.get("late_compensation_percent"),
+            variants=v.get("variants"),
         )
         return Response(
             CampaignOut(campaign, context={"request": request}).data, status=status.HTTP_201_CREATED

@@ -1,11 +1,25 @@
 from django.urls import path
 
-from preorders import api, api_box, api_fulfilment, api_pledges, api_public, api_settlement
+from preorders import api, api_box, api_fulfilment, api_manage, api_pledges, api_public, api_settlement
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
     path("campaigns/<int:campaign_id>/", api_public.CampaignDetailApi.as_view(), name="api-campaign"),
     path("campaigns/<int:campaign_id>/launch/", api.CampaignLaunchApi.as_view(), name="api-campaign-launch"),
+    # An owner's controls on a live campaign (preorders/api_manage.py).
+    path(
+        "campaigns/<int:campaign_id>/close/", api_manage.CampaignCloseApi.as_view(), name="api-campaign-close"
+    ),
+    path(
+        "campaigns/<int:campaign_id>/extend/",
+        api_manage.CampaignExtendApi.as_view(),
+        name="api-campaign-extend",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/cancel/",
+        api_manage.CampaignCancelApi.as_view(),
+        name="api-campaign-cancel",
+    ),
     path(
         "campaigns/<int:campaign_id>/pledges/", api.CampaignPledgesApi.as_view(), name="api-campaign-pledges"
     ),

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fans.chat.models import Fan
@@ -86,6 +87,18 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)  # outcome fixed (status succeeded/failed)
     closed_at = models.DateTimeField(null=True, blank=True)  # every pledge settled and everyone told
+    # Owner management (preorders.services.campaign_manage): closing early or cancelling moves `deadline` to
+    # that moment and keeps the announced one here; an extension (once) moves it later.
+    original_deadline = models.DateTimeField(_("announced deadline"), null=True, blank=True)
+    closed_early_at = models.DateTimeField(_("closed early at"), null=True, blank=True)
+    extended_at = models.DateTimeField(_("extended at"), null=True, blank=True)
+    # A cancelled campaign is a failed one (every deposit refunded) that the owner ended before its deadline.
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
+    # The product variants on offer; none chosen means all of them.
+    variants = models.ManyToManyField(
+        Variant, verbose_name=_("variants on offer"), blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("campaign")
@@ -145,6 +158,26 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def display_status(self) -> str:
+        """The status as a person reads it: a live group campaign past its deadline is closing (being
+        settled), and a failed one the owner ended is cancelled."""
+        if self.cancelled_at is not None:
+            return "cancelled"
+        if (
+            self.status == CampaignStatus.LIVE
+            and self.kind == CampaignKind.GROUP
+            and self.deadline <= timezone.now()
+        ):
+            return "closing"
+        return self.status
+
+    @property
+    def display_status_label(self) -> str:
+        extra = {"cancelled": _("Cancelled"), "closing": _("Closing")}
+        shown = self.display_status
+        return str(extra[shown]) if shown in extra else self.get_status_display()
 
 
 class Tier(models.Model):

@@ -16,7 +16,7 @@ from preorders.models import (
     Pledge,
     Tier,
 )
-from shops.models import Factory, FactoryProduct, ShopMember
+from shops.models import Factory, FactoryProduct, ShopMember, Variant
 
 
 def unit_price_at(*, base: Decimal, tiers: list[Tier] | list[dict[str, Any]], quantity: int) -> Decimal:
@@ -158,3 +158,9 @@ def factory_demand(*, factory: Factory) -> dict[str, Any]:
             }
         )
     return {"factory": {"id": factory.pk, "name": factory.name}, "products": out}
+
+
+def campaign_variants_offered(campaign: Campaign) -> QuerySet[Variant]:
+    """The product variants a campaign offers: those it chose, or all of the product's if it chose none."""
+    chosen = campaign.variants.all()
+    return chosen if chosen.exists() else campaign.product.variants.all()

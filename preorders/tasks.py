@@ -33,6 +33,14 @@ def campaign_notify_task(campaign_id: int) -> None:
 
 
 @shared_task(acks_late=True)
+def campaign_extended_notify_task(campaign_id: int) -> None:
+    from preorders.services.campaign_manage import campaign_extended_notify
+
+    if campaign_extended_notify(campaign_id=campaign_id) > 0:
+        campaign_extended_notify_task.delay(campaign_id)
+
+
+@shared_task(acks_late=True)
 def subscription_cutoffs_run_task() -> None:
     subscriptions.subscription_cutoffs_run()
 

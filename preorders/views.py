@@ -32,18 +32,18 @@ from preorders.poster import render_poster
 from preorders.selectors import (
     campaign_current_unit_price,
     campaign_tiers,
+    campaign_variants_offered,
     factory_order_list,
     factory_order_totals,
 )
 from preorders.services.campaigns import SHIP_BY_SLACK
+from preorders.views_manage import LOCAL_INPUT, extend_bounds, manage_config
 from preorders.views_visitor import visitor_config, visitor_context
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember, ShopMilestone
 from shops.roles import is_managing
 from shops.services import shop_milestone_record
 
-# The value a datetime-local input holds: local wall time to the minute.
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 # The form proposes the balance deadline this long after the deadline.
 BALANCE_DEFAULT = dt.timedelta(days=3)
 
@@ -187,6 +187,7 @@ def _campaign_config(campaign: Campaign) -> dict[str, Any]:
         "deposit_percent": str(campaign.deposit_percent),
         "per_fan_limit": campaign.per_fan_limit,
         "deadline": campaign.deadline.isoformat(),
+        "cancelled_at": campaign.cancelled_at.isoformat() if campaign.cancelled_at else None,
         "tiers": _tier_rows(campaign),
         "api": reverse("api-campaign", args=[campaign.pk]),
     }
@@ -260,6 +261,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "my_shops": _my_shops(request),
         "products": products[:200],
         "product": product,
+        "variants": list(product.variants.order_by("pk")) if product else [],
         "can_manage": is_managing(member),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
         "lead_days": lead_days,
@@ -304,7 +306,9 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
                 "page": "detail",
                 "launch_api": reverse("api-campaign-launch", args=[campaign.pk]),
                 "moq_api": reverse("api-campaign-moq-decision", args=[campaign.pk]),
+                **manage_config(campaign),
             },
+            **extend_bounds(campaign),
         },
     )
 
@@ -346,7 +350,7 @@ def campaign_fan_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
         campaign, is_staff = access_campaign(request.user, campaign_id)
     except NotFound:
         raise Http404 from None
-    variants = list(campaign.product.variants.filter(is_available=True).order_by("pk"))
+    variants = list(campaign_variants_offered(campaign).filter(is_available=True).order_by("pk"))
     anonymous = not request.user.is_authenticated
     mine = (
         []

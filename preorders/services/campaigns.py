@@ -14,6 +14,7 @@ from core.errors import Conflict, DomainError, Invalid, Unprocessable
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
 from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, LapseRule, Tier
 from preorders.selectors import campaign_current_unit_price
+from preorders.services.campaign_form import FieldErrors, label
 from preorders.services.events import progress_announce
 from preorders.services.subscriptions import cycle_ensure_next
 from shops.models import Shop
@@ -32,22 +33,24 @@ def _int(
     if optional and value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise Invalid(_("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid")
+        raise Invalid(_("%(name)s must be a whole number.") % {"name": label(name)}, code=f"{name}_invalid")
     try:
         number = int(value)
         if str(number) != str(value).strip() and not isinstance(value, int):
             raise ValueError
     except (TypeError, ValueError):
         raise Invalid(
-            _("%(name)s must be a whole number.") % {"name": name}, code=f"{name}_invalid"
+            _("%(name)s must be a whole number.") % {"name": label(name)}, code=f"{name}_invalid"
         ) from None
     if number < minimum:
         raise Invalid(
-            _("%(name)s must be at least %(m)d.") % {"name": name, "m": minimum}, code=f"{name}_invalid"
+            _("%(name)s must be at least %(m)d.") % {"name": label(name), "m": minimum},
+            code=f"{name}_invalid",
         )
     if number > maximum:
         raise Invalid(
-            _("%(name)s must be at most %(m)d.") % {"name": name, "m": maximum}, code=f"{name}_invalid"
+            _("%(name)s must be at most %(m)d.") % {"name": label(name), "m": maximum},
+            code=f"{name}_invalid",
         )
     return number
 
@@ -56,10 +59,12 @@ def _money(value: Any, name: str) -> Decimal:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, TypeError):
-        raise Invalid(_("%(name)s must be an amount.") % {"name": name}, code=f"{name}_invalid") from None
+        raise Invalid(
+            _("%(name)s must be an amount.") % {"name": label(name)}, code=f"{name}_invalid"
+        ) from None
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
         raise Invalid(
-            _("%(name)s must be an amount with at most two decimals.") % {"name": name},
+            _("%(name)s must be an amount with at most two decimals.") % {"name": label(name)},
             code=f"{name}_invalid",
         )
     return amount
@@ -72,7 +77,7 @@ def deadline_clean(value: Any) -> dt.datetime:
     except ValueError:  # well-formed but no such date, e.g. 2025-02-30
         parsed = None
     if parsed is None:
-        raise Invalid(_("deadline must be a date and time (ISO 8601)."), code="deadline_invalid")
+        raise Invalid(_("Enter a date and time."), code="deadline_invalid")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     if parsed <= timezone.now():
@@ -107,11 +112,11 @@ def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
     if raw in (None, ""):
         return []
     if not isinstance(raw, list):
-        raise Invalid(_("tiers must be a list."), code="tiers_invalid")
+        raise Invalid(_("The price tiers must be a list."), code="tiers_invalid")
     tiers = []
     for item in raw:
         if not isinstance(item, dict):
-            raise Invalid(_("Each tier needs min_quantity and unit_price."), code="tiers_invalid")
+            raise Invalid(_("Each tier needs a quantity and a unit price."), code="tiers_invalid")
         tiers.append(
             {
                 "min_quantity": _int(item.get("min_quantity"), "min_quantity", minimum=1),
@@ -122,7 +127,7 @@ def tiers_clean(raw: Any, *, base_price: Decimal) -> list[dict[str, Any]]:
     for tier in tiers:
         if tier["min_quantity"] <= previous_q or tier["unit_price"] > previous_price:
             raise Invalid(
-                _("Tiers must have increasing quantities and non-increasing prices."),
+                _("Each tier must start at a larger quantity than the one before, at a price no higher."),
                 code="tiers_not_increasing",
             )
         previous_q, previous_price = tier["min_quantity"], tier["unit_price"]
@@ -135,13 +140,11 @@ def _when(value: Any, name: str) -> dt.datetime:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise Invalid(
-            _("%(name)s must be a date and time (ISO 8601).") % {"name": name}, code=f"{name}_invalid"
-        )
+        raise Invalid(_("Enter a date and time."), code=f"{name}_invalid")
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed)
     if parsed > timezone.now() + 2 * MAX_AHEAD:
-        raise Invalid(_("%(name)s is too far away.") % {"name": name}, code=f"{name}_too_far")
+        raise Invalid(_("%(name)s is too far away.") % {"name": label(name)}, code=f"{name}_too_far")
     return parsed
 
 
@@ -167,7 +170,7 @@ def money_terms_clean(
     """
     rule = lapse_rule if lapse_rule not in (None, "") else LapseRule.FORFEIT
     if rule not in LapseRule.values:
-        raise Invalid(_("lapse_rule must be forfeit or refund."), code="lapse_rule_invalid")
+        raise Invalid(_("Choose whether the deposit is forfeited or refunded."), code="lapse_rule_invalid")
     if late_compensation_percent in (None, ""):
         compensation = Decimal("5")
     else:
@@ -182,7 +185,7 @@ def money_terms_clean(
             or compensation != compensation.quantize(Decimal("0.01"))
         ):
             raise Invalid(
-                _("late_compensation_percent must be between 0 and 100."),
+                _("Enter a percentage between 0 and 100."),
                 code="late_compensation_percent_invalid",
             )
     balance_at = None
@@ -196,7 +199,7 @@ def money_terms_clean(
                 )
         elif deposit_percent < 100:
             raise Invalid(
-                _("A group campaign with a deposit below 100% needs a balance_deadline."),
+                _("A deposit below 100% needs a balance deadline."),
                 code="balance_deadline_required",
             )
     elif balance_deadline not in (None, ""):
@@ -206,7 +209,8 @@ def money_terms_clean(
         ship_at = _when(ship_by, "ship_by")
         if ship_at <= after:
             raise Invalid(
-                _("ship_by must come after the balance deadline."), code="ship_by_before_balance_deadline"
+                _("The ship-by date must come after the balance deadline."),
+                code="ship_by_before_balance_deadline",
             )
     elif kind == CampaignKind.GROUP:
         ship_at = after + dt.timedelta(days=lead_time_days) + SHIP_BY_SLACK
@@ -218,6 +222,34 @@ def money_terms_clean(
         "ship_by": ship_at,
         "late_compensation_percent": compensation,
     }
+
+
+def _percent(value: Any) -> Decimal:
+    try:
+        percent = Decimal(str(value))
+    except (InvalidOperation, TypeError):
+        percent = Decimal("NaN")
+    if (
+        isinstance(value, bool)
+        or not percent.is_finite()
+        or not (0 <= percent <= 100)
+        or percent != percent.quantize(Decimal("0.01"))
+    ):
+        raise Invalid(_("Enter a percentage between 0 and 100."), code="deposit_percent_invalid")
+    return percent
+
+
+def variants_clean(raw: Any, *, product: Any) -> list[int]:
+    """The product variants a campaign offers (ids); empty or missing means all of them."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        raise Invalid(_("Choose the variants from the list."), code="variants_invalid")
+    ids = sorted(set(raw))
+    known = set(product.variants.filter(pk__in=ids).values_list("pk", flat=True))
+    if known != set(ids):
+        raise Invalid(_("Some chosen variants are not this product's."), code="variants_invalid")
+    return ids
 
 
 def _lead_time_days(source: Any) -> int:
@@ -244,62 +276,83 @@ def campaign_create(
     lapse_rule: Any = None,
     ship_by: Any = None,
     late_compensation_percent: Any = None,
+    variants: Any = None,
 ) -> Campaign:
-    """A draft campaign from one of the shop's products. Nothing is stored if any rule fails."""
+    """A draft campaign from one of the shop's products. Nothing is stored if any rule fails, and every
+    field's error is reported at once (campaign_form.FieldErrors)."""
+    errors = FieldErrors()
     if kind not in CampaignKind.values:
-        raise Invalid(_("kind must be group or subscription."), code="kind_invalid")
+        errors.add("kind", Invalid(_("Choose a group pre-order or a subscription."), code="kind_invalid"))
     product = access_product_to_campaign(user, _int(product_id, "product", minimum=1, maximum=ID_MAX))
     title = (title or "").strip()[:200]
     if not title:
-        raise Invalid(_("A campaign needs a title."), code="title_invalid")
-    target = _int(target_quantity, "target_quantity", minimum=1)
-    cap_n = _int(cap, "cap", minimum=1, optional=True)
-    limit = _int(per_fan_limit, "per_fan_limit", minimum=1, optional=True)
-    try:
-        percent = Decimal(str(deposit_percent))
-    except (InvalidOperation, TypeError):
-        percent = Decimal("NaN")
-    if not percent.is_finite() or not (0 <= percent <= 100) or percent != percent.quantize(Decimal("0.01")):
-        raise Invalid(_("deposit_percent must be between 0 and 100."), code="deposit_percent_invalid")
-    when = deadline_clean(deadline)
-    _delivery_range_check(kind=kind, lead_time_days=_lead_time_days(product), error=Invalid)
+        errors.add("title", Invalid(_("A campaign needs a title."), code="title_invalid"))
+    target = errors.check("target_quantity", lambda: _int(target_quantity, "target_quantity", minimum=1))
+    cap_n = errors.check("cap", lambda: _int(cap, "cap", minimum=1, optional=True))
+    limit = errors.check(
+        "per_fan_limit", lambda: _int(per_fan_limit, "per_fan_limit", minimum=1, optional=True)
+    )
+    percent = errors.check("deposit_percent", lambda: _percent(deposit_percent))
+    when = errors.check("deadline", lambda: deadline_clean(deadline))
+    errors.check(
+        "deadline",
+        lambda: _delivery_range_check(kind=kind, lead_time_days=_lead_time_days(product), error=Invalid),
+    )
     moq = product.factory_product.moq if product.factory_product else 1
-    if target < moq:
-        raise Invalid(
-            _("The target must be at least the factory's MOQ (%(moq)d).") % {"moq": moq},
-            code="below_moq",
-            detail={"moq": moq},
+    if target is not None and target < moq:
+        errors.add(
+            "target_quantity",
+            Invalid(
+                _("The target must be at least the factory's MOQ (%(moq)d).") % {"moq": moq},
+                code="below_moq",
+                detail={"moq": moq},
+            ),
         )
-    if cap_n is not None and cap_n < target:
-        raise Invalid(_("The cap cannot be below the target."), code="cap_below_target")
-    clean_tiers = tiers_clean(tiers, base_price=product.price)
+    if cap_n is not None and target is not None and cap_n < target:
+        errors.add("cap", Invalid(_("The cap cannot be below the target."), code="cap_below_target"))
+    clean_tiers = errors.check("tiers", lambda: tiers_clean(tiers, base_price=product.price)) or []
+    variant_ids = errors.check("variants", lambda: variants_clean(variants, product=product)) or []
     cadence = cadence or ""
     cycle_count = None
     hours = 0
     if kind == CampaignKind.SUBSCRIPTION:
         if cadence not in Cadence.values:
-            raise Invalid(_("cadence must be weekly, biweekly or monthly."), code="cadence_invalid")
-        cycle_count = _int(cycles, "cycles", minimum=1, optional=True)
-        hours = _int(
-            cutoff_hours if cutoff_hours is not None else 0,
+            errors.add(
+                "cadence",
+                Invalid(_("Choose every week, every two weeks or every month."), code="cadence_invalid"),
+            )
+        cycle_count = errors.check("cycles", lambda: _int(cycles, "cycles", minimum=1, optional=True))
+        hours = errors.check(
             "cutoff_hours",
-            minimum=0,
-            maximum=MAX_AHEAD.days * 24,
+            lambda: _int(
+                cutoff_hours if cutoff_hours is not None else 0,
+                "cutoff_hours",
+                minimum=0,
+                maximum=MAX_AHEAD.days * 24,
+            ),
         )
-        if when - dt.timedelta(hours=hours) <= timezone.now():
-            raise Invalid(_("The first cut-off is in the past."), code="deadline_past")
+        if when is not None and hours is not None and when - dt.timedelta(hours=hours) <= timezone.now():
+            errors.add("cutoff_hours", Invalid(_("The first cut-off is in the past."), code="deadline_past"))
     elif cadence:
-        raise Invalid(_("Only subscriptions have a cadence."), code="cadence_invalid")
-    money_terms = money_terms_clean(
-        kind=kind,
-        deadline=when,
-        deposit_percent=percent,
-        lead_time_days=_lead_time_days(product),
-        balance_deadline=balance_deadline,
-        lapse_rule=lapse_rule,
-        ship_by=ship_by,
-        late_compensation_percent=late_compensation_percent,
-    )
+        errors.add("cadence", Invalid(_("Only subscriptions have a cadence."), code="cadence_invalid"))
+    money_terms = None
+    # The money terms follow from the deadline and the lead time: checked once those are sound.
+    if when is not None and percent is not None and not errors.failed("deadline"):
+        money_terms = errors.check(
+            "*",
+            lambda: money_terms_clean(
+                kind=kind,
+                deadline=when,
+                deposit_percent=percent,
+                lead_time_days=_lead_time_days(product),
+                balance_deadline=balance_deadline,
+                lapse_rule=lapse_rule,
+                ship_by=ship_by,
+                late_compensation_percent=late_compensation_percent,
+            ),
+        )
+    errors.raise_if_any()
+    assert money_terms is not None and when is not None and target is not None  # noqa: S101 - shown above
 
     with transaction.atomic():
         campaign = Campaign.objects.create(
@@ -322,6 +375,8 @@ def campaign_create(
             **money_terms,
         )
         Tier.objects.bulk_create(Tier(campaign=campaign, **t) for t in clean_tiers)
+        if variant_ids:
+            campaign.variants.set(variant_ids)
     return campaign
 
 

@@ -58,13 +58,14 @@ def campaign_close(*, campaign_id: int, notify: bool = True) -> str:
     campaign = Campaign.objects.get(pk=campaign_id)
     if campaign.kind != CampaignKind.GROUP or campaign.closed_at is not None:
         return campaign.status
+    if campaign.status == CampaignStatus.LIVE and campaign.deadline > timezone.now():
+        return campaign.status
+    # A pledge still paying its deposit holds quantity: give it a moment, then undo it (also after a
+    # cancel, which decides before the deadline: preorders.services.campaign_manage).
+    pledges_pending_sweep(campaign_id=campaign_id, older_than_s=60)
+    if Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.PENDING).exists():
+        return campaign.status  # beat retries on its next run
     if campaign.status == CampaignStatus.LIVE:
-        if campaign.deadline > timezone.now():
-            return campaign.status
-        # A pledge still paying its deposit holds quantity: give it a moment, then undo it.
-        pledges_pending_sweep(campaign_id=campaign_id, older_than_s=60)
-        if Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.PENDING).exists():
-            return campaign.status  # beat retries on its next run
         campaign = campaign_decide(campaign_id=campaign_id)
     # CHUNK and _after_chunk are read at call time, so tests can shrink the chunks and break a close.
     if campaign.status == CampaignStatus.SUCCEEDED:
@@ -114,6 +115,15 @@ def _notice_text(campaign: Campaign, pledge: Pledge | None) -> str:
             "cur": campaign.currency,
             "balance": balance if balance is not None else "-",
             "deadline": deadline,
+        }
+    if campaign.cancelled_at is not None:
+        return _(
+            "“%(title)s” was cancelled by the shop. The %(amount)s %(cur)s you paid is refunded in full, "
+            "the way you paid; it usually arrives within 1–3 working days."
+        ) % {
+            "title": campaign.title,
+            "amount": pledge.deposit_amount if pledge is not None else "-",
+            "cur": campaign.currency,
         }
     return _("「%(title)s」未达到目标，定金已原路退回。") % {"title": campaign.title}
 

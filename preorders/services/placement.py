@@ -85,11 +85,15 @@ def _placement_read(
     select = ", ".join(
         f"{alias}.{model._meta.get_field(name).column}" for alias, model, name in _PLACEMENT_COLUMNS
     )
+    offered = Campaign.variants.through._meta.db_table
     sql = (
         f"SELECT {select} FROM (SELECT 1 AS one) o "
         f"LEFT JOIN {IdempotencyKey._meta.db_table} k ON k.user_id = %s AND k.key = %s "
         f"LEFT JOIN {Campaign._meta.db_table} c ON c.id = %s AND c.status <> %s "
         f"LEFT JOIN {Variant._meta.db_table} v ON v.id = %s AND v.product_id = c.product_id "
+        # A campaign that chose its variants offers only those (none chosen: all of the product's).
+        f"AND (NOT EXISTS (SELECT 1 FROM {offered} cv WHERE cv.campaign_id = c.id) "
+        f"OR EXISTS (SELECT 1 FROM {offered} cv WHERE cv.campaign_id = c.id AND cv.variant_id = v.id)) "
         f"LEFT JOIN {Fan._meta.db_table} f ON f.shop_id = c.shop_id AND f.user_id = %s"
     )
     with connection.cursor() as cursor:

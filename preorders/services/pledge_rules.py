@@ -57,6 +57,9 @@ def variant_get(campaign: Campaign, variant_id: Any) -> Variant:
     except (TypeError, ValueError):
         raise Invalid(_("variant must be an id."), code="variant_invalid") from None
     variant = Variant.objects.filter(pk=pk, product_id=campaign.product_id).first()
+    offered = Campaign.variants.through.objects.filter(campaign_id=campaign.pk)
+    if variant is not None and offered.exists() and not offered.filter(variant_id=pk).exists():
+        variant = None  # the campaign chose its variants and this is not one of them
     if variant is None:
         raise Invalid(_("That variant is not part of this campaign's product."), code="variant_invalid")
     if not variant.is_available:

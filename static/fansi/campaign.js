@@ -8,7 +8,7 @@
   var POLL_MS = 5000;
   var CAMPAIGN_STATUS = {
     draft: gettext("Draft"), live: gettext("Live"), succeeded: gettext("Succeeded"), failed: gettext("Failed"),
-    ended: gettext("Ended"), active: gettext("Active"),
+    ended: gettext("Ended"), active: gettext("Active"), closing: gettext("Closing"), cancelled: gettext("Cancelled"),
   };
 
   function money(value) {
@@ -59,9 +59,13 @@
       }
     }
     if (c.status) {
+      // As a person reads it: past its deadline a live group campaign is closing; an ended-early one cancelled.
+      var shown = c.cancelled_at ? "cancelled" : c.status;
+      var deadline = c.deadline || CFG.deadline;
+      if (shown === "live" && (c.kind || CFG.kind) === "group" && deadline && new Date(deadline) <= new Date()) shown = "closing";
       root.querySelectorAll("[data-status-badge]").forEach(function (el) {
-        el.className = "status-badge status-" + c.status;
-        if (CAMPAIGN_STATUS[c.status]) el.textContent = CAMPAIGN_STATUS[c.status];
+        el.className = "status-badge status-" + shown;
+        if (CAMPAIGN_STATUS[shown]) el.textContent = CAMPAIGN_STATUS[shown];
       });
     }
   }
@@ -72,7 +76,7 @@
     function tick() {
       var left = new Date(CFG.deadline).getTime() - Date.now();
       var text;
-      if (left <= 0) text = gettext("Ended");
+      if (left <= 0) text = gettext("Deadline passed");
       else {
         var mins = Math.floor(left / 60000);
         var d = Math.floor(mins / 1440), h = Math.floor((mins % 1440) / 60), m = mins % 60;
@@ -101,6 +105,8 @@
       });
     }
     setInterval(poll, POLL_MS);
+    // One campaign's page reads the numbers at once too: a pledge between render and socket is not missed.
+    if (campaigns.length === 1) poll();
     document.addEventListener("visibilitychange", function () { if (!document.hidden) poll(); });
     if (CFG.page === "fan" || !("WebSocket" in window)) return;
     var delay = 1000;
@@ -136,162 +142,7 @@
     watch(CFG.campaigns || [], function (data) { if (cards[data.id]) renderProgress(cards[data.id], data); });
   }
 
-  /* ---------------------------------------------------------------------------------------------------
-   * Owner: create form.
-   * --------------------------------------------------------------------------------------------------- */
-  var FIELD_FOR_CODE = {
-    deadline_past: "deadline", deadline_invalid: "deadline", tiers_invalid: "tiers", tiers_not_increasing: "tiers",
-    deposit_percent_invalid: "deposit_percent", target_quantity_invalid: "target_quantity", below_moq: "target_quantity",
-    cap_below_target: "cap", cap_invalid: "cap", per_fan_limit_invalid: "per_fan_limit", cadence_invalid: "cadence",
-    cycles_invalid: "cycles", cutoff_hours_invalid: "cutoff_hours", title_invalid: "title", kind_invalid: "kind",
-    balance_deadline_required: "balance_deadline", balance_deadline_before_deadline: "balance_deadline",
-    balance_deadline_invalid: "balance_deadline", balance_deadline_too_far: "balance_deadline",
-    lapse_rule_invalid: "lapse_rule", ship_by_before_balance_deadline: "ship_by", ship_by_invalid: "ship_by",
-    ship_by_too_far: "ship_by", late_compensation_percent_invalid: "late_compensation_percent"
-  };
-
-  /* datetime-local values are local wall time ("2026-12-03T18:00"): add days to one and format it back. */
-  function localInputPlusDays(value, days) {
-    var d = value ? new Date(value) : null;
-    if (!d || isNaN(d)) return "";
-    d.setDate(d.getDate() + days);
-    function pad(n) { return (n < 10 ? "0" : "") + n; }
-    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes());
-  }
-  function isoOrNull(value) {
-    if (!value) return null;
-    var d = new Date(value);
-    return isNaN(d) ? value : d.toISOString();
-  }
-
-  function initNew() {
-    var form = $("campaign-form");
-    if (!form) return;
-    var rows = $("tier-rows");
-    var tpl = $("tier-row");
-    function addTier(q, price) {
-      var row = tpl.content.firstElementChild.cloneNode(true);
-      row.querySelector('[name="min_quantity"]').value = q || "";
-      row.querySelector('[name="unit_price"]').value = price || "";
-      row.querySelector("[data-remove-tier]").addEventListener("click", function () { row.remove(); });
-      rows.appendChild(row);
-    }
-    $("add-tier").addEventListener("click", function () {
-      var last = rows.querySelector("tr:last-child [name=min_quantity]");
-      addTier(last && last.value ? String(Number(last.value) * 2) : form.target_quantity.value, "");
-      rows.querySelector("tr:last-child [name=unit_price]").focus();
-    });
-    function syncKind() {
-      var sub = form.querySelector('[name="kind"]:checked').value === "subscription";
-      form.querySelectorAll(".sub-only").forEach(function (el) { el.hidden = !sub; });
-      form.querySelectorAll(".group-only").forEach(function (el) { el.hidden = sub; });
-      form.querySelector("[data-label-group]").hidden = sub;
-      form.querySelector("[data-label-sub]").hidden = !sub;
-    }
-    form.querySelectorAll('[name="kind"]').forEach(function (r) { r.addEventListener("change", syncKind); });
-
-    // Money terms: the balance deadline follows the deadline (+3 days) and ship-by follows the balance
-    // deadline (+ lead time + 3 days) until the owner edits them; a full deposit needs no balance deadline.
-    var leadDays = Number(form.getAttribute("data-lead-days") || 0);
-    var edited = { balance_deadline: false, ship_by: false };
-    function syncBalanceRequired() {
-      var full = Number(form.deposit_percent.value) >= 100;
-      form.balance_deadline.required = !full;
-      form.querySelector("[data-balance-required]").hidden = full;
-    }
-    function followShipBy() {
-      if (!edited.ship_by) form.ship_by.value = localInputPlusDays(form.balance_deadline.value || form.deadline.value, leadDays + 3);
-    }
-    form.deadline.addEventListener("change", function () {
-      if (!edited.balance_deadline) form.balance_deadline.value = localInputPlusDays(form.deadline.value, 3);
-      followShipBy();
-    });
-    form.balance_deadline.addEventListener("input", function () { edited.balance_deadline = true; followShipBy(); });
-    form.ship_by.addEventListener("input", function () { edited.ship_by = true; });
-    form.deposit_percent.addEventListener("input", syncBalanceRequired);
-    syncBalanceRequired();
-    syncKind();
-
-    function clearErrors() {
-      $("form-error").hidden = true;
-      form.querySelectorAll(".field-invalid").forEach(function (el) { el.classList.remove("field-invalid"); });
-      form.querySelectorAll(".field-errors").forEach(function (el) { el.remove(); });
-    }
-    function fieldError(name, message) {
-      var box = form.querySelector('[data-field="' + name + '"]');
-      if (!box) return false;
-      box.classList.add("field-invalid");
-      var ul = document.createElement("ul");
-      ul.className = "field-errors";
-      var li = document.createElement("li");
-      li.textContent = message;
-      ul.appendChild(li);
-      box.appendChild(ul);
-      return true;
-    }
-    // An edited field loses its stale error.
-    form.addEventListener("input", function (ev) {
-      var box = ev.target.closest(".field-invalid");
-      if (!box) return;
-      box.classList.remove("field-invalid");
-      box.querySelectorAll(".field-errors").forEach(function (el) { el.remove(); });
-    });
-    function num(name) {
-      var v = form[name].value.trim();
-      if (v === "") return null;
-      var n = Number(v);
-      return isNaN(n) ? v : n;
-    }
-    form.addEventListener("submit", function (ev) {
-      ev.preventDefault();
-      clearErrors();
-      var kind = form.querySelector('[name="kind"]:checked').value;
-      var tiers = [];
-      rows.querySelectorAll("tr").forEach(function (tr) {
-        var q = tr.querySelector("[name=min_quantity]").value.trim();
-        var p = tr.querySelector("[name=unit_price]").value.trim();
-        if (q || p) tiers.push({ min_quantity: q === "" ? null : Number(q), unit_price: p });
-      });
-      var deadline = form.deadline.value ? new Date(form.deadline.value) : null;
-      var body = {
-        kind: kind, product: CFG.product, title: form.title.value.trim(),
-        target_quantity: num("target_quantity"), cap: num("cap"),
-        deadline: deadline && !isNaN(deadline) ? deadline.toISOString() : form.deadline.value,
-        deposit_percent: num("deposit_percent"), per_fan_limit: num("per_fan_limit"), tiers: tiers
-      };
-      body.late_compensation_percent = num("late_compensation_percent");
-      if (kind === "group") {
-        body.balance_deadline = isoOrNull(form.balance_deadline.value);
-        body.lapse_rule = form.lapse_rule.value;
-        body.ship_by = isoOrNull(form.ship_by.value);
-      }
-      if (kind === "subscription") {
-        body.cadence = form.cadence.value;
-        body.cycles = num("cycles");
-        body.cutoff_hours = num("cutoff_hours") || 0;
-      }
-      var button = $("create-campaign");
-      button.disabled = true;
-      api("POST", "/api/campaigns/", body).then(function (c) {
-        window.location.href = "/campaigns/" + c.id + "/";
-      }).catch(function (err) {
-        button.disabled = false;
-        var shown = false;
-        if (err.detail && typeof err.detail === "object" && !Array.isArray(err.detail)) {
-          Object.keys(err.detail).forEach(function (key) {
-            var msg = err.detail[key];
-            if (Array.isArray(msg)) msg = msg.join(" ");
-            if (typeof msg === "string" && fieldError(key, msg)) shown = true;
-          });
-        }
-        var field = FIELD_FOR_CODE[err.code];
-        if (!shown && field) shown = fieldError(field, err.message);
-        if (!shown) { $("form-error").textContent = err.message; $("form-error").hidden = false; }
-        var first = form.querySelector(".field-invalid input, .field-invalid select");
-        if (first) first.focus();
-      });
-    });
-  }
+  // The create form (/campaigns/new/) is static/fansi/campaign_form.js.
 
   /* ---------------------------------------------------------------------------------------------------
    * Owner: detail page (launch, live progress).
@@ -467,7 +318,7 @@
     setInterval(function () { api("GET", root.dataset.boardApi).then(paint).catch(function () {}); }, 10000);
   }
 
-  var pages = { list: initList, "new": initNew, detail: initDetail, fan: initFan };
+  var pages = { list: initList, detail: initDetail, fan: initFan };
   if (pages[CFG.page]) pages[CFG.page]();
   var board = document.querySelector("[data-board-api]");
   if (board) initBoard(board);

@@ -75,7 +75,7 @@ def test_create_launch_and_detail(api_for, owner, fan_user, live, product):
         ({"deposit_percent": 150}, 400, "deposit_percent_invalid"),
         ({"deposit_percent": -5}, 400, "deposit_percent_invalid"),
         ({"target_quantity": 0}, 400, "target_quantity_invalid"),
-        ({"title": ""}, 400, "invalid"),
+        ({"title": ""}, 400, "title_invalid"),
     ],
 )
 def test_create_bad_input(api_for, owner, product, change, status, code):

@@ -764,7 +764,7 @@ def test_admin_campaign_form_checks_and_defaults_the_money_terms(client, shop, j
     refused = client.post("/admin/preorders/campaign/add/", form)
     assert refused.status_code == 200 and not Campaign.objects.exists()
     with override("zh-hans"):
-        message = gettext("A group campaign with a deposit below 100% needs a balance_deadline.")
+        message = gettext("A deposit below 100% needs a balance deadline.")
     assert message in refused.content.decode()
     balance = deadline + dt.timedelta(days=3)
     form |= {
