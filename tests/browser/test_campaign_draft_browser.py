@@ -1,8 +1,11 @@
 """The composer's /campaign button in a real browser: the bot drafts the shop's live campaign for this
 fan, the owner sends it, and the fan's phone shows the campaign card live."""
 
+import datetime as dt
+
 import pytest
 
+from fans.bot.models import BotSettings
 from fans.chat.models import Message
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in, wait_online
 from tests.factories import FanFactory, ShopFactory, UserFactory
@@ -20,6 +23,10 @@ def test_campaign_button_drafts_a_live_campaign_and_sends_its_card(transactional
     fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
     product, *_variants = shop_product(shop)
     campaign = make_campaign(owner, product, title="控油洁面团购")
+    # Cards sent unprompted wait out quiet hours; the test must not depend on the hour it runs at.
+    BotSettings.objects.update_or_create(
+        shop=shop, defaults={"quiet_start": dt.time(0, 0), "quiet_end": dt.time(0, 0)}
+    )
     ARTIFACTS.mkdir(exist_ok=True)
 
     with daphne_server() as base, sync_playwright() as pw:

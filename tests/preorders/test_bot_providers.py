@@ -18,7 +18,7 @@ from tests.preorders.conftest import make_campaign, shop_product
 pytestmark = pytest.mark.django_db
 
 
-def test_campaign_command_drafts_live_campaigns_ranked_for_the_fan(api_for, shop, owner, fan):
+def test_campaign_command_drafts_live_campaigns_ranked_for_the_fan(api_for, shop, owner, fan, no_quiet_hours):
     p1, *_ = shop_product(shop)
     p2, *_ = shop_product(shop)
     p3, v3, _v = shop_product(shop)
