@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fans.chat.models import Fan
 from shops.models import FactoryProduct, Product, Shop, Variant
@@ -20,8 +21,9 @@ class CampaignKind(models.TextChoices):
 class CampaignStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     LIVE = "live", _("Live")
-    SUCCEEDED = "succeeded", _("Succeeded")
-    FAILED = "failed", _("Failed")
+    # Contexts of their own: a job that "succeeded" is 已完成, a campaign that did is 已成团 (it reached its target).
+    SUCCEEDED = "succeeded", pgettext_lazy("campaign status", "Succeeded")
+    FAILED = "failed", pgettext_lazy("campaign status", "Failed")
     ENDED = "ended", _("Ended")  # a subscription after its last cycle
 
 

@@ -23,3 +23,19 @@ def test_the_admin_breadcrumb_says_home_in_chinese(admin_client):
     html = answer.content.decode()
     assert answer.status_code == 200
     assert '<a href="/admin/">首页</a>' in html and ">家居<" in html  # the category filter keeps 家居
+
+
+def test_a_campaign_that_reached_its_target_is_chengtuan_while_a_job_is_done():
+    from core.jobs import JobStatus
+    from preorders.models import CampaignStatus
+
+    with translation.override("zh-hans"):
+        assert str(CampaignStatus.SUCCEEDED.label) == "已成团"
+        assert str(CampaignStatus.FAILED.label) == "未成团"
+        assert str(JobStatus.SUCCEEDED.label) == "已完成"
+
+
+@pytest.mark.django_db
+def test_the_js_catalogue_has_the_campaign_words(client):
+    answer = client.get("/jsi18n/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert "\\u5df2\\u6210\\u56e2" in answer.content.decode() or "已成团" in answer.content.decode()

@@ -7,7 +7,7 @@
   var CFG = Fansi.config("campaign-config", {});
   var POLL_MS = 5000;
   var CAMPAIGN_STATUS = {
-    draft: gettext("Draft"), live: gettext("Live"), succeeded: gettext("Succeeded"), failed: gettext("Failed"),
+    draft: gettext("Draft"), live: gettext("Live"), succeeded: pgettext("campaign status", "Succeeded"), failed: pgettext("campaign status", "Failed"),
     ended: gettext("Ended"), active: gettext("Active"), closing: gettext("Closing"), cancelled: gettext("Cancelled"),
   };
 
