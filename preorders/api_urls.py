@@ -1,6 +1,15 @@
 from django.urls import path
 
-from preorders import api, api_box, api_fulfilment, api_manage, api_pledges, api_public, api_settlement
+from preorders import (
+    api,
+    api_box,
+    api_factory,
+    api_fulfilment,
+    api_manage,
+    api_pledges,
+    api_public,
+    api_settlement,
+)
 
 urlpatterns = [
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
@@ -95,13 +104,13 @@ urlpatterns = [
         name="api-campaign-box-items",
     ),
     path("box-items/<int:item_id>/", api_box.BoxItemDetailApi.as_view(), name="api-box-item"),
-    path("factory-orders/", api.FactoryOrderListApi.as_view(), name="api-factory-orders"),
+    path("factory-orders/", api_factory.FactoryOrderListApi.as_view(), name="api-factory-orders"),
     path(
         "factory-orders/<int:order_id>/transition/",
-        api.FactoryOrderTransitionApi.as_view(),
+        api_factory.FactoryOrderTransitionApi.as_view(),
         name="api-factory-order-transition",
     ),
-    path("factory-board/<str:token>/", api.DemandBoardApi.as_view(), name="api-factory-board"),
+    path("factory-board/<str:token>/", api_factory.DemandBoardApi.as_view(), name="api-factory-board"),
     # Fulfilment (preorders/api_fulfilment.py).
     path(
         "factory-orders/<int:order_id>/shipments/",

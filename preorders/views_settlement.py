@@ -17,7 +17,7 @@ from core.errors import Forbidden, NotFound
 from fans.crm.csvio import cell_safe
 from payments.models import Account, TransactionKind
 from preorders.access import access_campaign_to_manage
-from preorders.api import board_factory
+from preorders.api_factory import board_factory
 from preorders.factory_order_models import FactoryOrderStatus
 from preorders.models import Campaign, CampaignKind, CampaignStatus
 from preorders.statements import (

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from payments.models import LedgerTransaction, SimulatedTransaction
-from preorders.api import board_token
+from preorders.api_factory import board_token
 from preorders.models import AfterSalesRequest, Shipment
 from preorders.services.after_sales import after_sales_request
 from preorders.services.fulfilment import shipment_deliver, shipment_record

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from payments.models import Account
-from preorders.api import board_token
+from preorders.api_factory import board_token
 from preorders.models import Campaign, CampaignStatus, FactoryOrder, LapseRule, Pledge, PledgeStatus
 from preorders.services import campaign_close, factory_order_transition, pledge_place
 from preorders.services.balance import balance_lapse_run, balance_pay

@@ -7,7 +7,7 @@ from django.test import override_settings
 from django.urls import include, path
 
 from core.errors import Conflict
-from preorders.api import board_token
+from preorders.api_factory import board_token
 from preorders.models import FactoryOrder, FactoryOrderStatus, LedgerEntry, Pledge
 from preorders.services import factory_order_transition, pledge_place
 from tests.factories import FanFactory, ShopFactory, UserFactory

@@ -17,7 +17,7 @@ from PIL import Image
 from fans.chat.models import Fan, Message, MessageKind
 from payments.ledger import Posting, ledger_post, statement
 from payments.models import Account, LedgerTransaction, SimulatedTransaction
-from preorders.api import board_token
+from preorders.api_factory import board_token
 from preorders.models import (
     AfterSalesRequest,
     Campaign,

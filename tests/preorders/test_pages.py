@@ -165,7 +165,7 @@ def test_poster_uses_the_product_image(campaign, settings, tmp_path):
 
 
 def test_factory_demand_board_page_behind_a_signed_link(client, db):
-    from preorders.api import board_token
+    from preorders.api_factory import board_token
     from shops.models import Factory, FactoryProduct, FactoryVariant
 
     factory = Factory.objects.create(name="羽绒服工厂")

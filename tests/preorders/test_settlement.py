@@ -21,7 +21,7 @@ from django.utils.translation import gettext, override
 from payments.ledger import Posting, Unbalanced, ledger_post_many
 from payments.models import Account, LedgerLeg, LedgerTransaction, SimulatedTransaction, SimulatorOutcome
 from payments.provider import ChargeRequest
-from preorders.api import board_token
+from preorders.api_factory import board_token
 from preorders.dashboard import campaign_funnel, late_risk
 from preorders.models import (
     Campaign,
