@@ -201,7 +201,7 @@ def test_moq_decision_buttons(transactional_db):
                 PledgeStatus.REFUNDED,
                 PledgeStatus.LAPSED,
             }
-            expect(page.locator("[data-status-badge]").first).to_have_text("失败")
+            expect(page.locator("[data-status-badge]").first).to_have_text("未成团")
             assert errors == []
         finally:
             browser.close()
