@@ -3,6 +3,7 @@ from django.urls import path
 from preorders import (
     api,
     api_box,
+    api_factories,
     api_factory,
     api_fulfilment,
     api_manage,
@@ -104,6 +105,7 @@ urlpatterns = [
         name="api-campaign-box-items",
     ),
     path("box-items/<int:item_id>/", api_box.BoxItemDetailApi.as_view(), name="api-box-item"),
+    path("factories/", api_factories.FactoryListApi.as_view(), name="api-factories"),
     path("factory-orders/", api_factory.FactoryOrderListApi.as_view(), name="api-factory-orders"),
     path(
         "factory-orders/<int:order_id>/transition/",

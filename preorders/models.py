@@ -403,3 +403,6 @@ from preorders.money_models import (  # noqa: E402, F401
     WaitlistEntry,
     WaitlistStatus,
 )
+
+# The factory scorecards (工厂优选) live in their own module; imported here so Django registers them.
+from preorders.scorecard_models import FactoryScorecard  # noqa: E402, F401

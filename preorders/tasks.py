@@ -160,3 +160,10 @@ def pledges_spend_refresh_task(pledge_ids: list[int]) -> None:
 @shared_task(acks_late=True)
 def fans_spend_sweep_task() -> None:
     spend.fans_spend_sweep()
+
+
+@shared_task(acks_late=True)
+def factory_scorecards_recompute_task() -> None:
+    from preorders.scorecards import scorecards_recompute
+
+    scorecards_recompute()

@@ -55,8 +55,9 @@ class FactoryProductInline(admin.TabularInline):
 
 @admin.register(Factory)
 class FactoryAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "contact", "created_at"]
-    search_fields = ["name"]
+    list_display = ["id", "name", "category", "origin", "moq", "lead_time_days", "capacity_per_week"]
+    list_filter = ["category"]
+    search_fields = ["name", "origin"]
     inlines = [FactoryProductInline]
 
 

@@ -71,6 +71,12 @@ class Factory(models.Model):
 
     name = models.CharField(_("name"), max_length=200)
     contact = models.CharField(_("contact"), max_length=200, blank=True)
+    # The directory (工厂优选): what it makes, where (产地), its usual minimum order and speed.
+    category = models.CharField(_("category"), max_length=32, choices=Category.choices, default=Category.HOME)
+    origin = models.CharField(_("place of origin"), max_length=100, blank=True)
+    moq = models.PositiveIntegerField(_("minimum order quantity"), default=1)
+    lead_time_days = models.PositiveIntegerField(_("lead time (days)"), default=0)
+    capacity_per_week = models.PositiveIntegerField(_("capacity per week"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -185,6 +185,11 @@ CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
+    # 工厂优选: every factory's scorecard, recomputed set-based from orders, shipments and after-sales.
+    "preorders-factory-scorecards": {
+        "task": "preorders.tasks.factory_scorecards_recompute_task",
+        "schedule": 3600.0,
+    },
     "preorders-subscription-cutoffs": {
         "task": "preorders.tasks.subscription_cutoffs_run_task",
         "schedule": 60.0,
