@@ -195,3 +195,11 @@ def ranked_factories(category: str | None) -> list[tuple[Factory, FactoryScoreca
     for factory in qs[:200]:
         out.append((factory, getattr(factory, "scorecard", None)))
     return out
+
+
+def candidate_factories(category: str, limit: int = 5) -> list[dict[str, Any]]:
+    """The best few factories for a category, for the new-campaign page's read-only panel."""
+    return [
+        {"factory": factory, "card": card, "reasons": scorecard_reasons(card)}
+        for factory, card in ranked_factories(category)[:limit]
+    ]

@@ -29,6 +29,7 @@ from preorders.models import (
 )
 from preorders.pledge_copy import pledge_kind, pledge_status_label
 from preorders.poster import render_poster
+from preorders.scorecards import candidate_factories
 from preorders.selectors import (
     campaign_current_unit_price,
     campaign_tiers,
@@ -279,6 +280,8 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             "list_url": reverse("campaigns") + f"?shop={member.shop_id}",
         },
     }
+    # 工厂优选: the factories that make this category, best scorecard first, with why (read-only).
+    context["candidate_factories"] = candidate_factories(product.category) if product else []
     return render(request, "preorders/campaign_new.html", context)
 
 

@@ -205,3 +205,17 @@ def test_bad_category_is_a_coded_400(client, factories, shop):
     r = client.get("/api/factories/", {"category": "spaceships"})
     assert r.status_code == 400 and r.json()["code"] == "category_invalid"
     assert not FactoryScorecard.objects.exists()
+
+
+def test_new_campaign_page_lists_candidate_factories_ranked(client, factories, shop):
+    good, poor, other = factories
+    scorecards_recompute()
+    product = ProductFactory(shop=shop, category="beauty")
+    client.force_login(shop.owner)
+    r = client.get(f"/campaigns/new/?product={product.pk}&shop={shop.pk}", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "data-candidate-factories" in html
+    assert html.index(f'data-factory="{good.pk}"') < html.index(f'data-factory="{poor.pk}"')
+    assert f'data-factory="{other.pk}"' not in html  # clothing, not beauty
+    assert "90%" in html
