@@ -5,6 +5,7 @@ from demo.data.campaigns import demo_campaigns_ensure
 from demo.data.catalogue import demo_catalogue_ensure
 from demo.data.chat import demo_history_ensure
 from demo.data.extras import demo_extras_ensure
+from demo.data.factories import demo_factories_ensure
 from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
@@ -43,6 +44,8 @@ def demo_seed() -> DemoResult:
     demo_broadcasts_ensure()
     # 消费 from the ledger for every fan (postings refresh it after commit; the sweep makes sure).
     fans_spend_sweep()
+    # 工厂优选: the directory and the scorecards, computed from everything seeded above.
+    demo_factories_ensure()
     return result
 
 
