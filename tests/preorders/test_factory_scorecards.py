@@ -218,4 +218,4 @@ def test_new_campaign_page_lists_candidate_factories_ranked(client, factories, s
     assert "data-candidate-factories" in html
     assert html.index(f'data-factory="{good.pk}"') < html.index(f'data-factory="{poor.pk}"')
     assert f'data-factory="{other.pk}"' not in html  # clothing, not beauty
-    assert "90%" in html
+    assert "准时发货率 90%" in html and "候选工厂" in html  # zh-hans by default
