@@ -378,3 +378,7 @@ class AfterSalesRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+# 工厂优选: the scorecards (read-only, recomputed on demand) register in their own module.
+from preorders import admin_scorecards  # noqa: E402, F401

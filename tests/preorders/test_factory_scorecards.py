@@ -219,3 +219,18 @@ def test_new_campaign_page_lists_candidate_factories_ranked(client, factories, s
     assert html.index(f'data-factory="{good.pk}"') < html.index(f'data-factory="{poor.pk}"')
     assert f'data-factory="{other.pk}"' not in html  # clothing, not beauty
     assert "准时发货率 90%" in html and "候选工厂" in html  # zh-hans by default
+
+
+def test_admin_recomputes_scorecards_on_demand(client, factories):
+    good, _poor, _other = factories
+    scorecards_recompute()
+    FactoryScorecard.objects.update(on_time_units=0)  # stale
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    assert client.get("/admin/preorders/factoryscorecard/").status_code == 200
+    one = FactoryScorecard.objects.first().pk
+    r = client.post(
+        "/admin/preorders/factoryscorecard/",
+        {"action": "recompute_all", "index": "0", "_selected_action": [one]},
+    )
+    assert r.status_code == 302
+    assert FactoryScorecard.objects.get(factory=good).on_time_units == 9
