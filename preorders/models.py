@@ -403,3 +403,4 @@ from preorders.money_models import (  # noqa: E402, F401
     WaitlistEntry,
     WaitlistStatus,
 )
+from preorders.review_models import Review, ReviewPhoto  # noqa: E402, F401
