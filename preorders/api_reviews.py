@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -40,7 +41,7 @@ def _suits(value: Any) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise Invalid("suits must be a JSON object.", code="suits_invalid") from None
+            raise Invalid(_("Answer each question with yes or no."), code="suits_invalid") from None
     return value
 
 
@@ -81,9 +82,9 @@ class ReviewsApi(APIView):
                 try:
                     ids[name] = int(raw)
                 except ValueError:
-                    raise Invalid(f"{name} must be an id.", code=f"{name}_invalid") from None
+                    raise Invalid(_("That is not a valid id."), code=f"{name}_invalid") from None
         if not ids:
-            raise Invalid("Give a product or a campaign.", code="product_or_campaign_required")
+            raise Invalid(_("Say which product or campaign."), code="product_or_campaign_required")
         if "campaign" in ids:
             access_campaign(request.user, ids["campaign"])  # drafts are not public
         return Response(reviews.review_list(product_id=ids.get("product"), campaign_id=ids.get("campaign")))
