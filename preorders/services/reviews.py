@@ -158,6 +158,11 @@ def review_reply(*, user: AbstractBaseUser, review_id: int, text: Any, edit: boo
     return review
 
 
+def review_hide(*, review_ids: Any, hidden: bool = True) -> int:
+    """Moderation: hide (or show again) abusive reviews; hidden ones leave lists, averages and photos."""
+    return Review.objects.filter(pk__in=list(review_ids)).update(hidden=hidden)
+
+
 # --- reads ---------------------------------------------------------------------------------------------
 
 

@@ -66,7 +66,7 @@
     return li;
   }
 
-  window.Fansi.api("GET", "/api/reviews/?campaign=" + box.getAttribute("data-campaign")).then(function (body) {
+  window.Fansi.api("GET", "/api/reviews/?" + box.getAttribute("data-query")).then(function (body) {
     box.querySelector("[data-reviews-empty]").hidden = body.count > 0;
     if (body.count) {
       box.querySelector("[data-reviews-summary]").textContent =

@@ -156,3 +156,38 @@ def test_public_list_needs_an_id_and_hides_drafts(flow):
     r = APIClient().get("/api/reviews/")
     assert r.status_code == 400 and r.json()["code"] == "product_or_campaign_required"
     assert APIClient().get("/api/reviews/?campaign=99999999").status_code == 404
+
+
+def test_admin_hides_a_review_it_leaves_list_average_and_photos(flow, api_for, client):
+    from django.contrib.auth import get_user_model
+
+    a, b = flow.pledges[0], flow.pledges[1]
+    deliver(flow, b)
+    photo = SimpleUploadedFile("p.jpg", jpeg_with_exif(), content_type="image/jpeg")
+    r = post(api_for(a.user), {"pledge": a.pk, "stars": 1, "text": "垃圾", "photos": [photo]}, "multipart")
+    photo_url = r.json()["photos"][0]
+    assert post(api_for(b.user), {"pledge": b.pk, "stars": 5, "text": "很好"}).status_code == 201
+    admin = get_user_model().objects.create_superuser("mod", "mod@example.com", "pw-mod-123")
+    client.force_login(admin)
+    changelist = client.post(
+        "/admin/preorders/review/", {"action": "hide", "_selected_action": [r.json()["id"]]}, follow=True
+    )
+    assert changelist.status_code == 200
+    assert Review.objects.get(pk=r.json()["id"]).hidden
+    body = APIClient().get(f"/api/reviews/?campaign={flow.campaign.pk}").json()
+    assert body["count"] == 1 and body["average"] == "5.00" and "垃圾" not in str(body)
+    assert reviews_avg_by_product([flow.campaign.product_id])[flow.campaign.product_id] == (
+        Decimal("5.00"),
+        1,
+    )
+    assert APIClient().get(photo_url).status_code == 404
+
+
+def test_owner_pages_show_the_reviews_section(flow, owner, client):
+    client.force_login(owner)
+    detail = client.get(f"/campaigns/{flow.campaign.pk}/").content.decode()
+    assert f'data-query="campaign={flow.campaign.pk}"' in detail and "data-can-reply" in detail
+    product = client.get(f"/products/{flow.campaign.product_id}/edit/").content.decode()
+    assert f'data-query="product={flow.campaign.product_id}"' in product
+    fan_page = client.get(f"/c/{flow.campaign.pk}/").content.decode()
+    assert f'data-query="campaign={flow.campaign.pk}"' in fan_page
