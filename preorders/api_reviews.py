@@ -59,12 +59,16 @@ class ReviewsApi(APIView):
     @extend_schema(request=ReviewIn, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = request.data
+        photos = request.FILES.getlist("photos")
+        if not photos and data.get("photos"):
+            # Photos come as multipart files; anything else (URLs, base64 in JSON) is refused, not dropped.
+            raise Invalid(_("Send photos as image files (multipart)."), code="photos_invalid")
         created = reviews.review_create(
             user=request.user,
             pledge_id=data.get("pledge"),
             stars=data.get("stars"),
             text=data.get("text", ""),
-            photos=request.FILES.getlist("photos"),
+            photos=photos,
             suits=_suits(data.get("suits")),
             show_name=_flag(data.get("show_name", False)),
         )

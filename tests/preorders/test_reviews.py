@@ -92,6 +92,7 @@ def test_bad_inputs_are_coded_and_write_nothing(flow, api_for):
         (client, {"pledge": a.pk}, "json", 400, "stars_invalid"),
         (client, {"pledge": a.pk, "stars": 4, "suits": {"fruit_taste": True}}, "json", 400, "suits_invalid"),
         (client, {"pledge": "x", "stars": 4}, "json", 400, "pledge_invalid"),
+        (client, {"pledge": a.pk, "stars": 4, "photos": ["http://x/y.jpg"]}, "json", 400, "photos_invalid"),
     ]
     for c, body, fmt, code, err in cases:
         r = post(c, body, fmt)
