@@ -22,6 +22,7 @@ from preorders.models import (
     LedgerEntry,
     Pledge,
     RetentionOffer,
+    Review,
     Shipment,
     ShipmentItem,
     SubscriptionCycle,
@@ -378,6 +379,29 @@ class AfterSalesRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Moderation of fans' reviews: hide an abusive one (it leaves the lists, averages and photos)."""
+
+    list_display = ("pk", "product", "stars", "text", "hidden", "reply", "created_at")
+    list_filter = ("hidden", "stars")
+    search_fields = ("text", "reply")
+    raw_id_fields = ("pledge", "product", "replied_by")
+    actions = ["hide", "show"]
+
+    @admin.action(description=_("Hide the selected reviews"))
+    def hide(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from preorders.services.reviews import review_hide
+
+        review_hide(review_ids=queryset.values_list("pk", flat=True), hidden=True)
+
+    @admin.action(description=_("Show the selected reviews again"))
+    def show(self, request: HttpRequest, queryset: QuerySet) -> None:
+        from preorders.services.reviews import review_hide
+
+        review_hide(review_ids=queryset.values_list("pk", flat=True), hidden=False)
 
 
 # 工厂优选: the scorecards (read-only, recomputed on demand) register in their own module.

@@ -9,10 +9,15 @@ from preorders import (
     api_manage,
     api_pledges,
     api_public,
+    api_reviews,
     api_settlement,
 )
 
 urlpatterns = [
+    # Fans' reviews of delivered items (preorders/api_reviews.py).
+    path("reviews/", api_reviews.ReviewsApi.as_view(), name="api-reviews"),
+    path("reviews/<int:review_id>/reply/", api_reviews.ReviewReplyApi.as_view(), name="api-review-reply"),
+    path("review-photos/<int:photo_id>/", api_reviews.ReviewPhotoApi.as_view(), name="api-review-photo"),
     path("campaigns/", api.CampaignListApi.as_view(), name="api-campaigns"),
     path("campaigns/<int:campaign_id>/", api_public.CampaignDetailApi.as_view(), name="api-campaign"),
     path("campaigns/<int:campaign_id>/launch/", api.CampaignLaunchApi.as_view(), name="api-campaign-launch"),

@@ -403,6 +403,7 @@ from preorders.money_models import (  # noqa: E402, F401
     WaitlistEntry,
     WaitlistStatus,
 )
+from preorders.review_models import Review, ReviewPhoto  # noqa: E402, F401
 
 # The factory scorecards (工厂优选) live in their own module; imported here so Django registers them.
 from preorders.scorecard_models import FactoryScorecard  # noqa: E402, F401

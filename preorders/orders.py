@@ -100,6 +100,9 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
             after_sales[r.pledge_id].append(
                 {"id": r.pk, "kind": r.kind, "status": r.status, "amount": str(r.amount), "reason": r.reason}
             )
+    from preorders.services.reviews import reviewed_pledge_ids
+
+    reviewed = reviewed_pledge_ids(ids)
     out = []
     for p in pledges:
         c = p.campaign
@@ -127,6 +130,7 @@ def order_list(*, user: AbstractBaseUser, limit: int = 200) -> list[dict[str, An
                 "shipments": shipments.get(p.pk, []),
                 "credits": credits.get(p.pk, []),
                 "after_sales": after_sales.get(p.pk, []),
+                "reviewed": p.pk in reviewed,
                 "created_at": p.created_at.isoformat(),
             }
         )

@@ -140,6 +140,20 @@ def _is_open(pledge: Pledge, now: Any) -> bool:
     return c.status == CampaignStatus.LIVE and (c.kind == CampaignKind.SUBSCRIPTION or c.deadline > now)
 
 
+def _review_questions(orders: list[dict]) -> None:
+    """The "suits my ..." questions of each reviewable order (the tag groups its product's category declares)."""
+    from preorders.services.reviews import product_tag_groups
+
+    want = [o["pledge"] for o in orders if o["can_review"]]
+    products = {
+        p.pk: p.campaign.product
+        for p in Pledge.objects.filter(pk__in=want).select_related("campaign__product")
+    }
+    for o in orders:
+        product = products.get(o["pledge"])
+        o["review_questions"] = list(product_tag_groups(product)) if product else []
+
+
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
     """One phone page: every pledge, balance due (with pay), box, parcel, credit and after-sales request."""
@@ -168,4 +182,6 @@ def my_orders(request: HttpRequest) -> HttpResponse:
         for r in o["after_sales"]:
             r["kind_label"] = kinds.get(r["kind"], r["kind"])
             r["status_label"] = request_labels.get(r["status"], r["status"])
+        o["can_review"] = not o["reviewed"] and any(s["status"] == "delivered" for s in o["shipments"])
+    _review_questions(orders)
     return render(request, "preorders/my_orders.html", {"orders": orders, "config": {"page": "orders"}})

@@ -12,6 +12,7 @@ from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ens
 from demo.data.platform_catalogue import demo_platform_catalogue_ensure
 from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
+from demo.data.reviews import demo_reviews_ensure
 from demo.data.shops import SHOPS, demo_shops_ensure
 from fans.bot.models import BotSettings
 from preorders.services.spend import fans_spend_sweep
@@ -38,6 +39,7 @@ def demo_seed() -> DemoResult:
     BotSettings.objects.filter(shop__in=list(shops.values())).update(enabled=True)
     demo_campaigns_ensure()
     result.money = demo_money_ensure()
+    demo_reviews_ensure()
     result.fruit_box = demo_fruit_box_ensure()
     demo_extras_ensure()
     demo_platform_catalogue_ensure()
