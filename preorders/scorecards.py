@@ -5,7 +5,8 @@
 - late-shipment compensations (慢就赔) paid out: count and amount;
 - after-sales refund rate: delivered pledges with an approved after-sales request;
 - fulfilled factory orders: shipped or delivered;
-- review star average and 红黑榜 score: hook points (_reviews_avg, _rating_scores) for those features.
+- review star average: the fans' reviews of the factory's products (preorders.review_models);
+- 红黑榜 score: a hook point (_rating_scores) for the red/black list.
 
 `score` ranks factories; small numbers are pulled toward a prior so one lucky order does not top the list.
 """
@@ -94,12 +95,18 @@ def _fulfilled() -> dict[int, int]:
 
 
 def _reviews_avg(factory_ids: list[int]) -> dict[int, float]:
-    """Hook point: the star average of each factory's products' reviews.
+    """The star average of the fans' reviews of every shop product made by each factory (hidden ones left
+    out), in one grouped query."""
+    from django.db.models import Avg
 
-    TODO(reviews): return {factory_id: avg_stars} from the reviews feature once it lands
-    (preorders.services.reviews); until then no factory has one and reviews_avg stays null.
-    """
-    return {}
+    from preorders.review_models import Review
+
+    rows = (
+        Review.objects.filter(hidden=False, product__factory_product__factory_id__in=factory_ids)
+        .values_list("product__factory_product__factory_id")
+        .annotate(avg=Avg("stars"))
+    )
+    return {fid: round(float(avg), 2) for fid, avg in rows}
 
 
 def _rating_scores(factory_ids: list[int]) -> dict[int, float]:

@@ -146,10 +146,22 @@ def test_scorecard_numbers_from_history(factories):
     assert (g.delivered_pledges, g.refunded_pledges, g.refund_rate) == (10, 1, pytest.approx(0.1))
     assert (p.delivered_pledges, p.refunded_pledges, p.refund_rate) == (6, 3, pytest.approx(0.5))
     assert (g.fulfilled_orders, p.fulfilled_orders) == (1, 1)  # poor's draft order is not fulfilled
-    assert g.reviews_avg is None and g.rating_score is None  # hook points until reviews and ratings land
+    assert g.reviews_avg is None and g.rating_score is None  # nobody reviewed or rated yet
     o = FactoryScorecard.objects.get(factory=other)
     assert (o.on_time_rate, o.refund_rate, o.fulfilled_orders) == (None, None, 0)
     assert g.score > o.score > p.score
+
+
+def test_reviews_avg_is_the_star_average_of_the_factorys_products_without_hidden_ones(factories):
+    from preorders.review_models import Review
+
+    good, poor, _other = factories
+    pledges = list(Pledge.objects.filter(campaign__factory_product__factory=good)[:3])
+    for pledge, stars, hidden in zip(pledges, (5, 4, 1), (False, False, True), strict=True):
+        Review.objects.create(pledge=pledge, product=pledge.campaign.product, stars=stars, hidden=hidden)
+    scorecards_recompute()
+    assert FactoryScorecard.objects.get(factory=good).reviews_avg == pytest.approx(4.5)
+    assert FactoryScorecard.objects.get(factory=poor).reviews_avg is None
 
 
 def test_beat_task_recomputes_and_reruns_in_place(factories):
