@@ -311,3 +311,31 @@ def product_statuses(product_ids: Iterable[int]) -> dict[int, str]:
 def shop_product_statuses(shop_id: int) -> dict[int, str]:
     qs = RatingScore.objects.filter(product__shop_id=shop_id).exclude(status=RatingStatus.NONE)
     return dict(qs.values_list("product_id", "status"))
+
+
+def ratings_moderate(rating_ids: list[int], *, hidden: bool) -> int:
+    """Hide (or show again) ratings: a hidden one stops counting at once."""
+    with transaction.atomic():
+        qs = Rating.objects.filter(pk__in=rating_ids)
+        keys = list(qs.values_list("entity_type", "entity_id").distinct())
+        n = qs.update(hidden=hidden)
+        refresh_scores(keys)
+    return n
+
+
+BURST_MIN = 5
+
+
+def burst_rating_ids(now: Any = None) -> list[int]:
+    """Black ratings on entities with at least BURST_MIN new black ratings in the last hour."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    since = (now or timezone.now()) - dt.timedelta(hours=1)
+    recent = Rating.objects.filter(verdict=Verdict.BLACK, created_at__gte=since)
+    hot = recent.values("entity_type", "entity_id").annotate(n=Count("pk")).filter(n__gte=BURST_MIN)
+    keys = [(r["entity_type"], r["entity_id"]) for r in hot]
+    if not keys:
+        return []
+    return list(recent.filter(_keys_q(keys)).values_list("pk", flat=True))
