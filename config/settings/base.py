@@ -324,11 +324,11 @@ FANSI_CHAT = {
 
 # --- 红黑榜 (shops.ratings) ----------------------------------------------------------------------
 FANSI_RATINGS = {
-    # An entity is black (or red) when the Wilson lower bound on its weighted black (red) share reaches the
+    # An entity is black (red) when the Wilson lower bound on its weighted black (red) share reaches the
     # threshold with at least MIN_RATINGS shops rating it. Black products leave the recommender's lists.
     "BLACK_THRESHOLD": 0.4,
-    "RED_THRESHOLD": 0.4,
-    "MIN_RATINGS": 3,
+    "RED_THRESHOLD": 0.3,
+    "MIN_RATINGS": 2,
     # A red product's score grows by this share of the catalogue's score range, at most.
     "RED_BOOST": 0.1,
     "BOARD_SIZE": 20,
