@@ -30,6 +30,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault("FANSI_CHANNEL_PREFIX", "fansi_ratings_bench")
 os.environ.setdefault("FANSI_CACHE_PREFIX", "fansi_ratings_bench")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 from bench.common import machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
 
@@ -109,6 +110,7 @@ def main() -> None:
     t0 = time.monotonic()
     refreshed = refresh_scores(None)
     setup["refresh_all_s"] = round(time.monotonic() - t0, 2)
+    print(f"setup {setup}", flush=True)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     client = APIClient()
