@@ -50,3 +50,18 @@ def test_campaign_new_warns_about_a_black_product():
             data={"entity_type": "product", "entity_id": product.pk, "verdict": "black", "reason": "fake"},
         )
     assert "black-list-warning" in client.get(f"/campaigns/new/?product={product.pk}").content.decode()
+
+
+def test_campaign_page_warns_the_owner_about_a_black_product():
+    from shops.ratings import rate
+    from tests.preorders.conftest import make_campaign
+
+    shop = ShopFactory()
+    product = ProductFactory(shop=shop, price="500.00")
+    campaign = make_campaign(shop.owner, product)
+    client = _client(shop.owner)
+    assert "black-list-warning" not in client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    for _ in range(3):
+        data = {"entity_type": "product", "entity_id": product.pk, "verdict": "black", "reason": "fake"}
+        rate(user=ShopFactory().owner, data=data)
+    assert "black-list-warning" in client.get(f"/campaigns/{campaign.pk}/").content.decode()
