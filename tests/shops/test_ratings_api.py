@@ -169,3 +169,19 @@ def test_sales_evidence_weighs_the_rating_of_a_shop_that_sold_it():
     score = RatingScore.objects.get()
     assert score.score > score.black_score  # the seller's red outweighs a non-seller's black
     assert (score.red, score.black) == (1, 1)
+
+
+def test_beat_sweep_reweighs_ratings_from_new_sales_evidence():
+    from shops import hooks
+    from shops.tasks import rating_scores_refresh_task
+
+    product = ProductFactory()
+    rate(product.shop.owner, entity_id=product.pk)
+    assert Rating.objects.get().weight == 1.0
+    hooks.rating_evidence.register("test", lambda shop_id, pids: {pids[0]: (4, 0)})
+    try:
+        assert rating_scores_refresh_task.delay().get() == 1
+    finally:
+        hooks.rating_evidence.unregister("test")
+    assert math.isclose(Rating.objects.get().weight, 1 + math.log1p(4))
+    assert math.isclose(RatingScore.objects.get().black_weight, 1 + math.log1p(4))
