@@ -21,3 +21,17 @@ def test_demo_ratings_come_from_both_shops_and_one_product_is_black(demo_output)
     score = RatingScore.objects.get(entity_type="product", entity_id=str(jacket))
     assert score.black == 2 and score.black_weight > 2  # shop1 sold it: its rating weighs more
     assert RatingScore.objects.filter(status="red").exists()
+
+
+def test_demo_board_shows_the_jackets_refund_rate_from_after_sales(demo_output):
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import api_client_for
+
+    jacket = Campaign.objects.get(title="春季新品拼团（已发货）").product_id
+    owner = get_user_model().objects.get(username="owner")
+    rows = api_client_for(owner).get("/api/ratings/board/?entity_type=product").json()
+    row = next(r for r in rows if r["entity_id"] == str(jacket))
+    # Five parcels delivered, one refund approved (袖口有线头): 1 / 5.
+    assert (row["side"], row["black"], row["refund_rate"]) == ("black", 2, 0.2)
+    assert row["reviews_avg"] is None  # no review provider on this branch
