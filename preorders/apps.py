@@ -17,11 +17,14 @@ class PreordersConfig(AppConfig):
         from preorders.fan_profile import fan_pledges_list
         from preorders.filters import CampaignParticipationFilter
         from preorders.onboarding import campaign_step, poster_step
+        from preorders.rating_evidence import rating_evidence as evidence
+        from preorders.rating_evidence import refund_rates, review_averages
         from preorders.services.balance import balance_settled
         from preorders.services.campaigns import campaign_card_build
         from preorders.services.cycle_charging import cycle_settled
         from preorders.services.spend import spend_posted
         from preorders.sharing import campaign_showcase
+        from shops.hooks import rating_evidence, refund_stats, review_stats
         from shops.onboarding import onboarding_steps
 
         card_builders.register("campaign_card", campaign_card_build)
@@ -36,3 +39,6 @@ class PreordersConfig(AppConfig):
         EXTRA_FILTERS["campaign"] = CampaignParticipationFilter()
         onboarding_steps.register("campaign", campaign_step)
         onboarding_steps.register("poster", poster_step)
+        rating_evidence.register("sales", evidence)
+        refund_stats.register("after_sales", refund_rates)
+        review_stats.register("reviews", review_averages)

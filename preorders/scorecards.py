@@ -6,7 +6,7 @@
 - after-sales refund rate: delivered pledges with an approved after-sales request;
 - fulfilled factory orders: shipped or delivered;
 - review star average: the fans' reviews of the factory's products (preorders.review_models);
-- 红黑榜 score: a hook point (_rating_scores) for the red/black list.
+- 红黑榜 score: the factory's RatingScore (shops.rating_models).
 
 `score` ranks factories; small numbers are pulled toward a prior so one lucky order does not top the list.
 """
@@ -110,11 +110,17 @@ def _reviews_avg(factory_ids: list[int]) -> dict[int, float]:
 
 
 def _rating_scores(factory_ids: list[int]) -> dict[int, float]:
-    """Hook point: each factory's 红黑榜 score (0..1, higher is redder).
+    """Each factory's 红黑榜 score (0..1, the Wilson lower bound on the weighted red share), for factories that
+    shops have rated (shops.RatingScore, refreshed after every rating)."""
+    from shops.models import RatingScore
+    from shops.rating_models import EntityType
 
-    TODO(ratings): return {factory_id: score} from the red/black list once it lands; until then null.
-    """
-    return {}
+    rows = RatingScore.objects.filter(
+        Q(red__gt=0) | Q(black__gt=0),
+        entity_type=EntityType.FACTORY,
+        entity_id__in=[str(f) for f in factory_ids],
+    ).values_list("entity_id", "score")
+    return {int(entity_id): round(score, 4) for entity_id, score in rows}
 
 
 def _smoothed(hits: int, n: int, prior: float) -> float:

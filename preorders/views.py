@@ -42,6 +42,7 @@ from preorders.views_manage import LOCAL_INPUT, extend_bounds, manage_config
 from preorders.views_visitor import visitor_config, visitor_context
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember, ShopMilestone
+from shops.ratings import product_statuses
 from shops.roles import is_managing
 from shops.services import shop_milestone_record
 
@@ -262,6 +263,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         "my_shops": _my_shops(request),
         "products": products[:200],
         "product": product,
+        "black_listed": bool(product) and product_statuses([product.pk]).get(product.pk) == "black",
         "variants": list(product.variants.order_by("pk")) if product else [],
         "can_manage": is_managing(member),
         "moq": product.factory_product.moq if product and product.factory_product else 1,
@@ -301,6 +303,7 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
             "campaign": campaign,
             "pledges": pledges,
             "can_manage": can_manage,
+            "black_listed": product_statuses([campaign.product_id]).get(campaign.product_id) == "black",
             "share_url": share_url,
             "price": campaign_current_unit_price(campaign),
             **owner_panels(campaign, can_manage=can_manage),

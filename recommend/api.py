@@ -14,8 +14,10 @@ from core.errors import Invalid, NotFound
 from fans.chat.access import access_fan_as_staff
 from recommend import services
 from recommend.serving import fans_for_product, picks_as_json, recommend_for_fan, serving_model
+from recommend.serving.reasons import BLACK_LIST, RED_LIST
 from shops.access import access_shop_membership
 from shops.models import Product, ShopMember
+from shops.ratings import product_statuses
 
 
 def _k(request: Request, default: int, maximum: int) -> int:
@@ -160,16 +162,22 @@ class LikelyFansApi(APIView):
     def get(self, request: Request, product_id: int) -> Response:
         product, _member = _product_as_staff(request, product_id)
         picks = fans_for_product(product, _k(request, 50, 1000))
+        listed = product_statuses([product.pk]).get(product.pk, "")
+        extra = [RED_LIST.as_dict()] if listed == "red" else []
         return Response(
             {
                 "product": product.pk,
                 "version": _version(),
+                "listed": listed,
+                # 红黑榜: why a black product has no fans to invite.
+                "reasons": [BLACK_LIST.as_dict()] if listed == "black" else extra,
                 "fans": [
                     {
                         "id": p.fan.pk,
                         "display_name": p.fan.display_name,
                         "score": round(p.score, 4),
                         "reason": p.reason.as_dict(),
+                        "reasons": [p.reason.as_dict(), *extra],
                         "ranker": p.ranker,
                     }
                     for p in picks

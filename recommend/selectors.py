@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
 from recommend.features import product_features, tag_feature
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
-from shops.models import Product, Variant
+from shops.models import Product, RatingScore, Variant
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,8 @@ class FanServingState:
     new_products_stamp: tuple[int, int]
     # The serving ModelVersion.version ("-" for none), None if the fan does not exist.
     serving_version: str | None = None
+    # The shop's products 红黑榜 marks: {product id: "red" | "black"} (shops.rating_models.RatingScore).
+    listed: dict[int, str] = field(default_factory=dict)
 
 
 def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> FanServingState:
@@ -121,6 +123,7 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
     """
     fan, interaction, product = Fan._meta.db_table, Interaction._meta.db_table, Product._meta.db_table
     version = ModelVersion._meta.db_table
+    score = RatingScore._meta.db_table
     kinds = sorted(STRONG_KINDS)
     sql = (
         f"SELECT f.tag_ids, (SELECT COUNT(*) FROM {product} p WHERE p.shop_id = %s AND p.id > %s), "
@@ -128,15 +131,21 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
         f"COALESCE((SELECT v.version FROM {version} v WHERE v.is_serving), '-') "
         f"FROM {fan} f WHERE f.id = %s "
         f"UNION ALL SELECT NULL, NULL, NULL, i.product_id, NULL FROM {interaction} i "
-        f"WHERE i.fan_id = %s AND i.kind IN ({', '.join(['%s'] * len(kinds))})"
+        f"WHERE i.fan_id = %s AND i.kind IN ({', '.join(['%s'] * len(kinds))}) "
+        f"UNION ALL SELECT NULL, NULL, NULL, s.product_id, s.status FROM {score} s "
+        f"INNER JOIN {product} p ON p.id = s.product_id WHERE p.shop_id = %s AND s.status <> ''"
     )
     tag_ids: list[int] = []
     owned: set[int] = set()
     stamp = (0, 0)
     serving_version = None
+    listed: dict[int, str] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [shop_id, after_pk, shop_id, after_pk, fan_id, fan_id, *kinds])
+        cursor.execute(sql, [shop_id, after_pk, shop_id, after_pk, fan_id, fan_id, *kinds, shop_id])
         for raw_tags, n_new, max_new, product_id, serving in cursor.fetchall():
+            if product_id is not None and serving is not None:
+                listed[int(product_id)] = serving
+                continue
             if product_id is not None:
                 owned.add(int(product_id))
                 continue
@@ -146,7 +155,7 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
             stamp = (int(n_new or 0), int(max_new or 0))
             serving_version = serving
     return FanServingState(
-        tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version
+        tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version, listed=listed
     )
 
 

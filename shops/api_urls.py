@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shops import api, api_auth, api_products
+from shops import api, api_auth, api_products, api_ratings
 
 urlpatterns = [
     path("shops/", api.ShopListApi.as_view(), name="api-shops"),
@@ -13,4 +13,6 @@ urlpatterns = [
         "products/<int:product_id>/image/", api_products.ProductImageApi.as_view(), name="api-product-image"
     ),
     path("catalogue/", api_products.CatalogueApi.as_view(), name="api-catalogue"),
+    path("ratings/", api_ratings.RatingListApi.as_view(), name="api-ratings"),
+    path("ratings/board/", api_ratings.RatingBoardApi.as_view(), name="api-ratings-board"),
 ]

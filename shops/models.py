@@ -104,6 +104,8 @@ class FactoryProduct(models.Model):
         _("highest retail price"), max_digits=12, decimal_places=2, null=True, blank=True
     )
     in_catalogue = models.BooleanField(_("offered to shops"), default=True)
+    # 产地: where it is made, free text (a 红黑榜 entity by name).
+    origin = models.CharField(_("origin"), max_length=100, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("factory product")
@@ -207,3 +209,4 @@ class ShopMilestone(models.Model):
 
 # Phone sign-in lives in its own module; imported here so Django finds its models.
 from shops.auth_models import PhoneAccount, PhoneCode  # noqa: E402, F401
+from shops.rating_models import Rating, RatingScore  # noqa: E402, F401

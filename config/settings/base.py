@@ -184,6 +184,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "config.celery:BeatScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    "shops-rating-scores": {"task": "shops.tasks.rating_scores_refresh_task", "schedule": 900.0},
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
     # 工厂优选: every factory's scorecard, recomputed set-based from orders, shipments and after-sales.
     "preorders-factory-scorecards": {
@@ -324,6 +325,18 @@ FANSI_CHAT = {
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
     "IMAGE_MAX_PIXELS": 40_000_000,
     "THUMBNAIL_SIZE": 320,
+}
+
+# --- 红黑榜 (shops.ratings) ----------------------------------------------------------------------
+FANSI_RATINGS = {
+    # An entity is black (red) when the Wilson lower bound on its weighted black (red) share reaches the
+    # threshold with at least MIN_RATINGS shops rating it. Black products leave the recommender's lists.
+    "BLACK_THRESHOLD": 0.4,
+    "RED_THRESHOLD": 0.3,
+    "MIN_RATINGS": 2,
+    # A red product's score grows by this share of the catalogue's score range, at most.
+    "RED_BOOST": 0.1,
+    "BOARD_SIZE": 20,
 }
 
 LOGGING = {

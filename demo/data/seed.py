@@ -10,6 +10,7 @@ from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
 from demo.data.platform_catalogue import demo_platform_catalogue_ensure
+from demo.data.ratings import demo_ratings_ensure
 from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
 from demo.data.reviews import demo_reviews_ensure
@@ -44,6 +45,7 @@ def demo_seed() -> DemoResult:
     demo_extras_ensure()
     demo_platform_catalogue_ensure()
     demo_broadcasts_ensure()
+    demo_ratings_ensure()
     # 消费 from the ledger for every fan (postings refresh it after commit; the sweep makes sure).
     fans_spend_sweep()
     # 工厂优选: the directory and the scorecards, computed from everything seeded above.

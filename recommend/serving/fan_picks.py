@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Q
 
 from fans.chat.models import Fan
@@ -14,7 +15,15 @@ from recommend.selectors import PickProduct, fan_serving_state, products_availab
 from recommend.serving import loading
 from recommend.serving.loading import tags_by_id
 from recommend.serving.model import ServingModel, ShopCatalogue
-from recommend.serving.reasons import FOR_YOU, POPULAR, SIMILAR_FANS, Reason, match_reason, tag_reason
+from recommend.serving.reasons import (
+    FOR_YOU,
+    POPULAR,
+    RED_LIST,
+    SIMILAR_FANS,
+    Reason,
+    match_reason,
+    tag_reason,
+)
 from recommend.serving.truth import pick_facts
 from shops.models import Product
 
@@ -26,6 +35,7 @@ class Pick:
     reason: Reason
     ranker: str
     regime: str
+    listed: str = ""  # "red" when 红黑榜 boosted it (black products are never picked)
 
 
 def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
@@ -45,9 +55,12 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         state = fan_serving_state(
             fan.pk, fan.shop_id, after_pk=model.max_item_pk if model is not None else None
         )
-    owned = state.owned
+    # 红黑榜: black products are left out like owned ones; red ones get a bounded boost below.
+    black = {pk for pk, status in state.listed.items() if status == "black"}
+    red = {pk for pk, status in state.listed.items() if status == "red"}
+    owned = state.owned | black
     if model is None:
-        return _popular_fallback(fan, k, owned)
+        return _mark_red(_popular_fallback(fan, k, owned), red)
     vocab = tags_by_id(state.tag_ids)
     tags = [vocab[t][0] for t in state.tag_ids if t in vocab]
     names = {feature: (zh, en) for feature, zh, en in vocab.values()}
@@ -70,6 +83,8 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True
     ):
         scores += p.scale * (V @ vector + ib + bias)
+    if red:
+        _boost_red(scores, pks, red)
 
     chosen: list[tuple[int, int]] = []  # (position, pk)
     products: dict[int, PickProduct] = {}
@@ -96,9 +111,30 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     tag_ids = {feature: tag_id for tag_id, (feature, _zh, _en) in vocab.items()}
     reasons = _fan_reasons(model, regime, ranker_name, tags, names, chosen, catalogue, products, tag_ids)
     return [
-        Pick(product=products[pk], score=float(scores[pos]), reason=reason, ranker=ranker_name, regime=regime)
+        Pick(
+            product=products[pk],
+            score=float(scores[pos]),
+            reason=reason,
+            ranker=ranker_name,
+            regime=regime,
+            listed="red" if pk in red else "",
+        )
         for (pos, pk), reason in zip(chosen, reasons, strict=True)
     ]
+
+
+def _boost_red(scores: np.ndarray, pks: np.ndarray, red: set[int]) -> None:
+    """Raise red products by at most RED_BOOST of the catalogue's score range (bounded: never to the top
+    unless they were already close)."""
+    mask = np.isin(pks, np.fromiter(red, dtype=np.int64, count=len(red)))
+    if not mask.any() or len(scores) < 2:
+        return
+    span = float(scores.max() - scores.min())
+    scores[mask] += float(settings.FANSI_RATINGS["RED_BOOST"]) * span
+
+
+def _mark_red(picks: list[Pick], red: set[int]) -> list[Pick]:
+    return [replace(p, listed="red") if p.product.pk in red else p for p in picks]
 
 
 def _top(scores: np.ndarray, n: int) -> np.ndarray:
@@ -207,6 +243,8 @@ def picks_as_json(picks: list[Pick]) -> list[dict[str, Any]]:
             },
             "score": round(p.score, 4),
             "reason": p.reason.as_dict(),
+            "reasons": [p.reason.as_dict()] + ([RED_LIST.as_dict()] if p.listed == "red" else []),
+            "listed": p.listed,
             "ranker": p.ranker,
             "regime": p.regime,
         }

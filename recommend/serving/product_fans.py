@@ -14,6 +14,7 @@ from recommend.serving.model import ServingModel, _combine
 from recommend.serving.reasons import ACTIVE_FAN, SHOP_FAN, SIMILAR_BUYERS, Reason, match_reason
 from recommend.serving.truth import fan_activity
 from shops.models import Product
+from shops.ratings import product_statuses
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,12 @@ class FanPick:
 def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     """The shop's fans most likely to take a (new) product: the cold-items ranker, through item features.
 
-    Leaves out fans who already pledged or bought it, and fans who opted out of promotions.
+    Leaves out fans who already pledged or bought it, and fans who opted out of promotions. A product on
+    红黑榜's black list gets no fans to invite.
     """
     k = max(1, min(int(k), 1000))
+    if product_statuses([product.pk]).get(product.pk) == "black":
+        return []
     model = serving_model()
     exclude_buyers = set(
         Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)

@@ -34,3 +34,10 @@ def tag_reason(zh: str, en: str) -> Reason:
 
 def match_reason(zh: str, en: str) -> Reason:
     return Reason(f"适合{zh}粉丝", f"suits {en} fans")
+
+
+# 红黑榜 effects (shops.ratings): a red product is boosted, a black one is left out (and says so to staff).
+RED_LIST = Reason("红榜：店主们推荐", "on the red list: shop owners recommend it")
+BLACK_LIST = Reason(
+    "黑榜：店主们不推荐，已停止推荐", "on the black list: shop owners advise against it, not recommended"
+)

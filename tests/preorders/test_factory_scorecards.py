@@ -246,3 +246,44 @@ def test_admin_recomputes_scorecards_on_demand(client, factories):
     )
     assert r.status_code == 302
     assert FactoryScorecard.objects.get(factory=good).on_time_units == 9
+
+
+def test_rating_score_is_the_factorys_red_black_score(factories, shop):
+    from shops.models import ShopMember
+    from tests.conftest import api_client_for
+
+    good, poor, _other = factories
+    ShopMember.objects.get_or_create(shop=shop, user=shop.owner, defaults={"role": ShopRole.OWNER})
+    answer = api_client_for(shop.owner).post(
+        "/api/ratings/",
+        {"entity_type": "factory", "entity_id": good.pk, "verdict": "red", "reason": "quality_good"},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    scorecards_recompute()
+    card = FactoryScorecard.objects.get(factory=good)
+    assert card.rating_score is not None and 0 < card.rating_score < 1
+    assert FactoryScorecard.objects.get(factory=poor).rating_score is None
+
+
+def test_the_red_black_board_shows_the_products_review_average(factories, shop):
+    from preorders.review_models import Review
+    from shops.models import ShopMember
+    from tests.conftest import api_client_for
+
+    good, _poor, _other = factories
+    ShopMember.objects.get_or_create(shop=shop, user=shop.owner, defaults={"role": ShopRole.OWNER})
+    pledges = list(Pledge.objects.filter(campaign__factory_product__factory=good)[:2])
+    product = pledges[0].campaign.product
+    for pledge, stars in zip(pledges, (5, 3), strict=True):
+        Review.objects.create(pledge=pledge, product=product, stars=stars)
+    client = api_client_for(shop.owner)
+    rated = client.post(
+        "/api/ratings/",
+        {"entity_type": "product", "entity_id": product.pk, "verdict": "red", "reason": "quality_good"},
+        format="json",
+    )
+    assert rated.status_code == 201, rated.content
+    board = client.get("/api/ratings/board/", {"entity_type": "product"}).json()
+    row = next(r for r in board if str(r["entity_id"]) == str(product.pk))
+    assert float(row["reviews_avg"]) == pytest.approx(4.0)
