@@ -30,8 +30,10 @@ def timezone_choices() -> list[tuple[str, str]]:
     return [(z, z) for z in COMMON_ZONES] + [(z, z) for z in rest]
 
 
-class OwnerSignupForm(UserCreationForm):
-    """A new account for someone who will open a shop (the shop itself comes on the next page)."""
+class NamedSignupForm(UserCreationForm):
+    """A new account with a username, a display name and a password: the owner's sign-up, and a fan's
+    through a shop's invite link (fans.chat.forms.JoinForm). The display name is the user's first name, so
+    the password validators compare the password with it too."""
 
     display_name = forms.CharField(
         label=_("Your name"),
@@ -51,8 +53,12 @@ class OwnerSignupForm(UserCreationForm):
 
     def _post_clean(self) -> None:
         if self.cleaned_data.get("display_name"):
-            self.instance.first_name = self.cleaned_data["display_name"].strip()[:150]
+            self.instance.first_name = self.cleaned_data["display_name"][:150]
         super()._post_clean()
+
+
+class OwnerSignupForm(NamedSignupForm):
+    """A new account for someone who will open a shop (the shop itself comes on the next page)."""
 
 
 class ShopForm(forms.Form):
