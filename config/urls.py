@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/", include("fans.crm.api_urls")),
     path("api/", include("fans.bot.api_urls")),
     path("api/", include("preorders.api_urls")),
+    path("api/", include("c2m.api_urls")),
     path("api/", include("recommend.api_urls")),
     path("", include("recommend.urls")),
     path("", include("shops.urls")),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("", include("fans.crm.urls")),
     path("", include("fans.bot.urls")),
     path("", include("preorders.urls")),
+    path("", include("c2m.urls")),
 ]
 if settings.DEBUG:
     # Only public product pictures; chat images go through the access-checked API.

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "fans.bot",
     "recommend",
     "preorders",
+    "c2m",
     "demo",
 ]
 

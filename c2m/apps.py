@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class C2MConfig(AppConfig):
+    """Factory-direct C2M above the campaigns: the factory's insight report, co-design rounds with fans, and
+    the forecast before launch (issue 14). It sits above preorders and below the demo."""
+
+    name = "c2m"
+    verbose_name = "C2M 工厂直连"
+
+    def ready(self) -> None:
+        from c2m import tasks  # noqa: F401 - registers the tasks beat runs by name

@@ -1,0 +1,4 @@
+from django.urls import URLPattern
+
+api: list[URLPattern] = []
+pages: list[URLPattern] = []
