@@ -1,0 +1,1 @@
+"""The c2m models live in their parts (c2m/<part>/models.py); Django loads them from here."""
