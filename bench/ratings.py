@@ -9,8 +9,13 @@ every score (shops.ratings.refresh_scores, timed as refresh_all_s). Then, throug
   board_p95_ms        GET /api/ratings/board/?entity_type=product&category=… (p95 over --runs, after warm-up)
   rate_p95_ms         POST /api/ratings/ (upsert + that entity's score refresh), p95 over --runs
 
-Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_ratings_bench). Writes
-bench/results/ratings.json.
+Then, unless --skip-scorecards, it runs bench/ratings_scorecards.py in its own process and database
+(1k factories, 1M order lines) and copies its `scorecards_1k_factories_s` in, so ratings.json carries both of
+the issue's figures from one run.
+
+Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_ratings_bench); the scorecards part uses
+SCORECARDS_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_bench_scorecards). Writes
+bench/results/ratings.json (and scorecards.json).
 """
 
 import argparse
@@ -34,7 +39,7 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
 from bench.common import machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
 
-TARGETS = {"board_p95_ms": 50}
+TARGETS = {"board_p95_ms": 50, "scorecards_1k_factories_s": 30}
 CATEGORIES = ["beauty", "home", "fruit", "clothing"]
 REASONS_RED = ["quality_good", "value_good", "fast_ship"]
 REASONS_BLACK = ["quality_bad", "fake", "slow_ship", "bad_service", "overpriced"]
@@ -47,6 +52,9 @@ def main() -> None:
     parser.add_argument("--shops", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--skip-scorecards", action="store_true", help="only the board (no 1M-line scorecards run)"
+    )
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
     if "bench" not in urlparse(database_url).path:
@@ -140,10 +148,35 @@ def main() -> None:
         "rate_p95_ms": round(percentile(rate_ms, 95) or 0, 2),
         "refresh_all_s": setup["refresh_all_s"],
     }
+    if not args.skip_scorecards:
+        figures.update(scorecards_run())
+    for name, ceiling in TARGETS.items():
+        if name in figures:
+            figures[f"{name}_ratio_to_ceiling"] = round(figures[name] / ceiling, 3)
     machine = machine_info(database_url=database_url)
     print_machine(machine)
     print(figures)
     write_results("ratings", machine, figures)
+
+
+def scorecards_run() -> dict:
+    """bench/ratings_scorecards.py in its own process (its own Django setup and database), read back."""
+    import json
+    import subprocess
+
+    env = dict(os.environ)
+    env["DATABASE_URL"] = os.environ.get(
+        "SCORECARDS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fansi_bench_scorecards"
+    )
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ratings_scorecards.py")], cwd=ROOT, env=env, check=True
+    )
+    result = json.loads((ROOT / "bench" / "results" / "scorecards.json").read_text())
+    return {
+        "scorecards_1k_factories_s": result["scorecards_1k_factories_s"],
+        "scorecards_size": {"factories": result["factories"], "order_lines": result["order_lines"]},
+    }
 
 
 if __name__ == "__main__":
