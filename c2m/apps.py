@@ -10,3 +10,7 @@ class C2MConfig(AppConfig):
 
     def ready(self) -> None:
         from c2m import tasks  # noqa: F401 - registers the tasks beat runs by name
+        from c2m.forecast.panels import forecast_panel
+        from preorders.campaign_panels import campaign_panels
+
+        campaign_panels.register("forecast", forecast_panel)

@@ -18,6 +18,7 @@ from core.errors import NotFound
 from preorders import selectors
 from preorders.access import access_campaign
 from preorders.box_selectors import DELIVERY_NOTE_COLUMNS, cycle_delivery_notes
+from preorders.campaign_panels import campaign_panels_render
 from preorders.dashboard import owner_panels
 from preorders.models import (
     HOLDING_STATUSES,
@@ -307,6 +308,7 @@ def campaign_detail_page(request: HttpRequest, campaign_id: int) -> HttpResponse
             "share_url": share_url,
             "price": campaign_current_unit_price(campaign),
             **owner_panels(campaign, can_manage=can_manage),
+            "extra_panels": campaign_panels_render(request, campaign),
             "config": {
                 **_campaign_config(campaign),
                 "page": "detail",

@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "shops-rating-scores": {"task": "shops.tasks.rating_scores_refresh_task", "schedule": 900.0},
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
+    # AQ 预判: freeze each newly live campaign's launch forecast, for forecast against actual after the close.
+    "c2m-forecast-snapshots": {"task": "c2m.forecast.tasks.forecasts_snapshot_due_task", "schedule": 60.0},
     # 工厂优选: every factory's scorecard, recomputed set-based from orders, shipments and after-sales.
     "preorders-factory-scorecards": {
         "task": "preorders.tasks.factory_scorecards_recompute_task",
