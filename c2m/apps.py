@@ -10,3 +10,7 @@ class C2MConfig(AppConfig):
 
     def ready(self) -> None:
         from c2m import tasks  # noqa: F401 - registers the tasks beat runs by name
+        from c2m.insight.views import insight_board_section
+        from preorders.hooks import board_sections
+
+        board_sections.register("insight", insight_board_section)
