@@ -39,12 +39,13 @@ def insight_k() -> int:
 
 
 def factory_insight_campaigns(*, factory: Factory) -> QuerySet[Campaign]:
-    """The launched campaigns made by this factory (their product is one of its factory products)."""
+    """The launched campaigns made by this factory (their product is one of its factory products), the
+    one with the most demand first."""
     return (
         Campaign.objects.filter(factory_product__factory=factory)
         .exclude(status=CampaignStatus.DRAFT)
         .select_related("shop", "product", "factory_product")
-        .order_by("-launched_at", "-pk")
+        .order_by("-committed_quantity", "-launched_at", "-pk")
     )
 
 
