@@ -21,6 +21,7 @@ from core.zones import zone
 from fans.chat.models import Fan, Message, MessageKind, Side
 from fans.crm.models import FanTag, TagGroup
 from preorders.models import AfterSalesRequest, Campaign, CampaignStatus, Pledge, PledgeStatus, Review
+from preorders.selectors import campaign_variants_offered
 from shops.models import Factory
 
 # Demand with money in: a deposit paid (active, paused), the campaign won (confirmed) or the balance paid.
@@ -65,7 +66,7 @@ def _demand(campaign: Campaign, k: int) -> tuple[dict[str, Any], int]:
         )
     }
     days = sorted({r["day"] for r in daily})
-    offered = {v.pk: v for v in campaign.product.variants.all()}
+    offered = {v.pk: v for v in campaign_variants_offered(campaign)}
     suppressed = 0
     cells: dict[int, dict[Any, int | None]] = defaultdict(dict)
     for r in daily:
