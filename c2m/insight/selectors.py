@@ -236,8 +236,7 @@ def _people(campaign: Campaign) -> re.Pattern[str] | None:
     return names_pattern(names)
 
 
-def _requests(campaign: Campaign, k: int) -> tuple[list[dict[str, Any]], int]:
-    people = _people(campaign)
+def _requests(campaign: Campaign, k: int, people: re.Pattern[str] | None) -> tuple[list[dict[str, Any]], int]:
     about = _about_words(campaign)
     fans_by_key: dict[tuple[str, ...], set[int]] = defaultdict(set)
     quotes: dict[tuple[str, ...], Counter[str]] = defaultdict(Counter)
@@ -260,9 +259,10 @@ def _requests(campaign: Campaign, k: int) -> tuple[list[dict[str, Any]], int]:
     return out, suppressed
 
 
-def _after_sales(campaign: Campaign, k: int) -> tuple[list[dict[str, Any]], int]:
+def _after_sales(
+    campaign: Campaign, k: int, people: re.Pattern[str] | None
+) -> tuple[list[dict[str, Any]], int]:
     """After-sales requests on the product, by reason (as written, folded), counted by distinct fans."""
-    people = _people(campaign)
     fans: dict[str, set[int]] = defaultdict(set)
     for reason, fan_id in AfterSalesRequest.objects.filter(
         pledge__campaign__product=campaign.product
@@ -305,8 +305,9 @@ def insight_report(*, campaign: Campaign) -> dict[str, Any]:
     k = insight_k()
     demand, s1 = _demand(campaign, k)
     portrait, labels, s2 = _tag_portrait(campaign, k)
-    requests, s3 = _requests(campaign, k)
-    after_sales, s4 = _after_sales(campaign, k)
+    people = _people(campaign)  # the names no quote may carry, built once
+    requests, s3 = _requests(campaign, k, people)
+    after_sales, s4 = _after_sales(campaign, k, people)
     stars, s5 = _stars(campaign, k)
     return {
         "campaign": {

@@ -269,3 +269,16 @@ def test_after_sales_reasons_and_stars_are_floored(world, client):
     body = client.get(url(campaign)).json()
     assert body["stars"] == {"1": 0, "2": None, "3": 0, "4": 0, "5": 10}
     assert body["after_sales"] == [{"reason": "尺码偏小", "count": 10}]
+
+
+def test_the_report_takes_the_same_few_queries_for_any_number_of_fans(
+    world, client, django_assert_max_num_queries
+):
+    campaign, v_l, v_m = world
+    for n, fan in enumerate(fans(campaign.shop, 40)):
+        pledge(campaign, fan, v_l if n % 2 else v_m)
+        say(fan, "", side=Side.SHOP, kind=MessageKind.CAMPAIGN_CARD, payload={"campaign": campaign.pk})
+        say(fan, "颜色太少了")
+    with django_assert_max_num_queries(30):
+        body = client.get(url(campaign)).json()
+    assert body["requests"][0]["count"] == 40
