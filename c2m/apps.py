@@ -11,6 +11,8 @@ class C2MConfig(AppConfig):
     def ready(self) -> None:
         from c2m import tasks  # noqa: F401 - registers the tasks beat runs by name
         from c2m.forecast.panels import forecast_panel
-        from preorders.campaign_panels import campaign_panels
+        from c2m.insight.views import insight_board_section
+        from preorders.hooks import board_sections, campaign_panels
 
         campaign_panels.register("forecast", forecast_panel)
+        board_sections.register("insight", insight_board_section)

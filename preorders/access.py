@@ -1,8 +1,12 @@
 """Permission-checked fetches for campaigns and pledges: the only way views reach them."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from core.errors import Forbidden, NotFound
 from core.limits import MANAGING_ROLES
@@ -170,10 +174,21 @@ def access_shipment_of_fan(user: AbstractBaseUser, shipment_id: int) -> Shipment
     return shipment
 
 
-def access_board(token: str) -> Factory:
-    """The factory a signed board link belongs to; a bad or foreign signature is 404."""
+def board_token_max_age() -> dt.timedelta:
+    """How long a signed board link works (the tokens are timestamped): a leaked link stops working."""
+    return dt.timedelta(days=settings.FANSI_BOARD_TOKEN_MAX_AGE_DAYS)
+
+
+def access_board(token: str, *, max_age: dt.timedelta | None = None) -> Factory:
+    """The factory a signed board link belongs to; a bad or foreign signature is 404, an expired one 403
+    `token_expired` (older than `max_age`, by default FANSI_BOARD_TOKEN_MAX_AGE_DAYS)."""
     try:
-        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
+        age = board_token_max_age() if max_age is None else max_age
+        factory_id = signing.loads(token, salt=BOARD_SALT, max_age=age)["factory"]
+    except signing.SignatureExpired:
+        raise Forbidden(
+            _("This board link has expired; ask the platform for a new one."), code="token_expired"
+        ) from None
     except (signing.BadSignature, KeyError, TypeError):
         raise NotFound() from None
     factory = Factory.objects.filter(pk=factory_id).first()

@@ -1,6 +1,7 @@
 """Factory orders and the factory's signed demand board: the platform's staff, a campaign's owner, and a
 factory behind a signed link (never a fan's identity)."""
 
+import datetime as dt
 from typing import Any
 
 from django.core import signing
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from core.errors import Forbidden, NotFound
 from preorders import selectors, services
-from preorders.access import BOARD_SALT, access_campaign_to_manage, is_admin
+from preorders.access import BOARD_SALT, access_board, access_campaign_to_manage, is_admin
 from preorders.api import _int_param
 from preorders.fulfilment_selectors import factory_order_sources, factory_orders_of_campaign
 from preorders.models import Campaign, FactoryOrder
@@ -26,13 +27,13 @@ def board_token(factory: Factory) -> str:
     return signing.dumps({"factory": factory.pk}, salt=BOARD_SALT)
 
 
-def board_factory(token: str) -> Factory | None:
-    """The factory a signed board link is for; None for a forged or unknown one."""
+def board_factory(token: str, *, max_age: dt.timedelta | None = None) -> Factory | None:
+    """The factory a signed board link is for; None for a forged, unknown or expired one (access_board says
+    which, for the API)."""
     try:
-        factory_id = signing.loads(token, salt=BOARD_SALT)["factory"]
-    except (signing.BadSignature, KeyError, TypeError):
+        return access_board(token, max_age=max_age)
+    except (NotFound, Forbidden):
         return None
-    return Factory.objects.filter(pk=factory_id).first()
 
 
 class FactoryOrderLineOut(serializers.Serializer):
@@ -138,9 +139,7 @@ class DemandBoardApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, token: str) -> Response:
-        factory = board_factory(token)
-        if factory is None:
-            raise NotFound()
+        factory = access_board(token)
         # The factory's settlement statement: aggregates per campaign or cycle, never a fan.
         statement = factory_statement_out(factory_statement(factory))
         return Response({**selectors.factory_demand(factory=factory), "statement": statement})

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,12 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from preorders import selectors
 from preorders.access import access_campaign
 from preorders.box_selectors import DELIVERY_NOTE_COLUMNS, cycle_delivery_notes
-from preorders.campaign_panels import campaign_panels_render
 from preorders.dashboard import owner_panels
+from preorders.hooks import campaign_panels_render
 from preorders.models import (
     HOLDING_STATUSES,
     Cadence,
@@ -403,12 +404,15 @@ def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
     live, and its orders with the per-fan lines to ship, a shipment form and a CSV upload."""
     from preorders.access import access_board
     from preorders.fulfilment_selectors import board_orders
+    from preorders.hooks import board_sections
     from preorders.statements import factory_statement
 
     try:
         factory = access_board(token)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None  # the link expired
     demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:
@@ -421,5 +425,6 @@ def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
             "token": token,
             "orders": board_orders(factory),
             "statement": factory_statement(factory),
+            "sections": [section(request, factory, token) for section in board_sections.providers()],
         },
     )

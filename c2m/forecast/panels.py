@@ -1,4 +1,4 @@
-"""The forecast panel on the owner's campaign page (filled into preorders.campaign_panels in c2m ready()):
+"""The forecast panel on the owner's campaign page (filled into preorders.hooks.campaign_panels in c2m ready()):
 the live forecast on a draft, the launch snapshot while live, forecast against actual after the close."""
 
 from __future__ import annotations

@@ -330,6 +330,12 @@ FANSI_CHAT = {
     "THUMBNAIL_SIZE": 320,
 }
 
+# --- The factory's signed demand board and its insight report (c2m.insight) ---------------------------
+# Board links are timestamped signatures; older ones answer 403 token_expired.
+FANSI_BOARD_TOKEN_MAX_AGE_DAYS = int(os.environ.get("FANSI_BOARD_TOKEN_MAX_AGE_DAYS", "90"))
+# The privacy floor: an insight cell backed by fewer distinct fans than this is suppressed.
+FANSI_INSIGHT_K = 10
+
 # --- 红黑榜 (shops.ratings) ----------------------------------------------------------------------
 FANSI_RATINGS = {
     # An entity is black (red) when the Wilson lower bound on its weighted black (red) share reaches the

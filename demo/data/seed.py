@@ -2,6 +2,7 @@
 
 from demo.data.broadcasts import demo_broadcasts_ensure
 from demo.data.c2m_forecast import demo_forecast_ensure
+from demo.data.c2m_insight import demo_insight_ensure
 from demo.data.campaigns import demo_campaigns_ensure
 from demo.data.catalogue import demo_catalogue_ensure
 from demo.data.chat import demo_history_ensure
@@ -51,6 +52,7 @@ def demo_seed() -> DemoResult:
     fans_spend_sweep()
     # 工厂优选: the directory and the scorecards, computed from everything seeded above.
     demo_factories_ensure()
+    demo_insight_ensure()
     demo_forecast_ensure()  # AQ 预判: launch forecasts, and forecast against actual on closed campaigns
     return result
 
