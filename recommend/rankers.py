@@ -12,6 +12,7 @@ users for one item), and do not depend on which other users/items are in the sam
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Self
@@ -19,6 +20,7 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from lightfm import LightFM
+from threadpoolctl import threadpool_limits
 
 from recommend.data import TrainSet
 
@@ -339,3 +341,141 @@ class BlendRanker(Ranker):
         if self.weight == 0:
             return base
         return base + self.weight * (self.other.score(users, items) - mean_b) / std_b
+
+
+# --- collaborative baselines that are hard to beat on implicit feedback (EASE, item-kNN, ALS) -------------
+# They learn from interaction history only: a fan or product without training interactions scores 0 against
+# everything (the metrics then rank it by the fixed random tie order). The regimes about new fans and new
+# products report them for that reason: it is what pure collaborative filtering can do there.
+
+
+def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    out = matrix.astype(bool).astype(np.float32)
+    out.eliminate_zeros()
+    return sp.csr_matrix(out)
+
+
+class ItemItemRanker(Ranker):
+    """score(u, i) = sum over the fan's training items h of B[h, i]: an item-item model (EASE, kNN)."""
+
+    weights: np.ndarray | sp.csr_matrix  # items x items
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        history = self.history[users]
+        block = self.weights[:, items]
+        product = history @ block
+        if sp.issparse(product):
+            product = product.toarray()
+        return np.asarray(product, dtype=np.float32)
+
+
+class EASERanker(ItemItemRanker):
+    """EASE (Steck 2019): B = I - P / diag(P), P = (X^T X + lambda I)^-1, diag(B) = 0; X binary.
+
+    One matrix inverse over the products, the closed form of the paper (written out rather than taken
+    from rectools, which pins numpy < 2 and pandas for the same five lines).
+    """
+
+    name = "ease"
+
+    def __init__(self, l2: float = 300.0) -> None:
+        self.l2 = l2
+
+    def fit(self, train: TrainSet) -> Self:
+        started = time.perf_counter()
+        self.history = _binary(train.interactions)
+        gram = (self.history.T @ self.history).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        inverse = np.linalg.inv(gram)
+        weights = -inverse / np.diag(inverse)[None, :]
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights = weights.astype(np.float32)
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+
+class ItemKNNRanker(ItemItemRanker):
+    """Item-kNN with cosine similarity (implicit's CosineRecommender): each item keeps its K nearest."""
+
+    name = "item_knn"
+
+    def __init__(self, neighbours: int = 100, num_threads: int = 1) -> None:
+        self.neighbours = neighbours
+        self.num_threads = num_threads
+
+    def fit(self, train: TrainSet) -> Self:
+        from implicit.nearest_neighbours import CosineRecommender
+
+        started = time.perf_counter()
+        self.history = _binary(train.interactions)
+        if train.nnz == 0:
+            self.weights = sp.csr_matrix((train.n_items, train.n_items), dtype=np.float32)
+            self.note = "no training interactions: item-kNN scores nothing"
+            return self
+        model = CosineRecommender(K=int(self.neighbours), num_threads=self.num_threads)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # implicit's note that it converted a format internally
+            model.fit(self.history, show_progress=False)
+        # implicit keeps item x neighbour similarities; scoring is history @ similarity.
+        self.weights = sp.csr_matrix(model.similarity, dtype=np.float32)
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+
+class ALSRanker(Ranker):
+    """Implicit-feedback ALS (Hu, Koren, Volinsky 2008; implicit's CPU solver): score = U[u] . V[i].
+
+    Confidence 1 + alpha * weight on the (binary) training matrix.
+    """
+
+    name = "als"
+
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 10.0,
+        iterations: int = 15,
+        *,
+        seed: int = 0,
+        num_threads: int = 1,
+    ) -> None:
+        self.factors = int(factors)
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = int(iterations)
+        self.seed = seed
+        self.num_threads = num_threads
+
+    def fit(self, train: TrainSet) -> Self:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        started = time.perf_counter()
+        if train.nnz == 0:
+            self.user_vectors = np.zeros((train.n_users, self.factors), dtype=np.float32)
+            self.item_vectors = np.zeros((train.n_items, self.factors), dtype=np.float32)
+            self.note = "no training interactions: ALS scores nothing"
+            return self
+        # implicit asks for a single-threaded BLAS: its own threads already share the cores.
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.num_threads,
+            )
+            model.fit(_binary(train.interactions), show_progress=False)
+        self.user_vectors = np.asarray(model.user_factors, dtype=np.float32)
+        self.item_vectors = np.asarray(model.item_factors, dtype=np.float32)
+        # A fan or product with no training interactions gets ALS's solution for an empty row: not zero in
+        # general (random init survives for empty rows); zero it so "unknown" means "no opinion".
+        self.user_vectors[~train.known_users] = 0.0
+        self.item_vectors[~train.known_items] = 0.0
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.user_vectors[users] @ self.item_vectors[items].T

@@ -19,13 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.conf import settings
 
 from recommend.data import Catalog, Interactions, TrainSet
 from recommend.rankers import (
     RANKING_LOSSES,
+    ALSRanker,
     BlendRanker,
     ContentRanker,
+    ItemItemRanker,
     LightFMRanker,
     PopularityRanker,
     Ranker,
@@ -180,6 +183,21 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
                 kind=ranker.name,
             )
         ]
+    if isinstance(ranker, ALSRanker):
+        # A fan or product without history has a zero vector: nothing to build from features.
+        k = ranker.factors
+        return [
+            Part(1.0, _f32(ranker.user_vectors), zeros(nu), _f32(ranker.item_vectors), zeros(ni),
+                 zeros((vu, k)), zeros(vu), zeros((vi, k)), zeros(vi), "sum", "sum", kind="als")
+        ]  # fmt: skip
+    if isinstance(ranker, ItemItemRanker):
+        # EASE / item-kNN: U is the fan's (binary) history, V the item-item weights: U[u] . V[i] = sum_h B[h, i].
+        # Exact, but U is fans x products dense: fine for one platform sample, costly at 100k x 5k.
+        weights = ranker.weights.toarray() if sp.issparse(ranker.weights) else ranker.weights
+        return [
+            Part(1.0, _f32(ranker.history.toarray()), zeros(nu), _f32(np.asarray(weights).T), zeros(ni),
+                 zeros((vu, ni)), zeros(vu), zeros((vi, ni)), zeros(vi), "sum", "sum", kind=ranker.name)
+        ]  # fmt: skip
     raise TypeError(f"cannot factorise {type(ranker).__name__}")
 
 

@@ -10,8 +10,8 @@ from typing import Any
 from recommend.data import REGIMES, Catalog, build_train_set, split_interactions
 from recommend.evaluation.confirmation import Confirmation
 from recommend.evaluation.metrics import evaluate_ranker
-from recommend.evaluation.selection import BASELINES, tune_and_select
-from recommend.evaluation.specs import RankerSpec, build_ranker
+from recommend.evaluation.selection import REPORTED, SELECTION_METRIC, tune_and_select
+from recommend.evaluation.specs import RankerSpec, build_ranker, collaborative_grid
 from recommend.rankers import PopularityRanker, Ranker
 
 
@@ -23,6 +23,40 @@ class RegimeResult:
     confirmation: Confirmation | None = None
     fit_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    served_vs_best_baseline: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.metrics)
+        if self.served_vs_best_baseline is not None:
+            out["served_vs_best_baseline"] = self.served_vs_best_baseline
+        return out
+
+
+def served_vs_best_baseline(metrics: dict[str, dict[str, Any]], regime: str) -> dict[str, Any] | None:
+    """The served ranker against the strongest baseline on the test split, on the regime's selection metric.
+
+    Baselines: every non-LightFM ranker reported for the regime (popularity, tag popularity or content,
+    EASE, item-kNN, ALS). `ratio` is served / best; `difference` served - best.
+    """
+    metric = SELECTION_METRIC.get(regime, "precision_at_k")
+    served = metrics.get("served", {}).get(metric)
+    candidates = {
+        name: values[metric]
+        for name, values in metrics.items()
+        if name in REPORTED.get(regime, ()) and values.get(metric) is not None
+    }
+    if served is None or not candidates:
+        return None
+    best_name = max(candidates, key=candidates.__getitem__)
+    best = candidates[best_name]
+    return {
+        "metric": metric,
+        "served": served,
+        "best_baseline": best_name,
+        "best_baseline_value": best,
+        "ratio": round(served / best, 4) if best else None,
+        "difference": round(served - best, 6),
+    }
 
 
 def evaluate_regime(
@@ -66,10 +100,11 @@ def evaluate_regime(
     result.confirmation = selection.confirmation
     if selection.note:
         result.notes.append(f"{regime}: {selection.note}")
-    order = [*BASELINES[regime], "lightfm_hybrid", "lightfm_pure"]
+    order = [*REPORTED[regime], "lightfm_hybrid", "lightfm_pure"]
     fitted: dict[RankerSpec, Ranker] = {}
     for name in order:
-        spec = specs[name]
+        # A collaborative ranker outside the regime's selection is reported at its default settings.
+        spec = specs.get(name) or collaborative_grid(name, size="tiny")[0]
         ranker = build_ranker(
             spec, train, seed=seed, num_threads=num_threads, max_fit_seconds=max_fit_seconds
         )
@@ -88,6 +123,7 @@ def evaluate_regime(
         served_metrics = evaluate_ranker(served_ranker, split, k)
     result.fit_seconds["served"] = round(served_ranker.fit_seconds, 3)
     result.metrics["served"] = {**served_metrics, "served_name": served.name}
+    result.served_vs_best_baseline = served_vs_best_baseline(result.metrics, regime)
     return result
 
 
@@ -106,7 +142,7 @@ class EvaluationReport:
         return {
             "k": self.k,
             "fit_seconds": self.fit_seconds,
-            "regimes": {name: result.metrics for name, result in self.regimes.items()},
+            "regimes": {name: result.to_json() for name, result in self.regimes.items()},
         }
 
     @property
@@ -134,6 +170,13 @@ class EvaluationReport:
                 )
             if result.served is not None:
                 lines.append(f"{'':<11} served recipe: {result.served.describe()}")
+            versus = result.served_vs_best_baseline
+            if versus is not None:
+                ratio = "n/a" if versus["ratio"] is None else f"{versus['ratio']:.3f}x"
+                lines.append(
+                    f"{'':<11} served vs best baseline ({versus['best_baseline']}, {versus['metric']}): "
+                    f"{ratio}, {versus['difference']:+.4f}"
+                )
         lines.append(f"fit_seconds (served models) = {self.fit_seconds:.2f}; total run {self.seconds:.1f} s")
         return "\n".join(lines)
 

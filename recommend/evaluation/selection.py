@@ -19,14 +19,26 @@ from recommend.data import (
 )
 from recommend.evaluation.confirmation import Confirmation, PooledScores, confirm
 from recommend.evaluation.metrics import selection_scores, selection_units
-from recommend.evaluation.specs import RankerSpec, _simple, build_ranker, lightfm_grid
+from recommend.evaluation.specs import (
+    COLLABORATIVE,
+    RankerSpec,
+    build_ranker,
+    collaborative_grid,
+    lightfm_grid,
+)
 from recommend.rankers import BlendRanker, LightFMConfig, LightFMRanker, Ranker
 
-# Which simple rankers apply to which regime (LightFM rankers apply everywhere).
+# Which baselines compete in which regime's selection (LightFM rankers apply everywhere). EASE, item-kNN
+# and ALS learn from history only, so they compete for fans with history; in the cold regimes they are
+# reported (REPORTED) but cannot rank a fan or product they never saw.
 BASELINES: dict[str, tuple[str, ...]] = {
-    "warm_users": ("popularity", "tag_popularity"),
+    "warm_users": ("popularity", "tag_popularity", *COLLABORATIVE),
     "cold_users": ("popularity", "tag_popularity"),
     "cold_items": ("popularity", "content"),
+}
+REPORTED: dict[str, tuple[str, ...]] = {
+    regime: (*kinds, *(kind for kind in COLLABORATIVE if kind not in kinds))
+    for regime, kinds in BASELINES.items()
 }
 # The validation metric that chooses what is served: fans-for-a-new-item ranking is what matters for cold
 # items; top-k item lists are what matters for fans.
@@ -96,15 +108,26 @@ def tune_and_select(
         consider_values(spec, ranker, selection_scores(ranker, val_split, k))
 
     baselines = BASELINES[regime]
-    simple = {kind: _simple(kind).fit(val_train) for kind in baselines}
     # Baselines are cheap: on small data they are compared on every validation fold that will be pooled
     # for the confirmation, so the incumbent (popularity vs tag popularity, say) is not chosen on noise.
+    # A collaborative baseline's hyper-parameters (EASE's l2, ...) are chosen on the tuning fold first.
     pooled = PooledScores()
     fold0_units = selection_units(val_split)
+    simple: dict[str, Ranker] = {}
+    baseline_specs: dict[str, RankerSpec] = {}
     for kind in baselines:
-        values = selection_scores(simple[kind], val_split, k)
-        consider_values(RankerSpec(kind), simple[kind], values)
-        pooled.add(kind, fold0_units, values)
+        grid_specs = collaborative_grid(kind, size=grid) if kind in COLLABORATIVE else [RankerSpec(kind)]
+        for spec in grid_specs:
+            ranker = build_ranker(spec, val_train, seed=seed, num_threads=num_threads)
+            consider_values(spec, ranker, selection_scores(ranker, val_split, k))
+        _, baseline_specs[kind], chosen = best[kind]
+        assert chosen is not None
+        simple[kind] = chosen
+        pooled.add(kind, fold0_units, selection_scores(chosen, val_split, k))
+        if kind in COLLABORATIVE:
+            log(
+                f"  {regime}: best {kind} on validation: {baseline_specs[kind].describe()} = {best[kind][0]:.4f}"
+            )
     n_units = len(pooled.units(*baselines))
     extra_folds = min(int(round(1 / HOLDOUT_FRACTION)) - 1, max(1, -(-CONFIRM_MIN_UNITS // max(n_units, 1))))
     confirm_splits: list[tuple[Split, TrainSet]] = []
@@ -118,14 +141,18 @@ def tune_and_select(
             pooled.add(
                 f"{kind}@confirm",
                 selection_units(fold_split),
-                selection_scores(_simple(kind).fit(fold_train), fold_split, k),
+                selection_scores(
+                    build_ranker(baseline_specs[kind], fold_train, seed=seed, num_threads=num_threads),
+                    fold_split,
+                    k,
+                ),
             )
     # All folds together, the tuning fold and the confirmation folds; the first maximum: ties keep the simpler.
     incumbent = max(baselines, key=lambda kind: pooled.mean(kind, f"{kind}@confirm"))
     if len(val_split.test) == 0 or val_train.nnz == 0:
         log(f"  {regime}: validation split too small to tune; serving popularity")
         fallback = RankerSpec("popularity")
-        specs = {"popularity": fallback, **{kind: RankerSpec(kind) for kind in baselines}}
+        specs = {"popularity": fallback, **baseline_specs}
         specs["lightfm_hybrid"] = RankerSpec("lightfm", LightFMConfig(features=True))
         specs["lightfm_pure"] = RankerSpec("lightfm", LightFMConfig(features=False))
         return Selection(
@@ -157,7 +184,14 @@ def tune_and_select(
         for partner in baselines:
             for weight in BLEND_WEIGHTS:
                 blend = BlendRanker(model, simple[partner], weight, seed=seed).fit(val_train)
-                consider(RankerSpec("blend", spec.config, blend_with=partner, weight=weight), blend)
+                blend_spec = RankerSpec(
+                    "blend",
+                    spec.config,
+                    blend_with=partner,
+                    weight=weight,
+                    params=baseline_specs[partner].params,
+                )
+                consider(blend_spec, blend)
 
     specs = {name: spec for name, (_, spec, _) in best.items() if "+" not in name}
     baseline_value, baseline_spec, _ = best[incumbent]

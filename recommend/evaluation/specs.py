@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from recommend.data import TrainSet
 from recommend.rankers import (
+    ALSRanker,
     BlendRanker,
     ContentRanker,
+    EASERanker,
+    ItemKNNRanker,
     LightFMConfig,
     LightFMRanker,
     PopularityRanker,
@@ -20,10 +23,12 @@ from recommend.rankers import (
 class RankerSpec:
     """A recipe for a ranker: fit it on any TrainSet and get the same kind of model."""
 
-    kind: str  # popularity | tag_popularity | content | lightfm | blend
+    kind: str  # popularity | tag_popularity | content | ease | item_knn | als | lightfm | blend
     config: LightFMConfig | None = None
     blend_with: str = ""
     weight: float = 0.0
+    # Hyper-parameters of a collaborative ranker (ease, item_knn, als), or of a blend's partner.
+    params: tuple[tuple[str, float], ...] = ()
 
     @property
     def name(self) -> str:
@@ -36,8 +41,35 @@ class RankerSpec:
             return f"{base}+{self.weight:g}*{self.blend_with}"
         return self.kind
 
+    @property
+    def partner(self) -> RankerSpec:
+        """A blend's baseline partner, with its own hyper-parameters."""
+        return RankerSpec(self.blend_with, params=self.params)
+
     def describe(self) -> str:
-        return f"{self.name} [{self.config.label()}]" if self.config else self.name
+        label = self.config.label() if self.config else ""
+        if self.params:
+            label = " ".join([label, *(f"{key}={value:g}" for key, value in self.params)]).strip()
+        return f"{self.name} [{label}]" if label else self.name
+
+
+# The collaborative rankers and their validation grids (`standard`; `tiny` is the first point).
+COLLABORATIVE: tuple[str, ...] = ("ease", "item_knn", "als")
+COLLABORATIVE_GRID: dict[str, tuple[dict[str, float], ...]] = {
+    # EASE's l2 grows with the data; 200-500 is the usual optimum on MovieLens 100K.
+    "ease": ({"l2": 300.0}, {"l2": 100.0}, {"l2": 500.0}, {"l2": 1000.0}),
+    "item_knn": ({"neighbours": 100.0}, {"neighbours": 30.0}, {"neighbours": 300.0}),
+    "als": (
+        {"factors": 64.0, "regularization": 0.05, "alpha": 10.0},
+        {"factors": 64.0, "regularization": 0.05, "alpha": 2.0},
+        {"factors": 32.0, "regularization": 0.5, "alpha": 10.0},
+    ),
+}
+
+
+def collaborative_grid(kind: str, *, size: str) -> list[RankerSpec]:
+    points = COLLABORATIVE_GRID[kind][:1] if size == "tiny" else COLLABORATIVE_GRID[kind]
+    return [RankerSpec(kind, params=tuple(point.items())) for point in points]
 
 
 def _simple(kind: str) -> Ranker:
@@ -58,6 +90,13 @@ def build_ranker(
     """Fit the ranker a spec describes (reusing `fitted` ones on the same train set). Serving calls this too."""
     if fitted is not None and spec in fitted:
         return fitted[spec]
+    if spec.kind in COLLABORATIVE:
+        params = dict(spec.params)
+        if spec.kind == "ease":
+            return EASERanker(**params).fit(train)
+        if spec.kind == "item_knn":
+            return ItemKNNRanker(**params, num_threads=num_threads).fit(train)
+        return ALSRanker(**params, seed=seed, num_threads=num_threads).fit(train)
     if spec.kind == "lightfm":
         assert spec.config is not None
         return LightFMRanker(
@@ -73,7 +112,7 @@ def build_ranker(
             max_fit_seconds=max_fit_seconds,
             fitted=fitted,
         )
-        other = build_ranker(RankerSpec(spec.blend_with), train, fitted=fitted)
+        other = build_ranker(spec.partner, train, seed=seed, num_threads=num_threads, fitted=fitted)
         return BlendRanker(base, other, spec.weight, seed=seed).fit(train)
     return _simple(spec.kind).fit(train)
 

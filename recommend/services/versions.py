@@ -188,7 +188,7 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         fitted[spec] = ranker
         if isinstance(ranker, BlendRanker):
             fitted.setdefault(RankerSpec("lightfm", spec.config), ranker.base)
-            fitted.setdefault(RankerSpec(spec.blend_with), ranker.other)
+            fitted.setdefault(spec.partner, ranker.other)
         if ranker.note:
             notes.append(f"served {spec.name}: {ranker.note}")
         _progress(version.pk, 0.67 + 0.23 * (n + 1) / len(distinct), f"fitted {spec.name}")

@@ -362,13 +362,37 @@ def test_eval_json_has_exactly_the_contract_shape(tmp_path: Path, synthetic_dir:
     report = json.loads(out_path.read_text())
     assert set(report) == {"k", "fit_seconds", "regimes"}
     assert report["k"] == 5 and isinstance(report["fit_seconds"], float)
+    collaborative = {"ease", "item_knn", "als", "served_vs_best_baseline"}
     expected = {
-        "warm_users": {"popularity", "tag_popularity", "lightfm_hybrid", "lightfm_pure", "served"},
-        "cold_users": {"popularity", "tag_popularity", "lightfm_hybrid", "lightfm_pure", "served"},
-        "cold_items": {"popularity", "content", "lightfm_hybrid", "lightfm_pure", "served"},
+        "warm_users": {
+            "popularity",
+            "tag_popularity",
+            "lightfm_hybrid",
+            "lightfm_pure",
+            "served",
+            *collaborative,
+        },
+        "cold_users": {
+            "popularity",
+            "tag_popularity",
+            "lightfm_hybrid",
+            "lightfm_pure",
+            "served",
+            *collaborative,
+        },
+        "cold_items": {"popularity", "content", "lightfm_hybrid", "lightfm_pure", "served", *collaborative},
     }
     assert {regime: set(rankers) for regime, rankers in report["regimes"].items()} == expected
     for rankers in report["regimes"].values():
+        versus = rankers.pop("served_vs_best_baseline")
+        assert set(versus) == {
+            "metric",
+            "served",
+            "best_baseline",
+            "best_baseline_value",
+            "ratio",
+            "difference",
+        }
         for name, metrics in rankers.items():
             keys = {*METRICS, "served_name"} if name == "served" else set(METRICS)
             assert set(metrics) == keys
@@ -429,7 +453,8 @@ def test_served_is_never_worse_on_validation_than_the_best_baseline(catalog: Cat
         split = split_interactions(catalog.interactions, regime, seed=0)
         selection = _select_tiny(catalog, split.train, regime)
         scores = selection.scores
-        assert scores[selection.served.describe()] >= max(scores[name] for name in BASELINES[regime])
+        baselines = [selection.specs[name].describe() for name in BASELINES[regime]]
+        assert scores[selection.served.describe()] >= max(scores[name] for name in baselines)
 
 
 # --- the selection rule: a learned recipe must beat the best baseline by more than noise -------------------

@@ -17,6 +17,7 @@ from fans.chat.models import Message
 from fans.crm.models import Segment, Tag, TagGroup
 from fans.crm.services.tagging import fan_tags_bulk_add
 from recommend import services
+from recommend.evaluation import RankerSpec
 from recommend.models import Interaction, InteractionKind, ModelStatus, ModelVersion, ProductTag
 from recommend.services import TrainOptions, interaction_record, model_train, product_tags_derive
 from recommend.services.versions import _new_version_name
@@ -332,3 +333,32 @@ def test_prune_keeps_the_serving_and_newest_artifacts(tmp_path, monkeypatch, db)
     assert "v0" in left  # serving, though oldest
     assert "orphan" not in left and removed == len(names) + 1 - len(left)
     assert len(left) == 3
+
+
+@pytest.mark.parametrize(
+    "served",
+    [
+        RankerSpec("ease", params=(("l2", 10.0),)),
+        RankerSpec("als", params=(("factors", 8.0), ("regularization", 0.05), ("alpha", 10.0))),
+    ],
+)
+def test_training_serves_a_collaborative_ranker_when_validation_picks_it(shop, served) -> None:  # noqa: ANN001
+    from recommend.services import versions
+
+    people, _ = _seed(shop)
+    real = versions.evaluate_regime
+
+    def pick_collaborative(catalog, regime, **kwargs):  # noqa: ANN001, ANN202
+        result = real(catalog, regime, **kwargs)
+        if regime == "warm_users":
+            result.served = served
+        return result
+
+    with mock.patch.object(versions, "evaluate_regime", pick_collaborative):
+        version = _train()
+    assert version.status == ModelStatus.READY, version.error
+    warm, _ = people[1]
+    owned = set(Interaction.objects.filter(fan=warm).values_list("product_id", flat=True))
+    picks = recommend_for_fan(warm, 5)
+    assert picks and picks[0].regime == "warm_users" and picks[0].ranker == served.name
+    assert not {p.product.pk for p in picks} & owned
