@@ -14,6 +14,8 @@ from typing import Protocol
 from fans.bot.phrases import CLAUSE_BREAK, EN_NEGATORS, ZH_NEGATORS, ZH_NOT_NEGATING, phrases_find
 
 DEFAULT_THRESHOLD = 0.6
+MIN_BLOCK = 30  # calibration fans per isotonic block, at least
+CALIB_STRENGTH = 10.0  # pseudo-fans pulling each block toward the group's precision
 CJK_RUN = re.compile(r"[\u4e00-\u9fff]+|[a-z0-9']+")
 
 
@@ -90,14 +92,16 @@ def suggest(*, texts: Iterable[str], model: SuggestionModel, words: bool = False
     """Every candidate with its calibrated confidence (callers show only those ≥ the display threshold):
     one per single-choice group (its best value), one per evidenced tag in a multi-choice group."""
     scored = model.evidence(text_features(texts, model.rules, words=words))
-    by_group: dict[str, list[Candidate]] = defaultdict(list)
+    by_group: dict[str, list[tuple[float, Candidate]]] = defaultdict(list)
     for tag, (score, phrase, key) in scored.items():
         group = tag.partition(":")[0]
-        by_group[group].append(Candidate(tag, model.calibrate(group, score), phrase, key))
+        by_group[group].append((score, Candidate(tag, model.calibrate(group, score), phrase, key)))
     out: list[Candidate] = []
     for group, cands in sorted(by_group.items()):
-        cands.sort(key=lambda c: (-c.confidence, c.tag))
-        out.extend(cands[:1] if group in model.single else cands)
+        # By raw score: calibration is a step function, and its ties must not decide the value.
+        cands.sort(key=lambda sc: (-sc[0], sc[1].tag))
+        ranked = [c for _s, c in cands]
+        out.extend(ranked[:1] if group in model.single else ranked)
     return out
 
 
@@ -113,8 +117,18 @@ def isotonic_fit(scores: list[float], labels: list[int], prior: float) -> tuple[
     `prior` so a lone lucky top score does not become 100%."""
     pairs = sorted(zip(scores, labels, strict=True))
     blocks: list[list[float]] = []  # [sum_y, n, max_score]
-    for s, y in pairs:
-        blocks.append([float(y), 1.0, s])
+    # Equal scores always share a block (they cannot be told apart), and a block starts with at least
+    # MIN_BLOCK fans: a block of a few fans measures noise, not precision.
+    i = 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and (j - i < MIN_BLOCK or pairs[j][0] == pairs[j - 1][0]):
+            j += 1
+        if len(pairs) - j < MIN_BLOCK // 2:
+            j = len(pairs)  # a short tail joins the last block
+        chunk = pairs[i:j]
+        i = j
+        blocks.append([float(sum(y for _s, y in chunk)), float(len(chunk)), chunk[-1][0]])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             y2, n2, s2 = blocks.pop()
             blocks[-1][0] += y2
@@ -122,7 +136,7 @@ def isotonic_fit(scores: list[float], labels: list[int], prior: float) -> tuple[
             blocks[-1][2] = s2
     uppers, values, best = [], [], 0.0
     for y, n, s in blocks:
-        best = max(best, (y + 2 * prior) / (n + 2))
+        best = max(best, (y + CALIB_STRENGTH * prior) / (n + CALIB_STRENGTH))
         uppers.append(s)
         values.append(best)
     return uppers, values
@@ -201,7 +215,7 @@ def model_learn(
     hits: Counter[str] = Counter()
     for fan, feats in calib.items():
         held = labels[fan]
-        evidence = sorted(model.evidence(feats).items(), key=lambda kv: -kv[1][0])
+        evidence = sorted(model.evidence(feats).items(), key=lambda kv: (-kv[1][0], kv[0]))
         taken: set[str] = set()
         for tag, (score, _phrase, _key) in evidence:
             group, _, value = tag.partition(":")
