@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import Conflict
 from core.events import announce, shop_group
-from fans.bot.models import PhraseRule, SuggestionStatus, TagSuggestion
+from fans.bot.models import PhraseRule, PhraseRuleShopCounts, SuggestionStatus, TagSuggestion
 from fans.bot.services.facts import _rules_for
 from fans.bot.suggester import DEFAULT_THRESHOLD, shown, suggest
 from fans.chat.models import Fan, Message
@@ -32,12 +32,28 @@ def phrase_confidence(rule: PhraseRule) -> float:
     )
 
 
+SHOP_EVIDENCE_FLOOR = 30  # a shop's own decisions on a rule it takes before they replace the platform's
+
+
+def shop_phrase_confidence(rule: PhraseRule, own: tuple[int, int] | None) -> float:
+    """The shop's own precision for the rule once it has decided enough suggestions from it, else the
+    platform's pooled figure (every shop's decisions)."""
+    platform = phrase_confidence(rule)
+    if own is None or sum(own) < SHOP_EVIDENCE_FLOOR:
+        return platform
+    confirmed, rejected = own
+    return (confirmed + PRIOR_STRENGTH * platform) / (confirmed + rejected + PRIOR_STRENGTH)
+
+
 class ShopRuleModel:
     """The bot's model: the shop's phrase rules, each scored by its owner-decided confidence (already a
     measured figure, so calibration is the identity)."""
 
     def __init__(self, shop_id: int) -> None:
         self.rules: dict[str, object] = dict(_rules_for(shop_id))
+        self.own = {
+            c.rule_id: (c.confirmed, c.rejected) for c in PhraseRuleShopCounts.objects.filter(shop_id=shop_id)
+        }
         # The rules come with tag__group: no extra query on the send path.
         self.single = {
             r.tag.group.code
@@ -52,7 +68,7 @@ class ShopRuleModel:
             if not isinstance(rule, PhraseRule):
                 continue
             tag = f"{rule.tag.group.code}:{rule.tag.code}"
-            confidence = phrase_confidence(rule)
+            confidence = shop_phrase_confidence(rule, self.own.get(rule.pk))
             if confidence > best.get(tag, (-1.0, "", None))[0]:
                 best[tag] = (confidence, phrase, rule)
         return best
@@ -140,5 +156,9 @@ def suggestion_decide(*, member: ShopMember, suggestion: TagSuggestion, confirm:
         if locked.rule_id:
             counter = "confirmed" if confirm else "rejected"
             PhraseRule.objects.filter(pk=locked.rule_id).update(**{counter: F(counter) + 1})
+            PhraseRuleShopCounts.objects.get_or_create(shop_id=locked.fan.shop_id, rule_id=locked.rule_id)
+            PhraseRuleShopCounts.objects.filter(shop_id=locked.fan.shop_id, rule_id=locked.rule_id).update(
+                **{counter: F(counter) + 1}
+            )
             cache.delete(f"bot:phrases:{locked.fan.shop_id}")
     return locked

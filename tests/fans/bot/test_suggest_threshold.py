@@ -37,3 +37,26 @@ def test_the_api_shows_the_learned_confidence_not_the_prior(
     assert [s["tag"] for s in body] == ["skin_type:oily"]
     assert body[0]["confidence"] == round(bot.phrase_confidence(rule), 3) != rule.confidence
     assert body[0]["confidence"] >= 0.6
+
+
+@pytest.mark.parametrize(("rejections", "suggested"), [(29, True), (30, False)])
+def test_a_shops_own_decisions_replace_the_platform_figure_past_the_floor(
+    fan, rejections, suggested, django_capture_on_commit_callbacks
+):
+    from fans.bot.models import PhraseRuleShopCounts
+
+    rule = PhraseRule.objects.get(phrase="油皮", shop__isnull=True)
+    PhraseRule.objects.filter(pk=rule.pk).update(confirmed=200, rejected=rejections)
+    PhraseRuleShopCounts.objects.create(shop=fan.shop, rule=rule, confirmed=0, rejected=rejections)
+    fan_says(fan, "我是油皮", django_capture_on_commit_callbacks)
+    assert TagSuggestion.objects.filter(fan=fan).exists() is suggested
+
+
+def test_a_decision_counts_for_the_shop(fan, owner, shop, django_capture_on_commit_callbacks):
+    from fans.bot.models import PhraseRuleShopCounts
+
+    fan_says(fan, "我是油皮", django_capture_on_commit_callbacks)
+    member = shop.members.get(user=owner)
+    bot.suggestion_decide(member=member, suggestion=TagSuggestion.objects.get(fan=fan), confirm=False)
+    counts = PhraseRuleShopCounts.objects.get(shop=shop)
+    assert (counts.rule.phrase, counts.confirmed, counts.rejected) == ("油皮", 0, 1)
