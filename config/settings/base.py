@@ -337,6 +337,8 @@ FANSI_BOARD_TOKEN_MAX_AGE_DAYS = int(os.environ.get("FANSI_BOARD_TOKEN_MAX_AGE_D
 FANSI_INSIGHT_K = 10
 
 # --- 红黑榜 (shops.ratings) ----------------------------------------------------------------------
+# Tag suggestions below this calibrated confidence are not shown: the bot is not sure (docs/tag-suggest-eval.md).
+FANSI_TAG_SUGGEST_THRESHOLD = float(os.environ.get("FANSI_TAG_SUGGEST_THRESHOLD", "0.6"))
 FANSI_RATINGS = {
     # An entity is black (red) when the Wilson lower bound on its weighted black (red) share reaches the
     # threshold with at least MIN_RATINGS shops rating it. Black products leave the recommender's lists.

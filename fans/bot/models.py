@@ -224,3 +224,19 @@ class PromoDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {self.fan_id}: {self.status}"
+
+
+class PhraseRuleShopCounts(models.Model):
+    """One shop's confirmations and rejections of one phrase rule: past a floor of evidence they replace
+    the platform's pooled figure for that shop (fans/bot/services/suggestions.py)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    rule = models.ForeignKey(PhraseRule, on_delete=models.CASCADE, related_name="shop_counts")
+    confirmed = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shop", "rule"], name="phrase_shop_counts_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} in {self.shop_id}: +{self.confirmed} -{self.rejected}"

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -10,15 +11,15 @@ from django.utils.translation import gettext as _
 
 from core.errors import Conflict
 from core.events import announce, shop_group
-from fans.bot.models import PhraseRule, SuggestionStatus, TagSuggestion
-from fans.bot.phrases import phrases_find
+from fans.bot.models import PhraseRule, PhraseRuleShopCounts, SuggestionStatus, TagSuggestion
 from fans.bot.services.facts import _rules_for
+from fans.bot.suggester import DEFAULT_THRESHOLD, shown, suggest
 from fans.chat.models import Fan, Message
-from fans.crm.models import FanTag, TagSource
+from fans.crm.models import FanTag, TagChoice, TagSource
 from fans.crm.services.tagging import fan_tags_change
 from shops.models import ShopMember
 
-SUGGESTION_MIN_CONFIDENCE = 0.3
+SUGGESTION_MIN_CONFIDENCE = DEFAULT_THRESHOLD  # the default display threshold (setting)
 
 
 PRIOR_STRENGTH = 4  # confirmations/rejections it takes to move a phrase's confidence halfway
@@ -31,18 +32,64 @@ def phrase_confidence(rule: PhraseRule) -> float:
     )
 
 
+SHOP_EVIDENCE_FLOOR = 30  # a shop's own decisions on a rule it takes before they replace the platform's
+
+
+def shop_phrase_confidence(rule: PhraseRule, own: tuple[int, int] | None) -> float:
+    """The shop's own precision for the rule once it has decided enough suggestions from it, else the
+    platform's pooled figure (every shop's decisions)."""
+    platform = phrase_confidence(rule)
+    if own is None or sum(own) < SHOP_EVIDENCE_FLOOR:
+        return platform
+    confirmed, rejected = own
+    return (confirmed + PRIOR_STRENGTH * platform) / (confirmed + rejected + PRIOR_STRENGTH)
+
+
+class ShopRuleModel:
+    """The bot's model: the shop's phrase rules, each scored by its owner-decided confidence (already a
+    measured figure, so calibration is the identity)."""
+
+    def __init__(self, shop_id: int) -> None:
+        self.rules: dict[str, object] = dict(_rules_for(shop_id))
+        self.own = {
+            c.rule_id: (c.confirmed, c.rejected) for c in PhraseRuleShopCounts.objects.filter(shop_id=shop_id)
+        }
+        # The rules come with tag__group: no extra query on the send path.
+        self.single = {
+            r.tag.group.code
+            for r in self.rules.values()
+            if isinstance(r, PhraseRule) and r.tag.group.choice == TagChoice.SINGLE
+        }
+
+    def evidence(self, features: dict[str, str]) -> dict[str, tuple[float, str, object]]:
+        best: dict[str, tuple[float, str, object]] = {}
+        for feat, phrase in features.items():
+            rule = self.rules.get(phrase) if feat.startswith("@") else None
+            if not isinstance(rule, PhraseRule):
+                continue
+            tag = f"{rule.tag.group.code}:{rule.tag.code}"
+            confidence = shop_phrase_confidence(rule, self.own.get(rule.pk))
+            if confidence > best.get(tag, (-1.0, "", None))[0]:
+                best[tag] = (confidence, phrase, rule)
+        return best
+
+    def calibrate(self, group: str, score: float) -> float:
+        return score
+
+
+def display_threshold() -> float:
+    return float(getattr(settings, "FANSI_TAG_SUGGEST_THRESHOLD", DEFAULT_THRESHOLD))
+
+
 def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSuggestion]:
-    """Suggest tags for what the fan said; never a tag they hold or one that was suggested before."""
-    matches = phrases_find(message.text, _rules_for(fan.shop_id))
+    """Suggest tags for what the fan said (only at or above the display threshold: below it the bot is not
+    sure and says nothing); never a tag they hold or one that was suggested before."""
+    candidates = shown(suggest(texts=[message.text], model=ShopRuleModel(fan.shop_id)), display_threshold())
     best: dict[int, tuple[PhraseRule, float, str]] = {}
-    for match in matches:
-        rule: PhraseRule = match.key
-        confidence = phrase_confidence(rule)
-        if (
-            confidence >= SUGGESTION_MIN_CONFIDENCE
-            and confidence > best.get(rule.tag_id, (None, -1.0, ""))[1]
-        ):
-            best[rule.tag_id] = (rule, confidence, match.phrase)
+    for cand in candidates:
+        rule = cand.key
+        assert isinstance(rule, PhraseRule)
+        best[rule.tag_id] = (rule, cand.confidence, cand.phrase)
     if not best:
         return []
     held = set(FanTag.objects.filter(fan=fan, tag_id__in=best).values_list("tag_id", flat=True))
@@ -109,5 +156,9 @@ def suggestion_decide(*, member: ShopMember, suggestion: TagSuggestion, confirm:
         if locked.rule_id:
             counter = "confirmed" if confirm else "rejected"
             PhraseRule.objects.filter(pk=locked.rule_id).update(**{counter: F(counter) + 1})
+            PhraseRuleShopCounts.objects.get_or_create(shop_id=locked.fan.shop_id, rule_id=locked.rule_id)
+            PhraseRuleShopCounts.objects.filter(shop_id=locked.fan.shop_id, rule_id=locked.rule_id).update(
+                **{counter: F(counter) + 1}
+            )
             cache.delete(f"bot:phrases:{locked.fan.shop_id}")
     return locked
