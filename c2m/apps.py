@@ -11,8 +11,9 @@ class C2MConfig(AppConfig):
     def ready(self) -> None:
         from c2m import tasks  # noqa: F401 - registers the tasks beat runs by name
         from c2m.forecast.panels import forecast_panel
-        from c2m.insight.views import insight_board_section
+        from c2m.insight.views import insight_board_section, insight_panel
         from preorders.hooks import board_sections, campaign_panels
 
         campaign_panels.register("forecast", forecast_panel)
+        campaign_panels.register("insight", insight_panel)
         board_sections.register("insight", insight_board_section)

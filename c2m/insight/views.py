@@ -3,6 +3,7 @@ the campaign's team and the platform's staff. Charts are SVG drawn here, server-
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from django.utils.safestring import SafeString
 from c2m.insight.access import access_campaign_insight
 from c2m.insight.selectors import factory_insight_campaigns, insight_report
 from core.errors import Forbidden, NotFound
+from preorders.models import Campaign
 from shops.models import Factory
 
 COLOURS = ["#f0643c", "#2e86de", "#2e9e5b", "#8e44ad", "#e1a100", "#16a085"]
@@ -144,4 +146,15 @@ def campaign_insight_page(request: HttpRequest, campaign_id: int) -> HttpRespons
             "campaign": campaign,
             "api_url": reverse("api-campaign-insight", args=[campaign.pk]),
         },
+    )
+
+
+def insight_panel(request: HttpRequest, campaign: Campaign) -> SafeString | str:
+    """The owner's campaign page links to the insight report once the campaign has pledgers (not on a draft)."""
+    if campaign.status == "draft":
+        return ""
+    return render_to_string(
+        "c2m/_insight_panel.html",
+        {"page_url": reverse("campaign-insight", args=[campaign.pk]), "k": settings.FANSI_INSIGHT_K},
+        request=request,
     )

@@ -1,4 +1,5 @@
-"""AQ 预判 in a real browser on a phone: the forecast on a draft campaign, forecast against actual once closed."""
+"""AQ 预判 in a real browser on a phone: the forecast on a draft campaign, forecast against actual once closed,
+and the campaign page's link to the factory insight report."""
 
 import datetime as dt
 
@@ -50,6 +51,7 @@ def test_owner_sees_the_forecast_on_a_draft_and_against_actual_after_the_close(t
                 card.locator(f'#forecast-table tr[data-variant="{v_m.pk}"] [data-interval]')
             ).to_contain_text("–")
             assert page.locator("#forecast-table [data-actual]").count() == 0
+            assert page.locator("#insight-card").count() == 0  # a draft has no pledgers to report on
             assert page.evaluate("document.documentElement.scrollWidth") <= 391
             page.screenshot(path=str(ARTIFACTS / "c2m-forecast-draft-390.png"), full_page=True)
 
@@ -61,6 +63,11 @@ def test_owner_sees_the_forecast_on_a_draft_and_against_actual_after_the_close(t
             expect(card.locator(f'g[data-variant="{v_l.pk}"] .forecast-actual')).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 391
             page.screenshot(path=str(ARTIFACTS / "c2m-forecast-closed-390.png"), full_page=True)
+
+            page.locator("#insight-open").click()
+            page.wait_for_url(f"{base}/campaigns/{closed.pk}/insight/")
+            expect(page.locator("#insight-floor")).to_be_visible()  # 5 pledgers: under k, so hidden
+            expect(page.locator("#insight-no-demand")).to_be_visible()
         finally:
             browser.close()
     assert errors == []

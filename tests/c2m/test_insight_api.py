@@ -232,6 +232,8 @@ def test_the_campaigns_owner_and_the_platform_staff_see_the_report(world, api_fo
     client.force_login(campaign.shop.owner)
     page = client.get(f"/campaigns/{campaign.pk}/insight/")
     assert page.status_code == 200 and 'id="insight-chart"' in page.content.decode()
+    detail = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="insight-card"' in detail and f'href="/campaigns/{campaign.pk}/insight/"' in detail
 
 
 def test_board_page_shows_the_insight_and_links_to_the_exports(world, client):
