@@ -1,14 +1,19 @@
 """Bot API: tag suggestions, drafts, canned replies, FAQ rules, settings, handoff, broadcasts, promo opt-out."""
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFound
+from core.errors import Invalid, NotFound
 from core.limits import MESSAGE_MAX_LENGTH
 from fans.bot import services as bot
 from fans.bot.models import BotSettings, Broadcast, CannedReply, FaqRule, SuggestionStatus, TagSuggestion
@@ -213,6 +218,33 @@ class BroadcastIn(serializers.Serializer):
     segment = serializers.IntegerField(required=False)
     filter = serializers.JSONField(required=False, help_text="a fan filter; {} means every fan of the shop")
     shop = serializers.IntegerField(required=False)
+    send_at = serializers.CharField(
+        required=False,
+        help_text="schedule it: an ISO datetime up to 90 days ahead; without an offset it is the shop's local "
+        "time. Leave out to send now.",
+    )
+
+
+class BroadcastEditIn(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=MESSAGE_MAX_LENGTH)
+    product = serializers.IntegerField(required=False)
+    campaign = serializers.IntegerField(required=False)
+    send_at = serializers.CharField(required=False)
+
+
+def send_at_parse(raw: str | None, shop: Any) -> dt.datetime | None:
+    """An ISO datetime; one without an offset is read on the shop's wall clock (its time zone)."""
+    if raw in (None, ""):
+        return None
+    try:
+        value = parse_datetime(str(raw).strip())
+    except ValueError:
+        value = None
+    if value is None:
+        raise Invalid(_("send_at must be an ISO date and time."), code="send_at_invalid")
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, ZoneInfo(shop.timezone))
+    return value
 
 
 BROADCAST_OUT = inline_serializer(
@@ -226,6 +258,12 @@ BROADCAST_OUT = inline_serializer(
         "skipped_budget": serializers.IntegerField(),
         "skipped_opt_out": serializers.IntegerField(),
         "skipped_quiet": serializers.IntegerField(),
+        "skipped_no_channel": serializers.IntegerField(),
+        "skipped": serializers.IntegerField(),
+        "skipped_reasons": serializers.DictField(child=serializers.IntegerField()),
+        "deferred": serializers.IntegerField(),
+        "deferred_until": serializers.DateTimeField(allow_null=True),
+        "send_at": serializers.DateTimeField(allow_null=True),
         "read": serializers.IntegerField(),
         "progress": serializers.FloatField(),
     },
@@ -249,6 +287,7 @@ class BroadcastCreateApi(APIView):
             fan_ids=v.get("fan_ids"),
             segment=v.get("segment"),
             filter=v.get("filter"),
+            send_at=send_at_parse(v.get("send_at"), member.shop),
         )
         broadcast.refresh_from_db()
         return Response(bot.broadcast_stats(broadcast), status=status.HTTP_201_CREATED)
@@ -262,6 +301,26 @@ class BroadcastDetailApi(APIView):
             raise NotFound()
         access_shop_membership(request.user, broadcast.shop_id)
         return Response(bot.broadcast_stats(broadcast))
+
+    @extend_schema(request=BroadcastEditIn, responses=BROADCAST_OUT)
+    def patch(self, request: Request, broadcast_id: int) -> Response:
+        """Edit a scheduled broadcast's message or time until it starts (400 broadcast_started after)."""
+        broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+        if broadcast is None:
+            raise NotFound()
+        member = access_shop_membership(request.user, broadcast.shop_id)
+        data = BroadcastEditIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        edited = bot.broadcast_update(
+            member=member,
+            broadcast=broadcast,
+            text=v.get("text"),
+            product=v.get("product"),
+            campaign=v.get("campaign"),
+            send_at=send_at_parse(v.get("send_at"), member.shop),
+        )
+        return Response(bot.broadcast_stats(edited))
 
 
 class BroadcastCancelApi(APIView):

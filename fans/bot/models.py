@@ -141,6 +141,10 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED_BUDGET = "skipped_budget", _("Skipped: over the attention budget")
     SKIPPED_OPT_OUT = "skipped_opt_out", _("Skipped: fan opted out of promotions")
     SKIPPED_QUIET = "skipped_quiet", _("Skipped: quiet hours")
+    SKIPPED_NO_CHANNEL = "skipped_no_channel", _("Skipped: no way to reach the fan")
+    # A broadcast that falls in quiet hours waits for them to end (due_at); the budget is asked again then.
+    DEFERRED = "deferred", _("Deferred to the end of quiet hours")
+    CANCELLED = "cancelled", _("Cancelled before it went out")
 
 
 class Broadcast(models.Model):
@@ -160,6 +164,9 @@ class Broadcast(models.Model):
     skipped_budget = models.PositiveIntegerField(default=0)
     skipped_opt_out = models.PositiveIntegerField(default=0)
     skipped_quiet = models.PositiveIntegerField(default=0)
+    skipped_no_channel = models.PositiveIntegerField(default=0)
+    # Fans whose delivery waits for the end of quiet hours; each becomes sent or skipped when it is due.
+    deferred = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
     # "Send later": the fans an earlier broadcast skipped for budget or quiet hours, sent at this time by the
     # beat (broadcasts_due). Until then heartbeat_at equals it, so the sweeper leaves the broadcast alone.
@@ -203,22 +210,31 @@ class PromoDelivery(models.Model):
 
     fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="promo_deliveries")
     source = models.CharField(max_length=16)  # bot_card, campaign_card, broadcast, campaign_update
-    status = models.CharField(max_length=16, choices=DeliveryStatus.choices)
+    status = models.CharField(max_length=24, choices=DeliveryStatus.choices)
     broadcast = models.ForeignKey(
         Broadcast, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When it was decided, or, once sent, when it went out (the budget counts sends by this time).
     created_at = models.DateTimeField(db_index=True)
+    # A deferred delivery goes out at this time (the end of the fan's quiet hours), within the budget then.
+    due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         # The table keeps its name from before fans/ was split into apps.
         db_table = "fans_promodelivery"
-        indexes = [models.Index(fields=["fan", "status", "-created_at"], name="promo_fan_status_time")]
+        indexes = [
+            models.Index(fields=["fan", "status", "-created_at"], name="promo_fan_status_time"),
+            models.Index(fields=["due_at"], condition=Q(status="deferred"), name="promo_deferred_due"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["broadcast", "fan"],
                 condition=Q(broadcast__isnull=False),
                 name="promo_once_per_broadcast",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="deferred") | Q(due_at__isnull=False), name="promo_deferred_has_due_at"
             ),
         ]
 

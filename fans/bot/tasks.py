@@ -24,3 +24,8 @@ def broadcasts_sweep_task() -> None:
 @shared_task(name="fans.tasks.broadcasts_due_task")
 def broadcasts_due_task() -> None:
     bot.broadcasts_due()
+
+
+@shared_task(name="fans.tasks.broadcast_deferred_send_task")
+def broadcast_deferred_send_task() -> None:
+    bot.broadcast_deferred_send()

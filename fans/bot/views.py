@@ -67,11 +67,12 @@ def broadcasts(request: HttpRequest) -> HttpResponse:
     for row in recent:
         row["text"], card = texts.get(row["id"], ("", {}))
         row["card_title"] = (card or {}).get("title") or (card or {}).get("name") or ""
-        row["skipped"] = row["skipped_budget"] + row["skipped_opt_out"] + row["skipped_quiet"]
         row["send_later_at"] = scheduled.get(row["id"])
     config = {
         "shop": shop.pk,
         "page": "broadcasts",
+        # Times typed on this page are the shop's wall clock (the API reads an offset-less time that way).
+        "tz": shop.timezone,
         # The API takes fan ids or a segment; "all fans" is this shop's ids.
     }
     context = _context(

@@ -9,10 +9,10 @@
   var $ = Fansi.$, el = Fansi.el, api = Fansi.api, toast = Fansi.toast, withShop = Fansi.withShop;
   var CFG = Fansi.config("bot-config", {});
   var STATUS = {
-    queued: gettext("Queued"), running: gettext("Sending"), succeeded: gettext("Done"),
-    failed: gettext("Failed"), cancelled: gettext("Cancelled"),
+    scheduled: gettext("Scheduled"), queued: gettext("Queued"), running: gettext("Sending"),
+    succeeded: gettext("Done"), failed: gettext("Failed"), cancelled: gettext("Cancelled"),
   };
-  var COUNTS = ["queued", "sent", "skipped_budget", "skipped_opt_out", "skipped_quiet", "read"];
+  var COUNTS = ["queued", "sent", "deferred", "skipped_budget", "skipped_opt_out", "skipped_no_channel", "skipped_quiet", "read"];
 
   function willReach(n) {
     return interpolate(ngettext("Will be sent to %(n)s person", "Will be sent to %(n)s people", n), { n: n }, true);
@@ -23,6 +23,16 @@
     var d = new Date(iso);
     return pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
   }
+  /* An instant as a datetime-local value on the shop's wall clock (the page's times are the shop's). */
+  function shopLocal(iso) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-CA", {
+      timeZone: CFG.tz || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day + "T" + parts.hour + ":" + parts.minute;
+  }
+
   /* Tomorrow 10:00 in the browser's time, as a datetime-local value: after quiet hours, in a new day's budget. */
   function tomorrowMorning() {
     var d = new Date();
@@ -40,23 +50,44 @@
       if (dd && stats[k] !== undefined) dd.textContent = String(stats[k]);
     });
     var pill = li.querySelector('[data-field="status"]');
-    pill.textContent = stats.scheduled_at && stats.status === "queued" ? gettext("Scheduled") : (STATUS[stats.status] || stats.status);
+    pill.textContent = STATUS[stats.status] || stats.status;
     pill.className = "pill bc-status status-" + stats.status;
     Fansi.setProgress(li.querySelector(".progress"), stats.progress);
+    var scheduled = stats.status === "scheduled";
     var running = stats.status === "queued" || stats.status === "running";
+    var deferred = Number(stats.deferred !== undefined ? stats.deferred : li.querySelector('[data-field="deferred"]').textContent) || 0;
     var stop = li.querySelector(".bc-cancel");
-    if (stop) stop.hidden = !running;
-    if (stats.skipped_budget !== undefined) {
-      var skipped = stats.skipped_budget + stats.skipped_opt_out + stats.skipped_quiet;
-      li.querySelector('[data-field="skipped"]').textContent = String(skipped);
-      li.querySelector(".bc-skipped-toggle").hidden = running || skipped === 0;
+    if (stop) {
+      stop.hidden = !(running || scheduled || deferred > 0);
+      stop.textContent = scheduled ? gettext("Cancel") : gettext("Stop sending");
     }
+    var edit = li.querySelector(".bc-edit");
+    if (edit) edit.hidden = !scheduled || li.dataset.kind !== "text";
+    if (!scheduled) li.querySelector(".bc-edit-form").hidden = true;
+    if (stats.send_at !== undefined) {
+      li.dataset.sendAt = stats.send_at || "";
+      var when = li.querySelector('[data-field="scheduled"]');
+      when.hidden = !stats.send_at;
+      if (stats.send_at) when.querySelector("time").textContent = shortTime(stats.send_at);
+    }
+    if (stats.deferred !== undefined) {
+      var line = li.querySelector('[data-field="deferred_line"]');
+      line.hidden = !stats.deferred;
+      if (stats.deferred_until) line.querySelector("time").textContent = shortTime(stats.deferred_until);
+    }
+    if (stats.skipped !== undefined) {
+      li.querySelector('[data-field="skipped"]').textContent = String(stats.skipped);
+      li.querySelector(".bc-skipped-toggle").hidden = running || scheduled || stats.skipped === 0;
+    }
+    if (stats.text !== undefined && stats.kind === "text") li.querySelector(".bc-title").textContent = stats.text.slice(0, 60);
   }
 
   /* Running: follow closely. Done: reads keep coming in, more slowly. */
   function follow(li) {
     Fansi.pollJob("/api/broadcasts/" + li.dataset.broadcast + "/", {
       immediate: true, every: 1000, thenEvery: 10000, retryEvery: 15000,
+      // A scheduled one is followed at the slow pace until its time comes.
+      isDone: function (job) { return ["succeeded", "failed", "cancelled", "scheduled"].indexOf(job.status) >= 0; },
       onUpdate: function (stats) { setRow(li, stats); },
       onError: function () { /* keep the last numbers; try again later */ },
     });
@@ -107,10 +138,22 @@
       if (!box.hidden) loadSkipped(li);
       return;
     }
+    var edit = e.target.closest(".bc-edit");
+    if (edit) {
+      var editForm = li.querySelector(".bc-edit-form");
+      editForm.hidden = !editForm.hidden;
+      if (!editForm.hidden && li.dataset.sendAt) editForm.querySelector(".bc-edit-at").value = shopLocal(li.dataset.sendAt);
+      return;
+    }
+    if (e.target.closest(".bc-edit-close")) { li.querySelector(".bc-edit-form").hidden = true; return; }
     var stop = e.target.closest(".bc-cancel");
     if (!stop) return;
-    // Stop a broadcast that is still going out; fans already reached keep their message.
-    if (!window.confirm(gettext("Stop this broadcast? Fans already reached keep the message."))) return;
+    // Stop a broadcast that is still going out (fans already reached keep their message), or cancel one
+    // that is scheduled or still waiting for quiet hours to end.
+    var ask = li.dataset.status === "scheduled"
+      ? gettext("Cancel this scheduled broadcast? Nobody will get it.")
+      : gettext("Stop this broadcast? Fans already reached keep the message.");
+    if (!window.confirm(ask)) return;
     stop.disabled = true;
     api("POST", "/api/broadcasts/" + li.dataset.broadcast + "/cancel/").then(function (stats) {
       setRow(li, stats);
@@ -119,6 +162,22 @@
   });
 
   list.addEventListener("submit", function (e) {
+    var editForm = e.target.closest(".bc-edit-form");
+    if (editForm) {
+      e.preventDefault();
+      var row = editForm.closest("li[data-broadcast]");
+      var save = editForm.querySelector(".bc-edit-save");
+      var change = { send_at: editForm.querySelector(".bc-edit-at").value };
+      var text = editForm.querySelector(".bc-edit-text").value.trim();
+      if (text) change.text = text;
+      save.disabled = true;
+      api("PATCH", "/api/broadcasts/" + row.dataset.broadcast + "/", change).then(function (stats) {
+        setRow(row, stats);
+        editForm.hidden = true;
+        toast(gettext("Saved."));
+      }).catch(Fansi.toastError).then(function () { save.disabled = false; });
+      return;
+    }
     var form = e.target.closest(".bc-later-form");
     if (!form) return;
     e.preventDefault();
@@ -140,6 +199,13 @@
   function addRow(stats, title) {
     var li = template.content.firstElementChild.cloneNode(true);
     li.dataset.broadcast = stats.id;
+    li.dataset.kind = stats.kind;
+    ["text", "at"].forEach(function (name) {
+      var input = li.querySelector(".bc-edit-" + name);
+      input.id = "bc-edit-" + name + "-" + stats.id;
+      input.closest(".field").querySelector("label").htmlFor = input.id;
+    });
+    if (stats.kind === "text") li.querySelector(".bc-edit-text").value = stats.text || "";
     li.querySelector(".bc-title").textContent = title;
     var when = li.querySelector("time.bc-created");
     when.textContent = shortTime(stats.created_at || new Date().toISOString());
@@ -154,7 +220,7 @@
   }
 
   Array.prototype.forEach.call(list.querySelectorAll("li[data-broadcast]"), function (li) {
-    setRow(li, { status: li.dataset.status, progress: Number(li.querySelector(".progress").getAttribute("aria-valuenow")) / 100 });
+    setRow(li, { status: li.dataset.status, kind: li.dataset.kind, progress: Number(li.querySelector(".progress").getAttribute("aria-valuenow")) / 100 });
     follow(li);
   });
 
@@ -176,6 +242,17 @@
   Array.prototype.forEach.call(form.querySelectorAll("input[name=kind]"), function (r) { r.addEventListener("change", syncKind); });
   syncKind();
 
+  function later() { return form.querySelector("input[name=when]:checked").value === "later"; }
+  function syncWhen() {
+    $("bc-send-at-field").hidden = !later();
+    $("bc-send-at").required = later();
+    var submit = $("bc-submit");
+    submit.textContent = later() ? submit.dataset.later : submit.dataset.now;
+    if (later() && !$("bc-send-at").value) $("bc-send-at").value = tomorrowMorning();
+  }
+  Array.prototype.forEach.call(form.querySelectorAll("input[name=when]"), function (r) { r.addEventListener("change", syncWhen); });
+  syncWhen();
+
   /* The count for the chosen audience, from the server (a segment's filter is resolved there). */
   function refreshCount() {
     var asked = ++countAsked;
@@ -192,8 +269,11 @@
   audience.addEventListener("change", refreshCount);
 
   var dialog = $("bc-confirm");
-  function confirmSend(n) {
+  function confirmSend(n, sendAt) {
     $("bc-confirm-count").textContent = willReach(n);
+    var whenLine = $("bc-confirm-when");
+    whenLine.hidden = !sendAt;
+    if (sendAt) whenLine.textContent = interpolate(gettext("Scheduled for %(when)s (shop time)."), { when: sendAt.replace("T", " ") }, true);
     return new Promise(function (resolve) {
       dialog.addEventListener("close", function onClose() {
         dialog.removeEventListener("close", onClose);
@@ -218,6 +298,11 @@
     }
     if (audience.value === "all") body.filter = {};  // every fan of the shop, resolved by the server
     else body.segment = Number(audience.value);
+    if (later()) {
+      // The shop's wall clock, no offset: the server reads it in the shop's time zone.
+      body.send_at = $("bc-send-at").value;
+      if (!body.send_at) { toast(gettext("Choose when to send it."), true); return null; }
+    }
     return body;
   }
 
@@ -234,13 +319,13 @@
     var submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
     // Ask with the count as it is now, not as it was when the page loaded.
-    refreshCount().then(function () { return confirmSend(audienceCount); }).then(function (yes) {
+    refreshCount().then(function () { return confirmSend(audienceCount, body.send_at); }).then(function (yes) {
       if (!yes) return null;
       return api("POST", "/api/broadcasts/", body).then(function (stats) {
         addRow(stats, titleFor(body));
         // The audience stays as chosen: only the message is cleared for the next one.
         $("bc-text").value = "";
-        toast(gettext("The broadcast is on its way."));
+        toast(stats.status === "scheduled" ? gettext("The broadcast is scheduled.") : gettext("The broadcast is on its way."));
       });
     }).catch(Fansi.toastError).then(function () { submit.disabled = false; });
   });

@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 from PIL import Image
 
 from fans.bot.models import Broadcast, PromoDelivery
@@ -195,7 +196,7 @@ def test_demo_fans_brought_friends_in_one_level(demo_output):
 
 def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
 
-    broadcast = Broadcast.objects.get(shop__slug="shop1")
+    broadcast = Broadcast.objects.get(shop__slug="shop1", scheduled_at__isnull=True)
     assert broadcast.status == "succeeded" and broadcast.queued > 2
     assert broadcast.skipped_opt_out == 2
     skipped = PromoDelivery.objects.filter(broadcast=broadcast).exclude(status="sent")
@@ -204,6 +205,19 @@ def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
     reached = Conversation.objects.filter(fan__promo_deliveries__broadcast=broadcast)
     assert not reached.filter(activity_at__gte=broadcast.created_at).exists()
     assert Conversation.objects.filter(shop__slug="shop1", awaiting_reply=True).exists()
+
+
+def test_demo_has_a_scheduled_broadcast_the_owner_can_still_edit(demo_output, client):
+    from fans.bot.services.broadcasts import broadcast_waiting
+
+    scheduled = Broadcast.objects.get(shop__slug="shop1", scheduled_at__isnull=False)
+    assert broadcast_waiting(scheduled) and scheduled.scheduled_at > timezone.now()
+    owner = scheduled.shop.owner
+    client.force_login(owner)
+    body = client.get(f"/api/broadcasts/{scheduled.pk}/").json()
+    assert body["status"] == "scheduled" and body["sent"] == 0
+    html = client.get("/broadcasts/").content.decode()
+    assert f'data-broadcast="{scheduled.pk}" data-status="scheduled"' in html
 
 
 def test_demo_spend_is_what_each_fan_paid(demo_output):

@@ -20,8 +20,11 @@ from fans.bot.services.broadcasts import (
     BROADCAST_BATCH,
     broadcast_cancel,
     broadcast_create,
+    broadcast_deferred_send,
     broadcast_run,
     broadcast_stats,
+    broadcast_update,
+    broadcast_waiting,
     broadcasts_sweep,
 )
 from fans.bot.services.budget import budget_windows, promo_gate, promo_skip_record, promo_statuses
@@ -62,6 +65,9 @@ __all__ = [
     "broadcast_run",
     "broadcast_stats",
     "broadcast_cancel",
+    "broadcast_deferred_send",
+    "broadcast_update",
+    "broadcast_waiting",
     "broadcasts_sweep",
     "broadcast_audience_count",
     "broadcast_skipped",

@@ -34,7 +34,7 @@ def broadcast_skipped(broadcast: Broadcast) -> QuerySet[PromoDelivery]:
     """The fans a broadcast skipped, by name, with the attention-budget code's reason."""
     return (
         PromoDelivery.objects.filter(broadcast=broadcast)
-        .exclude(status=DeliveryStatus.SENT)
+        .exclude(status__in=(DeliveryStatus.SENT, DeliveryStatus.DEFERRED, DeliveryStatus.CANCELLED))
         .select_related("fan")
         .order_by("fan__display_name", "fan_id")
     )

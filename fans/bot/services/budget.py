@@ -31,8 +31,26 @@ def quiet_hours_now(shop: Shop, now: dt.datetime | None = None) -> bool:
     return _between(local_time, cfg.quiet_start, cfg.quiet_end)
 
 
-def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime) -> dict[int, str]:
-    """Budget decision for each (fan_id, opted_out); callers hold the fans' rows locked."""
+def quiet_hours_end(shop: Shop, now: dt.datetime) -> dt.datetime:
+    """When the quiet hours that hold at `now` end: the next local quiet_end (an aware datetime)."""
+    cfg = bot_settings_get(shop)
+    local = _local_now(shop, now)
+    end = local.replace(hour=cfg.quiet_end.hour, minute=cfg.quiet_end.minute, second=0, microsecond=0)
+    if end <= local:
+        end += dt.timedelta(days=1)
+    # Arithmetic on the shop's wall clock: across a DST change the local time holds, not the interval.
+    return end.astimezone(dt.UTC)
+
+
+def promo_statuses(
+    *,
+    shop: Shop,
+    fans: list[tuple[int, bool]],
+    now: dt.datetime,
+    unreachable: frozenset[int] | set[int] = frozenset(),
+) -> dict[int, str]:
+    """Budget decision for each (fan_id, opted_out); callers hold the fans' rows locked. A fan in
+    `unreachable` (their account is closed) has no channel at all."""
     cfg = bot_settings_get(shop)
     day_start, week_start, local_time = budget_windows(shop, now)
     quiet = _between(local_time, cfg.quiet_start, cfg.quiet_end)
@@ -47,7 +65,9 @@ def promo_statuses(*, shop: Shop, fans: list[tuple[int, bool]], now: dt.datetime
     decided = {}
     for fan_id, opted_out in fans:
         row = counts.get(fan_id, {"day": 0, "week": 0})
-        if opted_out:
+        if fan_id in unreachable:
+            decided[fan_id] = DeliveryStatus.SKIPPED_NO_CHANNEL
+        elif opted_out:
             decided[fan_id] = DeliveryStatus.SKIPPED_OPT_OUT
         elif quiet:
             decided[fan_id] = DeliveryStatus.SKIPPED_QUIET

@@ -150,7 +150,7 @@ def test_cancel_a_running_broadcast_stops_it_at_the_next_batch(shop, post, monke
     assert Message.objects.filter(text="双十二预售").count() == 2
 
 
-def test_cancel_needs_a_manager_and_an_unfinished_broadcast(shop, staff, post, monkeypatch):
+def test_cancel_needs_a_manager_and_an_unfinished_broadcast(shop, staff, post, monkeypatch, no_quiet_hours):
     broadcast = queued_broadcast(shop, [FanFactory(shop=shop)], monkeypatch)
     refused = post(staff, f"/api/broadcasts/{broadcast.pk}/cancel/")
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
