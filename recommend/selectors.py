@@ -88,6 +88,24 @@ def catalog_from_db() -> DbCatalog:
     )
 
 
+def platform_phrase_rules() -> dict[str, str]:
+    """The bot's platform phrase rules as phrase → "group:value" (what recommend.text recognises in chat);
+    empty if the database cannot be read (an offline evaluation from CSV files needs none)."""
+    from django.db import DatabaseError
+
+    from fans.bot.models import PhraseRule
+
+    try:
+        return {
+            phrase: f"{group}:{code}"
+            for phrase, group, code in PhraseRule.objects.filter(shop__isnull=True, is_active=True)
+            .order_by("phrase", "pk")
+            .values_list("phrase", "tag__group__code", "tag__code")
+        }
+    except DatabaseError:
+        return {}
+
+
 def owned_product_ids(fan_id: int) -> set[int]:
     """Products the fan pledged or bought: never recommended to them again."""
     return set(

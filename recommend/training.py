@@ -240,6 +240,7 @@ def catalog_sample(catalog: Catalog, max_users: int, *, seed: int = 0) -> Catalo
         user_tags=[catalog.user_tags[u] for u in keep],
         item_tags=catalog.item_tags,
         has_weights=catalog.has_weights,
+        user_docs=None if catalog.user_docs is None else tuple(catalog.user_docs[u] for u in keep),
     )
 
 
