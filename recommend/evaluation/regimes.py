@@ -24,17 +24,15 @@ class RegimeResult:
     fit_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     served_vs_best_baseline: dict[str, Any] | None = None
-    # chat_users only: served / served_tags_only - 1 on precision@k, and how text was chosen or not.
-    lift_from_text: float | None = None
-    text_selection: dict[str, Any] | None = None
+    # chat_users only: served against served_tags_only on precision@k, and how validation chose text or not.
+    lift_from_text: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.metrics)
         if self.served_vs_best_baseline is not None:
             out["served_vs_best_baseline"] = self.served_vs_best_baseline
-        if self.text_selection is not None:
+        if self.lift_from_text is not None:
             out["lift_from_text"] = self.lift_from_text
-            out["text_selection"] = self.text_selection
         return out
 
 
@@ -221,12 +219,15 @@ def evaluate_chat_regime(
         result.metrics["served"] = {**text_metrics, "served_name": f"{text_spec.name} with text"}
     served_p = result.metrics["served"]["precision_at_k"]
     tags_p = tags_metrics["precision_at_k"]
-    result.lift_from_text = round(served_p / tags_p - 1.0, 4) if served_p is not None and tags_p else None
-    result.text_selection = {
+    result.lift_from_text = {
+        "metric": SELECTION_METRIC[regime],
+        "served": served_p,
+        "served_tags_only": tags_p,
+        "lift": round(served_p / tags_p - 1.0, 4) if served_p is not None and tags_p else None,
+        "difference": round(served_p - tags_p, 6) if served_p is not None and tags_p is not None else None,
         "text_served": use_text,
         "text_recipe": text_spec.describe(),
         "tags_only_recipe": tags_spec.describe(),
-        "validation_metric": SELECTION_METRIC[regime],
         "validation_text": round(text_value, 6),
         "validation_tags_only": round(tags_value, 6),
         "validation_fans": len(units),
@@ -288,6 +289,12 @@ class EvaluationReport:
                 lines.append(
                     f"{'':<11} served vs best baseline ({versus['best_baseline']}, {versus['metric']}): "
                     f"{ratio}, {versus['difference']:+.4f}"
+                )
+            lift = result.lift_from_text
+            if lift is not None and lift["lift"] is not None:
+                lines.append(
+                    f"{'':<11} lift from text ({lift['metric']}): {lift['lift']:+.2%} "
+                    f"({'text served' if lift['text_served'] else 'tags only served'})"
                 )
         lines.append(f"fit_seconds (served models) = {self.fit_seconds:.2f}; total run {self.seconds:.1f} s")
         return "\n".join(lines)
