@@ -20,6 +20,7 @@ CARDS_MEASURED = 2000
 
 RANKER_WORDS = {
     "served": ("Fansi 当前推荐", "Fansi's recommendations"),
+    "served_tags_only": ("同一推荐，不用聊天内容", "The same, without what fans said"),
     "popularity": ("按全店热销排序", "Best sellers of the shop"),
     "tag_popularity": ("按同标签粉丝的热销排序", "Best sellers among fans with the same tags"),
     "content": ("按商品标签匹配", "Matching the product's tags"),
@@ -36,6 +37,7 @@ REGIME_WORDS = {
     "warm_users": ("老粉丝（有认购记录）", "Fans with history"),
     "cold_users": ("只有标签的新粉丝", "New fans known by tags"),
     "cold_items": ("新品：邀请哪些粉丝", "New products: which fans to invite"),
+    "chat_users": ("聊过天的新粉丝（标签和聊天内容）", "New fans known by tags and what they said in chat"),
 }
 
 
