@@ -102,11 +102,19 @@ def synth_text(ratings, items, *, share: float, seed: int) -> tuple[list[tuple[s
             liked[uid].update(genres)
     users = sorted(liked)
     talkers = sorted(rng.sample(users, int(round(share * len(users)))))
+    overall: Counter[str] = Counter()
+    for mix in liked.values():
+        overall.update(mix)
+    total = sum(overall.values())
     rows: list[tuple[str, str]] = []
     for uid in talkers:
         zh = rng.random() < 0.5
+        # People talk about what sets their taste apart: a genre is mentioned in proportion to how much more
+        # of the user's liked films have it than films liked overall (its lift), not to its raw count.
         mix = liked[uid]
-        names, weights = list(mix), list(mix.values())
+        n_liked = sum(mix.values())
+        names = list(mix)
+        weights = [(mix[g] / n_liked) / (overall[g] / total) * mix[g] for g in names]
         never = [g for g in GENRES if g not in seen[uid] and g != "unknown"]
         for _ in range(1 + min(12, int(rng.expovariate(1 / 5)))):
             roll = rng.random()
