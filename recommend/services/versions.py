@@ -200,8 +200,9 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
     _progress(version.pk, 0.67, "fitting served models on all data")
     fit_started = time.perf_counter()
     train = build_train_set(catalog.without_text(), catalog.interactions)
-    # Text features only for the chat recipe, fitted on tags plus text (the tags-only recipes never see it).
-    text_train = build_train_set(catalog, catalog.interactions) if chat_spec is not None else None
+    # Text features only for the chat recipe, fitted on tags plus text (the tags-only recipes never see it);
+    # built whenever fans wrote, so what each fan said is stored with the version (reasons use it).
+    text_train = build_train_set(catalog, catalog.interactions) if catalog.user_docs is not None else None
     user_vocab = list(train.user_vocab)
     if text_train is not None:
         user_vocab = list(text_train.user_vocab)
@@ -240,15 +241,16 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
     }
     user_text = None
     extra: dict[str, Any] = {"popularity_only": popularity_only}
-    if chat_spec is not None and text_train is not None and text_train.text is not None:
-        models["chat"] = factorize(fitted_by[True][chat_spec], text_train)
-        regimes["chat_users"] = {
-            "model": "chat",
-            "name": chat_spec.name,
-            "recipe": chat_spec.describe(),
-            "text": True,
-        }
-        specs["chat_users"] = chat_spec
+    if text_train is not None and text_train.text is not None and text_train.text.vocab:
+        if chat_spec is not None:
+            models["chat"] = factorize(fitted_by[True][chat_spec], text_train)
+            regimes["chat_users"] = {
+                "model": "chat",
+                "name": chat_spec.name,
+                "recipe": chat_spec.describe(),
+                "text": True,
+            }
+            specs["chat_users"] = chat_spec
         n_tags = len(train.user_vocab)
         text_part = text_train.user_tags.tocsc()[:, n_tags:].tocsr()
         user_text = sp.hstack(
