@@ -20,7 +20,6 @@ CARDS_MEASURED = 2000
 
 RANKER_WORDS = {
     "served": ("Fansi 当前推荐", "Fansi's recommendations"),
-    "served_tags_only": ("同一推荐，不用聊天内容", "The same, without what fans said"),
     "popularity": ("按全店热销排序", "Best sellers of the shop"),
     "tag_popularity": ("按同标签粉丝的热销排序", "Best sellers among fans with the same tags"),
     "content": ("按商品标签匹配", "Matching the product's tags"),
@@ -45,9 +44,18 @@ def _words(pair: tuple[str, str]) -> str:
     return pair[1] if (get_language() or "zh-hans").startswith("en") else pair[0]
 
 
+# chat_users rows that are neither a baseline nor the served ranker.
+CHAT_WORDS = {
+    "served_tags_only": ("同样的方法，不用聊天内容", "The same, without what fans said"),
+    "served_text_candidate": ("用上聊天内容的最佳方法", "The best method with what fans said"),
+}
+
+
 def ranker_words(name: str) -> str:
     if name in RANKER_WORDS:
         return _words(RANKER_WORDS[name])
+    if name in CHAT_WORDS:
+        return _words(CHAT_WORDS[name])
     if "lightfm" in name:
         return _words(("从认购记录中学习的模型", "A model learned from pledges"))
     return _words(("其他方法", "Another method"))

@@ -83,7 +83,7 @@ def _train() -> ModelVersion:
 
 
 @pytest.mark.urls(URLS)
-def test_fans_known_by_what_they_said_get_picks_from_it(shop, owner, no_quiet_hours) -> None:  # noqa: ANN001
+def test_fans_known_by_what_they_said_get_picks_from_it(client, shop, owner, no_quiet_hours) -> None:  # noqa: ANN001
     _seed(shop, owner)
     # Fans who chatted but never pledged, before training: known by text alone.
     talker = FanFactory(shop=shop)
@@ -124,6 +124,11 @@ def test_fans_known_by_what_they_said_get_picks_from_it(shop, owner, no_quiet_ho
     assert resp.status_code == 200
     assert all(p["regime"] == "unknown" for p in resp.json()["picks"])
     assert not any("聊天" in p["reason"]["zh"] for p in resp.json()["picks"])
+
+    # The model page shows the chat regime next to the others.
+    client.force_login(owner)
+    html = client.get("/recommend/models/").content.decode()
+    assert "聊过天的新粉丝" in html and "同样的方法，不用聊天内容" in html
 
 
 @pytest.mark.urls(URLS)
