@@ -36,6 +36,12 @@ def _artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     serving_reset()
 
 
+@pytest.fixture(autouse=True)
+def _no_send_limit(settings):  # noqa: ANN001
+    # Seeding sends ~200 messages, 90 of them as the owner: the per-user send limit guards live traffic.
+    settings.FANSI_CHAT = {**settings.FANSI_CHAT, "RATE_LIMIT_MESSAGES": 0}
+
+
 def _say(fan, text: str) -> Message:  # noqa: ANN001
     message, _ = chat.message_send(
         user=fan.user, conversation_id=fan.conversation.pk, client_id=uuid.uuid4(), text=text
@@ -118,6 +124,15 @@ def test_fans_known_by_what_they_said_get_picks_from_it(client, shop, owner, no_
     said = [p["reason"] for p in picks if p["reason"]["zh"].startswith("你在聊天中提到「")]
     assert said, [p["reason"] for p in picks]
     assert all("in chat" in r["en"] for r in said)
+
+    # The bot's /recommend draft for the owner: the same picks, and it says where they come from.
+    resp = _client(owner).post(
+        f"/api/fans/{talker.pk}/drafts/", {"command": "/recommend", "k": 4}, format="json"
+    )
+    assert resp.status_code == 200, resp.content
+    drafts = resp.json()["drafts"]
+    assert [d["card"]["name"] for d in drafts] == [p["product"]["name"] for p in picks]
+    assert any(d["reason"].startswith("你在聊天中提到「") for d in drafts)
 
     # The opted-out fan: no personalisation, nothing from chat.
     resp = _client(owner).get(f"/api/fans/{opted.pk}/recommendations/?k=4")
