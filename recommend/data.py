@@ -8,14 +8,21 @@ a `TrainSet` is built from `train` alone, so held-out pairs cannot reach a model
 from __future__ import annotations
 
 import csv
+import io
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from recommend.text import TextModel, document
+
 REGIMES: tuple[str, ...] = ("warm_users", "cold_users", "cold_items")
+# Evaluated only with --user-text: fans with text held out with all their interactions (known by tags and text).
+CHAT_REGIME = "chat_users"
+ALL_REGIMES: tuple[str, ...] = (*REGIMES, CHAT_REGIME)
 HOLDOUT_FRACTION = 0.2
 # A warm user needs this many distinct items so that holding out 20% still leaves real history.
 WARM_MIN_INTERACTIONS = 5
@@ -72,10 +79,25 @@ class Catalog:
     user_tags: list[tuple[str, ...]]
     item_tags: list[tuple[str, ...]]
     has_weights: bool = False
+    # Per-index term counts of what each user said (recommend.text.document); None without text.
+    user_docs: tuple[Counter[str], ...] | None = None
+    # The users who had text, kept when the text itself is removed (the chat_users split needs them).
+    had_text: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
         return len(self.user_ids)
+
+    def text_users(self) -> np.ndarray:
+        """Indices of users with any text (also after `without_text`)."""
+        if self.had_text is not None:
+            return self.had_text
+        if self.user_docs is None:
+            return np.array([], dtype=np.int32)
+        return np.array([n for n, doc in enumerate(self.user_docs) if doc], dtype=np.int32)
+
+    def without_text(self) -> Catalog:
+        return replace(self, user_docs=None, had_text=self.text_users())
 
     @property
     def n_items(self) -> int:
@@ -245,19 +267,25 @@ def split_interactions(
     warm_min_interactions: int = WARM_MIN_INTERACTIONS,
     stream: int = 0,
     fold: int = 0,
+    eligible: np.ndarray | None = None,
 ) -> Split:
     """Split into train and test for one regime. The same seed always gives the same split.
 
     Folds of one (seed, stream) hold out disjoint test sets: fold f draws from what folds 0..f-1 did not
-    hold out (for warm_users, per fan). Fold 0 is the plain split.
+    hold out (for warm_users, per fan). Fold 0 is the plain split. `eligible`: the users chat_users may hold
+    out (those with text).
     """
-    if regime not in REGIMES:
+    if regime == CHAT_REGIME and eligible is None:
+        raise ValueError("chat_users needs the users with text (eligible)")
+    if regime not in ALL_REGIMES:
         raise ValueError(f"unknown regime {regime!r}")
     if not 0 <= fold < int(1 / fraction):
         raise ValueError(f"fold must be in 0..{int(1 / fraction) - 1} for a {fraction:g} hold-out")
     # One stream per (regime, purpose): the validation split (stream 1) never reuses the test split's draws.
-    rng = np.random.default_rng([seed, REGIMES.index(regime), stream])
-    fold_rngs = [np.random.default_rng([seed, REGIMES.index(regime), stream, f]) for f in range(1, fold + 1)]
+    rng = np.random.default_rng([seed, ALL_REGIMES.index(regime), stream])
+    fold_rngs = [
+        np.random.default_rng([seed, ALL_REGIMES.index(regime), stream, f]) for f in range(1, fold + 1)
+    ]
     universe_users = interactions.user_set()
     universe_items = interactions.item_set()
     test_mask = np.zeros(len(interactions), dtype=bool)
@@ -275,9 +303,11 @@ def split_interactions(
             n_test = max(1, int(round(fraction * count)))
             chosen = _fold_choice(np.arange(count), n_test, rng, fold_rngs)
             test_mask[order[start + chosen]] = True
-    elif regime == "cold_users":
-        n_held = int(round(fraction * len(universe_users)))
-        held_out = np.sort(_fold_choice(universe_users, n_held, rng, fold_rngs)).astype(np.int32)
+    elif regime in ("cold_users", CHAT_REGIME):
+        # chat_users: 20% of the users with text (`eligible`), with all their interactions.
+        population = universe_users if regime == "cold_users" else np.intersect1d(universe_users, eligible)
+        n_held = int(round(fraction * len(population)))
+        held_out = np.sort(_fold_choice(population, n_held, rng, fold_rngs)).astype(np.int32)
         test_mask = np.isin(interactions.users, held_out)
     else:
         n_held = int(round(fraction * len(universe_items)))
@@ -313,6 +343,8 @@ class TrainSet:
     user_vocab: tuple[str, ...]
     item_vocab: tuple[str, ...]
     has_weights: bool = False
+    # The text vocabulary learned on the training users (its features end user_vocab), None without text.
+    text: TextModel | None = None
 
     @property
     def n_users(self) -> int:
@@ -350,6 +382,15 @@ def build_train_set(catalog: Catalog, train: Interactions) -> TrainSet:
     known_items = np.bincount(train.items, minlength=train.n_items) > 0
     user_tags, user_vocab = _tag_matrix(catalog.user_tags, known_users)
     item_tags, item_vocab = _tag_matrix(catalog.item_tags, known_items)
+    text = None
+    if catalog.user_docs is not None:
+        # The vocabulary and IDF come from training users only; everyone's text is then weighed with it.
+        text = TextModel.fit([catalog.user_docs[n] for n in np.flatnonzero(known_users)])
+        if text.vocab:
+            user_tags = sp.hstack(
+                [user_tags, text.transform(catalog.user_docs)], format="csr", dtype=np.float32
+            )
+            user_vocab = (*user_vocab, *text.vocab)
     return TrainSet(
         interactions=matrix,
         known_users=known_users,
@@ -359,4 +400,71 @@ def build_train_set(catalog: Catalog, train: Interactions) -> TrainSet:
         user_vocab=user_vocab,
         item_vocab=item_vocab,
         has_weights=catalog.has_weights and not np.all(train.weights == train.weights[:1]),
+        text=text,
     )
+
+
+# --- user text ------------------------------------------------------------------------------------------
+
+
+def load_user_text(path: str | Path, catalog: Catalog, rules: dict[str, str]) -> tuple[Catalog, LoadReport]:
+    """Attach `user_id,text` rows (one per message, UTF-8, UTF-8 with BOM or GB18030) to the catalogue.
+
+    Raises DataError for an unreadable, empty or undecodable file; messages of users without interactions
+    are counted and ignored.
+    """
+    report = LoadReport()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"user text file: cannot open {path}: {exc.strerror or exc}") from None
+    text = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or "\x00" in text:
+        raise DataError(
+            f"user text file ({path}) is in an unknown encoding; use UTF-8 (with or without BOM) or GB18030"
+        )
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    if not header:
+        raise DataError(
+            f"user text file ({path}) is empty; expected a header user_id,text and one row per message"
+        )
+    missing = [name for name in ("user_id", "text") if name not in header]
+    if missing:
+        raise DataError(
+            f"user text file ({path}) is missing column(s) {', '.join(missing)}; "
+            f"expected a header with user_id,text, found {', '.join(header)}"
+        )
+    reader.fieldnames = header
+    index = {user_id: n for n, user_id in enumerate(catalog.user_ids)}
+    messages: list[list[str]] = [[] for _ in catalog.user_ids]
+    rows = unknown = 0
+    try:
+        for row in reader:
+            message = (row.get("text") or "").strip()
+            if not message:
+                continue
+            rows += 1
+            idx = index.get((row.get("user_id") or "").strip())
+            if idx is None:
+                unknown += 1
+            else:
+                messages[idx].append(message)
+    except csv.Error as exc:
+        raise DataError(
+            f"user text file ({path}) is not valid CSV at line {reader.line_num}: {exc}"
+        ) from None
+    if rows == 0:
+        raise DataError(f"user text file ({path}) has no messages (need user_id,text rows)")
+    if unknown:
+        report.warnings.append(f"ignored {unknown} message(s) of users with no interactions")
+    docs = tuple(document(user_messages, rules) for user_messages in messages)
+    if not any(docs):
+        raise DataError(f"user text file ({path}) has no message from a user with interactions")
+    return replace(catalog, user_docs=docs), report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,7 +16,7 @@ from django.db.models import QuerySet, Sum
 from fans.chat.models import Fan
 from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
-from recommend.features import product_features, tag_feature
+from recommend.features import fan_documents, product_features, tag_feature
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
 from shops.models import Product, RatingScore, Variant
 
@@ -71,6 +72,7 @@ def catalog_from_db() -> DbCatalog:
     features = product_features(
         (pk, category, brand, price) for pk, _shop, category, brand, price in products
     )
+    docs = fan_documents(None, platform_phrase_rules())
     catalog = Catalog(
         user_ids=[str(pk) for pk in fans[:, 0]],
         item_ids=[str(pk) for pk, *_rest in products],
@@ -78,6 +80,7 @@ def catalog_from_db() -> DbCatalog:
         user_tags=[tuple(sorted(set(tags))) for tags in user_tags],
         item_tags=[tuple(sorted(set(features[pk]))) for pk, *_rest in products],
         has_weights=True,
+        user_docs=tuple(docs.get(int(pk), Counter()) for pk in fans[:, 0]) if docs else None,
     )
     return DbCatalog(
         catalog=catalog,
@@ -86,6 +89,24 @@ def catalog_from_db() -> DbCatalog:
         product_pks=np.array([p[0] for p in products], dtype=np.int64),
         product_shops=np.array([p[1] for p in products], dtype=np.int64),
     )
+
+
+def platform_phrase_rules() -> dict[str, str]:
+    """The bot's platform phrase rules as phrase → "group:value" (what recommend.text recognises in chat);
+    empty if the database cannot be read (an offline evaluation from CSV files needs none)."""
+    from django.db import DatabaseError
+
+    from fans.bot.models import PhraseRule
+
+    try:
+        return {
+            phrase: f"{group}:{code}"
+            for phrase, group, code in PhraseRule.objects.filter(shop__isnull=True, is_active=True)
+            .order_by("phrase", "pk")
+            .values_list("phrase", "tag__group__code", "tag__code")
+        }
+    except DatabaseError:
+        return {}
 
 
 def owned_product_ids(fan_id: int) -> set[int]:

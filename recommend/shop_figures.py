@@ -36,6 +36,7 @@ REGIME_WORDS = {
     "warm_users": ("老粉丝（有认购记录）", "Fans with history"),
     "cold_users": ("只有标签的新粉丝", "New fans known by tags"),
     "cold_items": ("新品：邀请哪些粉丝", "New products: which fans to invite"),
+    "chat_users": ("聊过天的新粉丝（标签和聊天内容）", "New fans known by tags and what they said in chat"),
 }
 
 
@@ -43,9 +44,18 @@ def _words(pair: tuple[str, str]) -> str:
     return pair[1] if (get_language() or "zh-hans").startswith("en") else pair[0]
 
 
+# chat_users rows that are neither a baseline nor the served ranker.
+CHAT_WORDS = {
+    "served_tags_only": ("同样的方法，不用聊天内容", "The same, without what fans said"),
+    "served_text_candidate": ("用上聊天内容的最佳方法", "The best method with what fans said"),
+}
+
+
 def ranker_words(name: str) -> str:
     if name in RANKER_WORDS:
         return _words(RANKER_WORDS[name])
+    if name in CHAT_WORDS:
+        return _words(CHAT_WORDS[name])
     if "lightfm" in name:
         return _words(("从认购记录中学习的模型", "A model learned from pledges"))
     return _words(("其他方法", "Another method"))

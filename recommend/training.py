@@ -201,6 +201,17 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
     raise TypeError(f"cannot factorise {type(ranker).__name__}")
 
 
+def pad_user_features(parts: list[Part], n_features: int) -> list[Part]:
+    """Parts fitted on a smaller user vocabulary (tags only), given zero rows for the features after it (text),
+    so every model of a version shares one user vocabulary."""
+    for p in parts:
+        extra = n_features - p.UF.shape[0]
+        if extra > 0:
+            p.UF = np.vstack([p.UF, np.zeros((extra, p.UF.shape[1]), dtype=np.float32)])
+            p.ubf = np.concatenate([p.ubf, np.zeros(extra, dtype=np.float32)])
+    return parts
+
+
 def _scaled(part: Part, factor: float) -> Part:
     part.scale *= factor
     return part
@@ -240,6 +251,7 @@ def catalog_sample(catalog: Catalog, max_users: int, *, seed: int = 0) -> Catalo
         user_tags=[catalog.user_tags[u] for u in keep],
         item_tags=catalog.item_tags,
         has_weights=catalog.has_weights,
+        user_docs=None if catalog.user_docs is None else tuple(catalog.user_docs[u] for u in keep),
     )
 
 
@@ -261,6 +273,9 @@ class Artifacts:
     models: dict[str, list[Part]]
     regimes: dict[str, dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
+    # Per fan row, the text features (columns of user_vocab, TF-IDF weights) from the fan's chat at training
+    # time; None when no fan had text. The vocabulary and IDF are extra["text"] (recommend.text.TextModel).
+    user_text: sp.csr_matrix | None = None
 
 
 def artifacts_write(artifacts: Artifacts, root: Path) -> Path:
@@ -278,6 +293,11 @@ def artifacts_write(artifacts: Artifacts, root: Path) -> Path:
         "item_pks": artifacts.item_pks,
         "item_shops": artifacts.item_shops,
     }
+    if artifacts.user_text is not None:
+        text = sp.csr_matrix(artifacts.user_text)
+        arrays["user_text_indptr"] = text.indptr.astype(np.int64)
+        arrays["user_text_indices"] = text.indices.astype(np.int64)
+        arrays["user_text_data"] = text.data.astype(np.float32)
     models_meta: dict[str, list[dict[str, Any]]] = {}
     for key, parts in artifacts.models.items():
         models_meta[key] = []
@@ -342,4 +362,12 @@ def artifacts_read(path: Path) -> Artifacts:
         models=models,
         regimes=meta["regimes"],
         extra=meta.get("extra", {}),
+        user_text=(
+            sp.csr_matrix(
+                (arrays["user_text_data"], arrays["user_text_indices"], arrays["user_text_indptr"]),
+                shape=(len(arrays["user_pks"]), len(meta["user_vocab"])),
+            )
+            if "user_text_indptr" in arrays
+            else None
+        ),
     )

@@ -27,6 +27,9 @@ class Fan(models.Model):
     total_spend = models.DecimalField(_("total spend"), max_digits=12, decimal_places=2, default=0)
     pledge_count = models.PositiveIntegerField(_("pledges"), default=0)
     promotions_opt_out = models.BooleanField(_("no promotions"), default=False)
+    # The fan's switch on /me/privacy/: no personalised recommendations, their chat never becomes features,
+    # and they are never listed among "fans most likely to join" (recommend).
+    personalisation_opt_out = models.BooleanField(_("no personalisation"), default=False)
     # Copy of the fan's FanTag ids, kept by fans.services.tagging, for reading one fan's tags (recommend serving).
     # Unindexed so tag changes update the row in place; segment filters use FanTagSet (fans.models.crm).
     tag_ids = models.JSONField(default=list, blank=True, editable=False)

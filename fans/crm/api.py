@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -390,6 +391,22 @@ class MyTagsApi(APIView):
                 }
                 for f in fans
             ]
+        )
+
+
+class MyPersonalisationApi(APIView):
+    """A fan's personalisation switch for one shop: {"opt_out": true} stops personalised recommendations."""
+
+    @extend_schema(
+        request=inline_serializer("PersonalisationOptOut", {"opt_out": serializers.BooleanField()}),
+        responses=inline_serializer("PersonalisationState", {"opt_out": serializers.BooleanField()}),
+    )
+    def post(self, request: Request, shop_id: int) -> Response:
+        value = request.data.get("opt_out") if isinstance(request.data, dict) else None
+        if not isinstance(value, bool):
+            raise Invalid(_("Say opt_out: true or false."), code="invalid_opt_out")
+        return Response(
+            {"opt_out": crm.fan_personalisation_set(user=request.user, shop_id=shop_id, opt_out=value)}
         )
 
 

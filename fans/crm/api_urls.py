@@ -28,4 +28,9 @@ urlpatterns = [
     path("audit-log/", api_team.AuditLogApi.as_view(), name="api-audit-log"),
     path("me/tags/", api.MyTagsApi.as_view(), name="api-my-tags"),
     path("me/shops/<int:shop_id>/tags/erase/", api.MyTagsEraseApi.as_view(), name="api-my-tags-erase"),
+    path(
+        "me/shops/<int:shop_id>/personalisation/",
+        api.MyPersonalisationApi.as_view(),
+        name="api-my-personalisation",
+    ),
 ]

@@ -14,6 +14,8 @@ AUDIT_ACTIONS = {
     "import": gettext_noop("CSV import"),
     "team.handover": gettext_noop("Handed over fans"),
     "privacy.tags_erased": gettext_noop("A fan erased their tags"),
+    "privacy.personalisation_off": gettext_noop("A fan turned personalised recommendations off"),
+    "privacy.personalisation_on": gettext_noop("A fan turned personalised recommendations on"),
     "tag_group.create": gettext_noop("Created a tag group"),
     "broadcast.create": gettext_noop("Sent a broadcast"),
     "broadcast.cancel": gettext_noop("Stopped a broadcast"),

@@ -35,6 +35,8 @@ BASELINES: dict[str, tuple[str, ...]] = {
     "warm_users": ("popularity", "tag_popularity", *COLLABORATIVE),
     "cold_users": ("popularity", "tag_popularity"),
     "cold_items": ("popularity", "content"),
+    # Held-out fans with text are new fans: known by tags (and, for the text-aware candidates, text).
+    "chat_users": ("popularity", "tag_popularity"),
 }
 REPORTED: dict[str, tuple[str, ...]] = {
     regime: (*kinds, *(kind for kind in COLLABORATIVE if kind not in kinds))
@@ -46,6 +48,7 @@ SELECTION_METRIC: dict[str, str] = {
     "warm_users": "precision_at_k",
     "cold_users": "precision_at_k",
     "cold_items": "auc",
+    "chat_users": "precision_at_k",
 }
 BLEND_WEIGHTS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 # On small data one validation split has few units (fans, or new items): a real gain of 0.02 precision can
@@ -92,7 +95,8 @@ def tune_and_select(
     do not. On small data, folds are pooled until CONFIRM_MIN_UNITS units are measured, and the best
     baseline (the incumbent) is chosen over all of them.
     """
-    val_split = split_interactions(train, regime, seed=seed, stream=1)
+    eligible = catalog.text_users() if regime == "chat_users" else None
+    val_split = split_interactions(train, regime, seed=seed, stream=1, eligible=eligible)
     val_train = build_train_set(catalog, val_split.train)
     scores: dict[str, float | None] = {}
     best: dict[str, tuple[float, RankerSpec, Ranker | None]] = {}
@@ -132,7 +136,7 @@ def tune_and_select(
     extra_folds = min(int(round(1 / HOLDOUT_FRACTION)) - 1, max(1, -(-CONFIRM_MIN_UNITS // max(n_units, 1))))
     confirm_splits: list[tuple[Split, TrainSet]] = []
     for fold in range(1, extra_folds + 1):
-        fold_split = split_interactions(train, regime, seed=seed, stream=1, fold=fold)
+        fold_split = split_interactions(train, regime, seed=seed, stream=1, fold=fold, eligible=eligible)
         fold_train = build_train_set(catalog, fold_split.train)
         if len(fold_split.test) == 0 or fold_train.nnz == 0:
             continue

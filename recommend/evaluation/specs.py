@@ -134,7 +134,7 @@ def lightfm_grid(regime: str, *, features: bool, size: str) -> tuple[list[LightF
     # tag embeddings learn more when identities do not soak up the signal: validation decides.
     if regime == "warm_users":
         identity = [dict(identity_share=0.5), dict(identity_share=0.8)]
-    elif regime == "cold_users":
+    elif regime in ("cold_users", "chat_users"):
         identity = [dict(user_identity=False), dict(user_identity=True, identity_share=0.5)]
     else:
         # Ranking fans for a new product is the cold-items question: WARP on the transposed matrix asks

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 from core.errors import Conflict
 from recommend.data import REGIMES, build_train_set
 from recommend.evaluation import RankerSpec, build_ranker, evaluate_regime
+from recommend.evaluation.regimes import evaluate_chat_regime
 from recommend.models import ModelStatus, ModelVersion
 from recommend.rankers import BlendRanker, Ranker
 from recommend.selectors import catalog_from_db
@@ -34,6 +36,7 @@ from recommend.training import (
     artifacts_write,
     catalog_sample,
     factorize,
+    pad_user_features,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,8 @@ EVAL_MAX_FIT_SECONDS = 20.0
 # Seconds for fitting every served LightFM model on all data, shared between distinct models.
 FIT_BUDGET_SECONDS = float(os.environ.get("FANSI_RECOMMEND_FIT_BUDGET", "50"))
 THREADS = int(os.environ.get("FANSI_RECOMMEND_THREADS", "2"))
+# The chat_users regime is evaluated once at least this many fans with history have chat text.
+CHAT_MIN_FANS = 50
 # A run that started longer ago than this is presumed dead, so a new one may start.
 STALE_TRAINING = dt.timedelta(hours=3)
 
@@ -139,6 +144,8 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         n_fans=catalog.n_users, n_products=catalog.n_items, n_interactions=n_inter
     )
     popularity_only = n_inter == 0
+    # The recipe for fans known by tags and chat, when validation said text helps (else None: tags only).
+    chat_spec: RankerSpec | None = None
     if popularity_only:
         notes.append("no interactions yet: this is a popularity-only model (every regime serves popularity)")
         specs = {regime: RankerSpec("popularity") for regime in REGIMES}
@@ -158,7 +165,7 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
         for n, regime in enumerate(REGIMES):
             _progress(version.pk, 0.05 + 0.6 * n / len(REGIMES), f"evaluating {regime}")
             result = evaluate_regime(
-                sample,
+                sample.without_text(),
                 regime,
                 k=options.k,
                 seed=options.seed,
@@ -169,17 +176,47 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
             metrics[regime] = result.metrics
             notes.extend(result.notes)
             specs[regime] = result.served or RankerSpec("popularity")
+        talkers = np.intersect1d(sample.text_users(), sample.interactions.user_set())
+        if sample.user_docs is not None and len(talkers) >= CHAT_MIN_FANS:
+            _progress(version.pk, 0.62, "evaluating chat_users")
+            result = evaluate_chat_regime(
+                sample,
+                k=options.k,
+                seed=options.seed,
+                num_threads=options.num_threads,
+                max_fit_seconds=options.eval_max_fit_seconds,
+                grid=grid,
+            )
+            metrics["chat_users"] = result.metrics
+            notes.extend(result.notes)
+            params["chat_users"] = result.lift_from_text
+            if result.lift_from_text and result.lift_from_text["text_served"] and result.served is not None:
+                chat_spec = result.served
+        elif sample.user_docs is not None:
+            notes.append(
+                f"chat_users: only {len(talkers)} fans with history wrote messages; text is not used"
+            )
 
     _progress(version.pk, 0.67, "fitting served models on all data")
     fit_started = time.perf_counter()
-    train = build_train_set(catalog, catalog.interactions)
+    train = build_train_set(catalog.without_text(), catalog.interactions)
+    # Text features only for the chat recipe, fitted on tags plus text (the tags-only recipes never see it);
+    # built whenever fans wrote, so what each fan said is stored with the version (reasons use it).
+    text_train = build_train_set(catalog, catalog.interactions) if catalog.user_docs is not None else None
+    user_vocab = list(train.user_vocab)
+    if text_train is not None:
+        user_vocab = list(text_train.user_vocab)
+        assert tuple(user_vocab[: len(train.user_vocab)]) == train.user_vocab
     distinct = list(dict.fromkeys([*specs.values(), RankerSpec("popularity"), RankerSpec("tag_popularity")]))
-    n_lightfm = sum(1 for spec in distinct if spec.kind in ("lightfm", "blend")) or 1
-    fitted: dict[RankerSpec, Ranker] = {}
-    for n, spec in enumerate(distinct):
+    entries = [(spec, False) for spec in distinct] + ([(chat_spec, True)] if chat_spec is not None else [])
+    n_lightfm = sum(1 for spec, _ in entries if spec.kind in ("lightfm", "blend")) or 1
+    fitted_by: dict[bool, dict[RankerSpec, Ranker]] = {False: {}, True: {}}
+    for n, (spec, with_text) in enumerate(entries):
+        fitted = fitted_by[with_text]
+        on = text_train if with_text and text_train is not None else train
         ranker = build_ranker(
             spec,
-            train,
+            on,
             seed=options.seed,
             num_threads=options.num_threads,
             max_fit_seconds=options.fit_budget_seconds / n_lightfm,
@@ -191,15 +228,35 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
             fitted.setdefault(spec.partner, ranker.other)
         if ranker.note:
             notes.append(f"served {spec.name}: {ranker.note}")
-        _progress(version.pk, 0.67 + 0.23 * (n + 1) / len(distinct), f"fitted {spec.name}")
+        _progress(version.pk, 0.67 + 0.23 * (n + 1) / len(entries), f"fitted {spec.name}")
     fit_seconds = time.perf_counter() - fit_started
-
     keys = {spec: f"m{n}" for n, spec in enumerate(distinct)}
-    models = {keys[spec]: factorize(fitted[spec], train) for spec in distinct}
+    models = {
+        keys[spec]: pad_user_features(factorize(fitted_by[False][spec], train), len(user_vocab))
+        for spec in distinct
+    }
     regimes = {
         regime: {"model": keys[spec], "name": spec.name, "recipe": spec.describe()}
         for regime, spec in specs.items()
     }
+    user_text = None
+    extra: dict[str, Any] = {"popularity_only": popularity_only}
+    if text_train is not None and text_train.text is not None and text_train.text.vocab:
+        if chat_spec is not None:
+            models["chat"] = factorize(fitted_by[True][chat_spec], text_train)
+            regimes["chat_users"] = {
+                "model": "chat",
+                "name": chat_spec.name,
+                "recipe": chat_spec.describe(),
+                "text": True,
+            }
+            specs["chat_users"] = chat_spec
+        n_tags = len(train.user_vocab)
+        text_part = text_train.user_tags.tocsc()[:, n_tags:].tocsr()
+        user_text = sp.hstack(
+            [sp.csr_matrix((catalog.n_users, n_tags), dtype=np.float32), text_part], format="csr"
+        )
+        extra["text"] = text_train.text.to_json()
     regimes["unknown"] = {
         "model": keys[RankerSpec("popularity")],
         "name": "popularity",
@@ -215,11 +272,12 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
             known_users=np.asarray(train.known_users, dtype=bool),
             item_pks=db.product_pks,
             item_shops=db.product_shops,
-            user_vocab=list(train.user_vocab),
+            user_vocab=user_vocab,
             item_vocab=list(train.item_vocab),
             models=models,
             regimes=regimes,
-            extra={"popularity_only": popularity_only},
+            extra=extra,
+            user_text=user_text,
         ),
         artifacts_dir(),
     )

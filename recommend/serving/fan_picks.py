@@ -22,9 +22,11 @@ from recommend.serving.reasons import (
     SIMILAR_FANS,
     Reason,
     match_reason,
+    said_reason,
     tag_reason,
 )
 from recommend.serving.truth import pick_facts
+from recommend.text import feature_label
 from shops.models import Product
 
 
@@ -61,13 +63,24 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     owned = state.owned | black
     if model is None:
         return _mark_red(_popular_fallback(fan, k, owned), red)
-    vocab = tags_by_id(state.tag_ids)
+    # A fan who opted out of personalisation (/me/privacy/) gets the shop's best sellers: no tags, history or chat.
+    opted_out = bool(getattr(fan, "personalisation_opt_out", False))
+    vocab = {} if opted_out else tags_by_id(state.tag_ids)
     tags = [vocab[t][0] for t in state.tag_ids if t in vocab]
     names = {feature: (zh, en) for feature, zh, en in vocab.values()}
     feature_rows = model.user_feature_rows(tags)
+    weights = None
     row = model.user_row(fan.pk)
-    if row is not None and model.artifacts.known_users[row]:
+    text_rows, text_weights = model.user_text(row)
+    if opted_out:
+        regime = "unknown"
+    elif row is not None and model.artifacts.known_users[row]:
         regime = "warm_users"
+    elif len(text_rows) and "chat_users" in model.artifacts.regimes:
+        # Known by tags and what they said: the chat recipe, text features weighted as in training.
+        regime = "chat_users"
+        weights = np.concatenate([np.ones(len(feature_rows), dtype=np.float32), text_weights])
+        feature_rows = np.concatenate([feature_rows, text_rows])
     elif len(feature_rows):
         regime = "cold_users"
     else:
@@ -80,7 +93,7 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     scores = np.zeros(len(pks), dtype=np.float32)
     blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
     for p, (vector, bias), (V, ib) in zip(
-        parts, model.user_vectors(parts, row, feature_rows), blocks, strict=True
+        parts, model.user_vectors(parts, row, feature_rows, weights), blocks, strict=True
     ):
         scores += p.scale * (V @ vector + ib + bias)
     if red:
@@ -110,6 +123,10 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     chosen = chosen[:k]
     tag_ids = {feature: tag_id for tag_id, (feature, _zh, _en) in vocab.items()}
     reasons = _fan_reasons(model, regime, ranker_name, tags, names, chosen, catalogue, products, tag_ids)
+    if regime == "chat_users":
+        reasons = _chat_reasons(
+            model, parts, feature_rows, weights, len(text_rows), chosen, catalogue, reasons
+        )
     return [
         Pick(
             product=products[pk],
@@ -202,6 +219,44 @@ def _fan_reasons(
                 reason = match_reason(*names[shared[0]])
         reasons.append(reason or plain(pk))
     return reasons
+
+
+def _chat_reasons(
+    model: ServingModel,
+    parts: list,
+    feature_rows: np.ndarray,
+    weights: np.ndarray | None,
+    n_text: int,
+    chosen: list[tuple[int, int]],
+    catalogue: ShopCatalogue,
+    reasons: list[Reason],
+) -> list[Reason]:
+    """ "You mentioned X in chat" where a word the fan said adds the most to the pick's score (more than any
+    of their tags, and above zero): the pick then comes from what they said. Other picks keep their reason."""
+    if weights is None or not n_text:
+        return reasons
+    n_tags = len(feature_rows) - n_text
+    total_weight = float(weights.sum()) or 1.0
+    blocks = model.catalogue_blocks(catalogue, model.regime_model("chat_users"))
+    out = []
+    for (pos, _pk), reason in zip(chosen, reasons, strict=True):
+        contribution = np.zeros(len(feature_rows), dtype=np.float32)
+        for p, (V, _ib) in zip(parts, blocks, strict=True):
+            per_feature = p.UF[feature_rows] @ V[pos]
+            divisor = total_weight if p.user_combine == "mean" else 1.0
+            contribution += p.scale * weights * per_feature / divisor
+        best_tag = float(contribution[:n_tags].max()) if n_tags else 0.0
+        said = None
+        for i in np.argsort(-contribution[n_tags:], kind="stable"):
+            value = float(contribution[n_tags + int(i)])
+            if value <= max(best_tag, 0.0):
+                break
+            label = feature_label(model.artifacts.user_vocab[int(feature_rows[n_tags + int(i)])])
+            if label:
+                said = label
+                break
+        out.append(said_reason(said) if said else reason)
+    return out
 
 
 def _popular_fallback(fan: Fan, k: int, owned: set[int]) -> list[Pick]:

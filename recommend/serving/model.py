@@ -12,12 +12,19 @@ from recommend.training import Artifacts, Part
 from shops.models import Product
 
 
-def _combine(rows: np.ndarray, mode: str) -> np.ndarray:
+def _combine(rows: np.ndarray, mode: str, weights: np.ndarray | None = None) -> np.ndarray:
+    """Feature rows combined as training did: sum, mean (weighted by the feature values, as LightFM's
+    row-normalised features) or L2-normalised sum. Without weights every feature counts 1."""
     if rows.shape[0] == 0:
         return np.zeros(rows.shape[1], dtype=np.float32)
-    total = rows.sum(axis=0)
+    if weights is None:
+        total = rows.sum(axis=0)
+        count = float(rows.shape[0])
+    else:
+        total = weights.astype(np.float32) @ rows
+        count = float(weights.sum()) or 1.0
     if mode == "mean":
-        return total / rows.shape[0]
+        return total / count
     if mode == "l2":
         norm = float(np.sqrt((total * total).sum()))
         return total / norm if norm else total
@@ -77,6 +84,14 @@ class ServingModel:
             sorted({self.user_vocab[f] for f in features if f in self.user_vocab}), dtype=np.int64
         )
 
+    def user_text(self, row: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(user_vocab rows, TF-IDF weights) of what the fan said, as of training; empty without text."""
+        text = self.artifacts.user_text
+        if row is None or text is None or row >= text.shape[0]:
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
+        start, end = text.indptr[row], text.indptr[row + 1]
+        return text.indices[start:end].astype(np.int64), text.data[start:end].astype(np.float32)
+
     def new_products(self, shop_id: int) -> tuple[np.ndarray, list[np.ndarray]]:
         """Products created after training (pk above every trained pk), with their known feature rows."""
         rows = list(
@@ -132,16 +147,24 @@ class ServingModel:
     # Scores ---------------------------------------------------------------------------------------------
 
     def user_vectors(
-        self, parts: list[Part], row: int | None, feature_rows: np.ndarray
+        self,
+        parts: list[Part],
+        row: int | None,
+        feature_rows: np.ndarray,
+        weights: np.ndarray | None = None,
+        *,
+        from_features: bool = False,
     ) -> list[tuple[np.ndarray, float]]:
-        known = row is not None and bool(self.artifacts.known_users[row])
+        known = not from_features and row is not None and bool(self.artifacts.known_users[row])
         out = []
         for p in parts:
             if known:
                 out.append((p.U[row], float(p.ub[row])))
             else:
-                vector = _combine(p.UF[feature_rows], p.user_combine)
-                bias = p.user_cold_bias + float(_combine(p.ubf[feature_rows][:, None], p.user_combine)[0])
+                vector = _combine(p.UF[feature_rows], p.user_combine, weights)
+                bias = p.user_cold_bias + float(
+                    _combine(p.ubf[feature_rows][:, None], p.user_combine, weights)[0]
+                )
                 out.append((vector, bias))
         return out
 

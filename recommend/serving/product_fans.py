@@ -5,14 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.db.models import Q
 
 from fans.chat.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction
 from recommend.serving.loading import serving_model
 from recommend.serving.model import ServingModel, _combine
-from recommend.serving.reasons import ACTIVE_FAN, SHOP_FAN, SIMILAR_BUYERS, Reason, match_reason
+from recommend.serving.reasons import (
+    ACTIVE_FAN,
+    SHOP_FAN,
+    SIMILAR_BUYERS,
+    Reason,
+    fan_said_reason,
+    match_reason,
+)
 from recommend.serving.truth import fan_activity
+from recommend.text import feature_label
 from shops.models import Product
 from shops.ratings import product_statuses
 
@@ -38,8 +47,11 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     exclude_buyers = set(
         Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)
     )
+    # Fans who opted out of promotions, or of personalisation (/me/privacy/), are never listed.
     exclude = exclude_buyers | set(
-        Fan.objects.filter(shop_id=product.shop_id, promotions_opt_out=True).values_list("pk", flat=True)
+        Fan.objects.filter(shop_id=product.shop_id)
+        .filter(Q(promotions_opt_out=True) | Q(personalisation_opt_out=True))
+        .values_list("pk", flat=True)
     )
     if model is None:
         return _active_fans_fallback(product, k, exclude)
@@ -100,12 +112,16 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     has_buyers = bool(exclude_buyers)
     active = fan_activity(pk for _, pk in picked)
     out = []
+    product_text = f"{product.name} {product.description}".lower()
     for pos, pk in picked:
         if pk not in fans:
             continue
         shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
+        said = _said_about(model, pk, product_text)
         if shared:
             reason = match_reason(*names[shared[0]])
+        elif said:
+            reason = fan_said_reason(said)
         elif pos < n_known and "popularity" != ranker_name and has_buyers:
             reason = SIMILAR_BUYERS
         elif pk in active:
@@ -114,6 +130,18 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
             reason = SHOP_FAN
         out.append(FanPick(fan=fans[pk], score=float(all_scores[pos]), reason=reason, ranker=ranker_name))
     return out
+
+
+def _said_about(model: ServingModel, fan_pk: int, product_text: str) -> str:
+    """A word the fan said in chat (as of training) that the product's name or description contains; the
+    heaviest such word (TF-IDF), or ""."""
+    cols, weights = model.user_text(model.user_row(fan_pk))
+    best, best_weight = "", 0.0
+    for col, weight in zip(cols.tolist(), weights.tolist(), strict=True):
+        label = feature_label(model.artifacts.user_vocab[col])
+        if label and len(label) > 1 and label in product_text and weight > best_weight:
+            best, best_weight = label, weight
+    return best
 
 
 def _item_row(model: ServingModel, product_pk: int) -> int | None:

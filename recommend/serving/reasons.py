@@ -32,6 +32,16 @@ def tag_reason(zh: str, en: str) -> Reason:
     return Reason(f"{zh}粉丝都在买", f"popular with {en} fans")
 
 
+def said_reason(word: str) -> Reason:
+    """The pick comes from what the fan said in chat (a word of theirs adds most to its score)."""
+    return Reason(f"你在聊天中提到「{word}」", f"you mentioned \u201c{word}\u201d in chat")
+
+
+def fan_said_reason(word: str) -> Reason:
+    """For staff, about a fan: the product matches something the fan said in chat."""
+    return Reason(f"在聊天中提到过「{word}」", f"mentioned \u201c{word}\u201d in chat")
+
+
 def match_reason(zh: str, en: str) -> Reason:
     return Reason(f"适合{zh}粉丝", f"suits {en} fans")
 

@@ -245,3 +245,29 @@ def test_demo_spend_is_what_each_fan_paid(demo_output):
     assert all(spent[f] == by_fan[f] for f in payers), [
         (f, spent[f], by_fan[f]) for f in payers if spent[f] != by_fan[f]
     ][:5]
+
+
+def test_demo_fans_say_what_they_want_and_the_model_keeps_what_they_said(demo_output):
+    from recommend.models import Interaction, ModelVersion
+    from recommend.serving import recommend_for_fan, serving_model, serving_reset
+
+    shop1 = Fan.objects.filter(shop__slug="shop1")
+    said = Message.objects.filter(conversation__fan__in=shop1, side=Side.FAN, text__contains="保湿")
+    assert said.values("conversation__fan").distinct().count() >= 10
+    fans = list(shop1.order_by("pk"))
+    untagged = [fan for i, fan in enumerate(fans) if i % 5 == 4]
+    assert all(Message.objects.filter(conversation__fan=fan, side=Side.FAN).exists() for fan in untagged[-5:])
+    # The last five untagged fans have chatted but bought nothing (a campaign pledge may still count).
+    chat_only = [fan for fan in untagged[-5:] if not Interaction.objects.filter(fan=fan).exists()]
+    assert chat_only
+    version = ModelVersion.objects.get(is_serving=True)
+    assert "chat_users" in version.metrics and "chat_users" in version.params
+    serving_reset()
+    model = serving_model()
+    assert model is not None and "text:保湿" in model.artifacts.user_vocab
+    for fan in chat_only:
+        assert len(model.user_text(model.user_row(fan.pk))[0])
+        picks = recommend_for_fan(fan, 5)
+        assert picks
+        if "chat_users" in model.artifacts.regimes:
+            assert picks[0].regime == "chat_users"

@@ -11,6 +11,7 @@ from fans.crm.services.common import (
 )
 from fans.crm.services.fans import (
     fan_notes_update,
+    fan_personalisation_set,
     fan_tags_erase,
     fan_tags_update,
     segment_create,
@@ -61,6 +62,7 @@ __all__ = [
     "fan_notes_update",
     "segment_create",
     "segment_delete",
+    "fan_personalisation_set",
     "fan_tags_erase",
     "tag_group_create",
     "EXPORT_HEADER",

@@ -65,6 +65,23 @@ def fan_tags_erase(*, user: AbstractBaseUser, shop_id: int) -> int:
     return removed
 
 
+def fan_personalisation_set(*, user: AbstractBaseUser, shop_id: int, opt_out: bool) -> bool:
+    """A fan turns a shop's personalisation off (or back on): recommendations stop using their tags, history
+    and what they said in chat, and the shop's "fans most likely to join" no longer lists them. Audited."""
+    with transaction.atomic():
+        fan = (
+            Fan.objects.select_for_update().select_related("shop").filter(shop_id=shop_id, user=user).first()
+        )
+        if fan is None:
+            raise NotFound()
+        if fan.personalisation_opt_out != opt_out:
+            fan.personalisation_opt_out = opt_out
+            fan.save(update_fields=["personalisation_opt_out"])
+            action = "privacy.personalisation_off" if opt_out else "privacy.personalisation_on"
+            audit(shop=fan.shop, actor=user, action=action, fan=fan.pk)
+    return opt_out
+
+
 def tag_group_create(
     *,
     member: ShopMember,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from recommend.data import DataError, load_catalog
+from recommend.data import DataError, load_catalog, load_user_text
 from recommend.evaluation import run_evaluation
 
 
@@ -21,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--interactions", help="CSV: user_id,item_id[,weight]")
         parser.add_argument("--user-features", help="CSV: user_id,feature (one row per tag)")
         parser.add_argument("--item-features", help="CSV: item_id,feature")
+        parser.add_argument(
+            "--user-text",
+            help="CSV: user_id,text (one row per message, UTF-8 or GB18030); adds the chat_users regime",
+        )
         parser.add_argument(
             "--from-db",
             action="store_true",
@@ -71,6 +75,16 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             for warning in report.warnings:
                 self.stderr.write(f"warning: {warning}")
+        if options["user_text"]:
+            from recommend.selectors import platform_phrase_rules
+
+            try:
+                catalog, text_report = load_user_text(options["user_text"], catalog, platform_phrase_rules())
+            except DataError as exc:
+                raise CommandError(str(exc)) from None
+            for warning in text_report.warnings:
+                self.stderr.write(f"warning: {warning}")
+            self.stdout.write(f"{len(catalog.text_users())} users with text")
         self.stdout.write(
             f"{catalog.n_users} users, {catalog.n_items} items, {len(catalog.interactions)} interactions"
         )
