@@ -43,8 +43,15 @@ from fans.chat.append import text_check
 from fans.chat.models import Fan
 from payments.ledger import cash_in, cash_out, ledger_has, ledger_post, ledger_post_many
 from payments.models import LedgerTransaction, Payment, PaymentStatus, TransactionKind
-from payments.provider import ChargeRequest, PaymentError, PaymentTimeout, payment_provider
-from payments.services import PaymentInFlight, payment_start, payments_charge
+from payments.provider import (
+    SUCCEEDED,
+    ChargeRequest,
+    PaymentDeclined,
+    PaymentError,
+    PaymentTimeout,
+    payment_provider,
+)
+from payments.services import PaymentInFlight, payment_start, payments_fail, payments_settle
 from preorders.access import access_product_to_campaign
 from preorders.models import Campaign, CampaignStatus, Pledge, PledgeStatus
 from preorders.money import deposit_for
@@ -265,12 +272,31 @@ def vote_place(
         ) from None
     except PaymentInFlight:
         raise Conflict(_("Your vote is already being recorded."), code="vote_in_progress") from None
-    if payment is not None:
-        outcome = payments_charge([payment]).get(payment.reference)
-        if outcome == PaymentStatus.FAILED:
-            raise PaymentFailed(_("The vote deposit could not be charged; nothing was stored."))
+    if payment is not None and _vote_charge(payment) == PaymentStatus.FAILED:
+        raise PaymentFailed(_("The vote deposit could not be charged; nothing was stored."))
     vote.refresh_from_db()
     return vote_to_dict(vote), created
+
+
+def _vote_charge(payment: Payment) -> str:
+    """Charge the vote deposit with the fan on the page (wait for the answer), no locks held. A timeout
+    leaves the payment pending: the provider's notification or the pending sweep settles it."""
+    try:
+        reply = payment_provider().charge(
+            ChargeRequest(payment.reference, payment.amount, payment.currency, payment.user_id), wait=True
+        )
+    except PaymentDeclined:
+        payments_fail([payment.reference], code="declined")
+        return PaymentStatus.FAILED
+    except PaymentError as exc:
+        logger.warning(
+            "vote deposit %s: no answer (%s); the notification or sweep settles it", payment.reference, exc
+        )
+        return PaymentStatus.PENDING
+    if reply.status == SUCCEEDED:
+        payments_settle([(payment.reference, reply.provider_id)])
+        return PaymentStatus.SUCCEEDED
+    return PaymentStatus.PENDING
 
 
 def design_vote_settled(succeeded: list[Payment], failed: list[Payment]) -> None:
