@@ -366,9 +366,11 @@ def comment_add(*, user: AbstractBaseUser, round_id: Any, text: Any) -> DesignCo
 
 
 def tally(rnd: DesignRound) -> Counter[str]:
-    """Paid votes per combination key (held, or already counted toward a pledge)."""
+    """Paid votes per combination key: held, counted toward a pledge, or refunded after the count."""
     rows = (
-        DesignVote.objects.filter(round=rnd, status__in=(VoteStatus.HELD, VoteStatus.CONVERTED))
+        DesignVote.objects.filter(
+            round=rnd, status__in=(VoteStatus.HELD, VoteStatus.CONVERTED, VoteStatus.REFUNDED)
+        )
         .values("combination_key")
         .annotate(n=Count("pk"))
         .order_by()
