@@ -29,6 +29,8 @@ class DesignRound(models.Model):
     description = models.TextField(_("description"), blank=True)
     # {attribute: [option, ...]}: 1-3 attributes, 2-6 distinct options each (c2m.design.rules).
     attributes = models.JSONField(_("attributes"))
+    # The attribute names in the owner's order (a JSON object's key order is not kept by PostgreSQL).
+    attribute_order = models.JSONField(default=list)
     target_per_combination = models.PositiveIntegerField(_("votes needed per combination"))
     vote_deposit = models.DecimalField(_("vote deposit"), **MONEY)
     deadline = models.DateTimeField(_("voting deadline"))
@@ -69,6 +71,13 @@ class DesignRound(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def ordered_attributes(self) -> dict[str, list[str]]:
+        """{attribute: [option, ...]} in the order the owner gave them."""
+        names = [n for n in self.attribute_order if n in self.attributes]
+        names += sorted(n for n in self.attributes if n not in names)
+        return {n: self.attributes[n] for n in names}
 
 
 class VoteStatus(models.TextChoices):

@@ -25,14 +25,14 @@ def round_votes(rnd: DesignRound) -> list[dict[str, Any]]:
     counts = tally(rnd)
     winners = {w.combination_key: w for w in rnd.winners.all()}
     out = []
-    for combo in rules.combinations(rnd.attributes):
+    for combo in rules.combinations(rnd.ordered_attributes):
         key = rules.combination_key(combo)
         n = counts.get(key, 0)
         winner = winners.get(key)
         out.append(
             {
                 "combination": dict(sorted(combo.items())),
-                "label": rules.combination_label(combo, rnd.attributes),
+                "label": rules.combination_label(combo, rnd.ordered_attributes),
                 "votes": n,
                 "target": rnd.target_per_combination,
                 "percent": min(100, round(100 * n / rnd.target_per_combination)),
@@ -58,7 +58,7 @@ def round_to_dict(rnd: DesignRound) -> dict[str, Any]:
         "product": rnd.product_id,
         "title": rnd.title,
         "description": rnd.description,
-        "attributes": rnd.attributes,
+        "attributes": rnd.ordered_attributes,
         "target_per_combination": rnd.target_per_combination,
         "vote_deposit": str(rnd.vote_deposit),
         "currency": rnd.product.currency,
@@ -105,7 +105,7 @@ def comments_of(rnd: DesignRound) -> list[dict[str, Any]]:
 
 def _about_words(rnd: DesignRound) -> list[str]:
     words = {rnd.title, rnd.product.name}
-    for options in rnd.attributes.values():
+    for options in rnd.ordered_attributes.values():
         words.update(o for o in options if len(o) >= 2)
     return sorted((w for w in words if len(w) >= 2), key=len, reverse=True)
 
@@ -154,8 +154,8 @@ def round_forecast(rnd: DesignRound) -> list[dict[str, Any]]:
     """Votes (units) expected per combination with the 80% interval (c2m.forecast)."""
     from c2m.forecast.services import forecast_combinations
 
-    combos = rules.combinations(rnd.attributes)
+    combos = rules.combinations(rnd.ordered_attributes)
     rows = forecast_combinations(shop=rnd.shop, product=rnd.product, combinations=combos)
     for row in rows:
-        row["label"] = rules.combination_label(row["combination"], rnd.attributes)
+        row["label"] = rules.combination_label(row["combination"], rnd.ordered_attributes)
     return rows

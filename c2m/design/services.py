@@ -135,6 +135,7 @@ def round_create(
             title=title,
             description=description,
             attributes=clean_attributes,
+            attribute_order=list(clean_attributes),
             target_per_combination=target,
             vote_deposit=deposit,
             deadline=when,
@@ -216,7 +217,7 @@ def vote_place(
         raise Conflict(_("This round is not taking votes."), code="round_not_live")
     if rnd.deadline <= timezone.now():
         raise Conflict(_("Voting has closed."), code="round_closed")
-    combo = rules.combination_clean(rnd.attributes, combination)
+    combo = rules.combination_clean(rnd.ordered_attributes, combination)
     ckey = rules.combination_key(combo)
     payment = None
     try:
@@ -380,7 +381,7 @@ def tally(rnd: DesignRound) -> Counter[str]:
 
 def _variant_for(rnd: DesignRound, winner: DesignWinner) -> Variant:
     """The product's variant whose name holds every option of the combination, or a new one."""
-    options = [winner.combination[a] for a in rnd.attributes if a in winner.combination]
+    options = [winner.combination[a] for a in rnd.ordered_attributes if a in winner.combination]
     for variant in rnd.product.variants.order_by("pk"):
         if all(o.lower() in variant.name.lower() for o in options):
             return variant
@@ -401,7 +402,7 @@ def _winner_campaign(rnd: DesignRound, winner: DesignWinner, now: dt.datetime) -
         variant = winner.variant or _variant_for(rnd, winner)
         deadline = now + dt.timedelta(days=rnd.campaign_days)
         moq = rnd.product.factory_product.moq if rnd.product.factory_product_id else 1
-        label = rules.combination_label(winner.combination, rnd.attributes)
+        label = rules.combination_label(winner.combination, rnd.ordered_attributes)
         campaign = campaign_create(
             user=rnd.shop.owner,
             kind="group",
@@ -437,7 +438,7 @@ def round_decide(*, round_id: int, now: dt.datetime | None = None) -> bool:
             ).exists():
                 return False  # a deposit's answer is still on its way: count it next minute
             counts = tally(rnd)
-            by_key = {rules.combination_key(c): c for c in rules.combinations(rnd.attributes)}
+            by_key = {rules.combination_key(c): c for c in rules.combinations(rnd.ordered_attributes)}
             DesignWinner.objects.bulk_create(
                 [
                     DesignWinner(round=rnd, combination=by_key[k], combination_key=k, votes=n)

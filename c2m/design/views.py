@@ -132,11 +132,11 @@ def round_page(request: HttpRequest, round_id: int) -> HttpResponse:
         {
             "fan": fan,
             "vote": vote,
-            "vote_label": rules.combination_label(vote.combination, rnd.attributes) if vote else "",
+            "vote_label": rules.combination_label(vote.combination, rnd.ordered_attributes) if vote else "",
             "pre_pledge": pre,
             "quote": pre_pledge_quote(pre) if pre and pre.status == "offered" else None,
             "open": rnd.status == RoundStatus.LIVE,
-            "attributes": [{"name": a, "options": o} for a, o in rnd.attributes.items()],
+            "attributes": [{"name": a, "options": o} for a, o in rnd.ordered_attributes.items()],
         }
     )
     if pre is not None:
@@ -154,7 +154,7 @@ def _campaigns(rnd: DesignRound) -> list[dict[str, Any]]:
             continue
         row: dict[str, Any] = {
             "campaign": winner.campaign,
-            "label": rules.combination_label(winner.combination, rnd.attributes),
+            "label": rules.combination_label(winner.combination, rnd.ordered_attributes),
             "votes": winner.votes,
             "confirmed": winner.pre_pledges.filter(status="confirmed").count(),
             "offered": winner.pre_pledges.filter(status="offered").count(),
