@@ -712,6 +712,18 @@ def pre_pledges_lapse_due(*, now: dt.datetime | None = None, limit: int = 2000) 
         status__in=(PrePledgeStatus.LAPSED, PrePledgeStatus.DECLINED), vote__status=VoteStatus.HELD
     )[:limit]:
         vote_refund(pp.vote, memo=f"design pre-pledge {pp.status}")
+    # A confirmation whose excess refund a killed worker never made (the vote deposit above the pledge's).
+    for pp in (
+        DesignPrePledge.objects.select_related("vote", "pledge", "campaign")
+        .filter(status=PrePledgeStatus.CONFIRMED, pledge__isnull=False)
+        .filter(vote__amount__gt=F("pledge__deposit_amount"))
+        .exclude(
+            pledge_id__in=LedgerTransaction.objects.filter(reference__endswith="-design-excess").values(
+                "pledge_id"
+            )
+        )[:limit]
+    ):
+        _excess_refund(pp, pp.pledge, pp.vote.amount - pp.pledge.deposit_amount)
     return done
 
 

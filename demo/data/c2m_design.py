@@ -11,6 +11,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from c2m.design.models import DesignComment, DesignPrePledge, DesignRound, PrePledgeStatus, RoundStatus
@@ -22,9 +23,10 @@ from c2m.design.services import (
     round_launch,
     vote_place,
 )
+from demo.data.catalogue import product_image_render
 from demo.data.people import fan_username
 from fans.chat.models import Fan
-from shops.models import Factory, Product, Shop
+from shops.models import Category, Factory, Product, Shop, Variant
 
 JACKET_TITLE = "共创：冬季羽绒服 选颜色和长度"
 TOTE_TITLE = "共创：帆布托特包 选颜色和尺寸"
@@ -64,12 +66,30 @@ TOTE_COMMENTS = [
 ]
 
 
-def _product(shop: Shop, name: str, price: str, category: str, description: str) -> Product:
-    product, _ = Product.objects.get_or_create(
-        shop=shop,
-        name=name,
-        defaults={"price": Decimal(price), "category": category, "description": description},
-    )
+def _product(
+    shop: Shop, code: str, name: str, price: str, brand: str, description: str, variants: list[str]
+) -> Product:
+    """The product idea the round is about, with its picture and the variants it will be made in (a
+    winner's campaign offers the one whose name holds its options)."""
+    product = Product.objects.filter(shop=shop, name=name).first()
+    if product is None:
+        product = Product(
+            shop=shop,
+            name=name,
+            category=Category.CLOTHING,
+            brand=brand,
+            description=description,
+            price=Decimal(price),
+            currency="CNY",
+        )
+        content = product_image_render(code=code, category=Category.CLOTHING, price=product.price, name=name)
+        product.image.save(f"{shop.slug}-{code.lower()}.jpg", ContentFile(content), save=False)
+        product.save(force_insert=True)
+    for i, variant in enumerate(variants, start=1):
+        Variant.objects.get_or_create(
+            sku=f"{shop.slug.upper()}-{code}-{i}",
+            defaults={"product": product, "name": variant, "price": product.price},
+        )
     return product
 
 
@@ -124,9 +144,17 @@ def demo_design_ensure() -> dict[str, int]:
         return {}
     owner = shop.owner
     jacket = _product(
-        shop, "共创款冬季羽绒服", "699.00", "clothing", "粉丝一起定颜色和长度的 90 绒羽绒服，工厂直供。"
+        shop,
+        "D01",
+        "共创款冬季羽绒服",
+        "699.00",
+        "暖冬",
+        "粉丝一起定颜色和长度的 90 绒羽绒服，工厂直供。",
+        ["黑色 长款", "驼色 短款"],
     )
-    tote = _product(shop, "共创款帆布托特包", "129.00", "home", "加厚帆布，粉丝一起定颜色和尺寸。")
+    tote = _product(
+        shop, "D02", "共创款帆布托特包", "129.00", "素衣", "加厚帆布，粉丝一起定颜色和尺寸。", ["米白 大号"]
+    )
     decided = _round(
         owner,
         jacket,

@@ -224,6 +224,28 @@ def test_a_vote_deposit_above_the_campaign_deposit_gets_the_excess_back(shop, ow
     assert balanced(shop)
 
 
+def test_an_excess_refund_a_killed_worker_missed_is_made_by_the_sweep(shop, owner, api_for):
+    body = live_round(
+        api_for(owner),
+        product_of(shop, price="100.00"),
+        target_per_combination=1,
+        campaign_deposit_percent="2",
+    )
+    (fan,) = fans(shop, 1)
+    assert vote(api_for(fan.user), body["id"], BLACK_LONG).status_code == 201
+    _decide(body["id"])
+    pre = DesignPrePledge.objects.get()
+    with mock.patch("c2m.design.services._excess_refund"):
+        assert _confirm(api_for, fan, pre).status_code == 200
+    pledge = Pledge.objects.get()
+    assert pledge_cash(pledge.pk) == Decimal("5.00")
+    design_pre_pledges_lapse_due_task()
+    design_pre_pledges_lapse_due_task()
+    assert pledge_cash(pledge.pk) == Decimal("2.00")
+    assert LedgerTransaction.objects.filter(reference=f"pledge-{pledge.pk}-design-excess").count() == 1
+    assert balanced(shop)
+
+
 def test_a_declined_difference_leaves_the_offer_open(voted, shop, api_for):
     _decide(voted["round"])
     fan = voted["fans"][0]

@@ -60,3 +60,25 @@ def test_strangers_and_other_owners_get_404_and_fans_never_see_drafts(
     DesignRound.objects.filter(pk=draft["id"]).update(status="live")
     client.force_login(fan.user)
     assert client.get(f"/design-rounds/{draft['id']}/").status_code == 200
+
+
+def test_a_fan_text_right_after_a_card_of_the_product_is_a_suggestion(shop, owner, api_for):
+    product = product_of(shop)
+    body = live_round(api_for(owner), product)
+    fan = FanFactory(shop=shop)
+    Message.objects.create(
+        conversation=fan.conversation,
+        side=Side.SHOP,
+        kind=MessageKind.PRODUCT_CARD,
+        payload={"product": product.pk},
+        seq=1,
+    )
+    Message.objects.create(
+        conversation=fan.conversation, side=Side.FAN, kind=MessageKind.TEXT, text="帽子可以拆吗", seq=2
+    )
+    other = FanFactory(shop=shop)
+    Message.objects.create(
+        conversation=other.conversation, side=Side.FAN, kind=MessageKind.TEXT, text="帽子可以拆吗", seq=1
+    )
+    rows = api_for(owner).get(f"/api/design-rounds/{body['id']}/suggestions/").json()["results"]
+    assert [r["text"] for r in rows] == ["帽子可以拆吗"]

@@ -27,7 +27,11 @@ def test_demo_has_a_decided_and_a_live_design_round(demo_output):
     owner = get_user_model().objects.get(username="owner")
     body = api_client_for(owner).get(f"/api/design-rounds/{decided.pk}/").json()
     assert body["status"] == "decided" and len(body["campaigns"]) == 2
-    assert set(Campaign.objects.filter(pk__in=body["campaigns"]).values_list("status", flat=True)) == {"live"}
+    campaigns = Campaign.objects.filter(pk__in=body["campaigns"])
+    assert set(campaigns.values_list("status", flat=True)) == {"live"}
+    # Each winner's campaign offers the product's matching variant (none had to be made up).
+    offered = sorted(v.name for c in campaigns for v in c.variants.all())
+    assert offered == ["驼色 短款", "黑色 长款"] and decided.product.variants.count() == 2
     pre = DesignPrePledge.objects.filter(vote__round=decided)
     assert pre.filter(status="confirmed").count() == 12 and pre.filter(status="offered").count() == 9
     losers = DesignVote.objects.filter(round=decided, pre_pledge__isnull=True)
