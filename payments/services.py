@@ -31,7 +31,12 @@ from payments.provider import (
 
 logger = logging.getLogger(__name__)
 
-PURPOSE_KINDS = {"balance": TransactionKind.BALANCE, "cycle": TransactionKind.CYCLE_CHARGE}
+# The ledger kind of each purpose's charge. A co-design vote deposit (c2m, "design_vote") is a deposit.
+PURPOSE_KINDS = {
+    "balance": TransactionKind.BALANCE,
+    "cycle": TransactionKind.CYCLE_CHARGE,
+    "design_vote": TransactionKind.DEPOSIT,
+}
 
 
 class PaymentInFlight(Exception):

@@ -1,6 +1,7 @@
 """Permission-checked fetches for the insight report: a factory's signed link, or the campaign's team."""
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid, NotFound
@@ -23,10 +24,12 @@ def campaign_id_parse(raw: str | None) -> int:
 
 
 def access_campaign_on_board(factory: Factory, raw: str | None) -> Campaign:
-    """A launched campaign of one of the factory's products; any other (another factory's, a draft) is 404."""
+    """A launched campaign of one of the factory's products, or made from a design round's winner that was
+    assigned to the factory; any other (another factory's, a draft) is 404."""
     campaign = (
         Campaign.objects.select_related("shop", "product", "factory_product")
-        .filter(pk=campaign_id_parse(raw), factory_product__factory=factory)
+        .filter(Q(factory_product__factory=factory) | Q(design_winner__round__factory=factory))
+        .filter(pk=campaign_id_parse(raw))
         .exclude(status=CampaignStatus.DRAFT)
         .first()
     )

@@ -41,9 +41,12 @@ def insight_k() -> int:
 
 def factory_insight_campaigns(*, factory: Factory) -> QuerySet[Campaign]:
     """The launched campaigns made by this factory (their product is one of its factory products), the
-    one with the most demand first."""
+    one with the most demand first; with them, the campaigns of design-round winners assigned to it."""
     return (
-        Campaign.objects.filter(factory_product__factory=factory)
+        Campaign.objects.filter(
+            Q(factory_product__factory=factory) | Q(design_winner__round__factory=factory)
+        )
+        .distinct()
         .exclude(status=CampaignStatus.DRAFT)
         .select_related("shop", "product", "factory_product")
         .order_by("-committed_quantity", "-launched_at", "-pk")

@@ -189,6 +189,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "preorders-close-due": {"task": "preorders.tasks.campaigns_close_due_task", "schedule": 60.0},
     # AQ 预判: freeze each newly live campaign's launch forecast, for forecast against actual after the close.
     "c2m-forecast-snapshots": {"task": "c2m.forecast.tasks.forecasts_snapshot_due_task", "schedule": 60.0},
+    # 共创: decide design rounds at their deadline (winners become campaigns, the rest are refunded), and
+    # lapse and refund the winners' pre-pledges not confirmed within 48 h.
+    "c2m-design-decide": {"task": "c2m.design.tasks.design_rounds_decide_due_task", "schedule": 60.0},
+    "c2m-design-pre-pledges-lapse": {
+        "task": "c2m.design.tasks.design_pre_pledges_lapse_due_task",
+        "schedule": 60.0,
+    },
     # 工厂优选: every factory's scorecard, recomputed set-based from orders, shipments and after-sales.
     "preorders-factory-scorecards": {
         "task": "preorders.tasks.factory_scorecards_recompute_task",

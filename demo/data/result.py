@@ -18,3 +18,4 @@ class DemoResult:
     fruit_box: dict[str, int] = field(
         default_factory=dict
     )  # the box's campaign and a fan's pledge, for links
+    design: dict[str, int] = field(default_factory=dict)  # the decided and the live design rounds

@@ -1,6 +1,7 @@
 """`manage.py demo`: every step in order, and the logins, invite links and URLs printed afterwards."""
 
 from demo.data.broadcasts import demo_broadcasts_ensure
+from demo.data.c2m_design import demo_design_ensure
 from demo.data.c2m_forecast import demo_forecast_ensure
 from demo.data.c2m_insight import demo_insight_ensure
 from demo.data.campaigns import demo_campaigns_ensure
@@ -53,6 +54,7 @@ def demo_seed() -> DemoResult:
     # 工厂优选: the directory and the scorecards, computed from everything seeded above.
     demo_factories_ensure()
     demo_insight_ensure()
+    result.design = demo_design_ensure()  # 共创: a decided round (winners made into campaigns) and a live one
     demo_forecast_ensure()  # AQ 预判: launch forecasts, and forecast against actual on closed campaigns
     return result
 
@@ -102,6 +104,11 @@ def demo_report_lines(result: DemoResult, *, base_url: str = BASE_URL) -> list[s
         lines.append(
             f"  my orders     {base_url}/me/orders/  (fan1: paid and received; fan3: after-sales refund; "
             "fan8: 慢就赔 credit; fan9: lapsed; fan11: balance due)"
+        )
+    if result.design:
+        lines.append(
+            f"  co-design     {base_url}/design-rounds/  (owner; decided: {base_url}/design-rounds/"
+            f"{result.design['decided']}/, live: {base_url}/design-rounds/{result.design['live']}/, fan101 voted)"
         )
     if "campaign" in result.fruit_box:
         lines.append(f"  fruit box     {base_url}/campaigns/{result.fruit_box['campaign']}/box/  (owner)")
