@@ -75,7 +75,7 @@ def vapid_verify(authorization: str, *, public_key_b64: str, audience: str) -> d
 @dataclass
 class Received:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     payload: dict[str, Any] | None
     claims: dict[str, Any] | None
     error: str = ""
@@ -104,7 +104,7 @@ class PushServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 gone = self.path.endswith("/gone")
-                server._record(self.path, dict(self.headers), body)
+                server._record(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 self.send_response(410 if gone else 201)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -126,11 +126,11 @@ class PushServer:
         error = ""
         try:
             claims = vapid_verify(
-                headers.get("Authorization", ""), public_key_b64=self.public_key_b64, audience=self.origin
+                headers.get("authorization", ""), public_key_b64=self.public_key_b64, audience=self.origin
             )
             if self.decrypt:
                 device = self.devices[name]
-                assert headers.get("Content-Encoding") == "aes128gcm", headers
+                assert headers.get("content-encoding") == "aes128gcm", headers
                 clear = http_ece.decrypt(
                     body, private_key=device.private_key, auth_secret=device.auth, version="aes128gcm"
                 )
