@@ -33,10 +33,9 @@ def reminder_time_parse(value: object, *, tz_name: str | None) -> dt.datetime:
     elif isinstance(value, str) and value.strip():
         text = value.strip()
         try:
-            at = parse_datetime(text)
-            if at is None:
-                day = parse_date(text)
-                at = dt.datetime.combine(day, dt.time(9, 0)) if day else None
+            # A bare date first: Python's ISO parser would read it as midnight.
+            day = parse_date(text) if len(text) == 10 else None
+            at = dt.datetime.combine(day, dt.time(9, 0)) if day else parse_datetime(text)
         except ValueError:
             at = None
         if at is None:
