@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fans.chat.models import Conversation
 from shops.models import Shop
@@ -87,8 +88,8 @@ class DigestMark(models.Model):
 
 class ReminderStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
-    FIRED = "fired", _("Due")
-    DONE = "done", _("Done")
+    FIRED = "fired", pgettext_lazy("reminder", "Due")
+    DONE = "done", pgettext_lazy("reminder", "Done")
     CANCELLED = "cancelled", _("Cancelled")
     FAN_WROTE = "fan_wrote", _("Cancelled: the fan wrote first")
 

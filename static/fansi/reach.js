@@ -75,10 +75,10 @@
     }
     ready(input.dataset.sw).then(function (reg) { return reg.pushManager.getSubscription(); }).then(function (sub) {
       var on = Boolean(sub && savedId());
-      setState(input, on, on ? gettext("On") : gettext("Off"));
+      setState(input, on, on ? pgettext("push", "On") : pgettext("push", "Off"));
       input.disabled = false;
     }).catch(function () {
-      setState(input, false, gettext("Off"));
+      setState(input, false, pgettext("push", "Off"));
       input.disabled = false;
     });
     input.addEventListener("change", function () {
@@ -92,17 +92,17 @@
           }
           return subscribe(input);
         }).then(function () {
-          setState(input, true, gettext("On"));
+          setState(input, true, pgettext("push", "On"));
           toast(gettext("Notifications are on for this device."));
         });
       } else {
         work = unsubscribe(input).then(function () {
-          setState(input, false, gettext("Off"));
+          setState(input, false, pgettext("push", "Off"));
           toast(gettext("Notifications are off for this device."));
         });
       }
       work.catch(function (err) {
-        setState(input, !want, !want ? gettext("On") : gettext("Off"));
+        setState(input, !want, !want ? pgettext("push", "On") : pgettext("push", "Off"));
         toastError(err);
       }).then(function () { input.disabled = false; });
     });
@@ -127,11 +127,11 @@
     var li = el("li", "reminder-item reminder-" + r.status);
     li.dataset.reminder = r.id;
     var d = new Date(r.at);
-    var label = (r.status === "fired" ? gettext("Due") : gettext("Reminder")) + " · " +
+    var label = (r.status === "fired" ? pgettext("reminder", "Due") : gettext("Reminder")) + " · " +
       pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) +
       (r.cancel_on_reply ? " · " + gettext("unless the fan writes") : "") + (r.note ? " · " + r.note : "");
     li.appendChild(el("span", "small", label));
-    var b = el("button", "btn btn-ghost btn-small", r.status === "fired" ? gettext("Done") : gettext("Cancel"));
+    var b = el("button", "btn btn-ghost btn-small", r.status === "fired" ? pgettext("reminder", "Done") : gettext("Cancel"));
     b.type = "button";
     b.dataset.reminderClose = r.id;
     li.appendChild(b);
