@@ -27,7 +27,9 @@ def demo_reach_ensure() -> int:
     owner = shop.owner
     if Reminder.objects.filter(user=owner, conversation__shop=shop).exists():
         return 0
-    conversations = list(Conversation.objects.filter(shop=shop).order_by("-activity_at", "pk")[: len(REMINDERS)])
+    conversations = list(
+        Conversation.objects.filter(shop=shop).order_by("-activity_at", "pk")[: len(REMINDERS)]
+    )
     now = timezone.now()
     made = 0
     for conversation, (days, cancel_on_reply, note) in zip(conversations, REMINDERS, strict=False):

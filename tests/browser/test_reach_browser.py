@@ -27,17 +27,24 @@ pytestmark = pytest.mark.browser
 
 STUB = """
 (() => {
+  // The browser keeps a subscription across page loads; so does the stub (in localStorage).
   const sub = %s;
-  let current = null;
+  const KEY = "__stub_push_subscription";
   const fake = {
     endpoint: sub.endpoint,
     toJSON: () => ({ endpoint: sub.endpoint, keys: sub.keys }),
-    unsubscribe: () => { current = null; window.__unsubscribed = (window.__unsubscribed || 0) + 1; return Promise.resolve(true); },
+    unsubscribe: () => {
+      localStorage.removeItem(KEY);
+      window.__unsubscribed = (window.__unsubscribed || 0) + 1;
+      return Promise.resolve(true);
+    },
   };
-  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+  PushManager.prototype.getSubscription = function () {
+    return Promise.resolve(localStorage.getItem(KEY) ? fake : null);
+  };
   PushManager.prototype.subscribe = function (opts) {
     window.__subscribeKey = opts && opts.applicationServerKey && opts.applicationServerKey.length;
-    current = fake;
+    localStorage.setItem(KEY, "1");
     return Promise.resolve(fake);
   };
 })();
@@ -65,10 +72,16 @@ def test_fan_turns_notifications_on_gets_a_push_when_away_and_turns_them_off(tra
     fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
     ARTIFACTS.mkdir(exist_ok=True)
 
-    with PushServer(settings.FANSI_VAPID_PUBLIC_KEY) as push, daphne_server() as base, sync_playwright() as pw:
+    with (
+        PushServer(settings.FANSI_VAPID_PUBLIC_KEY) as push,
+        daphne_server() as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         device = push.device("fan-phone")
-        page = _page(browser, base, mobile=True, stub={"endpoint": push.url("fan-phone"), "keys": device.keys()})
+        page = _page(
+            browser, base, mobile=True, stub={"endpoint": push.url("fan-phone"), "keys": device.keys()}
+        )
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
@@ -77,7 +90,9 @@ def test_fan_turns_notifications_on_gets_a_push_when_away_and_turns_them_off(tra
             expect(switch).to_be_enabled()
             expect(switch).not_to_be_checked()
             # The real service worker registered at the root scope.
-            page.wait_for_function("navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
+            page.wait_for_function(
+                "navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready"
+            )
             scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
             assert scope == f"{base}/"
 
@@ -138,10 +153,16 @@ def test_owner_sets_and_cancels_a_reminder_and_uses_the_inbox_switch(transaction
     shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
     fan = FanFactory(shop=shop, display_name="小红")
     conversation = fan.conversation
-    with PushServer(settings.FANSI_VAPID_PUBLIC_KEY) as push, daphne_server() as base, sync_playwright() as pw:
+    with (
+        PushServer(settings.FANSI_VAPID_PUBLIC_KEY) as push,
+        daphne_server() as base,
+        sync_playwright() as pw,
+    ):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         device = push.device("owner-pc")
-        page = _page(browser, base, mobile=mobile, stub={"endpoint": push.url("owner-pc"), "keys": device.keys()})
+        page = _page(
+            browser, base, mobile=mobile, stub={"endpoint": push.url("owner-pc"), "keys": device.keys()}
+        )
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
@@ -150,6 +171,7 @@ def test_owner_sets_and_cancels_a_reminder_and_uses_the_inbox_switch(transaction
             page.goto(f"{base}/inbox/?shop={shop.pk}")
             switch = page.locator("#push-switch")
             switch.click()
+            expect(page.locator("#push-state")).to_have_text("已开启")  # after the API answered
             expect(switch).to_be_checked()
             assert PushSubscription.objects.get().user_id == owner.pk
 
@@ -177,7 +199,10 @@ def test_owner_sets_and_cancels_a_reminder_and_uses_the_inbox_switch(transaction
             page.click("#reminder-save")
             expect(item).to_have_count(2)
             dated = Reminder.objects.order_by("-pk").first()
-            assert dated.remind_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") == f"{day} 09:00"
+            assert (
+                dated.remind_at.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+                == f"{day} 09:00"
+            )
             assert not dated.cancel_on_reply
 
             # The form's close button.
@@ -192,7 +217,9 @@ def test_owner_sets_and_cancels_a_reminder_and_uses_the_inbox_switch(transaction
             assert reminder.status == ReminderStatus.CANCELLED
 
             # A due reminder shows under the "reminders" chip, and Done clears it.
-            Reminder.objects.filter(pk=dated.pk).update(status=ReminderStatus.FIRED, fired_at=reminder.created_at)
+            Reminder.objects.filter(pk=dated.pk).update(
+                status=ReminderStatus.FIRED, fired_at=reminder.created_at
+            )
             page.goto(f"{base}/inbox/?shop={shop.pk}")
             page.click('.triage-chip[data-filter="reminders"]')
             expect(page.locator(f'#conv-list li[data-conversation="{conversation.pk}"]')).to_be_visible()
@@ -240,7 +267,9 @@ def test_owner_saves_the_digest_setting_and_a_fan_manages_devices_on_my_privacy(
             page.goto(f"{base}/me/privacy/")
             expect(page.locator("#device-list li")).to_have_count(2)
             page.locator("#push-previews").check()
-            page.wait_for_function("document.querySelector('[data-toast]') && !document.querySelector('[data-toast]').hidden")
+            page.wait_for_function(
+                "document.querySelector('[data-toast]') && !document.querySelector('[data-toast]').hidden"
+            )
             assert PushPreference.objects.get(user=fan.user).previews is True
             page.locator(f'[data-device-remove="{gone.pk}"]').click()
             expect(page.locator("#device-list li")).to_have_count(1)
