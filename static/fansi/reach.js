@@ -222,6 +222,19 @@
     });
   }
 
+  // A reminder fell due while the inbox is open (chat.js passes its frames on as "fansi:frame").
+  document.addEventListener("fansi:frame", function (ev) {
+    var frame = ev.detail || {};
+    if (frame.type !== "reminder.due") return;
+    toast(interpolate(gettext("Follow up: %(fan)s"), { fan: frame.fan || "" }, true) + (frame.note ? " · " + frame.note : ""));
+    var item = document.querySelector('#reminder-list [data-reminder="' + frame.reminder + '"]');
+    if (item) {
+      item.className = "reminder-item reminder-fired";
+      var b = item.querySelector("[data-reminder-close]");
+      if (b) b.textContent = pgettext("reminder", "Done");
+    }
+  });
+
   window.FansiReach = { keyBytes: keyBytes };
   initSwitch();
   initReminders();

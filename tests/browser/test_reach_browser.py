@@ -10,13 +10,16 @@ receives, verifies (VAPID) and decrypts after the fan closes the page.
 
 import datetime as dt
 import json
+import re
 import uuid
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from fans.bot.models import BotSettings
 from reach.models import DigestSettings, PushPreference, PushSubscription, Reminder, ReminderStatus
+from reach.services.reminders import reminders_fire_due
 from tests.browser.helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, log_in
 from tests.conftest import api_client_for
 from tests.factories import FanFactory, ShopFactory, UserFactory
@@ -216,10 +219,17 @@ def test_owner_sets_and_cancels_a_reminder_and_uses_the_inbox_switch(transaction
             reminder.refresh_from_db()
             assert reminder.status == ReminderStatus.CANCELLED
 
-            # A due reminder shows under the "reminders" chip, and Done clears it.
-            Reminder.objects.filter(pk=dated.pk).update(
-                status=ReminderStatus.FIRED, fired_at=reminder.created_at
+            # It falls due while the page is open: the beat fires it, the open inbox hears reminder.due.
+            Reminder.objects.filter(pk=dated.pk).update(remind_at=timezone.now() - dt.timedelta(seconds=1))
+            assert reminders_fire_due() == {"fired": 1, "cancelled": 0}
+            expect(page.locator("[data-toast]")).to_contain_text("跟进：小红")
+            expect(page.locator(f'#reminder-list [data-reminder="{dated.pk}"]')).to_have_class(
+                re.compile("reminder-fired")
             )
+            (pushed,) = push.wait_for(1)
+            assert pushed.error == "" and pushed.payload["title"] == "跟进：小红"
+
+            # A due reminder shows under the "reminders" chip, and Done clears it.
             page.goto(f"{base}/inbox/?shop={shop.pk}")
             page.click('.triage-chip[data-filter="reminders"]')
             expect(page.locator(f'#conv-list li[data-conversation="{conversation.pk}"]')).to_be_visible()
