@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/money.py
 	$(BIN)/python bench/ratings.py
 	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/reach.py
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests

@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include("preorders.api_urls")),
     path("api/", include("c2m.api_urls")),
     path("api/", include("recommend.api_urls")),
+    path("api/", include("reach.api_urls")),
     path("", include("recommend.urls")),
     path("", include("shops.urls")),
     path("", include("fans.chat.urls")),
@@ -29,6 +30,7 @@ urlpatterns = [
     path("", include("fans.bot.urls")),
     path("", include("preorders.urls")),
     path("", include("c2m.urls")),
+    path("", include("reach.urls")),
 ]
 if settings.DEBUG:
     # Only public product pictures; chat images go through the access-checked API.

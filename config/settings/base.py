@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "recommend",
     "preorders",
     "c2m",
+    "reach",
     "demo",
 ]
 
@@ -236,6 +237,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "fans-broadcasts-due": {"task": "fans.tasks.broadcasts_due_task", "schedule": 10.0},
     # Broadcast deliveries deferred by quiet hours, once the quiet hours are over.
     "fans-broadcasts-deferred": {"task": "fans.tasks.broadcast_deferred_send_task", "schedule": 30.0},
+    # Reach: staff digests of conversations awaiting a reply, and follow-up reminders that are due.
+    "reach-digests": {"task": "reach.tasks.digests_run_task", "schedule": 60.0},
+    "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
     "recommend-nightly-train": {
         "task": "recommend.tasks.model_train_task",
         "schedule": crontab(hour=3, minute=30),
@@ -359,6 +363,35 @@ FANSI_RATINGS = {
     "RED_BOOST": 0.1,
     "BOARD_SIZE": 20,
 }
+
+# Reach (docs/reach.md). Web push signs with these VAPID keys (`manage.py webpush_keys` makes a pair): the
+# private key is the raw P-256 scalar, the public key the uncompressed point, both base64url. The pair below
+# is for development and tests only; production.py refuses to start without its own.
+FANSI_VAPID_PUBLIC_KEY = os.environ.get(
+    "FANSI_VAPID_PUBLIC_KEY",
+    "BAJvU8jrbYG-P5olpADoev9apKOIDhqUYZexMdDWgWwdcOIRIKfuCFBQqObLDwPFvvFg5SrheiPxMb5sU0EASCQ",
+)
+FANSI_VAPID_PRIVATE_KEY = os.environ.get(
+    "FANSI_VAPID_PRIVATE_KEY", "Jl61CaI5d9-_TC67O9uf_T7NIMIc-AFqGoohck4RX1w"
+)
+FANSI_VAPID_SUBJECT = os.environ.get("FANSI_VAPID_SUBJECT", "mailto:ops@fansi.example")
+# Production: push endpoints must be https:// on public addresses (no SSRF through a subscription).
+FANSI_PUSH_PUBLIC_ENDPOINTS_ONLY = env_bool("FANSI_PUSH_PUBLIC_ENDPOINTS_ONLY", False)
+FANSI_PUSH = {
+    "TTL_S": 24 * 3600,  # how long the push service keeps a push for a phone that is off
+    "TIMEOUT_S": 10,
+    "THREADS": 8,  # pushes in flight at once per task
+    "PREVIEW_CHARS": 80,
+}
+# Absolute links in emails and pushes (digests link straight to the conversation).
+FANSI_SITE_URL = os.environ.get("FANSI_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Fansi <noreply@fansi.example>")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {
     "version": 1,

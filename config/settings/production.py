@@ -31,6 +31,11 @@ from config.settings.base import *  # noqa: E402, F403
 from config.settings.base import env_bool  # noqa: E402
 
 DEBUG = False
+FANSI_PUSH_PUBLIC_ENDPOINTS_ONLY = True  # https:// and public addresses only (reach/endpoints.py)
+# Never the development pair from base.py: without its own keys a deployment offers no push (reach.W001).
+FANSI_VAPID_PUBLIC_KEY = os.environ.get("FANSI_VAPID_PUBLIC_KEY", "")
+FANSI_VAPID_PRIVATE_KEY = os.environ.get("FANSI_VAPID_PRIVATE_KEY", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 FANSI_SMS_DEBUG_CODES = False  # a code in the answer would let anyone sign in as any phone
 FANSI_SERVE_FILES = env_bool("FANSI_SERVE_FILES", False)
 SESSION_COOKIE_SECURE = True

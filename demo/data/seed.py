@@ -14,6 +14,7 @@ from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
 from demo.data.platform_catalogue import demo_platform_catalogue_ensure
 from demo.data.ratings import demo_ratings_ensure
+from demo.data.reach import demo_reach_ensure
 from demo.data.referrals import demo_referrals_ensure
 from demo.data.result import DemoResult
 from demo.data.reviews import demo_reviews_ensure
@@ -56,6 +57,7 @@ def demo_seed() -> DemoResult:
     demo_insight_ensure()
     result.design = demo_design_ensure()  # 共创: a decided round (winners made into campaigns) and a live one
     demo_forecast_ensure()  # AQ 预判: launch forecasts, and forecast against actual on closed campaigns
+    demo_reach_ensure()  # the unanswered digest setting and the owner's follow-up reminders
     return result
 
 

@@ -32,3 +32,13 @@ progress_answers: Registry[ProgressProvider] = Registry(
 broadcast_campaigns: Registry[CampaignChoices] = Registry(
     "bot.broadcast_campaigns", required=("campaigns",), offered_by="preorders"
 )
+
+# provider(request, shop) -> HTML: more sections on the shop's settings page (reach: the staff digest).
+SettingsPanel = Callable[[Any, Any], Any]
+settings_panels: Registry[SettingsPanel] = Registry(
+    "bot.settings_panels", required=("digest",), offered_by="reach"
+)
+
+
+def settings_panels_render(request: Any, shop: Any) -> list[Any]:
+    return [html for html in (p(request, shop) for p in settings_panels.providers()) if html]

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from fans.bot import services as bot
-from fans.bot.hooks import broadcast_campaigns
+from fans.bot.hooks import broadcast_campaigns, settings_panels_render
 from fans.bot.models import Broadcast, CannedReply, FaqRule
 from fans.chat.models import Fan
 from fans.crm.models import Segment
@@ -44,6 +44,7 @@ def bot_settings(request: HttpRequest) -> HttpResponse:
         faq=list(FaqRule.objects.filter(shop=member.shop)),
         canned=list(CannedReply.objects.filter(shop=member.shop).order_by("title")),
         config={"shop": member.shop_id, "page": "bot", "can_manage": is_managing(member)},
+        panels=settings_panels_render(request, member.shop),
     )
     return render(request, "fans/bot/settings.html", context)
 

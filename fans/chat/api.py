@@ -82,9 +82,10 @@ class ConversationListApi(APIView):
         except ValueError:
             raise Invalid(_("shop and assigned_to must be ids.")) from None
         triage = params.get("filter") or None
-        if triage is not None and triage not in selectors.TRIAGE_FILTERS:
+        if triage is not None and triage not in selectors.triage_filter_names():
             raise Invalid(
-                _("filter must be one of: %(names)s.") % {"names": ", ".join(selectors.TRIAGE_FILTERS)},
+                _("filter must be one of: %(names)s.")
+                % {"names": ", ".join(selectors.triage_filter_names())},
                 code="filter_invalid",
             )
         qs = selectors.conversation_list(

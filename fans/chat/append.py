@@ -25,7 +25,7 @@ from core.db import is_postgresql, sql_in
 from core.errors import Invalid, TooLong
 from core.events import announce_many, shop_group, user_group
 from core.limits import message_max_length
-from fans.chat.hooks import fan_text_listeners
+from fans.chat.hooks import PersistedMessage, fan_text_listeners, message_persisted_listeners
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.chat.selectors import message_to_dict
 
@@ -235,7 +235,49 @@ def messages_append(entries: list[NewMessage]) -> list[Message]:
         if message.side == Side.FAN and message.kind == MessageKind.TEXT:
             for listener in fan_text_listeners.providers():
                 listener(entry.conversation, message)
+    if message_persisted_listeners.keys():
+        _persisted_after_commit(
+            connection,
+            [
+                PersistedMessage(
+                    message.pk,
+                    message.conversation_id,
+                    entry.conversation.shop_id,
+                    entry.conversation.fan.user_id,
+                    message.side,
+                    message.kind,
+                    bool(entry.hands_off),
+                )
+                for message, entry in zip(messages, entries, strict=True)
+            ],
+        )
     return messages
+
+
+class _PersistedBatch:
+    """The messages one transaction stored, handed to the listeners once, after its commit."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[PersistedMessage] = []
+
+    def __call__(self) -> None:
+        for listener in message_persisted_listeners.providers():
+            listener(self.items)
+
+
+def _persisted_after_commit(connection: Any, items: list[PersistedMessage]) -> None:
+    """Batched per transaction: a notice loop of 50 appends makes one after-commit call, not 50. The batch
+    is the one still queued on this connection (a rolled-back savepoint drops it, and a new one starts)."""
+    batch = getattr(connection, "_fansi_persisted_batch", None)
+    if batch is None or not any(entry[1] is batch for entry in connection.run_on_commit):
+        batch = _PersistedBatch()
+        connection._fansi_persisted_batch = batch
+        batch.items.extend(items)
+        transaction.on_commit(batch, using=connection.alias)
+        return
+    batch.items.extend(items)
 
 
 # (field, PostgreSQL array type) of every column a message row is inserted with.

@@ -8,10 +8,19 @@
 - shop_showcase: what a shop's public page shows a logged-out visitor (preorders: its live campaigns).
 - conversation_fan_filters: the inbox's filters on who the fan is (fans.crm: by tag), as a Q on the
   conversation; the inbox offers the tag filter, so it is required.
+- message_persisted_listeners: told AFTER COMMIT, once per transaction, which messages were stored (ids and
+  the few facts chat already holds), e.g. reach pushing to people with no open socket. A listener must not
+  do network I/O beyond dispatching a task: it runs on the send path.
+- chat_page_panels: extra HTML on the fan's chat page and the staff inbox (reach: the notification switch,
+  the open conversation's reminders).
+- triage_filters: extra inbox filters (reach: "reminders"), as a Q on Conversation for the viewer.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from django.utils.safestring import SafeString
 
 from core.errors import DomainError
 from core.hooks import Registry
@@ -52,3 +61,45 @@ shop_showcase: Registry[ShowcaseProvider] = Registry(
 conversation_fan_filters: Registry[ConversationFanFilter] = Registry(
     "chat.conversation_fan_filters", required=("tag",), offered_by="fans.crm"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PersistedMessage:
+    """What a message_persisted listener learns of one stored message: ids and flags, no rows."""
+
+    message_id: int
+    conversation_id: int
+    shop_id: int
+    fan_user_id: int
+    side: str
+    kind: str
+    # A person on the shop's side answering (False for a broadcast: the shop speaking to many).
+    hands_off: bool
+
+
+class TriageFilter(Protocol):
+    label: Any
+
+    def q(self, user: Any) -> Any:
+        """A Q on Conversation: the viewer's conversations in this filter."""
+
+
+MessagePersistedListener = Callable[[list[PersistedMessage]], None]  # after commit
+# (request, mode "fan" or "inbox", shop, the open conversation or None) -> HTML
+ChatPagePanel = Callable[[Any, str, Any, Any], SafeString | str]
+
+message_persisted_listeners: Registry[MessagePersistedListener] = Registry(
+    "chat.message_persisted_listeners", required=("push",), offered_by="reach"
+)
+chat_page_panels: Registry[ChatPagePanel] = Registry(
+    "chat.chat_page_panels", required=("push_switch",), offered_by="reach"
+)
+triage_filters: Registry[TriageFilter] = Registry(
+    "chat.triage_filters", required=("reminders",), offered_by="reach"
+)
+
+
+def chat_page_panels_render(request: Any, mode: str, shop: Any, conversation: Any) -> list[SafeString | str]:
+    return [
+        html for html in (p(request, mode, shop, conversation) for p in chat_page_panels.providers()) if html
+    ]

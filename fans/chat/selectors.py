@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 
+from fans.chat.hooks import triage_filters
 from fans.chat.models import Conversation, Message, Side
 from shops.access import staff_shop_ids
 
@@ -50,9 +51,17 @@ def message_to_dict(message: Message) -> dict[str, Any]:
 TRIAGE_FILTERS = ("awaiting_reply", "mine", "unread")
 
 
+def triage_filter_names() -> tuple[str, ...]:
+    """The inbox's own filters, then those higher apps add (fans.chat.hooks.triage_filters)."""
+    return TRIAGE_FILTERS + tuple(triage_filters.keys())
+
+
 def triage_q(name: str, user: AbstractBaseUser) -> Q:
     """awaiting_reply: the fan wrote last and nobody answered; mine: assigned to the caller; unread: the
-    shop has not read the fan's latest messages."""
+    shop has not read the fan's latest messages; then the hooks' filters (e.g. reach's due reminders)."""
+    extra = triage_filters.get(name)
+    if extra is not None:
+        return extra.q(user)
     return {
         "awaiting_reply": Q(awaiting_reply=True),
         "mine": Q(assigned_to_id=user.pk),
@@ -101,7 +110,7 @@ def conversation_list(
 def triage_counts(*, user: AbstractBaseUser, shop_id: int) -> dict[str, int]:
     """How many of a shop's conversations each triage filter holds (the inbox's chips); one query."""
     return Conversation.objects.filter(shop_id=shop_id).aggregate(
-        **{name: Count("pk", filter=triage_q(name, user)) for name in TRIAGE_FILTERS}
+        **{name: Count("pk", filter=triage_q(name, user)) for name in triage_filter_names()}
     )
 
 

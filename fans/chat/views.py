@@ -18,7 +18,7 @@ from core.errors import NotFound
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
 from fans.chat.forms import JoinForm
-from fans.chat.hooks import conversation_fan_filters, shop_showcase
+from fans.chat.hooks import chat_page_panels_render, conversation_fan_filters, shop_showcase, triage_filters
 from fans.chat.models import Fan, Side
 from fans.chat.presence import online_user_ids
 from shops.access import access_shop_membership, staff_shop_ids
@@ -110,7 +110,13 @@ def fan_chat(request: HttpRequest, shop_slug: str) -> HttpResponse:
     return render(
         request,
         "fans/chat_fan.html",
-        {"shop": shop, "fan": fan, "conversation": conversation, "config": config},
+        {
+            "shop": shop,
+            "fan": fan,
+            "conversation": conversation,
+            "config": config,
+            "panels": chat_page_panels_render(request, "fan", shop, conversation),
+        },
     )
 
 
@@ -145,12 +151,12 @@ def _triage_chips(request: HttpRequest, shop_id: int, active: str, **keep: str) 
     return [
         {
             "name": name,
-            "label": TRIAGE_LABELS[name],
+            "label": TRIAGE_LABELS.get(name) or triage_filters.get(name).label,
             "count": counts[name],
             "active": name == active,
             "url": f"{base}?{_keep_params(shop=str(shop_id), filter='' if name == active else name, **keep)}",
         }
-        for name in selectors.TRIAGE_FILTERS
+        for name in selectors.triage_filter_names()
     ]
 
 
@@ -199,7 +205,7 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
     else:
         assignee, assigned_to = "", None
     triage = request.GET.get("filter", "").strip()
-    if triage not in selectors.TRIAGE_FILTERS:
+    if triage not in selectors.triage_filter_names():
         triage = ""
     tag_filter = conversation_fan_filters.get("tag")
     tag_choices = tag_filter.choices(shop)
@@ -263,6 +269,11 @@ def inbox(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
         "tag_choices": tag_choices,
         "keep": _keep_params(q=q, assigned=assignee, filter=triage, tag=tag),
         "config": config,
+        # The hooks' extras (reach: the notification switch beside the list, reminders in the thread).
+        "list_panels": chat_page_panels_render(request, "inbox", shop, None),
+        "thread_panels": chat_page_panels_render(request, "inbox", shop, open_conversation)
+        if open_conversation is not None
+        else [],
         "invite_url": request.build_absolute_uri(reverse("join", kwargs={"invite_code": shop.invite_code})),
         # A new shop's empty inbox: the steps to a first campaign, ticked from data.
         "checklist": onboarding_checklist(shop=shop)

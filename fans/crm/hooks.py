@@ -22,3 +22,14 @@ def fan_pledge_list(fan: Any) -> list[dict[str, Any]]:
     for provider in fan_pledges.providers():
         rows += provider(fan)
     return rows
+
+
+# provider(request) -> HTML: more sections of /me/privacy/ (reach: this person's notification devices).
+PrivacySection = Callable[[Any], Any]
+privacy_sections: Registry[PrivacySection] = Registry(
+    "fans.crm.privacy_sections", required=("devices",), offered_by="reach"
+)
+
+
+def privacy_sections_render(request: Any) -> list[Any]:
+    return [html for html in (p(request) for p in privacy_sections.providers()) if html]

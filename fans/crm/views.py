@@ -25,7 +25,7 @@ from fans.chat.models import Fan
 from fans.crm import selectors
 from fans.crm.audit_labels import audit_action_label
 from fans.crm.filters import FILTER_KEYS, fan_count
-from fans.crm.hooks import fan_pledge_list
+from fans.crm.hooks import fan_pledge_list, privacy_sections_render
 from fans.crm.models import AuditLog, FanTagEvent, Segment, TagSource
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
@@ -276,4 +276,6 @@ def my_privacy(request: HttpRequest) -> HttpResponse:
             t["source_label"] = source_labels.get(t["source"], t["source"])
             t["age"] = _age(t["created_at"])
         shops.append({"fan": fan, "shop": fan.shop, "tags": tags})
-    return render(request, "fans/crm/privacy.html", {"shops": shops})
+    return render(
+        request, "fans/crm/privacy.html", {"shops": shops, "sections": privacy_sections_render(request)}
+    )

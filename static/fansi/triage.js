@@ -20,7 +20,9 @@
 
   document.addEventListener("fansi:frame", function (ev) {
     var type = (ev.detail || {}).type;
-    if (type !== "message.new" && type !== "read" && type !== "conversation.assigned") return;
+    // reminder.*: reach's follow-ups move the 跟进提醒 chip (docs/reach.md).
+    var counted = { "message.new": 1, read: 1, "conversation.assigned": 1, "reminder.due": 1, "reminder.closed": 1 };
+    if (!counted[type]) return;
     if (!timer) timer = setTimeout(refresh, 1000);
   });
 })();

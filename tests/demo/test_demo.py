@@ -271,3 +271,27 @@ def test_demo_fans_say_what_they_want_and_the_model_keeps_what_they_said(demo_ou
         assert picks
         if "chat_users" in model.artifacts.regimes:
             assert picks[0].regime == "chat_users"
+
+
+def test_demo_has_a_digest_setting_and_the_owners_reminders(demo_output, client):
+    """Reach: shop1 digests at 20 minutes; its owner has one reminder due (the inbox's 跟进提醒 chip) and two
+    ahead; the notification switch shows in the inbox and on a fan's chat page."""
+    from reach.models import DigestSettings, Reminder, ReminderStatus
+
+    shop = Shop.objects.get(slug="shop1")
+    assert DigestSettings.objects.get(shop=shop).unanswered_after_minutes == 20
+    reminders = Reminder.objects.filter(user=shop.owner, conversation__shop=shop)
+    assert sorted(reminders.values_list("status", flat=True)) == sorted(
+        [ReminderStatus.FIRED, ReminderStatus.PENDING, ReminderStatus.PENDING]
+    )
+    assert all(CJK.search(r.note) for r in reminders)
+    client.force_login(shop.owner)
+    inbox = client.get(f"/inbox/?shop={shop.pk}&filter=reminders").content.decode()
+    due = reminders.get(status=ReminderStatus.FIRED)
+    assert f'data-conversation="{due.conversation_id}"' in inbox and 'id="push-switch"' in inbox
+    opened = client.get(f"/inbox/c/{due.conversation_id}/?shop={shop.pk}").content.decode()
+    assert due.note in opened and "reminder-open" in opened
+    bot_page = client.get(f"/bot/?shop={shop.pk}").content.decode()
+    assert 'id="digest-minutes"' in bot_page and 'value="20"' in bot_page
+    run_demo()
+    assert Reminder.objects.filter(user=shop.owner).count() == 3  # idempotent

@@ -111,7 +111,8 @@ def test_counts_give_each_filter_for_the_shop_and_are_scoped_to_its_staff(
 ):
     counts = api_for(owner).get(f"/api/conversations/counts/?shop={shop.pk}")
     assert counts.status_code == 200
-    assert counts.json() == {"awaiting_reply": 1, "mine": 0, "unread": 1}
+    # "reminders": reach's filter (fans.chat.hooks.triage_filters), the caller's due follow-ups.
+    assert counts.json() == {"awaiting_reply": 1, "mine": 0, "unread": 1, "reminders": 0}
     assert api_for(stranger).get(f"/api/conversations/counts/?shop={shop.pk}").status_code == 404
 
 
