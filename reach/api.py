@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from reach import selectors
 from reach.models import PushPreference
-from reach.services import digests, reminders, subscriptions
+from reach.services import digests, reminders, scheduled, subscriptions
 from shops.access import access_shop_membership
 from shops.roles import require_managing
 
@@ -157,3 +157,45 @@ class DigestSettingsApi(APIView):
             enabled=_flag(data.get("enabled", current.enabled), "enabled"),
         )
         return Response({"unanswered_after_minutes": row.unanswered_after_minutes, "enabled": row.enabled})
+
+
+class ConversationScheduledMessagesApi(APIView):
+    """GET: this conversation's scheduled messages (mine and my teammates'). POST {"text", "send_at"}: send it
+    then (201); send_at is ISO, the shop's wall time without an offset, 30 s to 90 days ahead. Shop staff only."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, conversation_id: int) -> Response:
+        rows = selectors.scheduled_message_list(user=request.user, conversation_id=conversation_id)
+        return Response({"results": [scheduled.scheduled_message_to_dict(r) for r in rows]})
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request, conversation_id: int) -> Response:
+        data = _object(request.data)
+        row = scheduled.scheduled_message_create(
+            user=request.user,
+            conversation_id=conversation_id,
+            text=data.get("text"),
+            send_at=data.get("send_at"),
+        )
+        return Response(scheduled.scheduled_message_to_dict(row), status=status.HTTP_201_CREATED)
+
+
+class ScheduledMessageApi(APIView):
+    """PATCH {"text"?, "send_at"?}: the author edits a message until it is sent (400 scheduled_message_done)."""
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def patch(self, request: Request, scheduled_id: int) -> Response:
+        data = _object(request.data)
+        row = scheduled.scheduled_message_update(
+            user=request.user, scheduled_id=scheduled_id, text=data.get("text"), send_at=data.get("send_at")
+        )
+        return Response(scheduled.scheduled_message_to_dict(row))
+
+
+class ScheduledMessageCancelApi(APIView):
+    """POST: the author cancels a message that has not been sent."""
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, scheduled_id: int) -> Response:
+        row = scheduled.scheduled_message_cancel(user=request.user, scheduled_id=scheduled_id)
+        return Response(scheduled.scheduled_message_to_dict(row))

@@ -13,13 +13,20 @@ class ReachConfig(AppConfig):
         from fans.chat.hooks import chat_page_panels, message_persisted_listeners, triage_filters
         from fans.crm.hooks import privacy_sections
         from reach import tasks  # noqa: F401 - registers the tasks that services dispatch by name
-        from reach.panels import digest_settings_panel, privacy_devices, push_switch, reminders_panel
+        from reach.panels import (
+            digest_settings_panel,
+            privacy_devices,
+            push_switch,
+            reminders_panel,
+            scheduled_panel,
+        )
         from reach.selectors import RemindersFilter
         from reach.services.push import messages_persisted
 
         message_persisted_listeners.register("push", messages_persisted)
         chat_page_panels.register("push_switch", push_switch)
         chat_page_panels.register("reminders", reminders_panel)
+        chat_page_panels.register("scheduled", scheduled_panel)
         triage_filters.register("reminders", RemindersFilter())
         settings_panels.register("digest", digest_settings_panel)
         privacy_sections.register("devices", privacy_devices)

@@ -127,3 +127,54 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} → {self.conversation_id} @ {self.remind_at:%Y-%m-%d %H:%M}"
+
+
+class ScheduledMessageStatus(models.TextChoices):
+    PENDING = "pending", _("Scheduled")
+    # Claimed by a beat: no longer editable; a claim older than a few minutes is retried (same client id).
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+    FAILED = "failed", _("Not sent")
+
+
+class ScheduledMessage(models.Model):
+    """A staff member's message to one fan, sent at a time on the shop's clock (or, should that fall in quiet
+    hours, when they end). Sent through the one message core as the author, with a fixed client id, so a
+    retry after a killed worker finds the first message instead of sending a second."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="scheduled_messages"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField(_("text"))
+    send_at = models.DateTimeField(_("send at"))
+    # Set when quiet hours moved it: the time it was first asked for.
+    asked_at = models.DateTimeField(null=True, blank=True)
+    client_id = models.UUIDField(unique=True)
+    status = models.CharField(
+        max_length=10, choices=ScheduledMessageStatus.choices, default=ScheduledMessageStatus.PENDING
+    )
+    message = models.ForeignKey(
+        "chat.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled message")
+        verbose_name_plural = _("scheduled messages")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ScheduledMessageStatus.values), name="scheduled_message_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["send_at"], condition=Q(status="pending"), name="scheduled_message_due"),
+            models.Index(fields=["conversation", "status"], name="scheduled_message_conv"),
+        ]
+
+    def __str__(self) -> str:
+        return f"scheduled message #{self.pk} ({self.status})"

@@ -1,5 +1,6 @@
 """The HTML reach adds to lower apps' pages through their hooks (fans.chat, fans.bot, fans.crm)."""
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 from core.zones import in_zone
 from reach import selectors
 from reach.models import PushPreference
+from reach.services import scheduled
 from reach.services.digests import digest_settings_get
 from shops.roles import is_managing
 
@@ -40,6 +42,31 @@ def reminders_panel(request: Any, mode: str, shop: Any, conversation: Any) -> Sa
         render_to_string(
             "reach/_reminders.html",
             {"conversation": conversation, "reminders": rows, "today": today.isoformat()},
+            request,
+        )
+    )
+
+
+def scheduled_panel(request: Any, mode: str, shop: Any, conversation: Any) -> SafeString | str:
+    """ "Send later" for one fan, and what is scheduled in this conversation, in the inbox's open conversation."""
+    if mode != "inbox" or conversation is None:
+        return ""
+    rows = [
+        {**scheduled.scheduled_message_to_dict(r), "local": in_zone(r.send_at, shop.timezone)}
+        for r in selectors.scheduled_message_list(user=request.user, conversation_id=conversation.pk)
+    ]
+    tomorrow = (in_zone(timezone.now(), shop.timezone) + dt.timedelta(days=1)).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    return mark_safe(
+        render_to_string(
+            "reach/_scheduled.html",
+            {
+                "conversation": conversation,
+                "scheduled": rows,
+                "default_at": tomorrow.strftime("%Y-%m-%dT%H:%M"),
+                "tz": shop.timezone,
+            },
             request,
         )
     )

@@ -6,7 +6,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from reach.models import PushSubscription, Reminder, ReminderStatus
+from core.errors import NotFound
+from fans.chat.access import access_conversation
+from fans.chat.models import Side
+from reach.models import PushSubscription, Reminder, ReminderStatus, ScheduledMessage, ScheduledMessageStatus
 
 OPEN_STATUSES = (ReminderStatus.PENDING, ReminderStatus.FIRED)
 
@@ -58,3 +61,16 @@ class RemindersFilter:
             conversation_id=OuterRef("pk"), user_id=user.pk, status=ReminderStatus.FIRED
         )
         return Q(Exists(due))
+
+
+def scheduled_message_list(*, user: AbstractBaseUser, conversation_id: int) -> QuerySet[ScheduledMessage]:
+    """The conversation's scheduled messages not yet sent, and the last ones sent or failed (shop staff only)."""
+    _conversation, side = access_conversation(user, conversation_id)
+    if side != Side.SHOP:
+        raise NotFound()
+    return (
+        ScheduledMessage.objects.filter(conversation_id=conversation_id)
+        .exclude(status=ScheduledMessageStatus.CANCELLED)
+        .select_related("author")
+        .order_by("-send_at", "-pk")[:20]
+    )

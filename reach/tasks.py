@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from reach.services import digests, push, reminders
+from reach.services import digests, push, reminders, scheduled
 
 
 @shared_task(name="reach.tasks.push_messages_task", ignore_result=True)
@@ -29,3 +29,8 @@ def reminders_fire_due_task() -> dict[str, int]:
 @shared_task(name="reach.tasks.reminder_push_task", ignore_result=True)
 def reminder_push_task(reminder_id: int) -> dict[str, int]:
     return reminders.reminder_push(reminder_id=reminder_id)
+
+
+@shared_task(name="reach.tasks.scheduled_messages_send_due_task", ignore_result=True)
+def scheduled_messages_send_due_task() -> dict[str, int]:
+    return scheduled.scheduled_messages_send_due()

@@ -240,6 +240,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Reach: staff digests of conversations awaiting a reply, and follow-up reminders that are due.
     "reach-digests": {"task": "reach.tasks.digests_run_task", "schedule": 60.0},
     "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
+    # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
+    "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
     "recommend-nightly-train": {
         "task": "recommend.tasks.model_train_task",
         "schedule": crontab(hour=3, minute=30),

@@ -171,6 +171,53 @@
     });
   }
 
+  // --- scheduled messages to this fan (the inbox's open conversation) ---------------------------------
+
+  function scheduledItem(m) {
+    var li = el("li", "reminder-item scheduled-" + m.status);
+    li.dataset.scheduled = m.id;
+    var d = new Date(m.send_at);
+    li.appendChild(el("span", "small", gettext("Scheduled") + " · " + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) +
+      " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + " · " + m.text.slice(0, 60)));
+    var b = el("button", "btn btn-ghost btn-small", gettext("Cancel"));
+    b.type = "button";
+    b.dataset.scheduledCancel = m.id;
+    li.appendChild(b);
+    return li;
+  }
+
+  function initScheduled() {
+    var box = $("scheduled");
+    if (!box) return;
+    var form = $("scheduled-form"), open = $("scheduled-open"), list = $("scheduled-list");
+    function show(on) { form.hidden = !on; open.setAttribute("aria-expanded", on ? "true" : "false"); }
+    open.addEventListener("click", function () { show(form.hidden); });
+    $("scheduled-close").addEventListener("click", function () { show(false); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var save = $("scheduled-save");
+      save.disabled = true;
+      // The shop's wall time, no offset: the server reads it in the shop's time zone.
+      api("POST", "/api/conversations/" + box.dataset.conversation + "/scheduled-messages/", {
+        text: form.elements.text.value, send_at: form.elements.send_at.value,
+      }).then(function (m) {
+        list.insertBefore(scheduledItem(m), list.firstChild);
+        form.elements.text.value = "";
+        show(false);
+        toast(gettext("The message will be sent then."));
+      }).catch(toastError).then(function () { save.disabled = false; });
+    });
+    list.addEventListener("click", function (event) {
+      var b = event.target.closest("[data-scheduled-cancel]");
+      if (!b) return;
+      b.disabled = true;
+      api("POST", "/api/scheduled-messages/" + b.dataset.scheduledCancel + "/cancel/").then(function () {
+        var li = b.closest("li");
+        if (li) li.remove();
+      }).catch(function (err) { b.disabled = false; toastError(err); });
+    });
+  }
+
   // --- the digest setting (the bot page) -----------------------------------------------------------
 
   function initDigest() {
@@ -238,6 +285,7 @@
   window.FansiReach = { keyBytes: keyBytes };
   initSwitch();
   initReminders();
+  initScheduled();
   initDigest();
   initDevices();
 })();
