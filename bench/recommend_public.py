@@ -265,6 +265,7 @@ def main() -> None:
         )
     variants = {}
     worst: dict[str, float] = {}
+    per_seed: dict[str, list[float]] = {}
     for name, min_rating in VARIANTS.items():
         runs = {}
         for seed in args.seeds:
@@ -272,6 +273,7 @@ def main() -> None:
             figures = checks(report)
             for key, value in figures.items():
                 worst[key] = min(worst.get(key, value), value)
+                per_seed.setdefault(key, []).append(value)
             runs[str(seed)] = {
                 "checks": figures,
                 "served": {r: report["regimes"][r]["served"]["served_name"] for r in report["regimes"]},
@@ -285,7 +287,12 @@ def main() -> None:
                 + ", ".join(f"{key} {value}" for key, value in figures.items())
                 + f" ({report['run_seconds']} s)"
             )
-        variants[name] = {"min_rating": min_rating, **sizes[name], "runs": runs}
+        variants[name] = {
+            "min_rating": min_rating,
+            **sizes[name],
+            "runs": runs,
+            "per_seed": {key: {seed: runs[seed]["checks"][key] for seed in runs} for key in TARGETS},
+        }
     met = {key: worst[key] >= target for key, target in TARGETS.items()}
     figures = {
         "dataset": "MovieLens 100K (GroupLens), user features age band/gender/occupation, item features "
@@ -294,6 +301,10 @@ def main() -> None:
         "seeds": args.seeds,
         "targets": TARGETS,
         "worst_case": worst,
+        # Over every seed and both readings: the mean, and the worst case again (what the targets are held to).
+        "mean": {key: round(sum(values) / len(values), 4) for key, values in per_seed.items()},
+        "min": worst,
+        "runs_per_target": {key: len(values) for key, values in per_seed.items()},
         "targets_met": met,
         "all_targets_met": all(met.values()),
         "wall_seconds": round(time.perf_counter() - started, 1),
