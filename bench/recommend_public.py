@@ -238,6 +238,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2, help="evaluations run at once (each on one thread)")
+    parser.add_argument(
+        "--rerun",
+        nargs="+",
+        default=None,
+        metavar="VARIANT:SEED",
+        help="run only these (e.g. liked:2) and keep every other run of the existing JSON as it is (the runs "
+        "are deterministic: a selection change that cannot affect a run leaves it bit for bit the same)",
+    )
     args = parser.parse_args()
 
     machine = machine_info()
@@ -258,11 +266,21 @@ def main() -> None:
         for name, min_rating in VARIANTS.items()
     }
     jobs = [(name, seed) for name in VARIANTS for seed in args.seeds]
+    kept: dict[tuple[str, int], dict] = {}
+    if args.rerun:
+        previous = json.loads((ROOT / "bench" / "results" / "recommend_public.json").read_text())
+        wanted = {(v, int(n)) for v, n in (item.split(":") for item in args.rerun)}
+        for name, seed in jobs:
+            if (name, seed) not in wanted:
+                kept[(name, seed)] = previous["variants"][name]["runs"][str(seed)]
+        log(f"rerunning {sorted(wanted)}; keeping {len(kept)} runs of the previous results")
+    todo = [job for job in jobs if job not in kept]
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         reports = dict(
-            zip(jobs, pool.map(lambda job: run_eval(work / job[0], job[1], args.k), jobs), strict=True)
+            zip(todo, pool.map(lambda job: run_eval(work / job[0], job[1], args.k), todo), strict=True)
         )
+    reports.update(kept)
     variants = {}
     worst: dict[str, float] = {}
     per_seed: dict[str, list[float]] = {}
