@@ -186,7 +186,9 @@ def test_the_owner_sees_not_sure_when_the_bot_doubts_a_tag(transactional_db):
 
     with daphne_server() as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        owner_ctx = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN")
+        owner_ctx = browser.new_context(
+            viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN"
+        )
         fan_ctx = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN")
         errors: list[str] = []
         owner_page, fan_page = owner_ctx.new_page(), fan_ctx.new_page()
