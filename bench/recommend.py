@@ -293,8 +293,9 @@ def new_fans(n_tagged: int, n_plain: int) -> tuple[list, list]:
 
     User = get_user_model()
     shop = Shop.objects.get(slug="bench")
+    run = int(time.time())  # --reuse keeps the last run's new fans: fresh names each run
     users = User.objects.bulk_create(
-        User(username=f"bnew{n}", password="!") for n in range(n_tagged + n_plain)
+        User(username=f"bnew{run}-{n}", password="!") for n in range(n_tagged + n_plain)
     )
     fans = Fan.objects.bulk_create(
         Fan(shop=shop, user=u, display_name=f"新粉丝{n}") for n, u in enumerate(users)
