@@ -65,6 +65,11 @@ class Part:
 
     ARRAYS = ("U", "ub", "V", "ib", "UF", "ubf", "VF", "ibf")
 
+    @property
+    def sparse_user(self) -> bool:
+        """U is a sparse fans x products history (item-item parts): V's columns are products, not factors."""
+        return sp.issparse(self.U)
+
     def meta(self) -> dict[str, Any]:
         return {
             "scale": self.scale,
@@ -192,11 +197,14 @@ def factorize(ranker: Ranker, train: TrainSet) -> list[Part]:
         ]  # fmt: skip
     if isinstance(ranker, ItemItemRanker):
         # EASE / item-kNN: U is the fan's (binary) history, V the item-item weights: U[u] . V[i] = sum_h B[h, i].
-        # Exact, but U is fans x products dense: fine for one platform sample, costly at 100k x 5k.
+        # U stays sparse (fans x products, a few dozen non-zeros per fan: 1M interactions are ~8 MB, where a
+        # dense table would be 2 GB at 100k x 5k); serving multiplies the fan's row on the fly. V is dense,
+        # products x products float32: 100 MB at 5k products, the bounded cost of serving an item-item model.
         weights = ranker.weights.toarray() if sp.issparse(ranker.weights) else ranker.weights
+        # A fan with no history (and a new product) scores 0: nothing to build from features.
         return [
-            Part(1.0, _f32(ranker.history.toarray()), zeros(nu), _f32(np.asarray(weights).T), zeros(ni),
-                 zeros((vu, ni)), zeros(vu), zeros((vi, ni)), zeros(vi), "sum", "sum", kind=ranker.name)
+            Part(1.0, sp.csr_matrix(ranker.history, dtype=np.float32), zeros(nu), _f32(np.asarray(weights).T),
+                 zeros(ni), zeros((vu, ni)), zeros(vu), zeros((vi, ni)), zeros(vi), "sum", "sum", kind=ranker.name)
         ]  # fmt: skip
     raise TypeError(f"cannot factorise {type(ranker).__name__}")
 
@@ -220,7 +228,9 @@ def _scaled(part: Part, factor: float) -> Part:
 def factor_scores(parts: list[Part], users: np.ndarray, items: np.ndarray) -> np.ndarray:
     total = np.zeros((len(users), len(items)), dtype=np.float32)
     for p in parts:
-        total += p.scale * (p.U[users] @ p.V[items].T + p.ub[users][:, None] + p.ib[items][None, :])
+        total += p.scale * (
+            np.asarray(p.U[users] @ p.V[items].T) + p.ub[users][:, None] + p.ib[items][None, :]
+        )
     return total
 
 
@@ -304,7 +314,15 @@ def artifacts_write(artifacts: Artifacts, root: Path) -> Path:
         for n, part in enumerate(parts):
             models_meta[key].append(part.meta())
             for name in Part.ARRAYS:
-                arrays[f"{key}__{n}__{name}"] = _f32(getattr(part, name))
+                value = getattr(part, name)
+                if sp.issparse(value):
+                    csr = sp.csr_matrix(value, dtype=np.float32)
+                    arrays[f"{key}__{n}__{name}__data"] = _f32(csr.data)
+                    arrays[f"{key}__{n}__{name}__indices"] = csr.indices.astype(np.int32)
+                    arrays[f"{key}__{n}__{name}__indptr"] = csr.indptr.astype(np.int64)
+                    arrays[f"{key}__{n}__{name}__shape"] = np.array(csr.shape, dtype=np.int64)
+                else:
+                    arrays[f"{key}__{n}__{name}"] = _f32(value)
     np.savez(tmp / ARRAYS_FILE, **arrays)
     meta = {
         "format": ARTIFACT_FORMAT,
@@ -332,6 +350,16 @@ def artifacts_complete(path: Path) -> bool:
     return bool(meta.get("complete")) and (path / ARRAYS_FILE).exists()
 
 
+def _array(arrays: dict[str, np.ndarray], name: str) -> np.ndarray | sp.csr_matrix:
+    """A dense array, or a CSR matrix written as its data/indices/indptr/shape (artifacts_write)."""
+    if name in arrays:
+        return arrays[name]
+    shape = tuple(int(n) for n in arrays[f"{name}__shape"])
+    return sp.csr_matrix(
+        (arrays[f"{name}__data"], arrays[f"{name}__indices"], arrays[f"{name}__indptr"]), shape=shape
+    )
+
+
 def artifacts_read(path: Path) -> Artifacts:
     meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
     with np.load(path / ARRAYS_FILE) as data:
@@ -346,7 +374,7 @@ def artifacts_read(path: Path) -> Artifacts:
                 user_cold_bias=pm["user_cold_bias"],
                 item_cold_bias=pm["item_cold_bias"],
                 kind=pm["kind"],
-                **{name: arrays[f"{key}__{n}__{name}"] for name in Part.ARRAYS},
+                **{name: _array(arrays, f"{key}__{n}__{name}") for name in Part.ARRAYS},
             )
             for n, pm in enumerate(parts_meta)
         ]

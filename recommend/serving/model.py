@@ -31,6 +31,36 @@ def _combine(rows: np.ndarray, mode: str, weights: np.ndarray | None = None) -> 
     return total
 
 
+@dataclass(frozen=True)
+class SparseRow:
+    """A fan's history as (product rows, weights), for an item-item part: its score for candidate i is
+    sum over h of weight_h * V[i, h], computed per call from a few dozen columns."""
+
+    index: np.ndarray
+    value: np.ndarray
+
+
+class GatherBlock:
+    """V of an item-item part over a shop's candidates, without copying V (products x products).
+
+    `block @ SparseRow` reads only the fan's history columns of the candidates' rows (candidates x history),
+    so a pick costs O(candidates x history), not O(candidates x products). Products new since training
+    score 0 in an item-item model (no history and no features to build from).
+    """
+
+    def __init__(self, V: np.ndarray, rows: np.ndarray, n_new: int) -> None:
+        self.V, self.rows, self.n_new = V, rows, n_new
+
+    def __matmul__(self, vector: SparseRow | np.ndarray) -> np.ndarray:
+        out = np.zeros(len(self.rows) + self.n_new, dtype=np.float32)
+        if isinstance(vector, SparseRow):
+            if len(vector.index):
+                out[: len(self.rows)] = self.V[np.ix_(self.rows, vector.index)] @ vector.value
+        else:
+            out[: len(self.rows)] = self.V[self.rows] @ vector
+        return out
+
+
 class ServingModel:
     def __init__(self, artifacts: Artifacts) -> None:
         self.artifacts = artifacts
@@ -134,12 +164,22 @@ class ServingModel:
 
     def catalogue_blocks(
         self, catalogue: ShopCatalogue, model_key: str
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    ) -> list[tuple[np.ndarray | GatherBlock, np.ndarray]]:
         """(V, ib) of every part of a model over the shop's candidates, built once per catalogue."""
         blocks = catalogue.blocks.get(model_key)
         if blocks is None:
             parts = self.artifacts.models[model_key]
-            blocks = [self.item_block(p, catalogue.item_rows, catalogue.new_features) for p in parts]
+            blocks = [
+                (
+                    GatherBlock(p.V, catalogue.item_rows, len(catalogue.new_features)),
+                    np.concatenate(
+                        [p.ib[catalogue.item_rows], np.zeros(len(catalogue.new_features), np.float32)]
+                    ),
+                )
+                if p.sparse_user
+                else self.item_block(p, catalogue.item_rows, catalogue.new_features)
+                for p in parts
+            ]
             with self._lock:
                 catalogue.blocks[model_key] = blocks
         return blocks
@@ -154,11 +194,19 @@ class ServingModel:
         weights: np.ndarray | None = None,
         *,
         from_features: bool = False,
-    ) -> list[tuple[np.ndarray, float]]:
+    ) -> list[tuple[np.ndarray | SparseRow, float]]:
         known = not from_features and row is not None and bool(self.artifacts.known_users[row])
-        out = []
+        out: list[tuple[np.ndarray | SparseRow, float]] = []
         for p in parts:
-            if known:
+            if p.sparse_user:
+                # Item-item part: the fan's history row, read from the CSR table (nothing for a new fan).
+                if known:
+                    start, stop = p.U.indptr[row], p.U.indptr[row + 1]
+                    history = SparseRow(p.U.indices[start:stop], p.U.data[start:stop])
+                    out.append((history, float(p.ub[row])))
+                else:
+                    out.append((SparseRow(np.array([], np.int64), np.array([], np.float32)), 0.0))
+            elif known:
                 out.append((p.U[row], float(p.ub[row])))
             else:
                 vector = _combine(p.UF[feature_rows], p.user_combine, weights)
@@ -193,4 +241,4 @@ class ShopCatalogue:
     item_rows: np.ndarray
     pks: np.ndarray
     new_features: list[np.ndarray]
-    blocks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+    blocks: dict[str, list[tuple[np.ndarray | GatherBlock, np.ndarray]]] = field(default_factory=dict)

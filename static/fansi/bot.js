@@ -98,6 +98,23 @@
     });
   };
 
+  /* The bot's "not sure" (a tag_suggestion.unsure frame): a note with the measured confidence and the words,
+   * and nothing to accept. One per tag; the newest first; a few at most. */
+  function addUnsureNote(list, note) {
+    if (!list || !note) return;
+    var old = list.querySelector('li[data-tag="' + String(note.tag).replace(/"/g, "") + '"]');
+    if (old) old.remove();
+    var li = el("li", "unsure-note");
+    li.dataset.tag = note.tag;
+    var pct = Math.round((Number(note.confidence) || 0) * 100) + "%";
+    li.appendChild(el("span", "unsure-text", interpolate(
+      gettext("Not sure: maybe %(tag)s (%(pct)s); not enough evidence"), { tag: note.tag_name, pct: pct }, true)));
+    var text = note.message && note.message.text;
+    if (text) li.appendChild(highlighted(text, note.phrase));
+    list.insertBefore(li, list.firstChild);
+    while (list.children.length > 3) list.removeChild(list.lastChild);
+  }
+
   // --- the inbox bot panel ------------------------------------------------------------------------------
 
   function initInboxPanel(panel) {
@@ -160,7 +177,13 @@
 
     onFrame(function (frame) {
       if (frame.type === "tag_suggestion.new") {
-        if (frame.fan === fanId) suggestions.add(frame.suggestion);
+        if (frame.fan === fanId) {
+          suggestions.add(frame.suggestion);
+          var sure = $("unsure-notes") && $("unsure-notes").querySelector('li[data-tag="' + String(frame.suggestion.tag).replace(/"/g, "") + '"]');
+          if (sure) sure.remove();
+        }
+      } else if (frame.type === "tag_suggestion.unsure") {
+        if (frame.fan === fanId) addUnsureNote($("unsure-notes"), frame.note);
       } else if (frame.type === "conversation.bot" && frame.conversation === convId) {
         setPaused(!!frame.paused);
       } else if (frame.type === "message.new" || frame.type === "message.ack") {

@@ -165,3 +165,56 @@ def test_owner_confirms_a_live_tag_suggestion_and_the_bot_hands_off(transactiona
             assert errors == []
         finally:
             browser.close()
+
+
+def test_the_owner_sees_not_sure_when_the_bot_doubts_a_tag(transactional_db):
+    """Owners rejected 油皮 often: its measured confidence is under the display threshold, so the inbox shows
+    a plain "不确定" note with that number and the fan's words, and no suggestion to accept."""
+    from django.core.cache import cache
+    from playwright.sync_api import expect, sync_playwright
+
+    from fans.bot import services as bot
+    from fans.bot.models import PhraseRule
+
+    owner = UserFactory(username="owner", first_name="王店主")
+    shop = ShopFactory(name="美妆小铺", slug="beauty-shop", owner=owner)
+    fan = FanFactory(shop=shop, user=UserFactory(username="fan"), display_name="小红")
+    PhraseRule.objects.filter(phrase="油皮", shop__isnull=True).update(confirmed=5, rejected=20)
+    cache.delete(f"bot:phrases:{shop.pk}")
+    pct = round(bot.phrase_confidence(PhraseRule.objects.get(phrase="油皮", shop__isnull=True)) * 100)
+    assert pct < 60
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with daphne_server() as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        owner_ctx = browser.new_context(
+            viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN"
+        )
+        fan_ctx = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN")
+        errors: list[str] = []
+        owner_page, fan_page = owner_ctx.new_page(), fan_ctx.new_page()
+        for p in (owner_page, fan_page):
+            p.set_default_timeout(15000)
+            p.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            log_in(owner_page, base, "owner")
+            owner_page.goto(f"{base}/inbox/c/{fan.conversation.pk}/")
+            wait_online(owner_page)
+            log_in(fan_page, base, "fan")
+            wait_online(fan_page)
+
+            send(fan_page, "我是油皮")
+            owner_page.locator("#bot-toggle").click()  # on a phone the bot panel is a drawer
+            note = owner_page.locator('#unsure-notes li.unsure-note[data-tag="skin_type:oily"]')
+            expect(note).to_be_visible()
+            expect(note.locator(".unsure-text")).to_have_text(f"不确定：可能是 油皮（{pct}%），证据不足")
+            expect(note.locator(".sugg-quote mark")).to_have_text("油皮")
+            # It never looks like a suggestion: no buttons, not in the suggestions list, no count on the toggle.
+            expect(note.locator("button")).to_have_count(0)
+            expect(owner_page.locator("#suggestions li")).to_have_count(0)
+            expect(owner_page.locator("#bot-toggle-count")).to_be_hidden()
+            assert not suggested(fan)
+            owner_page.screenshot(path=str(ARTIFACTS / "bot-not-sure.png"))
+            assert errors == []
+        finally:
+            browser.close()

@@ -128,3 +128,53 @@ def test_collaborative_rankers_export_as_factor_tables_that_rank_the_same(spec: 
     np.testing.assert_allclose(
         factor_scores(factorize(ranker, train), users, items), ranker.score(users, items), atol=1e-4
     )
+
+
+@pytest.mark.parametrize("spec", [RankerSpec("ease", params=(("l2", 3.0),)), RankerSpec("item_knn")])
+def test_item_item_serving_scores_each_fan_on_the_fly_from_a_sparse_history(tmp_path, spec) -> None:  # noqa: ANN001
+    """The artifact keeps the fans x products history sparse (a dense table is 2 GB at 100k x 5k), and the
+    serving path (the fan's CSR row against the shop's candidates) gives the ranker's exact scores."""
+    from recommend.serving import ServingModel
+    from recommend.training import Artifacts, artifacts_read, artifacts_write, factorize
+
+    matrix = (np.random.default_rng(7).random((40, 12)) < 0.25).astype(np.float32)
+    matrix[5] = 0  # a fan without history
+    train = _train_set(matrix)
+    ranker = build_ranker(spec, train)
+    shops = np.array([1] * 8 + [2] * 4, dtype=np.int64)  # two shops: candidates are a subset of V's rows
+    path = artifacts_write(
+        Artifacts(
+            version="v-item-item",
+            user_pks=np.arange(40, dtype=np.int64) + 100,
+            user_shops=np.ones(40, dtype=np.int64),
+            known_users=np.asarray(train.known_users),
+            item_pks=np.arange(12, dtype=np.int64) + 500,
+            item_shops=shops,
+            user_vocab=[],
+            item_vocab=[],
+            models={"m": factorize(ranker, train)},
+            regimes={"warm_users": {"model": "m", "name": spec.name}},
+        ),
+        tmp_path,
+    )
+    with np.load(path / "arrays.npz") as stored:
+        names = set(stored.files)
+        assert "m__0__U__indptr" in names and "m__0__U" not in names
+        assert stored["m__0__U__data"].size == int(matrix.sum())  # one value per interaction, not 40 x 12
+    model = ServingModel(artifacts_read(path))
+    parts, _ = model.regime("warm_users")
+    assert parts[0].sparse_user
+    for shop, items in ((1, np.arange(8)), (2, np.arange(8, 12))):
+        catalogue = model.shop_catalogue(shop, (0, 0))
+        blocks = model.catalogue_blocks(catalogue, "m")
+        for u in range(40):
+            got = np.zeros(len(catalogue.pks), dtype=np.float32)
+            for p, (vector, bias), (V, ib) in zip(
+                parts,
+                model.user_vectors(parts, model.user_row(u + 100), np.array([], np.int64)),
+                blocks,
+                strict=True,
+            ):
+                got += p.scale * (V @ vector + ib + bias)
+            want = ranker.score(np.array([u]), items)[0] if matrix[u].any() else np.zeros(len(items))
+            np.testing.assert_allclose(got, want, atol=1e-5)

@@ -13,7 +13,7 @@ from core.errors import Conflict
 from core.events import announce, shop_group
 from fans.bot.models import PhraseRule, PhraseRuleShopCounts, SuggestionStatus, TagSuggestion
 from fans.bot.services.facts import _rules_for
-from fans.bot.suggester import DEFAULT_THRESHOLD, shown, suggest
+from fans.bot.suggester import DEFAULT_THRESHOLD, suggest
 from fans.chat.models import Fan, Message
 from fans.crm.models import FanTag, TagChoice, TagSource
 from fans.crm.services.tagging import fan_tags_change
@@ -82,9 +82,15 @@ def display_threshold() -> float:
 
 
 def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSuggestion]:
-    """Suggest tags for what the fan said (only at or above the display threshold: below it the bot is not
-    sure and says nothing); never a tag they hold or one that was suggested before."""
-    candidates = shown(suggest(texts=[message.text], model=ShopRuleModel(fan.shop_id)), display_threshold())
+    """Suggest tags for what the fan said, only at or above the display threshold; never a tag they hold or
+    one that was suggested before.
+
+    Below the threshold the bot is not sure, and says so instead of guessing: the shop's staff get a
+    `tag_suggestion.unsure` frame ("Not sure: maybe oily (42%); not enough evidence"), a note with nothing
+    to accept. It is not stored: it is what the bot thought of this message, not a pending decision.
+    """
+    threshold = display_threshold()
+    candidates = suggest(texts=[message.text], model=ShopRuleModel(fan.shop_id))
     best: dict[int, tuple[PhraseRule, float, str]] = {}
     for cand in candidates:
         rule = cand.key
@@ -95,8 +101,14 @@ def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSugge
     held = set(FanTag.objects.filter(fan=fan, tag_id__in=best).values_list("tag_id", flat=True))
     seen = set(TagSuggestion.objects.filter(fan=fan, tag_id__in=best).values_list("tag_id", flat=True))
     created = []
+    unsure = []
     for tag_id, (rule, confidence, phrase) in best.items():
         if tag_id in held or tag_id in seen:
+            continue
+        if confidence < threshold:
+            unsure.append(
+                unsure_note_to_dict(rule=rule, confidence=confidence, phrase=phrase, message=message)
+            )
             continue
         try:
             with transaction.atomic():
@@ -117,7 +129,25 @@ def tag_suggestions_from_message(*, message: Message, fan: Fan) -> list[TagSugge
             [shop_group(fan.shop_id)],
             {"type": "tag_suggestion.new", "fan": fan.pk, "suggestion": suggestion_to_dict(suggestion)},
         )
+    for note in unsure:
+        announce([shop_group(fan.shop_id)], {"type": "tag_suggestion.unsure", "fan": fan.pk, "note": note})
     return created
+
+
+def unsure_note_to_dict(
+    *, rule: PhraseRule, confidence: float, phrase: str, message: Message
+) -> dict[str, Any]:
+    """What the bot was not sure of: the tag it might be, its calibrated confidence (below the threshold),
+    and the words that made it think so. No id: there is nothing to confirm or reject."""
+    tag = rule.tag
+    return {
+        "tag": f"{tag.group.code}:{tag.code}",
+        "tag_name": tag.name,
+        "confidence": round(confidence, 3),
+        "threshold": display_threshold(),
+        "phrase": phrase,
+        "message": {"id": message.pk, "text": message.text, "seq": message.seq},
+    }
 
 
 def suggestion_to_dict(s: TagSuggestion) -> dict[str, Any]:

@@ -60,3 +60,36 @@ def test_a_decision_counts_for_the_shop(fan, owner, shop, django_capture_on_comm
     bot.suggestion_decide(member=member, suggestion=TagSuggestion.objects.get(fan=fan), confirm=False)
     counts = PhraseRuleShopCounts.objects.get(shop=shop)
     assert (counts.rule.phrase, counts.confirmed, counts.rejected) == ("油皮", 0, 1)
+
+
+def _frames_announced(fan, text, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from fans.bot.services import suggestions
+
+    with mock.patch.object(suggestions, "announce", wraps=suggestions.announce) as spy:
+        fan_says(fan, text, django_capture_on_commit_callbacks)
+    return [call.args[1] for call in spy.call_args_list]
+
+
+def test_below_the_threshold_the_bot_says_it_is_not_sure(fan, django_capture_on_commit_callbacks):
+    rule = PhraseRule.objects.get(phrase="budget", shop__isnull=True)
+    frames = _frames_announced(fan, "I am on a budget", django_capture_on_commit_callbacks)
+    (note,) = [f for f in frames if f["type"] == "tag_suggestion.unsure"]
+    assert note["fan"] == fan.pk
+    assert note["note"]["confidence"] == round(bot.phrase_confidence(rule), 3) < 0.6
+    assert note["note"]["tag"] == f"{rule.tag.group.code}:{rule.tag.code}"
+    assert not [f for f in frames if f["type"] == "tag_suggestion.new"]
+
+
+def test_no_not_sure_note_for_a_tag_the_fan_holds_or_was_suggested(fan, django_capture_on_commit_callbacks):
+    from fans.crm.models import FanTag
+
+    rule = PhraseRule.objects.get(phrase="budget", shop__isnull=True)
+    FanTag.objects.create(fan=fan, tag=rule.tag, group=rule.tag.group, single=False, source="staff")
+    assert _frames_announced(fan, "I am on a budget", django_capture_on_commit_callbacks) == []
+
+
+def test_above_the_threshold_there_is_no_not_sure_note(fan, django_capture_on_commit_callbacks):
+    frames = _frames_announced(fan, "我是油皮", django_capture_on_commit_callbacks)
+    assert [f["type"] for f in frames] == ["tag_suggestion.new"]
