@@ -45,7 +45,7 @@ class RoundsApi(APIView):
     """GET: the rounds of the caller's shops and the launched rounds of the shops they follow.
     POST (owner or manager): a draft round."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="design_rounds_list", responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         qs = rounds_visible(request.user)
         wanted = request.query_params.get("status")

@@ -118,7 +118,17 @@ def test_demo_chat_history_has_chinese_dialogue_cards_unread_and_assignments(dem
     shop1 = Conversation.objects.filter(shop__slug="shop1")
     # A dialogue starts with the fan: order notices and a broadcast (sent or not by the hour) are not history.
     with_history = shop1.filter(messages__side=Side.FAN).distinct()
-    assert 35 <= with_history.count() <= 45
+    # demo/data/chat.py's dialogues, and every fifth fan saying what they want (demo/data/extras.py).
+    from demo.data.extras import SAYINGS
+
+    sayings = [text for pair in SAYINGS for text in pair]
+    fans = list(Fan.objects.filter(shop__slug="shop1").order_by("pk").values_list("pk", flat=True))
+    chatty = [pk for i, pk in enumerate(fans) if i % 5 == 4]
+    assert with_history.filter(fan_id__in=chatty).count() == len(chatty)
+    dialogues = shop1.filter(
+        pk__in=Message.objects.filter(side=Side.FAN).exclude(text__in=sayings).values("conversation_id")
+    )
+    assert 35 <= dialogues.count() <= 45
     assert Conversation.objects.filter(shop__slug="shop2", last_seq__gt=0).exists()
     texts = Message.objects.filter(kind=MessageKind.TEXT)
     assert texts.filter(side=Side.FAN, text__contains="油皮").exists()
@@ -129,7 +139,8 @@ def test_demo_chat_history_has_chinese_dialogue_cards_unread_and_assignments(dem
         sides = list(
             conversation.messages.exclude(side=Side.SYSTEM).order_by("seq").values_list("side", flat=True)
         )
-        assert 2 <= len(sides) <= 9
+        # Up to 9 in a dialogue, and the two sentences a chatty fan adds (demo/data/extras.py).
+        assert 2 <= len(sides) <= 9 + len(SAYINGS[0])
         assert sides[0] == Side.FAN
     cards = Message.objects.filter(kind=MessageKind.PRODUCT_CARD).select_related("conversation", "sender")
     assert cards.exists()
