@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/ratings.py
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/reach.py
+	$(BIN)/python bench/reach_schedule.py
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests
