@@ -114,7 +114,7 @@ def test_deciding_again_changes_nothing(voted, shop):
 
 def test_a_worker_killed_mid_decide_is_finished_by_the_next_run(voted, shop):
     close_voting(voted["round"])
-    with mock.patch("c2m.design.services.campaign_launch", side_effect=RuntimeError("killed")):
+    with mock.patch("c2m.design.services.decide.campaign_launch", side_effect=RuntimeError("killed")):
         design_rounds_decide_due_task()
     rnd = DesignRound.objects.get(pk=voted["round"])
     assert rnd.status == "deciding"
@@ -235,7 +235,7 @@ def test_an_excess_refund_a_killed_worker_missed_is_made_by_the_sweep(shop, owne
     assert vote(api_for(fan.user), body["id"], BLACK_LONG).status_code == 201
     _decide(body["id"])
     pre = DesignPrePledge.objects.get()
-    with mock.patch("c2m.design.services._excess_refund"):
+    with mock.patch("c2m.design.services.pre_pledges._excess_refund"):
         assert _confirm(api_for, fan, pre).status_code == 200
     pledge = Pledge.objects.get()
     assert pledge_cash(pledge.pk) == Decimal("5.00")

@@ -219,7 +219,7 @@ def test_demo_broadcast_lists_skipped_fans_and_moves_nobody_up(demo_output):
 
 
 def test_demo_has_a_scheduled_broadcast_the_owner_can_still_edit(demo_output, client):
-    from fans.bot.services.broadcasts import broadcast_waiting
+    from fans.bot.services.broadcast_schedule import broadcast_waiting
 
     scheduled = Broadcast.objects.get(shop__slug="shop1", scheduled_at__isnull=False)
     assert broadcast_waiting(scheduled) and scheduled.scheduled_at > timezone.now()

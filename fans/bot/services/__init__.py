@@ -10,21 +10,19 @@ from fans.bot.services.assistant import (
     canned_render,
     conversation_bot_resume,
 )
+from fans.bot.services.broadcast_delivery import BROADCAST_BATCH, broadcast_deferred_send
 from fans.bot.services.broadcast_followup import (
     broadcast_audience_count,
     broadcast_send_later,
     broadcast_skipped,
     broadcasts_due,
 )
+from fans.bot.services.broadcast_schedule import broadcast_update, broadcast_waiting
 from fans.bot.services.broadcasts import (
-    BROADCAST_BATCH,
     broadcast_cancel,
     broadcast_create,
-    broadcast_deferred_send,
     broadcast_run,
     broadcast_stats,
-    broadcast_update,
-    broadcast_waiting,
     broadcasts_sweep,
 )
 from fans.bot.services.budget import budget_windows, promo_gate, promo_skip_record, promo_statuses
