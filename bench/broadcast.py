@@ -80,48 +80,13 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from fans.bot import services as bot
-    from fans.bot.models import BotSettings, Broadcast, PromoDelivery
+    from fans.bot.models import Broadcast
     from fans.chat.models import Fan
     from shops.models import Shop, ShopMember
 
     shop = Shop.objects.get(slug=SLUG)
     member = ShopMember.objects.get(shop=shop, user=shop.owner)
-    BotSettings.objects.update_or_create(
-        shop=shop,
-        defaults={
-            "quiet_start": dt.time(0, 0),
-            "quiet_end": dt.time(0, 0),
-            "promo_per_day": 1,
-            "promo_per_week": 3,
-        },
-    )
-    with connection.cursor() as cur:
-        cur.execute(
-            "DELETE FROM fans_promodelivery WHERE fan_id IN (SELECT id FROM fans_fan WHERE shop_id = %s)",
-            [shop.pk],
-        )
-        cur.execute("UPDATE fans_fan SET promotions_opt_out = (id %% 20 = 0) WHERE shop_id = %s", [shop.pk])
-        cur.execute(
-            "DELETE FROM fans_message WHERE conversation_id IN (SELECT id FROM fans_conversation WHERE shop_id = %s)",
-            [shop.pk],
-        )
-        cur.execute(
-            "UPDATE fans_conversation SET last_seq = 0, fan_read_seq = 0, shop_read_seq = 0, fan_unread = 0 WHERE shop_id = %s",
-            [shop.pk],
-        )
-    Broadcast.objects.filter(shop=shop).delete()
-    now = timezone.now()
-    fan_ids = list(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
-    promoted = [f for f in fan_ids if f % 10 == 3]  # 10% already had today's promotion
-    PromoDelivery.objects.bulk_create(
-        [
-            PromoDelivery(
-                fan_id=f, source="campaign_card", status="sent", created_at=now - dt.timedelta(minutes=30)
-            )
-            for f in promoted
-        ],
-        batch_size=5000,
-    )
+    fan_ids, promoted = budget_shop_prepare(shop)
     eligible = [f for f in fan_ids if f % 10 != 3 and f % 20 != 0]
     online = random.Random(0).sample(eligible, min(args.online, len(eligible)))
     online_users = dict(Fan.objects.filter(pk__in=online).values_list("pk", "user_id"))
@@ -185,6 +150,56 @@ def main() -> None:
     path = write_results("broadcast", machine, figures)
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     log(f"wrote {path}")
+
+
+def budget_shop_prepare(shop) -> tuple[list[int], list[int]]:
+    """The bench shop's budget: 1 a day and 3 a week, no quiet hours; no promotions yet; 5% opted out
+    (id % 20 == 0) and 10% already promoted today (id % 10 == 3). Returns (fan ids, promoted fan ids)."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from fans.bot.models import BotSettings, Broadcast, PromoDelivery
+    from fans.chat.models import Fan
+
+    BotSettings.objects.update_or_create(
+        shop=shop,
+        defaults={
+            "quiet_start": dt.time(0, 0),
+            "quiet_end": dt.time(0, 0),
+            "promo_per_day": 1,
+            "promo_per_week": 3,
+        },
+    )
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM fans_promodelivery WHERE fan_id IN (SELECT id FROM fans_fan WHERE shop_id = %s)",
+            [shop.pk],
+        )
+        cur.execute("UPDATE fans_fan SET promotions_opt_out = (id %% 20 = 0) WHERE shop_id = %s", [shop.pk])
+        cur.execute(
+            "DELETE FROM fans_message WHERE conversation_id IN (SELECT id FROM fans_conversation WHERE shop_id = %s)",
+            [shop.pk],
+        )
+        cur.execute(
+            "UPDATE fans_conversation SET last_seq = 0, fan_read_seq = 0, shop_read_seq = 0, fan_unread = 0 WHERE shop_id = %s",
+            [shop.pk],
+        )
+    Broadcast.objects.filter(shop=shop).delete()
+    now = timezone.now()
+    fan_ids = list(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    promoted = [f for f in fan_ids if f % 10 == 3]  # 10% already had today's promotion
+    PromoDelivery.objects.bulk_create(
+        [
+            PromoDelivery(
+                fan_id=f, source="campaign_card", status="sent", created_at=now - dt.timedelta(minutes=30)
+            )
+            for f in promoted
+        ],
+        batch_size=5000,
+    )
+    return fan_ids, promoted
 
 
 async def run(ws_base: str, tokens: list[str], shop, member, bot) -> dict:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.broadcast import budget_shop_prepare  # noqa: E402
 from bench.chat import manage, seed_scale_run  # noqa: E402
 from bench.common import RESULTS_DIR, machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
 
@@ -73,41 +74,14 @@ def main() -> None:
     from django.utils import timezone
 
     from fans.bot import services as bot
-    from fans.bot.models import BotSettings, Broadcast, PromoDelivery
+    from fans.bot.models import BotSettings, PromoDelivery
     from fans.bot.services.facts import bot_facts_forget
-    from fans.chat.models import Fan
     from shops.models import Shop, ShopMember
 
     shop = Shop.objects.get(slug=SLUG)
     member = ShopMember.objects.get(shop=shop, user=shop.owner)
-    BotSettings.objects.update_or_create(
-        shop=shop,
-        defaults={
-            "quiet_start": dt.time(0, 0),
-            "quiet_end": dt.time(0, 0),
-            "promo_per_day": 1,
-            "promo_per_week": 3,
-        },
-    )
-    with connection.cursor() as cur:
-        for sql in (
-            "DELETE FROM fans_promodelivery WHERE fan_id IN (SELECT id FROM fans_fan WHERE shop_id = %s)",
-            "UPDATE fans_fan SET promotions_opt_out = (id %% 20 = 0) WHERE shop_id = %s",
-        ):
-            cur.execute(sql, [shop.pk])
-    Broadcast.objects.filter(shop=shop).delete()
+    fan_ids, _promoted = budget_shop_prepare(shop)
     now = timezone.now()
-    fan_ids = list(Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
-    promoted = [f for f in fan_ids if f % 10 == 3]
-    PromoDelivery.objects.bulk_create(
-        [
-            PromoDelivery(
-                fan_id=f, source="campaign_card", status="sent", created_at=now - dt.timedelta(minutes=30)
-            )
-            for f in promoted
-        ],
-        batch_size=5000,
-    )
 
     # 1. Scheduled: created now for --ahead seconds later; beat looks every 10 s.
     text = f"周末特惠提前通知 {int(time.time())}"
