@@ -67,6 +67,11 @@ def campaign_close(*, campaign_id: int, notify: bool = True) -> str:
         return campaign.status  # beat retries on its next run
     if campaign.status == CampaignStatus.LIVE:
         campaign = campaign_decide(campaign_id=campaign_id)
+        # A reservation that passed its guard (live, before the deadline) while we looked above committed
+        # before campaign_decide got the row lock; from now on the guard refuses every new one. So the pending
+        # pledges are final here: wait for them too, or one paid after the confirm stays active forever.
+        if Pledge.objects.filter(campaign_id=campaign_id, status=PledgeStatus.PENDING).exists():
+            return campaign.status  # _close_settled or beat's next run finishes the close
     # CHUNK and _after_chunk are read at call time, so tests can shrink the chunks and break a close.
     if campaign.status == CampaignStatus.SUCCEEDED:
         pledges_confirm_chunked(campaign=campaign, chunk_size=CHUNK, on_chunk=_after_chunk)

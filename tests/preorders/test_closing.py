@@ -152,3 +152,43 @@ def test_close_crashing_midway_then_rerun_ends_the_same(owner, shop, product, mo
 def test_close_not_before_deadline(owner, product, fan):
     campaign = make_campaign(owner, product[0])
     assert campaign_close(campaign_id=campaign.pk) == "live"
+
+
+def test_close_waits_for_a_pledge_reserved_just_before_the_decision(owner, shop, product, monkeypatch):
+    """A reservation that passed its guard while the close looked for pending pledges commits before
+    campaign_decide takes the row lock: the close waits for it instead of confirming without it (it stayed
+    active forever on a closed campaign, seen as a flake in test_campaign_manage_concurrency[close])."""
+    campaign = make_campaign(owner, product[0])
+    pledge_many(campaign, product[1], [FanFactory(shop=shop) for _ in range(4)], 4)
+    expire(campaign)
+    late_fan = FanFactory(shop=shop)
+    real_decide = closing.campaign_decide
+    late = {}
+
+    def decide_after_a_late_reservation(*, campaign_id):
+        if not late:
+            first = Pledge.objects.filter(campaign_id=campaign_id).first()
+            late["pledge"] = Pledge.objects.create(
+                campaign_id=campaign_id,
+                fan=late_fan,
+                user=late_fan.user,
+                variant_id=first.variant_id,
+                variant_name=first.variant_name,
+                sku=first.sku,
+                quantity=1,
+                unit_price=first.unit_price,
+                deposit_amount=first.deposit_amount / first.quantity,
+                currency=first.currency,
+                status="pending",
+            )
+        return real_decide(campaign_id=campaign_id)
+
+    monkeypatch.setattr(closing, "campaign_decide", decide_after_a_late_reservation)
+    assert campaign_close(campaign_id=campaign.pk) == "succeeded"
+    campaign.refresh_from_db()
+    assert campaign.closed_at is None  # decided, but not closed while a deposit is in flight
+    Pledge.objects.filter(pk=late["pledge"].pk).update(status="active")  # its deposit landed
+    assert campaign_close(campaign_id=campaign.pk) == "succeeded"
+    campaign.refresh_from_db()
+    assert campaign.closed_at is not None
+    assert set(Pledge.objects.filter(campaign=campaign).values_list("status", flat=True)) == {"confirmed"}
