@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,3 +37,12 @@ def test_openapi_schema_validates_with_no_warnings(tmp_path):
         "/api/campaigns/{campaign_id}/pledges/",
     ):
         assert path in schema
+
+
+@pytest.mark.django_db
+def test_inbox_filter_enum_lists_the_hooks_filters(client):
+    """The inbox's `filter` parameter documents reach's `reminders` beside the inbox's own filters."""
+    schema = client.get("/api/schema/?format=json").json()
+    params = schema["paths"]["/api/conversations/"]["get"]["parameters"]
+    enum = next(p for p in params if p["name"] == "filter")["schema"]["enum"]
+    assert set(enum) == {"awaiting_reply", "mine", "unread", "reminders"}

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from core.errors import Invalid
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
-from fans.chat.hooks import conversation_fan_filters
+from fans.chat.hooks import conversation_fan_filters, triage_filters
 from fans.chat.models import Conversation, Message, MessageKind
 from shops.access import access_shop_membership, staff_shop_ids
 
@@ -65,7 +65,8 @@ class ConversationListApi(APIView):
             OpenApiParameter("shop", int),
             OpenApiParameter("q", str),
             OpenApiParameter("assigned_to", str, description="staff user id, or 'none'"),
-            OpenApiParameter("filter", str, enum=list(selectors.TRIAGE_FILTERS)),
+            # The hooks' filters are registered after import; the ones the project requires are known now.
+            OpenApiParameter("filter", str, enum=[*selectors.TRIAGE_FILTERS, *triage_filters.required]),
             OpenApiParameter("tag", str, description="a tag id or group:tag, e.g. skin_type:oily"),
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
