@@ -2,9 +2,16 @@
 duplicates, against the ceiling of a bare echo websocket on the same servers.
 
 Setup: resets the bench database (its name must contain "bench"), runs `manage.py migrate` and
-`manage.py demo` (shop of `owner`, fans fan1..fan200), and starts --servers Daphne processes with
-FANSI_BENCH_ECHO=1. Clients are spread round-robin over the processes and the owner's socket sits on the
-last one, so most deliveries cross processes through Redis, as in the scale-out design.
+`manage.py demo` (shop of `owner`, fans fan1..fan200), and starts --servers ASGI processes (--server
+uvicorn with uvloop/httptools, or daphne) with FANSI_BENCH_ECHO=1, behind a throwaway nginx
+(bench/nginx.py: one upstream, /ws/ upgraded), as deployed (issue 17). Every socket goes through nginx,
+which spreads them over the processes (least_conn), so about half the deliveries cross processes through
+Redis, as in the scale-out design. --direct skips nginx: clients go round-robin to the processes, the
+owner's socket on the last.
+
+The load phases run --repeat times (default 3) on the same servers; the run with the median
+ratio_to_echo is reported, with every run's headline figures under `runs`, and lost/duplicated are the
+worst of all runs. bench/chat_notes.json (the tries of issue 17, measured by hand) goes into `notes`.
 
 Phases (one asyncio client process; its CPU use is printed so a client bottleneck shows):
   1. open loop: --rate msgs/s offered in total on a fixed schedule; latency is measured from the
@@ -48,7 +55,6 @@ if str(ROOT) not in sys.path:
 
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from bench.nginx import Nginx, nginx_start  # noqa: E402
 from bench.common import (  # noqa: E402
     CpuMeter,
     free_port,
@@ -58,6 +64,7 @@ from bench.common import (  # noqa: E402
     reset_database,
     write_results,
 )
+from bench.nginx import Nginx, nginx_start  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -197,7 +204,7 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
 
-def server_command(kind: str, port: int) -> list[str]:
+def server_command(kind: str, port: int, ws_impl: str = "websockets") -> list[str]:
     """The ASGI server of one process: Daphne, or uvicorn with uvloop and httptools (issue 17 measures both)."""
     if kind == "uvicorn":
         return [
@@ -214,7 +221,7 @@ def server_command(kind: str, port: int) -> list[str]:
             "--http",
             "httptools",
             "--ws",
-            "websockets",
+            ws_impl,
             "--lifespan",
             "off",
             "--no-access-log",
@@ -225,7 +232,12 @@ def server_command(kind: str, port: int) -> list[str]:
 
 
 def start_servers(
-    count: int, env: dict[str, str], workdir: Path, profile: bool, kind: str = "daphne"
+    count: int,
+    env: dict[str, str],
+    workdir: Path,
+    profile: bool,
+    kind: str = "daphne",
+    ws_impl: str = "websockets",
 ) -> list[Server]:
     servers: list[Server] = []
     try:
@@ -241,7 +253,7 @@ def start_servers(
                     str(workdir / f"daphne-{i}.prof"),
                 ]
             else:
-                cmd = server_command(kind, port)
+                cmd = server_command(kind, port, ws_impl)
             with open(log_path, "w") as out:
                 proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
             servers.append(Server(port, proc, log_path))
@@ -565,9 +577,7 @@ async def run_load(
     readers = [asyncio.create_task(owner_reader(owner_ws, load))]
     readers += [asyncio.create_task(fan_reader(ws, load, i)) for i, ws in enumerate(fan_sockets)]
     cross: int | str = (
-        "about half: nginx least_conn"
-        if front
-        else sum(1 for i in range(args.fans) if i % n != n - 1)
+        "about half: nginx least_conn" if front else sum(1 for i in range(args.fans) if i % n != n - 1)
     )
     try:
         # A short warm-up so connection pools and caches are not part of the measurement.
@@ -748,8 +758,12 @@ def combine_runs(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[s
     figures["targets"]["p99_ms"]["pass"] = figures["p99_ms"] <= TARGETS["p99_ms"]
     figures["runs"] = [{k: r[k] for k in RUN_KEYS} for r in runs]
     figures["median_of_runs"] = len(runs)
-    figures["asgi_server"] = args.server
-    figures["path"] = "direct to the processes" if args.direct else f"nginx ({args.nginx_workers} worker) -> processes"
+    figures["asgi_server"] = args.server + (
+        f" (--ws {args.ws_impl}, uvloop, httptools)" if args.server == "uvicorn" else ""
+    )
+    figures["path"] = (
+        "direct to the processes" if args.direct else f"nginx ({args.nginx_workers} worker) -> processes"
+    )
     notes = [
         "The 2-core machine was shared with other jobs (other helpers' tests and benches) during this run; "
         "ratio_to_echo compares chat and echo within each run, the median of the runs is reported."
@@ -789,9 +803,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=2, help="ASGI processes (default 2)")
     parser.add_argument("--server", choices=("daphne", "uvicorn"), default="uvicorn", help="ASGI server")
+    parser.add_argument(
+        "--ws-impl", default="websockets", help="uvicorn's --ws (websockets, websockets-sansio, wsproto)"
+    )
     parser.add_argument("--direct", action="store_true", help="no nginx: clients connect to the processes")
     parser.add_argument("--nginx-workers", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3, help="load runs on the same servers; median reported")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="load runs on the same servers; median reported"
+    )
     parser.add_argument("--fans", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0, help="offered msgs/s in phase 1")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of phases 1 and 2")
@@ -885,12 +904,14 @@ def main(argv: list[str]) -> int:
         connection.close()
 
         log(f"starting {args.servers} {args.server} process(es){' under cProfile' if profile else ''}")
-        servers = start_servers(args.servers, env, workdir, profile, args.server)
+        servers = start_servers(args.servers, env, workdir, profile, args.server, args.ws_impl)
         if not args.direct:
             front = nginx_start(free_port(), [s.port for s in servers], workdir / "nginx", args.nginx_workers)
         check_login(front.http if front else servers[0].http)
         pids = {f"server{i}": s.proc.pid for i, s in enumerate(servers)}
-        meter = CpuMeter(pids, {"nginx_all": ("nginx",), "postgres_all": ("postgres",), "redis_all": ("redis-server",)})
+        meter = CpuMeter(
+            pids, {"nginx_all": ("nginx",), "postgres_all": ("postgres",), "redis_all": ("redis-server",)}
+        )
         runs = []
         for rep in range(args.repeat):
             log(f"run {rep + 1} of {args.repeat}")
