@@ -2,9 +2,16 @@
 duplicates, against the ceiling of a bare echo websocket on the same servers.
 
 Setup: resets the bench database (its name must contain "bench"), runs `manage.py migrate` and
-`manage.py demo` (shop of `owner`, fans fan1..fan200), and starts --servers Daphne processes with
-FANSI_BENCH_ECHO=1. Clients are spread round-robin over the processes and the owner's socket sits on the
-last one, so most deliveries cross processes through Redis, as in the scale-out design.
+`manage.py demo` (shop of `owner`, fans fan1..fan200), and starts --servers ASGI processes (--server
+uvicorn with uvloop/httptools, or daphne) with FANSI_BENCH_ECHO=1, behind a throwaway nginx
+(bench/nginx.py: one upstream, /ws/ upgraded), as deployed (issue 17). Every socket goes through nginx,
+which spreads them over the processes (least_conn), so about half the deliveries cross processes through
+Redis, as in the scale-out design. --direct skips nginx: clients go round-robin to the processes, the
+owner's socket on the last.
+
+The load phases run --repeat times (default 3) on the same servers; the run with the median
+ratio_to_echo is reported, with every run's headline figures under `runs`, and lost/duplicated are the
+worst of all runs. bench/chat_notes.json (the tries of issue 17, measured by hand) goes into `notes`.
 
 Phases (one asyncio client process; its CPU use is printed so a client bottleneck shows):
   1. open loop: --rate msgs/s offered in total on a fixed schedule; latency is measured from the
@@ -57,6 +64,7 @@ from bench.common import (  # noqa: E402
     reset_database,
     write_results,
 )
+from bench.nginx import Nginx, nginx_start  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -64,7 +72,7 @@ DEMO_PASSWORD = "fansi-demo"
 BENCH_RATE_LIMIT = 1_000_000
 CONNECT_TIMEOUT_S = 15.0
 DRAIN_TIMEOUT_S = 10.0
-TARGETS = {"persisted_msgs_per_s": 500, "p99_ms": 100.0, "ratio_to_echo": 0.5}
+TARGETS = {"persisted_msgs_per_s": 500, "p99_ms": 50.0, "ratio_to_echo": 0.5}
 
 
 def log(msg: str) -> None:
@@ -196,7 +204,41 @@ class Server:
         return f"ws://127.0.0.1:{self.port}"
 
 
-def start_servers(count: int, env: dict[str, str], workdir: Path, profile: bool) -> list[Server]:
+def server_command(kind: str, port: int, ws_impl: str = "websockets") -> list[str]:
+    """The ASGI server of one process: Daphne, or uvicorn with uvloop and httptools (issue 17 measures both)."""
+    if kind == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            ws_impl,
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+
+
+def start_servers(
+    count: int,
+    env: dict[str, str],
+    workdir: Path,
+    profile: bool,
+    kind: str = "daphne",
+    ws_impl: str = "websockets",
+) -> list[Server]:
     servers: list[Server] = []
     try:
         for i in range(count):
@@ -211,16 +253,7 @@ def start_servers(count: int, env: dict[str, str], workdir: Path, profile: bool)
                     str(workdir / f"daphne-{i}.prof"),
                 ]
             else:
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "config.asgi:application",
-                ]
+                cmd = server_command(kind, port, ws_impl)
             with open(log_path, "w") as out:
                 proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
             servers.append(Server(port, proc, log_path))
@@ -523,22 +556,29 @@ def ms(seconds: float | None) -> float | None:
 
 
 async def run_load(
-    args: argparse.Namespace, servers: list[Server], cast: Cast, meter: CpuMeter
+    args: argparse.Namespace, servers: list[Server], cast: Cast, meter: CpuMeter, front: str | None = None
 ) -> dict[str, Any]:
+    """`front` is nginx's ws:// base: every socket goes through it (least_conn spreads them over the
+    processes, so about half the fans land on another process than the owner). Without it, sockets go
+    straight to the processes, round-robin, the owner's on the last."""
     n = len(servers)
-    owner_server = servers[-1]
+    bases = [front] if front else [s.ws for s in servers]
+    owner_base = bases[-1]
     load = Load()
     cpu: dict[str, Any] = {}
 
-    log(f"connecting {args.fans} fan sockets round-robin over {n} server(s), the owner's on server {n - 1}")
-    owner_ws = await open_ws(f"{owner_server.ws}/ws/chat/?token={cast.owner_token}")
+    where = "through nginx" if front else f"round-robin over {n} server(s), the owner's on server {n - 1}"
+    log(f"connecting {args.fans} fan sockets {where}")
+    owner_ws = await open_ws(f"{owner_base}/ws/chat/?token={cast.owner_token}")
     fan_sockets = await open_all(
-        [f"{servers[i % n].ws}/ws/chat/?token={t}" for i, t in enumerate(cast.fan_tokens)]
+        [f"{bases[i % len(bases)]}/ws/chat/?token={t}" for i, t in enumerate(cast.fan_tokens)]
     )
     await asyncio.gather(expect_hello(owner_ws), *(expect_hello(ws) for ws in fan_sockets))
     readers = [asyncio.create_task(owner_reader(owner_ws, load))]
     readers += [asyncio.create_task(fan_reader(ws, load, i)) for i, ws in enumerate(fan_sockets)]
-    cross = sum(1 for i in range(args.fans) if i % n != n - 1)
+    cross: int | str = (
+        "about half: nginx least_conn" if front else sum(1 for i in range(args.fans) if i % n != n - 1)
+    )
     try:
         # A short warm-up so connection pools and caches are not part of the measurement.
         warm = await phase_open_loop(fan_sockets, cast, load, rate=min(args.rate, 100), duration=1.0)
@@ -562,7 +602,6 @@ async def run_load(
             task.cancel()
         await asyncio.gather(owner_ws.close(), *(ws.close() for ws in fan_sockets), return_exceptions=True)
 
-    bases = [s.ws for s in servers]
     log(f"phase 3: echo ceiling, {args.fans} sockets, window {args.window}, {args.echo_duration:g} s")
     snap = meter.snapshot()
     echo = await phase_echo(bases, "/ws/echo/", args.fans, args.window, args.echo_duration)
@@ -689,7 +728,7 @@ def summarise(args: argparse.Namespace, result: dict[str, Any], checks: dict[str
             "pass": figures["persisted_msgs_per_s"] >= TARGETS["persisted_msgs_per_s"],
         },
         "p99_ms": {
-            "target": "<= 100 at 200 msgs/s offered",
+            "target": "<= 50 at 200 msgs/s offered",
             "pass": p99 is not None and p99 <= TARGETS["p99_ms"],
         },
         "lost": {"target": "0", "pass": figures["lost"] == 0},
@@ -699,6 +738,39 @@ def summarise(args: argparse.Namespace, result: dict[str, Any], checks: dict[str
             "pass": ratio is not None and ratio >= TARGETS["ratio_to_echo"],
         },
     }
+    return figures
+
+
+RUN_KEYS = ("ratio_to_echo", "persisted_msgs_per_s", "echo_msgs_per_s", "p99_ms", "lost", "duplicated")
+NOTES_PATH = Path(__file__).resolve().parent / "chat_notes.json"
+
+
+def combine_runs(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median ratio to echo (each ratio is within one run, so a busy neighbour slows both
+    sides of it), with every run's headline figures; lost and duplicated are the worst of all runs."""
+    ordered = sorted(runs, key=lambda r: r["ratio_to_echo"] or 0)
+    figures = dict(ordered[(len(ordered) - 1) // 2])
+    figures["lost"] = max(r["lost"] for r in runs)
+    figures["duplicated"] = max(r["duplicated"] for r in runs)
+    figures["p99_ms"] = sorted(r["p99_ms"] or 1e9 for r in runs)[(len(runs) - 1) // 2]
+    figures["targets"]["lost"]["pass"] = figures["lost"] == 0
+    figures["targets"]["duplicated"]["pass"] = figures["duplicated"] == 0
+    figures["targets"]["p99_ms"]["pass"] = figures["p99_ms"] <= TARGETS["p99_ms"]
+    figures["runs"] = [{k: r[k] for k in RUN_KEYS} for r in runs]
+    figures["median_of_runs"] = len(runs)
+    figures["asgi_server"] = args.server + (
+        f" (--ws {args.ws_impl}, uvloop, httptools)" if args.server == "uvicorn" else ""
+    )
+    figures["path"] = (
+        "direct to the processes" if args.direct else f"nginx ({args.nginx_workers} worker) -> processes"
+    )
+    notes = [
+        "The 2-core machine was shared with other jobs (other helpers' tests and benches) during this run; "
+        "ratio_to_echo compares chat and echo within each run, the median of the runs is reported."
+    ]
+    if NOTES_PATH.exists():
+        notes += json.loads(NOTES_PATH.read_text())
+    figures["notes"] = notes
     return figures
 
 
@@ -729,7 +801,16 @@ def print_profiles(workdir: Path, servers: int) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--servers", type=int, default=2, help="Daphne processes (default 2)")
+    parser.add_argument("--servers", type=int, default=2, help="ASGI processes (default 2)")
+    parser.add_argument("--server", choices=("daphne", "uvicorn"), default="uvicorn", help="ASGI server")
+    parser.add_argument(
+        "--ws-impl", default="websockets", help="uvicorn's --ws (websockets, websockets-sansio, wsproto)"
+    )
+    parser.add_argument("--direct", action="store_true", help="no nginx: clients connect to the processes")
+    parser.add_argument("--nginx-workers", type=int, default=1)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="load runs on the same servers; median reported"
+    )
     parser.add_argument("--fans", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0, help="offered msgs/s in phase 1")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of phases 1 and 2")
@@ -737,14 +818,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=4, help="unacked messages per fan at full speed")
     parser.add_argument("--skip-setup", action="store_true", help="reuse the bench database as it is")
     parser.add_argument("--name", default="chat", help="results file bench/results/<name>.json")
-    parser.add_argument("--timeout", type=float, default=170.0, help="hard limit for the whole bench")
+    parser.add_argument("--timeout", type=float, default=None, help="hard limit (default 150 s + 90 s a run)")
     args = parser.parse_args(argv)
     args.echo_duration = args.echo_duration or args.duration
+    args.timeout = args.timeout or 150.0 + 90.0 * args.repeat
     if not (
         1 <= args.servers <= 8
         and 1 <= args.fans <= 1000
         and 0 < args.duration <= 60
         and 1 <= args.window <= 64
+        and 1 <= args.repeat <= 9
     ):
         parser.error("out of range: 1-8 servers, 1-1000 fans, duration up to 60 s, window 1-64")
     return args
@@ -785,11 +868,13 @@ def main(argv: list[str]) -> int:
     machine = machine_info(database_url=database_url, redis_url=redis_url)
     print_machine(machine)
     print(
-        f"note: {machine['cores']} cores are shared by the client, {args.servers} Daphne processes, PostgreSQL and Redis; "
+        f"note: {machine['cores']} cores are shared by the client, {args.servers} {args.server} processes, "
+        f"{'' if args.direct else 'nginx, '}PostgreSQL and Redis; "
         "figures are for this whole box, not for a server alone."
     )
 
     servers: list[Server] = []
+    front: Nginx | None = None
     workdir = Path(tempfile.mkdtemp(prefix="fansi-bench-"))
     try:
         if not args.skip_setup:
@@ -805,7 +890,9 @@ def main(argv: list[str]) -> int:
         if not args.skip_setup:
             if "demo" in get_commands():
                 log("manage.py demo")
-                manage(["demo"], env, timeout=120)
+                # The demo runs its tasks inline (a closed campaign's factory order is built by one); the
+                # servers under test do not.
+                manage(["demo"], {**env, "CELERY_TASK_ALWAYS_EAGER": "1"}, timeout=240)
                 setup = "manage.py demo"
             else:
                 log("manage.py demo does not exist yet: seeding owner and fans directly")
@@ -816,26 +903,42 @@ def main(argv: list[str]) -> int:
 
         connection.close()
 
-        log(f"starting {args.servers} Daphne process(es){' under cProfile' if profile else ''}")
-        servers = start_servers(args.servers, env, workdir, profile)
-        check_login(servers[0].http)
+        log(f"starting {args.servers} {args.server} process(es){' under cProfile' if profile else ''}")
+        servers = start_servers(args.servers, env, workdir, profile, args.server, args.ws_impl)
+        if not args.direct:
+            front = nginx_start(free_port(), [s.port for s in servers], workdir / "nginx", args.nginx_workers)
+        check_login(front.http if front else servers[0].http)
+        pids = {f"server{i}": s.proc.pid for i, s in enumerate(servers)}
         meter = CpuMeter(
-            {f"server{i}": s.proc.pid for i, s in enumerate(servers)},
-            {"postgres_all": ("postgres",), "redis_all": ("redis-server",)},
+            pids, {"nginx_all": ("nginx",), "postgres_all": ("postgres",), "redis_all": ("redis-server",)}
         )
-        budget = args.timeout - (time.monotonic() - began) - 15
-        result = asyncio.run(asyncio.wait_for(run_load(args, servers, cast, meter), budget))
-        result["setup"] = setup
-        checks = verify(result["load"], cast.shop_id)
-        connection.close()
+        runs = []
+        for rep in range(args.repeat):
+            log(f"run {rep + 1} of {args.repeat}")
+            budget = args.timeout - (time.monotonic() - began) - 30
+            if runs and budget < 90:
+                log(
+                    f"stopping after {len(runs)} run(s): the rest would overrun --timeout on this busy machine"
+                )
+                break
+            result = asyncio.run(
+                asyncio.wait_for(run_load(args, servers, cast, meter, front.ws if front else None), budget)
+            )
+            result["setup"] = setup
+            checks = verify(result["load"], cast.shop_id)
+            connection.close()
+            runs.append(summarise(args, result, checks))
+            log(f"run {rep + 1}: " + ", ".join(f"{k} {runs[-1][k]}" for k in RUN_KEYS))
     finally:
+        if front is not None:
+            front.stop()
         stop_servers(servers)
         signal.alarm(0)
         for server in servers:
             text = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
             if "Traceback" in text or "ERROR" in text:
                 print(f"--- {server.log_path.name} (last lines) ---\n{text[-2500:]}")
-    figures = summarise(args, result, checks)
+    figures = combine_runs(args, runs)
     if profile:
         print_profiles(workdir, args.servers)
         figures["profiled"] = True

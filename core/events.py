@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
@@ -31,8 +32,18 @@ def shop_group(shop_id: int) -> str:
     return f"shop.{shop_id}"
 
 
+_django_default = DjangoJSONEncoder().default
+# orjson encodes a chat frame in about a fifth of json.dumps' time (bench/chat.py, issue 17). Datetimes go
+# through Django's encoder, as before (milliseconds, "Z"); int keys become strings, as json.dumps does.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 def encode_frame(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder, separators=(",", ":"))
+    try:
+        return orjson.dumps(frame, default=_django_default, option=_ORJSON_OPTIONS).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        # What orjson refuses and json takes (an integer over 64 bits, a lone surrogate in a key).
+        return json.dumps(frame, ensure_ascii=False, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
 def _chat_event(frame: dict[str, Any]) -> dict[str, Any]:
