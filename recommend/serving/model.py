@@ -199,7 +199,9 @@ class ServingModel:
         blocks = []
         for p in self.artifacts.models[model_key]:
             U = p.U[known_rows]
-            blocks.append((U if sp.issparse(U) else np.ascontiguousarray(U), np.ascontiguousarray(p.ub[known_rows])))
+            blocks.append(
+                (U if sp.issparse(U) else np.ascontiguousarray(U), np.ascontiguousarray(p.ub[known_rows]))
+            )
         shop_fans = ShopFans(
             known_pks=self.artifacts.user_pks[known_rows],
             cold_pks=self.artifacts.user_pks[cold_rows],

@@ -27,6 +27,10 @@ from shops.models import Product
 from shops.ratings import product_statuses
 
 
+# The head of the fans' ranking read per statement (it doubles while opt-outs leave fewer than k).
+HEAD_CHUNK = 100
+
+
 @dataclass(frozen=True)
 class FanPick:
     fan: Fan
@@ -139,7 +143,7 @@ def _head(
     else:
         positions = np.arange(len(pks))
     candidate_scores = scores[positions]
-    chunk = max(2 * k, 100)
+    chunk = max(2 * k, HEAD_CHUNK)
     order = _top(candidate_scores, min(len(positions), chunk))
     picked: list[tuple[int, int]] = []
     fans: dict[int, Fan] = {}
