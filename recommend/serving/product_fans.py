@@ -10,8 +10,8 @@ from django.db.models import Q
 from fans.chat.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction
-from recommend.serving.loading import serving_model
 from recommend.serving.fan_picks import _top
+from recommend.serving.loading import serving_model
 from recommend.serving.model import ServingModel, _combine, combine_many
 from recommend.serving.reasons import (
     ACTIVE_FAN,
@@ -25,7 +25,6 @@ from recommend.serving.truth import fan_activity
 from recommend.text import feature_label
 from shops.models import Product
 from shops.ratings import product_statuses
-
 
 # The head of the fans' ranking read per statement (it doubles while opt-outs leave fewer than k).
 HEAD_CHUNK = 100

@@ -8,9 +8,9 @@ import pytest
 
 from fans.chat.models import Fan
 from recommend.models import InteractionKind
+from recommend.services import interaction_record, product_tags_derive
 from recommend.serving import product_fans, serving_model
 from recommend.serving.model import _combine, combine_many
-from recommend.services import interaction_record, product_tags_derive
 from shops.models import ShopRole
 from tests.factories import FanFactory, ProductFactory, ShopMemberFactory
 from tests.recommend.test_serving import _artifacts, _client, _seed, _tag, _tag_fan, _train  # noqa: F401
