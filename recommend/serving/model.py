@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommend.features import product_features
 from recommend.training import Artifacts, Part
@@ -76,6 +77,7 @@ class ServingModel:
         self._shop_users: dict[int, np.ndarray] = {}
         self._shop_catalogues: dict[int, ShopCatalogue] = {}
         self._new_item_features: dict[int, list[int]] = {}
+        self._shop_fan_blocks: dict[tuple[int, str], ShopFans] = {}
         self._lock = threading.Lock()
 
     def regime(self, name: str) -> tuple[list[Part], str]:
@@ -184,6 +186,31 @@ class ServingModel:
                 catalogue.blocks[model_key] = blocks
         return blocks
 
+    def shop_fans(self, shop_id: int, model_key: str) -> ShopFans:
+        """The shop's trained fans with history, and each part's (U, ub) over them as contiguous blocks:
+        built once per (shop, model), so ranking every fan for a product is one matrix-vector product."""
+        key = (shop_id, model_key)
+        cached = self._shop_fan_blocks.get(key)
+        if cached is not None:
+            return cached
+        user_rows = self.shop_users(shop_id)
+        known = self.artifacts.known_users[user_rows]
+        known_rows, cold_rows = user_rows[known], user_rows[~known]
+        blocks = []
+        for p in self.artifacts.models[model_key]:
+            U = p.U[known_rows]
+            blocks.append(
+                (U if sp.issparse(U) else np.ascontiguousarray(U), np.ascontiguousarray(p.ub[known_rows]))
+            )
+        shop_fans = ShopFans(
+            known_pks=self.artifacts.user_pks[known_rows],
+            cold_pks=self.artifacts.user_pks[cold_rows],
+            blocks=blocks,
+        )
+        with self._lock:
+            self._shop_fan_blocks[key] = shop_fans
+        return shop_fans
+
     # Scores ---------------------------------------------------------------------------------------------
 
     def user_vectors(
@@ -231,6 +258,35 @@ class ServingModel:
             )
             V, ib = np.vstack([V, cold_v]), np.concatenate([ib, cold_b])
         return V, ib
+
+
+def combine_many(matrix: np.ndarray, rows: list[np.ndarray], mode: str) -> np.ndarray:
+    """`_combine(matrix[r], mode)` for every r in rows at once (one sparse product), each feature counting 1.
+    A 1-D matrix (a bias column) gives one value per row."""
+    column = matrix.ndim == 1
+    table = matrix[:, None] if column else matrix
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate(rows).astype(np.int64) if int(indptr[-1]) else np.array([], dtype=np.int64)
+    select = sp.csr_matrix(
+        (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(rows), table.shape[0])
+    )
+    total = np.asarray(select @ table, dtype=np.float32)
+    if mode == "mean":
+        total = total / np.maximum(lengths, 1)[:, None].astype(np.float32)
+    elif mode == "l2":
+        norms = np.sqrt((total * total).sum(axis=1))
+        total = total / np.where(norms > 0, norms, 1.0)[:, None].astype(np.float32)
+    return total[:, 0] if column else total
+
+
+@dataclass(frozen=True)
+class ShopFans:
+    """A shop's trained fans: those with training history (`known_pks`, rows of `blocks`) and those without."""
+
+    known_pks: np.ndarray
+    cold_pks: np.ndarray
+    blocks: list[tuple[np.ndarray | sp.csr_matrix, np.ndarray]]
 
 
 @dataclass

@@ -10,8 +10,9 @@ from django.db.models import Q
 from fans.chat.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction
+from recommend.serving.fan_picks import _top
 from recommend.serving.loading import serving_model
-from recommend.serving.model import ServingModel, _combine
+from recommend.serving.model import ServingModel, _combine, combine_many
 from recommend.serving.reasons import (
     ACTIVE_FAN,
     SHOP_FAN,
@@ -24,6 +25,10 @@ from recommend.serving.truth import fan_activity
 from recommend.text import feature_label
 from shops.models import Product
 from shops.ratings import product_statuses
+
+# The head of the fans' ranking read per statement: k plus this margin (or k/5) for opt-outs; it doubles while
+# opt-outs leave fewer than k. Loading Fan rows is most of a call's CPU: read few beyond k.
+HEAD_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -39,22 +44,21 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
 
     Leaves out fans who already pledged or bought it, and fans who opted out of promotions. A product on
     红黑榜's black list gets no fans to invite.
+
+    Cost: the shop's trained fans' factor blocks are built once per model (ServingModel.shop_fans), so every
+    fan's score is one matrix-vector product; fans without training history are combined from their tags in
+    one sparse product; only the head of the ranking is sorted (argpartition), and opt-outs are checked for
+    the head only, in the statement that loads those fans.
     """
     k = max(1, min(int(k), 1000))
     if product_statuses([product.pk]).get(product.pk) == "black":
         return []
     model = serving_model()
-    exclude_buyers = set(
+    buyers = set(
         Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)
     )
-    # Fans who opted out of promotions, or of personalisation (/me/privacy/), are never listed.
-    exclude = exclude_buyers | set(
-        Fan.objects.filter(shop_id=product.shop_id)
-        .filter(Q(promotions_opt_out=True) | Q(personalisation_opt_out=True))
-        .values_list("pk", flat=True)
-    )
     if model is None:
-        return _active_fans_fallback(product, k, exclude)
+        return _active_fans_fallback(product, k, buyers | _opted_out(product.shop_id))
     parts, ranker_name = model.regime("cold_items")
     item_row = _item_row(model, product.pk)
     item_features: np.ndarray = np.array([], dtype=np.int64)
@@ -65,57 +69,41 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
         item_features = np.array(
             sorted({model.item_vocab[f] for f in features if f in model.item_vocab}), dtype=np.int64
         )
-    user_rows = model.shop_users(product.shop_id)
-    fan_pks = model.artifacts.user_pks[user_rows]
-    known = model.artifacts.known_users[user_rows]
+    shop_fans = model.shop_fans(product.shop_id, model.regime_model("cold_items"))
     new_fans = list(
         Fan.objects.filter(shop_id=product.shop_id, pk__gt=model.max_user_pk).values_list("pk", flat=True)
     )
-    cold_pks = np.concatenate([fan_pks[~known], np.array(new_fans, dtype=np.int64)])
+    cold_pks = np.concatenate([shop_fans.cold_pks, np.array(new_fans, dtype=np.int64)])
     cold_tags = fan_features(cold_pks.tolist()) if len(cold_pks) else {}
-    scores_known = np.zeros(int(known.sum()), dtype=np.float32)
-    scores_cold = np.zeros(len(cold_pks), dtype=np.float32)
     cold_rows = [model.user_feature_rows(cold_tags.get(int(pk), [])) for pk in cold_pks]
-    for p in parts:
+    scores_known = np.zeros(len(shop_fans.known_pks), dtype=np.float32)
+    scores_cold = np.zeros(len(cold_pks), dtype=np.float32)
+    for p, (U_known, ub_known) in zip(parts, shop_fans.blocks, strict=True):
         if item_row is not None:
             v, b = p.V[item_row], float(p.ib[item_row])
         else:
             v = _combine(p.VF[item_features], p.item_combine)
             b = p.item_cold_bias + float(_combine(p.ibf[item_features][:, None], p.item_combine)[0])
-        known_rows = user_rows[known]
-        scores_known += p.scale * (p.U[known_rows] @ v + p.ub[known_rows] + b)
+        scores_known += p.scale * (np.asarray(U_known @ v).ravel() + ub_known + b)
         if len(cold_pks):
-            UC = np.stack([_combine(p.UF[r], p.user_combine) for r in cold_rows])
-            bc = np.array(
-                [p.user_cold_bias + float(_combine(p.ubf[r][:, None], p.user_combine)[0]) for r in cold_rows],
-                dtype=np.float32,
-            )
+            UC = combine_many(p.UF, cold_rows, p.user_combine)
+            bc = p.user_cold_bias + combine_many(p.ubf, cold_rows, p.user_combine)
             scores_cold += p.scale * (UC @ v + bc + b)
-    all_pks = np.concatenate([fan_pks[known], cold_pks])
+    all_pks = np.concatenate([shop_fans.known_pks, cold_pks])
     all_scores = np.concatenate([scores_known, scores_cold])
     n_known = len(scores_known)
-    picked: list[tuple[int, int]] = []
-    for pos in np.argsort(-all_scores, kind="stable"):
-        pk = int(all_pks[pos])
-        if pk in exclude:
-            continue
-        picked.append((int(pos), pk))
-        if len(picked) >= k:
-            break
-    fans = Fan.objects.in_bulk([pk for _, pk in picked])
+    picked, fans = _head(product.shop_id, all_pks, all_scores, buyers, k)
     product_feats = set(
         product_features([(product.pk, product.category, product.brand, product.price)])[product.pk]
     )
     fan_tags = fan_features([pk for _, pk in picked])
     names = tag_names({t for tags in fan_tags.values() for t in tags if t in product_feats})
     # Each reason only when true for the pair (recommend.serving.truth).
-    has_buyers = bool(exclude_buyers)
+    has_buyers = bool(buyers)
     active = fan_activity(pk for _, pk in picked)
     out = []
     product_text = f"{product.name} {product.description}".lower()
     for pos, pk in picked:
-        if pk not in fans:
-            continue
         shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
         said = _said_about(model, pk, product_text)
         if shared:
@@ -130,6 +118,51 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
             reason = SHOP_FAN
         out.append(FanPick(fan=fans[pk], score=float(all_scores[pos]), reason=reason, ranker=ranker_name))
     return out
+
+
+def _opted_out(shop_id: int) -> set[int]:
+    return set(
+        Fan.objects.filter(shop_id=shop_id)
+        .filter(Q(promotions_opt_out=True) | Q(personalisation_opt_out=True))
+        .values_list("pk", flat=True)
+    )
+
+
+def _head(
+    shop_id: int, pks: np.ndarray, scores: np.ndarray, buyers: set[int], k: int
+) -> tuple[list[tuple[int, int]], dict[int, Fan]]:
+    """The k best-scored fans who did not take the product and did not opt out of promotions or of
+    personalisation (/me/privacy/), in the order of a stable full sort: (position, pk) and the Fan rows.
+
+    Only the head is sorted; the opt-outs are read with the head's Fan rows (a pk lookup), chunk by chunk,
+    instead of listing every opted-out fan of the shop on each call.
+    """
+    if buyers:
+        taken = np.isin(pks, np.fromiter(buyers, dtype=np.int64, count=len(buyers)))
+        positions = np.flatnonzero(~taken)
+    else:
+        positions = np.arange(len(pks))
+    candidate_scores = scores[positions]
+    chunk = k + max(HEAD_CHUNK, k // 5)
+    order = _top(candidate_scores, min(len(positions), chunk))
+    picked: list[tuple[int, int]] = []
+    fans: dict[int, Fan] = {}
+    start = 0
+    while len(picked) < k and start < len(positions):
+        if start + chunk > len(order):
+            order = _top(candidate_scores, min(len(positions), start + chunk))
+        batch = [(int(positions[i]), int(pks[positions[i]])) for i in order[start : start + chunk]]
+        start += len(batch)
+        found = Fan.objects.filter(
+            shop_id=shop_id,
+            pk__in=[pk for _, pk in batch],
+            promotions_opt_out=False,
+            personalisation_opt_out=False,
+        ).in_bulk()
+        fans.update(found)
+        picked.extend((pos, pk) for pos, pk in batch if pk in found)
+        chunk *= 2
+    return picked[:k], fans
 
 
 def _said_about(model: ServingModel, fan_pk: int, product_text: str) -> str:
