@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('chat', '0006_fan_birthday_day_fan_birthday_month_and_more'),
+        ('chat', '0006_fan_birthday'),
         ('crm', '0002_job_lease'),
         ('shops', '0006_ratings_red_black_list'),
     ]

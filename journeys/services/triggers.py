@@ -51,10 +51,10 @@ def _candidates_sql(trigger: str) -> str:
     if trigger == Trigger.BALANCE_UNPAID:
         # State, not events: every confirmed group pledge whose balance is still unpaid 24 h after the outcome.
         return (
-            f"SELECT c.shop_id, p.fan_id, 'balance:' || p.id AS ref, c.decided_at + interval '24 hours' "
-            f"AS occurred_at FROM {pledge} p JOIN {campaign} c ON c.id = p.campaign_id "
+            f"SELECT c.shop_id, p.fan_id, 'balance:' || p.id AS ref, c.decided_at AS occurred_at "
+            f"FROM {pledge} p JOIN {campaign} c ON c.id = p.campaign_id "
             f"WHERE p.status = '{PledgeStatus.CONFIRMED}' AND c.kind = 'group' AND p.balance_due > 0 "
-            "AND c.decided_at IS NOT NULL AND c.decided_at + interval '24 hours' <= %(now)s"
+            "AND c.decided_at IS NOT NULL AND c.decided_at <= %(overdue_before)s"
         )
     if trigger == Trigger.SUBSCRIPTION_SKIPPED:
         skip = _t(SubscriptionSkip)
@@ -77,15 +77,21 @@ def _candidates_sql(trigger: str) -> str:
     raise ValueError(trigger)
 
 
-def _insert(candidates: str, params: dict) -> int:
+def _insert(candidates: str, params: dict, *, since_enabled: bool = True) -> int:
+    """Enroll the candidates in every enabled journey of the trigger in their shop. Portable SQL (PostgreSQL,
+    and SQLite for the embedded demo): WHERE 1 = 1 lets SQLite read the upsert after a SELECT."""
     enrollment, journey = _t(Enrollment), _t(Journey)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = {k: adapt(v) if isinstance(v, dt.datetime) else v for k, v in params.items()}
+    # An unpaid balance is a state: whatever is overdue when the nudge is turned on gets it (until paid).
+    enabled_rule = "AND c.occurred_at >= j.enabled_at " if since_enabled else ""
     sql = (
         f"INSERT INTO {enrollment} (journey_id, fan_id, trigger_ref, occurred_at, step_index, next_run_at, "
         "state, deferrals, entered_at) "
         "SELECT j.id, c.fan_id, c.ref, c.occurred_at, 0, %(now)s, %(active)s, 0, %(now)s "
         f"FROM ({candidates}) c JOIN {journey} j ON j.shop_id = c.shop_id AND j.trigger = %(trigger)s "
-        "AND j.enabled AND c.occurred_at >= j.enabled_at "
-        "ON CONFLICT (journey_id, fan_id, trigger_ref) DO NOTHING"
+        f"AND j.enabled {enabled_rule}"
+        "WHERE 1 = 1 ON CONFLICT (journey_id, fan_id, trigger_ref) DO NOTHING"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "active": EnrollmentState.ACTIVE})
@@ -99,7 +105,8 @@ def _enroll_scanned(trigger: str, now: dt.datetime) -> int:
             trigger=trigger, defaults={"scanned_to": now - FIRST_LOOKBACK}
         )
         since = min(mark.scanned_to, now) - OVERLAP
-        n = _insert(_candidates_sql(trigger), {"since": since, "now": now, "trigger": trigger})
+        params = {"since": since, "now": now, "trigger": trigger, "overdue_before": now - BALANCE_GRACE}
+        n = _insert(_candidates_sql(trigger), params, since_enabled=trigger != Trigger.BALANCE_UNPAID)
         mark.scanned_to = max(mark.scanned_to, now)
         mark.save(update_fields=["scanned_to"])
     return n
@@ -124,7 +131,7 @@ def _enroll_birthdays(now: dt.datetime) -> int:
         candidates = (
             f"SELECT f.shop_id, f.id AS fan_id, 'birthday:{today.year}' AS ref, %(now)s AS occurred_at "
             f"FROM {fan} f WHERE f.shop_id = %(shop)s AND f.birthday_month = %(month)s "
-            "AND f.birthday_day = ANY(%(days)s)"
+            f"AND f.birthday_day IN ({', '.join(f'%(day{i})s' for i in range(len(days)))})"
         )
         with transaction.atomic():
             n += _insert(
@@ -134,7 +141,7 @@ def _enroll_birthdays(now: dt.datetime) -> int:
                     "trigger": Trigger.BIRTHDAY,
                     "shop": shop_id,
                     "month": today.month,
-                    "days": days,
+                    **{f"day{i}": day for i, day in enumerate(days)},
                 },
             )
     return n
