@@ -41,7 +41,11 @@ class JourneysApi(APIView):
     """GET ?shop=: the shop's journeys (the three ready-made ones included) with trigger, enabled, steps and
     per-step counts. POST {"shop", "name", "trigger", "steps": [...], "enabled"?}: a new journey (201)."""
 
-    @extend_schema(parameters=[OpenApiParameter("shop", int)], responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="journeys_list",
+        parameters=[OpenApiParameter("shop", int)],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         member = member_for(request)
         journeys_ensure(member.shop)
