@@ -5,8 +5,8 @@ import pytest
 
 from fans.crm.models import Tag, TagGroup
 from journeys.models import Journey, JourneyStep, Template
-from tests.factories import ShopMemberFactory
 from shops.models import ShopRole
+from tests.factories import ShopMemberFactory
 
 pytestmark = pytest.mark.django_db
 
