@@ -6,6 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_duration
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid
@@ -29,6 +30,12 @@ WAIT_UNITS = {
     "hours": 3600,
     "wait_days": 86400,
     "days": 86400,
+    "delay_seconds": 1,
+    "delay_minutes": 60,
+    "delay_hours": 3600,
+    "delay_days": 86400,
+    "duration": 1,  # seconds, or an ISO 8601 / "HH:MM:SS" duration string
+    "delay": 1,
 }
 
 
@@ -42,10 +49,18 @@ def _wait_seconds(raw: dict[str, Any], n: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise Invalid(_("Step %(n)d: the wait must be a number.") % {"n": n}, code="wait_invalid")
     try:
-        number = float(value)
+        number = float(value) * WAIT_UNITS[key]
     except ValueError:
-        raise Invalid(_("Step %(n)d: the wait must be a number.") % {"n": n}, code="wait_invalid") from None
-    seconds = int(round(number * WAIT_UNITS[key]))
+        # "P3D", "PT0S", "1 02:00:00": a duration string, whatever the key's unit.
+        duration = parse_duration(value) if isinstance(value, str) else None
+        if duration is None:
+            raise Invalid(
+                _("Step %(n)d: the wait must be a number.") % {"n": n}, code="wait_invalid"
+            ) from None
+        number = duration.total_seconds()
+    if number != number:  # NaN
+        raise Invalid(_("Step %(n)d: the wait must be a number.") % {"n": n}, code="wait_invalid")
+    seconds = int(round(number)) if abs(number) < 1e12 else int(number > 0) * (MAX_WAIT_SECONDS + 1)
     if not number > 0 or seconds <= 0:
         raise Invalid(_("Step %(n)d: a wait must be longer than zero.") % {"n": n}, code="wait_not_positive")
     if seconds > MAX_WAIT_SECONDS:
@@ -97,7 +112,7 @@ def steps_clean(shop: Shop, raw: Any) -> list[dict[str, Any]]:
     for n, step in enumerate(raw, start=1):
         if not isinstance(step, dict):
             raise Invalid(_("Step %(n)d must be an object.") % {"n": n}, code="steps_invalid")
-        kind = step.get("kind")
+        kind = step.get("kind", step.get("type"))
         if kind not in StepKind.values:
             raise Invalid(_("Step %(n)d: unknown kind of step.") % {"n": n}, code="step_kind_unknown")
         row: dict[str, Any] = {"kind": kind, "id": step.get("id")}

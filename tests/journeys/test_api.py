@@ -55,6 +55,11 @@ def test_create_a_journey(api_for, owner, shop):
     body = response.json()
     assert body["name"] == "首单感谢" and body["enabled"] is False
     assert [s["wait_seconds"] for s in body["steps"]] == [None, 3600, None]
+    iso = [{"kind": "send_message", "text": "hi"}, {"kind": "wait", "duration": "P2D"}]
+    response = api_for(owner).post(
+        "/api/journeys/", {"shop": shop.pk, "name": "y", "trigger": "lapsed", "steps": iso}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["steps"][1]["wait_seconds"] == 2 * 86400
 
 
 @pytest.mark.parametrize(
@@ -64,6 +69,9 @@ def test_create_a_journey(api_for, owner, shop):
         ([{"kind": "send_message", "text": "hi"}, {"kind": "wait", "wait_seconds": -5}], "wait_not_positive"),
         ([{"kind": "send_message", "text": "hi"}, {"kind": "wait", "wait_days": -1}], "wait_not_positive"),
         ([{"kind": "send_message", "text": "hi"}, {"kind": "wait"}], "wait_not_positive"),
+        ([{"kind": "send_message", "text": "hi"}, {"kind": "wait", "duration": "PT0S"}], "wait_not_positive"),
+        ([{"kind": "send_message", "text": "hi"}, {"kind": "wait", "wait_minutes": "soon"}], "wait_invalid"),
+        ([{"kind": "send_message", "text": "hi"}, {"kind": "wait", "wait_days": 400}], "wait_too_long"),
         ([{"kind": "teleport"}], "step_kind_unknown"),
         ([{"kind": "add_tag", "tag": 999999}], "tag_unknown"),
         ([{"kind": "send_message", "text": "  "}], "text_required"),
