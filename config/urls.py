@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/", include("c2m.api_urls")),
     path("api/", include("recommend.api_urls")),
     path("api/", include("reach.api_urls")),
+    path("api/", include("journeys.api_urls")),  # journeys (issue 16 part 5)
     path("", include("recommend.urls")),
     path("", include("shops.urls")),
     path("", include("fans.chat.urls")),
@@ -31,6 +32,7 @@ urlpatterns = [
     path("", include("preorders.urls")),
     path("", include("c2m.urls")),
     path("", include("reach.urls")),
+    path("", include("journeys.urls")),  # journeys (issue 16 part 5)
 ]
 if settings.DEBUG:
     # Only public product pictures; chat images go through the access-checked API.

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "preorders",
     "c2m",
     "reach",
+    # Lifecycle journeys (issue 16 part 5): between preorders and c2m in the layers.
+    "journeys",
     "demo",
 ]
 
@@ -242,6 +244,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
     # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
     "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
+    # Journeys: enroll fans from each trigger's new events, then run the due steps (docs/journeys.md).
+    "journeys-enroll": {"task": "journeys.tasks.journeys_enroll_task", "schedule": 60.0},
+    "journeys-advance": {"task": "journeys.tasks.journeys_advance_task", "schedule": 60.0},
     "recommend-nightly-train": {
         "task": "recommend.tasks.model_train_task",
         "schedule": crontab(hour=3, minute=30),

@@ -30,6 +30,10 @@ class Fan(models.Model):
     # The fan's switch on /me/privacy/: no personalised recommendations, their chat never becomes features,
     # and they are never listed among "fans most likely to join" (recommend).
     personalisation_opt_out = models.BooleanField(_("no personalisation"), default=False)
+    # The fan's birthday (month and day, no year), only if they chose to share it with this shop on
+    # /me/privacy/; a birthday journey greets them on the day (journeys).
+    birthday_month = models.PositiveSmallIntegerField(_("birthday month"), null=True, blank=True)
+    birthday_day = models.PositiveSmallIntegerField(_("birthday day"), null=True, blank=True)
     # Copy of the fan's FanTag ids, kept by fans.services.tagging, for reading one fan's tags (recommend serving).
     # Unindexed so tag changes update the row in place; segment filters use FanTagSet (fans.models.crm).
     tag_ids = models.JSONField(default=list, blank=True, editable=False)
@@ -53,6 +57,11 @@ class Fan(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shop", "user"], name="fan_unique_per_shop"),
             models.CheckConstraint(condition=~Q(referred_by=models.F("id")), name="fan_not_self_referred"),
+            models.CheckConstraint(
+                condition=Q(birthday_month__isnull=True, birthday_day__isnull=True)
+                | Q(birthday_month__gte=1, birthday_month__lte=12, birthday_day__gte=1, birthday_day__lte=31),
+                name="fan_birthday_valid",
+            ),
         ]
         indexes = [
             models.Index(fields=["shop", "joined_at"]),

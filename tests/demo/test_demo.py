@@ -306,3 +306,26 @@ def test_demo_has_a_digest_setting_and_the_owners_reminders(demo_output, client)
     assert 'id="digest-minutes"' in bot_page and 'value="20"' in bot_page
     run_demo()
     assert Reminder.objects.filter(user=shop.owner).count() == 3  # idempotent
+
+
+def test_demo_journeys_are_on_with_a_funnel(demo_output, client):
+    """Journeys: shop1's three ready-made journeys are on, with enrollments and per-step counts that fall
+    from entered to messaged to converted; the owner's page shows them."""
+    from journeys.models import Enrollment, Journey
+    from journeys.selectors import journey_to_dict
+
+    shop = Shop.objects.get(slug="shop1")
+    journeys = Journey.objects.filter(shop=shop)
+    assert sorted(journeys.values_list("template", flat=True)) == ["balance_nudge", "welcome", "winback"]
+    assert all(journeys.values_list("enabled", flat=True))
+    welcome = journey_to_dict(journeys.get(template="welcome"))
+    first = welcome["steps"][0]["counts"]
+    assert first["entered"] >= 30 and 0 < first["messaged"] < first["entered"]
+    assert 0 < first["converted"] <= first["messaged"]
+    assert 0 < welcome["steps"][2]["counts"]["entered"] < first["entered"]  # some still wait out the 3 days
+    client.force_login(shop.owner)
+    page = client.get(f"/journeys/?shop={shop.pk}").content.decode()
+    assert "journeys-config" in page
+    count = Enrollment.objects.filter(journey__shop=shop).count()
+    run_demo()
+    assert Enrollment.objects.filter(journey__shop=shop).count() == count  # idempotent

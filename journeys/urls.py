@@ -1,0 +1,5 @@
+from django.urls import path
+
+from journeys import views
+
+urlpatterns = [path("journeys/", views.journeys_page, name="journeys")]
