@@ -190,7 +190,9 @@ def _append(enrollment: Enrollment, step: JourneyStep, content: tuple[str, str, 
         [
             NewMessage(
                 conversation=conversation,
-                side=Side.SHOP,
+                # A transactional step (the balance nudge) is a notice, as preorders' own are: reach pushes it
+                # to the lock screen even to fans who opted out of promotions (reach.services.push.is_marketing).
+                side=Side.SYSTEM if enrollment.journey.transactional else Side.SHOP,
                 kind=kind,
                 text=text,
                 payload=payload,

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 def shop_messages(fan):
     return list(
-        Message.objects.filter(conversation__fan=fan, side=Side.SHOP)
+        Message.objects.filter(conversation__fan=fan, side__in=(Side.SHOP, Side.SYSTEM))
         .order_by("seq")
         .values_list("kind", "text")
     )
@@ -83,15 +83,25 @@ def balance_enrollment(shop, fan):
     )
 
 
-def test_transactional_step_goes_through_the_cap_and_the_opt_out(shop):
+def test_transactional_step_goes_through_the_cap_and_the_opt_out(shop, django_capture_on_commit_callbacks):
     set_hours(shop, per_day=0, per_week=0)
     fan = FanFactory(shop=shop, promotions_opt_out=True)
     _journey, enrollment = balance_enrollment(shop, fan)
-    with mock.patch("journeys.services.runner.balance_still_unpaid", return_value=True):
+    dispatched = []
+    with (
+        mock.patch("journeys.services.runner.balance_still_unpaid", return_value=True),
+        mock.patch("reach.services.push.task_dispatch", side_effect=lambda *a: dispatched.append(a)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         runner.journeys_advance()
     (message,) = shop_messages(fan)
     assert "balance" in message[1] or "尾款" in message[1]
     assert not PromoDelivery.objects.filter(fan=fan).exists()  # not marketing: no budget spent
+    # A notice, as preorders' own: reach pushes it to the offline fan as transactional, not marketing, so
+    # it reaches the lock screen although the fan opted out of promotions.
+    stored = Message.objects.get(conversation__fan=fan)
+    assert stored.side == Side.SYSTEM
+    assert [(ids, marketing) for _task, ids, marketing in dispatched] == [([stored.pk], [])]
 
 
 def quiet_now(shop):
