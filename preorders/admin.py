@@ -405,4 +405,8 @@ class ReviewAdmin(admin.ModelAdmin):
 
 
 # 工厂优选: the scorecards (read-only, recomputed on demand) register in their own module.
-from preorders import admin_scorecards  # noqa: E402, F401
+# Demand-board links: revoke or reissue (issue 17).
+from preorders import (
+    admin_board_links,  # noqa: E402, F401
+    admin_scorecards,  # noqa: E402, F401
+)

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.inputs import strict_bool
 from preorders.access import access_campaign
 from preorders.models import ReviewPhoto
 from preorders.services import reviews
@@ -31,9 +32,7 @@ class ReviewIn(serializers.Serializer):
 
 
 def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "on", "yes")
-    return bool(value)
+    return strict_bool(value, "show_name")
 
 
 def _suits(value: Any) -> Any:

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.inputs import strict_bool
 from shops import products, services
 from shops.access import access_product, access_shop_membership
 from shops.models import Category, FactoryProduct, FactoryVariant, Product, Shop, Variant
@@ -218,8 +219,8 @@ class ProductDetailApi(APIView):
             for k in ("name", "price", "category", "brand", "description", "is_available")
             if k in request.data
         }
-        if "is_available" in fields and isinstance(fields["is_available"], str):
-            fields["is_available"] = fields["is_available"].lower() in ("1", "true", "on", "yes")
+        if "is_available" in fields:
+            fields["is_available"] = strict_bool(fields["is_available"], "is_available")
         variants = _variants_in(request.data.get("variants")) if "variants" in request.data else None
         products.product_update(
             member=member, product=product, fields=fields, variants=variants, image=request.FILES.get("image")

@@ -2,7 +2,6 @@
 
 import asyncio
 import functools
-import json
 import logging
 import time
 import weakref
@@ -25,9 +24,11 @@ from core.events import (
     shop_group,
     user_group,
 )
+from core.inputs import json_loads
 from fans.chat import services
 from fans.chat.access import access_conversation
 from fans.chat.batch import TextSend, message_send_batch
+from fans.chat.frame_throttle import FrameThrottle
 from fans.chat.presence import presence_connect, presence_disconnect, presence_frames
 from fans.chat.selectors import message_list, message_to_dict
 from fans.chat.ws_auth import scope_language
@@ -134,6 +135,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.language = scope_language(self.scope)
         self.conversation_groups: dict[int, list[str]] = {}
         self.typing_sent: dict[int, float] = {}
+        self.frame_throttle = FrameThrottle()  # sync and typing, per connection (issue 17)
         shop_ids = await db(staff_shop_ids)(user)
         self.joined = [user_group(user.pk)] + [shop_group(s) for s in shop_ids]
         for group in self.joined:
@@ -182,9 +184,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_error("invalid", _("Frames must be JSON text."))
             return
         try:
-            data = json.loads(text_data)
+            data = json_loads(text_data)  # depth-limited, no lone surrogates (core.inputs)
         except ValueError:
             await self.send_error("invalid", _("Malformed JSON."))
+            return
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message)
             return
         if not isinstance(data, dict):
             await self.send_error("invalid", _("A frame must be a JSON object."))
@@ -235,6 +240,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return message_to_dict(message), created
 
     async def on_sync(self, data: dict[str, Any]) -> None:
+        self.frame_throttle.check("sync")
         after_seq = data.get("after_seq", 0)
         if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
             raise Invalid("after_seq must be a whole number ≥ 0.")
@@ -263,8 +269,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await publish_collected(announced)
 
     async def on_typing(self, data: dict[str, Any]) -> None:
+        self.frame_throttle.check("typing")
         conversation_id = data.get("conversation")
-        if not isinstance(conversation_id, int):
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):  # `true` is no id
             raise Invalid("conversation must be an id.")
         now = time.monotonic()
         if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_MIN_INTERVAL_S:
