@@ -9,6 +9,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
 from tests import servers
@@ -48,7 +49,10 @@ def _fuzz_operation(operation, base_url: str, headers: dict, ids: dict, mode: Ge
                 f"body={str(case.body)[:300]!r}: {response.text[:300]!r}"
             )
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:  # nothing to make invalid (no parameters, no body): the positive run covers it
+        pass
     return failures
 
 
