@@ -71,6 +71,7 @@ def test_no_operation_in_the_schema_answers_5xx(require_services):
             if (operation.method.upper(), operation.path) in SKIPPED:
                 continue
             tried += 1
+            print(f"fuzz: {operation.label}", flush=True)
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 failures += _fuzz_operation(operation, base_url, headers, ids, mode)
         assert tried > 150, f"only {tried} operations in the schema"
