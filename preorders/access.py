@@ -2,14 +2,13 @@
 
 import datetime as dt
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core import signing
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import Forbidden, NotFound
 from core.limits import MANAGING_ROLES
+from preorders.board_links import BOARD_SALT, board_link_state, board_token_max_age  # noqa: F401
 from preorders.models import (
     AfterSalesRequest,
     BoxItem,
@@ -21,8 +20,6 @@ from preorders.models import (
     Shipment,
 )
 from shops.models import Factory, Product, ShopMember
-
-BOARD_SALT = "preorders.demand-board"
 
 
 def _member_role(user: AbstractBaseUser, shop_id: int) -> str | None:
@@ -174,24 +171,21 @@ def access_shipment_of_fan(user: AbstractBaseUser, shipment_id: int) -> Shipment
     return shipment
 
 
-def board_token_max_age() -> dt.timedelta:
-    """How long a signed board link works (the tokens are timestamped): a leaked link stops working."""
-    return dt.timedelta(days=settings.FANSI_BOARD_TOKEN_MAX_AGE_DAYS)
-
-
 def access_board(token: str, *, max_age: dt.timedelta | None = None) -> Factory:
     """The factory a signed board link belongs to; a bad or foreign signature is 404, an expired one 403
-    `token_expired` (older than `max_age`, by default FANSI_BOARD_TOKEN_MAX_AGE_DAYS)."""
-    try:
-        age = board_token_max_age() if max_age is None else max_age
-        factory_id = signing.loads(token, salt=BOARD_SALT, max_age=age)["factory"]
-    except signing.SignatureExpired:
+    `token_expired` (older than `max_age`, by default FANSI_BOARD_TOKEN_MAX_AGE_DAYS), a replaced or revoked
+    one 403 `token_revoked` (preorders.board_links)."""
+    factory_id, state = board_link_state(token, max_age=max_age)
+    if state == "expired":
         raise Forbidden(
             _("This board link has expired; ask the platform for a new one."), code="token_expired"
-        ) from None
-    except (signing.BadSignature, KeyError, TypeError):
-        raise NotFound() from None
-    factory = Factory.objects.filter(pk=factory_id).first()
+        )
+    if state == "revoked":
+        raise Forbidden(
+            _("This board link was replaced or revoked; ask the platform for the current one."),
+            code="token_revoked",
+        )
+    factory = Factory.objects.filter(pk=factory_id).first() if state == "ok" else None
     if factory is None:
         raise NotFound()
     return factory

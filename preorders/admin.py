@@ -404,5 +404,6 @@ class ReviewAdmin(admin.ModelAdmin):
         review_hide(review_ids=queryset.values_list("pk", flat=True), hidden=False)
 
 
-# 工厂优选: the scorecards (read-only, recomputed on demand) register in their own module.
-from preorders import admin_scorecards  # noqa: E402, F401
+# 工厂优选: the scorecards (read-only, recomputed on demand), and the demand-board links (revoke or reissue,
+# issue 17), register in their own modules.
+from preorders import admin_board_links, admin_scorecards  # noqa: E402, F401

@@ -3,17 +3,20 @@ assistants) and the platform's admins; admins also get each factory's signed dem
 
 from typing import Any
 
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import Forbidden, Invalid
+from core.errors import Forbidden, Invalid, NotFound
 from preorders.access import is_admin
 from preorders.api_factory import board_token
+from preorders.board_links import board_link_rotate, board_token_max_age
 from preorders.models import FactoryScorecard
 from preorders.scorecards import ranked_factories, scorecard_reasons
 from shops.access import staff_shop_ids
@@ -37,7 +40,7 @@ class FactoryOut(serializers.Serializer):
     late_compensation_amount = serializers.CharField()
     score = serializers.FloatField(allow_null=True)
     reasons = serializers.ListField(child=serializers.CharField())
-    board_token = serializers.CharField(required=False)
+    board_token = serializers.CharField(required=False, allow_null=True)
 
 
 def factory_row(factory: Factory, card: FactoryScorecard | None, *, admin: bool) -> dict[str, Any]:
@@ -79,3 +82,29 @@ class FactoryListApi(APIView):
             raise Invalid(_("There is no such category."), code="category_invalid")
         rows = [factory_row(f, card, admin=admin) for f, card in ranked_factories(category)]
         return Response(rows)
+
+
+class BoardLinkOut(serializers.Serializer):
+    board_token = serializers.CharField()
+    board_url = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class FactoryBoardLinkApi(APIView):
+    """POST: the platform issues the factory a new demand-board link; every older link stops working."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses=BoardLinkOut)
+    def post(self, request: Request, factory_id: int) -> Response:
+        factory = Factory.objects.filter(pk=factory_id).first()
+        if factory is None:
+            raise NotFound()
+        token = board_link_rotate(factory=factory)
+        return Response(
+            {
+                "board_token": token,
+                "board_url": request.build_absolute_uri(reverse("factory-board", args=[token])),
+                "expires_at": timezone.now() + board_token_max_age(),
+            }
+        )

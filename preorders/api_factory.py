@@ -4,7 +4,6 @@ factory behind a signed link (never a fan's identity)."""
 import datetime as dt
 from typing import Any
 
-from django.core import signing
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,16 +14,18 @@ from rest_framework.views import APIView
 
 from core.errors import Forbidden, NotFound
 from preorders import selectors, services
-from preorders.access import BOARD_SALT, access_board, access_campaign_to_manage, is_admin
+from preorders.access import access_board, access_campaign_to_manage, is_admin
 from preorders.api import _int_param
+from preorders.board_links import board_link_token
 from preorders.fulfilment_selectors import factory_order_sources, factory_orders_of_campaign
 from preorders.models import Campaign, FactoryOrder
 from preorders.statements import factory_statement, factory_statement_out
 from shops.models import Factory
 
 
-def board_token(factory: Factory) -> str:
-    return signing.dumps({"factory": factory.pk}, salt=BOARD_SALT)
+def board_token(factory: Factory) -> str | None:
+    """The factory's current board link token (None while revoked); preorders.board_links rotates it."""
+    return board_link_token(factory)
 
 
 def board_factory(token: str, *, max_age: dt.timedelta | None = None) -> Factory | None:

@@ -7,13 +7,14 @@ from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid, NotFound
+from core.inputs import StrictJSONParser
 from preorders import fulfilment_selectors as selectors
 from preorders.access import (
     access_after_sales_photo,
@@ -109,7 +110,7 @@ class FactoryOrderShipmentsApi(APIView):
     """POST: record one fan's parcel (the platform's staff, or an owner for their own fans' pledges).
     GET: the order's lines to ship and its parcels, as far as the caller may see them."""
 
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(request=ShipmentIn, responses={201: ShipmentOut})
     def post(self, request: Request, order_id: int) -> Response:
@@ -192,7 +193,7 @@ class BoardOrdersApi(BoardApi):
 
 
 class BoardShipmentsApi(BoardApi):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(request=ShipmentIn, responses={201: ShipmentOut})
     def post(self, request: Request, token: str, order_id: int) -> Response:
@@ -261,7 +262,7 @@ class PledgeAfterSalesApi(APIView):
     """POST: a fan asks for a refund or a return (multipart with an optional "photo", or JSON).
     GET: the fan's parcels and requests of their pledge."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=AfterSalesIn, responses={201: AfterSalesOut})
     def post(self, request: Request, pledge_id: int) -> Response:

@@ -9,13 +9,14 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.inputs import StrictJSONParser, strict_bool
 from preorders.access import access_campaign
 from preorders.models import ReviewPhoto
 from preorders.services import reviews
@@ -31,9 +32,7 @@ class ReviewIn(serializers.Serializer):
 
 
 def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "on", "yes")
-    return bool(value)
+    return strict_bool(value, "show_name")
 
 
 def _suits(value: Any) -> Any:
@@ -49,7 +48,7 @@ class ReviewsApi(APIView):
     """POST (fan; JSON, or multipart with up to 3 "photos"): review a delivered item once.
     GET ?product= or ?campaign= (public): the reviews, their star distribution and average."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "GET":

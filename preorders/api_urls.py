@@ -111,6 +111,11 @@ urlpatterns = [
     ),
     path("box-items/<int:item_id>/", api_box.BoxItemDetailApi.as_view(), name="api-box-item"),
     path("factories/", api_factories.FactoryListApi.as_view(), name="api-factories"),
+    path(
+        "factories/<int:factory_id>/board-link/",
+        api_factories.FactoryBoardLinkApi.as_view(),
+        name="api-factory-board-link",
+    ),
     path("factory-orders/", api_factory.FactoryOrderListApi.as_view(), name="api-factory-orders"),
     path(
         "factory-orders/<int:order_id>/transition/",

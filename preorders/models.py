@@ -374,6 +374,7 @@ class CampaignNotice(models.Model):
 # and fulfilment live in their own modules; imported here so Django registers them with the app (money first: fulfilment
 # refers to Credit).
 # The fruit box's tables live in their own module; imported here so Django registers them with the app.
+from preorders.board_link_models import BoardLink  # noqa: E402, F401
 from preorders.box_models import (  # noqa: E402, F401
     BoxItem,
     BoxSwap,

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -411,8 +410,14 @@ def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
         factory = access_board(token)
     except NotFound:
         raise Http404 from None
-    except Forbidden:
-        raise PermissionDenied from None  # the link expired
+    except Forbidden as refused:
+        # Expired, replaced or revoked: a page that says which (403), never the board.
+        return render(
+            request,
+            "preorders/board_link_gone.html",
+            {"code": refused.code, "message": refused.message},
+            status=403,
+        )
     demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:

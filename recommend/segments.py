@@ -24,8 +24,10 @@ class FanIdsFilter:
         if not isinstance(raw, list | tuple):
             raise Invalid(_("fan_ids must be a list of ids."))
         try:
+            if any(isinstance(value, bool) for value in raw):
+                raise ValueError
             ids = sorted({int(value) for value in raw})
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise Invalid(_("fan_ids must be a list of ids.")) from None
         if len(ids) > MAX_FAN_IDS:
             raise Invalid(_("A segment can list at most %(n)d fans.") % {"n": MAX_FAN_IDS})

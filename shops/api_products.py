@@ -5,12 +5,13 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.inputs import StrictJSONParser, strict_bool
 from shops import products, services
 from shops.access import access_product, access_shop_membership
 from shops.models import Category, FactoryProduct, FactoryVariant, Product, Shop, Variant
@@ -203,7 +204,7 @@ def product_create_response(request: Request) -> Response:
 class ProductDetailApi(APIView):
     """One of the shop's products: read, change (fields and variants), take off sale."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(responses=ProductOut)
     def get(self, request: Request, product_id: int) -> Response:
@@ -218,8 +219,8 @@ class ProductDetailApi(APIView):
             for k in ("name", "price", "category", "brand", "description", "is_available")
             if k in request.data
         }
-        if "is_available" in fields and isinstance(fields["is_available"], str):
-            fields["is_available"] = fields["is_available"].lower() in ("1", "true", "on", "yes")
+        if "is_available" in fields:
+            fields["is_available"] = strict_bool(fields["is_available"], "is_available")
         variants = _variants_in(request.data.get("variants")) if "variants" in request.data else None
         products.product_update(
             member=member, product=product, fields=fields, variants=variants, image=request.FILES.get("image")

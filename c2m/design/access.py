@@ -23,6 +23,8 @@ def _role(user: AbstractBaseUser, shop_id: int) -> str | None:
 
 def _pk(value: object) -> int:
     try:
+        if isinstance(value, bool):  # `true` is not design 1
+            raise ValueError
         pk = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         raise NotFound() from None

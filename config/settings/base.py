@@ -315,6 +315,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # --- Strict input (issue 17, attack findings): JSON with a depth limit and no lone surrogates ---
+    "DEFAULT_PARSER_CLASSES": [
+        "core.inputs.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fansi API",
@@ -353,7 +359,7 @@ FANSI_CHAT = {
 
 # --- The factory's signed demand board and its insight report (c2m.insight) ---------------------------
 # Board links are timestamped signatures; older ones answer 403 token_expired.
-FANSI_BOARD_TOKEN_MAX_AGE_DAYS = int(os.environ.get("FANSI_BOARD_TOKEN_MAX_AGE_DAYS", "90"))
+FANSI_BOARD_TOKEN_MAX_AGE_DAYS = int(os.environ.get("FANSI_BOARD_TOKEN_MAX_AGE_DAYS", "30"))
 # The privacy floor: an insight cell backed by fewer distinct fans than this is suppressed.
 FANSI_INSIGHT_K = 10
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid, NotFound
+from core.inputs import strict_bool
 from core.limits import MESSAGE_MAX_LENGTH
 from fans.bot import services as bot
 from fans.bot.models import BotSettings, Broadcast, CannedReply, FaqRule, SuggestionStatus, TagSuggestion
@@ -341,7 +342,12 @@ class PromotionsOptOutApi(APIView):
         responses=inline_serializer("OptOutState", {"opt_out": serializers.BooleanField()}),
     )
     def post(self, request: Request, shop_id: int) -> Response:
-        opt_out = bool(request.data.get("opt_out", True)) if isinstance(request.data, dict) else True
+        # Strict: a form's opt_out=false is False, not the truthy string "false" (issue 17).
+        opt_out = (
+            strict_bool(request.data.get("opt_out", True), "opt_out")
+            if isinstance(request.data, dict)
+            else True
+        )
         updated = Fan.objects.filter(shop_id=shop_id, user=request.user).update(promotions_opt_out=opt_out)
         if not updated:
             raise NotFound()

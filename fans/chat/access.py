@@ -3,6 +3,7 @@
 from django.contrib.auth.models import AbstractBaseUser
 
 from core.errors import NotFound
+from core.inputs import strict_id
 from fans.chat.models import Conversation, Fan, Side
 from shops.models import ShopMember
 
@@ -22,10 +23,9 @@ def access_conversation(
     """The conversation and the user's side; NotFound for strangers, so ids leak nothing."""
     if not user.is_authenticated:
         raise NotFound()
-    try:
-        conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound() from None
+    conversation_id = strict_id(conversation_id)  # `true` is not conversation 1
+    if conversation_id is None:
+        raise NotFound()
     qs = Conversation.objects.select_related("fan", "shop")
     if lock:
         qs = qs.select_for_update(of=("self",))

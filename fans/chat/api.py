@@ -7,12 +7,13 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.fields import ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.inputs import StrictJSONParser
 from fans.chat import selectors, services
 from fans.chat.access import access_conversation
 from fans.chat.hooks import conversation_fan_filters, triage_filters
@@ -181,7 +182,7 @@ MESSAGE_SCHEMA = inline_serializer(
 
 
 class MessageListApi(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         parameters=[

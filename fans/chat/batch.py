@@ -19,12 +19,13 @@ from django.utils.translation import gettext as _
 from core.errors import DomainError, Invalid, NotFound, RateLimited
 from fans.chat.append import NewMessage, conversations_lock, messages_append, text_check
 from fans.chat.models import Message, MessageKind, Side
-from fans.chat.ratelimit import message_rate_check_many
+from fans.chat.ratelimit import message_rate_check_many, message_rate_refund
 from fans.chat.services import (
     _as_int,
     _message_store,
     _parse_client_id,
     message_send,
+    resend_first,
 )
 from shops.models import ShopMember
 
@@ -76,7 +77,7 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
             todo.append(entry)
         else:
             with _language(sends[entry[0]]):
-                results[entry[0]] = RateLimited()
+                results[entry[0]] = _resend_or_refusal(sends[entry[0]], entry[1], entry[3])
     if todo:
         try:
             stored = _text_batch_store([(sends[i].user, cid, text, conv) for i, cid, text, conv in todo])
@@ -90,6 +91,14 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
                     stored.append(_store_or_refusal(sends[i].user, cid, text, conv))
         for (i, *_rest), result in zip(todo, stored, strict=True):
             results[i] = result
+        # Resends store nothing and spend no budget (issue 17): give back what the check counted for them.
+        message_rate_refund(
+            [
+                sends[i].user.pk
+                for (i, *_rest), r in zip(todo, stored, strict=True)
+                if isinstance(r, tuple) and not r[1]
+            ]
+        )
     for i in repeats:
         # The same client_id twice in one batch: the repeat is a resend, answered after the first's commit.
         send = sends[i]
@@ -104,6 +113,15 @@ def message_send_batch(sends: list[TextSend]) -> list[SendResult]:
         except DomainError as refused:
             results[i] = refused
     return results  # type: ignore[return-value]  # every slot is filled above
+
+
+def _resend_or_refusal(send: TextSend, cid: uuid.UUID, conversation_pk: int) -> SendResult:
+    """Over the rate limit: a resend is still answered with its first message; anything else is refused."""
+    try:
+        existing = resend_first(send.user, cid, conversation_pk)
+    except DomainError as refused:
+        return refused
+    return RateLimited() if existing is None else (existing, False)
 
 
 def _language(send: TextSend) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid
+from core.inputs import strict_id
 from fans.chat.hooks import card_builders
 from shops.models import Product, Shop
 
@@ -24,10 +25,9 @@ def card_build(kind: str, shop: Shop, payload: dict[str, Any] | None) -> dict[st
 
 def product_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
     """Snapshot of the product at send time, so the card reads the same later."""
-    try:
-        product_id = int(payload.get("product"))
-    except (TypeError, ValueError):
-        raise Invalid(_("A product card needs a product id.")) from None
+    product_id = strict_id(payload.get("product"))
+    if product_id is None:
+        raise Invalid(_("A product card needs a product id."))
     product = Product.objects.filter(pk=product_id, shop=shop).first()
     if product is None:
         raise Invalid(_("That product is not in this shop."), code="not_found")

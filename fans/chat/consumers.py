@@ -2,7 +2,6 @@
 
 import asyncio
 import functools
-import json
 import logging
 import time
 import weakref
@@ -26,9 +25,11 @@ from core.events import (
     shop_group,
     user_group,
 )
+from core.inputs import json_check, json_loads
 from fans.chat import services
 from fans.chat.access import access_conversation
 from fans.chat.batch import TextSend, message_send_batch
+from fans.chat.frame_throttle import FrameThrottle
 from fans.chat.presence import presence_connect, presence_disconnect, presence_frames
 from fans.chat.selectors import message_list, message_to_dict
 from fans.chat.ws_auth import scope_language
@@ -125,12 +126,14 @@ def send_batcher() -> SendBatcher:
 
 
 def _frame_loads(text: str) -> Any:
-    """orjson (issue 17: a fraction of json's time per frame); what it refuses and json takes (a lone
-    surrogate, an integer over 64 bits) goes to json, so every frame is answered as before."""
+    """orjson (issue 17: a fraction of json's time per frame), with core.inputs' depth and text checks; what
+    orjson refuses (a lone surrogate, an integer over 64 bits, nesting past 1024) goes to core.inputs.json_loads,
+    so every frame is answered as before: ValueError for malformed, a coded DomainError for too deep or bad text."""
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return json_loads(text)
+    return json_check(value)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -144,6 +147,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.language = scope_language(self.scope)
         self.conversation_groups: dict[int, list[str]] = {}
         self.typing_sent: dict[int, float] = {}
+        self.frame_throttle = FrameThrottle()  # sync and typing, per connection (issue 17)
         shop_ids = await db(staff_shop_ids)(user)
         self.joined = [user_group(user.pk)] + [shop_group(s) for s in shop_ids]
         for group in self.joined:
@@ -192,9 +196,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_error("invalid", _("Frames must be JSON text."))
             return
         try:
-            data = _frame_loads(text_data)
+            data = _frame_loads(text_data)  # depth-limited, no lone surrogates (core.inputs)
         except ValueError:
             await self.send_error("invalid", _("Malformed JSON."))
+            return
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message)
             return
         if not isinstance(data, dict):
             await self.send_error("invalid", _("A frame must be a JSON object."))
@@ -245,6 +252,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return message_to_dict(message), created
 
     async def on_sync(self, data: dict[str, Any]) -> None:
+        self.frame_throttle.check("sync")
         after_seq = data.get("after_seq", 0)
         if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
             raise Invalid("after_seq must be a whole number ≥ 0.")
@@ -273,8 +281,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await publish_collected(announced)
 
     async def on_typing(self, data: dict[str, Any]) -> None:
+        self.frame_throttle.check("typing")
         conversation_id = data.get("conversation")
-        if not isinstance(conversation_id, int):
+        if not isinstance(conversation_id, int) or isinstance(conversation_id, bool):  # `true` is no id
             raise Invalid("conversation must be an id.")
         now = time.monotonic()
         if now - self.typing_sent.get(conversation_id, 0.0) < TYPING_MIN_INTERVAL_S:

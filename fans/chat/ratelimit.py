@@ -54,6 +54,24 @@ def message_rate_check(user_id: int) -> None:
         raise RateLimited()
 
 
+def message_rate_refund(user_ids: list[int]) -> None:
+    """Give back one send per entry: it turned out to be an idempotent resend, which stores nothing and so
+    must not spend the sender's budget (issue 17). Best effort: a refund lost to an outage only tightens."""
+    cfg = settings.FANSI_CHAT
+    if not user_ids or cfg["RATE_LIMIT_MESSAGES"] <= 0:
+        return
+    window = int(time.time() // cfg["RATE_LIMIT_WINDOW_S"])
+    cache = caches["default"]
+    for user_id in user_ids:
+        try:
+            cache.decr(f"rl:msg:{user_id}:{window}")
+        except ValueError:  # the window turned over since the count: nothing to give back
+            pass
+        except UNAVAILABLE_ERRORS as exc:
+            logger.warning("rate limit refund skipped, the cache is down: %r", exc)
+            return
+
+
 def message_rate_check_many(user_ids: list[int]) -> list[bool]:
     """Count one send per entry (a user may repeat) in one Redis round trip; True where it is allowed."""
     cfg = settings.FANSI_CHAT

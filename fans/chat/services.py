@@ -8,8 +8,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from core.errors import DomainError, Forbidden, Invalid, NotFound
+from core.errors import DomainError, Forbidden, Invalid, NotFound, RateLimited
 from core.events import announce, shop_group, user_group
+from core.inputs import strict_id
 from core.limits import message_max_length
 from fans.chat.access import access_conversation
 from fans.chat.append import (
@@ -24,7 +25,7 @@ from fans.chat.cards import card_build
 from fans.chat.hooks import CardGate, card_gates
 from fans.chat.images import image_process
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
-from fans.chat.ratelimit import message_rate_check
+from fans.chat.ratelimit import message_rate_check, message_rate_refund
 from shops.models import Shop, ShopMember
 from shops.roles import require_assign
 
@@ -93,17 +94,18 @@ def message_send(
         raise NotFound()
     if kind in CARD_KINDS:
         # A resent card is answered before the attention budget is asked again.
-        existing = (
-            Message.objects.select_related("conversation__fan", "sender")
-            .filter(sender=user, client_id=cid)
-            .first()
-        )
+        existing = resend_first(user, cid, conversation_pk)
         if existing is not None:
-            if existing.conversation_id != conversation_pk:
-                raise Invalid(_("client_id was already used in another conversation."))
             return existing, False
-    message_rate_check(user.pk)
-    return _message_store(
+    try:
+        message_rate_check(user.pk)
+    except RateLimited:
+        # An idempotent resend stores nothing, so it is answered even past the limit (issue 17).
+        existing = resend_first(user, cid, conversation_pk)
+        if existing is None:
+            raise
+        return existing, False
+    message, created = _message_store(
         user=user,
         conversation_pk=conversation_pk,
         cid=cid,
@@ -112,6 +114,21 @@ def message_send(
         processed=processed,
         payload=payload,
     )
+    if not created:  # a resend after all (raced in, or stored before): it spends no budget
+        message_rate_refund([user.pk])
+    return message, created
+
+
+def resend_first(user: AbstractBaseUser, cid: uuid.UUID, conversation_pk: int) -> Message | None:
+    """The message a resent client_id stored first, or None; Invalid if it went to another conversation."""
+    existing = (
+        Message.objects.select_related("conversation__fan", "sender")
+        .filter(sender=user, client_id=cid)
+        .first()
+    )
+    if existing is not None and existing.conversation_id != conversation_pk:
+        raise Invalid(_("client_id was already used in another conversation."))
+    return existing
 
 
 def _message_store(
@@ -185,10 +202,8 @@ def _card_gate() -> CardGate:
 
 
 def _as_int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    """An id, never a boolean (`"conversation": true` is not conversation 1)."""
+    return strict_id(value)
 
 
 # The send path is the hottest code in Fansi, so it speaks plain SQL: the ORM's query compilation

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid, NotFound
+from core.inputs import strict_bool
 from fans.chat.access import access_fan_as_staff
 from fans.chat.models import Fan
 from fans.crm import selectors
@@ -403,8 +404,9 @@ class MyPersonalisationApi(APIView):
     )
     def post(self, request: Request, shop_id: int) -> Response:
         value = request.data.get("opt_out") if isinstance(request.data, dict) else None
-        if not isinstance(value, bool):
+        if value is None:
             raise Invalid(_("Say opt_out: true or false."), code="invalid_opt_out")
+        value = strict_bool(value, "opt_out")
         return Response(
             {"opt_out": crm.fan_personalisation_set(user=request.user, shop_id=shop_id, opt_out=value)}
         )

@@ -144,13 +144,17 @@ class ImportIn(serializers.Serializer):
 class ImportCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request=ImportIn, responses={201: ImportOut})
+    @extend_schema(request=ImportIn, responses={201: ImportOut, 202: ImportOut})
     def post(self, request: Request) -> Response:
+        """201 with the preview for a small file; 202 with a `checking` job a worker previews (poll it)."""
         member = member_for(request)
         data = ImportIn(data=request.data)
         data.is_valid(raise_exception=True)
         job = crm.import_preview(member=member, upload=data.validated_data["file"])
-        return Response(ImportOut(job).data, status=status.HTTP_201_CREATED)
+        checking = job.status == crm.IMPORT_CHECKING
+        return Response(
+            ImportOut(job).data, status=status.HTTP_202_ACCEPTED if checking else status.HTTP_201_CREATED
+        )
 
 
 def access_import(request: Request, job_id: int) -> tuple[ImportJob, ShopMember]:

@@ -65,8 +65,10 @@ def _decimal(value: Any, name: str) -> Decimal:
 
 def _int(value: Any, name: str) -> int:
     try:
+        if isinstance(value, bool):
+            raise ValueError
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Invalid(_("%(name)s must be a whole number.") % {"name": name}) from None
 
 

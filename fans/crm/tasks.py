@@ -16,6 +16,11 @@ def import_apply_task(job_id: int) -> None:
     crm.import_apply(job_id=job_id)
 
 
+@shared_task(name="fans.tasks.import_check_task", acks_late=True)
+def import_check_task(job_id: int) -> None:
+    crm.import_check(job_id=job_id)
+
+
 @shared_task(name="fans.tasks.jobs_sweep_task")
 def jobs_sweep_task() -> None:
     crm.jobs_sweep()

@@ -25,6 +25,8 @@ def split_tag_list(value: str | Iterable[str] | None) -> list[str]:
         return []
     if isinstance(value, str):
         parts = value.replace(";", ",").split(",")
+    elif not isinstance(value, list | tuple):
+        raise Invalid(_('Tags must be a list of strings like "skin_type:oily".'), code="tags_invalid")
     else:
         parts = []
         for item in value:

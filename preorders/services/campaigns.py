@@ -11,8 +11,9 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from core.errors import Conflict, DomainError, Invalid, Unprocessable
+from core.inputs import strict_id
 from preorders.access import access_campaign_to_manage, access_product_to_campaign
-from preorders.models import Cadence, Campaign, CampaignKind, CampaignStatus, LapseRule, Tier
+from preorders.models import MONEY, Cadence, Campaign, CampaignKind, CampaignStatus, LapseRule, Tier
 from preorders.selectors import campaign_current_unit_price
 from preorders.services.campaign_form import FieldErrors, label
 from preorders.services.events import progress_announce
@@ -25,6 +26,8 @@ MAX_AHEAD = dt.timedelta(days=365)
 # The range of the counters' PositiveIntegerField, and of ids (BigAutoField), on every database.
 COUNT_MAX = 2_147_483_647
 ID_MAX = 9_223_372_036_854_775_807
+# The first amount the MONEY columns (12 digits, 2 decimals) cannot hold.
+MONEY_LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 
 
 def _int(
@@ -62,7 +65,13 @@ def _money(value: Any, name: str) -> Decimal:
         raise Invalid(
             _("%(name)s must be an amount.") % {"name": label(name)}, code=f"{name}_invalid"
         ) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    # Past the column (MONEY: 12 digits, 2 of them decimals), e.g. 1e30, quantize itself fails: refused alike.
+    if not amount.is_finite() or amount < 0 or amount >= MONEY_LIMIT:
+        raise Invalid(
+            _("%(name)s must be an amount below %(max)s.") % {"name": label(name), "max": MONEY_LIMIT},
+            code=f"{name}_invalid",
+        )
+    if amount != amount.quantize(Decimal("0.01")):
         raise Invalid(
             _("%(name)s must be an amount with at most two decimals.") % {"name": label(name)},
             code=f"{name}_invalid",
@@ -409,7 +418,9 @@ def campaign_launch(*, user: AbstractBaseUser, campaign_id: int) -> Campaign:
 def campaign_card_build(shop: Shop, payload: dict[str, Any]) -> dict[str, Any]:
     """Snapshot of a launched campaign for a chat card (registered in fans.chat.hooks.card_builders in ready())."""
     try:
-        campaign_id = int(payload.get("campaign"))
+        campaign_id = strict_id(payload.get("campaign"))
+        if campaign_id is None:
+            raise ValueError
     except (TypeError, ValueError):
         raise Invalid(_("A campaign card needs a campaign id.")) from None
     campaign = (

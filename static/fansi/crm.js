@@ -406,20 +406,30 @@
       $("import-preview").hidden = false;
       api("POST", Fansi.withShop("/api/imports/", CFG.shop), data).then(function (j) {
         job = j;
-        var errors = (j.result && j.result.error_count) || 0;
-        $("import-totals").textContent = interpolate(gettext("%(valid)s of %(total)s rows can be imported; %(errors)s have errors."), { valid: j.valid, total: j.total, errors: errors }, true);
-        $("import-warnings").textContent = ((j.result && j.result.warnings) || []).join(" ");
-        var body = $("import-errors");
-        body.textContent = "";
-        j.errors.forEach(function (row) {
-          var tr = el("tr");
-          tr.appendChild(el("td", { className: "num" }, String(row.row)));
-          tr.appendChild(el("td", {}, row.reason));
-          body.appendChild(tr);
+        if (j.status !== "checking") { showPreview(j); return; }
+        // A large file is checked by a worker: follow it with a progress bar until the preview is ready.
+        $("import-progress-panel").hidden = false;
+        $("import-status").textContent = gettext("Checking the file…");
+        $("import-summary").textContent = "";
+        Fansi.setProgress($("import-progress"), j.progress);
+        return new Promise(function (resolve) {
+          Fansi.pollJob("/api/imports/" + j.id + "/", {
+            every: POLL_MS,
+            isDone: function (x) { return x.status !== "checking"; },
+            onUpdate: function (x) {
+              Fansi.setProgress($("import-progress"), x.status === "checking" ? x.progress : 1);
+              if (x.status === "checking") return;
+              $("import-progress-panel").hidden = true;
+              job = x;
+              if (x.status === "preview") showPreview(x);
+              else {
+                $("import-preview").hidden = true;
+                flash(gettext("The file could not be checked.") + ((x.result && x.result.error) ? " " + x.result.error : ""), true);
+              }
+              resolve();
+            },
+          });
         });
-        $("import-errors-wrap").hidden = j.errors.length === 0;
-        $("import-confirm").disabled = j.valid === 0;
-        $("import-confirm").hidden = false;
       }).catch(function (err) {
         $("import-preview").hidden = true;
         flashError(err);
@@ -445,6 +455,22 @@
         flash(gettext("The import was discarded; nothing was changed."));
       }).catch(flashError).then(function () { $("import-discard").disabled = false; });
     });
+    function showPreview(j) {
+      var errors = (j.result && j.result.error_count) || 0;
+      $("import-totals").textContent = interpolate(gettext("%(valid)s of %(total)s rows can be imported; %(errors)s have errors."), { valid: j.valid, total: j.total, errors: errors }, true);
+      $("import-warnings").textContent = ((j.result && j.result.warnings) || []).join(" ");
+      var body = $("import-errors");
+      body.textContent = "";
+      j.errors.forEach(function (row) {
+        var tr = el("tr");
+        tr.appendChild(el("td", { className: "num" }, String(row.row)));
+        tr.appendChild(el("td", {}, row.reason));
+        body.appendChild(tr);
+      });
+      $("import-errors-wrap").hidden = j.errors.length === 0;
+      $("import-confirm").disabled = j.valid === 0;
+      $("import-confirm").hidden = false;
+    }
     function show(j) {
       $("import-status").textContent = JOB_STATUS[j.status] || (j.status === "preview" ? "" : gettext("Importing…"));
       Fansi.setProgress($("import-progress"), j.status === "succeeded" ? 1 : j.progress);

@@ -18,7 +18,10 @@ from fans.crm.services.fans import (
     segment_delete,
     tag_group_create,
 )
+from fans.crm.services.import_check import import_check
 from fans.crm.services.imports import (
+    IMPORT_CHECKING,
+    IMPORT_INLINE_BYTES,
     IMPORT_MAX_BYTES,
     IMPORT_MAX_ERRORS,
     import_apply,
@@ -74,6 +77,9 @@ __all__ = [
     "IMPORT_MAX_BYTES",
     "IMPORT_MAX_ERRORS",
     "import_preview",
+    "import_check",
+    "IMPORT_CHECKING",
+    "IMPORT_INLINE_BYTES",
     "import_confirm",
     "import_cancel",
     "import_progress",

@@ -4,7 +4,8 @@ import csv
 import io
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any
 
 from django.core.cache import cache
 from django.core.files.base import ContentFile
@@ -36,6 +37,10 @@ IMPORT_MAX_BYTES = 50 * 1024 * 1024
 
 
 IMPORT_MAX_ERRORS = 1000
+# Files up to this size are checked inside the request; larger ones by a worker (import_check).
+IMPORT_INLINE_BYTES = 1024 * 1024
+IMPORT_CHECK_TASK = "fans.tasks.import_check_task"
+IMPORT_CHECKING = "checking"
 
 
 class _ParsedImport:
@@ -58,9 +63,16 @@ def _tag_key(text: str) -> str:
     return text.lower() if text.isascii() else text
 
 
-def _import_parse(shop: Shop, text: str) -> _ParsedImport:
+def _import_parse(
+    shop: Shop, text: str | Callable[[], IO[str]], *, progress: Callable[[float], None] | None = None
+) -> _ParsedImport:
+    """Parse and check an import: `text`, or a callable that opens the file as a text stream (read twice, once
+    for the ids and once for the rows, so a 50 MB file is never held in memory; preview_check)."""
+    def opened() -> IO[str]:
+        return io.StringIO(text, newline="") if isinstance(text, str) else text()
+
     out = _ParsedImport()
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(opened())
     # Columns by code ("tags") or by the label an export wrote in either UI language ("标签代码", "Tags").
     names = header_codes()
     header = [names.get(h.strip().lower(), h.strip().lower()) for h in (reader.fieldnames or [])]
@@ -102,10 +114,15 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
     staff = dict(
         ShopMember.objects.filter(shop=shop, is_active=True).values_list("user__username", "user_id")
     )
-    raw_rows = list(reader)
+    ids: set[str] = set()
+    names: list[str] = []
+    for r in reader:  # the first pass: only who the rows name
+        if r.get("fan_id"):
+            ids.add(r["fan_id"].strip())
+        elif r.get("username"):
+            names.append(r["username"].strip())
     by_id: dict[int, int] = {}
     by_username: dict[str, int] = {}
-    ids = {r.get("fan_id", "").strip() for r in raw_rows if r.get("fan_id")}
     numeric_ids = [int(i) for i in ids if i.isdigit()]
     for start in range(0, len(numeric_ids), BATCH):
         by_id.update(
@@ -114,7 +131,6 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
                 for pk in fans_by_ids(shop, numeric_ids[start : start + BATCH]).values_list("pk", flat=True)
             }
         )
-    names = [r.get("username", "").strip() for r in raw_rows if r.get("username") and not r.get("fan_id")]
     for start in range(0, len(names), BATCH):
         by_username.update(
             dict(
@@ -125,9 +141,15 @@ def _import_parse(shop: Shop, text: str) -> _ParsedImport:
         )
 
     seen: dict[int, int] = {}
-    for index, row in enumerate(raw_rows):
+    rows = csv.DictReader(opened())
+    rows.fieldnames = header
+    next(rows, None)  # the header line itself, read as a row under the normalised names
+    counted = len(ids) + len(names) or 1
+    for index, row in enumerate(rows):
         line = index + 2  # the header is row 1
         out.total += 1
+        if progress is not None and index % 5000 == 0:
+            progress(min(0.99, index / counted))
         if None in row:  # more cells than the header has columns
             out.error(line, _("The row has more cells than the header."))
             continue
@@ -207,9 +229,20 @@ def _import_parse_stored(job: ImportJob) -> _ParsedImport:
 
 
 def import_preview(*, member: ShopMember, upload: UploadedFile) -> ImportJob:
-    """Check a CSV and keep it with a per-row error report; nothing changes until it is confirmed."""
+    """Check a CSV and keep it with a per-row error report; nothing changes until it is confirmed.
+
+    A small file is checked at once (the answer holds the preview). A larger one is stored as it came and
+    checked by a worker (status `checking`, with progress; import_check), so the request neither waits for
+    it nor holds it in memory (issue 17)."""
     if upload.size is not None and upload.size > IMPORT_MAX_BYTES:
         raise Invalid(_("The file is larger than 50 MB."), code="file_too_large")
+    if upload.size is not None and upload.size > IMPORT_INLINE_BYTES:
+        job = ImportJob(shop=member.shop, created_by=member.user, status=IMPORT_CHECKING)
+        job.file.save(f"import-{member.shop_id}.csv", upload, save=False)  # copied in chunks
+        with transaction.atomic():
+            job.save()
+            task_dispatch_on_commit(IMPORT_CHECK_TASK, job.pk)
+        return job
     raw = upload.read(IMPORT_MAX_BYTES + 1)
     if len(raw) > IMPORT_MAX_BYTES:
         raise Invalid(_("The file is larger than 50 MB."), code="file_too_large")
@@ -289,7 +322,7 @@ def _progress_report(job_id: int, fraction: float | None) -> None:
 
 def import_progress(job: ImportJob) -> float:
     """How far a running import is (from the cache, 0 when Redis is down); otherwise all or nothing."""
-    if job.status != JobStatus.RUNNING:
+    if job.status not in (JobStatus.RUNNING, IMPORT_CHECKING):
         return job.progress
     try:
         return float(cache.get(import_progress_key(job.pk), 0.0))
