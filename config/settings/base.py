@@ -243,7 +243,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
     "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
     # Lifecycle tags (new/active/at risk/lapsed/VIP), set-based per shop; a re-run changes nothing (fans.crm.lifecycle).
-    "crm-lifecycle-nightly": {"task": "fans.crm.tasks.lifecycle_nightly_task", "schedule": crontab(hour=2, minute=40)},
+    "crm-lifecycle-nightly": {
+        "task": "fans.crm.tasks.lifecycle_nightly_task",
+        "schedule": crontab(hour=2, minute=40),
+    },
     "recommend-nightly-train": {
         "task": "recommend.tasks.model_train_task",
         "schedule": crontab(hour=3, minute=30),
