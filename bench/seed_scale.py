@@ -52,9 +52,9 @@ PRIVATE_GROUPS = [
         ],
     ),
     (
-        "lifecycle",
-        "生命周期",
-        "Lifecycle",
+        "stage",
+        "客户阶段",
+        "Customer stage",
         "single",
         0.5,
         [

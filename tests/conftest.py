@@ -155,6 +155,8 @@ def starter_data_ensure() -> None:
     current = _CurrentModels()
     if not TagGroup.objects.filter(shop__isnull=True).exists():
         importlib.import_module("fans.migrations.0003_starter_vocabulary").load(current, None)
+    if not TagGroup.objects.filter(shop__isnull=True, code="lifecycle").exists():
+        importlib.import_module("fans.crm.migrations.0003_lifecycle").lifecycle_load(current, None)
     if not PhraseRule.objects.filter(shop__isnull=True).exists():
         importlib.import_module("fans.migrations.0006_starter_phrases").load(current, None)
 

@@ -244,6 +244,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
     # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
     "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
+    # Lifecycle tags (new/active/at risk/lapsed/VIP), set-based per shop; a re-run changes nothing (fans.crm.lifecycle).
+    "crm-lifecycle-nightly": {
+        "task": "fans.crm.tasks.lifecycle_nightly_task",
+        "schedule": crontab(hour=2, minute=40),
+    },
     # Journeys: enroll fans from each trigger's new events, then run the due steps (docs/journeys.md).
     "journeys-enroll": {"task": "journeys.tasks.journeys_enroll_task", "schedule": 60.0},
     "journeys-advance": {"task": "journeys.tasks.journeys_advance_task", "schedule": 60.0},

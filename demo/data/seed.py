@@ -11,6 +11,7 @@ from demo.data.extras import demo_extras_ensure
 from demo.data.factories import demo_factories_ensure
 from demo.data.fruit_box import demo_fruit_box_ensure
 from demo.data.journeys import demo_journeys_ensure
+from demo.data.lifecycle import demo_lifecycle_ensure
 from demo.data.money import demo_money_ensure
 from demo.data.people import FAN_COUNT, PASSWORD, SHOP2_FAN_COUNT, demo_fans_ensure, demo_users_ensure
 from demo.data.platform_catalogue import demo_platform_catalogue_ensure
@@ -59,6 +60,7 @@ def demo_seed() -> DemoResult:
     result.design = demo_design_ensure()  # 共创: a decided round (winners made into campaigns) and a live one
     demo_forecast_ensure()  # AQ 预判: launch forecasts, and forecast against actual on closed campaigns
     demo_reach_ensure()  # the unanswered digest setting and the owner's follow-up reminders
+    demo_lifecycle_ensure()  # lifecycle tags (new/active/at risk/lapsed/VIP) from the fans' activity and spend
     demo_journeys_ensure()  # shop1's three journeys on, with a month of enrollments and their funnel
     return result
 

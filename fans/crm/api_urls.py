@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fans.crm import api, api_jobs, api_team
+from fans.crm import api, api_jobs, api_lifecycle, api_team
 
 urlpatterns = [
     path("tag-groups/", api.TagGroupListApi.as_view(), name="api-tag-groups"),
@@ -22,6 +22,10 @@ urlpatterns = [
     path("imports/<int:job_id>/", api_jobs.ImportDetailApi.as_view(), name="api-import"),
     path("imports/<int:job_id>/confirm/", api_jobs.ImportConfirmApi.as_view(), name="api-import-confirm"),
     path("imports/<int:job_id>/cancel/", api_jobs.ImportCancelApi.as_view(), name="api-import-cancel"),
+    path("lifecycle/settings/", api_lifecycle.LifecycleSettingsApi.as_view(), name="api-lifecycle-settings"),
+    path(
+        "lifecycle/recompute/", api_lifecycle.LifecycleRecomputeApi.as_view(), name="api-lifecycle-recompute"
+    ),
     path("team/", api_team.TeamApi.as_view(), name="api-team"),
     path("team/<int:member_id>/", api_team.TeamMemberApi.as_view(), name="api-team-member"),
     path("team/handover/", api_team.TeamHandoverApi.as_view(), name="api-team-handover"),

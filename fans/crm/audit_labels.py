@@ -17,6 +17,7 @@ AUDIT_ACTIONS = {
     "privacy.personalisation_off": gettext_noop("A fan turned personalised recommendations off"),
     "privacy.personalisation_on": gettext_noop("A fan turned personalised recommendations on"),
     "tag_group.create": gettext_noop("Created a tag group"),
+    "lifecycle.settings": gettext_noop("Changed the lifecycle thresholds"),
     "broadcast.create": gettext_noop("Sent a broadcast"),
     "broadcast.cancel": gettext_noop("Stopped a broadcast"),
     "broadcast.schedule": gettext_noop("Scheduled a broadcast to skipped fans"),

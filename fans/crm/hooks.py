@@ -33,3 +33,12 @@ privacy_sections: Registry[PrivacySection] = Registry(
 
 def privacy_sections_render(request: Any) -> list[Any]:
     return [html for html in (p(request) for p in privacy_sections.providers()) if html]
+
+
+# provider(shop_id, since) -> (sql, params): a SELECT of (fan_id, spend, orders, last_paid_at) over the shop's fans,
+# one row per fan who paid since `since` (spend: net cash paid; orders: payments in; last_paid_at: the latest).
+# The nightly lifecycle tags (fans.crm.lifecycle) join it into one set-based statement; preorders owns the money.
+SpendSql = Callable[[int, Any], tuple[str, list[Any]]]
+fan_spend_sql: Registry[SpendSql] = Registry(
+    "fans.crm.fan_spend_sql", required=("spend",), offered_by="preorders"
+)

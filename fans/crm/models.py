@@ -26,6 +26,8 @@ class TagSource(models.TextChoices):
     RULE = "rule", _("Rule")
     BOT = "bot", _("Bot")
     FAN = "fan", _("Fan (privacy request)")
+    # Computed by the platform (the nightly lifecycle tags, fans.crm.lifecycle): never added or removed by hand.
+    SYSTEM = "system", _("System")
 
 
 class LocalizedName(models.Model):
@@ -317,3 +319,47 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} x{self.count}"
+
+
+# The platform tag group of the automatic lifecycle tags (fans.crm.lifecycle). Codes are an interface: journeys
+# trigger on a FanTagEvent(action=add, source=system) of lifecycle:lapsed.
+LIFECYCLE_GROUP = "lifecycle"
+LIFECYCLE_STAGES = ("new", "active", "at_risk", "lapsed")  # exactly one of these per fan
+LIFECYCLE_VIP = "vip"  # top spenders; may coexist with a stage
+SYSTEM_GROUPS = (LIFECYCLE_GROUP,)
+
+
+class LifecycleSettings(models.Model):
+    """One shop's lifecycle thresholds (RFM) and the last nightly computation's outcome."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="lifecycle_settings")
+    new_days = models.PositiveSmallIntegerField(_("new for (days after joining)"), default=14)
+    at_risk_after_days = models.PositiveSmallIntegerField(
+        _("at risk after (days without activity)"), default=45
+    )
+    lapsed_after_days = models.PositiveSmallIntegerField(
+        _("lapsed after (days without activity)"), default=90
+    )
+    vip_percentile = models.PositiveSmallIntegerField(_("VIP: top percent by 12-month spend"), default=10)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    # {"counts": {tag code: fans}, "added": n, "removed": n, "seconds": s}
+    result = models.JSONField(default=dict, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)  # "recompute now", until a run finishes
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("lifecycle settings")
+        verbose_name_plural = _("lifecycle settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(at_risk_after_days__lt=models.F("lapsed_after_days")),
+                name="lifecycle_at_risk_lt_lapsed",
+            ),
+            models.CheckConstraint(
+                condition=Q(vip_percentile__gte=1, vip_percentile__lte=50),
+                name="lifecycle_vip_percentile_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"lifecycle settings of shop {self.shop_id}"

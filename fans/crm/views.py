@@ -26,7 +26,7 @@ from fans.crm import selectors
 from fans.crm.audit_labels import audit_action_label
 from fans.crm.filters import FILTER_KEYS, fan_count
 from fans.crm.hooks import fan_pledge_list, privacy_sections_render
-from fans.crm.models import AuditLog, FanTagEvent, Segment, TagSource
+from fans.crm.models import SYSTEM_GROUPS, AuditLog, FanTagEvent, Segment, TagSource
 from fans.crm.vocabulary import tag_groups_for_shop
 from shops.access import access_shop_membership
 from shops.models import ShopMember, ShopRole
@@ -67,6 +67,8 @@ def _vocabulary(member: ShopMember) -> list[dict[str, Any]]:
             "name": g.name,
             "choice": g.choice,
             "platform": g.shop_id is None,
+            # Computed tags (the lifecycle): filters show them with a "system" badge; nobody edits them.
+            "system": g.shop_id is None and g.code in SYSTEM_GROUPS,
             "tags": [{"code": t.code, "name": t.name, "value": f"{g.code}:{t.code}"} for t in g.tags.all()],
         }
         for g in tag_groups_for_shop(member.shop)

@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid
-from fans.crm.models import Tag, TagChoice, TagGroup
+from fans.crm.models import SYSTEM_GROUPS, Tag, TagChoice, TagGroup
 from shops.models import Shop
 
 
@@ -89,3 +89,26 @@ def check_single_choice(tags: Iterable[Tag]) -> None:
                 code="single_choice",
             )
         seen[tag.group_id] = tag
+
+
+def system_group_ids() -> set[int]:
+    """The platform groups whose tags only the platform sets (the lifecycle tags, source "system")."""
+    return set(
+        TagGroup.objects.filter(shop__isnull=True, code__in=SYSTEM_GROUPS).values_list("pk", flat=True)
+    )
+
+
+def check_not_system(tags: Iterable[Tag]) -> None:
+    """System tags are computed (fans.crm.lifecycle): nobody adds or removes them by hand. Filters may use them."""
+    tags = list(tags)
+    if not tags:
+        return
+    system = system_group_ids()
+    bad = [t for t in tags if t.group_id in system]
+    if bad:
+        raise Invalid(
+            _("%(tags)s are set automatically every night and cannot be added or removed by hand.")
+            % {"tags": ", ".join(tag_string(t) for t in bad)},
+            code="system_tag",
+            detail={"tags": [tag_string(t) for t in bad]},
+        )

@@ -98,3 +98,24 @@ def spend_posted(pledge_ids: list[int]) -> None:
     from preorders.tasks import pledges_spend_refresh_task
 
     pledges_spend_refresh_task.delay_on_commit(list(pledge_ids))
+
+
+def lifecycle_spend_sql(shop_id: int, since) -> tuple[str, list]:
+    """fans.crm.hooks.fan_spend_sql: per fan of the shop who paid since `since`, the net cash paid (12-month
+    spend when `since` is a year ago), the payments in (frequency) and the latest one (recency). Cash in is a
+    debit of the provider account (a deposit, balance or cycle charge); refunds are credits and count out."""
+    from django.db import connection
+
+    fan, pledge = Fan._meta.db_table, Pledge._meta.db_table
+    txn, leg = LedgerTransaction._meta.db_table, LedgerLeg._meta.db_table
+    since = connection.ops.adapt_datetimefield_value(since)
+    sql = (
+        f"SELECT p.fan_id AS fan_id, SUM(l.amount) AS spend, "
+        f"COUNT(DISTINCT CASE WHEN l.amount > 0 THEN t.id END) AS orders, "
+        f"MAX(CASE WHEN l.amount > 0 THEN t.created_at END) AS last_paid_at "
+        f"FROM {pledge} p JOIN {fan} pf ON pf.id = p.fan_id "
+        f"JOIN {txn} t ON t.pledge_id = p.id "
+        f"JOIN {leg} l ON l.transaction_id = t.id AND l.account = %s "
+        f"WHERE pf.shop_id = %s AND t.created_at >= %s GROUP BY p.fan_id"
+    )
+    return sql, [Account.PROVIDER, shop_id, since]

@@ -12,7 +12,7 @@ from fans.crm.filters import fan_filter_clean
 from fans.crm.models import Segment, Tag, TagSource
 from fans.crm.services.common import audit
 from fans.crm.services.tagging import fan_tags_bulk_remove, fan_tags_change, source_for
-from fans.crm.vocabulary import split_tag_list, tags_resolve
+from fans.crm.vocabulary import check_not_system, split_tag_list, system_group_ids, tags_resolve
 from shops.models import ShopMember
 from shops.roles import require_act_on_work_of, require_managing
 
@@ -21,6 +21,7 @@ def fan_tags_update(*, member: ShopMember, fan: Fan, add: list[str], remove: lis
     """Tag or untag one fan from `group:tag` strings (the API's POST /fans/{id}/tags/)."""
     add_tags = tags_resolve(member.shop, split_tag_list(add))
     remove_tags = tags_resolve(member.shop, split_tag_list(remove))
+    check_not_system(add_tags + remove_tags)
     if {t.pk for t in add_tags} & {t.pk for t in remove_tags}:
         raise Invalid(_("A tag cannot be added and removed at once."))
     fan_tags_change(
@@ -59,7 +60,8 @@ def fan_tags_erase(*, user: AbstractBaseUser, shop_id: int) -> int:
     if fan is None:
         raise NotFound()
     with transaction.atomic():
-        tags = list(Tag.objects.filter(fan_tags__fan=fan))
+        # The lifecycle tags are computed from orders and activity, not held as an opinion: they stay.
+        tags = list(Tag.objects.filter(fan_tags__fan=fan).exclude(group_id__in=system_group_ids()))
         removed = fan_tags_bulk_remove(fan_ids=[fan.pk], tags=tags, source=TagSource.FAN, actor=user)
         audit(shop=fan.shop, actor=user, action="privacy.tags_erased", count=removed, fan=fan.pk)
     return removed

@@ -19,14 +19,14 @@ from core.jobs import JobStatus, job_cancel, job_claim, job_finish, lease_kept
 from core.tasks import task_dispatch_on_commit
 from fans.chat.models import Fan
 from fans.crm.csvio import cell_unsafe, decode_csv
-from fans.crm.models import ImportJob, Tag, TagSource
+from fans.crm.models import FanTag, ImportJob, Tag, TagSource
 from fans.crm.services.common import BATCH, _assign_batch, audit, fans_by_ids
 from fans.crm.services.export import header_codes
 from fans.crm.services.tagging import (
     fan_tag_ids_refresh,
     fan_tags_bulk_add,
 )
-from fans.crm.vocabulary import check_single_choice, split_tag_list
+from fans.crm.vocabulary import check_single_choice, split_tag_list, system_group_ids
 from shops.models import Shop, ShopMember
 from shops.roles import BulkChange, may_change_in_bulk, require_act_on_work_of, require_bulk_change
 
@@ -141,6 +141,7 @@ def _import_parse(
         )
 
     seen: dict[int, int] = {}
+    system, system_pairs = system_group_ids(), []
     rows = csv.DictReader(opened())
     rows.fieldnames = header
     next(rows, None)  # the header line itself, read as a row under the normalised names
@@ -175,6 +176,10 @@ def _import_parse(
             out.error(line, _("Unknown tags: %(t)s") % {"t": ", ".join(unknown)})
             continue
         tags = list({vocab[_tag_key(s)].pk: vocab[_tag_key(s)] for s in tag_strings}.values())
+        # Lifecycle tags: a file exported earlier carries them; the ones the fan holds are no change and are
+        # dropped, any other is refused below (they are computed nightly, fans.crm.lifecycle).
+        system_pairs += [(line, fan_id, t.pk) for t in tags if t.group_id in system]
+        tags = [t for t in tags if t.group_id not in system]
         try:
             check_single_choice(tags)
         except Invalid as exc:
@@ -193,6 +198,20 @@ def _import_parse(
                 "notes": cell_unsafe(notes) if notes not in (None, "") else None,
                 "assigned_to": staff[assigned_name] if assigned_name else None,
             }
+        )
+    held = set(
+        FanTag.objects.filter(
+            fan_id__any_of=sorted({f for _, f, _ in system_pairs}), group_id__in=system
+        ).values_list("fan_id", "tag_id")
+    )
+    system_rows = sorted({line for line, f, t in system_pairs if (f, t) not in held})
+    if system_rows:
+        # The lifecycle tags are computed nightly (fans.crm.lifecycle): a file cannot set them.
+        raise Invalid(
+            _("Rows %(rows)s set lifecycle tags, which are set automatically; remove them from the file.")
+            % {"rows": ", ".join(str(n) for n in system_rows[:20])},
+            code="system_tag",
+            detail={"rows": system_rows[:100]},
         )
     return out
 

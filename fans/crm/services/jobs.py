@@ -39,7 +39,7 @@ from fans.crm.services.tagging import (
     fan_tags_bulk_add,
     fan_tags_bulk_remove,
 )
-from fans.crm.vocabulary import check_single_choice, split_tag_list, tags_resolve
+from fans.crm.vocabulary import check_not_system, check_single_choice, split_tag_list, tags_resolve
 from shops.models import ShopMember
 from shops.roles import BulkChange, require_act_on_work_of, require_bulk_change
 
@@ -72,6 +72,7 @@ def bulk_job_create(
         resolved = tags_resolve(member.shop, split_tag_list(tags))
         if not resolved:
             raise Invalid(_("Choose at least one tag."))
+        check_not_system(resolved)
         if action == BulkJob.ADD_TAGS:
             check_single_choice(resolved)
         params["tags"] = [f"{t.group.code}:{t.code}" for t in resolved]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.db import is_postgresql
 from fans.chat.models import Fan
 from fans.crm.models import FanTag, FanTagEvent, Tag, TagChoice, TagSource
-from fans.crm.vocabulary import check_single_choice
+from fans.crm.vocabulary import check_not_system, check_single_choice
 
 BATCH = 5000
 
@@ -101,6 +101,8 @@ def fan_tags_bulk_add(
     """
     tags = list(tags)
     check_single_choice(tags)
+    if source != TagSource.SYSTEM:
+        check_not_system(tags)
     add = _add_one_tag_sql if is_postgresql(connection) else _add_one_tag_orm
     created = 0
     with transaction.atomic():
@@ -190,6 +192,9 @@ def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
 def fan_tags_bulk_remove(
     *, fan_ids: Sequence[int], tags: Iterable[Tag], source: str, actor: AbstractBaseUser | None
 ) -> int:
+    tags = list(tags)
+    if source != TagSource.SYSTEM:
+        check_not_system(tags)
     tag_ids = [t.pk for t in tags]
     actor_id = actor.pk if actor is not None else None
     removed = 0

@@ -1,0 +1,226 @@
+"""The nightly lifecycle tags for 1M fans (issue 16): adds its figures to bench/results/reach.json.
+
+Setup: resets the bench database (its name must contain "bench"), migrates and seeds one shop of --fans fans
+with `bench/seed_scale.py` (COPY), then, set-based on the server: a fan message for about 40% of the fans and
+paid pledges for about 25% (1 to 3 deposits each over the last 400 days, 5% of them refunds) in the ledger.
+Then, in this process:
+  lifecycle_1m_fans_s          the first computation (every fan gets its tags: the worst case)
+  lifecycle_1m_fans_rerun_s    the same night again (idempotent: must add and remove nothing)
+  lifecycle_1m_fans_nightly_s  30 days later with 1% of the fans newly active (a typical night's changes)
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.chat import manage, seed_scale_run  # noqa: E402
+from bench.common import RESULTS_DIR, machine_info, print_machine, reset_database, write_results  # noqa: E402
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_life_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
+SLUG = "lifecycle"
+CEILING_S = 120
+
+
+def log(msg: str) -> None:
+    print(f"[lifecycle {time.strftime('%H:%M:%S', time.gmtime())}Z] {msg}", flush=True)
+
+
+def seed_activity(shop) -> dict[str, int]:
+    """Messages, pledges and ledger postings for the shop's fans, INSERT ... SELECT on the server."""
+    from django.db import connection, transaction
+
+    from preorders.models import Campaign, Pledge
+    from shops.models import Product, Variant
+
+    product = Product.objects.create(shop=shop, name="bench", category="beauty", brand="Fansi", price=100)
+    variant = Variant.objects.create(product=product, name="v", price=100)
+    campaign = Campaign.objects.create(
+        shop=shop,
+        product=product,
+        title="bench",
+        target_quantity=10,
+        deadline=dt.datetime.now(dt.UTC),
+        deposit_percent=10,
+        base_unit_price=100,
+    )
+    first = Fan_first(shop)
+    template = Pledge.objects.create(
+        campaign=campaign,
+        fan_id=first[0],
+        user_id=first[1],
+        variant=variant,
+        variant_name="v",
+        sku="S",
+        quantity=1,
+        unit_price=100,
+        deposit_amount=10,
+    )
+    cols = [f.column for f in Pledge._meta.concrete_fields if f.column not in ("id", "fan_id", "user_id")]
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")  # seeding: skip the per-row triggers
+        cur.execute(
+            "INSERT INTO fans_message (conversation_id, seq, sender_id, side, kind, text, payload, image, "
+            "thumbnail, created_at) SELECT c.id, c.last_seq + 1, NULL, 'fan', 'text', 'hi', '{}', '', '', "
+            "now() - random() * interval '200 days' FROM fans_conversation c "
+            "WHERE c.shop_id = %s AND random() < 0.4",
+            [shop.pk],
+        )
+        messages = cur.rowcount
+        cur.execute(
+            f"INSERT INTO preorders_pledge (fan_id, user_id, {', '.join(cols)}) "
+            f"SELECT f.id, f.user_id, {', '.join('p.' + c for c in cols)} FROM fans_fan f, preorders_pledge p "
+            "WHERE p.id = %s AND f.shop_id = %s AND f.id <> %s AND random() < 0.25",
+            [template.pk, shop.pk, first[0]],
+        )
+        pledges = cur.rowcount + 1
+        cur.execute(
+            "CREATE TEMP TABLE bench_txn ON COMMIT DROP AS SELECT p.id AS pledge_id, k, "
+            "(ARRAY[50, 120, 120, 300, 19.9])[1 + floor(random() * 5)::int]::numeric(12, 2) AS amount, "
+            "random() < 0.05 AS refund, now() - random() * interval '400 days' AS at "
+            "FROM preorders_pledge p CROSS JOIN generate_series(1, 3) k "
+            "WHERE p.campaign_id = %s AND k <= 1 + floor(random() * 3)",
+            [campaign.pk],
+        )
+        cur.execute(
+            "INSERT INTO payments_ledgertransaction (kind, reference, amount, currency, shop_id, campaign_id, "
+            "pledge_id, factory_id, provider_id, memo, created_at) SELECT CASE WHEN refund THEN 'refund' ELSE "
+            "'deposit' END, 'lc-' || pledge_id || '-' || k, amount, 'CNY', %s, %s, pledge_id, NULL, '', '', at "
+            "FROM bench_txn",
+            [shop.pk, campaign.pk],
+        )
+        txns = cur.rowcount
+        cur.execute(
+            "INSERT INTO payments_ledgerleg (transaction_id, account, amount) "
+            "SELECT t.id, a.account, CASE WHEN a.account = 'provider' THEN 1 ELSE -1 END "
+            "* CASE WHEN t.kind = 'refund' THEN -1 ELSE 1 END * t.amount "
+            "FROM payments_ledgertransaction t CROSS JOIN (VALUES ('provider'), ('fans_held')) a(account) "
+            "WHERE t.campaign_id = %s",
+            [campaign.pk],
+        )
+        cur.execute("ANALYZE fans_message; ANALYZE preorders_pledge; ANALYZE payments_ledgertransaction")
+        cur.execute("ANALYZE payments_ledgerleg")
+    return {"messages": messages, "pledges": pledges, "ledger_transactions": txns}
+
+
+def Fan_first(shop):  # noqa: N802 - (id, user id) of the shop's first fan
+    from fans.chat.models import Fan
+
+    return Fan.objects.filter(shop=shop).order_by("pk").values_list("pk", "user_id").first()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fans", type=int, default=1_000_000)
+    parser.add_argument("--skip-setup", action="store_true")
+    args = parser.parse_args()
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    env.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
+    env.setdefault("FANSI_CHANNEL_PREFIX", "fansi_lifecycle")
+    env.setdefault("FANSI_CACHE_PREFIX", "fansi_lifecycle")
+    env["DJANGO_DEBUG"] = "0"
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+    os.environ.update(env)
+    machine = machine_info(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"])
+    print_machine(machine)
+    if not args.skip_setup:
+        log("resetting and migrating the bench database")
+        reset_database(env["DATABASE_URL"])
+        manage(["migrate", "--noinput"], env, timeout=900)
+        log(f"seeding {args.fans} fans")
+        seed_scale_run(["--fans", str(args.fans), "--shop-slug", SLUG, "--tags", "60"], env, timeout=2400)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from fans.chat.models import Fan
+    from fans.crm.lifecycle import lifecycle_recompute
+    from fans.crm.models import FanTag, FanTagEvent
+    from shops.models import Shop
+
+    shop = Shop.objects.get(slug=SLUG)
+    if not args.skip_setup:
+        log("seeding messages, pledges and ledger postings")
+        seeded = seed_activity(shop)
+        log(f"seeded {seeded}")
+    else:
+        seeded = {}
+    FanTag.objects.filter(group__code="lifecycle").delete()
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE fans_fantag")
+        cur.execute("VACUUM ANALYZE fans_fan")
+        cur.execute("VACUUM ANALYZE fans_fantagset")
+    fans = Fan.objects.filter(shop=shop).count()
+    now = timezone.now()
+
+    log("first computation")
+    start = time.monotonic()
+    first = lifecycle_recompute(shop, now=now)
+    first_s = round(time.monotonic() - start, 2)
+    log(f"first: {first_s} s {first}")
+
+    events = FanTagEvent.objects.count()
+    start = time.monotonic()
+    rerun = lifecycle_recompute(shop, now=now)
+    rerun_s = round(time.monotonic() - start, 2)
+    assert FanTagEvent.objects.count() == events, "a run that changes nothing must write no events"
+    log(f"rerun: {rerun_s} s {rerun}")
+
+    later = now + dt.timedelta(days=30)
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO fans_message (conversation_id, seq, sender_id, side, kind, text, payload, image, "
+            "thumbnail, created_at) SELECT c.id, c.last_seq + 2, NULL, 'fan', 'text', 'hi again', '{}', '', '', "
+            "%s FROM fans_conversation c WHERE c.shop_id = %s AND c.fan_id %% 100 = 7",
+            [later - dt.timedelta(days=1), shop.pk],
+        )
+    start = time.monotonic()
+    nightly = lifecycle_recompute(shop, now=later)
+    nightly_s = round(time.monotonic() - start, 2)
+    log(f"nightly: {nightly_s} s {nightly}")
+
+    figures = {
+        "lifecycle_fans": fans,
+        "lifecycle_1m_fans_s": first_s,
+        "lifecycle_1m_fans_ratio": round(first_s / CEILING_S, 3),
+        "lifecycle_1m_fans_rerun_s": rerun_s,
+        "lifecycle_1m_fans_nightly_s": nightly_s,
+        "lifecycle_counts": first["counts"],
+        "lifecycle_first_changes": {"added": first["added"], "removed": first["removed"]},
+        "lifecycle_rerun_changes": {"added": rerun["added"], "removed": rerun["removed"]},
+        "lifecycle_nightly_changes": {"added": nightly["added"], "removed": nightly["removed"]},
+        "lifecycle_seeded": seeded,
+        "lifecycle_notes": (
+            "one shop of 1M fans; the first run writes every fan's tags (FanTag, events, Fan.tag_ids, "
+            "FanTagSet); the machine (2 cores) was shared with other helpers' jobs during the run"
+        ),
+    }
+    path = RESULTS_DIR / "reach.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    base_machine = merged.pop("machine", None)
+    date = merged.pop("date", None)
+    merged.update(figures)
+    merged["lifecycle_machine"] = machine
+    merged["lifecycle_1m_fans_ceiling_s"] = CEILING_S
+    write_results("reach", base_machine or machine, merged)
+    if date:  # keep the date of the run that wrote the machine; ours is in lifecycle_machine
+        doc = json.loads(path.read_text())
+        doc["date"] = date
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
