@@ -120,7 +120,8 @@ def Fan_first(shop):  # noqa: N802 - (id, user id) of the shop's first fan
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fans", type=int, default=1_000_000)
-    parser.add_argument("--skip-setup", action="store_true")
+    parser.add_argument("--skip-setup", action="store_true", help="reuse a seeded bench database")
+    parser.add_argument("--setup-only", action="store_true", help="seed the bench database and stop")
     args = parser.parse_args()
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -155,6 +156,8 @@ def main() -> None:
         log("seeding messages, pledges and ledger postings")
         seeded = seed_activity(shop)
         log(f"seeded {seeded}")
+        if args.setup_only:
+            return
     else:
         seeded = {}
     FanTag.objects.filter(group__code="lifecycle").delete()
@@ -211,6 +214,8 @@ def main() -> None:
     merged = json.loads(path.read_text()) if path.exists() else {}
     base_machine = merged.pop("machine", None)
     date = merged.pop("date", None)
+    if not seeded:  # a re-used seeded database: keep the counts of the run that seeded it
+        figures["lifecycle_seeded"] = merged.get("lifecycle_seeded", {})
     merged.update(figures)
     merged["lifecycle_machine"] = machine
     merged["lifecycle_1m_fans_ceiling_s"] = CEILING_S

@@ -156,56 +156,86 @@ def lifecycle_recompute(shop: Shop | int, *, now: dt.datetime | None = None) -> 
 
 
 def _apply_postgresql(shop_id, tags, want_sql, want_params, now) -> tuple[int, int, dict[int, int]]:
+    """The difference from the tags held, applied set-based; the arrays are patched, not rebuilt from FanTag.
+
+    Fan.tag_ids and FanTagSet.tags hold the same sorted ids as the fan's FanTag rows (fans.crm.services.tagging
+    keeps them so in every transaction), so the new arrays are the old ones minus the removed ids, union the
+    added ones: intarray's `-` and `|` return sorted, duplicate-free arrays, the format array_agg(... ORDER BY
+    tag_id) gives. Only the changed fans are touched, each by one hash join per statement.
+    """
     group_id = next(iter(tags.values())).group_id
+    lifecycle_ids = sorted(t.pk for t in tags.values())
     event_cols = "fan_id, tag_id, action, source, actor_id, created_at"
     with connection.cursor() as cur:
         # One run per shop at a time (the nightly beat and a "recompute now" may meet).
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('fansi.lifecycle'), %s)", [shop_id])
-        cur.execute("DROP TABLE IF EXISTS lc_want; DROP TABLE IF EXISTS lc_changed")
+        # Hash joins and aggregates over ~1M rows stay in memory (this transaction only).
+        cur.execute("SET LOCAL work_mem = '256MB'")
+        cur.execute("DROP TABLE IF EXISTS lc_want, lc_diff, lc_changed, lc_delta")
         cur.execute("CREATE TEMP TABLE lc_want (fan_id bigint, tag_id integer) ON COMMIT DROP")
-        cur.execute("CREATE TEMP TABLE lc_changed (fan_id bigint) ON COMMIT DROP")
         cur.execute(f"INSERT INTO lc_want (fan_id, tag_id) {want_sql}", want_params)
-        cur.execute("CREATE INDEX ON lc_want (fan_id, tag_id)")
         cur.execute("ANALYZE lc_want")
         _progress(shop_id, 0.4)
+        # Wanted vs held (the shop's fans' lifecycle FanTag rows, through fantag_tag_fan): one full hash join.
         cur.execute(
-            "WITH gone AS (DELETE FROM fans_fantag ft USING fans_fan f WHERE f.id = ft.fan_id AND f.shop_id = %s "
-            "AND ft.group_id = %s AND NOT EXISTS (SELECT 1 FROM lc_want w WHERE w.fan_id = ft.fan_id "
-            "AND w.tag_id = ft.tag_id) RETURNING ft.fan_id, ft.tag_id), "
+            "CREATE TEMP TABLE lc_diff ON COMMIT DROP AS SELECT COALESCE(w.fan_id, h.fan_id) AS fan_id, "
+            "COALESCE(w.tag_id, h.tag_id) AS tag_id, h.fan_id IS NULL AS add FROM lc_want w FULL JOIN "
+            "(SELECT ft.fan_id, ft.tag_id FROM fans_fantag ft JOIN fans_fan f ON f.id = ft.fan_id "
+            "WHERE ft.tag_id = ANY(%s) AND f.shop_id = %s) h ON h.fan_id = w.fan_id AND h.tag_id = w.tag_id "
+            "WHERE w.fan_id IS NULL OR h.fan_id IS NULL",
+            [lifecycle_ids, shop_id],
+        )
+        cur.execute("ANALYZE lc_diff")
+        # What was really written (RETURNING), so the arrays follow the rows exactly.
+        cur.execute("CREATE TEMP TABLE lc_changed (fan_id bigint, tag_id integer, add boolean) ON COMMIT DROP")
+        cur.execute(
+            "WITH gone AS (DELETE FROM fans_fantag ft USING lc_diff d WHERE NOT d.add AND ft.fan_id = d.fan_id "
+            "AND ft.tag_id = d.tag_id AND ft.group_id = %s RETURNING ft.fan_id, ft.tag_id), "
             f"ev AS (INSERT INTO fans_fantagevent ({event_cols}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM gone) "
-            "INSERT INTO lc_changed (fan_id) SELECT fan_id FROM gone",
-            [shop_id, group_id, FanTagEvent.REMOVE, TagSource.SYSTEM, now],
+            "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, false FROM gone",
+            [group_id, FanTagEvent.REMOVE, TagSource.SYSTEM, now],
         )
         removed = cur.rowcount
         _progress(shop_id, 0.55)
         cur.execute(
             "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, "
-            "created_at) SELECT w.fan_id, w.tag_id, %s, false, %s, NULL, %s FROM lc_want w WHERE NOT EXISTS "
-            "(SELECT 1 FROM fans_fantag ft WHERE ft.fan_id = w.fan_id AND ft.tag_id = w.tag_id) "
-            "ON CONFLICT DO NOTHING RETURNING fan_id, tag_id), "
+            "created_at) SELECT d.fan_id, d.tag_id, %s, false, %s, NULL, %s FROM lc_diff d WHERE d.add "
+            "ORDER BY d.fan_id, d.tag_id ON CONFLICT DO NOTHING RETURNING fan_id, tag_id), "
             f"ev AS (INSERT INTO fans_fantagevent ({event_cols}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM new) "
-            "INSERT INTO lc_changed (fan_id) SELECT fan_id FROM new",
+            "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, true FROM new",
             [group_id, TagSource.SYSTEM, now, FanTagEvent.ADD, TagSource.SYSTEM, now],
         )
         added = cur.rowcount
         _progress(shop_id, 0.7)
-        # Fan.tag_ids (recommend serving reads it) and FanTagSet (segments scan it), for the changed fans only.
-        cur.execute(
-            "WITH c AS (SELECT DISTINCT fan_id FROM lc_changed), "
-            "t AS (SELECT f.id, f.shop_id, f.joined_at, COALESCE((SELECT array_agg(ft.tag_id::integer "
-            "ORDER BY ft.tag_id) FROM fans_fantag ft WHERE ft.fan_id = f.id), '{}') AS tags "
-            "FROM c JOIN fans_fan f ON f.id = c.fan_id), "
-            "fan AS (UPDATE fans_fan f SET tag_ids = to_jsonb(t.tags) FROM t "
-            "WHERE f.id = t.id AND f.tag_ids <> to_jsonb(t.tags)) "
-            "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) "
-            "SELECT id, shop_id, joined_at, tags FROM t "
-            "ON CONFLICT (fan_id) DO UPDATE SET tags = EXCLUDED.tags WHERE fans_fantagset.tags <> EXCLUDED.tags"
-        )
+        if added or removed:
+            _patch_arrays(cur)
         _progress(shop_id, 0.95)
         cur.execute("SELECT tag_id, COUNT(*) FROM lc_want GROUP BY tag_id")
         counts = dict(cur.fetchall())
-        cur.execute("DROP TABLE lc_want; DROP TABLE lc_changed")
+        cur.execute("DROP TABLE lc_want, lc_diff, lc_changed")
     return added, removed, counts
+
+
+def _patch_arrays(cur) -> None:
+    """FanTagSet.tags and Fan.tag_ids of the changed fans: old minus removed, union added, in one statement."""
+    cur.execute(
+        "CREATE TEMP TABLE lc_delta ON COMMIT DROP AS SELECT fan_id, "
+        "COALESCE(array_agg(tag_id) FILTER (WHERE add), '{}') AS added, "
+        "COALESCE(array_agg(tag_id) FILTER (WHERE NOT add), '{}') AS removed FROM lc_changed GROUP BY fan_id"
+    )
+    cur.execute("ANALYZE lc_delta")
+    # A fan without a FanTagSet row holds no tags (so nothing to remove): the row is inserted with the added ids.
+    cur.execute(
+        "WITH s AS (UPDATE fans_fantagset s SET tags = (s.tags - d.removed) | d.added FROM lc_delta d "
+        "WHERE s.fan_id = d.fan_id RETURNING s.fan_id, s.tags), "
+        "i AS (INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
+        "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
+        "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
+        "SET tags = fans_fantagset.tags | EXCLUDED.tags RETURNING fan_id, tags) "
+        "UPDATE fans_fan f SET tag_ids = to_jsonb(x.tags) FROM (SELECT fan_id, tags FROM s UNION ALL "
+        "SELECT fan_id, tags FROM i) x WHERE f.id = x.fan_id"
+    )
+    cur.execute("DROP TABLE lc_delta")
 
 
 def _apply_portable(shop_id, tags, want_sql, want_params, now) -> tuple[int, int, dict[int, int]]:
