@@ -111,6 +111,50 @@ def seed_activity(shop) -> dict[str, int]:
     return {"messages": messages, "pledges": pledges, "ledger_transactions": txns}
 
 
+def backend_cpu_s(connection) -> float | None:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend so far, from /proc (same machine)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class StatementTimes:
+    """execute_wrapper: the wall time of each statement over 0.2 s, first words as the key."""
+
+    def __init__(self):
+        self.times: list[tuple[str, float]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        start = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent = time.monotonic() - start
+            if spent > 0.2:
+                self.times.append((" ".join(sql.split()[:8])[:90], round(spent, 2)))
+
+
+def timed_run(connection, label, fn):
+    """Run fn() with statement timings; returns (result, wall s, backend CPU s, statements)."""
+    times = StatementTimes()
+    cpu0 = backend_cpu_s(connection)
+    start = time.monotonic()
+    with connection.execute_wrapper(times):
+        result = fn()
+    wall = round(time.monotonic() - start, 2)
+    cpu1 = backend_cpu_s(connection)
+    cpu = round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None
+    log(f"{label}: {wall} s wall, backend CPU {cpu} s, load {os.getloadavg()}")
+    for sql, spent in times.times:
+        log(f"  {spent:8.2f} s  {sql}")
+    return result, wall, cpu, times.times
+
+
 def Fan_first(shop):  # noqa: N802 - (id, user id) of the shop's first fan
     from fans.chat.models import Fan
 
@@ -168,16 +212,17 @@ def main() -> None:
     fans = Fan.objects.filter(shop=shop).count()
     now = timezone.now()
 
+    loads = [os.getloadavg()]
     log("first computation")
-    start = time.monotonic()
-    first = lifecycle_recompute(shop, now=now)
-    first_s = round(time.monotonic() - start, 2)
-    log(f"first: {first_s} s {first}")
+    first, first_s, first_cpu, first_st = timed_run(
+        connection, "first", lambda: lifecycle_recompute(shop, now=now)
+    )
+    log(f"first: {first}")
+    loads.append(os.getloadavg())
 
     events = FanTagEvent.objects.count()
-    start = time.monotonic()
-    rerun = lifecycle_recompute(shop, now=now)
-    rerun_s = round(time.monotonic() - start, 2)
+    rerun, rerun_s, rerun_cpu, _ = timed_run(connection, "rerun", lambda: lifecycle_recompute(shop, now=now))
+    loads.append(os.getloadavg())
     assert FanTagEvent.objects.count() == events, "a run that changes nothing must write no events"
     log(f"rerun: {rerun_s} s {rerun}")
 
@@ -189,10 +234,11 @@ def main() -> None:
             "%s FROM fans_conversation c WHERE c.shop_id = %s AND c.fan_id %% 100 = 7",
             [later - dt.timedelta(days=1), shop.pk],
         )
-    start = time.monotonic()
-    nightly = lifecycle_recompute(shop, now=later)
-    nightly_s = round(time.monotonic() - start, 2)
-    log(f"nightly: {nightly_s} s {nightly}")
+    nightly, nightly_s, nightly_cpu, nightly_st = timed_run(
+        connection, "nightly", lambda: lifecycle_recompute(shop, now=later)
+    )
+    log(f"nightly: {nightly}")
+    loads.append(os.getloadavg())
 
     figures = {
         "lifecycle_fans": fans,
@@ -200,6 +246,15 @@ def main() -> None:
         "lifecycle_1m_fans_ratio": round(first_s / CEILING_S, 3),
         "lifecycle_1m_fans_rerun_s": rerun_s,
         "lifecycle_1m_fans_nightly_s": nightly_s,
+        "lifecycle_1m_fans_nightly_ratio": round(nightly_s / CEILING_S, 3),
+        "lifecycle_backend_cpu_s": {"first": first_cpu, "rerun": rerun_cpu, "nightly": nightly_cpu},
+        "lifecycle_statements_s": {"first": first_st, "nightly": nightly_st},
+        "lifecycle_load_average": {
+            "before": loads[0],
+            "after_first": loads[1],
+            "after_rerun": loads[2],
+            "after_nightly": loads[3],
+        },
         "lifecycle_counts": first["counts"],
         "lifecycle_first_changes": {"added": first["added"], "removed": first["removed"]},
         "lifecycle_rerun_changes": {"added": rerun["added"], "removed": rerun["removed"]},

@@ -187,7 +187,9 @@ def _apply_postgresql(shop_id, tags, want_sql, want_params, now) -> tuple[int, i
         )
         cur.execute("ANALYZE lc_diff")
         # What was really written (RETURNING), so the arrays follow the rows exactly.
-        cur.execute("CREATE TEMP TABLE lc_changed (fan_id bigint, tag_id integer, add boolean) ON COMMIT DROP")
+        cur.execute(
+            "CREATE TEMP TABLE lc_changed (fan_id bigint, tag_id integer, add boolean) ON COMMIT DROP"
+        )
         cur.execute(
             "WITH gone AS (DELETE FROM fans_fantag ft USING lc_diff d WHERE NOT d.add AND ft.fan_id = d.fan_id "
             "AND ft.tag_id = d.tag_id AND ft.group_id = %s RETURNING ft.fan_id, ft.tag_id), "
