@@ -2,11 +2,11 @@
 
 One shop at a time, in one transaction, set-based: a SELECT classifies every fan of the shop from joined_at,
 the latest activity (a payment in, from the preorders spend provider, or a message the fan wrote) and the
-12-month spend; on PostgreSQL the difference from the tags held is applied with three statements (DELETE ...
-RETURNING into remove events, INSERT ... SELECT ... RETURNING into add events, and one refresh of Fan.tag_ids
-and FanTagSet for the fans that changed). A run that changes nothing writes nothing, so the task is safe to
-re-run; runs of one shop are serialised by an advisory lock. SQLite (the embedded demo) runs the same
-classifying SELECT and applies the difference with the ORM.
+12-month spend; on PostgreSQL the difference from the tags held (one hash full join) is applied with DELETE ...
+RETURNING into remove events, INSERT ... SELECT ... RETURNING into add events, and one statement patching
+FanTagSet.tags and Fan.tag_ids of the changed fans from the change set (intarray `-`, `|`). A run that changes
+nothing writes nothing, so the task is safe to re-run; runs of one shop are serialised by an advisory lock.
+SQLite (the embedded demo) runs the same classifying SELECT and applies the difference with the ORM.
 """
 
 import datetime as dt
