@@ -155,6 +155,27 @@ def timed_run(connection, label, fn):
     return result, wall, cpu, times.times
 
 
+def seeded_counts(shop) -> dict[str, int]:
+    """A re-used database: drop the previous run's "30 days later" messages, count what the seeding left."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM fans_message m USING fans_conversation c WHERE c.id = m.conversation_id "
+            "AND c.shop_id = %s AND m.text = 'hi again'",
+            [shop.pk],
+        )
+        cur.execute(
+            "SELECT (SELECT COUNT(*) FROM fans_message m JOIN fans_conversation c ON c.id = m.conversation_id "
+            "WHERE c.shop_id = %s AND m.side = 'fan'), (SELECT COUNT(*) FROM preorders_pledge p JOIN "
+            "preorders_campaign k ON k.id = p.campaign_id WHERE k.shop_id = %s), "
+            "(SELECT COUNT(*) FROM payments_ledgertransaction WHERE shop_id = %s)",
+            [shop.pk] * 3,
+        )
+        messages, pledges, txns = cur.fetchone()
+    return {"messages": messages, "pledges": pledges, "ledger_transactions": txns}
+
+
 def Fan_first(shop):  # noqa: N802 - (id, user id) of the shop's first fan
     from fans.chat.models import Fan
 
@@ -191,8 +212,8 @@ def main() -> None:
     from django.utils import timezone
 
     from fans.chat.models import Fan
-    from fans.crm.lifecycle import lifecycle_recompute
-    from fans.crm.models import FanTag, FanTagEvent
+    from fans.crm.lifecycle import lifecycle_recompute, lifecycle_tags
+    from fans.crm.models import FanTagEvent
     from shops.models import Shop
 
     shop = Shop.objects.get(slug=SLUG)
@@ -203,9 +224,16 @@ def main() -> None:
         if args.setup_only:
             return
     else:
-        seeded = {}
-    FanTag.objects.filter(group__code="lifecycle").delete()
+        seeded = seeded_counts(shop)
+    # Back to "never computed" (a re-used database): no lifecycle rows, and none of their ids in the arrays.
+    lifecycle_ids = sorted(t.pk for t in lifecycle_tags().values())
     with connection.cursor() as cur:
+        cur.execute("DELETE FROM fans_fantag WHERE tag_id = ANY(%s)", [lifecycle_ids])
+        cur.execute(
+            "WITH s AS (UPDATE fans_fantagset SET tags = tags - %s::int[] WHERE tags && %s::int[] "
+            "RETURNING fan_id, tags) UPDATE fans_fan f SET tag_ids = to_jsonb(s.tags) FROM s WHERE f.id = s.fan_id",
+            [lifecycle_ids, lifecycle_ids],
+        )
         cur.execute("VACUUM ANALYZE fans_fantag")
         cur.execute("VACUUM ANALYZE fans_fan")
         cur.execute("VACUUM ANALYZE fans_fantagset")
@@ -269,8 +297,6 @@ def main() -> None:
     merged = json.loads(path.read_text()) if path.exists() else {}
     base_machine = merged.pop("machine", None)
     date = merged.pop("date", None)
-    if not seeded:  # a re-used seeded database: keep the counts of the run that seeded it
-        figures["lifecycle_seeded"] = merged.get("lifecycle_seeded", {})
     merged.update(figures)
     merged["lifecycle_machine"] = machine
     merged["lifecycle_1m_fans_ceiling_s"] = CEILING_S
