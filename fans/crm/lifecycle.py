@@ -219,23 +219,27 @@ def _apply_postgresql(shop_id, tags, want_sql, want_params, now) -> tuple[int, i
 
 
 def _patch_arrays(cur) -> None:
-    """FanTagSet.tags and Fan.tag_ids of the changed fans: old minus removed, union added, in one statement."""
+    """FanTagSet.tags and Fan.tag_ids of the changed fans: old minus removed, union added (three plain joins)."""
     cur.execute(
         "CREATE TEMP TABLE lc_delta ON COMMIT DROP AS SELECT fan_id, "
         "COALESCE(array_agg(tag_id) FILTER (WHERE add), '{}') AS added, "
         "COALESCE(array_agg(tag_id) FILTER (WHERE NOT add), '{}') AS removed FROM lc_changed GROUP BY fan_id"
     )
     cur.execute("ANALYZE lc_delta")
+    # The expression reads the row being updated, so a concurrent tagging of the same fan is not lost.
+    cur.execute(
+        "UPDATE fans_fantagset s SET tags = (s.tags - d.removed) | d.added FROM lc_delta d WHERE s.fan_id = d.fan_id"
+    )
     # A fan without a FanTagSet row holds no tags (so nothing to remove): the row is inserted with the added ids.
     cur.execute(
-        "WITH s AS (UPDATE fans_fantagset s SET tags = (s.tags - d.removed) | d.added FROM lc_delta d "
-        "WHERE s.fan_id = d.fan_id RETURNING s.fan_id, s.tags), "
-        "i AS (INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
+        "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
         "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
         "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
-        "SET tags = fans_fantagset.tags | EXCLUDED.tags RETURNING fan_id, tags) "
-        "UPDATE fans_fan f SET tag_ids = to_jsonb(x.tags) FROM (SELECT fan_id, tags FROM s UNION ALL "
-        "SELECT fan_id, tags FROM i) x WHERE f.id = x.fan_id"
+        "SET tags = fans_fantagset.tags | EXCLUDED.tags"
+    )
+    cur.execute(
+        "UPDATE fans_fan f SET tag_ids = to_jsonb(s.tags) FROM lc_delta d JOIN fans_fantagset s "
+        "ON s.fan_id = d.fan_id WHERE f.id = d.fan_id"
     )
     cur.execute("DROP TABLE lc_delta")
 
