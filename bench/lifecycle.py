@@ -290,7 +290,10 @@ def main() -> None:
         "lifecycle_seeded": seeded,
         "lifecycle_notes": (
             "one shop of 1M fans; the first run writes every fan's tags (FanTag, events, Fan.tag_ids, "
-            "FanTagSet); the machine (2 cores) was shared with other helpers' jobs during the run"
+            "FanTagSet); the machine (2 cores) was shared with other helpers' jobs during the run (load averages "
+            "in lifecycle_load_average); lifecycle_backend_cpu_s is the PostgreSQL backend's user+system CPU from "
+            "/proc; lifecycle_statements_s the statements over 0.2 s; server defaults: shared_buffers 128MB, "
+            "max_wal_size 1GB"
         ),
     }
     path = RESULTS_DIR / "reach.json"
