@@ -3,7 +3,7 @@
 One shop at a time, in one transaction, set-based: a SELECT classifies every fan of the shop from joined_at,
 the latest activity (a payment in, from the preorders spend provider, or a message the fan wrote) and the
 12-month spend; on PostgreSQL the difference from the tags held (one hash full join) is applied with DELETE ...
-RETURNING into remove events, INSERT ... SELECT ... RETURNING into add events, and one statement patching
+RETURNING into remove events, INSERT ... SELECT ... RETURNING into add events, and three joins patching
 FanTagSet.tags and Fan.tag_ids of the changed fans from the change set (intarray `-`, `|`). A run that changes
 nothing writes nothing, so the task is safe to re-run; runs of one shop are serialised by an advisory lock.
 SQLite (the embedded demo) runs the same classifying SELECT and applies the difference with the ORM.
@@ -161,7 +161,7 @@ def _apply_postgresql(shop_id, tags, want_sql, want_params, now) -> tuple[int, i
     Fan.tag_ids and FanTagSet.tags hold the same sorted ids as the fan's FanTag rows (fans.crm.services.tagging
     keeps them so in every transaction), so the new arrays are the old ones minus the removed ids, union the
     added ones: intarray's `-` and `|` return sorted, duplicate-free arrays, the format array_agg(... ORDER BY
-    tag_id) gives. Only the changed fans are touched, each by one hash join per statement.
+    tag_id) gives. Only the changed fans are touched, by one hash join per statement.
     """
     group_id = next(iter(tags.values())).group_id
     lifecycle_ids = sorted(t.pk for t in tags.values())
