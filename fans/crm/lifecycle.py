@@ -226,17 +226,20 @@ def _patch_arrays(cur) -> None:
         "COALESCE(array_agg(tag_id) FILTER (WHERE NOT add), '{}') AS removed FROM lc_changed GROUP BY fan_id"
     )
     cur.execute("ANALYZE lc_delta")
+    cur.execute("SELECT COUNT(*) FROM lc_delta")
+    fans = cur.fetchone()[0]
     # The expression reads the row being updated, so a concurrent tagging of the same fan is not lost.
     cur.execute(
         "UPDATE fans_fantagset s SET tags = (s.tags - d.removed) | d.added FROM lc_delta d WHERE s.fan_id = d.fan_id"
     )
     # A fan without a FanTagSet row holds no tags (so nothing to remove): the row is inserted with the added ids.
-    cur.execute(
-        "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
-        "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
-        "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
-        "SET tags = fans_fantagset.tags | EXCLUDED.tags"
-    )
+    if cur.rowcount < fans:  # usually every changed fan has its row: no anti-join over all of them
+        cur.execute(
+            "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
+            "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
+            "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
+            "SET tags = fans_fantagset.tags | EXCLUDED.tags"
+        )
     cur.execute(
         "UPDATE fans_fan f SET tag_ids = to_jsonb(s.tags) FROM lc_delta d JOIN fans_fantagset s "
         "ON s.fan_id = d.fan_id WHERE f.id = d.fan_id"
