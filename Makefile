@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install bench lint serve messages clean
+.PHONY: demo test install bench lint serve serve-prod messages clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -28,6 +28,11 @@ demo: install
 
 serve: install
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# --- deploy (issue 17): the deploy/ layout locally: nginx on https://127.0.0.1:PORT (8443 unless given), two ASGI
+# processes, a Celery worker and beat (honcho), config.settings.production; needs DATABASE_URL and REDIS_URL.
+serve-prod: install
+	$(BIN)/python deploy/serve.py --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8443)
 
 test: install
 	$(BIN)/lint-imports --no-cache
