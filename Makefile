@@ -52,6 +52,9 @@ bench: install
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/reach.py
 	$(BIN)/python bench/reach_schedule.py
+	# deploy (issue 17): the deploy/ layout under failure, and 10,000 sockets through nginx
+	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/sockets.py --skip-setup
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests

@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.utils import timezone
 
 from tests import servers
-from tests.deploy.stack import NGINX, ROOT, deploy_stack
+from tests.deploy.stack import NGINX, ROOT, alive, deploy_stack
 from tests.factories import FanFactory, ProductFactory, ShopFactory, UserFactory, VariantFactory
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -113,12 +113,23 @@ def test_deploy_layout_smoke_through_nginx(require_services, nginx_present, tmp_
         assert 429 in codes and codes[0] == 400, codes
 
         # SIGTERM (systemd, or Ctrl-C) stops every process of the layout: nothing is left behind.
+        pids = stack.process_pids()
+        commands = " ".join(command_line(p) for p in pids)
+        assert commands.count("daphne") == 2 and "nginx: master" in commands, commands
+        assert " worker" in commands and " beat" in commands, commands
         stack.proc.send_signal(signal.SIGTERM)
         stack.proc.wait(timeout=60)
         deadline = time.monotonic() + 15
-        while stack.session_pids() and time.monotonic() < deadline:
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.3)
-        assert stack.session_pids() == [], stack.tail()
+        assert [command_line(p) for p in pids if alive(p)] == [], stack.tail()
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def post_status(stack, path: str, body: bytes) -> int:
