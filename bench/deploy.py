@@ -283,23 +283,24 @@ async def restart_phase(layout: Layout, cast, clients: int, seconds: float, rate
     await asyncio.wait(tasks, timeout=seconds + 90)
     await asyncio.gather(*(final_sync(site, c) for c in chosen), return_exceptions=True)
     stored = await sync_to_async(stored_messages)([c.conversation for c in chosen], start_seqs)
-    lost = duplicated = unacked = 0
+    not_stored = not_seen = gaps = duplicated = unacked = 0
     for c in chosen:
         rows = stored.get(c.conversation, [])
-        by_cid = Counter(r["client_id"] for r in rows)
-        lost += sum(1 for cid in c.sent if by_cid[cid] == 0)
+        by_cid = Counter(str(r["client_id"]) for r in rows)
+        not_stored += sum(1 for cid in c.sent if by_cid[cid] == 0)
         duplicated += sum(n - 1 for n in by_cid.values() if n > 1)
         unacked += len(c.outbox)
         view_ids = set(c.view)
-        lost += sum(1 for r in rows if r["id"] not in view_ids)  # stored but never reached the client
-        seqs = sorted(r["seq"] for r in rows)
-        if seqs and seqs != list(range(seqs[0], seqs[0] + len(seqs))):
-            lost += 1
+        not_seen += sum(1 for r in rows if r["id"] not in view_ids)  # stored but never reached the client
+        seqs = sorted(m["seq"] for m in c.view.values())
+        gaps += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b != a + 1)
+    lost = not_stored + not_seen + gaps
     return {
         "clients": clients,
         "sent": sum(len(c.sent) for c in chosen),
         "restart_lost": lost,
         "restart_duplicated": duplicated,
+        "restart_lost_detail": {"sent_not_stored": not_stored, "stored_not_seen": not_seen, "seq_gaps": gaps},
         "restart_unacked_at_end": unacked,
         "reconnects": sum(c.reconnects for c in chosen),
     }
