@@ -52,7 +52,9 @@ def site(
 ) -> str:
     """The public server. upstream_header adds X-Fansi-Upstream (which ASGI process answered): for the
     deployment test and local runs, where it proves sockets land on different processes; not for a real site."""
-    servers = "\n".join(f"    server 127.0.0.1:{port};" for port in asgi_ports)
+    # max_fails=0: a socket refused during a restart still fails over (proxy_next_upstream), but a process
+    # slow to accept under a burst of handshakes is never taken out of the upstream.
+    servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=0;" for port in asgi_ports)
     header = "    add_header X-Fansi-Upstream $upstream_addr always;" if upstream_header else ""
     return fill(
         "fansi.conf.template",
