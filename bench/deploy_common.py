@@ -97,6 +97,12 @@ def load_cast(fans: int) -> Cast:
     shop = Shop.objects.get(slug="scale")
     # A rerun on the same bench database (--skip-setup): the fans' attention budget starts afresh.
     PromoDelivery.objects.filter(broadcast__shop=shop).delete()
+    # ... and so does the shop's broadcast rate limit (3 an hour): earlier runs' broadcasts are moved a day back.
+    from django.db.models import F
+
+    from fans.bot.models import Broadcast
+
+    Broadcast.objects.filter(shop=shop).update(created_at=F("created_at") - dt.timedelta(days=1))
     # The broadcasts must go out at whatever hour the bench runs.
     BotSettings.objects.update_or_create(
         shop=shop, defaults={"quiet_start": dt.time(0), "quiet_end": dt.time(0)}

@@ -215,7 +215,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--fans", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--parallel", type=int, default=100, help="handshakes in flight per client process")
+    parser.add_argument("--parallel", type=int, default=50, help="handshakes in flight per client process")
     parser.add_argument("--broadcast-timeout", type=float, default=180)
     parser.add_argument("--drain", type=float, default=10, help="seconds to wait for late frames")
     parser.add_argument("--skip-setup", action="store_true")
