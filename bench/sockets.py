@@ -153,38 +153,44 @@ def run(args: argparse.Namespace) -> dict:
             proc.start()
             pipes.append(parent)
             procs.append(proc)
-        opened = [pipe.recv() for pipe in pipes]
-        open_s = time.monotonic() - started
-        held = sum(o["opened"] for o in opened)
-        upstreams: Counter = Counter()
-        failures: Counter = Counter()
-        for o in opened:
-            upstreams.update(o["upstreams"])
-            failures.update(o["failures"])
-        log(
-            f"{held:,} sockets open in {open_s:.0f} s; per upstream {dict(upstreams)}; failures {dict(failures)}"
-        )
-        time.sleep(5)
-        after = rss_kb(server_pids)
-        kb_per_socket = (after - before) / held if held else None
-        log(f"server RSS after: {after / 1024:.0f} MB -> {kb_per_socket:.1f} kB per socket")
-        sent_at = time.monotonic()
-        created = post_broadcast(stack.url, str(stack.cafile), cast.owner_token, cast.shop_id, text)
-        deadline = time.monotonic() + args.broadcast_timeout
-        state = created
-        while time.monotonic() < deadline:
-            state = broadcast_state(stack.url, str(stack.cafile), cast.owner_token, created["id"])
-            if state["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            time.sleep(1)
-        broadcast_s = time.monotonic() - sent_at
-        time.sleep(args.drain)
-        for pipe in pipes:
-            pipe.send("stop")
-        results = [pipe.recv() for pipe in pipes]
-        for proc in procs:
-            proc.join(timeout=60)
-        after_broadcast = rss_kb(server_pids)
+        try:
+            return measure(args, stack, cast, text, pipes, server_pids, before, started)
+        finally:
+            for proc in procs:  # a failed run must not leave its client processes behind
+                proc.join(timeout=30)
+                if proc.is_alive():
+                    proc.kill()
+
+
+def measure(args, stack, cast, text, pipes, server_pids, before, started) -> dict:
+    opened = [pipe.recv() for pipe in pipes]
+    open_s = time.monotonic() - started
+    held = sum(o["opened"] for o in opened)
+    upstreams: Counter = Counter()
+    failures: Counter = Counter()
+    for o in opened:
+        upstreams.update(o["upstreams"])
+        failures.update(o["failures"])
+    log(f"{held:,} sockets open in {open_s:.0f} s; per upstream {dict(upstreams)}; failures {dict(failures)}")
+    time.sleep(5)
+    after = rss_kb(server_pids)
+    kb_per_socket = (after - before) / held if held else None
+    log(f"server RSS after: {after / 1024:.0f} MB -> {kb_per_socket:.1f} kB per socket")
+    sent_at = time.monotonic()
+    created = post_broadcast(stack.url, str(stack.cafile), cast.owner_token, cast.shop_id, text)
+    deadline = time.monotonic() + args.broadcast_timeout
+    state = created
+    while time.monotonic() < deadline:
+        state = broadcast_state(stack.url, str(stack.cafile), cast.owner_token, created["id"])
+        if state["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(1)
+    broadcast_s = time.monotonic() - sent_at
+    time.sleep(args.drain)
+    for pipe in pipes:
+        pipe.send("stop")
+    results = [pipe.recv() for pipe in pipes]
+    after_broadcast = rss_kb(server_pids)
     received = sum(r["received"] for r in results)
     latencies = [x for r in results for x in r["latencies"]]
     return {
