@@ -6,7 +6,13 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from core.health import healthz, readyz
+
 urlpatterns = [
+    # --- deploy (issue 17): liveness and readiness probes (core/health.py) ---
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # --- end deploy ---
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # The strings the page scripts show (gettext() in static/fansi/*.js), in the request's language.

@@ -44,6 +44,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Served over HTTPS behind a proxy (secure cookies above). FANSI_SSL_REDIRECT=0 where the proxy redirects.
 SECURE_SSL_REDIRECT = os.environ.get("FANSI_SSL_REDIRECT", "1") == "1"
+# --- deploy (issue 17): probes may ask an ASGI process directly over plain HTTP (systemd, a load balancer). ---
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# --- end deploy ---
 SECURE_HSTS_SECONDS = int(os.environ.get("FANSI_HSTS_SECONDS", str(365 * 24 * 3600)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("FANSI_HSTS_SUBDOMAINS", "1") == "1"
 SECURE_HSTS_PRELOAD = os.environ.get("FANSI_HSTS_PRELOAD", "0") == "1"
