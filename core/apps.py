@@ -9,3 +9,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from core import checks  # noqa: F401 - registers the system checks
+        from core import replica, request_id  # noqa: F401 - request_id connects its Celery signals
+
+        replica.install()
