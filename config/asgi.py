@@ -45,8 +45,8 @@ if settings.FANSI_SERVE_FILES:
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from fans.chat.routing import websocket_urlpatterns  # noqa: E402
 from core.ws_observe import WebsocketObserved  # noqa: E402
+from fans.chat.routing import websocket_urlpatterns  # noqa: E402
 from fans.chat.ws_auth import OriginAndAuthMiddleware, SessionUnlessToken  # noqa: E402
 
 websocket_routes = list(websocket_urlpatterns)
@@ -60,6 +60,8 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Connection id on its log lines, the open-sockets gauge (core/ws_observe.py).
-        "websocket": WebsocketObserved(SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_routes)))),
+        "websocket": WebsocketObserved(
+            SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_routes)))
+        ),
     }
 )

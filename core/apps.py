@@ -8,7 +8,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Fansi core"
 
     def ready(self) -> None:
-        from core import checks  # noqa: F401 - registers the system checks
-        from core import replica, request_id  # noqa: F401 - request_id connects its Celery signals
+        from core import (  # noqa: F401 - request_id connects its Celery signals
+            checks,  # noqa: F401 - registers the system checks
+            replica,
+            request_id,
+        )
 
         replica.install()

@@ -27,7 +27,8 @@ from django.http import HttpRequest, HttpResponse
 REPLICA = "replica"
 PRIMARY = "default"
 
-_reads_var: contextvars.ContextVar[bool] = contextvars.ContextVar("fansi_replica_reads", default=False)
+# "": the primary; "fresh": the replica unless this context wrote or is in a transaction; "any": the replica.
+_reads_var: contextvars.ContextVar[str] = contextvars.ContextVar("fansi_replica_reads", default="")
 _wrote_var: contextvars.ContextVar[bool] = contextvars.ContextVar("fansi_wrote_primary", default=False)
 # A statement that may change data: anything but SELECT / SHOW / SET / EXPLAIN / FETCH and the like.
 _WRITE = re.compile(
@@ -52,7 +53,12 @@ def mark_wrote() -> None:
 def read_alias() -> str:
     """Where a read inside the current context goes: the replica only inside replica_reads(), with a replica
     configured, nothing written yet in this request or task, and no transaction open on the primary."""
-    if not _reads_var.get() or _wrote_var.get() or not replica_configured():
+    mode = _reads_var.get()
+    if not mode or not replica_configured():
+        return PRIMARY
+    if mode == "any":
+        return REPLICA
+    if _wrote_var.get():
         return PRIMARY
     if connections[PRIMARY].in_atomic_block:
         return PRIMARY
@@ -65,9 +71,12 @@ def read_connection() -> Any:
 
 
 @contextmanager
-def replica_reads() -> Iterator[None]:
-    """Reads in this block may go to the replica (ORM through the router, raw SQL via read_connection())."""
-    token = _reads_var.set(True)
+def replica_reads(*, independent: bool = False) -> Iterator[None]:
+    """Reads in this block may go to the replica (ORM through the router, raw SQL via read_connection()).
+
+    independent=True: these reads do not depend on what this context wrote or has open (an export's rows,
+    read between its own progress updates), so they go to the replica even then."""
+    token = _reads_var.set("any" if independent else "fresh")
     try:
         yield
     finally:

@@ -31,7 +31,9 @@ class Command(BaseCommand):
                 "PROMETHEUS_MULTIPROC_DIR is not set: serving this process's metrics only (docs/metrics.md)."
             )
         elif not os.path.isdir(os.environ["PROMETHEUS_MULTIPROC_DIR"]):
-            raise CommandError(f"PROMETHEUS_MULTIPROC_DIR {os.environ['PROMETHEUS_MULTIPROC_DIR']} is no folder")
+            raise CommandError(
+                f"PROMETHEUS_MULTIPROC_DIR {os.environ['PROMETHEUS_MULTIPROC_DIR']} is no folder"
+            )
         app = make_wsgi_app(metrics_registry())
         server = make_server(host, port, app, handler_class=QuietHandler)
         self.stdout.write(f"metrics on http://{host}:{port}/metrics", ending="\n")
