@@ -72,14 +72,13 @@ class ContextFilter(logging.Filter):
 
 
 class JsonFormatter(_JsonFormatter):
-    """{"time", "level", "logger", "message", "request_id", "connection_id", "task", "task_id", ...extra}."""
+    """{"time" (UTC, ISO 8601), "level", "logger", "message", "request_id", "connection_id", "task", "task_id",
+    ...extra}; every value redacted, extras included (Django's 4xx lines carry the request with its URL)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault(
-            "fmt", "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(connection_id)s"
-        )
-        kwargs.setdefault("rename_fields", {"asctime": "time", "levelname": "level", "name": "logger"})
-        kwargs.setdefault("timestamp", False)
+        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s %(connection_id)s")
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("timestamp", "time")
         super().__init__(*args, **kwargs)
 
     def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:
@@ -87,8 +86,14 @@ class JsonFormatter(_JsonFormatter):
         if getattr(record, "task", None):
             log_record["task"] = record.task
             log_record["task_id"] = record.task_id
-        if "exc_info" in log_record:
-            log_record["exc_info"] = redact(str(log_record["exc_info"]))
+        else:
+            log_record.pop("task", None)
+            log_record.pop("task_id", None)
+        for key, value in log_record.items():
+            if isinstance(value, str):
+                log_record[key] = redact(value)
+            elif value is not None and not isinstance(value, bool | int | float):
+                log_record[key] = redact(str(value))
 
 
 def logging_config(level: str, fmt: str = "json") -> dict[str, Any]:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import signals
+from django.core.signals import request_finished
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from core.logs import request_id_var, task_var
@@ -35,13 +37,16 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_from(request.headers.get(HEADER))
         request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        # Left set until request_finished: Django logs a 4xx/5xx after the middleware chain has returned.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response
+
+
+@receiver(request_finished, dispatch_uid="fansi-request-id-clear")
+def _request_id_clear(**_kwargs: Any) -> None:
+    request_id_var.set(None)
 
 
 # --- Celery: the id travels in the task message's headers --------------------------------------------

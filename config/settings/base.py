@@ -403,6 +403,8 @@ from core.logs import logging_config  # noqa: E402
 LOGGING = logging_config(
     os.environ.get("FANSI_LOG_LEVEL", "WARNING"), os.environ.get("FANSI_LOG_FORMAT", "json")
 )
+# Workers log through LOGGING too (JSON, request id, redaction), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Prometheus: django-prometheus's request and database metrics around everything, the request id next
 # (core/request_id.py). /metrics is served only by `manage.py metrics_server` on an internal port.
 INSTALLED_APPS += ["django_prometheus"]
@@ -426,6 +428,8 @@ if DATABASE_REPLICA_URL and DATABASE_URL:
         "TEST": {"MIRROR": "default"},
     }
 DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+# The Celery queues whose depth metrics_server reads from Redis at each scrape.
+FANSI_METRICS_CELERY_QUEUES = env_list("FANSI_METRICS_CELERY_QUEUES", ["celery"])
 # Backups (docs/backups.md, manage.py backup_check): where the dumps are.
 FANSI_BACKUP_DIR = Path(os.environ.get("FANSI_BACKUP_DIR", VAR_DIR / "backups"))
 # --- end observability ----------------------------------------------------------------------------
