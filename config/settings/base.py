@@ -415,7 +415,10 @@ MIDDLEWARE = [
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("FANSI_DB_METRICS", True):
+# Database metrics wrap the backend (django_prometheus.db.backends.postgresql): production.py turns them on,
+# FANSI_DB_METRICS=1 anywhere else (off by default, so the chat bench measures the plain backend).
+FANSI_DB_METRICS = env_bool("FANSI_DB_METRICS", False)
+if FANSI_DB_METRICS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 # Read scaling (core/replica.py): heavy read-only selectors go to "replica" when DATABASE_REPLICA_URL is set.
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")

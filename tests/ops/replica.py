@@ -4,6 +4,7 @@ in 5440-5449, stopped and deleted afterwards. No replication slot is made, so th
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,6 +31,18 @@ HBA_LINE = "host replication all 127.0.0.1/32 trust  # fansi: streaming replica 
 def _as_postgres(cmd: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root: run its binaries as the postgres user then."""
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """subprocess.run, but a timeout kills the whole group (runuser's child too), so nothing keeps writing."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _free_port() -> int:
@@ -90,7 +103,8 @@ def streaming_replica(primary_port: int = 5432) -> Iterator[int]:
         )
         for attempt in range(3):
             # The machine's PostgreSQL is shared: another job terminating backends cuts a backup short.
-            done = subprocess.run(basebackup, capture_output=True, timeout=120)
+            # The copy is the whole cluster: seconds in CI, longer beside large benchmark databases.
+            done = _run(basebackup, timeout=300)
             if done.returncode == 0:
                 break
             shutil.rmtree(data, ignore_errors=True)
