@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.errors import Forbidden, NotFound
+from core.replica import replica_reads
 from preorders import selectors
 from preorders.access import access_campaign
 from preorders.box_selectors import DELIVERY_NOTE_COLUMNS, cycle_delivery_notes
@@ -418,7 +419,8 @@ def factory_board_page(request: HttpRequest, token: str) -> HttpResponse:
             {"code": refused.code, "message": refused.message},
             status=403,
         )
-    demand = selectors.factory_demand(factory=factory)
+    with replica_reads():  # the board's committed demand: heavy aggregate reads (core/replica.py)
+        demand = selectors.factory_demand(factory=factory)
     for product in demand["products"]:
         for row in [product, *product["variants"]]:
             row["percent"] = min(100, round(100 * row["committed"] / row["moq"])) if row["moq"] else 100

@@ -53,3 +53,8 @@ SECURE_HSTS_PRELOAD = os.environ.get("FANSI_HSTS_PRELOAD", "0") == "1"
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a submission to the browser vendors' lists, a deployment's own decision.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Database metrics (docs/metrics.md): django-prometheus's backend, FANSI_DB_METRICS=0 to leave it out.
+if env_bool("FANSI_DB_METRICS", True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"  # noqa: F405
+    if "replica" in DATABASES:  # noqa: F405
+        DATABASES["replica"]["ENGINE"] = DATABASES["default"]["ENGINE"]  # noqa: F405
