@@ -6,8 +6,8 @@ campaign page's in-place sign-up goes on to the pledge without a trip to the log
 
 import ipaddress
 
-from django.conf import settings
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.signals import user_login_failed
 from django.middleware.csrf import get_token

@@ -8,7 +8,6 @@ failing username or address out (core/auth_throttle.py): 429 login_locked.
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
