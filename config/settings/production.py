@@ -50,3 +50,12 @@ SECURE_HSTS_PRELOAD = os.environ.get("FANSI_HSTS_PRELOAD", "0") == "1"
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a submission to the browser vendors' lists, a deployment's own decision.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Hardening (issue 17) ---------------------------------------------------------------------------------
+# Health checks answer over plain HTTP (load balancers, the deploy layout's probes); everything else redirects.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SESSION_COOKIE_HTTPONLY = True
+# Pages take the CSRF token from <meta name="csrf-token"> (fansi.js), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

@@ -5,8 +5,10 @@ The tests launch Chromium themselves, so this wraps Playwright's Browser.new_con
 the test's duration: each context reports CSP violations, from the console and from the page's own
 `securitypolicyviolation` events (which name the directive and the blocked thing)."""
 
+import time
+
 import pytest
-from playwright.sync_api._generated import Browser
+from playwright.sync_api._generated import Browser, Page
 
 # Runs in every page before its scripts: the browser's violation report, into the console, once per thing.
 REPORT_VIOLATIONS = """
@@ -30,6 +32,20 @@ class CspViolations:
             self.seen.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
 
+def wait_for_function_without_eval(page, expression, *, arg=None, timeout=None, polling=None):
+    """Page.wait_for_function, polled through page.evaluate: Playwright's own version compiles a string
+    predicate with eval() inside the page, which the policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + (timeout if timeout is not None else 30000) / 1000
+    interval = polling / 1000 if isinstance(polling, int | float) else 0.1
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"wait_for_function timed out: {expression}")
+        time.sleep(interval)
+
+
 @pytest.fixture(autouse=True)
 def csp_violations_fail(monkeypatch):
     violations = CspViolations()
@@ -45,6 +61,7 @@ def csp_violations_fail(monkeypatch):
         violations.watch(page.context)
         return page
 
+    monkeypatch.setattr(Page, "wait_for_function", wait_for_function_without_eval)
     monkeypatch.setattr(Browser, "new_context", watched_context)
     monkeypatch.setattr(Browser, "new_page", watched_page)
     yield violations
