@@ -8,6 +8,7 @@ the test's duration: each context reports CSP violations, from the console and f
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api._generated import Browser, Page
 
 # Runs in every page before its scripts: the browser's violation report, into the console, once per thing.
@@ -38,7 +39,13 @@ def wait_for_function_without_eval(page, expression, *, arg=None, timeout=None, 
     deadline = time.monotonic() + (timeout if timeout is not None else 30000) / 1000
     interval = polling / 1000 if isinstance(polling, int | float) else 0.1
     while True:
-        value = page.evaluate(expression, arg)
+        try:
+            value = page.evaluate(expression, arg)
+        except PlaywrightError as error:
+            # The page navigated under the poll (a form or payment redirect): poll the next document.
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
