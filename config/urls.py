@@ -4,7 +4,8 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+
+from shops.api_tokens import ObtainTokenApi
 
 from core.health import healthz, readyz
 
@@ -17,7 +18,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The strings the page scripts show (gettext() in static/fansi/*.js), in the request's language.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    # Throttled by django-axes, tokens expire (issue 17); rotation is api/auth/token/rotate/ (shops.api_urls).
+    path("api/auth/token/", ObtainTokenApi.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("payments.api_urls")),

@@ -58,3 +58,12 @@ if env_bool("FANSI_DB_METRICS", True) and DATABASES["default"]["ENGINE"] == "dja
     DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"  # noqa: F405
     if "replica" in DATABASES:  # noqa: F405
         DATABASES["replica"]["ENGINE"] = DATABASES["default"]["ENGINE"]  # noqa: F405
+
+# --- Hardening (issue 17) ---------------------------------------------------------------------------------
+# Health checks answer over plain HTTP (load balancers, the deploy layout's probes); everything else redirects.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SESSION_COOKIE_HTTPONLY = True
+# Pages take the CSRF token from <meta name="csrf-token"> (fansi.js), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
