@@ -5,9 +5,8 @@ from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from shops.api_tokens import ObtainTokenApi
-
 from core.health import healthz, readyz
+from shops.api_tokens import ObtainTokenApi
 
 urlpatterns = [
     # --- deploy (issue 17): liveness and readiness probes (core/health.py) ---

@@ -248,13 +248,21 @@ def main(argv: list[str]) -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "collectstatic", "--noinput", "-v", "0")
     base = args.asgi_base_port or free_ports(args.asgi)
+    # Metrics (docs/metrics.md): every process writes to one multiprocess dir, emptied before they start, and
+    # the internal listener adds them up on 127.0.0.1 only (never behind the public nginx server).
+    metrics_dir = var / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    env.setdefault("FANSI_METRICS_PORT", str(free_ports(1)))
     procfile = write_layout(args, var, base, cert, key, env)
     honcho = Path(sys.executable).parent / "honcho"
     command = [str(honcho), "start", "-f", str(procfile), "-d", str(ROOT), "-p", str(base)]
-    command += ["-c", f"asgi={args.asgi},worker=1,beat=1,nginx=1"]
+    command += ["-c", f"asgi={args.asgi},worker=1,beat=1,metrics=1,nginx=1"]
     ports = ", ".join(str(base + i) for i in range(args.asgi))
     print(
-        f"serve-prod: https://127.0.0.1:{args.port}/ (nginx) -> ASGI on 127.0.0.1:{ports}; Ctrl-C stops all",
+        f"serve-prod: https://127.0.0.1:{args.port}/ (nginx) -> ASGI on 127.0.0.1:{ports}; metrics on "
+        f"http://127.0.0.1:{env['FANSI_METRICS_PORT']}/metrics (internal); Ctrl-C stops all",
         flush=True,
     )
     os.chdir(ROOT)

@@ -115,8 +115,9 @@ def test_deploy_layout_smoke_through_nginx(require_services, nginx_present, tmp_
         # SIGTERM (systemd, or Ctrl-C) stops every process of the layout: nothing is left behind.
         pids = stack.process_pids()
         commands = " ".join(command_line(p) for p in pids)
-        assert commands.count("daphne") == 2 and "nginx: master" in commands, commands
-        assert " worker" in commands and " beat" in commands, commands
+        assert commands.count("config.asgi:application") == 2 and "nginx: master" in commands, commands
+        assert "-m uvicorn" in commands  # deploy/bin/asgi's default server
+        assert " worker" in commands and " beat" in commands and "metrics_server" in commands, commands
         stack.proc.send_signal(signal.SIGTERM)
         stack.proc.wait(timeout=60)
         deadline = time.monotonic() + 15
