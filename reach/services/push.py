@@ -32,8 +32,8 @@ from fans.chat.hooks import PersistedMessage
 from fans.chat.models import Conversation, Message, Side
 from fans.chat.presence import online_user_ids
 from reach.endpoints import endpoint_sendable
-from reach.services.deferred_push import deferred_pushes_store
 from reach.models import PushPreference, PushSubscription, Reminder, ReminderStatus
+from reach.services.deferred_push import deferred_pushes_store
 
 logger = logging.getLogger(__name__)
 
