@@ -148,6 +148,10 @@ class ScheduledMessage(models.Model):
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.TextField(_("text"))
+    # A text, or a card a person sent live in the fan's quiet hours (deferred to their end): the card's
+    # request payload, built again (and the attention budget asked again) when it goes.
+    kind = models.CharField(max_length=20, default="text")
+    payload = models.JSONField(default=dict, blank=True)
     send_at = models.DateTimeField(_("send at"))
     # Set when quiet hours moved it: the time it was first asked for.
     asked_at = models.DateTimeField(null=True, blank=True)
