@@ -27,7 +27,6 @@ class ReachConfig(AppConfig):
         )
         from reach.selectors import RemindersFilter
         from reach.services.push import messages_persisted
-
         from reach.services.scheduled import QuietCardDeferral
 
         message_persisted_listeners.register("push", messages_persisted)
