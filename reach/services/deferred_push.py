@@ -147,7 +147,10 @@ def deferred_pushes_send_due(*, now: dt.datetime | None = None) -> dict[str, int
             for s in subscriptions.get(r.user_id, ())
         ]
         result = pushes_send(pushes)
-        _finish([r.pk for r in chunk], DeferredPushState.SENT)
+        _finish([r.pk for r in chunk if subscriptions.get(r.user_id)], DeferredPushState.SENT)
+        no_device = [r.pk for r in chunk if not subscriptions.get(r.user_id)]  # switched off meanwhile
+        _finish(no_device, DeferredPushState.SKIPPED, "no_device")
+        counts["skipped"] += len(no_device)
         for k in ("sent", "gone", "failed"):
             counts[k] += result[k]
     return counts
