@@ -245,6 +245,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
     # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
     "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
+    # Transactional pushes to fans that fell in quiet hours, sent when they end (reach.services.deferred_push).
+    "reach-deferred-pushes": {"task": "reach.tasks.deferred_pushes_send_due_task", "schedule": 30.0},
     # Lifecycle tags (new/active/at risk/lapsed/VIP), set-based per shop; a re-run changes nothing (fans.crm.lifecycle).
     "crm-lifecycle-nightly": {
         "task": "fans.crm.tasks.lifecycle_nightly_task",
