@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install bench lint serve messages clean
+.PHONY: demo test install bench lint serve serve-prod messages clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
@@ -29,6 +29,11 @@ demo: install
 serve: install
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
+# --- deploy (issue 17): the deploy/ layout locally: nginx on https://127.0.0.1:PORT (8443 unless given), two ASGI
+# processes, a Celery worker and beat (honcho), config.settings.production; needs DATABASE_URL and REDIS_URL.
+serve-prod: install
+	$(BIN)/python deploy/serve.py --port $(if $(filter command line environment,$(origin PORT)),$(PORT),8443)
+
 test: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -47,6 +52,9 @@ bench: install
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/reach.py
 	$(BIN)/python bench/reach_schedule.py
+	# deploy (issue 17): the deploy/ layout under failure, and 10,000 sockets through nginx
+	$(BIN)/python bench/deploy.py
+	$(BIN)/python bench/sockets.py --skip-setup
 
 messages: install
 	$(BIN)/python manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=bench --ignore=tests

@@ -45,6 +45,7 @@ if settings.FANSI_SERVE_FILES:
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from core.ws_observe import WebsocketObserved  # noqa: E402
 from fans.chat.routing import websocket_urlpatterns  # noqa: E402
 from fans.chat.ws_auth import OriginAndAuthMiddleware, SessionUnlessToken  # noqa: E402
 
@@ -58,6 +59,9 @@ if settings.FANSI_BENCH_ECHO:
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_routes))),
+        # Connection id on its log lines, the open-sockets gauge (core/ws_observe.py).
+        "websocket": WebsocketObserved(
+            SessionUnlessToken(OriginAndAuthMiddleware(URLRouter(websocket_routes)))
+        ),
     }
 )

@@ -4,14 +4,21 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+
+from core.health import healthz, readyz
+from shops.api_tokens import ObtainTokenApi
 
 urlpatterns = [
+    # --- deploy (issue 17): liveness and readiness probes (core/health.py) ---
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    # --- end deploy ---
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # The strings the page scripts show (gettext() in static/fansi/*.js), in the request's language.
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    # Throttled by django-axes, tokens expire (issue 17); rotation is api/auth/token/rotate/ (shops.api_urls).
+    path("api/auth/token/", ObtainTokenApi.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("payments.api_urls")),

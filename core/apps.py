@@ -13,7 +13,12 @@ class CoreConfig(AppConfig):
         from rest_framework.authtoken.views import ObtainAuthToken
         from rest_framework.parsers import FormParser, MultiPartParser
 
-        from core import checks  # noqa: F401 - registers the system checks
+        from core import (  # noqa: F401 - request_id connects its Celery signals
+            checks,  # noqa: F401 - registers the system checks
+            replica,
+            request_id,
+        )
         from core.inputs import StrictJSONParser
 
         ObtainAuthToken.parser_classes = (FormParser, MultiPartParser, StrictJSONParser)
+        replica.install()

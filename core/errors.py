@@ -158,7 +158,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = exception_handler(exc, context)
     if response is None:
         return None
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    # A DRF exception of ours may name its own code (core.tokens.TokenExpired: token_expired).
+    code = getattr(exc, "fansi_code", None) or next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+    )
     detail = response.data
     if isinstance(detail, dict) and set(detail) == {"detail"}:
         detail = None

@@ -148,6 +148,10 @@ class ScheduledMessage(models.Model):
     )
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     text = models.TextField(_("text"))
+    # A text, or a card a person sent live in the fan's quiet hours (deferred to their end): the card's
+    # request payload, built again (and the attention budget asked again) when it goes.
+    kind = models.CharField(max_length=20, default="text")
+    payload = models.JSONField(default=dict, blank=True)
     send_at = models.DateTimeField(_("send at"))
     # Set when quiet hours moved it: the time it was first asked for.
     asked_at = models.DateTimeField(null=True, blank=True)
@@ -178,3 +182,47 @@ class ScheduledMessage(models.Model):
 
     def __str__(self) -> str:
         return f"scheduled message #{self.pk} ({self.status})"
+
+
+class DeferredPushState(models.TextChoices):
+    PENDING = "pending", _("Waiting for quiet hours to end")
+    # Claimed by a beat (pending → sending); a claim older than a few minutes is retried.
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    # Not sent, on purpose: the fan read it or came online meanwhile, or a later message replaced it.
+    SKIPPED = "skipped", _("Not needed")
+
+
+class DeferredPush(models.Model):
+    """A transactional notice's push to a fan that fell in the shop's quiet hours: stored, and sent by the
+    beat when they end (reach.services.deferred_push). One row per message and recipient, so a retried
+    push task cannot queue it twice."""
+
+    message = models.ForeignKey("chat.Message", on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    state = models.CharField(
+        max_length=8, choices=DeferredPushState.choices, default=DeferredPushState.PENDING
+    )
+    reason = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("deferred push")
+        verbose_name_plural = _("deferred pushes")
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="deferred_push_once"),
+            models.CheckConstraint(
+                condition=Q(state__in=DeferredPushState.values), name="deferred_push_state"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], condition=Q(state="pending"), name="deferred_push_due"),
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="deferred_push_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"push of {self.message_id} to {self.user_id} ({self.state})"

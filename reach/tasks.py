@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from reach.services import digests, push, reminders, scheduled
+from reach.services import deferred_push, digests, push, reminders, scheduled
 
 
 @shared_task(name="reach.tasks.push_messages_task", ignore_result=True)
@@ -34,3 +34,8 @@ def reminder_push_task(reminder_id: int) -> dict[str, int]:
 @shared_task(name="reach.tasks.scheduled_messages_send_due_task", ignore_result=True)
 def scheduled_messages_send_due_task() -> dict[str, int]:
     return scheduled.scheduled_messages_send_due()
+
+
+@shared_task(name="reach.tasks.deferred_pushes_send_due_task", ignore_result=True)
+def deferred_pushes_send_due_task() -> dict[str, int]:
+    return deferred_push.deferred_pushes_send_due()

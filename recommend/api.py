@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid, NotFound
+from core.replica import replica_reads
 from fans.chat.access import access_fan_as_staff
 from recommend import services
 from recommend.serving import fans_for_product, picks_as_json, recommend_for_fan, serving_model
@@ -92,7 +93,8 @@ class FanRecommendationsApi(APIView):
     )
     def get(self, request: Request, fan_id: int) -> Response:
         fan, _member = access_fan_as_staff(request.user, fan_id)
-        picks = recommend_for_fan(fan, _k(request, 5, 50))
+        with replica_reads():  # serving reads (core/replica.py)
+            picks = recommend_for_fan(fan, _k(request, 5, 50))
         return Response({"fan": fan.pk, "version": _version(), "picks": picks_as_json(picks)})
 
 
@@ -161,8 +163,9 @@ class LikelyFansApi(APIView):
     )
     def get(self, request: Request, product_id: int) -> Response:
         product, _member = _product_as_staff(request, product_id)
-        picks = fans_for_product(product, _k(request, 50, 1000))
-        listed = product_statuses([product.pk]).get(product.pk, "")
+        with replica_reads():
+            picks = fans_for_product(product, _k(request, 50, 1000))
+            listed = product_statuses([product.pk]).get(product.pk, "")
         extra = [RED_LIST.as_dict()] if listed == "red" else []
         return Response(
             {

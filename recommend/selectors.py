@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db import connection
 from django.db.models import QuerySet, Sum
 
+from core.replica import read_connection
 from fans.chat.models import Fan
 from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
@@ -161,7 +161,7 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
     stamp = (0, 0)
     serving_version = None
     listed: dict[int, str] = {}
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [shop_id, after_pk, shop_id, after_pk, fan_id, fan_id, *kinds, shop_id])
         for raw_tags, n_new, max_new, product_id, serving in cursor.fetchall():
             if product_id is not None and serving is not None:
@@ -186,7 +186,7 @@ def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
         return {}
     tag, group = Tag._meta.db_table, TagGroup._meta.db_table
     ids = sorted(set(tag_ids))
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT t.id, g.code, t.code, g.shop_id, t.name_zh, t.name_en FROM {tag} t "
             f"INNER JOIN {group} g ON g.id = t.group_id WHERE t.id IN ({', '.join(['%s'] * len(ids))})",
@@ -230,7 +230,7 @@ def products_available(pks: Sequence[int]) -> dict[int, PickProduct]:
         f"AND (NOT EXISTS (SELECT 1 FROM {variant} v WHERE v.product_id = p.id) "
         f"OR EXISTS (SELECT 1 FROM {variant} v WHERE v.product_id = p.id AND v.is_available))"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, ids)
         rows: list[tuple[Any, ...]] = cursor.fetchall()
     return {

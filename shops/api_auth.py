@@ -6,19 +6,23 @@ campaign page's in-place sign-up goes on to the pledge without a trip to the log
 
 import ipaddress
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import login
+from django.contrib.auth.signals import user_login_failed
 from django.middleware.csrf import get_token
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shops.phone_auth import phone_code_send, phone_login
+from core.auth_throttle import lockout_response
+from core.errors import DomainError
+from core.tokens import token_issue
+from shops.phone_auth import phone_code_send, phone_login, phone_normalise
 
 
 def client_ip(request: Request) -> str | None:
@@ -70,8 +74,22 @@ class PhoneLoginApi(APIView):
         data = PhoneLoginIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user, created = phone_login(phone=v["phone"], code=v["code"], display_name=v["display_name"])
-        token, _created = Token.objects.get_or_create(user=user)
+        # Axes counts wrong codes per phone and per address like wrong passwords (core/auth_throttle.py):
+        # one code dies after 5 tries, but new codes could be asked for and guessed without end.
+        credentials = {"username": f"phone:{phone_normalise(v['phone'])}"}
+        django_request = request._request
+        if not AxesProxyHandler.is_allowed(django_request, credentials):
+            return lockout_response(django_request)
+        try:
+            user, created = phone_login(phone=v["phone"], code=v["code"], display_name=v["display_name"])
+        except DomainError as error:
+            if error.code in ("code_invalid", "too_many_attempts"):
+                user_login_failed.send(sender=__name__, credentials=credentials, request=django_request)
+                if getattr(django_request, "axes_locked_out", False):
+                    return lockout_response(django_request)
+            raise
+        AxesProxyHandler.reset_attempts(username=credentials["username"])
+        token = token_issue(user)
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
         return Response(
             {

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from shops import api, api_auth, api_products, api_ratings
+from shops import api, api_auth, api_products, api_ratings, api_tokens
 
 urlpatterns = [
     path("shops/", api.ShopListApi.as_view(), name="api-shops"),
     path("shops/slug-check/", api_products.SlugCheckApi.as_view(), name="api-shop-slug-check"),
     path("products/", api.ProductListApi.as_view(), name="api-products"),
+    path("auth/token/rotate/", api_tokens.RotateTokenApi.as_view(), name="api-token-rotate"),
     path("auth/phone-code/", api_auth.PhoneCodeApi.as_view(), name="api-phone-code"),
     path("auth/phone-login/", api_auth.PhoneLoginApi.as_view(), name="api-phone-login"),
     path("products/<int:product_id>/", api_products.ProductDetailApi.as_view(), name="api-product"),

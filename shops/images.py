@@ -26,25 +26,30 @@ def picture_clean(upload: UploadedFile, *, square: int | None = None) -> Content
 
     `square` crops to the centre square of that many pixels (avatars, shown in circles)."""
     if upload.size is not None and upload.size > MAX_BYTES:
-        raise Invalid(_("The image is larger than 10 MB."), code="image_invalid")
+        raise Invalid(_("The image is larger than 10 MB."), code="image_too_large")
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise Invalid(_("The image is larger than 10 MB."), code="image_invalid")
+        raise Invalid(_("The image is larger than 10 MB."), code="image_too_large")
     try:
         probe = Image.open(io.BytesIO(data))
         fmt, (width, height) = probe.format, probe.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+    except Image.DecompressionBombError:
+        # Pillow's own bomb guard (far over the pixel cap): too large, not "unsupported".
+        raise Invalid(_("The image has more than 40 megapixels."), code="image_too_large") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise _not_an_image() from None
     if fmt not in FORMATS:
         raise _not_an_image()
     # The header's dimensions are checked before decoding, so a decompression bomb is never expanded.
     if width * height > MAX_PIXELS:
-        raise Invalid(_("The image has more than 40 megapixels."), code="image_invalid")
+        raise Invalid(_("The image has more than 40 megapixels."), code="image_too_large")
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
         img = ImageOps.exif_transpose(img)
-    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
+    except Image.DecompressionBombError:
+        raise Invalid(_("The image has more than 40 megapixels."), code="image_too_large") from None
+    except (OSError, ValueError, SyntaxError):
         raise Invalid(_("The image is damaged and cannot be read."), code="image_invalid") from None
     if square:
         img = ImageOps.fit(img, (square, square))

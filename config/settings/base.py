@@ -5,6 +5,7 @@ Embedded by default (SQLite, in-memory channel layer, eager Celery); DATABASE_UR
 REDIS_URL switch to PostgreSQL and Redis.
 """
 
+import datetime as dt
 import os
 import secrets
 from decimal import Decimal
@@ -244,6 +245,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reach-reminders-due": {"task": "reach.tasks.reminders_fire_due_task", "schedule": 60.0},
     # Staff messages scheduled for one fan, when due (deferred to the end of quiet hours inside them).
     "reach-scheduled-messages": {"task": "reach.tasks.scheduled_messages_send_due_task", "schedule": 10.0},
+    # Transactional pushes to fans that fell in quiet hours, sent when they end (reach.services.deferred_push).
+    "reach-deferred-pushes": {"task": "reach.tasks.deferred_pushes_send_due_task", "schedule": 30.0},
     # Lifecycle tags (new/active/at risk/lapsed/VIP), set-based per shop; a re-run changes nothing (fans.crm.lifecycle).
     "crm-lifecycle-nightly": {
         "task": "fans.crm.tasks.lifecycle_nightly_task",
@@ -411,12 +414,115 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("FANSI_LOG_LEVEL", "WARNING")},
-}
+# --- Observability (issue 17; docs/metrics.md) ---------------------------------------------------
+# JSON lines with request id / websocket connection id / task, tokens redacted (core/logs.py);
+# FANSI_LOG_FORMAT=text for a terminal.
+from core.logs import logging_config  # noqa: E402
+
+LOGGING = logging_config(
+    os.environ.get("FANSI_LOG_LEVEL", "WARNING"), os.environ.get("FANSI_LOG_FORMAT", "json")
+)
+# Workers log through LOGGING too (JSON, request id, redaction), not Celery's own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Prometheus: django-prometheus's request and database metrics around everything, the request id next
+# (core/request_id.py). /metrics is served only by `manage.py metrics_server` on an internal port.
+INSTALLED_APPS += ["django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.request_id.RequestIdMiddleware",
+    "core.replica.ReplicaMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# Database metrics wrap the backend (django_prometheus.db.backends.postgresql): production.py turns them on,
+# FANSI_DB_METRICS=1 anywhere else (off by default, so the chat bench measures the plain backend).
+FANSI_DB_METRICS = env_bool("FANSI_DB_METRICS", False)
+if FANSI_DB_METRICS and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# Read scaling (core/replica.py): heavy read-only selectors go to "replica" when DATABASE_REPLICA_URL is set.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL and DATABASE_URL:
+    DATABASES["replica"] = {
+        **dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60),
+        "ENGINE": DATABASES["default"]["ENGINE"],
+        "ATOMIC_REQUESTS": False,
+        # A physical copy: its test database is the primary's, never created or dropped by the tests.
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+# The Celery queues whose depth metrics_server reads from Redis at each scrape.
+FANSI_METRICS_CELERY_QUEUES = env_list("FANSI_METRICS_CELERY_QUEUES", ["celery"])
+# Backups (docs/backups.md, manage.py backup_check): where the dumps are.
+FANSI_BACKUP_DIR = Path(os.environ.get("FANSI_BACKUP_DIR", VAR_DIR / "backups"))
+# --- end observability ----------------------------------------------------------------------------
 
 # A bare echo websocket at /ws/echo/ for bench/chat.py's throughput ceiling; off unless benchmarking.
 FANSI_BENCH_ECHO = env_bool("FANSI_BENCH_ECHO", False)
+
+# --- Hardening (issue 17): sign-in throttling, expiring tokens, CSP, upload caps, the database pool ----
+# docs/security.md says what each does and how to operate it.
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE.insert(1, "core.upload_limit.upload_limit_middleware")  # right after SecurityMiddleware
+# Early, so every template rendered inside (error pages, the lockout page) can still take the nonce.
+MIDDLEWARE.insert(2, "csp.middleware.CSPMiddleware")
+MIDDLEWARE += [
+    # Last, as django-axes requires: it turns a lockout flagged during the request into the lockout answer.
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "core.auth_throttle.FansiAxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+FANSI_LOGIN_USERNAME_FAILURES = int(os.environ.get("FANSI_LOGIN_USERNAME_FAILURES", "5"))
+FANSI_LOGIN_PHONE_FAILURES = int(os.environ.get("FANSI_LOGIN_PHONE_FAILURES", "10"))
+FANSI_LOGIN_IP_FAILURES = int(os.environ.get("FANSI_LOGIN_IP_FAILURES", "15"))
+AXES_HANDLER = "core.auth_throttle.FansiAxesHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # limits per set: core/auth_throttle.py
+AXES_FAILURE_LIMIT = FANSI_LOGIN_USERNAME_FAILURES
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("FANSI_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "core.auth_throttle.lockout_response"
+# The client's address as the rest of the app sees it: X-Forwarded-For is never believed unless named.
+AXES_IPWARE_META_PRECEDENCE_ORDER = [h for h in (FANSI_CLIENT_IP_HEADER, "REMOTE_ADDR") if h]
+# API tokens live this many days from issue (0: forever); POST /api/auth/token/rotate/ replaces one.
+FANSI_TOKEN_TTL_DAYS = int(os.environ.get("FANSI_TOKEN_TTL_DAYS", "30"))
+# Content-Security-Policy (django-csp 4): no inline script or style; an inline <script> or <style> (the API
+# docs, the factory order print page) carries nonce="{{ request.csp_nonce }}". Pages set widths by data-width.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # CSP 3: 'self' covers the same host's ws:// and wss://
+        "worker-src": [SELF],
+        "manifest-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+        **(
+            {"report-uri": [os.environ["FANSI_CSP_REPORT_URI"]]}
+            if os.environ.get("FANSI_CSP_REPORT_URI")
+            else {}
+        ),
+    },
+}
+# Uploads: a request body over the cap is refused whole (nginx refuses it first in deploy/).
+FANSI_MAX_UPLOAD_MB = int(os.environ.get("FANSI_MAX_UPLOAD_MB", "20"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = FANSI_MAX_UPLOAD_MB * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger files spool to a temporary file
+# PostgreSQL: one bounded psycopg pool per process (Django 5.2's pool option) instead of a connection per
+# thread; size it so processes x FANSI_DB_POOL_MAX stays under the server's max_connections (docs/deploy.md).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("FANSI_DB_POOL", True):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool requires it: connections go back to the pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("FANSI_DB_POOL_MIN", "1")),
+        "max_size": int(os.environ.get("FANSI_DB_POOL_MAX", "10")),
+        "timeout": float(os.environ.get("FANSI_DB_POOL_TIMEOUT", "10")),
+        "max_idle": 60.0,
+    }

@@ -44,9 +44,26 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Served over HTTPS behind a proxy (secure cookies above). FANSI_SSL_REDIRECT=0 where the proxy redirects.
 SECURE_SSL_REDIRECT = os.environ.get("FANSI_SSL_REDIRECT", "1") == "1"
+# --- deploy (issue 17): probes may ask an ASGI process directly over plain HTTP (systemd, a load balancer). ---
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# --- end deploy ---
 SECURE_HSTS_SECONDS = int(os.environ.get("FANSI_HSTS_SECONDS", str(365 * 24 * 3600)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("FANSI_HSTS_SUBDOMAINS", "1") == "1"
 SECURE_HSTS_PRELOAD = os.environ.get("FANSI_HSTS_PRELOAD", "0") == "1"
 if not SECURE_HSTS_PRELOAD:
     # Preloading is a submission to the browser vendors' lists, a deployment's own decision.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Database metrics (docs/metrics.md): django-prometheus's backend, FANSI_DB_METRICS=0 to leave it out.
+if env_bool("FANSI_DB_METRICS", True) and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"  # noqa: F405
+    if "replica" in DATABASES:  # noqa: F405
+        DATABASES["replica"]["ENGINE"] = DATABASES["default"]["ENGINE"]  # noqa: F405
+
+# --- Hardening (issue 17) ---------------------------------------------------------------------------------
+# Health checks answer over plain HTTP (load balancers, the deploy layout's probes); everything else redirects.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SESSION_COOKIE_HTTPONLY = True
+# Pages take the CSRF token from <meta name="csrf-token"> (fansi.js), never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

@@ -237,15 +237,20 @@ class MessageListApi(APIView):
         data = MessageIn(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        message, created = services.message_send(
-            user=request.user,
-            conversation_id=conversation_id,
-            client_id=v["client_id"],
-            kind=v["kind"],
-            text=v.get("text", ""),
-            image=v.get("image"),
-            payload=v.get("card"),
-        )
+        try:
+            message, created = services.message_send(
+                user=request.user,
+                conversation_id=conversation_id,
+                client_id=v["client_id"],
+                kind=v["kind"],
+                text=v.get("text", ""),
+                image=v.get("image"),
+                payload=v.get("card"),
+                defer_in_quiet=True,
+            )
+        except services.CardDeferred as deferred:
+            # A card in the fan's quiet hours: scheduled for their end, shown in the conversation's list.
+            return Response(deferred.to_dict(), status=status.HTTP_202_ACCEPTED)
         return Response(
             selectors.message_to_dict(message),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -14,3 +14,8 @@ class ChatConfig(AppConfig):
         from shops.onboarding import onboarding_steps
 
         onboarding_steps.register("fan", first_fan_step)
+        # Prometheus: messages stored, counted after commit (core/metrics.py).
+        from core import metrics
+        from fans.chat.hooks import message_persisted_listeners
+
+        message_persisted_listeners.register("metrics", metrics.messages_persisted)

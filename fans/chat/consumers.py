@@ -234,7 +234,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 {"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict}
             )
             return
-        (message_dict, _created), announced = await db_then_publish(self._message_send, data)
+        try:
+            (message_dict, _created), announced = await db_then_publish(self._message_send, data)
+        except services.CardDeferred as deferred:
+            frame = {"type": "message.deferred", "client_id": data.get("client_id"), **deferred.to_dict()}
+            await self.send_frame(frame)
+            return
         await self.send_frame(
             {"type": "message.ack", "client_id": message_dict["client_id"], "message": message_dict}
         )
@@ -248,6 +253,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             kind=data.get("kind", "text"),
             text=data.get("text", ""),
             payload=data.get("card"),
+            defer_in_quiet=True,
         )
         return message_to_dict(message), created
 

@@ -34,6 +34,14 @@ class CardGate(Protocol):
         """After the sender's transaction rolled back: record the refusal."""
 
 
+class CardDeferral(Protocol):
+    def defer(
+        self, *, user: Any, conversation: Any, kind: str, text: str, payload: Any, client_id: Any, at: Any
+    ) -> dict[str, Any]:
+        """A person's card refused for quiet hours only: store it to go at `at` (idempotent on client_id);
+        returns what the sender is told (reach: the scheduled message)."""
+
+
 class ConversationFanFilter(Protocol):
     def q(self, shop_ids: list[int], value: str) -> Any:
         """A Q (or Exists) on Conversation for the caller's shops; raises Invalid for a bad value."""
@@ -52,6 +60,8 @@ card_builders: Registry[CardBuilder] = Registry(
 card_gates: Registry[CardGate] = Registry(
     "chat.card_gate", required=("attention_budget",), offered_by="fans.bot"
 )
+# Issue 16: a live card that falls in the fan's quiet hours is deferred to their end, not refused (reach).
+card_deferrals: Registry[CardDeferral] = Registry("chat.card_deferrals", offered_by="reach")
 fan_text_listeners: Registry[FanTextListener] = Registry(
     "chat.fan_text_listeners", required=("bot",), offered_by="fans.bot"
 )

@@ -45,7 +45,10 @@ def image_process(upload: UploadedFile) -> ProcessedImage:
         probe = Image.open(io.BytesIO(data))
         fmt = probe.format
         width, height = probe.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+    except Image.DecompressionBombError:
+        # Pillow's own bomb guard (far over the pixel cap): too large, not "unsupported".
+        raise Invalid(_("The image has more than 40 megapixels."), code="image_too_large") from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise Invalid(
             _("The file is not a supported image (JPEG, PNG, GIF or WebP)."), code="invalid_image"
         ) from None
@@ -58,7 +61,9 @@ def image_process(upload: UploadedFile) -> ProcessedImage:
         img = Image.open(io.BytesIO(data))
         img.load()
         img = ImageOps.exif_transpose(img)
-    except (OSError, Image.DecompressionBombError, ValueError, SyntaxError):
+    except Image.DecompressionBombError:
+        raise Invalid(_("The image has more than 40 megapixels."), code="image_too_large") from None
+    except (OSError, ValueError, SyntaxError):
         raise Invalid(_("The image is damaged and cannot be read."), code="invalid_image") from None
     # Re-encoding without the `exif` argument drops EXIF (location, device) from the stored copy.
     clean = img.copy()

@@ -22,7 +22,7 @@ from fans.chat.append import (
     text_check,
 )
 from fans.chat.cards import card_build
-from fans.chat.hooks import CardGate, card_gates
+from fans.chat.hooks import CardGate, card_deferrals, card_gates
 from fans.chat.images import image_process
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.chat.ratelimit import message_rate_check, message_rate_refund
@@ -66,10 +66,13 @@ def message_send(
     text: str = "",
     image: UploadedFile | None = None,
     payload: dict[str, Any] | None = None,
+    defer_in_quiet: bool = False,
 ) -> tuple[Message, bool]:
     """Store a message from a person and announce it. Returns (message, created).
 
-    Resending a client_id returns the first message and stores nothing new.
+    Resending a client_id returns the first message and stores nothing new. With `defer_in_quiet`, a card
+    refused only because it is the fan's quiet hours is handed to the card deferral (reach schedules it for
+    their end) and CardDeferred is raised with what to answer; without it (beats, the demo) it is refused.
     """
     if kind not in MessageKind.values or kind == MessageKind.SYSTEM:
         raise Invalid(_("Unknown message kind."))
@@ -113,6 +116,7 @@ def message_send(
         text=text,
         processed=processed,
         payload=payload,
+        defer_in_quiet=defer_in_quiet,
     )
     if not created:  # a resend after all (raced in, or stored before): it spends no budget
         message_rate_refund([user.pk])
@@ -140,6 +144,7 @@ def _message_store(
     text: str,
     processed: Any = None,
     payload: dict[str, Any] | None = None,
+    defer_in_quiet: bool = False,
 ) -> tuple[Message, bool]:
     """The transaction of message_send, after its checks and its rate limit."""
     try:
@@ -153,7 +158,7 @@ def _message_store(
                 card = card_build(kind, conversation.shop, payload)
                 refusal = _card_gate().check(conversation=conversation, source=kind)
                 if refusal is not None:
-                    raise _GateRefused(refusal, conversation.fan.pk)
+                    raise _GateRefused(refusal, conversation.fan.pk, conversation)
             (message,) = messages_append(
                 [
                     NewMessage(
@@ -169,6 +174,21 @@ def _message_store(
                 ]
             )
     except _GateRefused as refused:
+        until = getattr(refused.refusal, "defer_until", None)
+        deferral = card_deferrals.get("scheduled") if defer_in_quiet and until else None
+        if deferral is not None:
+            # Quiet hours only: not sent now and not skipped, but scheduled for their end (issue 16).
+            message_rate_refund([user.pk])
+            scheduled = deferral.defer(
+                user=user,
+                conversation=refused.conversation,
+                kind=kind,
+                text=text,
+                payload=payload,
+                client_id=cid,
+                at=until,
+            )
+            raise CardDeferred(until, scheduled) from None
         # Recorded outside the rolled-back transaction: refused means not sent, and logged as skipped.
         _card_gate().refused(fan_id=refused.fan_id, source=kind, refusal=refused.refusal)
         raise refused.refusal from None
@@ -190,8 +210,20 @@ def _message_store(
 class _GateRefused(Exception):
     """The card gate's refusal, carried out of the transaction it rolls back."""
 
-    def __init__(self, refusal: DomainError, fan_id: int) -> None:
-        self.refusal, self.fan_id = refusal, fan_id
+    def __init__(self, refusal: DomainError, fan_id: int, conversation: Conversation) -> None:
+        self.refusal, self.fan_id, self.conversation = refusal, fan_id, conversation
+
+
+class CardDeferred(Exception):
+    """Not an error: the card waits for the end of the fan's quiet hours. The API answers 202 with
+    `deferred_until` and the scheduled message; the socket sends a message.deferred frame."""
+
+    def __init__(self, until: Any, scheduled: dict[str, Any]) -> None:
+        super().__init__("deferred")
+        self.until, self.scheduled = until, scheduled
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": "deferred", "deferred_until": self.until, "scheduled_message": self.scheduled}
 
 
 def _card_gate() -> CardGate:

@@ -31,7 +31,32 @@ def _query(scope: dict[str, Any], name: str) -> str:
     return parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name, [""])[0]
 
 
-def origin_allowed(origin: str) -> bool:
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def scope_is_secure(scope: dict[str, Any]) -> bool:
+    """wss:, directly or behind a proxy that says so (SECURE_PROXY_SSL_HEADER, as Django trusts it for pages)."""
+    if scope.get("scheme") in ("wss", "https"):
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name = proxy[0].removeprefix("HTTP_").replace("_", "-").lower().encode()
+        value = _header(scope, name)
+        return value is not None and value.split(",")[0].strip() == proxy[1]
+    return False
+
+
+def _port(parsed: Any, scheme: str) -> int | None:
+    try:
+        return parsed.port or DEFAULT_PORTS[scheme]
+    except ValueError:
+        return None
+
+
+def origin_allowed(origin: str, scope: dict[str, Any] | None = None) -> bool:
+    """Origin as Django's CSRF check takes it for pages: a trusted origin, or this very site, scheme and
+    port included (http://host:other, or http:// on an https site, is another origin). Without a scope, the
+    host alone is checked against ALLOWED_HOSTS."""
     if origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
         return True
     parsed = urlparse(origin)
@@ -39,7 +64,19 @@ def origin_allowed(origin: str) -> bool:
         return False
     hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
     host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
-    return any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts)
+    if not any(pattern == "*" or is_same_domain(host, pattern) for pattern in hosts):
+        return False
+    if scope is None:
+        return True
+    scheme = "https" if scope_is_secure(scope) else "http"
+    if parsed.scheme != scheme or _port(parsed, scheme) is None:
+        return False
+    host_header = _header(scope, b"host")
+    if not host_header:
+        # Every real server sends Host; only in-process test communicators go without.
+        return True
+    site = urlparse(f"//{host_header}")
+    return parsed.hostname == site.hostname and _port(parsed, scheme) == _port(site, scheme)
 
 
 def scope_language(scope: dict[str, Any]) -> str:
@@ -86,7 +123,7 @@ class OriginAndAuthMiddleware:
         scope = dict(scope)
         origin = _header(scope, b"origin")
         token = scope_token(scope)
-        if origin is not None and not origin_allowed(origin):
+        if origin is not None and not origin_allowed(origin, scope):
             return await WebsocketDenier.as_asgi()(scope, receive, send)
         if token:
             scope["user"] = await user_from_token(token)

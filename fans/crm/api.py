@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from core.errors import Invalid, NotFound
 from core.inputs import strict_bool
+from core.replica import replica_reads
 from fans.chat.access import access_fan_as_staff
 from fans.chat.models import Fan
 from fans.crm import selectors
@@ -200,7 +201,8 @@ class FanListApi(APIView):
         member = member_for(request)
         flt = fan_filter_clean(member.shop, request.query_params.dict())
         ordering = ordering_clean(request.query_params.get("ordering"))
-        return fans_page(request, shop=member.shop, flt=flt, ordering=ordering)
+        with replica_reads():  # the heavy read: filtered, counted, paginated (core/replica.py)
+            return fans_page(request, shop=member.shop, flt=flt, ordering=ordering)
 
 
 class FanDetailOut(FanOut):
@@ -315,8 +317,9 @@ class SegmentListApi(APIView):
     @extend_schema(parameters=[SHOP_PARAM], responses=SegmentOut(many=True))
     def get(self, request: Request) -> Response:
         member = member_for(request)
-        segments = Segment.objects.filter(shop=member.shop).select_related("shop").order_by("name")
-        return Response(SegmentOut(segments, many=True).data)
+        with replica_reads():  # one fan count per segment
+            segments = Segment.objects.filter(shop=member.shop).select_related("shop").order_by("name")
+            return Response(SegmentOut(segments, many=True).data)
 
     @extend_schema(request=SegmentIn, responses={201: SegmentOut})
     def post(self, request: Request) -> Response:
@@ -340,7 +343,8 @@ class SegmentDetailApi(APIView):
     @extend_schema(responses=SegmentOut)
     def get(self, request: Request, segment_id: int) -> Response:
         segment, _member = access_segment(request, segment_id)
-        return Response(SegmentOut(segment).data)
+        with replica_reads():
+            return Response(SegmentOut(segment).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, segment_id: int) -> Response:
@@ -361,7 +365,8 @@ class SegmentFansApi(APIView):
     def get(self, request: Request, segment_id: int) -> Response:
         segment, _member = access_segment(request, segment_id)
         ordering = ordering_clean(request.query_params.get("ordering"))
-        return fans_page(request, shop=segment.shop, flt=segment.filter, ordering=ordering)
+        with replica_reads():
+            return fans_page(request, shop=segment.shop, flt=segment.filter, ordering=ordering)
 
 
 class MyTagsApi(APIView):

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import metrics
 from core.db import vendor
 from core.errors import Conflict, Invalid, NotFound
 from fans.chat.models import Fan
@@ -259,4 +260,5 @@ def pledge_place(
         )
         campaign.committed_quantity = committed
         progress_announce(campaign)
+    metrics.pledge_placed()
     return body, True

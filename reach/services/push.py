@@ -26,13 +26,14 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from core.tasks import task_dispatch
-from fans.bot.services.budget import quiet_hours_now
+from fans.bot.services.budget import quiet_hours_end, quiet_hours_now
 from fans.chat.append import CARD_KINDS, preview_of
 from fans.chat.hooks import PersistedMessage
 from fans.chat.models import Conversation, Message, Side
 from fans.chat.presence import online_user_ids
 from reach.endpoints import endpoint_sendable
 from reach.models import PushPreference, PushSubscription, Reminder, ReminderStatus
+from reach.services.deferred_push import deferred_pushes_store
 
 logger = logging.getLogger(__name__)
 
@@ -127,11 +128,12 @@ def push_for_messages(*, message_ids: list[int], marketing_ids: list[int] = ()) 
     latest: dict[tuple[int, int], Message] = {}
     for m in messages:
         conversation = m.conversation
+        if conversation.shop_id not in quiet:
+            quiet[conversation.shop_id] = quiet_hours_now(conversation.shop)
         if m.pk in marketing:
             # Within the attention budget: the message itself passed the budget when it was stored; the
-            # push also waits out the shop's quiet hours (fans.bot's rule, not a copy of it).
-            if conversation.shop_id not in quiet:
-                quiet[conversation.shop_id] = quiet_hours_now(conversation.shop)
+            # push in quiet hours is dropped (fans.bot's rule, not a copy of it): the card or broadcast is in
+            # the chat, and a marketing push the next morning about last night's card is noise.
             if quiet[conversation.shop_id] or conversation.fan.promotions_opt_out:
                 continue
         recipient = _recipient(m, conversation)
@@ -139,7 +141,7 @@ def push_for_messages(*, message_ids: list[int], marketing_ids: list[int] = ()) 
             continue
         latest[(recipient, conversation.pk)] = m
     if not latest:
-        return {"sent": 0, "gone": 0, "failed": 0, "online": 0}
+        return {"sent": 0, "gone": 0, "failed": 0, "online": 0, "deferred": 0}
     recipients = sorted({r for r, _c in latest})
     online = online_user_ids(recipients)
     subscriptions: dict[int, list[PushSubscription]] = {}
@@ -151,7 +153,14 @@ def push_for_messages(*, message_ids: list[int], marketing_ids: list[int] = ()) 
         )
     )
     pushes = []
+    deferred = []
     for (recipient, conversation_id), m in latest.items():
+        if m.side == Side.SYSTEM and m.pk not in marketing and quiet[m.conversation.shop_id]:
+            # A transactional notice to a fan in quiet hours: the push waits for them to end (issue 16).
+            if subscriptions.get(recipient):
+                end = quiet_hours_end(m.conversation.shop, timezone.now())
+                deferred.append((m.pk, conversation_id, recipient, end))
+            continue
         for s in subscriptions.get(recipient, ()):
             payload = push_text(
                 message=m,
@@ -162,6 +171,7 @@ def push_for_messages(*, message_ids: list[int], marketing_ids: list[int] = ()) 
             pushes.append(Push(s, payload, f"c{conversation_id}"))
     result = pushes_send(pushes)
     result["online"] = len([r for r in recipients if r in online])
+    result["deferred"] = deferred_pushes_store(deferred)
     return result
 
 

@@ -7,7 +7,7 @@ import logging
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -166,7 +166,12 @@ def _send_one(pk: int, now: dt.datetime) -> str:
     try:
         # The message core's own durable transaction; the client id makes a second call return the first.
         message, _created = message_send(
-            user=row.author, conversation_id=row.conversation_id, client_id=str(row.client_id), text=row.text
+            user=row.author,
+            conversation_id=row.conversation_id,
+            client_id=str(row.client_id),
+            kind=row.kind,
+            text=row.text,
+            payload=row.payload or None,
         )
     except RateLimited:
         sending.update(status=ScheduledMessageStatus.PENDING, claimed_at=None)
@@ -180,11 +185,49 @@ def _send_one(pk: int, now: dt.datetime) -> str:
     return "sent"
 
 
+class QuietCardDeferral:
+    """fans.chat's card deferral: a card a person sends live in the fan's quiet hours becomes a scheduled
+    message at their end, with the send's client id (a resend finds the same row; the card, when it goes,
+    is stored under that id)."""
+
+    def defer(
+        self,
+        *,
+        user: AbstractBaseUser,
+        conversation,
+        kind: str,
+        text: str,
+        payload,
+        client_id,
+        at: dt.datetime,
+    ) -> dict[str, object]:  # type: ignore[no-untyped-def]
+        row = ScheduledMessage.objects.filter(client_id=client_id).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = ScheduledMessage.objects.create(
+                        conversation_id=conversation.pk,
+                        author=user,
+                        kind=kind,
+                        text=text,
+                        payload=payload if isinstance(payload, dict) else {},
+                        send_at=at,
+                        asked_at=timezone.now(),
+                        client_id=client_id,
+                    )
+            except IntegrityError:  # the same send raced in
+                row = ScheduledMessage.objects.get(client_id=client_id)
+        if row.author_id != user.pk or row.conversation_id != conversation.pk:
+            raise Invalid(_("client_id was already used in another conversation."))
+        return scheduled_message_to_dict(row)
+
+
 def scheduled_message_to_dict(row: ScheduledMessage) -> dict[str, object]:
     return {
         "id": row.pk,
         "conversation": row.conversation_id,
         "text": row.text,
+        "kind": row.kind,
         "send_at": row.send_at,
         "asked_at": row.asked_at,
         "status": row.status,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.cache import cache
 
+from core import metrics
 from recommend.models import ModelVersion
 from recommend.selectors import tag_vocabulary
 from recommend.serving.model import ServingModel
@@ -44,6 +45,7 @@ def _serving_load(stamp: str) -> tuple[str, ServingModel | None]:
                 stamp,
                 ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None,
             )
+            metrics.model_version_served(stamp if _loaded[1] is not None else NO_MODEL)
         return _loaded
 
 

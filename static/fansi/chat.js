@@ -384,6 +384,9 @@
       case "error":
         onError(frame);
         break;
+      case "message.deferred":
+        onDeferred(frame);
+        break;
     }
   }
 
@@ -427,6 +430,15 @@
   function hideTyping() {
     var t = $("typing");
     if (t) t.hidden = true;
+  }
+
+  // A card sent in the fan's quiet hours is not refused: it is scheduled for their end (reach lists it).
+  function onDeferred(frame) {
+    outboxRemove(frame.client_id);
+    if (pendingEls[frame.client_id]) { pendingEls[frame.client_id].remove(); delete pendingEls[frame.client_id]; }
+    composerError(interpolate(gettext("Quiet hours for this fan: it will be sent at %s."),
+      [timeLabel(frame.deferred_until)]));
+    document.dispatchEvent(new CustomEvent("fansi:scheduled", { detail: frame.scheduled_message }));
   }
 
   function onError(frame) {

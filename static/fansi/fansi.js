@@ -201,7 +201,45 @@
     });
   }
 
-  function onReady() { showPendingToast(); initStaffNav(); }
+  // --- what the Content-Security-Policy keeps out of the HTML (no inline handlers or style attributes) --------
+
+  /* Bars and meters carry their width as data-width (a percentage); setting element.style is allowed by
+   * CSP where a style="" attribute is not. New elements (partials put in by scripts) are sized as they come. */
+  function applyWidths(root) {
+    var nodes = [];
+    if (root.nodeType === 1 && root.hasAttribute("data-width")) nodes.push(root);
+    if (root.querySelectorAll) nodes = nodes.concat(Array.prototype.slice.call(root.querySelectorAll("[data-width]")));
+    nodes.forEach(function (el) {
+      var value = parseFloat(String(el.getAttribute("data-width")).replace(",", "."));
+      if (!isNaN(value)) el.style.width = Math.max(0, Math.min(100, value)) + "%";
+    });
+  }
+
+  function initCspHelpers() {
+    applyWidths(document);
+    if (window.MutationObserver) {
+      new MutationObserver(function (records) {
+        records.forEach(function (r) {
+          if (r.type === "attributes") applyWidths(r.target);
+          else r.addedNodes.forEach(function (n) { if (n.nodeType === 1) applyWidths(n); });
+        });
+      }).observe(document.documentElement, {
+        childList: true, subtree: true, attributes: true, attributeFilter: ["data-width"],
+      });
+    }
+    // <select data-autosubmit>: choosing sends its form (was onchange="this.form.submit()").
+    document.addEventListener("change", function (e) {
+      var el = e.target;
+      if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
+    });
+    // <input data-select-on-click>: a click selects the whole text, ready to copy.
+    document.addEventListener("click", function (e) {
+      var el = e.target;
+      if (el && el.hasAttribute && el.hasAttribute("data-select-on-click") && el.select) el.select();
+    });
+  }
+
+  function onReady() { initCspHelpers(); showPendingToast(); initStaffNav(); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", onReady);
   else onReady();
 })();

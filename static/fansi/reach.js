@@ -173,12 +173,18 @@
 
   // --- scheduled messages to this fan (the inbox's open conversation) ---------------------------------
 
+  function scheduledLabel(m) {
+    var kind = { product_card: gettext("Product card"), campaign_card: gettext("Campaign card") }[m.kind];
+    var text = (m.text || "").slice(0, 60);
+    return kind ? kind + (text ? ": " + text : "") : text;
+  }
+
   function scheduledItem(m) {
     var li = el("li", "reminder-item scheduled-" + m.status);
     li.dataset.scheduled = m.id;
     var d = new Date(m.send_at);
     li.appendChild(el("span", "small", gettext("Scheduled") + " · " + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) +
-      " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + " · " + m.text.slice(0, 60)));
+      " " + pad(d.getHours()) + ":" + pad(d.getMinutes()) + " · " + scheduledLabel(m)));
     var b = el("button", "btn btn-ghost btn-small", gettext("Cancel"));
     b.type = "button";
     b.dataset.scheduledCancel = m.id;
@@ -206,6 +212,12 @@
         show(false);
         toast(gettext("The message will be sent then."));
       }).catch(toastError).then(function () { save.disabled = false; });
+    });
+    // A live card the chat deferred past the fan's quiet hours (chat.js) joins the list.
+    document.addEventListener("fansi:scheduled", function (event) {
+      if (event.detail && String(event.detail.conversation) === box.dataset.conversation) {
+        list.insertBefore(scheduledItem(event.detail), list.firstChild);
+      }
     });
     list.addEventListener("click", function (event) {
       var b = event.target.closest("[data-scheduled-cancel]");

@@ -308,6 +308,20 @@ def test_demo_has_a_digest_setting_and_the_owners_reminders(demo_output, client)
     assert Reminder.objects.filter(user=shop.owner).count() == 3  # idempotent
 
 
+def test_demo_has_a_card_deferred_past_quiet_hours_in_the_send_later_list(demo_output, client):
+    """Reach: a product card the owner sent in a fan's quiet hours waits, listed in that conversation."""
+    from reach.models import ScheduledMessage
+
+    shop = Shop.objects.get(slug="shop1")
+    (row,) = ScheduledMessage.objects.filter(conversation__shop=shop, kind="product_card")
+    assert row.status == "pending" and row.asked_at < row.send_at
+    client.force_login(shop.owner)
+    opened = client.get(f"/inbox/c/{row.conversation_id}/?shop={shop.pk}").content.decode()
+    assert f'data-scheduled="{row.pk}"' in opened
+    run_demo()
+    assert ScheduledMessage.objects.filter(conversation__shop=shop, kind="product_card").count() == 1
+
+
 def test_demo_journeys_are_on_with_a_funnel(demo_output, client):
     """Journeys: shop1's three ready-made journeys are on, with enrollments and per-step counts that fall
     from entered to messaged to converted; the owner's page shows them."""

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core import metrics
 from core.db import is_postgresql
 from core.jobs import JobStatus
 from fans.bot.models import Broadcast, DeliveryStatus, PromoDelivery
@@ -58,6 +59,7 @@ def broadcast_counters_add(broadcast_id: int, statuses: dict[int, str], **extra:
         skipped_no_channel=F("skipped_no_channel") + counts[DeliveryStatus.SKIPPED_NO_CHANNEL],
         **extra,
     )
+    metrics.broadcast_sent(counts[DeliveryStatus.SENT])
 
 
 def broadcast_deliver(broadcast: Broadcast, send_ids: list[int]) -> dict[int, int]:

@@ -109,6 +109,8 @@ class OverBudget(Conflict):
     def __init__(self, status: str, fan_id: int) -> None:
         # Not `status`: DomainError.status is the HTTP status the API answers with.
         self.delivery_status, self.fan_id = status, fan_id
+        # Quiet hours only: when they end (set by the gate). A person's live card can wait for it (issue 16).
+        self.defer_until: dt.datetime | None = None
         messages = {
             DeliveryStatus.SKIPPED_OPT_OUT: _("This fan has turned off promotions."),
             DeliveryStatus.SKIPPED_QUIET: _("It is quiet hours for this fan; promotions wait until morning."),
@@ -123,7 +125,12 @@ class AttentionBudgetGate:
 
     def check(self, *, conversation: Conversation, source: str) -> OverBudget | None:
         status = promo_gate(conversation=conversation, source=source)
-        return None if status == DeliveryStatus.SENT else OverBudget(status, conversation.fan_id)
+        if status == DeliveryStatus.SENT:
+            return None
+        refusal = OverBudget(status, conversation.fan_id)
+        if status == DeliveryStatus.SKIPPED_QUIET:
+            refusal.defer_until = quiet_hours_end(conversation.shop, timezone.now())
+        return refusal
 
     def refused(self, *, fan_id: int, source: str, refusal: DomainError) -> None:
         status = getattr(refusal, "delivery_status", DeliveryStatus.SKIPPED_BUDGET)

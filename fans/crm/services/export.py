@@ -21,6 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.db import is_postgresql
+from core.replica import read_connection, replica_reads
 from fans.crm.models import BulkJob, Tag
 from fans.crm.services.common import fans_by_ids
 from shops.models import Shop
@@ -178,7 +179,8 @@ class ExportWriter:
         )
         zone = self.job.shop.timezone or "Asia/Shanghai"
         self.stream.flush()
-        with connection.cursor() as cursor:
+        # The export reads the replica when there is one (core/replica.py), between its own progress writes.
+        with replica_reads(independent=True), read_connection().cursor() as cursor:
             with cursor.cursor.copy(sql, [zone, zone, fan_ids]) as copy:
                 data = b"".join(bytes(chunk) for chunk in copy).decode("utf-8")
             rows = cursor.cursor.rowcount

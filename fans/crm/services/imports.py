@@ -68,6 +68,7 @@ def _import_parse(
 ) -> _ParsedImport:
     """Parse and check an import: `text`, or a callable that opens the file as a text stream (read twice, once
     for the ids and once for the rows, so a 50 MB file is never held in memory; preview_check)."""
+
     def opened() -> IO[str]:
         return io.StringIO(text, newline="") if isinstance(text, str) else text()
 
