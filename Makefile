@@ -36,7 +36,7 @@ serve-prod: install
 
 test: install
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=20 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,8 +19,8 @@ JSON_MAX_DEPTH = 32
 INT_MAX = 2_147_483_647
 BIGINT_MAX = 9_223_372_036_854_775_807
 
-TRUE_WORDS = frozenset({"true", "1", "on", "yes"})
-FALSE_WORDS = frozenset({"false", "0", "off", "no", ""})
+TRUE_WORDS = frozenset({"true", "1", "on"})
+FALSE_WORDS = frozenset({"false", "0", "off", ""})
 
 
 class TooDeep(Invalid):

@@ -402,6 +402,10 @@
       data.append("file", file);
       $("import-check").disabled = true;
       $("import-progress-panel").hidden = true;
+      // Nothing to confirm or discard until the server has answered with the job (a click did nothing).
+      job = null;
+      $("import-confirm").hidden = true;
+      $("import-discard").disabled = true;
       $("import-totals").textContent = gettext("Checking the file…");
       $("import-preview").hidden = false;
       api("POST", Fansi.withShop("/api/imports/", CFG.shop), data).then(function (j) {
@@ -470,6 +474,7 @@
       $("import-errors-wrap").hidden = j.errors.length === 0;
       $("import-confirm").disabled = j.valid === 0;
       $("import-confirm").hidden = false;
+      $("import-discard").disabled = false;
     }
     function show(j) {
       $("import-status").textContent = JOB_STATUS[j.status] || (j.status === "preview" ? "" : gettext("Importing…"));

@@ -15,7 +15,8 @@ def production_env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+        # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' helpers in this process, never in deployment.
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",

@@ -120,7 +120,9 @@ def test_the_request_id_goes_into_an_eager_task(json_lines):
         result = log_probe.delay("eager")
     finally:
         request_id_var.reset(token)
-    assert result.get() == "req-into-task-1"
+    # An eager result never blocks; an earlier test's in-process worker may have left Celery's "inside a task"
+    # flag set in this process, which would refuse a plain get().
+    assert result.get(disable_sync_subtasks=False) == "req-into-task-1"
     line = next(line for line in json_lines() if line["message"] == "probe eager")
     assert line["request_id"] == "req-into-task-1"
     assert line["task"] == "tests.ops.log_probe" and line["task_id"]
