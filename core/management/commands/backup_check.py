@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from core import backups
+from core.db import is_postgresql
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--dump-now", action="store_true", help="make a dump (with its counts) first")
 
     def handle(self, *args, dir: str, dump_now: bool, **options):  # noqa: A002 - the option's name
-        if connection.vendor != "postgresql":
+        if not is_postgresql(connection):
             raise CommandError("backup_check needs PostgreSQL (DATABASE_URL)")
         folder = Path(dir)
         db = settings.DATABASES["default"]

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
+from core.db import is_postgresql
 from fans.chat.models import Fan
 from fans.crm.lifecycle import lifecycle_recompute, lifecycle_tags
 from fans.crm.models import FanTag, FanTagEvent, FanTagSet, LifecycleSettings, TagSource
@@ -69,7 +70,7 @@ def test_beat_entry_is_nightly():
 
 
 def test_nightly_task_matches_the_python_reference_and_keeps_every_store(shop):
-    assert connection.vendor == "postgresql"
+    assert is_postgresql(connection)
     now = timezone.now()
     seed_shop(shop, n=90, now=now)
     other = ShopFactory()
