@@ -93,13 +93,16 @@ async def client_loop(url: str, cafile: str, tokens: list[str], text: str, conn,
                     arrivals[message["conversation"]] = now
                     stored = datetime.fromisoformat(message["created_at"]).timestamp()
                     latencies.append(now - stored)
-        except Exception:  # noqa: BLE001 - a closed socket simply stops reading
+        except websockets.ConnectionClosed:  # a closed socket simply stops reading
             return
+        except Exception as err:  # noqa: BLE001 - counted: a reader that fails must not look like a lost frame
+            reader_errors[f"{type(err).__name__}: {err}"[:200]] += 1
 
+    reader_errors: Counter = Counter()
     readers = [asyncio.create_task(reader(ws)) for ws in sockets]
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, conn.recv)  # "stop": the broadcast is over
-    conn.send({"received": len(arrivals), "latencies": latencies})
+    conn.send({"received": len(arrivals), "latencies": latencies, "reader_errors": dict(reader_errors)})
     for task in readers:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
@@ -140,6 +143,7 @@ def run(args: argparse.Namespace) -> dict:
         nginx_workers = [p for p in server_pids if p in kinds["nginx"]]
         time.sleep(3)
         before = rss_kb(server_pids)
+        before_by_kind = {kind: rss_kb(kinds[kind]) for kind in ("asgi", "nginx")}
         log(f"server RSS before: {before / 1024:.0f} MB (asgi {kinds['asgi']}, nginx {nginx_workers})")
         shares = [cast.fan_tokens[i :: args.clients] for i in range(args.clients)]
         ctx = mp.get_context("spawn")
@@ -154,7 +158,14 @@ def run(args: argparse.Namespace) -> dict:
             pipes.append(parent)
             procs.append(proc)
         try:
-            return measure(args, stack, cast, text, pipes, server_pids, before, started)
+            figures = measure(args, stack, cast, text, pipes, server_pids, before, started)
+            held = figures["sockets_held"] or 1
+            figures["kb_per_socket_by_kind"] = {
+                kind: round((figures["rss_held_by_kind"][kind] - before_by_kind[kind]) / held, 1)
+                for kind in ("asgi", "nginx")
+            }
+            del figures["rss_held_by_kind"]
+            return figures
         finally:
             for proc in procs:  # a failed run must not leave its client processes behind
                 proc.join(timeout=30)
@@ -174,6 +185,8 @@ def measure(args, stack, cast, text, pipes, server_pids, before, started) -> dic
     log(f"{held:,} sockets open in {open_s:.0f} s; per upstream {dict(upstreams)}; failures {dict(failures)}")
     time.sleep(5)
     after = rss_kb(server_pids)
+    kinds = stack_pids(stack.process_pids())
+    rss_held_by_kind = {kind: rss_kb(kinds[kind]) for kind in ("asgi", "nginx")}
     kb_per_socket = (after - before) / held if held else None
     log(f"server RSS after: {after / 1024:.0f} MB -> {kb_per_socket:.1f} kB per socket")
     sent_at = time.monotonic()
@@ -192,10 +205,14 @@ def measure(args, stack, cast, text, pipes, server_pids, before, started) -> dic
     results = [pipe.recv() for pipe in pipes]
     after_broadcast = rss_kb(server_pids)
     received = sum(r["received"] for r in results)
+    reader_errors: Counter = Counter()
+    for r in results:
+        reader_errors.update(r["reader_errors"])
     latencies = [x for r in results for x in r["latencies"]]
     return {
         "fans": args.fans,
         "sockets_held": held,
+        "rss_held_by_kind": rss_held_by_kind,
         "sockets_per_upstream": dict(upstreams),
         "open_failures_retried": dict(failures),
         "open_s": round(open_s, 1),
@@ -209,6 +226,7 @@ def measure(args, stack, cast, text, pipes, server_pids, before, started) -> dic
         "broadcast_s": round(broadcast_s, 2),
         "received_live": received,
         "lost": held - received,
+        "reader_errors": dict(reader_errors),
         "live_p50_ms": round(1000 * percentile(latencies, 50), 1) if latencies else None,
         "live_p99_ms": round(1000 * percentile(latencies, 99), 1) if latencies else None,
         "live_max_ms": round(1000 * max(latencies), 1) if latencies else None,

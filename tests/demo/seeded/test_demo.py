@@ -1,43 +1,14 @@
 """`manage.py demo`: the exact demo logins, shops, catalogues, fans and chat history, and idempotency."""
 
-import re
-from io import StringIO
-
-import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
 from django.utils import timezone
 from PIL import Image
 
 from fans.bot.models import Broadcast, PromoDelivery
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from shops.models import Category, Product, Shop, ShopMember, ShopRole, Variant
-
-PASSWORD = "fansi-demo"
-CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def run_demo() -> str:
-    out = StringIO()
-    call_command("demo", stdout=out)
-    return out.getvalue()
-
-
-def row_counts() -> dict[str, int]:
-    models = [get_user_model(), Shop, ShopMember, Fan, Conversation, Message, Product, Variant]
-    return {model.__name__: model.objects.count() for model in models}
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def demo_output(db, media_root) -> str:
-    return run_demo()
+from tests.demo.seeded.helpers import CJK, PASSWORD, row_counts, run_demo
 
 
 def test_demo_creates_and_prints_the_documented_logins(demo_output):

@@ -5,14 +5,11 @@ import pytest
 
 from preorders.models import FactoryScorecard
 from shops.models import Factory
-from tests.demo.test_demo import run_demo
 
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_factories_have_directory_entries_and_scorecards(settings, tmp_path, client):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    run_demo()
+def test_demo_factories_have_directory_entries_and_scorecards(demo_output, client):
     factories = Factory.objects.all()
     assert factories.count() >= 8
     assert not factories.filter(origin="").exists()

@@ -7,13 +7,12 @@ from rest_framework.test import APIClient
 from demo.data.money import SHIPPED_TITLE
 from demo.data.reviews import demo_reviews_ensure
 from preorders.models import Campaign, Review, ShipmentItem
-from tests.demo.test_demo import CJK, run_demo
+from tests.demo.seeded.helpers import CJK
 
 
 @pytest.fixture
-def demo(db, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    run_demo()
+def demo(demo_output):
+    return demo_output
 
 
 def test_demo_has_reviewed_and_unreviewed_delivered_orders(demo, api_for):

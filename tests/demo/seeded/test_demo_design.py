@@ -1,20 +1,11 @@
 """The demo's 共创: a decided down-jacket round whose winners are live campaigns (pre-pledges, some
 confirmed), losers refunded, a factory assigned; and a live tote round with votes and comments."""
 
-import pytest
-
 from c2m.design.models import DesignComment, DesignPrePledge, DesignRound, DesignVote
 from demo.data.c2m_design import JACKET_TITLE, TOTE_TITLE, demo_design_ensure
 from payments.ledger import statement
 from payments.models import LedgerTransaction
 from preorders.models import Campaign
-from tests.demo.test_demo import run_demo
-
-
-@pytest.fixture
-def demo_output(db, settings, tmp_path) -> str:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return run_demo()
 
 
 def test_demo_has_a_decided_and_a_live_design_round(demo_output):

@@ -1,17 +1,8 @@
 """The demo's 红黑榜: ratings from both demo shops, and the shipped jacket black-listed with enough evidence."""
 
-import pytest
-
 from preorders.models import Campaign
 from shops.rating_models import Rating, RatingScore
 from shops.ratings import product_statuses
-from tests.demo.test_demo import run_demo
-
-
-@pytest.fixture
-def demo_output(db, settings, tmp_path) -> str:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return run_demo()
 
 
 def test_demo_ratings_come_from_both_shops_and_one_product_is_black(demo_output):

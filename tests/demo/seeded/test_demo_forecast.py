@@ -1,17 +1,8 @@
 """The demo's AQ 预判: live campaigns have launch forecasts, the shipped one shows forecast against actual."""
 
-import pytest
-
 from c2m.forecast.models import CampaignForecast
 from demo.data.c2m_forecast import demo_forecast_ensure
 from preorders.models import Campaign, CampaignStatus
-from tests.demo.test_demo import run_demo
-
-
-@pytest.fixture
-def demo_output(db, settings, tmp_path) -> str:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return run_demo()
 
 
 def test_demo_live_campaigns_have_forecasts_and_the_shipped_one_its_actuals(demo_output):

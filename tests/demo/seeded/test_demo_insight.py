@@ -11,9 +11,8 @@ from preorders.models import Campaign
 
 
 @pytest.fixture
-def demo(db, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    call_command("demo", stdout=StringIO())
+def demo(demo_output):
+    return demo_output
 
 
 def test_demo_board_shows_requests_above_the_floor_and_hides_the_rest(demo, client):
