@@ -16,12 +16,14 @@ schema_comparison: the same segment query as plain SQL on the join table (as is)
 fans with a denormalised `tag_ids bigint[]` column and a GIN index, and on the FanTagSet table the app queries
 (intarray GIN + covering page index), with EXPLAIN ANALYZE of each.
 
+This file seeds and reports; the measurements are in bench/crm_measure.py, the schema comparison in
+bench/crm_schema.py.
+
 Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_crm_bench), REDIS_URL (default
 redis://127.0.0.1:6379/7). Writes bench/results/crm.json.
 """
 
 import argparse
-import io
 import os
 import random
 import sys
@@ -44,7 +46,17 @@ os.environ["DJANGO_DEBUG"] = "0"  # no query log, as in production
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"  # jobs run in process, on commit
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 
-from bench.common import machine_info, percentile, print_machine, reset_database, write_results  # noqa: E402
+from bench.common import machine_info, print_machine, reset_database, write_results  # noqa: E402
+from bench.crm_measure import (  # noqa: E402
+    build_import_csv,
+    bulk_tag,
+    export_csv,
+    fan_list_page,
+    import_csv,
+    segment_queries,
+    tag_triples,
+)
+from bench.crm_schema import schema_comparison  # noqa: E402
 
 TARGETS = {
     "segment_query_p95_ms": 50.0,
@@ -65,284 +77,6 @@ def vacuum_analyze(database_url: str) -> None:
 
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
-
-
-def summary(values_ms: list[float]) -> dict[str, Any]:
-    return {
-        "runs": len(values_ms),
-        "p50_ms": percentile(values_ms, 50),
-        "p95_ms": percentile(values_ms, 95),
-        "max_ms": max(values_ms) if values_ms else None,
-    }
-
-
-# --- measurements ---------------------------------------------------------------------------------
-
-
-def tag_triples(shop, runs: int, rng: random.Random) -> list[tuple[str, str, str]]:
-    """(A, B, C): A and B from different groups (so both can hold), C from a third; popular and rare mixed."""
-    from fans.crm.models import Tag
-
-    tags = list(
-        Tag.objects.select_related("group").filter(group__shop__isnull=True)
-        | Tag.objects.select_related("group").filter(group__shop=shop)
-    )
-    triples = []
-    while len(triples) < runs:
-        a, b, c = rng.sample(tags, 3)
-        if len({a.group_id, b.group_id, c.group_id}) == 3:
-            triples.append(tuple(f"{t.group.code}:{t.code}" for t in (a, b, c)))
-    return triples
-
-
-def segment_queries(client, shop, triples) -> dict[str, Any]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    def get(a: str, b: str, c: str):
-        response = client.get(
-            "/api/fans/", {"shop": shop.pk, "tags_all": f"{a},{b}", "tags_none": c, "limit": 50}
-        )
-        assert response.status_code == 200, response.content[:300]
-        return response
-
-    for triple in triples[:5]:  # warm the caches and the connection
-        get(*triple)
-    times, counts = [], []
-    for triple in triples:
-        t0 = time.perf_counter()
-        response = get(*triple)
-        times.append(ms(time.perf_counter() - t0))
-        counts.append(response.json()["count"])
-    # Where the time goes: per-query times of one more pass (the query log itself costs a little).
-    with CaptureQueriesContext(connection) as ctx:
-        get(*triples[0])
-    queries = [{"ms": round(float(q["time"]) * 1000, 2), "sql": q["sql"][:400]} for q in ctx.captured_queries]
-    return {
-        **summary(times),
-        "matched_min": min(counts),
-        "matched_max": max(counts),
-        "matched_median": sorted(counts)[len(counts) // 2],
-        "runs_ms": times,
-        "one_request_queries": queries,
-    }
-
-
-def fan_list_page(client, shop) -> dict[str, Any]:
-    """The /fans/ page (a shell whose rows come from the API) and the API call behind it, unfiltered."""
-    from django.urls import Resolver404, resolve
-
-    def timed(path: str, params: dict[str, Any]) -> dict[str, Any]:
-        times = []
-        for i in range(12):
-            t0 = time.perf_counter()
-            response = client.get(path, params)
-            if i >= 2:
-                times.append(ms(time.perf_counter() - t0))
-            assert response.status_code == 200, (path, response.status_code)
-        return summary(times)
-
-    out: dict[str, Any] = {
-        "api": {
-            "what": "GET /api/fans/?limit=50 (count of every fan + first page by -joined_at)",
-            **timed("/api/fans/", {"shop": shop.pk, "limit": 50}),
-        }
-    }
-    try:
-        resolve("/fans/")
-        out["page"] = {
-            "what": "GET /fans/ (HTML shell; its rows load from the API above)",
-            **timed("/fans/", {"shop": shop.pk}),
-        }
-    except Resolver404:
-        out["page"] = None
-    return out
-
-
-def bulk_tag(member, fan_ids: list[int], tag: str) -> dict[str, Any]:
-    from fans.crm import services as crm
-    from fans.crm.models import BulkJob, FanTag, Tag
-
-    tag_obj = Tag.objects.get(group__code=tag.split(":")[0], code=tag.split(":")[1])
-    before = FanTag.objects.filter(tag=tag_obj, fan_id__in=fan_ids).count()
-    t0 = time.perf_counter()
-    job = crm.bulk_job_create(member=member, action=BulkJob.ADD_TAGS, tags=[tag], fan_ids=fan_ids)
-    elapsed = time.perf_counter() - t0
-    job.refresh_from_db()
-    assert job.status == "succeeded", job.result
-    after = FanTag.objects.filter(tag=tag_obj, fan_id__in=fan_ids).count()
-    assert after == len(fan_ids), (after, len(fan_ids))
-    return {
-        "s": round(elapsed, 2),
-        "tag": tag,
-        "fans": len(fan_ids),
-        "already_tagged": before,
-        "changed": job.changed,
-    }
-
-
-def build_import_csv(shop, fan_ids: list[int], new_tag: str, rng: random.Random) -> bytes:
-    from fans.crm.services.jobs import fan_export_rows
-
-    out = io.StringIO()
-    out.write("fan_id,tags,notes\n")
-    import csv
-
-    writer = csv.writer(out)
-    for start in range(0, len(fan_ids), 5000):
-        for row in fan_export_rows(shop, fan_ids[start : start + 5000]):
-            tags = [t for t in row[-1].split(";") if t]
-            if new_tag not in tags:
-                tags.append(new_tag)
-            notes = f"导入备注 {rng.randint(1, 999)}" if rng.random() < 0.1 else ""
-            writer.writerow([row[0], ";".join(tags), notes])
-    return out.getvalue().encode("utf-8")
-
-
-def import_csv(member, data: bytes) -> dict[str, Any]:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from fans.crm import services as crm
-    from fans.crm.models import ImportJob
-
-    t0 = time.perf_counter()
-    job = crm.import_preview(
-        member=member, upload=SimpleUploadedFile("fans.csv", data, content_type="text/csv")
-    )
-    preview = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    crm.import_confirm(member=member, job=job)  # eager Celery: import_apply runs here, on commit
-    apply = time.perf_counter() - t1
-    job = ImportJob.objects.get(pk=job.pk)
-    assert job.status == "succeeded", job.result
-    return {
-        "s": round(preview + apply, 2),
-        "preview_s": round(preview, 2),
-        "apply_s": round(apply, 2),
-        "rows": job.total,
-        "valid": job.valid,
-        "bytes": len(data),
-        "result": job.result,
-    }
-
-
-def export_csv(member, fan_ids: list[int]) -> dict[str, Any]:
-    from fans.crm import services as crm
-    from fans.crm.models import BulkJob
-
-    t0 = time.perf_counter()
-    job = crm.bulk_job_create(member=member, action=BulkJob.EXPORT, fan_ids=fan_ids)
-    elapsed = time.perf_counter() - t0
-    job.refresh_from_db()
-    assert job.status == "succeeded", job.result
-    size = job.file.size
-    return {"s": round(elapsed, 2), "fans": len(fan_ids), "rows": job.changed, "bytes": size}
-
-
-# --- schema comparison: join table vs tag_ids bigint[] + GIN -------------------------------------------
-
-
-JOIN_COUNT = """SELECT count(*) FROM fans_fan f WHERE f.shop_id = %(shop)s
-  AND EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(a)s)
-  AND EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(b)s)
-  AND NOT EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(c)s)"""
-JOIN_PAGE = """SELECT f.id FROM fans_fan f WHERE f.shop_id = %(shop)s
-  AND EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(a)s)
-  AND EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(b)s)
-  AND NOT EXISTS (SELECT 1 FROM fans_fantag t WHERE t.fan_id = f.id AND t.tag_id = %(c)s)
-  ORDER BY f.joined_at DESC, f.id DESC LIMIT 50"""
-TAG_SET_COUNT = """SELECT count(*) FROM fans_fantagset s WHERE s.shop_id = %(shop)s
-  AND s.tags @> ARRAY[%(a)s, %(b)s]::integer[] AND NOT (s.tags && ARRAY[%(c)s]::integer[])"""
-TAG_SET_PAGE = """SELECT s.fan_id FROM fans_fantagset s WHERE s.shop_id = %(shop)s
-  AND s.tags @> ARRAY[%(a)s, %(b)s]::integer[] AND NOT (s.tags && ARRAY[%(c)s]::integer[])
-  ORDER BY s.joined_at DESC, s.fan_id DESC LIMIT 50"""
-ARRAY_COUNT = """SELECT count(*) FROM bench_fan_tag_ids f WHERE f.shop_id = %(shop)s
-  AND f.tag_ids @> ARRAY[%(a)s, %(b)s]::bigint[] AND NOT (f.tag_ids && ARRAY[%(c)s]::bigint[])"""
-ARRAY_PAGE = """SELECT f.id FROM bench_fan_tag_ids f WHERE f.shop_id = %(shop)s
-  AND f.tag_ids @> ARRAY[%(a)s, %(b)s]::bigint[] AND NOT (f.tag_ids && ARRAY[%(c)s]::bigint[])
-  ORDER BY f.joined_at DESC, f.id DESC LIMIT 50"""
-
-
-def schema_comparison(database_url: str, shop, triples) -> dict[str, Any]:
-    import psycopg
-
-    from fans.crm.vocabulary import tags_resolve
-
-    ids = [[t.pk for t in tags_resolve(shop, list(tr))] for tr in triples]
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        t0 = time.perf_counter()
-        conn.execute("DROP TABLE IF EXISTS bench_fan_tag_ids")
-        conn.execute("""CREATE TABLE bench_fan_tag_ids AS
-            SELECT f.id, f.shop_id, f.joined_at, COALESCE(t.tag_ids, '{}') AS tag_ids
-            FROM fans_fan f LEFT JOIN (SELECT fan_id, array_agg(tag_id ORDER BY tag_id) AS tag_ids
-                                       FROM fans_fantag GROUP BY fan_id) t ON t.fan_id = f.id""")
-        conn.execute("SET maintenance_work_mem = '256MB'")
-        conn.execute("ALTER TABLE bench_fan_tag_ids ADD PRIMARY KEY (id)")
-        conn.execute("CREATE INDEX bench_fan_tag_ids_gin ON bench_fan_tag_ids USING gin (tag_ids)")
-        conn.execute("CREATE INDEX bench_fan_tag_ids_shop_joined ON bench_fan_tag_ids (shop_id, joined_at)")
-        conn.execute("VACUUM ANALYZE bench_fan_tag_ids")
-        build_s = time.perf_counter() - t0
-        # The jobs above rewrote 200k tag sets; vacuum them too, so both designs are compared as autovacuum keeps them.
-        conn.execute("VACUUM ANALYZE fans_fantagset")
-        sizes = conn.execute("""SELECT pg_size_pretty(pg_total_relation_size('fans_fantag')),
-            pg_size_pretty(pg_relation_size('fantag_tag_fan')), pg_size_pretty(pg_relation_size('bench_fan_tag_ids_gin')),
-            pg_size_pretty(pg_total_relation_size('bench_fan_tag_ids')),
-            pg_size_pretty(pg_relation_size('fans_fantagset')), pg_size_pretty(pg_relation_size('fantagset_tags_gin')),
-            pg_size_pretty(pg_relation_size('fantagset_shop_joined'))""").fetchone()
-
-        def run(count_sql: str, page_sql: str) -> dict[str, Any]:
-            for a, b, c in ids[:5]:
-                conn.execute(count_sql, {"shop": shop.pk, "a": a, "b": b, "c": c}).fetchall()
-            times = []
-            for a, b, c in ids:
-                params = {"shop": shop.pk, "a": a, "b": b, "c": c}
-                t0 = time.perf_counter()
-                conn.execute(count_sql, params).fetchall()
-                conn.execute(page_sql, params).fetchall()
-                times.append(ms(time.perf_counter() - t0))
-            a, b, c = ids[0]
-            params = {"shop": shop.pk, "a": a, "b": b, "c": c}
-            explain = {
-                "count": [
-                    r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + count_sql, params).fetchall()
-                ],
-                "page": [
-                    r[0] for r in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + page_sql, params).fetchall()
-                ],
-            }
-            return {**summary(times), "runs_ms": times, "explain_analyze": explain}
-
-        join = run(JOIN_COUNT, JOIN_PAGE)
-        array = run(ARRAY_COUNT, ARRAY_PAGE)
-        tag_set = run(TAG_SET_COUNT, TAG_SET_PAGE)
-    return {
-        "what": "count + first page of tags_all=A,B & tags_none=C as plain SQL over the same triples",
-        "join_table": {
-            "design": "fans_fantag(fan, tag) + btree (tag_id, fan_id); one EXISTS per tag",
-            **join,
-            "table_size": sizes[0],
-            "tag_fan_index_size": sizes[1],
-        },
-        "tag_array_gin": {
-            "design": "tag_ids bigint[] on the fan row + GIN (tag_ids); @> for all-of, && for none-of",
-            **array,
-            "gin_index_size": sizes[2],
-            "table_size": sizes[3],
-            "build_s": round(build_s, 1),
-        },
-        "tag_set_intarray": {
-            "design": "what the app uses: fans_fantagset(fan, shop, joined_at, tags integer[]) + intarray GIN "
-            "(fastupdate off) + btree (shop, joined_at, fan) INCLUDE (tags); @> / && / NOT &&",
-            **tag_set,
-            "table_size": sizes[4],
-            "gin_index_size": sizes[5],
-            "page_index_size": sizes[6],
-        },
-    }
 
 
 # --- main -------------------------------------------------------------------------------------------
