@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from django.db.models import QuerySet, Sum
+from django.utils import timezone
 
 from core.replica import read_connection
 from fans.chat.models import Fan
@@ -30,6 +32,10 @@ class DbCatalog:
     fan_shops: np.ndarray
     product_pks: np.ndarray
     product_shops: np.ndarray
+    # The phrase rules the fans' text was read with, and when (messages after it are not in the catalogue):
+    # stored with the model, so serving reads later messages the same way (recommend.serving.live_text).
+    text_rules: dict[str, str] = field(default_factory=dict)
+    text_as_of: dt.datetime | None = None
 
 
 def catalog_from_db() -> DbCatalog:
@@ -72,7 +78,9 @@ def catalog_from_db() -> DbCatalog:
     features = product_features(
         (pk, category, brand, price) for pk, _shop, category, brand, price in products
     )
-    docs = fan_documents(None, platform_phrase_rules())
+    text_rules = platform_phrase_rules()
+    text_as_of = timezone.now()
+    docs = fan_documents(None, text_rules, now=text_as_of)
     catalog = Catalog(
         user_ids=[str(pk) for pk in fans[:, 0]],
         item_ids=[str(pk) for pk, *_rest in products],
@@ -88,6 +96,8 @@ def catalog_from_db() -> DbCatalog:
         fan_shops=fans[:, 1].copy(),
         product_pks=np.array([p[0] for p in products], dtype=np.int64),
         product_shops=np.array([p[1] for p in products], dtype=np.int64),
+        text_rules=text_rules,
+        text_as_of=text_as_of,
     )
 
 
