@@ -15,10 +15,10 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from core.replica import read_connection
-from fans.chat.models import Fan
+from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
-from recommend.features import fan_documents, product_features, tag_feature
+from recommend.features import CHAT_DAYS, CHAT_MAX_MESSAGES, fan_documents, product_features, tag_feature
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
 from shops.models import Product, RatingScore, Variant
 
@@ -188,6 +188,26 @@ def fan_serving_state(fan_id: int, shop_id: int, *, after_pk: int | None) -> Fan
     return FanServingState(
         tag_ids=tag_ids, owned=owned, new_products_stamp=stamp, serving_version=serving_version, listed=listed
     )
+
+
+def fan_chat_texts(fan_id: int, *, now: dt.datetime | None = None) -> list[str]:
+    """What one fan said that counts (features.fan_messages: fan-sent text messages from the fan's own
+    account, the last CHAT_DAYS days, none for an opted-out fan), newest first, at most CHAT_MAX_MESSAGES.
+
+    Plain SQL for the hot path (the ORM statement costs ~3.5 ms of CPU to compile, this ~0.3 ms); the same
+    conditions as features.fan_messages, which tests/recommend/test_live_text.py checks."""
+    message, conversation, fan = Message._meta.db_table, Conversation._meta.db_table, Fan._meta.db_table
+    since = (now or timezone.now()) - dt.timedelta(days=CHAT_DAYS)
+    sql = (
+        f"SELECT m.text FROM {message} m INNER JOIN {conversation} c ON c.id = m.conversation_id "
+        f"INNER JOIN {fan} f ON f.id = c.fan_id "
+        "WHERE c.fan_id = %s AND m.side = %s AND m.kind = %s AND m.created_at >= %s "
+        "AND m.sender_id = f.user_id AND NOT f.personalisation_opt_out AND m.text <> '' "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+    )
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [fan_id, Side.FAN, MessageKind.TEXT, since, CHAT_MAX_MESSAGES])
+        return [text for (text,) in cursor.fetchall()]
 
 
 def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from recommend.features import fan_messages, fan_talkers
+from recommend.selectors import fan_chat_texts, platform_phrase_rules
 from recommend.serving.model import ServingModel
 from recommend.text import TextModel, message_terms
 
@@ -79,8 +80,8 @@ class LiveText:
         return rows[keep].astype(np.int64), row.data[keep].astype(np.float32)
 
     def for_fan(self, fan_pk: int) -> tuple[np.ndarray, np.ndarray]:
-        """What one fan said, now: one statement."""
-        return self.features(fan_messages([fan_pk]).get(fan_pk, []))
+        """What one fan said, now: one plain-SQL statement (selectors.fan_chat_texts)."""
+        return self.features(fan_chat_texts(fan_pk))
 
     def for_shop_talkers(self, shop_id: int, exclude: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """The shop's most recent talkers since training (fans in `exclude`, those with history, left out),
@@ -103,9 +104,16 @@ def live_text(model: ServingModel) -> LiveText | None:
         rules = model.artifacts.extra.get("text_rules")
         if rules is None:
             # A version written before the rules were stored: the platform rules as they are now.
-            from recommend.selectors import platform_phrase_rules
-
             rules = platform_phrase_rules()
         built = LiveText(model, TextModel.from_json(data), rules)
     model.extensions["live_text"] = built
     return built
+
+
+def prewarm(model: ServingModel) -> None:
+    """Load jieba's dictionary in the background once a model with text is loaded (about a second, longer
+    on a busy machine), so the first fan who wrote Chinese does not wait for it on the request path."""
+    if model.artifacts.extra.get("text") and "chat_users" in model.artifacts.regimes:
+        import jieba
+
+        threading.Thread(target=jieba.initialize, name="jieba-prewarm", daemon=True).start()

@@ -217,12 +217,14 @@ def _chat_scores(
     scores_known: np.ndarray,
     scores_cold: np.ndarray,
 ) -> None:
-    """Fans without history who said something are scored as the chat_users regime serves them (tags and
-    text, text weighted as in training), in place in `scores_cold`.
+    """What fans without history said moves their scores (in place in `scores_cold`) as the chat_users
+    recipe sees it: by the chat model's score with their tags and text (text weighted as in training) minus
+    its score with their tags alone, so a fan who said nothing keeps their tags-only score.
 
-    The chat model's scores are put on the cold-items ranker's scale by matching the two models' mean and
-    spread over the shop's fans with history (both score them); with fewer than two such fans, or no
-    spread, the chat score is taken as it is.
+    The two models' scores are on different scales: the difference is scaled by the ratio of their spreads
+    (standard deviations) over the shop's fans with history, whom both models score; with fewer than two
+    such fans, or no spread, it is taken as it is. A recipe that cannot score a product new since training
+    through its features (tag popularity, say) scores it alike with and without text: it moves nobody.
     """
     text_at: list[int] = []
     rows: list[np.ndarray] = []
@@ -235,15 +237,20 @@ def _chat_scores(
             weights.append(np.concatenate([np.ones(len(cold_rows[index]), np.float32), text_weights]))
     if not text_at:
         return
+    tags_only = [cold_rows[index] for index in text_at]
+    tags_weights = [np.ones(len(r), np.float32) for r in tags_only]
     chat_parts, _ = model.regime("chat_users")
     chat_fans = model.shop_fans(shop_id, model.regime_model("chat_users"))
     chat_known, chat_cold = _scores(
-        model, chat_parts, chat_fans.blocks, item_row, item_features, rows, weights
+        model, chat_parts, chat_fans.blocks, item_row, item_features, rows + tags_only, weights + tags_weights
     )
-    if len(chat_known) >= 2 and len(scores_known) == len(chat_known) and float(chat_known.std()) > 0:
-        scale = float(scores_known.std()) / float(chat_known.std())
-        chat_cold = float(scores_known.mean()) + (chat_cold - float(chat_known.mean())) * scale
-    scores_cold[np.array(text_at, dtype=np.int64)] = chat_cold
+    scale = 1.0
+    spread = float(chat_known.std()) if len(chat_known) >= 2 else 0.0
+    # A spread at float noise (every fan with history scored alike) says nothing about the scale.
+    if len(scores_known) == len(chat_known) and spread > 1e-6 * max(1.0, abs(float(chat_known.mean()))):
+        scale = float(scores_known.std()) / spread
+    n = len(text_at)
+    scores_cold[np.array(text_at, dtype=np.int64)] += scale * (chat_cold[:n] - chat_cold[n:])
 
 
 def _item_row(model: ServingModel, product_pk: int) -> int | None:
