@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from fans.chat.models import Message, MessageKind, Side
@@ -60,29 +60,66 @@ def fan_features(fan_ids: Iterable[int]) -> dict[int, list[str]]:
     return out
 
 
-def fan_documents(
-    fan_ids: Iterable[int] | None, rules: dict[str, str], *, now: dt.datetime | None = None
-) -> dict[int, Counter[str]]:
-    """Term counts (recommend.text) of what each fan said: fan-sent text messages only (never staff, bot,
-    system or broadcast messages, and only those the fan's own account sent), from the last CHAT_DAYS days,
-    the newest CHAT_MAX_MESSAGES per fan and CHAT_MAX_TOTAL_MESSAGES in all. Fans who opted out of
-    personalisation have none. `fan_ids` None: every fan."""
+def _fan_text_messages(now: dt.datetime | None):
+    """The messages that count as what fans said (see fan_documents), of every fan."""
     since = (now or timezone.now()) - dt.timedelta(days=CHAT_DAYS)
-    messages = Message.objects.filter(
+    return Message.objects.filter(
         side=Side.FAN,
         kind=MessageKind.TEXT,
         created_at__gte=since,
         sender_id=F("conversation__fan__user_id"),
         conversation__fan__personalisation_opt_out=False,
     ).exclude(text="")
+
+
+def fan_messages(fan_ids: Iterable[int] | None, *, now: dt.datetime | None = None) -> dict[int, list[str]]:
+    """The texts fan_documents reads, newest first, per fan: one statement."""
+    messages = _fan_text_messages(now)
+    limit = CHAT_MAX_TOTAL_MESSAGES
     if fan_ids is not None:
-        messages = messages.filter(conversation__fan_id__in=list(fan_ids))
+        ids = list(fan_ids)
+        if not ids:
+            return {}
+        messages = messages.filter(conversation__fan_id__in=ids)
+        limit = min(limit, CHAT_MAX_MESSAGES * len(ids))
     texts: dict[int, list[str]] = defaultdict(list)
     rows = messages.order_by("-created_at", "-pk").values_list("conversation__fan_id", "text")
-    for fan_id, text in rows[:CHAT_MAX_TOTAL_MESSAGES].iterator(chunk_size=20_000):
+    for fan_id, text in rows[:limit].iterator(chunk_size=20_000):
         if len(texts[fan_id]) < CHAT_MAX_MESSAGES:
             texts[fan_id].append(text)
-    return {fan_id: doc for fan_id, items in texts.items() if (doc := document(items, rules))}
+    return dict(texts)
+
+
+def fan_documents(
+    fan_ids: Iterable[int] | None, rules: dict[str, str], *, now: dt.datetime | None = None
+) -> dict[int, Counter[str]]:
+    """Term counts (recommend.text) of what each fan said: fan-sent text messages only (never staff, bot,
+    system or broadcast messages, and only those the fan's own account sent), from the last CHAT_DAYS days,
+    the newest CHAT_MAX_MESSAGES per fan and CHAT_MAX_TOTAL_MESSAGES in all. Fans who opted out of
+    personalisation have none. `fan_ids` None: every fan. Serving reads the same messages (fan_messages)
+    and counts their terms the same way (recommend.serving.live_text)."""
+    return {
+        fan_id: doc
+        for fan_id, items in fan_messages(fan_ids, now=now).items()
+        if (doc := document(items, rules))
+    }
+
+
+def fan_talkers(
+    shop_id: int, *, since: dt.datetime | None, limit: int, now: dt.datetime | None = None
+) -> list[int]:
+    """The shop's fans who said something that counts (fan_documents) after `since` (None: in the last
+    CHAT_DAYS days), the most recent talker first, at most `limit`: one statement."""
+    messages = _fan_text_messages(now).filter(conversation__fan__shop_id=shop_id)
+    if since is not None:
+        messages = messages.filter(created_at__gt=since)
+    rows = (
+        messages.values("conversation__fan_id")
+        .annotate(last=Max("created_at"))
+        .order_by("-last", "-conversation__fan_id")
+        .values_list("conversation__fan_id", flat=True)[:limit]
+    )
+    return list(rows)
 
 
 def product_features(rows: Iterable[tuple[int, str, str, Decimal]]) -> dict[int, list[str]]:

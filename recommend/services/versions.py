@@ -257,6 +257,9 @@ def _train(version: ModelVersion, options: TrainOptions, started: float) -> None
             [sp.csr_matrix((catalog.n_users, n_tags), dtype=np.float32), text_part], format="csr"
         )
         extra["text"] = text_train.text.to_json()
+        # Serving reads messages sent after training with the same rules (recommend.serving.live_text).
+        extra["text_rules"] = db.text_rules
+        extra["text_as_of"] = db.text_as_of.isoformat() if db.text_as_of else None
     regimes["unknown"] = {
         "model": keys[RankerSpec("popularity")],
         "name": "popularity",

@@ -13,6 +13,7 @@ from fans.chat.models import Fan
 from recommend.models import STRONG_KINDS
 from recommend.selectors import PickProduct, fan_serving_state, products_available
 from recommend.serving import loading
+from recommend.serving.live_text import EMPTY, live_text
 from recommend.serving.loading import tags_by_id
 from recommend.serving.model import ServingModel, ShopCatalogue
 from recommend.serving.reasons import (
@@ -45,7 +46,8 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
 
     Three plain-SQL statements per call (the fan's tags, owned products and new-products stamp; availability
     and display fields of the top candidates; the facts behind each reason, recommend.serving.truth), one
-    more only if most top candidates are owned or sold out.
+    more only if most top candidates are owned or sold out, and one more for a fan without history when the
+    model serves chat fans: what they said in chat up to now (recommend.serving.live_text).
     """
     k = max(1, min(int(k), 100))
     # Through the module: `_loaded` is rebound on every load, so an imported name would go stale.
@@ -71,12 +73,18 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
     feature_rows = model.user_feature_rows(tags)
     weights = None
     row = model.user_row(fan.pk)
-    text_rows, text_weights = model.user_text(row)
+    warm = row is not None and bool(model.artifacts.known_users[row])
+    text_rows, text_weights = EMPTY
+    if not opted_out and not warm and "chat_users" in model.artifacts.regimes:
+        # What the fan said up to now (not as of training: they may have first chatted, or joined, since).
+        live = live_text(model)
+        if live is not None:
+            text_rows, text_weights = live.for_fan(fan.pk)
     if opted_out:
         regime = "unknown"
-    elif row is not None and model.artifacts.known_users[row]:
+    elif warm:
         regime = "warm_users"
-    elif len(text_rows) and "chat_users" in model.artifacts.regimes:
+    elif len(text_rows):
         # Known by tags and what they said: the chat recipe, text features weighted as in training.
         regime = "chat_users"
         weights = np.concatenate([np.ones(len(feature_rows), dtype=np.float32), text_weights])

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from core import metrics
 from recommend.models import ModelVersion
 from recommend.selectors import tag_vocabulary
+from recommend.serving import live_text
 from recommend.serving.model import ServingModel
 from recommend.training import artifacts_dir, artifacts_read
 
@@ -46,6 +47,8 @@ def _serving_load(stamp: str) -> tuple[str, ServingModel | None]:
                 ServingModel(artifacts_read(path)) if stamp != NO_MODEL and path.exists() else None,
             )
             metrics.model_version_served(stamp if _loaded[1] is not None else NO_MODEL)
+            if _loaded[1] is not None:
+                live_text.prewarm(_loaded[1])
         return _loaded
 
 

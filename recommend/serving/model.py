@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -78,6 +79,8 @@ class ServingModel:
         self._shop_catalogues: dict[int, ShopCatalogue] = {}
         self._new_item_features: dict[int, list[int]] = {}
         self._shop_fan_blocks: dict[tuple[int, str], ShopFans] = {}
+        # Objects derived from the artifacts once per loaded model (recommend.serving.live_text).
+        self.extensions: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def regime(self, name: str) -> tuple[list[Part], str]:
@@ -260,20 +263,28 @@ class ServingModel:
         return V, ib
 
 
-def combine_many(matrix: np.ndarray, rows: list[np.ndarray], mode: str) -> np.ndarray:
-    """`_combine(matrix[r], mode)` for every r in rows at once (one sparse product), each feature counting 1.
-    A 1-D matrix (a bias column) gives one value per row."""
+def combine_many(
+    matrix: np.ndarray, rows: list[np.ndarray], mode: str, weights: list[np.ndarray] | None = None
+) -> np.ndarray:
+    """`_combine(matrix[r], mode, w)` for every r (and its weights w) in rows at once (one sparse product);
+    without weights each feature counts 1. A 1-D matrix (a bias column) gives one value per row."""
     column = matrix.ndim == 1
     table = matrix[:, None] if column else matrix
     lengths = np.array([len(r) for r in rows], dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     indices = np.concatenate(rows).astype(np.int64) if int(indptr[-1]) else np.array([], dtype=np.int64)
-    select = sp.csr_matrix(
-        (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(rows), table.shape[0])
-    )
+    if weights is None:
+        values = np.ones(len(indices), dtype=np.float32)
+        counts = np.maximum(lengths, 1).astype(np.float32)
+    else:
+        values = (
+            np.concatenate(weights).astype(np.float32) if int(indptr[-1]) else np.array([], dtype=np.float32)
+        )
+        counts = np.array([float(w.sum()) or 1.0 for w in weights], dtype=np.float32)
+    select = sp.csr_matrix((values, indices, indptr), shape=(len(rows), table.shape[0]))
     total = np.asarray(select @ table, dtype=np.float32)
     if mode == "mean":
-        total = total / np.maximum(lengths, 1)[:, None].astype(np.float32)
+        total = total / counts[:, None]
     elif mode == "l2":
         norms = np.sqrt((total * total).sum(axis=1))
         total = total / np.where(norms > 0, norms, 1.0)[:, None].astype(np.float32)

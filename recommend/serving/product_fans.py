@@ -11,6 +11,7 @@ from fans.chat.models import Fan
 from recommend.features import fan_features, product_features, tag_names
 from recommend.models import STRONG_KINDS, Interaction
 from recommend.serving.fan_picks import _top
+from recommend.serving.live_text import live_text
 from recommend.serving.loading import serving_model
 from recommend.serving.model import ServingModel, _combine, combine_many
 from recommend.serving.reasons import (
@@ -45,10 +46,16 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     Leaves out fans who already pledged or bought it, and fans who opted out of promotions. A product on
     红黑榜's black list gets no fans to invite.
 
+    Fans without history who said something in chat (the last 90 days, fan-sent only; read now for the
+    shop's most recent talkers since training, recommend.serving.live_text) are scored as the chat_users
+    regime serves them, when the model serves it (`_chat_scores`), and the reason says what they mentioned
+    when the product's name or description contains it.
+
     Cost: the shop's trained fans' factor blocks are built once per model (ServingModel.shop_fans), so every
     fan's score is one matrix-vector product; fans without training history are combined from their tags in
     one sparse product; only the head of the ranking is sorted (argpartition), and opt-outs are checked for
-    the head only, in the statement that loads those fans.
+    the head only, in the statement that loads those fans. Live text costs two statements, and one more
+    matrix-vector product over the shop's fans with history when chat fans are scored.
     """
     k = max(1, min(int(k), 1000))
     if product_statuses([product.pk]).get(product.pk) == "black":
@@ -76,19 +83,13 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     cold_pks = np.concatenate([shop_fans.cold_pks, np.array(new_fans, dtype=np.int64)])
     cold_tags = fan_features(cold_pks.tolist()) if len(cold_pks) else {}
     cold_rows = [model.user_feature_rows(cold_tags.get(int(pk), [])) for pk in cold_pks]
-    scores_known = np.zeros(len(shop_fans.known_pks), dtype=np.float32)
-    scores_cold = np.zeros(len(cold_pks), dtype=np.float32)
-    for p, (U_known, ub_known) in zip(parts, shop_fans.blocks, strict=True):
-        if item_row is not None:
-            v, b = p.V[item_row], float(p.ib[item_row])
-        else:
-            v = _combine(p.VF[item_features], p.item_combine)
-            b = p.item_cold_bias + float(_combine(p.ibf[item_features][:, None], p.item_combine)[0])
-        scores_known += p.scale * (np.asarray(U_known @ v).ravel() + ub_known + b)
-        if len(cold_pks):
-            UC = combine_many(p.UF, cold_rows, p.user_combine)
-            bc = p.user_cold_bias + combine_many(p.ubf, cold_rows, p.user_combine)
-            scores_cold += p.scale * (UC @ v + bc + b)
+    # What fans without history said: now for the shop's recent talkers (live), as of training for the rest.
+    live = live_text(model) if len(cold_pks) else None
+    said = live.for_shop_talkers(product.shop_id, shop_fans.known_pks) if live is not None else {}
+    scores_known, scores_cold = _scores(model, parts, shop_fans.blocks, item_row, item_features, cold_rows)
+    if "chat_users" in model.artifacts.regimes and len(cold_pks):
+        _chat_scores(model, product.shop_id, item_row, item_features, cold_pks, cold_rows, said, scores_known,
+                     scores_cold)  # fmt: skip
     all_pks = np.concatenate([shop_fans.known_pks, cold_pks])
     all_scores = np.concatenate([scores_known, scores_cold])
     n_known = len(scores_known)
@@ -105,11 +106,11 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     product_text = f"{product.name} {product.description}".lower()
     for pos, pk in picked:
         shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
-        said = _said_about(model, pk, product_text)
+        word = _said_about(model, said.get(pk) or model.user_text(model.user_row(pk)), product_text)
         if shared:
             reason = match_reason(*names[shared[0]])
-        elif said:
-            reason = fan_said_reason(said)
+        elif word:
+            reason = fan_said_reason(word)
         elif pos < n_known and "popularity" != ranker_name and has_buyers:
             reason = SIMILAR_BUYERS
         elif pk in active:
@@ -165,16 +166,91 @@ def _head(
     return picked[:k], fans
 
 
-def _said_about(model: ServingModel, fan_pk: int, product_text: str) -> str:
-    """A word the fan said in chat (as of training) that the product's name or description contains; the
-    heaviest such word (TF-IDF), or ""."""
-    cols, weights = model.user_text(model.user_row(fan_pk))
+def _said_about(model: ServingModel, text: tuple[np.ndarray, np.ndarray], product_text: str) -> str:
+    """A word the fan said in chat (now for recent talkers, else as of training) that the product's name or
+    description contains; the heaviest such word (TF-IDF), or ""."""
+    cols, weights = text
     best, best_weight = "", 0.0
     for col, weight in zip(cols.tolist(), weights.tolist(), strict=True):
         label = feature_label(model.artifacts.user_vocab[col])
         if label and len(label) > 1 and label in product_text and weight > best_weight:
             best, best_weight = label, weight
     return best
+
+
+def _scores(
+    model: ServingModel,
+    parts: list,
+    blocks: list,
+    item_row: int | None,
+    item_features: np.ndarray,
+    cold_rows: list[np.ndarray],
+    cold_weights: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One model's scores of the product for the shop's fans with history (`blocks`, ServingModel.shop_fans)
+    and for fans known by features (`cold_rows`, with their weights: tags 1, text TF-IDF)."""
+    n_known = len(blocks[0][1]) if blocks else 0
+    scores_known = np.zeros(n_known, dtype=np.float32)
+    scores_cold = np.zeros(len(cold_rows), dtype=np.float32)
+    for p, (U_known, ub_known) in zip(parts, blocks, strict=True):
+        if item_row is not None:
+            v, b = p.V[item_row], float(p.ib[item_row])
+        else:
+            v = _combine(p.VF[item_features], p.item_combine)
+            b = p.item_cold_bias + float(_combine(p.ibf[item_features][:, None], p.item_combine)[0])
+        scores_known += p.scale * (np.asarray(U_known @ v).ravel() + ub_known + b)
+        if cold_rows:
+            UC = combine_many(p.UF, cold_rows, p.user_combine, cold_weights)
+            bc = p.user_cold_bias + combine_many(p.ubf, cold_rows, p.user_combine, cold_weights)
+            scores_cold += p.scale * (UC @ v + bc + b)
+    return scores_known, scores_cold
+
+
+def _chat_scores(
+    model: ServingModel,
+    shop_id: int,
+    item_row: int | None,
+    item_features: np.ndarray,
+    cold_pks: np.ndarray,
+    cold_rows: list[np.ndarray],
+    said: dict[int, tuple[np.ndarray, np.ndarray]],
+    scores_known: np.ndarray,
+    scores_cold: np.ndarray,
+) -> None:
+    """What fans without history said moves their scores (in place in `scores_cold`) as the chat_users
+    recipe sees it: by the chat model's score with their tags and text (text weighted as in training) minus
+    its score with their tags alone, so a fan who said nothing keeps their tags-only score.
+
+    The two models' scores are on different scales: the difference is scaled by the ratio of their spreads
+    (standard deviations) over the shop's fans with history, whom both models score; with fewer than two
+    such fans, or no spread, it is taken as it is. A recipe that cannot score a product new since training
+    through its features (tag popularity, say) scores it alike with and without text: it moves nobody.
+    """
+    text_at: list[int] = []
+    rows: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for index, pk in enumerate(cold_pks.tolist()):
+        text_rows, text_weights = said.get(pk) or model.user_text(model.user_row(pk))
+        if len(text_rows):
+            text_at.append(index)
+            rows.append(np.concatenate([cold_rows[index], text_rows]))
+            weights.append(np.concatenate([np.ones(len(cold_rows[index]), np.float32), text_weights]))
+    if not text_at:
+        return
+    tags_only = [cold_rows[index] for index in text_at]
+    tags_weights = [np.ones(len(r), np.float32) for r in tags_only]
+    chat_parts, _ = model.regime("chat_users")
+    chat_fans = model.shop_fans(shop_id, model.regime_model("chat_users"))
+    chat_known, chat_cold = _scores(
+        model, chat_parts, chat_fans.blocks, item_row, item_features, rows + tags_only, weights + tags_weights
+    )
+    scale = 1.0
+    spread = float(chat_known.std()) if len(chat_known) >= 2 else 0.0
+    # A spread at float noise (every fan with history scored alike) says nothing about the scale.
+    if len(scores_known) == len(chat_known) and spread > 1e-6 * max(1.0, abs(float(chat_known.mean()))):
+        scale = float(scores_known.std()) / spread
+    n = len(text_at)
+    scores_cold[np.array(text_at, dtype=np.int64)] += scale * (chat_cold[:n] - chat_cold[n:])
 
 
 def _item_row(model: ServingModel, product_pk: int) -> int | None:
