@@ -86,8 +86,10 @@ def seed_activity(shop) -> dict[str, int]:
             "CREATE TEMP TABLE bench_txn ON COMMIT DROP AS SELECT p.id AS pledge_id, k, "
             "(ARRAY[50, 120, 120, 300, 19.9])[1 + floor(random() * 5)::int]::numeric(12, 2) AS amount, "
             "random() < 0.05 AS refund, now() - random() * interval '400 days' AS at "
-            "FROM preorders_pledge p CROSS JOIN generate_series(1, 3) k "
-            "WHERE p.campaign_id = %s AND k <= 1 + floor(random() * 3)",
+            # 1 to 3 per pledge: the series references the pledge, so it is drawn again for each one (a filter
+            # on k alone was pushed into one materialised series: every pledge got the same count, 1 or 3).
+            "FROM preorders_pledge p CROSS JOIN LATERAL generate_series(1, 1 + floor(random() * 3)::int + 0 * p.id) k "
+            "WHERE p.campaign_id = %s",
             [campaign.pk],
         )
         cur.execute(
