@@ -116,6 +116,7 @@ def _range(column: str, low: int | None, high: int | None) -> tuple[str, list[in
 def _apply_batch(group_id: int, low: int | None, high: int | None, now) -> tuple[int, int]:
     """One transaction: the batch's removals and additions with their events, then the arrays."""
     d_range, d_params = _range("d.fan_id", low, high)
+    ft_range, ft_params = _range("ft.fan_id", low, high)
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '256MB'")
         cur.execute("DROP TABLE IF EXISTS lc_changed, lc_delta")
@@ -123,14 +124,18 @@ def _apply_batch(group_id: int, low: int | None, high: int | None, now) -> tuple
         cur.execute(
             "CREATE TEMP TABLE lc_changed (fan_id bigint, tag_id integer, add boolean) ON COMMIT DROP"
         )
-        cur.execute(
-            "WITH gone AS (DELETE FROM fans_fantag ft USING lc_diff d WHERE NOT d.add AND ft.fan_id = d.fan_id "
-            f"AND ft.tag_id = d.tag_id AND ft.group_id = %s{d_range} RETURNING ft.fan_id, ft.tag_id), "
-            f"ev AS (INSERT INTO fans_fantagevent ({_EVENT_COLS}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM gone) "
-            "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, false FROM gone",
-            [group_id, *d_params, FanTagEvent.REMOVE, TagSource.SYSTEM, now],
-        )
-        removed = cur.rowcount
+        cur.execute(f"SELECT EXISTS (SELECT 1 FROM lc_diff d WHERE NOT d.add{d_range})", d_params)
+        removed = 0
+        if cur.fetchone()[0]:  # a first computation removes nothing: no join over the FanTag rows at all
+            # The fan range on FanTag too, so the join reads the batch's part of fantag_unique, not the table.
+            cur.execute(
+                "WITH gone AS (DELETE FROM fans_fantag ft USING lc_diff d WHERE NOT d.add AND ft.fan_id = d.fan_id "
+                f"AND ft.tag_id = d.tag_id AND ft.group_id = %s{d_range}{ft_range} RETURNING ft.fan_id, ft.tag_id), "
+                f"ev AS (INSERT INTO fans_fantagevent ({_EVENT_COLS}) SELECT fan_id, tag_id, %s, %s, NULL, %s "
+                "FROM gone) INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, false FROM gone",
+                [group_id, *d_params, *ft_params, FanTagEvent.REMOVE, TagSource.SYSTEM, now],
+            )
+            removed = cur.rowcount
         cur.execute(
             "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, "
             f"created_at) SELECT d.fan_id, d.tag_id, %s, false, %s, NULL, %s FROM lc_diff d WHERE d.add{d_range} "
@@ -169,20 +174,22 @@ def _patch_arrays(cur, low: int | None, high: int | None) -> None:
         f"WHERE s.fan_id = d.fan_id{s_range} AND s.tags IS DISTINCT FROM (s.tags - d.removed) | d.added",
         s_params,
     )
+    f_range, f_params = _range("f.id", low, high)
     if cur.rowcount < fans:
         # A fan without a FanTagSet row holds no tags (so nothing to remove): the row is inserted with the added
         # ids. (Usually every changed fan has its row: then no anti-join over all of them.)
         cur.execute(
             "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
-            "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
+            f"sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id{f_range} WHERE NOT EXISTS "
             "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
             "SET tags = fans_fantagset.tags | EXCLUDED.tags WHERE fans_fantagset.tags <> "
-            "(fans_fantagset.tags | EXCLUDED.tags)"
+            "(fans_fantagset.tags | EXCLUDED.tags)",
+            f_params,
         )
-    f_range, f_params = _range("f.id", low, high)
     # Only the tag_ids column (in no index), and only where it differs: the fan row can be updated in place (HOT).
     cur.execute(
         "UPDATE fans_fan f SET tag_ids = to_jsonb(s.tags) FROM lc_delta d JOIN fans_fantagset s "
-        f"ON s.fan_id = d.fan_id WHERE f.id = d.fan_id{f_range} AND f.tag_ids IS DISTINCT FROM to_jsonb(s.tags)",
-        f_params,
+        f"ON s.fan_id = d.fan_id WHERE f.id = d.fan_id{f_range}{s_range} "
+        "AND f.tag_ids IS DISTINCT FROM to_jsonb(s.tags)",
+        [*f_params, *s_params],
     )
