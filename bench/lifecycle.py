@@ -28,6 +28,24 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fansi_life_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 SLUG = "lifecycle"
 CEILING_S = 120
+# What was tried for the first computation (1M fans, rolled-back experiments on the seeded bench DB, loads 6-16).
+LIFECYCLE_TRIES = (
+    "Tries (one statement each, 1M fans, rolled back, load 6-16): FanTagSet update with the tag-set GIN's "
+    "fastupdate off 85.3 s; GIN dropped 33.8 s + 3.8 s to rebuild it; covering index fantagset_shop_joined "
+    "dropped 59.6 s; fastupdate on 33.5 s (the pending list merged in batches during the update, "
+    "gin_clean_pending_list after it 0.03 s): kept as migration crm 0004 (switching it or dropping the index "
+    "at run time takes an ACCESS EXCLUSIVE lock that blocks every FanTagSet read and write). FanTag insert of "
+    "1.1M rows 26-31 s, then its deferred foreign-key checks 46.7 s; with the fan rows locked FOR KEY SHARE first "
+    "in one statement (2.1 s) the checks still took 43.4 s (not kept: the cost is the per-row check, not the "
+    "lock); with the tag and group FKs dropped 33.3 s, with the fan FK dropped too 1.0 s: the fan FK check is "
+    "~30 us a row, immediate (SET CONSTRAINTS IMMEDIATE) or at COMMIT alike; not changed (FanTag is the source "
+    "of truth; db_constraint=False on FanTag.fan, as FanTagEvent has, would save ~33 s of a 1M backfill: the "
+    "lead's call). Fan.tag_ids update of 1M rows 32 s before the FK checks, 69.7 s after them (every fan row "
+    "locked by the checks). Batches of 100k changed fans: bounded transactions and a resumable run, not a speed-up "
+    "by themselves. Fan rows whose tag_ids already match are skipped (IS DISTINCT FROM); tag_ids is in no index, "
+    "so a fan update is HOT when its page has room (fillfactor 90 since fans 0011; a lower fillfactor would help "
+    "the nightly, not the first run, which rewrites every row)."
+)
 
 
 def log(msg: str) -> None:
@@ -86,8 +104,10 @@ def seed_activity(shop) -> dict[str, int]:
             "CREATE TEMP TABLE bench_txn ON COMMIT DROP AS SELECT p.id AS pledge_id, k, "
             "(ARRAY[50, 120, 120, 300, 19.9])[1 + floor(random() * 5)::int]::numeric(12, 2) AS amount, "
             "random() < 0.05 AS refund, now() - random() * interval '400 days' AS at "
-            "FROM preorders_pledge p CROSS JOIN generate_series(1, 3) k "
-            "WHERE p.campaign_id = %s AND k <= 1 + floor(random() * 3)",
+            # 1 to 3 per pledge: the series references the pledge, so it is drawn again for each one (a filter
+            # on k alone was pushed into one materialised series: every pledge got the same count, 1 or 3).
+            "FROM preorders_pledge p CROSS JOIN LATERAL generate_series(1, 1 + floor(random() * 3)::int + 0 * p.id) k "
+            "WHERE p.campaign_id = %s",
             [campaign.pk],
         )
         cur.execute(
@@ -124,10 +144,11 @@ def backend_cpu_s(connection) -> float | None:
 
 
 class StatementTimes:
-    """execute_wrapper: the wall time of each statement over 0.2 s, first words as the key."""
+    """execute_wrapper: wall time of the statements over 0.2 s, summed by their first words (the batches repeat
+    the same statements), as [seconds, count]."""
 
     def __init__(self):
-        self.times: list[tuple[str, float]] = []
+        self.totals: dict[str, list] = {}
 
     def __call__(self, execute, sql, params, many, context):
         start = time.monotonic()
@@ -136,7 +157,12 @@ class StatementTimes:
         finally:
             spent = time.monotonic() - start
             if spent > 0.2:
-                self.times.append((" ".join(sql.split()[:8])[:90], round(spent, 2)))
+                entry = self.totals.setdefault(" ".join(sql.split()[:8])[:90], [0.0, 0])
+                entry[0], entry[1] = round(entry[0] + spent, 2), entry[1] + 1
+
+    @property
+    def times(self) -> list[tuple[str, float, int]]:
+        return [(sql, total, n) for sql, (total, n) in self.totals.items()]
 
 
 def timed_run(connection, label, fn):
@@ -150,8 +176,8 @@ def timed_run(connection, label, fn):
     cpu1 = backend_cpu_s(connection)
     cpu = round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None
     log(f"{label}: {wall} s wall, backend CPU {cpu} s, load {os.getloadavg()}")
-    for sql, spent in times.times:
-        log(f"  {spent:8.2f} s  {sql}")
+    for sql, spent, n in times.times:
+        log(f"  {spent:8.2f} s  x{n:<3} {sql}")
     return result, wall, cpu, times.times
 
 
@@ -289,12 +315,15 @@ def main() -> None:
         "lifecycle_nightly_changes": {"added": nightly["added"], "removed": nightly["removed"]},
         "lifecycle_seeded": seeded,
         "lifecycle_notes": (
-            "one shop of 1M fans; the first run writes every fan's tags (FanTag, events, Fan.tag_ids, "
-            "FanTagSet); the machine (2 cores) was shared with other helpers' jobs during the run (load averages "
-            "in lifecycle_load_average); lifecycle_backend_cpu_s is the PostgreSQL backend's user+system CPU from "
-            "/proc; lifecycle_statements_s the statements over 0.2 s; server defaults: shared_buffers 128MB, "
-            "max_wal_size 1GB"
-        ),
+            "one shop of 1M fans, freshly seeded; the first run writes every fan's tags (1.1M FanTag rows and "
+            "events, 1M FanTagSet and Fan rows), applied in batches of 100k changed fans, one transaction each "
+            "(fans.crm.lifecycle_apply); the machine (2 cores) was shared with other helpers' jobs during the run "
+            "(load averages in lifecycle_load_average); lifecycle_backend_cpu_s is the PostgreSQL backend's "
+            "user+system CPU from /proc; lifecycle_statements_s the statements over 0.2 s as [statement, wall s "
+            "summed, count]; the rest of the wall time is mostly the COMMITs (deferred foreign-key checks); server "
+            "defaults shared_buffers 128MB, max_wal_size 1GB. "
+        )
+        + LIFECYCLE_TRIES,
     }
     path = RESULTS_DIR / "reach.json"
     merged = json.loads(path.read_text()) if path.exists() else {}

@@ -1,12 +1,13 @@
 """Automatic lifecycle tags (docs/lifecycle.md): new, active, at risk, lapsed, and VIP, recomputed nightly.
 
-One shop at a time, in one transaction, set-based: a SELECT classifies every fan of the shop from joined_at,
-the latest activity (a payment in, from the preorders spend provider, or a message the fan wrote) and the
-12-month spend; on PostgreSQL the difference from the tags held (one hash full join) is applied with DELETE ...
-RETURNING into remove events, INSERT ... SELECT ... RETURNING into add events, and three joins patching
-FanTagSet.tags and Fan.tag_ids of the changed fans from the change set (intarray `-`, `|`). A run that changes
-nothing writes nothing, so the task is safe to re-run; runs of one shop are serialised by an advisory lock.
-SQLite (the embedded demo) runs the same classifying SELECT and applies the difference with the ORM.
+One shop at a time, set-based: a SELECT classifies every fan of the shop from joined_at, the latest activity (a
+payment in, from the preorders spend provider, or a message the fan wrote) and the 12-month spend. On PostgreSQL
+the difference from the tags held (one hash full join) is applied in bounded batches of changed fans, each in
+its own transaction (fans.crm.lifecycle_apply): DELETE ... RETURNING into remove events, INSERT ... SELECT ...
+RETURNING into add events, and joins patching FanTagSet.tags and Fan.tag_ids of the batch's fans from the change
+set (intarray `-`, `|`). A run that changes nothing writes nothing, so the task is safe to re-run, and a killed
+run is completed by the next; runs of one shop are serialised by an advisory lock. SQLite (the embedded demo)
+runs the same classifying SELECT and applies the difference with the ORM, in one transaction.
 """
 
 import datetime as dt
@@ -22,6 +23,7 @@ from core.db import is_postgresql
 from core.errors import UNAVAILABLE_ERRORS
 from fans.chat.models import Conversation, Fan, Message, Side
 from fans.crm.hooks import fan_spend_sql
+from fans.crm.lifecycle_apply import apply_batched, shop_run_lock
 from fans.crm.models import (
     LIFECYCLE_GROUP,
     LIFECYCLE_STAGES,
@@ -137,114 +139,38 @@ def lifecycle_recompute(shop: Shop | int, *, now: dt.datetime | None = None) -> 
     started = time.monotonic()
     tags = lifecycle_tags()
     _progress(shop_id, 0.05)
-    with transaction.atomic():
-        conf = LifecycleSettings.objects.select_for_update().get_or_create(shop_id=shop_id)[0]
-        want_sql, want_params = _want_sql(shop_id, conf, tags, now)
-        apply = _apply_postgresql if is_postgresql(connection) else _apply_portable
-        added, removed, counts = apply(shop_id, tags, want_sql, want_params, now)
-        result = {
-            "counts": {code: counts.get(tag.pk, 0) for code, tag in tags.items()},
-            "fans": sum(counts.get(tags[s].pk, 0) for s in LIFECYCLE_STAGES),
-            "added": added,
-            "removed": removed,
-            "seconds": round(time.monotonic() - started, 2),
-        }
-        conf.computed_at, conf.result, conf.requested_at = now, result, None
-        conf.save(update_fields=["computed_at", "result", "requested_at", "updated_at"])
+    if is_postgresql(connection):
+        # Bounded transactions (fans.crm.lifecycle_apply); the settings row is written once all batches are in.
+        with shop_run_lock(shop_id):
+            conf = lifecycle_settings(shop_id)
+            want_sql, want_params = _want_sql(shop_id, conf, tags, now)
+            added, removed, counts = apply_batched(
+                shop_id, tags, want_sql, want_params, now, lambda f: _progress(shop_id, f)
+            )
+            with transaction.atomic():
+                conf = LifecycleSettings.objects.select_for_update().get(shop_id=shop_id)
+                result = _finish(conf, tags, added, removed, counts, now, started)
+    else:
+        with transaction.atomic():
+            conf = LifecycleSettings.objects.select_for_update().get_or_create(shop_id=shop_id)[0]
+            want_sql, want_params = _want_sql(shop_id, conf, tags, now)
+            added, removed, counts = _apply_portable(shop_id, tags, want_sql, want_params, now)
+            result = _finish(conf, tags, added, removed, counts, now, started)
     _progress(shop_id, None)
     return result
 
 
-def _apply_postgresql(shop_id, tags, want_sql, want_params, now) -> tuple[int, int, dict[int, int]]:
-    """The difference from the tags held, applied set-based; the arrays are patched, not rebuilt from FanTag.
-
-    Fan.tag_ids and FanTagSet.tags hold the same sorted ids as the fan's FanTag rows (fans.crm.services.tagging
-    keeps them so in every transaction), so the new arrays are the old ones minus the removed ids, union the
-    added ones: intarray's `-` and `|` return sorted, duplicate-free arrays, the format array_agg(... ORDER BY
-    tag_id) gives. Only the changed fans are touched, by one hash join per statement.
-    """
-    group_id = next(iter(tags.values())).group_id
-    lifecycle_ids = sorted(t.pk for t in tags.values())
-    event_cols = "fan_id, tag_id, action, source, actor_id, created_at"
-    with connection.cursor() as cur:
-        # One run per shop at a time (the nightly beat and a "recompute now" may meet).
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext('fansi.lifecycle'), %s)", [shop_id])
-        # Hash joins and aggregates over ~1M rows stay in memory (this transaction only).
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute("DROP TABLE IF EXISTS lc_want, lc_diff, lc_changed, lc_delta")
-        cur.execute("CREATE TEMP TABLE lc_want (fan_id bigint, tag_id integer) ON COMMIT DROP")
-        cur.execute(f"INSERT INTO lc_want (fan_id, tag_id) {want_sql}", want_params)
-        cur.execute("ANALYZE lc_want")
-        _progress(shop_id, 0.4)
-        # Wanted vs held (the shop's fans' lifecycle FanTag rows, through fantag_tag_fan): one full hash join.
-        cur.execute(
-            "CREATE TEMP TABLE lc_diff ON COMMIT DROP AS SELECT COALESCE(w.fan_id, h.fan_id) AS fan_id, "
-            "COALESCE(w.tag_id, h.tag_id) AS tag_id, h.fan_id IS NULL AS add FROM lc_want w FULL JOIN "
-            "(SELECT ft.fan_id, ft.tag_id FROM fans_fantag ft JOIN fans_fan f ON f.id = ft.fan_id "
-            "WHERE ft.tag_id = ANY(%s) AND f.shop_id = %s) h ON h.fan_id = w.fan_id AND h.tag_id = w.tag_id "
-            "WHERE w.fan_id IS NULL OR h.fan_id IS NULL",
-            [lifecycle_ids, shop_id],
-        )
-        cur.execute("ANALYZE lc_diff")
-        # What was really written (RETURNING), so the arrays follow the rows exactly.
-        cur.execute(
-            "CREATE TEMP TABLE lc_changed (fan_id bigint, tag_id integer, add boolean) ON COMMIT DROP"
-        )
-        cur.execute(
-            "WITH gone AS (DELETE FROM fans_fantag ft USING lc_diff d WHERE NOT d.add AND ft.fan_id = d.fan_id "
-            "AND ft.tag_id = d.tag_id AND ft.group_id = %s RETURNING ft.fan_id, ft.tag_id), "
-            f"ev AS (INSERT INTO fans_fantagevent ({event_cols}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM gone) "
-            "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, false FROM gone",
-            [group_id, FanTagEvent.REMOVE, TagSource.SYSTEM, now],
-        )
-        removed = cur.rowcount
-        _progress(shop_id, 0.55)
-        cur.execute(
-            "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, "
-            "created_at) SELECT d.fan_id, d.tag_id, %s, false, %s, NULL, %s FROM lc_diff d WHERE d.add "
-            "ORDER BY d.fan_id, d.tag_id ON CONFLICT DO NOTHING RETURNING fan_id, tag_id), "
-            f"ev AS (INSERT INTO fans_fantagevent ({event_cols}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM new) "
-            "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, true FROM new",
-            [group_id, TagSource.SYSTEM, now, FanTagEvent.ADD, TagSource.SYSTEM, now],
-        )
-        added = cur.rowcount
-        _progress(shop_id, 0.7)
-        if added or removed:
-            _patch_arrays(cur)
-        _progress(shop_id, 0.95)
-        cur.execute("SELECT tag_id, COUNT(*) FROM lc_want GROUP BY tag_id")
-        counts = dict(cur.fetchall())
-        cur.execute("DROP TABLE lc_want, lc_diff, lc_changed")
-    return added, removed, counts
-
-
-def _patch_arrays(cur) -> None:
-    """FanTagSet.tags and Fan.tag_ids of the changed fans: old minus removed, union added (three plain joins)."""
-    cur.execute(
-        "CREATE TEMP TABLE lc_delta ON COMMIT DROP AS SELECT fan_id, "
-        "COALESCE(array_agg(tag_id) FILTER (WHERE add), '{}') AS added, "
-        "COALESCE(array_agg(tag_id) FILTER (WHERE NOT add), '{}') AS removed FROM lc_changed GROUP BY fan_id"
-    )
-    cur.execute("ANALYZE lc_delta")
-    cur.execute("SELECT COUNT(*) FROM lc_delta")
-    fans = cur.fetchone()[0]
-    # The expression reads the row being updated, so a concurrent tagging of the same fan is not lost.
-    cur.execute(
-        "UPDATE fans_fantagset s SET tags = (s.tags - d.removed) | d.added FROM lc_delta d WHERE s.fan_id = d.fan_id"
-    )
-    # A fan without a FanTagSet row holds no tags (so nothing to remove): the row is inserted with the added ids.
-    if cur.rowcount < fans:  # usually every changed fan has its row: no anti-join over all of them
-        cur.execute(
-            "INSERT INTO fans_fantagset (fan_id, shop_id, joined_at, tags) SELECT f.id, f.shop_id, f.joined_at, "
-            "sort(d.added) FROM lc_delta d JOIN fans_fan f ON f.id = d.fan_id WHERE NOT EXISTS "
-            "(SELECT 1 FROM fans_fantagset s WHERE s.fan_id = d.fan_id) ON CONFLICT (fan_id) DO UPDATE "
-            "SET tags = fans_fantagset.tags | EXCLUDED.tags"
-        )
-    cur.execute(
-        "UPDATE fans_fan f SET tag_ids = to_jsonb(s.tags) FROM lc_delta d JOIN fans_fantagset s "
-        "ON s.fan_id = d.fan_id WHERE f.id = d.fan_id"
-    )
-    cur.execute("DROP TABLE lc_delta")
+def _finish(conf, tags, added, removed, counts, now, started) -> dict[str, Any]:
+    result = {
+        "counts": {code: counts.get(tag.pk, 0) for code, tag in tags.items()},
+        "fans": sum(counts.get(tags[s].pk, 0) for s in LIFECYCLE_STAGES),
+        "added": added,
+        "removed": removed,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    conf.computed_at, conf.result, conf.requested_at = now, result, None
+    conf.save(update_fields=["computed_at", "result", "requested_at", "updated_at"])
+    return result
 
 
 def _apply_portable(shop_id, tags, want_sql, want_params, now) -> tuple[int, int, dict[int, int]]:
