@@ -2,6 +2,7 @@
 reach after commit, the Celery task (eager in tests) pushes to a local push service, which verifies the VAPID
 signature and decrypts the payload the way a browser would."""
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -21,8 +22,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _bot_off(shop):
-    # The bot's away message would be a second push; these tests are about one message each.
-    BotSettings.objects.update_or_create(shop=shop, defaults={"enabled": False})
+    # The bot's away message would be a second push; these tests are about one message each. No quiet hours
+    # unless a test sets them: a transactional notice in the fan's quiet hours waits for their end
+    # (tests/reach/test_deferred_push.py), so these tests must not depend on the hour they run at.
+    BotSettings.objects.update_or_create(
+        shop=shop,
+        defaults={"enabled": False, "quiet_start": dt.time(0, 0), "quiet_end": dt.time(0, 0)},
+    )
 
 
 def send_http(user, conversation, text):
