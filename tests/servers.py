@@ -56,6 +56,16 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90.0) -> N
     raise TimeoutError(f"server on port {port} did not start")
 
 
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `timeout` seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def daphne_server(env: dict[str, str] | None = None, port: int | None = None) -> Iterator[str]:
     """Start `daphne config.asgi:application`; yields its base URL, e.g. http://127.0.0.1:PORT."""
@@ -72,11 +82,6 @@ def daphne_server(env: dict[str, str] | None = None, port: int | None = None) ->
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if os.environ.get("FANSI_SERVER_LOG"):
             print(proc.stdout.read() if proc.stdout else "")

@@ -80,12 +80,7 @@ def _daphne(env: dict) -> Iterator[str]:
             servers.wait_for_port(port, proc)
             yield f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            servers.stop_process(proc)
             log.seek(0)
             tracebacks = [line for line in log if "Traceback" in line or "Internal Server Error" in line]
             print(f"fuzz: server log had {len(tracebacks)} tracebacks")

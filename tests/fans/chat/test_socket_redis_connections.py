@@ -89,12 +89,7 @@ def test_sixty_sockets_share_the_process_redis_pool(require_services, transactio
 
         held, heard = asyncio.run(asyncio.wait_for(scenario(), 120))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        test_servers.stop_process(proc)
         log.close()
     assert heard == SOCKETS
     # A handful for the channel layer's subscriber and publisher and the cache pool's busy connections;
