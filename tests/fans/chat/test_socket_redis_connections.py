@@ -8,7 +8,6 @@ Here the real server runs with the real settings; the connections its process ho
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +23,6 @@ from tests.fans.chat.test_scaleout import next_frame, open_socket, send_text
 pytestmark = pytest.mark.services
 
 SOCKETS = 40
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def redis_connections(pid: int, redis_port: int) -> int:
@@ -55,16 +53,19 @@ def test_sixty_sockets_share_the_process_redis_pool(require_services, transactio
     owner_token = Token.objects.create(user=shop.owner).key
     fans = [FanFactory(shop=shop) for _ in range(SOCKETS)]
     tokens = [Token.objects.create(user=f.user).key for f in fans]
-    conversations = [Conversation.objects.get(fan=f).pk for f in fans]
+    by_fan = dict(Conversation.objects.filter(fan__in=fans).values_list("fan_id", "pk"))
+    conversations = [by_fan[f.pk] for f in fans]
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = test_servers.free_port()
     env = test_servers.test_database_env()
     env["FANSI_PYTHON"] = sys.executable
     log = (tmp_path / "asgi.log").open("w")
     proc = subprocess.Popen(
-        [str(ROOT / "deploy" / "bin" / "asgi"), str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+        [str(test_servers.ROOT / "deploy" / "bin" / "asgi"), str(port)],
+        cwd=test_servers.ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     try:
         test_servers.wait_for_port(port, proc)
