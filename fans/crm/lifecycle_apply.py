@@ -117,6 +117,7 @@ def _apply_batch(group_id: int, low: int | None, high: int | None, now) -> tuple
     """One transaction: the batch's removals and additions with their events, then the arrays."""
     d_range, d_params = _range("d.fan_id", low, high)
     ft_range, ft_params = _range("ft.fan_id", low, high)
+    f_range, f_params = _range("f.id", low, high)
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("SET LOCAL work_mem = '256MB'")
         cur.execute("DROP TABLE IF EXISTS lc_changed, lc_delta")
@@ -138,11 +139,14 @@ def _apply_batch(group_id: int, low: int | None, high: int | None, now) -> tuple
             removed = cur.rowcount
         cur.execute(
             "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, "
-            f"created_at) SELECT d.fan_id, d.tag_id, %s, false, %s, NULL, %s FROM lc_diff d WHERE d.add{d_range} "
+            # Joined to fans_fan: FanTag.fan has no database foreign key, so a fan deleted since lc_want was
+            # computed gets no row (the batch's pkey range, a merge join).
+            f"created_at) SELECT d.fan_id, d.tag_id, %s, false, %s, NULL, %s FROM lc_diff d "
+            f"JOIN fans_fan f ON f.id = d.fan_id WHERE d.add{d_range}{f_range} "
             "ORDER BY d.fan_id, d.tag_id ON CONFLICT DO NOTHING RETURNING fan_id, tag_id), "
             f"ev AS (INSERT INTO fans_fantagevent ({_EVENT_COLS}) SELECT fan_id, tag_id, %s, %s, NULL, %s FROM new) "
             "INSERT INTO lc_changed (fan_id, tag_id, add) SELECT fan_id, tag_id, true FROM new",
-            [group_id, TagSource.SYSTEM, now, *d_params, FanTagEvent.ADD, TagSource.SYSTEM, now],
+            [group_id, TagSource.SYSTEM, now, *d_params, *f_params, FanTagEvent.ADD, TagSource.SYSTEM, now],
         )
         added = cur.rowcount
         if added or removed:

@@ -90,7 +90,13 @@ class FanTag(models.Model):
 
     # No single-column indexes: fantag_unique (fan, tag) and fantag_tag_fan (tag, fan) lead with these columns,
     # and every bulk insert paid for two more index entries a row.
-    fan = models.ForeignKey(Fan, on_delete=models.CASCADE, related_name="fan_tags", db_index=False)
+    # No database foreign key to the fan, as on FanTagEvent: its per-row check at COMMIT (~30 us a row, and a
+    # FOR KEY SHARE lock rewriting every fan row's header) was a quarter of the first lifecycle run for 1M fans
+    # (bench/lifecycle.py). Fans are never deleted by raw SQL; Django's collector still cascades a fan's
+    # deletion, and every writer inserts from rows it has just read (tests/fans/crm/test_fantag_integrity.py).
+    fan = models.ForeignKey(
+        Fan, on_delete=models.CASCADE, related_name="fan_tags", db_index=False, db_constraint=False
+    )
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="fan_tags", db_index=False)
     group = models.ForeignKey(TagGroup, on_delete=models.CASCADE, related_name="+")
     # Copied from the group so the database can enforce "one value per single-choice group".

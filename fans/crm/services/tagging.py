@@ -137,7 +137,10 @@ def _add_one_tag_sql(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
             )
         cur.execute(
             "WITH new AS (INSERT INTO fans_fantag (fan_id, tag_id, group_id, single, source, added_by_id, created_at) "
-            "SELECT f, %s, %s, %s, %s, %s, %s FROM unnest(%s::bigint[]) AS f ON CONFLICT DO NOTHING RETURNING fan_id) "
+            # From fans_fan, not the bare ids: FanTag.fan has no database foreign key, so a fan deleted since the
+            # caller read its id gets no row.
+            "SELECT f.id, %s, %s, %s, %s, %s, %s FROM fans_fan f WHERE f.id = ANY(%s::bigint[]) "
+            "ON CONFLICT DO NOTHING RETURNING fan_id) "
             "INSERT INTO fans_fantagevent (fan_id, tag_id, action, source, actor_id, created_at) "
             "SELECT fan_id, %s, %s, %s, %s, %s FROM new RETURNING fan_id",
             [
@@ -174,7 +177,8 @@ def _add_one_tag_orm(ids: list[int], tag: Tag, source: str, actor: AbstractBaseU
                 for _, f, t in replaced
             ]
     have = set(FanTag.objects.filter(fan_id__in=ids, tag=tag).values_list("fan_id", flat=True))
-    new_ids = [f for f in ids if f not in have]
+    exist = set(Fan.objects.filter(pk__in=ids).values_list("pk", flat=True))  # no database FK on FanTag.fan
+    new_ids = [f for f in ids if f in exist and f not in have]
     FanTag.objects.bulk_create(
         [
             FanTag(fan_id=f, tag=tag, group_id=tag.group_id, single=single, source=source, added_by=actor)
