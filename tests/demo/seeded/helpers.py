@@ -6,6 +6,7 @@ from io import StringIO
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from config.celery import app as celery_app
 from fans.chat.models import Conversation, Fan, Message
 from shops.models import Product, Shop, ShopMember, Variant
 
@@ -14,8 +15,14 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def run_demo() -> str:
+    """`manage.py demo` as under REDIS_URL, where Celery is not eager: the command must run its steps itself."""
     out = StringIO()
-    call_command("demo", stdout=out)
+    eager = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    try:
+        call_command("demo", stdout=out)
+    finally:
+        celery_app.conf.task_always_eager = eager
     return out.getvalue()
 
 
