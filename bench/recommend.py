@@ -455,6 +455,12 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
+    parser.add_argument(
+        "--chat-fans",
+        type=int,
+        default=20_000,
+        help="fans with history who chat (bench/recommend_chat_seed.py)",
+    )
     args = parser.parse_args()
     database_url = os.environ["DATABASE_URL"]
     machine = machine_info(database_url=database_url, redis_url=os.environ["REDIS_URL"])
@@ -465,6 +471,7 @@ def main() -> None:
     import django
 
     django.setup()
+    import numpy as np
     from django.core.management import call_command
 
     if args.reuse:
@@ -480,8 +487,17 @@ def main() -> None:
     else:
         call_command("migrate", verbosity=0)
         seeded = seed(args.fans, args.products, args.interactions)
+    from bench.recommend_chat_seed import seed_chat
+    from fans.chat.models import Message
 
-    import numpy as np
+    if not Message.objects.exists() and args.chat_fans:
+        # What fans said before training: text features, and the chat_users regime when text wins validation.
+        from fans.chat.models import Fan as SeedFan
+
+        pool = list(SeedFan.objects.order_by("pk").values_list("pk", flat=True))
+        talkers = np.random.default_rng(2).choice(pool, size=min(args.chat_fans, len(pool)), replace=False)
+        log(f"chat: {seed_chat(sorted(talkers.tolist()))} messages from {len(talkers)} fans")
+    seeded["chat_messages"] = Message.objects.count()
 
     from fans.chat.models import Fan
     from recommend.models import ModelVersion
@@ -535,8 +551,12 @@ def main() -> None:
     per_regime = {
         "warm_users": {**latency(latencies), "served": version.served.get("warm_users", {}).get("name")}
     }
-    tagged, plain = new_fans(200, 200)
-    for regime, group in (("cold_users", tagged), ("unknown", plain)):
+    tagged, plain = new_fans(400, 200)
+    # Half the tagged newcomers chat after training: read live (recommend.serving.live_text), served as
+    # chat_users when the version serves it, and among the shop's recent talkers for fans_for_product.
+    talking, tagged = tagged[:200], tagged[200:]
+    seed_chat([f.pk for f in talking], seed=3)
+    for regime, group in (("cold_users", tagged), ("unknown", plain), ("new_talkers", talking)):
         lat, seen = timed_calls(group)
         per_regime[regime] = {**latency(lat), "call_regimes": seen}
     products = list(Product.objects.order_by("?")[:30])
@@ -577,6 +597,7 @@ def main() -> None:
         "interactions": seeded["interactions"],
         "tags": 60,
         "fan_tags": seeded["fan_tags"],
+        "chat_messages": seeded["chat_messages"],
         "seed_s": seeded["seed_s"],
         "fit_s": version.fit_seconds,
         "train_total_s": version.duration_seconds,
