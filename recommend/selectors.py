@@ -19,7 +19,14 @@ from core.replica import read_connection
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
-from recommend.features import CHAT_DAYS, CHAT_MAX_MESSAGES, fan_documents, product_features, tag_feature
+from recommend.features import (
+    CHAT_DAYS,
+    CHAT_MAX_MESSAGES,
+    CHAT_MAX_TOTAL_MESSAGES,
+    fan_documents,
+    product_features,
+    tag_feature,
+)
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
 from shops.models import Product, RatingScore, Variant
 
@@ -209,6 +216,58 @@ def fan_chat_texts(fan_id: int, *, now: dt.datetime | None = None) -> list[str]:
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [fan_id, Side.FAN, MessageKind.TEXT, since, CHAT_MAX_MESSAGES])
         return [text for (text,) in cursor.fetchall()]
+
+
+def _said_sql(now: dt.datetime | None) -> tuple[str, list[Any]]:
+    """FROM and WHERE of the messages that count as what fans said (features._fan_text_messages), for the
+    plain-SQL readers below; tests/recommend/test_live_text.py checks they read what the ORM reader does."""
+    message, conversation, fan = Message._meta.db_table, Conversation._meta.db_table, Fan._meta.db_table
+    since = (now or timezone.now()) - dt.timedelta(days=CHAT_DAYS)
+    sql = (
+        f"FROM {message} m INNER JOIN {conversation} c ON c.id = m.conversation_id "
+        f"INNER JOIN {fan} f ON f.id = c.fan_id "
+        "WHERE m.side = %s AND m.kind = %s AND m.created_at >= %s "
+        "AND m.sender_id = f.user_id AND NOT f.personalisation_opt_out AND m.text <> ''"
+    )
+    return sql, [Side.FAN, MessageKind.TEXT, since]
+
+
+def shop_talkers(
+    shop_id: int, *, since: dt.datetime | None, limit: int, now: dt.datetime | None = None
+) -> list[int]:
+    """features.fan_talkers in plain SQL (the serving path: the ORM statement cost more CPU to compile than
+    the database spent on it): the shop's fans who said something that counts after `since`, most recent
+    talker first, at most `limit`."""
+    base, params = _said_sql(now)
+    sql = f"SELECT c.fan_id {base} AND f.shop_id = %s"
+    params.append(shop_id)
+    if since is not None:
+        sql += " AND m.created_at > %s"
+        params.append(since)
+    sql += " GROUP BY c.fan_id ORDER BY MAX(m.created_at) DESC, c.fan_id DESC LIMIT %s"
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [int(pk) for (pk,) in cursor.fetchall()]
+
+
+def fans_chat_texts(fan_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, list[str]]:
+    """features.fan_messages(fan_ids) in plain SQL: the same messages, newest first, CHAT_MAX_MESSAGES per
+    fan and CHAT_MAX_MESSAGES x fans in all, in one statement."""
+    if not fan_ids:
+        return {}
+    connection = read_connection()
+    base, params = _said_sql(now)
+    fan_in, fan_params = sql_in("c.fan_id", [int(pk) for pk in fan_ids], connection)
+    limit = min(CHAT_MAX_TOTAL_MESSAGES, CHAT_MAX_MESSAGES * len(fan_ids))
+    sql = f"SELECT c.fan_id, m.text {base} AND {fan_in} ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+    texts: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *fan_params, limit])
+        for fan_id, text in cursor.fetchall():
+            said = texts.setdefault(fan_id, [])
+            if len(said) < CHAT_MAX_MESSAGES:
+                said.append(text)
+    return texts
 
 
 def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
