@@ -461,7 +461,14 @@ def main() -> None:
         default=20_000,
         help="fans with history who chat (bench/recommend_chat_seed.py)",
     )
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="measure serving on the last run's serving version (training code unchanged): no seeding, no "
+        "training; fit figures from that version, candidates copied from bench/results/recommend.json",
+    )
     args = parser.parse_args()
+    args.reuse = args.reuse or args.serve_only
     database_url = os.environ["DATABASE_URL"]
     machine = machine_info(database_url=database_url, redis_url=os.environ["REDIS_URL"])
     print_machine(machine)
@@ -478,7 +485,8 @@ def main() -> None:
         from fans.crm.models import FanTag
         from recommend.models import Interaction, ModelVersion
 
-        ModelVersion.objects.all().delete()
+        if not args.serve_only:
+            ModelVersion.objects.all().delete()
         seeded = {
             "seed_s": None,
             "fan_tags": FanTag.objects.count(),
@@ -505,9 +513,13 @@ def main() -> None:
     from recommend.services.versions import _new_version_name
     from recommend.serving import recommend_for_fan, serving_model, serving_reset
 
-    log("training (bounded evaluation, then the served rankers on all data)")
-    version = ModelVersion.objects.create(version=_new_version_name())
-    version = model_train(version_id=version.pk, options=TrainOptions(num_threads=2))
+    if args.serve_only:
+        version = ModelVersion.objects.get(is_serving=True)
+        log(f"serving {version.version} (trained by the last run)")
+    else:
+        log("training (bounded evaluation, then the served rankers on all data)")
+        version = ModelVersion.objects.create(version=_new_version_name())
+        version = model_train(version_id=version.pk, options=TrainOptions(num_threads=2))
     if version.status != "ready":
         raise SystemExit(version.error)
     log(f"trained {version.version}: fit {version.fit_seconds} s, total {version.duration_seconds} s")
@@ -579,14 +591,28 @@ def main() -> None:
         log(f"  {regime}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
     served_version = version
 
-    log("fitting every candidate on all data")
-    candidates = fit_every_candidate(fans, min(args.calls, 500), threads=2)
+    serve_only_notes = []
+    if args.serve_only:
+        import json
+
+        previous = json.loads((ROOT / "bench" / "results" / "recommend.json").read_text(encoding="utf-8"))
+        candidates = previous["candidates"]
+        serve_only_notes.append(
+            f"--serve-only: serving re-measured on version {version.version} (trained "
+            f"{version.created_at:%Y-%m-%d %H:%M} UTC by the previous run, same training code); fit and "
+            "candidates figures are that run's "
+            f"(git {previous['machine'].get('git_commit', '')[:7]}), not re-fitted"
+        )
+    else:
+        log("fitting every candidate on all data")
+        candidates = fit_every_candidate(fans, min(args.calls, 500), threads=2)
     total_fit = round(sum(c["fit_s"] for c in candidates.values()), 2)
     log(f"every candidate: {total_fit} s of fitting")
     # Leave the trained model serving, as the bench found it.
     from recommend.services import model_switch
 
-    model_switch(version_id=served_version.pk)
+    if not args.serve_only:
+        model_switch(version_id=served_version.pk)
     worst_p99 = max(
         [stats["p99_ms"] for regime, stats in per_regime.items() if regime != "cold_items"]
         + [c["warm_p99_ms"] for c in candidates.values()]
@@ -605,6 +631,7 @@ def main() -> None:
         "metrics": version.metrics,
         "notes": [
             *version.notes,
+            *serve_only_notes,
             f"machine: {os.cpu_count()} cores shared with other engineers' jobs; load average at start "
             f"{machine.get('load_average')}, at end {[round(x, 2) for x in os.getloadavg()]}",
             f"fit threads: {threads_note(candidates)}",

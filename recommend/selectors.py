@@ -379,7 +379,8 @@ def product_serving_state(
     )
     status = ""
     buyers: set[int] = set()
-    cold: dict[int, list[int]] = {}
+    cold_pks: list[int] = []
+    cold_tags: list[str] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, [product_id, product_id, *kinds, shop_id, after_pk, *cold_params])
         for part, value, pk in cursor.fetchall():
@@ -388,6 +389,9 @@ def product_serving_state(
             elif part == 1:
                 buyers.add(int(pk))
             else:
-                tags = json.loads(value) if value else ()
-                cold[int(pk)] = [int(t) for t in tags or ()]
+                cold_pks.append(int(pk))
+                cold_tags.append(value or "[]")
+    # One parse of every fan's tag list (a JSON array of arrays) instead of one json.loads per fan.
+    parsed = json.loads(f"[{','.join(cold_tags)}]") if cold_tags else []
+    cold = {pk: [int(t) for t in tags or ()] for pk, tags in zip(cold_pks, parsed, strict=True)}
     return ProductServingState(status=status, buyers=buyers, cold_fans=cold)

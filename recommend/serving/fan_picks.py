@@ -185,10 +185,13 @@ def _fan_reasons(
 ) -> list[Reason]:
     """One reason per pick, each true for that pair (recommend.serving.truth checks what it claims)."""
     pks = [pk for _, pk in chosen]
-    # One statement: who bought each pick, and which of the fan's tags truly "都在买" it.
-    buyers, bought = pick_facts(tag_ids.values(), {pk: products[pk].category for pk in pks})
-
     by_popularity = regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only
+    known_tags = [] if by_popularity else [t for t in tags if t in model.user_vocab]
+    # One statement: who bought each pick, and which of the fan's tags truly "都在买" it. Tag facts only
+    # when a tag reason can be shown: they are most of the statement's time (an EXISTS per tag and pick
+    # over the pick's buyers), and a popularity pick never uses them.
+    wanted = [tag_ids[t] for t in known_tags if t in tag_ids]
+    buyers, bought = pick_facts(wanted, {pk: products[pk].category for pk in pks})
 
     def plain(pk: int) -> Reason:
         if not buyers.get(pk):
@@ -197,10 +200,7 @@ def _fan_reasons(
             return SIMILAR_FANS
         return POPULAR
 
-    if by_popularity:
-        return [plain(pk) for pk in pks]
-    known_tags = [t for t in tags if t in model.user_vocab]
-    if not known_tags:
+    if by_popularity or not known_tags:
         return [plain(pk) for pk in pks]
     explain, _ = model.regime("explain")
     lift_part = explain[0]
