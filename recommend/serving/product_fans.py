@@ -53,10 +53,12 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     when the product's name or description contains it.
 
     Cost: the shop's trained fans' factor blocks are built once per model (ServingModel.shop_fans), so every
-    fan's score is one matrix-vector product; fans without training history are combined from their tags in
-    one sparse product; only the head of the ranking is sorted (argpartition), and opt-outs are checked for
-    the head only, in the statement that loads those fans. Live text costs two statements, and one more
-    matrix-vector product over the shop's fans with history when chat fans are scored.
+    fan's score is one matrix-vector product; the product's 红黑榜 status, its buyers and the tag ids of the
+    fans without training history are one plain-SQL statement (selectors.product_serving_state), and those
+    fans are combined from their tags in one sparse product; only the head of the ranking is sorted
+    (argpartition), and opt-outs are checked for the head only, in the statement that loads those fans, whose
+    Fan.tag_ids give the reasons. Live text costs two plain-SQL statements, and one more matrix-vector
+    product over the shop's fans with history when chat fans are scored.
     """
     k = max(1, min(int(k), 1000))
     model = serving_model()
