@@ -15,7 +15,7 @@ from recommend.selectors import PickProduct, fan_serving_state, products_availab
 from recommend.serving import loading
 from recommend.serving.live_text import EMPTY, live_text
 from recommend.serving.loading import tags_by_id
-from recommend.serving.model import ServingModel, ShopCatalogue
+from recommend.serving.model import ServingModel, ShopCatalogue, one_blas_thread
 from recommend.serving.reasons import (
     FOR_YOU,
     POPULAR,
@@ -100,10 +100,11 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         return []
     scores = np.zeros(len(pks), dtype=np.float32)
     blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
-    for p, (vector, bias), (V, ib) in zip(
-        parts, model.user_vectors(parts, row, feature_rows, weights), blocks, strict=True
-    ):
-        scores += p.scale * (V @ vector + ib + bias)
+    with one_blas_thread():
+        for p, (vector, bias), (V, ib) in zip(
+            parts, model.user_vectors(parts, row, feature_rows, weights), blocks, strict=True
+        ):
+            scores += p.scale * (V @ vector + ib + bias)
     if red:
         _boost_red(scores, pks, red)
 

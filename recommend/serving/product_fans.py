@@ -14,7 +14,7 @@ from recommend.selectors import product_serving_state
 from recommend.serving.fan_picks import _top
 from recommend.serving.live_text import live_text
 from recommend.serving.loading import serving_model, tags_by_id
-from recommend.serving.model import ServingModel, _combine, combine_many
+from recommend.serving.model import ServingModel, _combine, combine_many, one_blas_thread
 from recommend.serving.reasons import (
     ACTIVE_FAN,
     SHOP_FAN,
@@ -92,10 +92,13 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     # What fans without history said: now for the shop's recent talkers (live), as of training for the rest.
     live = live_text(model) if len(cold_pks) else None
     said = live.for_shop_talkers(product.shop_id, shop_fans.known_pks) if live is not None else {}
-    scores_known, scores_cold = _scores(model, parts, shop_fans.blocks, item_row, item_features, cold_rows)
-    if "chat_users" in model.artifacts.regimes and len(cold_pks):
-        _chat_scores(model, product.shop_id, item_row, item_features, cold_pks, cold_rows, said, scores_known,
-                     scores_cold)  # fmt: skip
+    with one_blas_thread():
+        scores_known, scores_cold = _scores(
+            model, parts, shop_fans.blocks, item_row, item_features, cold_rows
+        )
+        if "chat_users" in model.artifacts.regimes and len(cold_pks):
+            _chat_scores(model, product.shop_id, item_row, item_features, cold_pks, cold_rows, said,
+                         scores_known, scores_cold)  # fmt: skip
     all_pks = np.concatenate([shop_fans.known_pks, cold_pks])
     all_scores = np.concatenate([scores_known, scores_cold])
     n_known = len(scores_known)
