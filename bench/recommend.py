@@ -1,11 +1,13 @@
 """Recommendation bench: train from a seeded database and measure serving latency.
 
-    python bench/recommend.py [--fans 100000] [--products 5000] [--interactions 1000000]
+    python bench/recommend.py [--fans 100000] [--products 5000] [--interactions 1000000] [--chat-fans 20000]
+    python bench/recommend.py --serve-only   # serving figures again, on the last run's database and version
 
 Seeds DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_recommend_bench; dropped and
 recreated) with one shop, `--fans` fans with 4 tags each from a 60-tag vocabulary (34 platform tags and a
 26-tag private shop group), `--products` products with tags, and about `--interactions` pledges/clicks where
-tags matter (half of each fan's items share their skin type). Then runs the real training path
+tags matter (half of each fan's items share their skin type), and `--chat-fans` fans with history who chatted
+(bench/recommend_chat_seed.py: 3 fan-sent messages each, the skin type said in most). Then runs the real training path
 (recommend.services.model_train: bounded evaluation, fit on all data, artifacts, switch) and measures:
 
   fit_s             seconds to fit the served rankers on all data (target <= 60)
@@ -23,7 +25,8 @@ cost target holds "with every candidate", not only for what validation chose to 
                                  real path: its own model version, switched to, loaded from disk)
   candidates_fit_total_s         the sum over candidates (target <= 60)
   regimes.<regime>.p50_ms/p99_ms the served model per regime: warm fans, fans new since training with tags
-                                 (cold_users) and without (unknown), and fans_for_product (cold_items)
+                                 (cold_users) and without (unknown), new fans who chat after training
+                                 (new_talkers: live text), and fans_for_product (cold_items, with CPU)
 
 The candidates: popularity, tag_popularity, content, LightFM (the hybrid of the large-data grid), EASE,
 item-kNN and ALS (the first point of each validation grid, as used on large data).
