@@ -1,11 +1,13 @@
 """Recommendation bench: train from a seeded database and measure serving latency.
 
-    python bench/recommend.py [--fans 100000] [--products 5000] [--interactions 1000000]
+    python bench/recommend.py [--fans 100000] [--products 5000] [--interactions 1000000] [--chat-fans 20000]
+    python bench/recommend.py --serve-only   # serving figures again, on the last run's database and version
 
 Seeds DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fansi_recommend_bench; dropped and
 recreated) with one shop, `--fans` fans with 4 tags each from a 60-tag vocabulary (34 platform tags and a
 26-tag private shop group), `--products` products with tags, and about `--interactions` pledges/clicks where
-tags matter (half of each fan's items share their skin type). Then runs the real training path
+tags matter (half of each fan's items share their skin type), and `--chat-fans` fans with history who chatted
+(bench/recommend_chat_seed.py: 3 fan-sent messages each, the skin type said in most). Then runs the real training path
 (recommend.services.model_train: bounded evaluation, fit on all data, artifacts, switch) and measures:
 
   fit_s             seconds to fit the served rankers on all data (target <= 60)
@@ -23,7 +25,8 @@ cost target holds "with every candidate", not only for what validation chose to 
                                  real path: its own model version, switched to, loaded from disk)
   candidates_fit_total_s         the sum over candidates (target <= 60)
   regimes.<regime>.p50_ms/p99_ms the served model per regime: warm fans, fans new since training with tags
-                                 (cold_users) and without (unknown), and fans_for_product (cold_items)
+                                 (cold_users) and without (unknown), new fans who chat after training
+                                 (new_talkers: live text), and fans_for_product (cold_items, with CPU)
 
 The candidates: popularity, tag_popularity, content, LightFM (the hybrid of the large-data grid), EASE,
 item-kNN and ALS (the first point of each validation grid, as used on large data).
@@ -455,7 +458,20 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--reuse", action="store_true", help="keep the seeded database of the last run")
+    parser.add_argument(
+        "--chat-fans",
+        type=int,
+        default=20_000,
+        help="fans with history who chat (bench/recommend_chat_seed.py)",
+    )
+    parser.add_argument(
+        "--serve-only",
+        action="store_true",
+        help="measure serving on the last run's serving version (training code unchanged): no seeding, no "
+        "training; fit figures from that version, candidates copied from bench/results/recommend.json",
+    )
     args = parser.parse_args()
+    args.reuse = args.reuse or args.serve_only
     database_url = os.environ["DATABASE_URL"]
     machine = machine_info(database_url=database_url, redis_url=os.environ["REDIS_URL"])
     print_machine(machine)
@@ -465,13 +481,15 @@ def main() -> None:
     import django
 
     django.setup()
+    import numpy as np
     from django.core.management import call_command
 
     if args.reuse:
         from fans.crm.models import FanTag
         from recommend.models import Interaction, ModelVersion
 
-        ModelVersion.objects.all().delete()
+        if not args.serve_only:
+            ModelVersion.objects.all().delete()
         seeded = {
             "seed_s": None,
             "fan_tags": FanTag.objects.count(),
@@ -480,8 +498,17 @@ def main() -> None:
     else:
         call_command("migrate", verbosity=0)
         seeded = seed(args.fans, args.products, args.interactions)
+    from bench.recommend_chat_seed import seed_chat
+    from fans.chat.models import Message
 
-    import numpy as np
+    if not Message.objects.exists() and args.chat_fans:
+        # What fans said before training: text features, and the chat_users regime when text wins validation.
+        from fans.chat.models import Fan as SeedFan
+
+        pool = list(SeedFan.objects.order_by("pk").values_list("pk", flat=True))
+        talkers = np.random.default_rng(2).choice(pool, size=min(args.chat_fans, len(pool)), replace=False)
+        log(f"chat: {seed_chat(sorted(talkers.tolist()))} messages from {len(talkers)} fans")
+    seeded["chat_messages"] = Message.objects.count()
 
     from fans.chat.models import Fan
     from recommend.models import ModelVersion
@@ -489,9 +516,13 @@ def main() -> None:
     from recommend.services.versions import _new_version_name
     from recommend.serving import recommend_for_fan, serving_model, serving_reset
 
-    log("training (bounded evaluation, then the served rankers on all data)")
-    version = ModelVersion.objects.create(version=_new_version_name())
-    version = model_train(version_id=version.pk, options=TrainOptions(num_threads=2))
+    if args.serve_only:
+        version = ModelVersion.objects.get(is_serving=True)
+        log(f"serving {version.version} (trained by the last run)")
+    else:
+        log("training (bounded evaluation, then the served rankers on all data)")
+        version = ModelVersion.objects.create(version=_new_version_name())
+        version = model_train(version_id=version.pk, options=TrainOptions(num_threads=2))
     if version.status != "ready":
         raise SystemExit(version.error)
     log(f"trained {version.version}: fit {version.fit_seconds} s, total {version.duration_seconds} s")
@@ -535,8 +566,12 @@ def main() -> None:
     per_regime = {
         "warm_users": {**latency(latencies), "served": version.served.get("warm_users", {}).get("name")}
     }
-    tagged, plain = new_fans(200, 200)
-    for regime, group in (("cold_users", tagged), ("unknown", plain)):
+    tagged, plain = new_fans(400, 200)
+    # Half the tagged newcomers chat after training: read live (recommend.serving.live_text), served as
+    # chat_users when the version serves it, and among the shop's recent talkers for fans_for_product.
+    talking, tagged = tagged[:200], tagged[200:]
+    seed_chat([f.pk for f in talking], seed=3)
+    for regime, group in (("cold_users", tagged), ("unknown", plain), ("new_talkers", talking)):
         lat, seen = timed_calls(group)
         per_regime[regime] = {**latency(lat), "call_regimes": seen}
     products = list(Product.objects.order_by("?")[:30])
@@ -559,14 +594,28 @@ def main() -> None:
         log(f"  {regime}: p50 {stats['p50_ms']} ms, p99 {stats['p99_ms']} ms")
     served_version = version
 
-    log("fitting every candidate on all data")
-    candidates = fit_every_candidate(fans, min(args.calls, 500), threads=2)
+    serve_only_notes = []
+    if args.serve_only:
+        import json
+
+        previous = json.loads((ROOT / "bench" / "results" / "recommend.json").read_text(encoding="utf-8"))
+        candidates = previous["candidates"]
+        serve_only_notes.append(
+            f"--serve-only: serving re-measured on version {version.version} (trained "
+            f"{version.created_at:%Y-%m-%d %H:%M} UTC by the previous run, same training code); fit and "
+            "candidates figures are that run's "
+            f"(git {previous['machine'].get('git_commit', '')[:7]}), not re-fitted"
+        )
+    else:
+        log("fitting every candidate on all data")
+        candidates = fit_every_candidate(fans, min(args.calls, 500), threads=2)
     total_fit = round(sum(c["fit_s"] for c in candidates.values()), 2)
     log(f"every candidate: {total_fit} s of fitting")
     # Leave the trained model serving, as the bench found it.
     from recommend.services import model_switch
 
-    model_switch(version_id=served_version.pk)
+    if not args.serve_only:
+        model_switch(version_id=served_version.pk)
     worst_p99 = max(
         [stats["p99_ms"] for regime, stats in per_regime.items() if regime != "cold_items"]
         + [c["warm_p99_ms"] for c in candidates.values()]
@@ -577,6 +626,7 @@ def main() -> None:
         "interactions": seeded["interactions"],
         "tags": 60,
         "fan_tags": seeded["fan_tags"],
+        "chat_messages": seeded["chat_messages"],
         "seed_s": seeded["seed_s"],
         "fit_s": version.fit_seconds,
         "train_total_s": version.duration_seconds,
@@ -584,6 +634,7 @@ def main() -> None:
         "metrics": version.metrics,
         "notes": [
             *version.notes,
+            *serve_only_notes,
             f"machine: {os.cpu_count()} cores shared with other engineers' jobs; load average at start "
             f"{machine.get('load_average')}, at end {[round(x, 2) for x in os.getloadavg()]}",
             f"fit threads: {threads_note(candidates)}",

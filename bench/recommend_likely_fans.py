@@ -1,9 +1,10 @@
-"""fans_for_product before and after the cached fan blocks (issue 15), in one process, interleaved.
+"""fans_for_product before and after (issue 15), in one process, interleaved.
 
     python bench/recommend_likely_fans.py   # after bench/recommend.py (uses its database and model)
 
-Loads the previous implementation from git (commit BEFORE) beside the current one, checks both list the
-same fans in the same order for 30 products, and times 60 calls of each (wall and this process's CPU).
+Loads the previous implementation from git (commit BEFORE: product_fans.py and live_text.py) beside the
+current one, checks both list the same fans in the same order with the same scores and reasons for 30
+products, and times 60 calls of each (wall and this process's CPU).
 Writes bench/results/recommend_likely_fans.json.
 """
 
@@ -29,7 +30,21 @@ os.environ["DJANGO_DEBUG"] = "0"
 
 from bench.common import machine_info, percentile, print_machine, write_results  # noqa: E402
 
-BEFORE = "6e5d199"
+# Main before the single-statement product state and batched live text (the cached fan blocks were 6e5d199).
+BEFORE = "bb1f00d"
+
+
+def _load_before(path: str, name: str):  # noqa: ANN202
+    source = subprocess.run(
+        ["git", "show", f"{BEFORE}:{path}"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    with tempfile.NamedTemporaryFile(suffix=".py", delete=False) as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, fh.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
@@ -41,19 +56,13 @@ def main() -> None:
     from recommend.serving import fans_for_product, serving_model
     from shops.models import Product
 
-    source = subprocess.run(
-        ["git", "show", f"{BEFORE}:recommend/serving/product_fans.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tempfile.NamedTemporaryFile(suffix=".py", delete=False) as fh:
-        fh.write(source)
-    spec = importlib.util.spec_from_file_location("recommend.serving.product_fans_before", fh.name)
-    before = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = before
-    spec.loader.exec_module(before)
+    before = _load_before("recommend/serving/product_fans.py", "recommend.serving.product_fans_before")
+    old_text = _load_before("recommend/serving/live_text.py", "recommend.serving.live_text_before")
     model = serving_model()
+    # The previous live text path (one TF-IDF transform per talker), with its own cached LiveText.
+    old_live = old_text.live_text(model)
+    model.extensions.pop("live_text", None)
+    before.live_text = lambda _model: old_live
     products = list(Product.objects.order_by("pk")[::170][:30])
     calls = {"after": fans_for_product, "before": before.fans_for_product}
     for f in calls.values():
@@ -65,7 +74,7 @@ def main() -> None:
             lists = {}
             for name, f in calls.items():
                 t0, c0 = time.perf_counter(), time.process_time()
-                lists[name] = [p.fan.pk for p in f(product, 50)]
+                lists[name] = [(p.fan.pk, round(p.score, 5), p.reason.as_dict()) for p in f(product, 50)]
                 timings[name][0].append((time.perf_counter() - t0) * 1000)
                 timings[name][1].append((time.process_time() - c0) * 1000)
             same += lists["after"] == lists["before"]

@@ -14,11 +14,19 @@ import numpy as np
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from core.db import sql_in
 from core.replica import read_connection
 from fans.chat.models import Conversation, Fan, Message, MessageKind, Side
 from fans.crm.models import FanTag, Tag, TagGroup
 from recommend.data import Catalog, Interactions
-from recommend.features import CHAT_DAYS, CHAT_MAX_MESSAGES, fan_documents, product_features, tag_feature
+from recommend.features import (
+    CHAT_DAYS,
+    CHAT_MAX_MESSAGES,
+    CHAT_MAX_TOTAL_MESSAGES,
+    fan_documents,
+    product_features,
+    tag_feature,
+)
 from recommend.models import STRONG_KINDS, Interaction, ModelVersion
 from shops.models import Product, RatingScore, Variant
 
@@ -210,6 +218,58 @@ def fan_chat_texts(fan_id: int, *, now: dt.datetime | None = None) -> list[str]:
         return [text for (text,) in cursor.fetchall()]
 
 
+def _said_sql(now: dt.datetime | None) -> tuple[str, list[Any]]:
+    """FROM and WHERE of the messages that count as what fans said (features._fan_text_messages), for the
+    plain-SQL readers below; tests/recommend/test_live_text.py checks they read what the ORM reader does."""
+    message, conversation, fan = Message._meta.db_table, Conversation._meta.db_table, Fan._meta.db_table
+    since = (now or timezone.now()) - dt.timedelta(days=CHAT_DAYS)
+    sql = (
+        f"FROM {message} m INNER JOIN {conversation} c ON c.id = m.conversation_id "
+        f"INNER JOIN {fan} f ON f.id = c.fan_id "
+        "WHERE m.side = %s AND m.kind = %s AND m.created_at >= %s "
+        "AND m.sender_id = f.user_id AND NOT f.personalisation_opt_out AND m.text <> ''"
+    )
+    return sql, [Side.FAN, MessageKind.TEXT, since]
+
+
+def shop_talkers(
+    shop_id: int, *, since: dt.datetime | None, limit: int, now: dt.datetime | None = None
+) -> list[int]:
+    """features.fan_talkers in plain SQL (the serving path: the ORM statement cost more CPU to compile than
+    the database spent on it): the shop's fans who said something that counts after `since`, most recent
+    talker first, at most `limit`."""
+    base, params = _said_sql(now)
+    sql = f"SELECT c.fan_id {base} AND f.shop_id = %s"
+    params.append(shop_id)
+    if since is not None:
+        sql += " AND m.created_at > %s"
+        params.append(since)
+    sql += " GROUP BY c.fan_id ORDER BY MAX(m.created_at) DESC, c.fan_id DESC LIMIT %s"
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        return [int(pk) for (pk,) in cursor.fetchall()]
+
+
+def fans_chat_texts(fan_ids: Sequence[int], *, now: dt.datetime | None = None) -> dict[int, list[str]]:
+    """features.fan_messages(fan_ids) in plain SQL: the same messages, newest first, CHAT_MAX_MESSAGES per
+    fan and CHAT_MAX_MESSAGES x fans in all, in one statement."""
+    if not fan_ids:
+        return {}
+    connection = read_connection()
+    base, params = _said_sql(now)
+    fan_in, fan_params = sql_in("c.fan_id", [int(pk) for pk in fan_ids], connection)
+    limit = min(CHAT_MAX_TOTAL_MESSAGES, CHAT_MAX_MESSAGES * len(fan_ids))
+    sql = f"SELECT c.fan_id, m.text {base} AND {fan_in} ORDER BY m.created_at DESC, m.id DESC LIMIT %s"
+    texts: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *fan_params, limit])
+        for fan_id, text in cursor.fetchall():
+            said = texts.setdefault(fan_id, [])
+            if len(said) < CHAT_MAX_MESSAGES:
+                said.append(text)
+    return texts
+
+
 def tag_vocabulary(tag_ids: Sequence[int]) -> dict[int, tuple[str, str, str]]:
     """{tag id: (feature string, name_zh, name_en)} for these tags."""
     if not tag_ids:
@@ -285,3 +345,53 @@ def model_version_list() -> QuerySet[ModelVersion]:
 
 def model_version_serving() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_serving=True).first()
+
+
+@dataclass(frozen=True)
+class ProductServingState:
+    """What fans_for_product reads about a product per call (product_serving_state)."""
+
+    status: str  # 红黑榜: "red", "black" or ""
+    buyers: set[int]  # fans who pledged or bought it
+    # {fan pk: tag ids} of the shop's fans without history in the model: the trained ones asked for, and
+    # every fan who joined after training (pk above after_pk).
+    cold_fans: dict[int, list[int]]
+
+
+def product_serving_state(
+    product_id: int, shop_id: int, *, cold_fan_ids: Sequence[int], after_pk: int
+) -> ProductServingState:
+    """The product's 红黑榜 status, its buyers, and the tag ids (Fan.tag_ids, which mirrors FanTag) of the
+    shop's fans without history: one plain-SQL statement (three ORM statements and a FanTag join cost
+    several milliseconds of CPU per call to compile and read at bench scale, bench/recommend.py)."""
+    fan, interaction, score = Fan._meta.db_table, Interaction._meta.db_table, RatingScore._meta.db_table
+    kinds = sorted(STRONG_KINDS)
+    connection = read_connection()
+    cold_sql, cold_params = "FALSE", []
+    if cold_fan_ids:
+        cold_sql, cold_params = sql_in("f.id", [int(pk) for pk in cold_fan_ids], connection)
+    sql = (
+        f"SELECT 0, s.status, NULL FROM {score} s WHERE s.product_id = %s AND s.status <> '' "
+        f"UNION ALL SELECT 1, NULL, i.fan_id FROM {interaction} i "
+        f"WHERE i.product_id = %s AND i.kind IN ({', '.join(['%s'] * len(kinds))}) "
+        f"UNION ALL SELECT 2, CAST(f.tag_ids AS TEXT), f.id FROM {fan} f "
+        f"WHERE f.shop_id = %s AND (f.id > %s OR {cold_sql})"
+    )
+    status = ""
+    buyers: set[int] = set()
+    cold_pks: list[int] = []
+    cold_tags: list[str] = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [product_id, product_id, *kinds, shop_id, after_pk, *cold_params])
+        for part, value, pk in cursor.fetchall():
+            if part == 0:
+                status = value
+            elif part == 1:
+                buyers.add(int(pk))
+            else:
+                cold_pks.append(int(pk))
+                cold_tags.append(value or "[]")
+    # One parse of every fan's tag list (a JSON array of arrays) instead of one json.loads per fan.
+    parsed = json.loads(f"[{','.join(cold_tags)}]") if cold_tags else []
+    cold = {pk: [int(t) for t in tags or ()] for pk, tags in zip(cold_pks, parsed, strict=True)}
+    return ProductServingState(status=status, buyers=buyers, cold_fans=cold)

@@ -15,7 +15,7 @@ from recommend.selectors import PickProduct, fan_serving_state, products_availab
 from recommend.serving import loading
 from recommend.serving.live_text import EMPTY, live_text
 from recommend.serving.loading import tags_by_id
-from recommend.serving.model import ServingModel, ShopCatalogue
+from recommend.serving.model import ServingModel, ShopCatalogue, one_blas_thread
 from recommend.serving.reasons import (
     FOR_YOU,
     POPULAR,
@@ -100,10 +100,11 @@ def recommend_for_fan(fan: Fan, k: int = 5) -> list[Pick]:
         return []
     scores = np.zeros(len(pks), dtype=np.float32)
     blocks = model.catalogue_blocks(catalogue, model.regime_model(regime))
-    for p, (vector, bias), (V, ib) in zip(
-        parts, model.user_vectors(parts, row, feature_rows, weights), blocks, strict=True
-    ):
-        scores += p.scale * (V @ vector + ib + bias)
+    with one_blas_thread():
+        for p, (vector, bias), (V, ib) in zip(
+            parts, model.user_vectors(parts, row, feature_rows, weights), blocks, strict=True
+        ):
+            scores += p.scale * (V @ vector + ib + bias)
     if red:
         _boost_red(scores, pks, red)
 
@@ -185,10 +186,13 @@ def _fan_reasons(
 ) -> list[Reason]:
     """One reason per pick, each true for that pair (recommend.serving.truth checks what it claims)."""
     pks = [pk for _, pk in chosen]
-    # One statement: who bought each pick, and which of the fan's tags truly "都在买" it.
-    buyers, bought = pick_facts(tag_ids.values(), {pk: products[pk].category for pk in pks})
-
     by_popularity = regime == "unknown" or ranker_name in ("popularity", "content") or model.popularity_only
+    known_tags = [] if by_popularity else [t for t in tags if t in model.user_vocab]
+    # One statement: who bought each pick, and which of the fan's tags truly "都在买" it. Tag facts only
+    # when a tag reason can be shown: they are most of the statement's time (an EXISTS per tag and pick
+    # over the pick's buyers), and a popularity pick never uses them.
+    wanted = [tag_ids[t] for t in known_tags if t in tag_ids]
+    buyers, bought = pick_facts(wanted, {pk: products[pk].category for pk in pks})
 
     def plain(pk: int) -> Reason:
         if not buyers.get(pk):
@@ -197,10 +201,7 @@ def _fan_reasons(
             return SIMILAR_FANS
         return POPULAR
 
-    if by_popularity:
-        return [plain(pk) for pk in pks]
-    known_tags = [t for t in tags if t in model.user_vocab]
-    if not known_tags:
+    if by_popularity or not known_tags:
         return [plain(pk) for pk in pks]
     explain, _ = model.regime("explain")
     lift_part = explain[0]

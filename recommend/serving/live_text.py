@@ -9,8 +9,9 @@ vocabulary and IDF (extra["text"], recommend.text.TextModel) and the phrase rule
 Fans who opted out of personalisation have no text (the query leaves them out; callers do not ask).
 
 Cost: one statement per fan (recommend_for_fan) or two per call for a shop's talkers (fans_for_product,
-at most LIVE_TEXT_MAX_FANS fans); tokenising is cached per message text (TERMS_CACHE_SIZE texts), so a
-fan's messages are cut with jieba once per process, not on every call.
+at most LIVE_TEXT_MAX_FANS fans, in plain SQL); tokenising is cached per message text (TERMS_CACHE_SIZE texts),
+so a fan's messages are cut with jieba once per process, not on every call, and a talker's features per list
+of messages (FEATURES_CACHE_SIZE lists): a pure function of the texts, so nothing goes stale.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from recommend.features import fan_messages, fan_talkers
-from recommend.selectors import fan_chat_texts, platform_phrase_rules
+from recommend.selectors import fan_chat_texts, fans_chat_texts, platform_phrase_rules, shop_talkers
 from recommend.serving.model import ServingModel
 from recommend.text import TextModel, message_terms
 
@@ -33,6 +33,7 @@ LIVE_TEXT_MAX_FANS = 200
 # The talkers query reads this many times LIVE_TEXT_MAX_FANS, since fans with history are dropped after it.
 TALKERS_OVERREAD = 4
 TERMS_CACHE_SIZE = 20_000
+FEATURES_CACHE_SIZE = 20_000
 
 EMPTY = (np.array([], dtype=np.int64), np.array([], dtype=np.float32))
 
@@ -49,6 +50,7 @@ class LiveText:
         as_of = model.artifacts.extra.get("text_as_of")
         self.as_of = dt.datetime.fromisoformat(as_of) if as_of else None
         self._terms: dict[str, tuple[str, ...]] = {}
+        self._features: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def terms(self, message: str) -> tuple[str, ...]:
@@ -79,6 +81,31 @@ class LiveText:
         keep = rows >= 0
         return rows[keep].astype(np.int64), row.data[keep].astype(np.float32)
 
+    def features_many(self, messages: list[list[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`features` of each fan's messages: remembered per message list (FEATURES_CACHE_SIZE lists; the
+        same talkers are read on every call for the shop's products), the rest in one TF-IDF transform (a
+        transform costs a few hundred microseconds of scipy overhead whatever its size)."""
+        keys = [tuple(items) for items in messages]
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [self._features.get(key) for key in keys]
+        missing = [n for n, found in enumerate(out) if found is None]
+        docs = [self.document(keys[n]) for n in missing]
+        matrix = self.text.transform(docs) if any(docs) else None
+        for i, n in enumerate(missing):
+            if matrix is None or not docs[i]:
+                out[n] = EMPTY
+                continue
+            start, end = matrix.indptr[i], matrix.indptr[i + 1]
+            rows = self.rows[matrix.indices[start:end]]
+            keep = rows >= 0
+            out[n] = (rows[keep].astype(np.int64), matrix.data[start:end][keep].astype(np.float32))
+        if missing:
+            with self._lock:
+                if len(self._features) + len(missing) > FEATURES_CACHE_SIZE:
+                    self._features.clear()
+                for n in missing:
+                    self._features[keys[n]] = out[n]
+        return out  # type: ignore[return-value]
+
     def for_fan(self, fan_pk: int) -> tuple[np.ndarray, np.ndarray]:
         """What one fan said, now: one plain-SQL statement (selectors.fan_chat_texts)."""
         return self.features(fan_chat_texts(fan_pk))
@@ -86,12 +113,12 @@ class LiveText:
     def for_shop_talkers(self, shop_id: int, exclude: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """The shop's most recent talkers since training (fans in `exclude`, those with history, left out),
         at most LIVE_TEXT_MAX_FANS: two statements."""
-        talkers = fan_talkers(shop_id, since=self.as_of, limit=LIVE_TEXT_MAX_FANS * TALKERS_OVERREAD)
+        talkers = shop_talkers(shop_id, since=self.as_of, limit=LIVE_TEXT_MAX_FANS * TALKERS_OVERREAD)
         if len(exclude) and talkers:
             talkers = [pk for pk, warm in zip(talkers, np.isin(talkers, exclude), strict=True) if not warm]
         talkers = talkers[:LIVE_TEXT_MAX_FANS]
-        texts = fan_messages(talkers)
-        return {pk: self.features(texts.get(pk, [])) for pk in talkers}
+        texts = fans_chat_texts(talkers)
+        return dict(zip(talkers, self.features_many([texts.get(pk, []) for pk in talkers]), strict=True))
 
 
 def live_text(model: ServingModel) -> LiveText | None:

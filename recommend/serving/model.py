@@ -8,10 +8,23 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from recommend.features import product_features
 from recommend.training import Artifacts, Part
 from shops.models import Product
+
+# Serving's products are small (one fan or one product against one shop): on one BLAS thread. With a thread
+# per core, OpenBLAS's idle workers spin after each call and burned the other core while the call waited
+# for PostgreSQL (fans_for_product: process CPU above wall; 17 ms of CPU per 1 ms matvec + 10 ms wait).
+# The limit is process-wide; threads that overlap may restore it early (only speed) or leave it at one thread
+# (what serving wants; training sets its own, recommend.rankers).
+_blas = ThreadpoolController()
+
+
+def one_blas_thread() -> Any:
+    """A context in which BLAS runs on the calling thread only (about 30 microseconds to enter)."""
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _combine(rows: np.ndarray, mode: str, weights: np.ndarray | None = None) -> np.ndarray:

@@ -8,12 +8,13 @@ import numpy as np
 from django.db.models import Q
 
 from fans.chat.models import Fan
-from recommend.features import fan_features, product_features, tag_names
+from recommend.features import product_features
 from recommend.models import STRONG_KINDS, Interaction
+from recommend.selectors import product_serving_state
 from recommend.serving.fan_picks import _top
 from recommend.serving.live_text import live_text
-from recommend.serving.loading import serving_model
-from recommend.serving.model import ServingModel, _combine, combine_many
+from recommend.serving.loading import serving_model, tags_by_id
+from recommend.serving.model import ServingModel, _combine, combine_many, one_blas_thread
 from recommend.serving.reasons import (
     ACTIVE_FAN,
     SHOP_FAN,
@@ -52,73 +53,110 @@ def fans_for_product(product: Product, k: int = 50) -> list[FanPick]:
     when the product's name or description contains it.
 
     Cost: the shop's trained fans' factor blocks are built once per model (ServingModel.shop_fans), so every
-    fan's score is one matrix-vector product; fans without training history are combined from their tags in
-    one sparse product; only the head of the ranking is sorted (argpartition), and opt-outs are checked for
-    the head only, in the statement that loads those fans. Live text costs two statements, and one more
-    matrix-vector product over the shop's fans with history when chat fans are scored.
+    fan's score is one matrix-vector product; the product's 红黑榜 status, its buyers and the tag ids of the
+    fans without training history are one plain-SQL statement (selectors.product_serving_state), and those
+    fans are combined from their tags in one sparse product; only the head of the ranking is sorted
+    (argpartition), and opt-outs are checked for the head only, in the statement that loads those fans, whose
+    Fan.tag_ids give the reasons. Live text costs two plain-SQL statements, and one more matrix-vector
+    product over the shop's fans with history when chat fans are scored.
     """
     k = max(1, min(int(k), 1000))
-    if product_statuses([product.pk]).get(product.pk) == "black":
-        return []
     model = serving_model()
-    buyers = set(
-        Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list("fan_id", flat=True)
-    )
     if model is None:
+        if product_statuses([product.pk]).get(product.pk) == "black":
+            return []
+        buyers = set(
+            Interaction.objects.filter(product=product, kind__in=STRONG_KINDS).values_list(
+                "fan_id", flat=True
+            )
+        )
         return _active_fans_fallback(product, k, buyers | _opted_out(product.shop_id))
+    shop_fans = model.shop_fans(product.shop_id, model.regime_model("cold_items"))
+    state = product_serving_state(
+        product.pk, product.shop_id, cold_fan_ids=shop_fans.cold_pks.tolist(), after_pk=model.max_user_pk
+    )
+    if state.status == "black":
+        return []
+    buyers = state.buyers
     parts, ranker_name = model.regime("cold_items")
     item_row = _item_row(model, product.pk)
+    features = product_features([(product.pk, product.category, product.brand, product.price)])[product.pk]
     item_features: np.ndarray = np.array([], dtype=np.int64)
     if item_row is None:
-        features = product_features([(product.pk, product.category, product.brand, product.price)])[
-            product.pk
-        ]
         item_features = np.array(
             sorted({model.item_vocab[f] for f in features if f in model.item_vocab}), dtype=np.int64
         )
-    shop_fans = model.shop_fans(product.shop_id, model.regime_model("cold_items"))
-    new_fans = list(
-        Fan.objects.filter(shop_id=product.shop_id, pk__gt=model.max_user_pk).values_list("pk", flat=True)
-    )
+    new_fans = sorted(pk for pk in state.cold_fans if pk > model.max_user_pk)
     cold_pks = np.concatenate([shop_fans.cold_pks, np.array(new_fans, dtype=np.int64)])
-    cold_tags = fan_features(cold_pks.tolist()) if len(cold_pks) else {}
-    cold_rows = [model.user_feature_rows(cold_tags.get(int(pk), [])) for pk in cold_pks]
+    cold_rows = _cold_feature_rows(model, cold_pks, state.cold_fans)
     # What fans without history said: now for the shop's recent talkers (live), as of training for the rest.
     live = live_text(model) if len(cold_pks) else None
     said = live.for_shop_talkers(product.shop_id, shop_fans.known_pks) if live is not None else {}
-    scores_known, scores_cold = _scores(model, parts, shop_fans.blocks, item_row, item_features, cold_rows)
-    if "chat_users" in model.artifacts.regimes and len(cold_pks):
-        _chat_scores(model, product.shop_id, item_row, item_features, cold_pks, cold_rows, said, scores_known,
-                     scores_cold)  # fmt: skip
+    with one_blas_thread():
+        scores_known, scores_cold = _scores(
+            model, parts, shop_fans.blocks, item_row, item_features, cold_rows
+        )
+        if "chat_users" in model.artifacts.regimes and len(cold_pks):
+            _chat_scores(model, product.shop_id, item_row, item_features, cold_pks, cold_rows, said,
+                         scores_known, scores_cold)  # fmt: skip
     all_pks = np.concatenate([shop_fans.known_pks, cold_pks])
     all_scores = np.concatenate([scores_known, scores_cold])
     n_known = len(scores_known)
     picked, fans = _head(product.shop_id, all_pks, all_scores, buyers, k)
-    product_feats = set(
-        product_features([(product.pk, product.category, product.brand, product.price)])[product.pk]
-    )
-    fan_tags = fan_features([pk for _, pk in picked])
-    names = tag_names({t for tags in fan_tags.values() for t in tags if t in product_feats})
-    # Each reason only when true for the pair (recommend.serving.truth).
-    has_buyers = bool(buyers)
-    active = fan_activity(pk for _, pk in picked)
-    out = []
+    return _with_reasons(model, product, picked, fans, all_scores, n_known, set(features), said, bool(buyers),
+                         ranker_name)  # fmt: skip
+
+
+def _with_reasons(
+    model: ServingModel,
+    product: Product,
+    picked: list[tuple[int, int]],
+    fans: dict[int, Fan],
+    scores: np.ndarray,
+    n_known: int,
+    product_feats: set[str],
+    said: dict[int, tuple[np.ndarray, np.ndarray]],
+    has_buyers: bool,
+    ranker_name: str,
+) -> list[FanPick]:
+    """Each reason only when true for the pair (recommend.serving.truth). The fans' tags are their
+    Fan.tag_ids (read with the Fan rows), named through the per-process tag cache (tags_by_id)."""
+    vocab = tags_by_id(sorted({int(t) for _, pk in picked for t in fans[pk].tag_ids or ()}))
     product_text = f"{product.name} {product.description}".lower()
+    reasons: list[Reason | None] = []
     for pos, pk in picked:
-        shared = [t for t in fan_tags.get(pk, []) if t in product_feats and t in names]
+        shared = [
+            vocab[t] for t in map(int, fans[pk].tag_ids or ()) if t in vocab and vocab[t][0] in product_feats
+        ]
         word = _said_about(model, said.get(pk) or model.user_text(model.user_row(pk)), product_text)
         if shared:
-            reason = match_reason(*names[shared[0]])
+            reasons.append(match_reason(shared[0][1], shared[0][2]))
         elif word:
-            reason = fan_said_reason(word)
+            reasons.append(fan_said_reason(word))
         elif pos < n_known and "popularity" != ranker_name and has_buyers:
-            reason = SIMILAR_BUYERS
-        elif pk in active:
-            reason = ACTIVE_FAN
+            reasons.append(SIMILAR_BUYERS)
         else:
-            reason = SHOP_FAN
-        out.append(FanPick(fan=fans[pk], score=float(all_scores[pos]), reason=reason, ranker=ranker_name))
-    return out
+            reasons.append(None)  # active fan or not: read below, for these fans only
+    active = fan_activity(pk for (_, pk), reason in zip(picked, reasons, strict=True) if reason is None)
+    return [
+        FanPick(
+            fan=fans[pk],
+            score=float(scores[pos]),
+            reason=reason or (ACTIVE_FAN if pk in active else SHOP_FAN),
+            ranker=ranker_name,
+        )
+        for (pos, pk), reason in zip(picked, reasons, strict=True)
+    ]
+
+
+def _cold_feature_rows(
+    model: ServingModel, cold_pks: np.ndarray, tags_of: dict[int, list[int]]
+) -> list[np.ndarray]:
+    """Each fan's user feature rows from their tag ids (model.user_feature_rows of their tags' features)."""
+    tag_lists = [tags_of.get(pk, ()) for pk in cold_pks.tolist()]
+    vocab = tags_by_id(sorted({t for tags in tag_lists for t in tags}))
+    row_of = {t: model.user_vocab[f] for t, (f, _zh, _en) in vocab.items() if f in model.user_vocab}
+    return [np.array(sorted({row_of[t] for t in tags if t in row_of}), dtype=np.int64) for tags in tag_lists]
 
 
 def _opted_out(shop_id: int) -> set[int]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fans.chat.models import Fan
-from recommend.models import InteractionKind
+from recommend.models import STRONG_KINDS, InteractionKind
 from recommend.services import interaction_record, product_tags_derive
 from recommend.serving import product_fans, serving_model
 from recommend.serving.model import _combine, combine_many
@@ -59,3 +59,46 @@ def test_likely_fans_skip_opt_outs_and_new_buyers_past_the_first_chunk(shop, mon
     assert again == [pk for pk in everyone if pk not in top[:3]][:6]
     # The fan blocks were built once for this shop and model, and reused.
     assert len(serving_model()._shop_fan_blocks) == 1
+
+
+def _one_fan_at_a_time(model, product, buyers: set[int]) -> list[tuple[int, float]]:  # noqa: ANN001
+    """The cold-items ranking scored fan by fan through ServingModel.user_vectors (no shop blocks, no batched
+    feature rows): the reference the vectorised path must reproduce, order and scores."""
+    from recommend.features import fan_features
+
+    parts, _ = model.regime("cold_items")
+    item_row = int(np.flatnonzero(model.artifacts.item_pks == product.pk)[0])
+    fan_pks = list(Fan.objects.filter(shop_id=product.shop_id).order_by("pk").values_list("pk", flat=True))
+    tags = fan_features(fan_pks)
+    scored = []
+    for pk in fan_pks:
+        row = model.user_row(pk)
+        vectors = model.user_vectors(parts, row, model.user_feature_rows(tags.get(pk, [])))
+        score = sum(
+            p.scale * (float(v @ p.V[item_row]) + b + float(p.ib[item_row]))
+            for p, (v, b) in zip(parts, vectors, strict=True)
+        )
+        scored.append((row is not None and bool(model.artifacts.known_users[row]), pk, score))
+    # Fans with history first, then the rest (the concatenation order), each group in model row/pk order.
+    known = sorted((s for s in scored if s[0]), key=lambda s: int(model.user_row(s[1])))
+    cold = sorted((s for s in scored if not s[0]), key=lambda s: s[1])
+    ranked = [(pk, score) for _, pk, score in known + cold if pk not in buyers]
+    order = np.argsort(-np.array([s for _, s in ranked], dtype=np.float32), kind="stable")
+    return [ranked[int(i)] for i in order]
+
+
+@pytest.mark.urls(URLS)
+def test_likely_fans_match_scoring_each_fan_alone(shop) -> None:  # noqa: ANN001
+    _seed(shop, fans=30)
+    _train()
+    product = shop.products.order_by("pk").first()
+    late = [FanFactory(shop=shop) for _ in range(3)]  # joined after training: tags only (and none)
+    _tag_fan(late[0], _tag("oily"))
+    _tag_fan(late[1], _tag("dry"))
+    buyers = set(product.interactions.filter(kind__in=STRONG_KINDS).values_list("fan_id", flat=True))
+    assert buyers, "the seeded product has buyers, who must be left out"
+    picks = product_fans.fans_for_product(product, 1000)
+    expected = _one_fan_at_a_time(serving_model(), product, buyers)
+    assert [p.fan.pk for p in picks] == [pk for pk, _ in expected]
+    np.testing.assert_allclose([p.score for p in picks], [s for _, s in expected], rtol=1e-4, atol=1e-5)
+    assert {late[0].pk, late[1].pk, late[2].pk} <= {p.fan.pk for p in picks}

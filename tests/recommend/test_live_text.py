@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from fans.chat import services as chat
 from fans.chat.models import Message
-from recommend.features import fan_messages
+from recommend.features import fan_messages, fan_talkers
 from recommend.models import ModelStatus
-from recommend.selectors import fan_chat_texts
+from recommend.selectors import fan_chat_texts, fans_chat_texts, shop_talkers
 from recommend.serving import recommend_for_fan, serving_model
+from recommend.serving.live_text import live_text
 from shops.models import ShopRole
 from tests.factories import FanFactory, ShopMemberFactory
 from tests.recommend.test_chat_serving import MATTE, MOIST, URLS, _client, _say, _seed, _train
@@ -102,6 +103,13 @@ def test_a_fan_who_chats_after_training_gets_picks_from_what_they_said(shop, own
         assert fan_chat_texts(fan.pk) == fan_messages([fan.pk]).get(fan.pk, [])
     assert fan_chat_texts(unheard.pk) == [] and fan_chat_texts(opted.pk) == []
     assert sorted(fan_chat_texts(newcomer.pk)) == sorted(MOIST)
+    # So are the plain-SQL readers of a shop's talkers (fans_for_product): the same fans, order and texts.
+    everyone = [newcomer.pk, quiet.pk, unheard.pk, opted.pk]
+    assert fans_chat_texts(everyone) == fan_messages(everyone) and newcomer.pk in fans_chat_texts(everyone)
+    as_of = live_text(model).as_of
+    for since in (None, as_of):
+        assert shop_talkers(shop.pk, since=since, limit=100) == fan_talkers(shop.pk, since=since, limit=100)
+    assert shop_talkers(shop.pk, since=as_of, limit=100) == [quiet.pk, newcomer.pk]
 
     staff = _client(owner)
     for fan, wanted in ((newcomer, "保湿"), (quiet, "控油")):
