@@ -8,7 +8,8 @@ from django.db.models.signals import post_init
 from fans.bot import services as bot
 from fans.bot.models import PromoDelivery
 from fans.chat.models import Message
-from reach.services.push import push_for_messages
+from reach.services import push
+from reach.services.push import DEVICE_CHECK_MIN, push_for_messages
 from tests.factories import FanFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,3 +59,18 @@ def test_push_task_builds_only_the_messages_it_pushes(
     assert result["sent"] == 1
     assert [m.conversation.fan_id for m in built_messages] == [fans[3].pk]
     assert push_server.received[-1].path == "/push/fan-3-phone"
+
+
+def test_a_large_batch_dispatches_only_the_fans_with_a_device(
+    shop, owner, no_quiet_hours, subscribe, monkeypatch
+):
+    dispatched = []
+    monkeypatch.setattr(push, "task_dispatch", lambda name, *args: dispatched.append((name, *args)))
+    fans = [FanFactory(shop=shop) for _ in range(DEVICE_CHECK_MIN + 10)]
+    subscribe(fans[5].user, "fan-5-phone")
+    member = shop.members.get(user=owner)
+
+    bot.broadcast_create(member=member, kind="text", text="限时秒杀", fan_ids=[f.pk for f in fans])
+
+    pushed = Message.objects.get(conversation__fan=fans[5], text="限时秒杀").pk
+    assert dispatched == [("reach.tasks.push_messages_task", [pushed], [pushed])]
