@@ -44,7 +44,14 @@ LIFECYCLE_TRIES = (
     "locked by the checks). Batches of 100k changed fans: bounded transactions and a resumable run, not a speed-up "
     "by themselves. Fan rows whose tag_ids already match are skipped (IS DISTINCT FROM); tag_ids is in no index, "
     "so a fan update is HOT when its page has room (fillfactor 90 since fans 0011; a lower fillfactor would help "
-    "the nightly, not the first run, which rewrites every row)."
+    "the nightly, not the first run, which rewrites every row). 2026-12-08, this session's machine (the same "
+    "reads ~1.4x slower than the machine of the figures above: lc_want 11.5 s against 8.4 s): first computation "
+    "with the fan FK still in place (fresh seed, load 4-15) 235.9 s; FanTag.fan without a database FK (migration "
+    "crm 0005, the inserts join fans_fan instead) on the second cycle, quiet: 171.9 s (FanTag insert 48.0 s, "
+    "FanTagSet update 40.6 s, Fan update 45.0 s, the rest the COMMITs' tag and group FK checks), rerun 19.9 s, "
+    "nightly 68.9 s; KEPT. Then two batches at once on two connections (WORKERS = 2; PostgreSQL runs a statement "
+    "on one core): first 113.5 s, rerun 23.0 s, nightly 63.1 s; the bench again (this run, one more cycle of "
+    "bloat in the re-used tables) first 119.5 s, rerun 22.7 s, nightly 58.5 s: 0.5 s under the ceiling; KEPT."
 )
 
 
@@ -143,6 +150,21 @@ def backend_cpu_s(connection) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process so far, exited backends included (they are the postmaster's
+    children: their time is in its cutime/cstime): the batches' worker connections come and go."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[-1] in ("postgres", "postmaster"):
+            f = rest.split()
+            total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class StatementTimes:
     """execute_wrapper: wall time of the statements over 0.2 s, summed by their first words (the batches repeat
     the same statements), as [seconds, count]."""
@@ -168,17 +190,18 @@ class StatementTimes:
 def timed_run(connection, label, fn):
     """Run fn() with statement timings; returns (result, wall s, backend CPU s, statements)."""
     times = StatementTimes()
-    cpu0 = backend_cpu_s(connection)
+    cpu0, all0 = backend_cpu_s(connection), postgres_cpu_s()
     start = time.monotonic()
     with connection.execute_wrapper(times):
         result = fn()
     wall = round(time.monotonic() - start, 2)
-    cpu1 = backend_cpu_s(connection)
+    cpu1, all1 = backend_cpu_s(connection), postgres_cpu_s()
     cpu = round(cpu1 - cpu0, 2) if cpu0 is not None and cpu1 is not None else None
-    log(f"{label}: {wall} s wall, backend CPU {cpu} s, load {os.getloadavg()}")
+    every = round(all1 - all0, 2)
+    log(f"{label}: {wall} s wall, backend CPU {cpu} s (all PostgreSQL {every} s), load {os.getloadavg()}")
     for sql, spent, n in times.times:
         log(f"  {spent:8.2f} s  x{n:<3} {sql}")
-    return result, wall, cpu, times.times
+    return result, wall, {"coordinator": cpu, "all_postgres": every}, times.times
 
 
 def seeded_counts(shop) -> dict[str, int]:
@@ -315,13 +338,15 @@ def main() -> None:
         "lifecycle_nightly_changes": {"added": nightly["added"], "removed": nightly["removed"]},
         "lifecycle_seeded": seeded,
         "lifecycle_notes": (
-            "one shop of 1M fans, freshly seeded; the first run writes every fan's tags (1.1M FanTag rows and "
-            "events, 1M FanTagSet and Fan rows), applied in batches of 100k changed fans, one transaction each "
-            "(fans.crm.lifecycle_apply); the machine (2 cores) was shared with other helpers' jobs during the run "
-            "(load averages in lifecycle_load_average); lifecycle_backend_cpu_s is the PostgreSQL backend's "
-            "user+system CPU from /proc; lifecycle_statements_s the statements over 0.2 s as [statement, wall s "
-            "summed, count]; the rest of the wall time is mostly the COMMITs (deferred foreign-key checks); server "
-            "defaults shared_buffers 128MB, max_wal_size 1GB. "
+            "one shop of 1M fans (seeded by --setup-only, then runs with --skip-setup: each run first resets the "
+            "lifecycle rows and their ids in the arrays); the first run writes every fan's tags (1.1M FanTag rows "
+            "and events, 1M FanTagSet and Fan rows), applied in batches of 100k changed fans, one transaction "
+            "each, two batches at once on two connections (fans.crm.lifecycle_apply.WORKERS); load averages in "
+            "lifecycle_load_average; lifecycle_backend_cpu_s: 'coordinator' is the computing connection's "
+            "backend, 'all_postgres' every PostgreSQL process (the batch workers' included) from /proc; "
+            "lifecycle_statements_s the coordinator's statements over 0.2 s as [statement, wall s summed, count] "
+            "(the batches run on the workers' connections and are not in it); server defaults shared_buffers "
+            "128MB, max_wal_size 1GB. "
         )
         + LIFECYCLE_TRIES,
     }
